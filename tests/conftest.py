@@ -1,0 +1,41 @@
+"""Shared test configuration: bounded hypothesis profiles and real-kernel skips."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "dev", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "fuzz", max_examples=20000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTDATA = ROOT / "testdata"
+VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
+
+
+def real_kernel_skip_reason() -> str | None:
+    """Why the real-kernel tests cannot run here, or None when they can."""
+    if not VMLINUX_BTF.exists():
+        return "no kernel BTF at /sys/kernel/btf/vmlinux"
+    if os.geteuid() != 0:
+        return "not root: CAP_BPF is needed for the real bpf() syscall"
+    return None
+
+
+@pytest.fixture
+def vmlinux_btf_bytes() -> bytes:
+    """Raw BTF of the running kernel (skips with a reason where it is missing)."""
+    if not VMLINUX_BTF.exists():
+        pytest.skip("no kernel BTF at /sys/kernel/btf/vmlinux")
+    return VMLINUX_BTF.read_bytes()
