@@ -1,0 +1,556 @@
+"""Decoding raw BTF into a :class:`Spec` (kernel Documentation/bpf/btf.rst sections 2-3).
+
+Opening a blob costs one pass over the type section, done on an ``array`` of 32-bit words
+that records where each type starts (or that offset table comes from the on-disk cache,
+see :mod:`structops.btf._cache`).  :class:`~structops.btf.types.Type` objects are then
+built on demand, shallowly: a type's references are decoded when first touched.  Names
+are looked up without decoding the string table, by searching the name's bytes, until
+enough look-ups make a full name index worth building.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from array import array
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
+from operator import itemgetter
+from typing import TypeVar, overload
+
+from structops.btf import _cache
+from structops.btf._validate import validate_types
+from structops.btf._wire import (
+    BASE_WORDS,
+    ENTRY_WORDS,
+    MAX_TYPE_ID,
+    NATIVE_ORDER,
+    ByteOrder,
+    Header,
+    Kind,
+    parse_header,
+)
+from structops.btf.types import (
+    Array,
+    Const,
+    Datasec,
+    DeclTag,
+    Enum,
+    Enum64,
+    EnumValue,
+    Float,
+    Func,
+    FuncLinkage,
+    FuncProto,
+    Fwd,
+    Int,
+    IntEncoding,
+    Member,
+    Param,
+    Pointer,
+    Restrict,
+    Struct,
+    Type,
+    Typedef,
+    TypeTag,
+    Union,
+    Var,
+    VarLinkage,
+    VarSecinfo,
+    Void,
+    Volatile,
+)
+from structops.errors import BTFError
+
+__all__ = ["Spec", "parse"]
+
+T = TypeVar("T", bound=Type)
+
+VOID = Void()
+#: After this many look-ups by scanning, a full name index is built.
+_INDEX_AFTER = 16
+
+_CLASSES: dict[int, type[Type]] = {
+    Kind.INT: Int,
+    Kind.PTR: Pointer,
+    Kind.ARRAY: Array,
+    Kind.STRUCT: Struct,
+    Kind.UNION: Union,
+    Kind.ENUM: Enum,
+    Kind.FWD: Fwd,
+    Kind.TYPEDEF: Typedef,
+    Kind.VOLATILE: Volatile,
+    Kind.CONST: Const,
+    Kind.RESTRICT: Restrict,
+    Kind.FUNC: Func,
+    Kind.FUNC_PROTO: FuncProto,
+    Kind.VAR: Var,
+    Kind.DATASEC: Datasec,
+    Kind.FLOAT: Float,
+    Kind.DECL_TAG: DeclTag,
+    Kind.TYPE_TAG: TypeTag,
+    Kind.ENUM64: Enum64,
+}
+_NAMED = frozenset(
+    {
+        Kind.INT,
+        Kind.STRUCT,
+        Kind.UNION,
+        Kind.ENUM,
+        Kind.FWD,
+        Kind.TYPEDEF,
+        Kind.FUNC,
+        Kind.VAR,
+        Kind.DATASEC,
+        Kind.FLOAT,
+        Kind.DECL_TAG,
+        Kind.TYPE_TAG,
+        Kind.ENUM64,
+    }
+)
+_SINGLE_REF = frozenset(
+    {Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.VAR, Kind.DECL_TAG, Kind.TYPE_TAG}
+)
+
+
+_O = TypeVar("_O")
+
+
+def _new(cls: type[_O]) -> _O:
+    return object.__new__(cls)
+
+
+def walk_types(words: array[int]) -> array[int]:
+    """Return the word offset of every record in a type section (one pass, btf.rst 2.2).
+
+    Raises BTFError for an unknown kind or a record running past the section end.
+    """
+    offs = array("I")
+    append = offs.append
+    base = BASE_WORDS
+    entry = ENTRY_WORDS
+    n = len(words)
+    i = 0
+    try:
+        while i < n:
+            append(i)
+            info = words[i + 1]
+            k = info >> 24 & 31
+            i += base[k] + entry[k] * (info & 0xFFFF)  # type: ignore[operator]
+    except TypeError:
+        raise BTFError(
+            f"type [{len(offs)}] at byte {4 * offs[-1]} of the type section has unknown kind "
+            f"{words[offs[-1] + 1] >> 24 & 31}"
+        ) from None
+    except IndexError:
+        raise BTFError(f"truncated BTF: type [{len(offs)}] runs past the end of the type section") from None
+    if i > n:
+        raise BTFError(f"truncated BTF: type [{len(offs)}] runs past the end of the type section")
+    if len(offs) > MAX_TYPE_ID:
+        raise BTFError(f"too many BTF types: {len(offs)} (the kernel allows {MAX_TYPE_ID})")
+    return offs
+
+
+class _TypeView(Sequence[Type]):
+    """All types of a :class:`Spec` by id (base types included), decoded on access."""
+
+    def __init__(self, spec: Spec) -> None:
+        self._spec = spec
+
+    def __len__(self) -> int:
+        return len(self._spec)
+
+    @overload
+    def __getitem__(self, index: int) -> Type: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Type]: ...
+    def __getitem__(self, index: int | slice) -> Type | Sequence[Type]:
+        if isinstance(index, slice):
+            return [self._spec.type_by_id(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"type id {index} out of range")
+        return self._spec.type_by_id(index)
+
+    def __iter__(self) -> Iterator[Type]:
+        get = self._spec.type_by_id
+        for i in range(len(self)):
+            yield get(i)
+
+
+class Spec:
+    """A parsed BTF blob: the types by id, names, strings (btf.rst section 2).
+
+    For split BTF (a kernel module's BTF on top of vmlinux) ``split_base`` is the base,
+    ids continue after the base's last id (``first_id``) and string offsets continue after
+    the base's string section; ``types`` and look-ups cover base and split types alike.
+    """
+
+    def __init__(
+        self,
+        raw: bytes,
+        header: Header,
+        words: array[int],
+        offs: array[int],
+        strtab: bytes,
+        base: Spec | None,
+    ) -> None:
+        self.raw = raw
+        self.header = header
+        self.byte_order: ByteOrder = header.byte_order
+        self.split_base = base
+        self.first_id = len(base) if base is not None else 1
+        self._words = words
+        self._offs = offs
+        self._n = len(offs)
+        self._objs: list[Type | None] = [None] * self._n
+        self._strtab = strtab
+        self._str_base: int = base._str_total if base is not None else 0
+        self._str_total: int = self._str_base + len(strtab)
+        self._lookups = 0
+        self._names: list[bytes | None] | None = None
+        self._first: dict[bytes | None, int] = {}
+        self._last: dict[bytes | None, int] = {}
+
+    # -- ids ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.first_id + self._n
+
+    def __repr__(self) -> str:
+        split = f" split on {len(self.split_base)} base ids" if self.split_base is not None else ""
+        return f"<btf.Spec {len(self)} ids{split}>"
+
+    @property
+    def types(self) -> Sequence[Type]:
+        """Every type by id: ``types[0]`` is Void, base types come first for split BTF."""
+        return _TypeView(self)
+
+    def type_by_id(self, type_id: int) -> Type:
+        """Return the type with id ``type_id``; BTFError if there is none."""
+        j = type_id - self.first_id
+        if j >= 0:
+            if j >= self._n:
+                raise BTFError(f"type id {type_id} out of range (last id is {len(self) - 1})")
+            obj = self._objs[j]
+            if obj is None:
+                obj = self._decode(j)
+            return obj
+        if type_id == 0:
+            return VOID
+        if self.split_base is None or type_id < 0:
+            raise BTFError(f"type id {type_id} out of range")
+        return self.split_base.type_by_id(type_id)
+
+    def type_id(self, t: Type) -> int:
+        """Return the id of ``t`` in this spec (or its base); KeyError for a foreign type."""
+        if isinstance(t, Void):
+            return 0
+        tid = t.__dict__.get("_id")
+        if tid is not None and 0 < tid < len(self) and self.type_by_id(tid) is t:
+            return int(tid)
+        raise KeyError(f"{t!r} is not a type of this BTF")
+
+    def kind_of(self, type_id: int) -> int:
+        """Return the BTF kind number of ``type_id`` without decoding the type."""
+        j = type_id - self.first_id
+        if 0 <= j < self._n:
+            return self._words[self._offs[j] + 1] >> 24 & 31
+        if type_id == 0:
+            return 0
+        if self.split_base is not None and 0 < type_id < self.first_id:
+            return self.split_base.kind_of(type_id)
+        raise BTFError(f"type id {type_id} out of range")
+
+    # -- strings -----------------------------------------------------------------------
+    def string(self, offset: int) -> str:
+        """Return the NUL-terminated string at ``offset`` of the string section."""
+        o = offset - self._str_base
+        if o < 0:
+            assert self.split_base is not None
+            return self.split_base.string(offset)
+        tab = self._strtab
+        end = tab.find(b"\0", o)
+        if o >= len(tab) or end < 0:
+            raise BTFError(f"string offset {offset} out of range (string section is {self._str_total} bytes)")
+        return tab[o:end].decode("utf-8", "surrogateescape")
+
+    def _string_offsets(self, key: bytes) -> list[int]:
+        """All offsets (global) where the string ``key`` starts in this spec's own section."""
+        tab = self._strtab
+        found = []
+        if tab.startswith(key + b"\0") and key:
+            found.append(self._str_base)
+        needle = b"\0" + key + b"\0"
+        pos = tab.find(needle)
+        while pos >= 0:
+            found.append(self._str_base + pos + 1)
+            pos = tab.find(needle, pos + 1)
+        return found
+
+    # -- names -------------------------------------------------------------------------
+    def name_of(self, type_id: int) -> str:
+        """Return the name of ``type_id`` ('' for anonymous) without decoding the type."""
+        j = type_id - self.first_id
+        if 0 <= j < self._n:
+            return self.string(self._words[self._offs[j]])
+        if type_id == 0:
+            return ""
+        if self.split_base is not None and 0 < type_id < self.first_id:
+            return self.split_base.name_of(type_id)
+        raise BTFError(f"type id {type_id} out of range")
+
+    def _own_ids_named(self, key: bytes) -> list[int]:
+        """Ids of own types whose name is ``key``, ascending."""
+        if self._names is None:
+            self._lookups += 1
+            if self._lookups > _INDEX_AFTER:
+                self.build_name_index()
+        if self._names is not None:
+            first = self._first.get(key)
+            if first is None:
+                return []
+            last = self._last[key]
+            names = self._names
+            return [self.first_id + j for j in range(first, last + 1) if names[j] == key]
+        ids: list[int] = []
+        offsets = self._string_offsets(key)
+        if self.split_base is not None:
+            offsets += self.split_base._all_string_offsets(key)
+        if not offsets:
+            return ids
+        section = self.raw[self.header.type_start : self.header.type_start + self.header.type_len]
+        fmt = "<I" if self.byte_order == "little" else ">I"
+        offs = self._offs
+        for soff in offsets:
+            pattern = struct.pack(fmt, soff)
+            pos = section.find(pattern)
+            while pos >= 0:
+                if pos % 4 == 0:
+                    word = pos // 4
+                    j = bisect.bisect_left(offs, word)
+                    if j < self._n and offs[j] == word:
+                        ids.append(self.first_id + j)
+                pos = section.find(pattern, pos + 1)
+        ids.sort()
+        return ids
+
+    def _all_string_offsets(self, key: bytes) -> list[int]:
+        found = self._string_offsets(key)
+        if self.split_base is not None:
+            found += self.split_base._all_string_offsets(key)
+        return found
+
+    def build_name_index(self) -> None:
+        """Build the full name -> ids index now (done automatically after a few look-ups)."""
+        if self._names is not None:
+            return
+        tab = self._strtab
+        parts = tab.split(b"\0")
+        starts = accumulate(map((1).__add__, map(len, parts)), initial=self._str_base)
+        strmap: dict[int, bytes] = dict(zip(starts, parts, strict=False))
+        if self._n == 0:
+            name_offs: Sequence[int] = ()
+        elif self._n == 1:
+            name_offs = (self._words[self._offs[0]],)
+        else:
+            name_offs = itemgetter(*self._offs)(self._words)
+        names: list[bytes | None] = list(map(strmap.get, name_offs))
+        if None in names:
+            for j, v in enumerate(names):
+                if v is None:
+                    names[j] = self.string(name_offs[j]).encode("utf-8", "surrogateescape")
+        self._names = names
+        ids = range(self._n)
+        self._last = dict(zip(names, ids, strict=True))
+        self._first = dict(zip(reversed(names), reversed(ids), strict=True))
+
+    def find_all(self, name: str) -> list[Type]:
+        """Return every type called ``name`` (base types first), possibly empty."""
+        key = name.encode("utf-8", "surrogateescape")
+        ids = self._own_ids_named(key)
+        found = self.split_base.find_all(name) if self.split_base is not None else []
+        return found + [self.type_by_id(i) for i in ids]
+
+    def find(self, name: str, kind: type[T] | None = None) -> T:
+        """Return the first type called ``name`` (of class ``kind`` if given); KeyError if absent."""
+        if self.split_base is not None:
+            try:
+                return self.split_base.find(name, kind)
+            except KeyError:
+                pass
+        key = name.encode("utf-8", "surrogateescape")
+        want = kind.kind if kind is not None and kind is not Type else None
+        for i in self._own_ids_named(key):
+            if want is None or self.kind_of(i) == want:
+                t = self.type_by_id(i)
+                if kind is None or isinstance(t, kind):
+                    return t  # type: ignore[return-value]
+        what = f"{kind.__name__} " if kind is not None else ""
+        raise KeyError(f"no BTF type {what}{name!r}")
+
+    # -- decoding ----------------------------------------------------------------------
+    def _decode(self, j: int) -> Type:
+        """Build the shallow object for own index ``j``; references stay lazy."""
+        w = self._words
+        o = self._offs[j]
+        info = w[o + 1]
+        kind = info >> 24 & 31
+        vlen = info & 0xFFFF
+        obj: Type = _new(_CLASSES[kind])
+        d = obj.__dict__
+        d["_id"] = self.first_id + j
+        if kind in _NAMED:
+            d["name"] = self.string(w[o])
+        st = w[o + 2]
+        if kind == Kind.INT:
+            enc = w[o + 3]
+            d["size"] = st
+            d["encoding"] = IntEncoding(enc >> 24 & 0x0F)
+            d["offset"] = enc >> 16 & 0xFF
+            d["bits"] = enc & 0xFF
+        elif kind in (Kind.STRUCT, Kind.UNION, Kind.DATASEC, Kind.FLOAT):
+            d["size"] = st
+        elif kind in (Kind.ENUM, Kind.ENUM64):
+            d["size"] = st
+            d["signed"] = bool(info >> 31)
+        elif kind == Kind.ARRAY:
+            d["nelems"] = w[o + 5]
+        elif kind == Kind.FWD:
+            d["is_union"] = bool(info >> 31)
+        elif kind == Kind.FUNC:
+            if vlen > FuncLinkage.EXTERN:
+                raise BTFError(f"FUNC [{d['_id']}] has bad linkage {vlen}")
+            d["linkage"] = FuncLinkage(vlen)
+        elif kind == Kind.FUNC_PROTO:
+            d["variadic"] = vlen > 0 and w[o + 3 + 2 * (vlen - 1)] == 0 and w[o + 4 + 2 * (vlen - 1)] == 0
+        elif kind == Kind.VAR:
+            linkage = w[o + 3]
+            if linkage > VarLinkage.GLOBAL_EXTERN:
+                raise BTFError(f"VAR [{d['_id']}] has bad linkage {linkage}")
+            d["linkage"] = VarLinkage(linkage)
+        elif kind == Kind.DECL_TAG:
+            idx = w[o + 3]
+            d["component_idx"] = idx - (1 << 32) if idx & 0x80000000 else idx
+        if kind not in (Kind.INT, Kind.FWD, Kind.FLOAT):
+            d["_lazy"] = (self, o)
+        self._objs[j] = obj
+        return obj
+
+    def _fill(self, obj: object, o: int) -> None:
+        """Decode the references of ``obj`` (whose record is at word ``o``); see types._Lazy."""
+        w = self._words
+        get = self.type_by_id
+        info = w[o + 1]
+        kind = info >> 24 & 31
+        vlen = info & 0xFFFF
+        st = w[o + 2]
+        d = obj.__dict__
+        if kind in _SINGLE_REF:
+            d["type"] = get(st)
+        elif kind == Kind.PTR:
+            d["target"] = get(st)
+        elif kind == Kind.FUNC:
+            proto = get(st)
+            if not isinstance(proto, FuncProto):
+                raise BTFError(f"FUNC [{d['_id']}] {d['name']!r} refers to {proto!r}, not a FUNC_PROTO")
+            d["type"] = proto
+        elif kind == Kind.ARRAY:
+            d["type"] = get(w[o + 3])
+            d["index_type"] = get(w[o + 4])
+        elif kind in (Kind.STRUCT, Kind.UNION):
+            d["members"] = self._members(o + 3, vlen, bool(info >> 31))
+        elif kind == Kind.ENUM:
+            signed = bool(info >> 31)
+            values = []
+            for k in range(o + 3, o + 3 + 2 * vlen, 2):
+                v = w[k + 1]
+                if signed and v & 0x80000000:
+                    v -= 1 << 32
+                values.append(self._enum_value(w[k], v))
+            d["values"] = tuple(values)
+        elif kind == Kind.ENUM64:
+            signed = bool(info >> 31)
+            values = []
+            for k in range(o + 3, o + 3 + 3 * vlen, 3):
+                v = w[k + 2] << 32 | w[k + 1]
+                if signed and v >> 63:
+                    v -= 1 << 64
+                values.append(self._enum_value(w[k], v))
+            d["values"] = tuple(values)
+        elif kind == Kind.FUNC_PROTO:
+            d["return_type"] = get(st)
+            n = vlen - 1 if d["variadic"] else vlen
+            params = []
+            for k in range(o + 3, o + 3 + 2 * n, 2):
+                p = _new(Param)
+                p.__dict__.update(name=self.string(w[k]), type=get(w[k + 1]))
+                params.append(p)
+            d["params"] = tuple(params)
+        elif kind == Kind.DATASEC:
+            secinfos = []
+            for k in range(o + 3, o + 3 + 3 * vlen, 3):
+                s = _new(VarSecinfo)
+                s.__dict__.update(type=get(w[k]), offset=w[k + 1], size=w[k + 2])
+                secinfos.append(s)
+            d["vars"] = tuple(secinfos)
+
+    def _enum_value(self, name_off: int, value: int) -> EnumValue:
+        ev = _new(EnumValue)
+        ev.__dict__.update(name=self.string(name_off), value=value)
+        return ev
+
+    def _members(self, start: int, vlen: int, kind_flag: bool) -> tuple[Member, ...]:
+        w = self._words
+        get = self.type_by_id
+        string = self.string
+        out = []
+        for k in range(start, start + 3 * vlen, 3):
+            m = _new(Member)
+            off = w[k + 2]
+            if kind_flag:
+                m.__dict__.update(
+                    name=string(w[k]), type=get(w[k + 1]), bit_offset=off & 0xFFFFFF, bitfield_size=off >> 24
+                )
+            else:
+                m.__dict__.update(name=string(w[k]), type=get(w[k + 1]), bit_offset=off, bitfield_size=0)
+            out.append(m)
+        return tuple(out)
+
+
+def parse(data: bytes, base: Spec | None = None, *, validate: bool = True) -> Spec:
+    """Parse raw BTF (an ELF ``.BTF`` section or a ``/sys/kernel/btf/*`` file).
+
+    ``base`` is the vmlinux spec for split (module) BTF.  With ``validate`` (the default)
+    every record is checked up front (ids and string offsets in range, sizes, linkage,
+    no reference loops, as the kernel's btf_check_all_types does) so that later accesses
+    cannot fail; without it, bad references raise BTFError when touched.
+    """
+    data = bytes(data)
+    hdr = parse_header(data)
+    strtab = data[hdr.str_start : hdr.str_start + hdr.str_len]
+    if base is None and strtab and strtab[0] != 0:
+        raise BTFError("bad BTF string section: it must start with an empty string")
+    if strtab and strtab[-1] != 0:
+        raise BTFError("bad BTF string section: the last string is not NUL-terminated")
+    words = array("I")
+    words.frombytes(data[hdr.type_start : hdr.type_start + hdr.type_len])
+    if hdr.byte_order != NATIVE_ORDER:
+        words.byteswap()
+    key = ""
+    cached = None
+    if len(data) >= _cache.MIN_CACHED_SIZE:
+        key = _cache.blob_key(data, base.__dict__.get("_cache_key", "") if base is not None else "")
+        cached = _cache.load(key, len(words))
+    if cached is not None:
+        offs, validated = cached
+    else:
+        offs, validated = walk_types(words), False
+    spec = Spec(data, hdr, words, offs, strtab, base)
+    if key:
+        spec.__dict__["_cache_key"] = key
+    if validate and not validated:
+        validate_types(spec)
+    if key and (cached is None or (validate and not validated)):
+        _cache.store(key, len(words), offs, validated or validate)
+    return spec
