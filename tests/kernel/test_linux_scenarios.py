@@ -9,7 +9,7 @@ the differential conformance suite can run the same functions on the embedded ke
 
 Support pieces, deliberately tiny and private to the tests:
 
-* :func:`resolve_env` - the ONE place BTF lookups happen (switch to ``structops.btf``).
+* :func:`resolve_env` - the ONE place BTF lookups happen (through ``structops.btf``).
 * :func:`insn` and friends - an 8-byte eBPF instruction encoder.
 * :func:`minimal_btf` - the 45-byte user BTF (one INT "int") map_create needs.
 """
@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from structops import btf
 from structops.errors import BpfError
 from structops.kernel.attrs import (
     BtfLoadAttr,
@@ -61,22 +62,6 @@ F_LINK = MapFlags.BPF_F_LINK
 # BTF: the one lookup helper (switch to structops.btf once it lands)
 # --------------------------------------------------------------------------------------
 
-_BTF_KIND_STRUCT = 4
-_BTF_KIND_FUNC = 12
-#: Bytes that follow the 12-byte common header, by kind: (fixed, per vlen entry).
-_BTF_EXTRA = {
-    1: (4, 0),
-    3: (12, 0),
-    4: (0, 12),
-    5: (0, 12),
-    6: (0, 8),
-    13: (0, 8),
-    14: (4, 0),
-    15: (0, 12),
-    17: (4, 0),
-    19: (0, 12),
-}
-
 
 @dataclass(frozen=True)
 class StructLayout:
@@ -93,40 +78,6 @@ class StructLayout:
     def index(self, member: str) -> int:
         """Member index of ``member`` (the struct_ops ``expected_attach_type``)."""
         return self.members[member][0]
-
-
-def _btf_lookup(
-    raw: bytes, structs: set[str], funcs: set[str]
-) -> tuple[dict[str, StructLayout], dict[str, int]]:
-    """Find named STRUCTs (with members) and FUNCs in raw BTF (header, types, strings)."""
-    magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from("<HBBIIIII", raw)
-    assert magic == 0xEB9F, "not BTF"
-    strings = hdr_len + str_off
-
-    def name_at(off: int) -> str:
-        end = raw.index(b"\0", strings + off)
-        return raw[strings + off : end].decode()
-
-    found_structs: dict[str, StructLayout] = {}
-    found_funcs: dict[str, int] = {}
-    pos, end, tid = hdr_len + type_off, hdr_len + type_off + type_len, 1
-    while pos < end:
-        name_off, info, size = struct.unpack_from("<III", raw, pos)
-        kind, vlen, kflag = (info >> 24) & 0x1F, info & 0xFFFF, info >> 31
-        fixed, per = _BTF_EXTRA.get(kind, (0, 0))
-        body = pos + 12
-        if kind == _BTF_KIND_STRUCT and name_off and name_at(name_off) in structs:
-            members = {}
-            for i in range(vlen):
-                m_name, _m_type, m_off = struct.unpack_from("<III", raw, body + 12 * i)
-                bit = m_off & 0xFFFFFF if kflag else m_off
-                members[name_at(m_name)] = (i, bit // 8)
-            found_structs.setdefault(name_at(name_off), StructLayout(tid, size, members))
-        elif kind == _BTF_KIND_FUNC and name_off and name_at(name_off) in funcs:
-            found_funcs.setdefault(name_at(name_off), tid)
-        pos = body + fixed + per * vlen
-        tid += 1
-    return found_structs, found_funcs
 
 
 @dataclass(frozen=True)
@@ -153,24 +104,43 @@ class Env:
 KFUNCS = ("tcp_reno_ssthresh", "tcp_reno_cong_avoid", "tcp_reno_undo_cwnd")
 
 
+def _layout(spec: btf.Spec, name: str) -> StructLayout:
+    st = spec.find(name, btf.Struct)
+    members = {m.name: (i, m.offset) for i, m in enumerate(st.members)}
+    return StructLayout(spec.type_id(st), st.size, members)
+
+
 def resolve_env(vmlinux_btf: bytes) -> Env:
-    """Resolve :class:`Env` from raw kernel BTF; KeyError names what is missing."""
-    want = {
+    """Resolve :class:`Env` from raw kernel BTF with ``structops.btf``; KeyError names what is missing.
+
+    This is the one place the scenarios look at BTF.
+    """
+    spec = btf.parse(vmlinux_btf)
+    names = (
         "tcp_congestion_ops",
         "bpf_struct_ops_tcp_congestion_ops",
         "bpf_dummy_ops",
         "bpf_struct_ops_bpf_dummy_ops",
-    }
-    structs, funcs = _btf_lookup(vmlinux_btf, want, set(KFUNCS))
-    missing = sorted((want - structs.keys()) | (set(KFUNCS) - funcs.keys()))
+    )
+    layouts, kfuncs, missing = {}, {}, []
+    for name in names:
+        try:
+            layouts[name] = _layout(spec, name)
+        except KeyError:
+            missing.append(name)
+    for name in KFUNCS:
+        try:
+            kfuncs[name] = spec.type_id(spec.find(name, btf.Func))
+        except KeyError:
+            missing.append(name)
     if missing:
         raise KeyError(f"kernel BTF lacks {', '.join(missing)}")
     return Env(
-        tcp_ops=structs["tcp_congestion_ops"],
-        tcp_value=structs["bpf_struct_ops_tcp_congestion_ops"],
-        dummy_ops=structs["bpf_dummy_ops"],
-        dummy_value=structs["bpf_struct_ops_bpf_dummy_ops"],
-        kfuncs=funcs,
+        tcp_ops=layouts["tcp_congestion_ops"],
+        tcp_value=layouts["bpf_struct_ops_tcp_congestion_ops"],
+        dummy_ops=layouts["bpf_dummy_ops"],
+        dummy_value=layouts["bpf_struct_ops_bpf_dummy_ops"],
+        kfuncs=kfuncs,
     )
 
 
