@@ -223,6 +223,22 @@ def test_reno_kfuncs_exist(spec: btf.Spec, kfunc: str, params: list[str]) -> Non
     assert [shape(p.type) for p in func.type.params] == params
 
 
+@pytest.mark.parametrize(
+    ("kfunc", "params", "ret"),
+    [
+        ("bpf_task_acquire", [("p", "task_struct*")], "task_struct*"),
+        ("bpf_task_release", [("p", "task_struct*")], "void"),
+        ("bpf_cgroup_acquire", [("cgrp", "cgroup*")], "cgroup*"),
+        ("bpf_cgroup_release", [("cgrp", "cgroup*")], "void"),
+    ],
+)
+def test_reference_kfuncs_exist(spec: btf.Spec, kfunc: str, params: list[tuple[str, str]], ret: str) -> None:
+    """Selftests #42/#47 release the __ref task with bpf_task_release: the kfunc must be in vmlinux."""
+    func = spec.find(kfunc, btf.Func)
+    assert [(p.name, shape(p.type)) for p in func.type.params] == params
+    assert shape(func.type.return_type) == ret
+
+
 def test_dummy_ops_and_stubs(spec: btf.Spec) -> None:
     """Observed §2/§4: bpf_dummy_ops is 24 bytes; only test_1's state argument is nullable."""
     ops = spec.find("bpf_dummy_ops", btf.Struct)

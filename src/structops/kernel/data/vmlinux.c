@@ -1126,3 +1126,38 @@ __stub void bbr_set_state(struct sock *sk, u8 new_state)
 {
 	sk->sk_pacing_shift = new_state;
 }
+
+/* ---- generic kfuncs on task and cgroup references (kernel/bpf/helpers.c) ---- */
+__stub struct task_struct *bpf_task_acquire(struct task_struct *p)
+{
+	return p;
+}
+
+__stub void bpf_task_release(struct task_struct *p)
+{
+	p->prio = 0;
+}
+
+__stub struct task_struct *bpf_task_from_pid(s32 pid)
+{
+	(void)pid;
+	return 0;
+}
+
+__stub struct cgroup *bpf_cgroup_acquire(struct cgroup *cgrp)
+{
+	return cgrp;
+}
+
+__stub void bpf_cgroup_release(struct cgroup *cgrp)
+{
+	cgrp->level = 0;
+}
+
+__stub void bpf_rcu_read_lock(void)
+{
+}
+
+__stub void bpf_rcu_read_unlock(void)
+{
+}
