@@ -1,0 +1,72 @@
+"""BTF objects of the embedded kernel: the kernel's own (vmlinux, modules) and user-loaded.
+
+Mirrors ``struct btf`` as a refcounted object with an id (BPF_BTF_GET_NEXT_ID,
+BPF_BTF_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD).  ``kernel_btf`` distinguishes vmlinux/module
+BTF (C12: such an fd as a map's ``btf_fd`` is -EACCES) from user BTF (BPF_BTF_LOAD).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from structops import btf as btflib
+from structops.errors import BTFError, bpf_error
+from structops.kernel.objects import KObject
+
+if TYPE_CHECKING:
+    from structops.kernel.emulated import EmulatedKernel
+
+__all__ = ["BtfObject", "load_user_btf"]
+
+
+class BtfObject(KObject):
+    """A loaded BTF: raw bytes, parsed spec, and whether it belongs to the kernel."""
+
+    KIND = "btf"
+
+    def __init__(
+        self,
+        kernel: EmulatedKernel,
+        raw: bytes,
+        spec: btflib.Spec,
+        *,
+        name: str = "",
+        kernel_btf: bool = False,
+        module: str | None = None,
+    ) -> None:
+        super().__init__(kernel)
+        self.raw = raw
+        self.spec = spec
+        self.name = name
+        self.kernel_btf = kernel_btf
+        self.module = module
+
+    @property
+    def is_module(self) -> bool:
+        """A module's split BTF (not vmlinux, not user)."""
+        return self.kernel_btf and self.module is not None
+
+
+def load_user_btf(kernel: EmulatedKernel, raw: bytes, log: bytearray | None) -> BtfObject:
+    """``BPF_BTF_LOAD``: validate ``raw`` and create a user BTF object (-EINVAL with a log)."""
+
+    def fail(msg: str) -> BpfErrorType:
+        if log is not None and len(log) > 0:
+            text = (msg + "\n").encode()[: len(log) - 1]
+            log[: len(text)] = text
+            log[len(text)] = 0
+        return bpf_error(errno.EINVAL, msg, op="btf load", log=msg)
+
+    if len(raw) == 0:
+        raise fail("btf_size is 0")
+    try:
+        spec = btflib.parse(raw)
+    except BTFError as exc:
+        raise fail(str(exc)) from None
+    if len(spec.types) <= 1:
+        raise fail("No type found")
+    return BtfObject(kernel, bytes(raw), spec)
+
+
+BpfErrorType = OSError

@@ -1,0 +1,1 @@
+"""Map types of the embedded kernel (one module per map type)."""

@@ -1,0 +1,119 @@
+"""``BPF_MAP_TYPE_ARRAY``: preallocated values indexed by a u32 key.
+
+Global data sections (``.data``, ``.rodata``, ``.bss``) are array maps with one entry.
+Values are 8-byte aligned in one kernel allocation, so ``bpf_map_lookup_elem`` from a
+program returns a real address into it.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from typing import TYPE_CHECKING
+
+from structops.errors import bpf_error
+from structops.kernel.maps.base import BpfMap, round_up
+from structops.uapi import MapFlags, MapType, UpdateFlags
+
+if TYPE_CHECKING:
+    from structops.kernel.attrs import MapCreateAttr
+    from structops.kernel.emulated import EmulatedKernel
+
+__all__ = ["ArrayMap"]
+
+
+class ArrayMap(BpfMap):
+    """An array map; ``elem_size`` is the value size rounded up to 8."""
+
+    TYPE = MapType.BPF_MAP_TYPE_ARRAY
+    ALLOWED_FLAGS = int(
+        MapFlags.BPF_F_NUMA_NODE
+        | MapFlags.BPF_F_RDONLY
+        | MapFlags.BPF_F_WRONLY
+        | MapFlags.BPF_F_RDONLY_PROG
+        | MapFlags.BPF_F_WRONLY_PROG
+        | MapFlags.BPF_F_MMAPABLE
+        | MapFlags.BPF_F_INNER_MAP
+        | MapFlags.BPF_F_PRESERVE_ELEMS
+        | MapFlags.BPF_F_TOKEN_FD
+    )
+
+    @classmethod
+    def alloc_check(cls, attr: MapCreateAttr) -> None:
+        """Array rules: key_size 4, value_size > 0, max_entries > 0, known flags."""
+        super().alloc_check(attr)
+        if attr.max_entries == 0 or attr.key_size != 4 or attr.value_size == 0:
+            raise bpf_error(errno.EINVAL, "array map needs key_size 4, value_size > 0, max_entries > 0")
+        if attr.value_size >= (1 << 20) or attr.max_entries * round_up(attr.value_size, 8) > (1 << 31):
+            raise bpf_error(errno.E2BIG, "array map too big")
+
+    def __init__(self, kernel: EmulatedKernel, attr: MapCreateAttr) -> None:
+        super().__init__(kernel, attr)
+        self.elem_size = round_up(self.value_size, 8)
+        self.mem = kernel.kmem.alloc(
+            self.elem_size * self.max_entries,
+            f"map:{attr.map_name!s}",
+            writable=not (self.map_flags & MapFlags.BPF_F_RDONLY_PROG),
+        )
+
+    def _index(self, key: bytes) -> int | None:
+        (idx,) = struct.unpack_from("<I", key)
+        return idx if idx < self.max_entries else None
+
+    def value_addr(self, index: int) -> int:
+        """Kernel address of element ``index``."""
+        return self.mem.addr + index * self.elem_size
+
+    def lookup(self, key: bytes) -> bytes:
+        idx = self._index(key)
+        if idx is None:
+            raise bpf_error(errno.ENOENT, "index out of range")
+        off = idx * self.elem_size
+        return bytes(self.mem.buf[off : off + self.value_size])
+
+    def update(self, key: bytes, value: bytes, flags: int) -> None:
+        if (flags & ~int(UpdateFlags.BPF_F_LOCK)) > UpdateFlags.BPF_EXIST:
+            raise bpf_error(errno.EINVAL, f"bad update flags {flags:#x}")
+        idx = self._index(key)
+        if idx is None:
+            raise bpf_error(errno.E2BIG, "index out of range")
+        if flags == UpdateFlags.BPF_NOEXIST:
+            raise bpf_error(errno.EEXIST, "array elements always exist")
+        off = idx * self.elem_size
+        self.mem.buf[off : off + self.value_size] = value[: self.value_size]
+
+    def delete(self, key: bytes) -> None:
+        raise bpf_error(errno.EINVAL, "array elements cannot be deleted")
+
+    def get_next_key(self, key: bytes | None) -> bytes:
+        idx = -1 if key is None else struct.unpack_from("<I", key)[0]
+        if idx >= self.max_entries:
+            return struct.pack("<I", 0)
+        if idx + 1 >= self.max_entries:
+            raise bpf_error(errno.ENOENT, "no next key")
+        return struct.pack("<I", idx + 1)
+
+    # program side ----------------------------------------------------------------------
+    def prog_lookup(self, key: bytes) -> int:
+        """``bpf_map_lookup_elem`` from a program: value address or 0."""
+        idx = self._index(key)
+        return 0 if idx is None else self.value_addr(idx)
+
+    def prog_update(self, key: bytes, value: bytes, flags: int) -> int:
+        """``bpf_map_update_elem`` from a program: 0 or -errno."""
+        try:
+            self.update(key, value, flags)
+        except OSError as exc:
+            return -(exc.errno or errno.EINVAL)
+        return 0
+
+    def prog_delete(self, key: bytes) -> int:
+        """``bpf_map_delete_elem`` from a program."""
+        return -errno.EINVAL
+
+    def mem_usage(self) -> int:
+        return round_up(self.elem_size * self.max_entries, 4096)
+
+    def release(self) -> None:
+        self.kernel.rcu.call_rcu(lambda: self.kernel.kmem.free(self.mem))
+        super().release()

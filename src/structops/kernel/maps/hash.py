@@ -1,0 +1,138 @@
+"""``BPF_MAP_TYPE_HASH``: key -> value with preallocation semantics of the kernel.
+
+Each element's value is its own kernel allocation, so a program holding a value
+pointer keeps valid memory until its RCU read section ends even when the element is
+deleted meanwhile (the free is deferred with ``call_rcu``).
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from typing import TYPE_CHECKING
+
+from structops.errors import bpf_error
+from structops.kernel.kmem import Allocation
+from structops.kernel.maps.base import BpfMap, round_up
+from structops.uapi import MapFlags, MapType, UpdateFlags
+
+if TYPE_CHECKING:
+    from structops.kernel.attrs import MapCreateAttr
+    from structops.kernel.emulated import EmulatedKernel
+
+__all__ = ["HashMap"]
+
+
+class HashMap(BpfMap):
+    """A hash map keyed by the raw key bytes; iteration follows insertion order."""
+
+    TYPE = MapType.BPF_MAP_TYPE_HASH
+    ALLOWED_FLAGS = int(
+        MapFlags.BPF_F_NO_PREALLOC
+        | MapFlags.BPF_F_NO_COMMON_LRU
+        | MapFlags.BPF_F_NUMA_NODE
+        | MapFlags.BPF_F_RDONLY
+        | MapFlags.BPF_F_WRONLY
+        | MapFlags.BPF_F_ZERO_SEED
+        | MapFlags.BPF_F_RDONLY_PROG
+        | MapFlags.BPF_F_WRONLY_PROG
+        | MapFlags.BPF_F_TOKEN_FD
+    )
+
+    @classmethod
+    def alloc_check(cls, attr: MapCreateAttr) -> None:
+        """Hash rules: key_size > 0, value_size > 0, max_entries > 0."""
+        super().alloc_check(attr)
+        if attr.max_entries == 0 or attr.key_size == 0 or attr.value_size == 0:
+            raise bpf_error(errno.EINVAL, "hash map needs key_size, value_size and max_entries > 0")
+        if attr.key_size > 512 or attr.value_size >= (1 << 20):
+            raise bpf_error(errno.E2BIG, "hash map key or value too big")
+
+    def __init__(self, kernel: EmulatedKernel, attr: MapCreateAttr) -> None:
+        super().__init__(kernel, attr)
+        self._elems: dict[bytes, Allocation] = {}
+        self._lock = threading.RLock()
+
+    def _check_flags(self, flags: int) -> None:
+        if (flags & ~int(UpdateFlags.BPF_F_LOCK)) > UpdateFlags.BPF_EXIST:
+            raise bpf_error(errno.EINVAL, f"bad update flags {flags:#x}")
+
+    def lookup(self, key: bytes) -> bytes:
+        elem = self._elems.get(bytes(key[: self.key_size]))
+        if elem is None:
+            raise bpf_error(errno.ENOENT, "no such key")
+        return bytes(elem.buf[: self.value_size])
+
+    def update(self, key: bytes, value: bytes, flags: int) -> None:
+        self._check_flags(flags)
+        k = bytes(key[: self.key_size])
+        with self._lock:
+            old = self._elems.get(k)
+            if old is not None and flags == UpdateFlags.BPF_NOEXIST:
+                raise bpf_error(errno.EEXIST, "key exists")
+            if old is None and flags == UpdateFlags.BPF_EXIST:
+                raise bpf_error(errno.ENOENT, "no such key")
+            if old is None and len(self._elems) >= self.max_entries:
+                raise bpf_error(errno.E2BIG, "map is full")
+            new = self.kernel.kmem.alloc(round_up(self.value_size, 8), "hash-elem", data=None)
+            new.buf[: self.value_size] = value[: self.value_size]
+            self._elems[k] = new
+        if old is not None:
+            self.kernel.rcu.call_rcu(lambda: self.kernel.kmem.free(old))
+
+    def delete(self, key: bytes) -> None:
+        with self._lock:
+            old = self._elems.pop(bytes(key[: self.key_size]), None)
+        if old is None:
+            raise bpf_error(errno.ENOENT, "no such key")
+        self.kernel.rcu.call_rcu(lambda: self.kernel.kmem.free(old))
+
+    def get_next_key(self, key: bytes | None) -> bytes:
+        with self._lock:
+            keys = list(self._elems)
+        if not keys:
+            raise bpf_error(errno.ENOENT, "map is empty")
+        if key is None:
+            return keys[0]
+        k = bytes(key[: self.key_size])
+        if k not in self._elems:
+            return keys[0]
+        i = keys.index(k)
+        if i + 1 >= len(keys):
+            raise bpf_error(errno.ENOENT, "no next key")
+        return keys[i + 1]
+
+    def prog_lookup(self, key: bytes) -> int:
+        """``bpf_map_lookup_elem`` from a program: value address or 0."""
+        elem = self._elems.get(bytes(key[: self.key_size]))
+        return 0 if elem is None else elem.addr
+
+    def prog_update(self, key: bytes, value: bytes, flags: int) -> int:
+        """``bpf_map_update_elem`` from a program: 0 or -errno."""
+        try:
+            self.update(key, value, flags)
+        except OSError as exc:
+            return -(exc.errno or errno.EINVAL)
+        return 0
+
+    def prog_delete(self, key: bytes) -> int:
+        """``bpf_map_delete_elem`` from a program: 0 or -errno."""
+        try:
+            self.delete(key)
+        except OSError as exc:
+            return -(exc.errno or errno.EINVAL)
+        return 0
+
+    def __len__(self) -> int:
+        return len(self._elems)
+
+    def release(self) -> None:
+        elems = list(self._elems.values())
+        self._elems.clear()
+
+        def free_all() -> None:
+            for e in elems:
+                self.kernel.kmem.free(e)
+
+        self.kernel.rcu.call_rcu(free_all)
+        super().release()

@@ -1,0 +1,416 @@
+"""BPF_PROG_LOAD in the embedded kernel: attr checks, struct_ops attach checks, load-time analysis.
+
+Order follows ``bpf_prog_load`` then ``bpf_check``: attrs and capabilities (V1), the
+attach target (V2, V3), ``check_struct_ops_btf_id`` (V4-V11), then the instruction
+scan: map references, helper availability (V16), kfunc rules, ctx access (V12) and
+the return register (V15).  Full safety verification belongs to the VM and the
+verifier task; what is checked here is what the kernel rejects before running
+anything, with the kernel's errno and log text.  Nullable arguments (V13) are
+enforced at run time: a NULL dereference faults in the VM.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from structops import btf as btflib
+from structops.errors import VerifierError, bpf_error
+from structops.kernel.btf_obj import BtfObject
+from structops.kernel.maps.base import BpfMap, check_obj_name
+from structops.kernel.prog import BpfProg, StructOpsAttach, is_gpl_compatible, prog_tag
+from structops.kernel.struct_ops import _func_proto_of, find_desc
+from structops.uapi import (
+    BPF_PSEUDO_BTF_ID,
+    BPF_PSEUDO_CALL,
+    BPF_PSEUDO_FUNC,
+    BPF_PSEUDO_KFUNC_CALL,
+    BPF_PSEUDO_MAP_FD,
+    BPF_PSEUDO_MAP_IDX,
+    BPF_PSEUDO_MAP_IDX_VALUE,
+    BPF_PSEUDO_MAP_VALUE,
+    ENOTSUPP,
+    MAX_BPF_FUNC_ARGS,
+    ProgLoadFlags,
+    ProgType,
+)
+
+if TYPE_CHECKING:
+    from structops.kernel.attrs import ProgLoadAttr
+    from structops.kernel.emulated import Process
+
+__all__ = ["Slot", "load_program", "slots"]
+
+BPF_MAXINSNS = 1_000_000
+_KNOWN_PROG_FLAGS = int(
+    ProgLoadFlags.BPF_F_STRICT_ALIGNMENT
+    | ProgLoadFlags.BPF_F_ANY_ALIGNMENT
+    | ProgLoadFlags.BPF_F_TEST_RND_HI32
+    | ProgLoadFlags.BPF_F_TEST_STATE_FREQ
+    | ProgLoadFlags.BPF_F_SLEEPABLE
+    | ProgLoadFlags.BPF_F_XDP_HAS_FRAGS
+    | ProgLoadFlags.BPF_F_XDP_DEV_BOUND_ONLY
+    | ProgLoadFlags.BPF_F_TEST_REG_INVARIANTS
+    | ProgLoadFlags.BPF_F_TOKEN_FD
+)
+#: Program types any loader may use without CAP_BPF (when unprivileged bpf is enabled).
+_UNPRIV_TYPES = {ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_CGROUP_SKB}
+#: Types that also need CAP_PERFMON (V1).
+_PERFMON_TYPES = {
+    ProgType.BPF_PROG_TYPE_KPROBE,
+    ProgType.BPF_PROG_TYPE_TRACEPOINT,
+    ProgType.BPF_PROG_TYPE_PERF_EVENT,
+    ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT,
+    ProgType.BPF_PROG_TYPE_RAW_TRACEPOINT_WRITABLE,
+    ProgType.BPF_PROG_TYPE_TRACING,
+    ProgType.BPF_PROG_TYPE_LSM,
+    ProgType.BPF_PROG_TYPE_STRUCT_OPS,
+    ProgType.BPF_PROG_TYPE_EXT,
+}
+
+
+class Slot:
+    """One raw 8-byte instruction slot."""
+
+    __slots__ = ("code", "dst", "imm", "off", "src")
+
+    def __init__(self, code: int, dst: int, src: int, off: int, imm: int) -> None:
+        self.code = code
+        self.dst = dst
+        self.src = src
+        self.off = off
+        self.imm = imm
+
+
+def slots(insns: bytes) -> list[Slot]:
+    """Decode raw slots (no validation)."""
+    out = []
+    for code, regs, off, imm in struct.iter_unpack("<BBhi", insns):
+        out.append(Slot(code, regs & 0xF, regs >> 4, off, imm))
+    return out
+
+
+class _Log:
+    def __init__(self, buf: bytearray | None, level: int) -> None:
+        self.buf = buf
+        self.level = level
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def text(self) -> str:
+        return "".join(line + "\n" for line in self.lines)
+
+    def flush(self) -> None:
+        if self.buf is None or not self.level or not len(self.buf):
+            return
+        data = self.text().encode()[: len(self.buf) - 1]
+        self.buf[: len(data)] = data
+        self.buf[len(data)] = 0
+
+
+def _fail(log: _Log, code: int, message: str) -> VerifierError:
+    log.add(message)
+    log.flush()
+    return VerifierError(code, message, op="prog load", log=log.text())
+
+
+def load_program(proc: Process, attr: ProgLoadAttr) -> BpfProg:
+    """Create a program object from ``attr`` or raise the kernel's error."""
+    from structops.kernel.emulated import CAP_BPF, CAP_PERFMON
+
+    kernel = proc.kernel
+    log = _Log(attr.log_buf, attr.log_level)
+    if attr.log_level and (attr.log_buf is None or len(attr.log_buf) < 128):
+        raise bpf_error(errno.EINVAL, "log buffer too small or missing")
+    try:
+        ptype = ProgType(attr.prog_type)
+    except ValueError:
+        raise bpf_error(errno.EINVAL, f"unknown prog type {attr.prog_type}") from None
+    if ptype == ProgType.BPF_PROG_TYPE_UNSPEC:
+        raise bpf_error(errno.EINVAL, "prog type 0")
+    if attr.prog_flags & ~_KNOWN_PROG_FLAGS:
+        raise bpf_error(errno.EINVAL, f"unknown prog_flags {attr.prog_flags:#x}")
+    insns = bytes(attr.insns)
+    cnt = attr.insn_cnt if attr.insn_cnt is not None else len(insns) // 8
+    if cnt == 0 or len(insns) % 8:
+        raise bpf_error(errno.EINVAL, "no instructions")
+    if cnt > BPF_MAXINSNS:
+        raise bpf_error(errno.E2BIG, "too many instructions")
+    insns = insns[: cnt * 8]
+    if len(insns) < cnt * 8:
+        raise bpf_error(errno.EFAULT, "insns buffer shorter than insn_cnt")
+    license_ = attr.license.decode() if isinstance(attr.license, bytes) else (attr.license or "")
+    license_ = license_.split("\0", 1)[0]
+    # V1: capabilities
+    if kernel.unprivileged_bpf_disabled and not proc.capable(CAP_BPF):
+        raise bpf_error(errno.EPERM, "unprivileged bpf is disabled")
+    if ptype not in _UNPRIV_TYPES and not proc.capable(CAP_BPF):
+        raise bpf_error(errno.EPERM, "this program type needs CAP_BPF")
+    if ptype in _PERFMON_TYPES and not proc.capable(CAP_PERFMON):
+        raise bpf_error(errno.EPERM, "this program type needs CAP_PERFMON")
+    # V2: attach target
+    attach_btf: BtfObject | None = None
+    if attr.attach_btf_obj_fd:
+        file = proc.get_file(attr.attach_btf_obj_fd)
+        if isinstance(file.obj, BpfProg):
+            raise bpf_error(errno.EINVAL, "attach_prog_fd is not valid for this program type")
+        if not isinstance(file.obj, BtfObject):
+            raise bpf_error(errno.EINVAL, "attach_btf_obj_fd is not a BTF object")
+        if not file.obj.kernel_btf:
+            raise bpf_error(ENOTSUPP, "attach BTF must be a kernel BTF")
+        attach_btf = file.obj
+        if not attr.attach_btf_id:
+            raise bpf_error(errno.EINVAL, "attach_btf_obj_fd without attach_btf_id")
+    elif attr.attach_btf_id:
+        attach_btf = kernel.vmlinux
+    if attr.attach_btf_id > 0xFFFFF:
+        raise bpf_error(errno.EINVAL, "attach_btf_id out of range")
+    prog = BpfProg(kernel)
+    prog.prog_type = int(ptype)
+    prog.expected_attach_type = attr.expected_attach_type
+    prog.insns = insns
+    prog.license = license_
+    prog.gpl_compatible = is_gpl_compatible(license_)
+    prog.prog_flags = attr.prog_flags
+    prog.sleepable = bool(attr.prog_flags & ProgLoadFlags.BPF_F_SLEEPABLE)
+    prog.attach_btf_id = attr.attach_btf_id
+    prog.tag = prog_tag(insns)
+    try:
+        prog.name = check_obj_name(attr.prog_name, "prog name")
+        if attach_btf is not None:
+            attach_btf.get()
+            prog.attach_btf = attach_btf
+        if attr.prog_btf_fd:
+            pbtf = proc.get_btf(attr.prog_btf_fd)
+            pbtf.get()
+            prog.btf = pbtf
+        prog.func_info = bytes(attr.func_info or b"")
+        prog.line_info = bytes(attr.line_info or b"")
+        code = slots(insns)
+        if ptype == ProgType.BPF_PROG_TYPE_STRUCT_OPS:
+            _check_struct_ops(proc, prog, code, log)
+        _scan(proc, prog, code, log)
+        prog.verified_insns = len(code)
+        kernel_exec = kernel.executor
+        if kernel_exec is not None:
+            prog.runner = kernel_exec.load(prog)
+    except OSError:
+        prog.put()
+        raise
+    except Exception as exc:  # the VM's translation rejected the bytecode
+        prog.put()
+        raise _fail(log, errno.EINVAL, f"invalid program: {exc}") from None
+    return prog
+
+
+def _check_struct_ops(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
+    """``check_struct_ops_btf_id`` (V4-V11)."""
+    kernel = proc.kernel
+    if not prog.gpl_compatible:  # V4
+        raise _fail(log, errno.EINVAL, "struct ops programs must have a GPL compatible license")
+    if not prog.attach_btf_id or prog.attach_btf is None:  # V5
+        raise _fail(log, ENOTSUPP, "")
+    btf = prog.attach_btf
+    if btf.module is not None and not kernel.module_try_get(btf.module):  # V6
+        raise _fail(log, ENOTSUPP, f"struct_ops module {btf.module} is not found")
+    try:
+        desc = find_desc(kernel, btf, prog.attach_btf_id)
+        if desc is None:  # V7
+            raise _fail(log, ENOTSUPP, f"attach_btf_id {prog.attach_btf_id} is not a supported struct")
+        t = desc.type
+        idx = prog.expected_attach_type
+        if idx >= len(t.members):  # V8
+            raise _fail(log, errno.EINVAL, f"attach to invalid member idx {idx} of struct {t.name}")
+        m = t.members[idx]
+        proto = _func_proto_of(m.type)
+        if proto is None:
+            raise _fail(
+                log, errno.EINVAL, f"attach to invalid member {m.name}(@idx {idx}) of struct {t.name}"
+            )
+        if not desc.member_supported(idx):
+            raise _fail(log, ENOTSUPP, f"attach to unsupported member {m.name} of struct {t.name}")
+        if desc.ops.check_member is not None:
+            err = desc.ops.check_member(t, m, prog)
+            if err:
+                raise _fail(log, -err, f"attach to unsupported member {m.name} of struct {t.name}")
+        ctx_args = desc.arg_info[idx]
+        if ctx_args and ctx_args[0].refcounted and any(_is_tail_call(s) for s in code):  # V10 (Q3)
+            raise _fail(log, errno.EINVAL, "program with __ref argument cannot tail call")
+        prog.st_ops = StructOpsAttach(desc, idx, m.name, m.offset, proto, ctx_args)  # V11
+    finally:
+        if btf.module is not None:
+            kernel.module_put(btf.module)
+
+
+def _is_tail_call(s: Slot) -> bool:
+    return s.code == 0x85 and s.src == 0 and s.imm == 12
+
+
+def _jump_targets(code: list[Slot]) -> Iterator[tuple[int, list[int]]]:
+    """Successors of each instruction (for the R0 / ctx data-flow)."""
+    n = len(code)
+    i = 0
+    while i < n:
+        s = code[i]
+        cls = s.code & 0x07
+        op = s.code & 0xF0
+        if s.code == 0x18:
+            yield i, [i + 2]
+            i += 2
+            continue
+        if cls in (0x05, 0x06):  # JMP / JMP32
+            if op == 0x90:  # exit
+                yield i, []
+            elif op == 0x80:  # call
+                yield i, [i + 1]
+            elif op == 0x00:  # ja / gotol
+                off = s.imm if cls == 0x06 else s.off
+                yield i, [i + 1 + off]
+            elif op == 0xE0:  # may_goto (JCOND)
+                yield i, [i + 1, i + 1 + s.off]
+            else:
+                yield i, [i + 1, i + 1 + s.off]
+        else:
+            yield i, [i + 1]
+        i += 1
+
+
+def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
+    """Map references, helper/kfunc availability, ctx reads and R0 at exit."""
+    kernel = proc.kernel
+    n = len(code)
+    st = prog.st_ops
+    allowed = None
+    if st is not None:
+        allowed = st.desc.ops.verifier_ops.get_func_proto
+    i = 0
+    while i < n:
+        s = code[i]
+        if s.code == 0x18:  # ld_imm64
+            if i + 1 >= n:
+                raise _fail(log, errno.EINVAL, "invalid bpf_ld_imm64 insn")
+            if s.src in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE):
+                m, _ = proc.get_map(s.imm)
+                if m not in prog.used_maps:
+                    m.get()
+                    prog.used_maps.append(m)
+            elif s.src in (BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE):
+                raise _fail(log, errno.EINVAL, "fd_array map references are not supported")
+            elif s.src not in (0, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC):
+                raise _fail(log, errno.EINVAL, f"unrecognized bpf_ld_imm64 insn src {s.src}")
+            i += 2
+            continue
+        if s.code == 0x85:
+            if s.src == 0:  # helper
+                hid = s.imm
+                if not kernel.helper_exists(hid):
+                    raise _fail(log, errno.EINVAL, f"invalid func unknown#{hid}")
+                if prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS and (
+                    allowed is None or not allowed(hid, prog)
+                ):
+                    name = kernel.helper_name(hid)
+                    raise _fail(log, errno.EINVAL, f"program of this type cannot use helper {name}#{hid}")
+            elif s.src == BPF_PSEUDO_KFUNC_CALL:
+                if not prog.gpl_compatible:
+                    raise _fail(
+                        log, errno.EINVAL, "cannot call kernel function from non-GPL compatible program"
+                    )
+                if not kernel.kfunc_allowed(s.imm, s.off, prog):
+                    raise _fail(log, errno.EACCES, f"calling kernel function {s.imm} is not allowed")
+            elif s.src != BPF_PSEUDO_CALL:
+                raise _fail(log, errno.EINVAL, f"unknown call src {s.src}")
+        i += 1
+    if st is not None:
+        _check_ctx_and_r0(prog, code, log)
+
+
+def _check_ctx_and_r0(prog: BpfProg, code: list[Slot], log: _Log) -> None:
+    """V12 (ctx reads through registers that still hold the ctx pointer) and V15 (R0 set)."""
+    st = prog.st_ops
+    assert st is not None
+    proto: btflib.FuncProto = st.func_proto
+    nargs = len(proto.params)
+    ret = btflib.underlying(proto.return_type)
+    needs_r0 = not isinstance(ret, btflib.Void)
+    # Main program only: stop at the first bpf-to-bpf call target boundary is not
+    # known statically here, so subprogram bodies reached by pseudo calls are skipped.
+    sub_starts = {i + 1 + s.imm for i, s in enumerate(code) if s.code == 0x85 and s.src == BPF_PSEUDO_CALL}
+    main_end = min([x for x in sub_starts if x > 0] or [len(code)])
+    succ = {i: t for i, t in _jump_targets(code[:main_end])}
+    # state per insn: (frozenset of regs holding ctx, r0 initialised)
+    start: tuple[frozenset[int], bool] = (frozenset({1}), False)
+    states: dict[int, tuple[frozenset[int], bool]] = {0: start}
+    work = [0]
+    while work:
+        i = work.pop()
+        if i < 0 or i >= main_end:
+            raise _fail(log, errno.EINVAL, f"jump out of range from insn {i}")
+        ctx, r0 = states[i]
+        s = code[i]
+        cls = s.code & 0x07
+        mode = s.code & 0xE0
+        if (cls in (0x01, 0x02, 0x03) and mode == 0x60) or (
+            cls in (0x01, 0x02, 0x03) and mode == 0x80
+        ):  # MEM/MEMSX
+            if cls == 0x01 and s.src in ctx:  # LDX from ctx
+                size = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}[s.code & 0x18]
+                off = s.off
+                if off < 0 or off % 8 or off % size or off >= 8 * MAX_BPF_FUNC_ARGS:
+                    raise _fail(log, errno.EACCES, f"invalid bpf_context access off={off} size={size}")
+                arg = off // 8
+                if arg >= nargs:
+                    raise _fail(
+                        log, errno.EACCES, f"func '{st.member_name}' doesn't have {arg + 1}-th argument"
+                    )
+                if isinstance(btflib.underlying(proto.params[arg].type), btflib.Pointer) and size != 8:
+                    raise _fail(log, errno.EACCES, f"invalid bpf_context access off={off} size={size}")
+            elif cls in (0x02, 0x03) and s.dst in ctx:
+                raise _fail(log, errno.EACCES, f"invalid bpf_context access off={s.off}: ctx is read-only")
+        # transfer
+        new_ctx = set(ctx)
+        new_r0 = r0
+        if s.code == 0x18:
+            new_ctx.discard(s.dst)
+            if s.dst == 0:
+                new_r0 = True
+        elif cls in (0x04, 0x07):  # ALU / ALU64
+            if s.code == 0xBF and (s.code & 0x08) and s.off == 0 and s.src in ctx:  # mov64 reg
+                new_ctx.add(s.dst)
+            else:
+                new_ctx.discard(s.dst)
+            if s.dst == 0:
+                new_r0 = True
+        elif cls in (0x00, 0x01):  # LD / LDX
+            new_ctx.discard(s.dst)
+            if s.dst == 0:
+                new_r0 = True
+        elif cls in (0x05, 0x06) and (s.code & 0xF0) == 0x80:  # call
+            new_ctx -= {1, 2, 3, 4, 5}
+            new_r0 = True
+        elif cls in (0x05, 0x06) and (s.code & 0xF0) == 0x90:  # exit
+            if needs_r0 and not r0:
+                raise _fail(log, errno.EACCES, "R0 !read_ok")
+        elif cls == 0x03 and (s.code & 0xE0) == 0xC0 and s.imm in (0xE1, 0xF1):  # xchg/cmpxchg
+            new_r0 = True
+        nxt_state = (frozenset(new_ctx), new_r0)
+        for t in succ.get(i, []):
+            old = states.get(t)
+            if old is None:
+                states[t] = nxt_state
+                work.append(t)
+                continue
+            merged = (old[0] | nxt_state[0], old[1] and nxt_state[1])
+            if merged != old:
+                states[t] = merged
+                work.append(t)
+
+
+def bind_used_map(prog: BpfProg, m: BpfMap) -> None:
+    """Record a map the program references (taking a reference)."""
+    if m not in prog.used_maps:
+        m.get()
+        prog.used_maps.append(m)

@@ -1,0 +1,112 @@
+"""``bpf_dummy_ops``: the struct_ops type that exists only for test_run (DM1-DM7).
+
+Maps can be created but never populated (``init_member`` and ``reg`` are -EOPNOTSUPP,
+DM3); programs run through BPF_PROG_TEST_RUN (:func:`test_run`, DM6-DM7).  Writes are
+allowed only into ``struct bpf_dummy_ops_state`` (DM4); no helpers (DM4); only
+``test_sleepable`` may be sleepable (DM5).
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from typing import TYPE_CHECKING
+
+from structops import btf as btflib
+from structops.errors import bpf_error
+from structops.kernel.struct_ops import StructOpsOps, VerifierOps, register_struct_ops
+
+if TYPE_CHECKING:
+    from structops.kernel.attrs import TestRunAttr
+    from structops.kernel.emulated import EmulatedKernel, Process
+    from structops.kernel.prog import BpfProg
+
+__all__ = ["install", "test_run"]
+
+NAME = "bpf_dummy_ops"
+STATE = "bpf_dummy_ops_state"
+
+
+def _check_member(t: btflib.Struct, m: btflib.Member, prog: BpfProg) -> int:
+    """DM5: sleepable only for test_sleepable."""
+    if prog.sleepable and m.name != "test_sleepable":
+        return -errno.EINVAL
+    return 0
+
+
+def _btf_struct_access(type_name: str, off: int, size: int) -> int:
+    """DM4: writes only inside the 4-byte state."""
+    if type_name != STATE:
+        return -errno.EACCES
+    if off < 0 or off + size > 4:
+        return -errno.EACCES
+    return 0
+
+
+def install(kernel: EmulatedKernel) -> None:
+    """Register ``bpf_dummy_ops`` in vmlinux BTF (late_initcall)."""
+    ops = StructOpsOps(
+        name=NAME,
+        cfi_stubs={
+            "test_1": "bpf_dummy_ops__test_1",
+            "test_2": "bpf_dummy_test_2",
+            "test_sleepable": "bpf_dummy_test_sleepable",
+        },
+        init=lambda spec: 0,
+        init_member=lambda t, m, kdata, udata: -errno.EOPNOTSUPP,
+        reg=lambda kdata, link: -errno.EOPNOTSUPP,
+        unreg=lambda kdata, link: None,
+        check_member=_check_member,
+        verifier_ops=VerifierOps(get_func_proto=None, btf_struct_access=_btf_struct_access),
+    )
+    err = register_struct_ops(kernel, kernel.vmlinux, ops)
+    if err:
+        raise RuntimeError(f"registering {NAME} failed: {err}")
+
+
+def test_run(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
+    """``bpf_struct_ops_test_run`` (DM7): args from ctx_in, state copied in and out."""
+    kernel = proc.kernel
+    desc = kernel.find_struct_ops(NAME)
+    if desc is None:  # DM7.1
+        raise bpf_error(errno.EINVAL, "bpf_dummy_ops is not registered")
+    if prog.attach_btf_id != desc.type_id or prog.st_ops is None:  # DM7.2
+        raise bpf_error(errno.EOPNOTSUPP, "test_run is only for bpf_dummy_ops programs")
+    proto = prog.st_ops.func_proto
+    nargs = len(proto.params)
+    ctx_in = bytes(attr.ctx_in or b"")
+    size_in = attr.ctx_size_in if attr.ctx_size_in is not None else len(ctx_in)
+    if size_in != 8 * nargs:  # DM7.3
+        raise bpf_error(errno.EINVAL, f"ctx_size_in must be {8 * nargs}")
+    if len(ctx_in) < size_in:  # DM7.4
+        raise bpf_error(errno.EFAULT, "ctx_in shorter than ctx_size_in")
+    args = list(struct.unpack_from(f"<{nargs}Q", ctx_in))
+    state_alloc = None
+    user_ptr = args[0] if nargs else 0
+    if user_ptr:  # DM7.5
+        data = proc.umem.copy_from(user_ptr, 4)
+        state_alloc = kernel.kmem.alloc(4, "bpf_dummy_ops_state", data=data)
+    nullable = {a.offset for a in prog.st_ops.ctx_args if a.nullable}
+    for i, p in enumerate(proto.params):  # DM7.6
+        if args[i] == 0 and isinstance(btflib.underlying(p.type), btflib.Pointer) and 8 * i not in nullable:
+            if state_alloc is not None:
+                kernel.kmem.free(state_alloc)
+            raise bpf_error(errno.EINVAL, f"argument {i} is a non-nullable pointer and is NULL")
+    call_args = list(args)
+    if state_alloc is not None:
+        call_args[0] = state_alloc.addr
+    # DM7.7: the ABI truncates to the declared types.
+    for i, p in enumerate(proto.params[1:], start=1):
+        size = btflib.sizeof(p.type)
+        call_args[i] &= (1 << (8 * size)) - 1
+    try:
+        with kernel.rcu.read_lock():
+            ret = kernel.run_prog(prog, call_args)
+        if state_alloc is not None:  # DM7.8
+            proc.umem.copy_to(user_ptr, bytes(state_alloc.buf[:4]))
+    finally:
+        if state_alloc is not None:
+            kernel.kmem.free(state_alloc)
+    attr.retval = ret & 0xFFFFFFFF  # DM7.9
+    attr.duration = 0
+    return 0

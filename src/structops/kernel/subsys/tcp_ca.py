@@ -1,0 +1,314 @@
+"""``tcp_congestion_ops`` registration semantics (T1-T11) and the congestion-control list.
+
+The list (:class:`CongestionControls`) is the emulated ``tcp_cong_list``: built-in
+native algorithms (reno, bbr, cubic, as on the project machines) and BPF ones
+registered through struct_ops maps.  ``available()`` is what
+``/proc/sys/net/ipv4/tcp_available_congestion_control`` prints.  Sockets (the TCP
+simulator) look algorithms up by name and hold a map reference for BPF ones (T6, F2).
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from structops import btf as btflib
+from structops.kernel.helpers import BASE_HELPERS, helper_id
+from structops.kernel.maps.base import check_obj_name
+from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps, VerifierOps, register_struct_ops
+from structops.uapi import ProgType
+
+if TYPE_CHECKING:
+    from structops.kernel.emulated import EmulatedKernel
+    from structops.kernel.prog import BpfProg
+
+__all__ = ["TCP_CONG_MASK", "CongestionControl", "CongestionControls", "install", "jhash"]
+
+NAME = "tcp_congestion_ops"
+TCP_CONG_NON_RESTRICTED = 0x1
+TCP_CONG_NEEDS_ECN = 0x2
+TCP_CONG_NEEDS_ACCECN = 0x4
+#: TCP_CONG_MASK of the emulated kernel (T3; the 6.18 mask accepts these bits).
+TCP_CONG_MASK = TCP_CONG_NON_RESTRICTED | TCP_CONG_NEEDS_ECN | TCP_CONG_NEEDS_ACCECN
+
+_OPS = (
+    "ssthresh",
+    "cong_avoid",
+    "set_state",
+    "cwnd_event",
+    "in_ack_event",
+    "pkts_acked",
+    "min_tso_segs",
+    "cong_control",
+    "undo_cwnd",
+    "sndbuf_expand",
+    "init",
+    "release",
+)
+_STUBS: dict[str, str | None] = {op: f"bpf_tcp_ca_{op}" for op in _OPS}
+_STUBS["init"] = "__bpf_tcp_ca_init"
+_STUBS["release"] = "__bpf_tcp_ca_release"
+_STUBS["get_info"] = None  # T1: no stub -> unsupported (V8)
+
+_KFUNCS = (
+    "tcp_reno_ssthresh",
+    "tcp_reno_cong_avoid",
+    "tcp_reno_undo_cwnd",
+    "tcp_slow_start",
+    "tcp_cong_avoid_ai",
+)
+
+
+def _rot(x: int, k: int) -> int:
+    return ((x << k) | (x >> (32 - k))) & 0xFFFFFFFF
+
+
+def jhash(data: bytes, initval: int) -> int:
+    """Bob Jenkins' lookup3 hash as the kernel's ``jhash`` (T5 key)."""
+    m = 0xFFFFFFFF
+    length = len(data)
+    a = b = c = (0xDEADBEEF + length + initval) & m
+
+    def mix(a: int, b: int, c: int) -> tuple[int, int, int]:
+        a = (a - c) & m
+        a ^= _rot(c, 4)
+        c = (c + b) & m
+        b = (b - a) & m
+        b ^= _rot(a, 6)
+        a = (a + c) & m
+        c = (c - b) & m
+        c ^= _rot(b, 8)
+        b = (b + a) & m
+        a = (a - c) & m
+        a ^= _rot(c, 16)
+        c = (c + b) & m
+        b = (b - a) & m
+        b ^= _rot(a, 19)
+        a = (a + c) & m
+        c = (c - b) & m
+        c ^= _rot(b, 4)
+        b = (b + a) & m
+        return a, b, c
+
+    i = 0
+    while length > 12:
+        a = (a + int.from_bytes(data[i : i + 4], "little")) & m
+        b = (b + int.from_bytes(data[i + 4 : i + 8], "little")) & m
+        c = (c + int.from_bytes(data[i + 8 : i + 12], "little")) & m
+        a, b, c = mix(a, b, c)
+        i += 12
+        length -= 12
+    if length == 0:
+        return c
+    tail = data[i:].ljust(12, b"\0")
+    a = (a + int.from_bytes(tail[0:4], "little")) & m
+    b = (b + int.from_bytes(tail[4:8], "little")) & m
+    c = (c + int.from_bytes(tail[8:12], "little")) & m
+    c ^= b
+    c = (c - _rot(b, 14)) & m
+    a ^= c
+    a = (a - _rot(c, 11)) & m
+    b ^= a
+    b = (b - _rot(a, 25)) & m
+    c ^= b
+    c = (c - _rot(b, 16)) & m
+    a ^= c
+    a = (a - _rot(c, 4)) & m
+    b ^= a
+    b = (b - _rot(a, 14)) & m
+    c ^= b
+    c = (c - _rot(b, 24)) & m
+    return c
+
+
+def ca_key(name: str) -> int:
+    """``jhash(ca->name, sizeof(ca->name), strlen(ca->name))``."""
+    raw = name.encode()[:16].ljust(16, b"\0")
+    return jhash(raw, len(name.encode()))
+
+
+@dataclass(eq=False)
+class CongestionControl:
+    """One entry of ``tcp_cong_list``: native (``impl``) or BPF (``kdata``)."""
+
+    name: str
+    key: int
+    flags: int = 0
+    impl: Any = None
+    kdata: KData | None = None
+    sockets: int = 0
+
+    @property
+    def is_bpf(self) -> bool:
+        """Registered through a struct_ops map."""
+        return self.kdata is not None
+
+    def try_get(self) -> bool:
+        """``bpf_try_module_get``: BPF ops take a map reference (F2, F5c)."""
+        if self.kdata is None:
+            return True
+        return self.kdata.map.try_get()
+
+    def put(self) -> None:
+        """``bpf_module_put``."""
+        if self.kdata is not None:
+            self.kdata.map.put()
+
+
+@dataclass
+class CongestionControls:
+    """The emulated ``tcp_cong_list`` plus the default algorithm."""
+
+    entries: list[CongestionControl] = field(default_factory=list)
+    default: str = "bbr"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def available(self) -> list[str]:
+        """``tcp_available_congestion_control`` names, in registration order."""
+        with self.lock:
+            return [e.name for e in self.entries]
+
+    def find(self, name: str) -> CongestionControl | None:
+        """Look an algorithm up by name (RCU reader side in the kernel)."""
+        with self.lock:
+            for e in self.entries:
+                if e.name == name:
+                    return e
+        return None
+
+    def find_key(self, key: int) -> CongestionControl | None:
+        """Look an algorithm up by its jhash key."""
+        with self.lock:
+            for e in self.entries:
+                if e.key == key:
+                    return e
+        return None
+
+
+def _validate(kdata: KData) -> int:
+    """T4: ssthresh, undo_cwnd and (cong_avoid or cong_control) are required."""
+    if not (kdata.has("ssthresh") and kdata.has("undo_cwnd")):
+        return -errno.EINVAL
+    if not (kdata.has("cong_avoid") or kdata.has("cong_control")):
+        return -errno.EINVAL
+    return 0
+
+
+def _init_member(t: btflib.Struct, m: btflib.Member, kdata: KData, udata: bytes) -> int:
+    """T3: flags (mask) and name (bpf_obj_name_cpy) are handled; the rest default."""
+    off = m.offset
+    if m.name == "flags":
+        flags = int.from_bytes(udata[off : off + 4], "little")
+        if flags & ~TCP_CONG_MASK:
+            return -errno.EINVAL
+        kdata.write("flags", udata[off : off + 4])
+        return 1
+    if m.name == "name":
+        raw = udata[off : off + 16]
+        try:
+            name = check_obj_name(raw, "tcp congestion control name")
+        except OSError:
+            return -errno.EINVAL
+        if not name:
+            return -errno.EINVAL
+        kdata.write("name", name.encode())
+        return 1
+    return 0
+
+
+def install(kernel: EmulatedKernel) -> None:
+    """Register tcp_congestion_ops, its kfuncs, and the built-in algorithms."""
+    ccs = CongestionControls()
+    for native in ("reno", "bbr", "cubic"):
+        ccs.entries.append(CongestionControl(native, ca_key(native), impl=native))
+    kernel.tcp_congestion = ccs  # type: ignore[attr-defined]
+
+    def reg(kdata: KData, link: StructOpsLink | None) -> int:
+        if _validate(kdata):  # T5.1
+            return -errno.EINVAL
+        name = kdata.read_str("name")
+        key = ca_key(name)
+        with ccs.lock:
+            if key == 0 or any(e.key == key for e in ccs.entries):  # T5.3
+                return -errno.EEXIST
+            cc = CongestionControl(name, key, kdata.read_int("flags"), kdata=kdata)
+            ccs.entries.append(cc)
+        kdata.state["tcp_cc"] = cc
+        return 0
+
+    def unreg(kdata: KData, link: StructOpsLink | None) -> None:
+        cc = kdata.state.pop("tcp_cc", None)
+        with ccs.lock:
+            if cc in ccs.entries:
+                ccs.entries.remove(cc)
+        if not kernel.rcu.in_reader():  # T6
+            kernel.rcu.synchronize()
+
+    def update(new: KData, old: KData, link: StructOpsLink) -> int:
+        new_name = new.read_str("name")
+        key = ca_key(new_name)
+        old_cc = old.state.get("tcp_cc")
+        existing = ccs.find_key(old_cc.key) if old_cc is not None else None
+        if key == 0 or existing is None or existing.name != new_name:  # T7
+            return -errno.EINVAL
+        if existing is not old_cc:
+            return -errno.EINVAL
+        cc = CongestionControl(new_name, key, new.read_int("flags"), kdata=new)
+        with ccs.lock:
+            idx = ccs.entries.index(existing)
+            ccs.entries[idx] = cc
+        old.state.pop("tcp_cc", None)
+        new.state["tcp_cc"] = cc
+        if not kernel.rcu.in_reader():
+            kernel.rcu.synchronize()
+        return 0
+
+    def init(spec: btflib.Spec) -> int:
+        for needed in ("sock", "tcp_sock", NAME):  # T2
+            try:
+                spec.find(needed, btflib.Struct)
+            except KeyError:
+                return -errno.EINVAL
+        return 0
+
+    def get_func_proto(hid: int, prog: BpfProg) -> bool:
+        """T10."""
+        st = prog.st_ops
+        member = st.member_name if st is not None else ""
+        if hid in (helper_id("setsockopt"), helper_id("getsockopt")):
+            return member != "release"
+        if hid in _TCP_HELPERS:
+            return True
+        return hid in BASE_HELPERS
+
+    ops = StructOpsOps(
+        name=NAME,
+        cfi_stubs=_STUBS,
+        init=init,
+        init_member=_init_member,
+        reg=reg,
+        unreg=unreg,
+        validate=_validate,
+        update=update,
+        verifier_ops=VerifierOps(
+            get_func_proto=get_func_proto,
+            btf_struct_access=None,
+            promote_ptr={"sock": "tcp_sock"},
+        ),
+    )
+    err = register_struct_ops(kernel, kernel.vmlinux, ops)
+    if err:
+        raise RuntimeError(f"registering {NAME} failed: {err}")
+    from structops.kernel.subsys import tcp_kfuncs
+
+    for kf in _KFUNCS:
+        kernel.register_kfunc(
+            kf, tcp_kfuncs.implementation(kernel, kf), frozenset({ProgType.BPF_PROG_TYPE_STRUCT_OPS})
+        )
+
+
+_TCP_HELPERS = frozenset(
+    helper_id(n) for n in ("tcp_send_ack", "sk_storage_get", "sk_storage_delete", "ktime_get_coarse_ns")
+)

@@ -1,0 +1,35 @@
+"""BPF_PROG_TEST_RUN in the embedded kernel.
+
+struct_ops programs go to the ``bpf_dummy_ops`` runner (DM6-DM7; any other struct_ops
+program gets -EOPNOTSUPP from it); other program types use the VM's generic runner
+when one is attached, else -ENOTSUPP like a kernel without ``.test_run``.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from structops.errors import bpf_error
+from structops.uapi import ENOTSUPP, ProgType
+
+if TYPE_CHECKING:
+    from structops.kernel.attrs import TestRunAttr
+    from structops.kernel.emulated import Process
+    from structops.kernel.prog import BpfProg
+
+__all__ = ["test_run"]
+
+
+def test_run(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
+    """Dispatch BPF_PROG_TEST_RUN by program type."""
+    if prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS:
+        from structops.kernel.subsys.dummy_ops import test_run as dummy_test_run
+
+        return dummy_test_run(proc, prog, attr)
+    runner = getattr(proc.kernel.executor, "test_run", None)
+    if runner is None:
+        raise bpf_error(ENOTSUPP, "test_run is not supported for this program type")
+    if attr.ctx_in is not None and not isinstance(attr.ctx_in, bytes | bytearray):
+        raise bpf_error(errno.EFAULT, "bad ctx_in")
+    return int(runner(proc, prog, attr))
