@@ -27,6 +27,9 @@ def _tools() -> tuple[str, str]:
     version = subprocess.run([pahole, "--version"], capture_output=True, text=True, check=False).stdout
     if version.strip() != "v1.24":
         pytest.skip(f"blobs were encoded by pahole v1.24, this is {version.strip()}")
+    gcc_version = subprocess.run([gcc, "-dumpversion"], capture_output=True, text=True, check=False).stdout
+    if gcc_version.split(".")[0].strip() != "12":
+        pytest.skip(f"blobs were built with gcc 12, this is gcc {gcc_version.strip()}")
     return gcc, pahole
 
 
