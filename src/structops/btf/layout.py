@@ -58,19 +58,22 @@ def sizeof(t: Type) -> int:
         if isinstance(t, Array):
             scale *= t.nelems
             t = t.type
-        elif isinstance(t, _PEEL | Var):
+        elif isinstance(t, (*_PEEL, Var)):
             t = t.type
         else:
             raise BTFError(f"{describe(t)} has no size")
     raise BTFError(f"type chain too long or cyclic at {describe(t)}")
 
 
-def alignof(t: Type) -> int:
-    """Return the natural alignment of ``t`` (1 for a packed struct), like libbpf's btf__align_of."""
-    return _alignof(t, 0)
+def alignof(t: Type, cache: dict[int, int] | None = None) -> int:
+    """Return the natural alignment of ``t`` (1 for a packed struct), like libbpf's btf__align_of.
+
+    ``cache`` (keyed by ``id()`` of struct/union objects) speeds up repeated calls.
+    """
+    return _alignof(t, 0, cache if cache is not None else {})
 
 
-def _alignof(t: Type, depth: int) -> int:
+def _alignof(t: Type, depth: int, cache: dict[int, int]) -> int:
     if depth > MAX_RESOLVE_DEPTH:
         raise BTFError(f"type nesting too deep or cyclic at {describe(t)}")
     t = underlying(t)
@@ -80,15 +83,21 @@ def _alignof(t: Type, depth: int) -> int:
     if isinstance(t, Pointer):
         return POINTER_SIZE
     if isinstance(t, Array):
-        return _alignof(t.type, depth + 1)
+        return _alignof(t.type, depth + 1, cache)
     if isinstance(t, Struct | Union):
+        known = cache.get(id(t))
+        if known is not None:
+            return known
         align = 1
         for m in t.members:
-            a = _alignof(m.type, depth + 1)
+            a = _alignof(m.type, depth + 1, cache)
             if not m.bitfield_size and m.bit_offset % (8 * a):
-                return 1  # a member below its natural alignment: the struct is packed
+                align = 0  # a member below its natural alignment: the struct is packed
+                break
             align = max(align, a)
-        return 1 if t.size % align else align
+        result = 1 if align == 0 or t.size % align else align
+        cache[id(t)] = result
+        return result
     raise BTFError(f"{describe(t)} has no alignment")
 
 

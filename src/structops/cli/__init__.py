@@ -1,0 +1,44 @@
+"""The ``structops`` command line: bpftool-compatible verbs over structops' own libraries.
+
+``main(argv, stdout)`` is the entry point (``structops = "structops.cli:main"`` and
+``python -m structops``); tests call it with a list and a StringIO.  Each command group
+lives in its own module and registers a sub-parser; a command returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from structops.cli import btf as _btf
+from structops.errors import BpfError, FormatError
+
+__all__ = ["main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every command group registered."""
+    parser = argparse.ArgumentParser(prog="structops", description="BPF struct_ops in Python")
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND")
+    groups.required = True
+    _btf.register(groups)
+    return parser
+
+
+def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
+    """Run one command; return its exit status (2 for usage errors, 1 for failures)."""
+    out = stdout if stdout is not None else sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse reports usage errors by exiting
+        return int(exc.code or 0)
+    try:
+        status: int = args.func(args, out)
+    except BrokenPipeError:  # pragma: no cover - `structops ... | head`
+        return 0
+    except (FormatError, BpfError, OSError) as exc:
+        print(f"structops: error: {exc}", file=sys.stderr)
+        return 1
+    return status
