@@ -49,7 +49,7 @@ def kernel() -> LinuxKernel:
 def env(kernel: LinuxKernel) -> Env:
     try:
         return sc.resolve_env(kernel.vmlinux_btf())
-    except KeyError as exc:
+    except sc.MissingKernelTypes as exc:
         pytest.skip(f"no struct_ops support in this kernel: {exc}")
 
 
@@ -232,3 +232,40 @@ def test_lookup_struct_pack_roundtrip(kernel: LinuxKernel, env: Env, t: Tracker)
         errno.ENOENT,
         lambda: kernel.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, sc.MapElemAttr(map_fd, key=bytes(4), value=out4)),
     )
+
+
+def test_update_value_checks(kernel: LinuxKernel, env: Env, t: Tracker, cc_name: str) -> None:
+    """Refused map values leave the map INIT and retryable (U1-U5, U9, T3, S3)."""
+    sc.scenario_update_value_checks(kernel, env, t, cc_name)
+
+
+def test_map_misc_ops(kernel: LinuxKernel, env: Env, t: Tracker) -> None:
+    """Lookup key 1, GET_NEXT_KEY, FREEZE, delete key value (L2, L6, L7, D4)."""
+    sc.scenario_map_misc_ops(kernel, env, t)
+
+
+def test_verifier_extras(kernel: LinuxKernel, env: Env, t: Tracker) -> None:
+    """Nullable args, sleepable members, tcp_sock write windows, test_run errors (V13, V18, T8, DM6)."""
+    sc.scenario_verifier_extras(kernel, env, t)
+
+
+def test_closing_fds_keeps_legacy_registration(
+    kernel: LinuxKernel, env: Env, t: Tracker, cc_name: str
+) -> None:
+    """Closing every fd of an INUSE non-link map does not unregister it; delete_elem does (F1, Q5)."""
+    btf_fd = sc.load_user_btf(kernel, t)
+    progs = sc.load_reno(kernel, t, env)
+    map_fd = sc.create_tcp_map(kernel, t, env, btf_fd)
+    map_id = sc.obj_id(kernel, map_fd, OBJ_MAP)
+    sc.update(kernel, map_fd, sc.tcp_value(env, cc_name, progs.slots()))
+    t.registered.append(map_fd)
+    for fd in [*t.fds]:
+        t.close(fd)
+    t.registered.clear()
+    try:
+        assert cc_name in available()
+        assert map_id in sc.live_ids(kernel, OBJ_MAP)
+    finally:
+        again = t.own(kernel.bpf(Cmd.BPF_MAP_GET_FD_BY_ID, sc.GetIdAttr(id=map_id)), OBJ_MAP)
+        sc.delete(kernel, again)
+    assert cc_name not in available()

@@ -34,6 +34,7 @@ from structops.kernel.attrs import (
     LinkUpdateAttr,
     MapCreateAttr,
     MapElemAttr,
+    MapFreezeAttr,
     ProgLoadAttr,
     TestRunAttr,
 )
@@ -45,6 +46,7 @@ from structops.uapi import (
     Cmd,
     MapFlags,
     MapType,
+    ProgLoadFlags,
     ProgType,
     StructOpsState,
 )
@@ -88,6 +90,7 @@ class Env:
     tcp_value: StructLayout
     dummy_ops: StructLayout
     dummy_value: StructLayout
+    tcp_sock: StructLayout
     kfuncs: dict[str, int]
 
     @property
@@ -104,14 +107,20 @@ class Env:
 KFUNCS = ("tcp_reno_ssthresh", "tcp_reno_cong_avoid", "tcp_reno_undo_cwnd")
 
 
+class MissingKernelTypes(LookupError):
+    """The kernel's BTF lacks a type or kfunc the scenarios need (a reason to skip)."""
+
+
 def _layout(spec: btf.Spec, name: str) -> StructLayout:
     st = spec.find(name, btf.Struct)
-    members = {m.name: (i, m.offset) for i, m in enumerate(st.members)}
+    members = {m.name: (i, m.bit_offset // 8) for i, m in enumerate(st.members)}
     return StructLayout(spec.type_id(st), st.size, members)
 
 
 def resolve_env(vmlinux_btf: bytes) -> Env:
-    """Resolve :class:`Env` from raw kernel BTF with ``structops.btf``; KeyError names what is missing.
+    """Resolve :class:`Env` from raw kernel BTF with ``structops.btf``.
+
+    Raises :class:`MissingKernelTypes` naming what the kernel lacks.
 
     This is the one place the scenarios look at BTF.
     """
@@ -121,6 +130,7 @@ def resolve_env(vmlinux_btf: bytes) -> Env:
         "bpf_struct_ops_tcp_congestion_ops",
         "bpf_dummy_ops",
         "bpf_struct_ops_bpf_dummy_ops",
+        "tcp_sock",
     )
     layouts, kfuncs, missing = {}, {}, []
     for name in names:
@@ -134,12 +144,13 @@ def resolve_env(vmlinux_btf: bytes) -> Env:
         except KeyError:
             missing.append(name)
     if missing:
-        raise KeyError(f"kernel BTF lacks {', '.join(missing)}")
+        raise MissingKernelTypes(f"kernel BTF lacks {', '.join(missing)}")
     return Env(
         tcp_ops=layouts["tcp_congestion_ops"],
         tcp_value=layouts["bpf_struct_ops_tcp_congestion_ops"],
         dummy_ops=layouts["bpf_dummy_ops"],
         dummy_value=layouts["bpf_struct_ops_bpf_dummy_ops"],
+        tcp_sock=layouts["tcp_sock"],
         kfuncs=kfuncs,
     )
 
@@ -227,6 +238,16 @@ def prog_cong_avoid(env: Env) -> bytes:
     return body + call_kfunc(env.kfuncs["tcp_reno_cong_avoid"]) + EXIT
 
 
+def prog_write_tcp_sock(off: int) -> bytes:
+    """``ssthresh(sk)``: ``*(u32 *)((void *)sk + off) = 10; return 10`` (T8 write windows)."""
+    return ldx_dw(1, 1, 0) + st_w(1, off, 10) + mov32_imm(0, 10) + EXIT
+
+
+def prog_return(value: int) -> bytes:
+    """``return value`` without touching the ctx."""
+    return mov32_imm(0, value) + EXIT
+
+
 def prog_bare_exit() -> bytes:
     """Just ``exit``: valid for a void op (init), refused for ssthresh (``R0 !read_ok``)."""
     return EXIT
@@ -243,6 +264,11 @@ def prog_dummy_test_1() -> bytes:
         + st_w(1, 0, 0x5A)
         + EXIT
     )
+
+
+def prog_dummy_test_1_no_null_check() -> bytes:
+    """``test_1(state)``: ``return state->val`` with no NULL check (refused: arg is __nullable, DM2)."""
+    return ldx_dw(1, 1, 0) + ldx_w(0, 1, 0) + EXIT
 
 
 def prog_dummy_test_2() -> bytes:
@@ -799,3 +825,106 @@ def scenario_ids_and_info(k: Kernel, env: Env, t: Tracker) -> None:
     k.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, pinfo)
     assert struct.unpack_from("<I", pinfo.info, 0)[0] == STRUCT_OPS_PROG
     expect_errno(errno.ENOENT, lambda: k.bpf(Cmd.BPF_MAP_GET_FD_BY_ID, GetIdAttr(id=0x7FFFFFF0)))
+
+
+def scenario_update_value_checks(k: Kernel, env: Env, t: Tracker, name: str) -> None:
+    """Value checks of MAP_UPDATE_ELEM before registration: U1, U2, U3, U5, U9c, U9e, T3, S3
+    (observed §5 update/lookup table and legacy table)."""
+    btf_fd = load_user_btf(k, t)
+    progs = load_reno(k, t, env)
+    size, data = env.tcp_value.size, env.tcp_data
+    good = tcp_value(env, name, progs.slots())
+    for flags in (0, F_LINK):
+        map_fd = create_tcp_map(k, t, env, btf_fd, link=bool(flags))
+        expect_errno(errno.EINVAL, lambda m=map_fd: update(k, m, bytes(size)))  # type: ignore[misc]
+        name_only = tcp_value(env, name, {})
+        expect_errno(errno.EINVAL, lambda m=map_fd, v=name_only: update(k, m, v))  # type: ignore[misc]
+        assert common(lookup(k, map_fd, size)) == (0, INIT)
+    map_fd = create_tcp_map(k, t, env, btf_fd)
+
+    def bad(value: bytes | bytearray, code: int = errno.EINVAL, **kw: int) -> None:
+        attr = MapElemAttr(map_fd, key=bytes(4), value=bytes(value), **kw)
+        expect_errno(code, lambda: k.bpf(Cmd.BPF_MAP_UPDATE_ELEM, attr))
+
+    bad(good, flags=1)  # U1
+    v = bytearray(good)
+    struct.pack_into("<i", v, 0, 1)
+    bad(v)  # U5 refcnt
+    v = bytearray(good)
+    v[8] = 1
+    bad(v)  # U3 hole between common and data
+    v = bytearray(good)
+    struct.pack_into("<I", v, data + env.tcp_ops.offset("key"), 7)
+    bad(v)  # U9c non-function member
+    bad(tcp_value(env, name, progs.slots() | {"set_state": map_fd}))  # U9e map fd in a slot
+    bad(tcp_value(env, "bpf-cubic", progs.slots()))  # T3 name charset
+    bad(tcp_value(env, name, progs.slots() | {"cong_avoid": 0x7FFF}), errno.EBADF)  # U9e closed fd
+    assert common(lookup(k, map_fd, size)) == (0, INIT)
+    assert update(k, map_fd, good) == 0, "the map is still INIT and usable after failures (S3)"
+    t.registered.append(map_fd)
+    assert common(lookup(k, map_fd, size)) == (1, INUSE)
+
+
+def scenario_map_misc_ops(k: Kernel, env: Env, t: Tracker) -> None:
+    """Other map commands on a struct_ops map: L2, L6, L7, D4 (spec §7-§8)."""
+    btf_fd = load_user_btf(k, t)
+    map_fd = create_tcp_map(k, t, env, btf_fd)
+    size = env.tcp_value.size
+    out = bytearray(size)
+    expect_errno(
+        errno.ENOENT,
+        lambda: k.bpf(Cmd.BPF_MAP_LOOKUP_ELEM, MapElemAttr(map_fd, key=struct.pack("<I", 1), value=out)),
+    )
+    nxt = bytearray(b"\xff" * 4)
+    k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(map_fd, key=struct.pack("<I", 5), value=nxt))
+    assert nxt == bytes(4)
+    expect_errno(ENOTSUPP, lambda: k.bpf(Cmd.BPF_MAP_FREEZE, MapFreezeAttr(map_fd)))
+    expect_errno(
+        errno.ENOENT, lambda: k.bpf(Cmd.BPF_MAP_DELETE_ELEM, MapElemAttr(map_fd, key=struct.pack("<I", 5)))
+    )
+
+
+def scenario_verifier_extras(k: Kernel, env: Env, t: Tracker) -> None:
+    """Load-time rules beyond the basics: V13 (nullable), V18 (sleepable), T8 (tcp_sock writes),
+    DM6 test_run errors (observed §4 raw ctypes table, §5 programs table)."""
+    tcp, dummy = env.tcp_ops, env.dummy_ops
+    log = bytearray(8192)
+    err = expect_errno(
+        errno.EACCES,
+        lambda: load_struct_ops_prog(k, t, dummy, "test_1", prog_dummy_test_1_no_null_check(), log=log),
+    )
+    assert "invalid mem access" in err.log
+    load_struct_ops_prog(k, t, tcp, "ssthresh", prog_write_tcp_sock(env.tcp_sock.offset("snd_cwnd")))
+    err = expect_errno(
+        errno.EACCES,
+        lambda: load_struct_ops_prog(
+            k, t, tcp, "ssthresh", prog_write_tcp_sock(env.tcp_sock.offset("snd_una")), log=bytearray(8192)
+        ),
+    )
+    assert "no write support to tcp_sock" in err.log
+
+    sleepable = ProgLoadAttr(
+        STRUCT_OPS_PROG,
+        prog_return(42),
+        expected_attach_type=dummy.index("test_1"),
+        attach_btf_id=dummy.type_id,
+        prog_flags=ProgLoadFlags.BPF_F_SLEEPABLE,
+        log_buf=bytearray(4096),
+        log_level=1,
+    )
+    err = expect_errno(errno.EINVAL, lambda: k.bpf(Cmd.BPF_PROG_LOAD, sleepable))
+    assert "unsupported member test_1" in err.log
+    attr = sleepable.replace(expected_attach_type=dummy.index("test_sleepable"))
+    p_sleep = t.own(k.bpf(Cmd.BPF_PROG_LOAD, attr), OBJ_PROG)
+    state = k.alloc_user(4)
+    run = TestRunAttr(p_sleep, ctx_in=struct.pack("<Q", state.addr))
+    k.bpf(Cmd.BPF_PROG_TEST_RUN, run)
+    assert run.retval == 42
+    expect_errno(errno.EINVAL, lambda: k.bpf(Cmd.BPF_PROG_TEST_RUN, TestRunAttr(p_sleep, ctx_in=bytes(8))))
+
+    p1 = load_struct_ops_prog(k, t, dummy, "test_1", prog_dummy_test_1())
+    expect_errno(
+        errno.EFAULT, lambda: k.bpf(Cmd.BPF_PROG_TEST_RUN, TestRunAttr(p1, ctx_in=struct.pack("<Q", 0x10)))
+    )
+    p_tcp = load_struct_ops_prog(k, t, tcp, "init", prog_bare_exit())
+    expect_errno(errno.EOPNOTSUPP, lambda: k.bpf(Cmd.BPF_PROG_TEST_RUN, TestRunAttr(p_tcp, ctx_in=bytes(8))))
