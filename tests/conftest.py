@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
+# The oracle scenarios (tests/kernel/test_linux_scenarios.py) are shared with the
+# embedded-kernel and differential suites.
+sys.path.insert(0, str(ROOT / "tests" / "kernel"))
 TESTDATA = ROOT / "testdata"
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 
