@@ -15,6 +15,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -269,3 +270,49 @@ def test_closing_fds_keeps_legacy_registration(
         again = t.own(kernel.bpf(Cmd.BPF_MAP_GET_FD_BY_ID, sc.GetIdAttr(id=map_id)), OBJ_MAP)
         sc.delete(kernel, again)
     assert cc_name not in available()
+
+
+def _wait_common(kernel: LinuxKernel, map_fd: int, size: int, want: tuple[int, int]) -> tuple[int, int]:
+    """Poll lookup until (refcnt, state) == want or 2 s pass; return the last value."""
+    deadline = time.monotonic() + 2.0
+    got = sc.common(sc.lookup(kernel, map_fd, size))
+    while got != want and time.monotonic() < deadline:
+        time.sleep(0.01)
+        got = sc.common(sc.lookup(kernel, map_fd, size))
+    return got
+
+
+def test_sockets_hold_the_map_after_unregister(
+    kernel: LinuxKernel, env: Env, t: Tracker, cc_name: str
+) -> None:
+    """Each socket using the CC adds 1 to lookup refcnt; after delete_elem the CC is gone for new
+    sockets but old ones keep it and transfer (L4, F1, F2, T6; observed §3 unregister while in use)."""
+    btf_fd = sc.load_user_btf(kernel, t)
+    progs = sc.load_reno(kernel, t, env)
+    map_fd = sc.create_tcp_map(kernel, t, env, btf_fd)
+    size = env.tcp_value.size
+    sc.update(kernel, map_fd, sc.tcp_value(env, cc_name, progs.slots()))
+    t.registered.append(map_fd)
+    cc = cc_name.encode()
+    with socket.socket() as lsock, socket.socket() as client:
+        lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc)
+        assert sc.common(sc.lookup(kernel, map_fd, size)) == (2, sc.INUSE)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(1)
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc)
+        client.settimeout(10)
+        client.connect(lsock.getsockname())
+        server, _ = lsock.accept()
+        with server:
+            server.settimeout(10)
+            assert _wait_common(kernel, map_fd, size, (4, sc.INUSE)) == (4, sc.INUSE)
+            sc.delete(kernel, map_fd)
+            t.registered.remove(map_fd)
+            assert sc.common(sc.lookup(kernel, map_fd, size)) == (3, sc.TOBEFREE)
+            assert cc_name not in available()
+            client.sendall(bytes(1 << 16))
+            got = 0
+            while got < 1 << 16:
+                got += len(server.recv(1 << 16))
+            assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16).rstrip(b"\0") == cc
+    assert _wait_common(kernel, map_fd, size, (0, sc.TOBEFREE)) == (0, sc.TOBEFREE)
