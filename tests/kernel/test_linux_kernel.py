@@ -23,7 +23,7 @@ import pytest
 import test_linux_scenarios as sc
 from test_linux_scenarios import OBJ_LINK, OBJ_MAP, Env, Tracker
 
-from structops.kernel.attrs import ObjPinAttr
+from structops.kernel.attrs import GetIdAttr, MapElemAttr, ObjPinAttr
 from structops.linux import LinuxKernel, read_fdinfo
 from structops.uapi import Cmd
 
@@ -224,14 +224,14 @@ def test_lookup_struct_pack_roundtrip(kernel: LinuxKernel, env: Env, t: Tracker)
     map_fd = sc.create_tcp_map(kernel, t, env, btf_fd)
     out = bytearray(b"\xff" * env.tcp_value.size)
     before = id(out)
-    kernel.bpf(Cmd.BPF_MAP_LOOKUP_ELEM, sc.MapElemAttr(map_fd, key=bytes(4), value=out))
+    kernel.bpf(Cmd.BPF_MAP_LOOKUP_ELEM, MapElemAttr(map_fd, key=bytes(4), value=out))
     assert id(out) == before and out == bytes(env.tcp_value.size)
     out4 = bytearray(4)
-    kernel.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, sc.MapElemAttr(map_fd, key=None, value=out4))
+    kernel.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(map_fd, key=None, value=out4))
     assert struct.unpack("<I", out4)[0] == 0
     sc.expect_errno(
         errno.ENOENT,
-        lambda: kernel.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, sc.MapElemAttr(map_fd, key=bytes(4), value=out4)),
+        lambda: kernel.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(map_fd, key=bytes(4), value=out4)),
     )
 
 
@@ -267,7 +267,7 @@ def test_closing_fds_keeps_legacy_registration(
         assert cc_name in available()
         assert map_id in sc.live_ids(kernel, OBJ_MAP)
     finally:
-        again = t.own(kernel.bpf(Cmd.BPF_MAP_GET_FD_BY_ID, sc.GetIdAttr(id=map_id)), OBJ_MAP)
+        again = t.own(kernel.bpf(Cmd.BPF_MAP_GET_FD_BY_ID, GetIdAttr(id=map_id)), OBJ_MAP)
         sc.delete(kernel, again)
     assert cc_name not in available()
 

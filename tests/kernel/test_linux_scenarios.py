@@ -513,7 +513,7 @@ def lookup(k: Kernel, map_fd: int, size: int) -> bytearray:
     return out
 
 
-def common(value: bytes) -> tuple[int, int]:
+def common(value: bytes | bytearray) -> tuple[int, int]:
     """``(refcnt, state)`` from ``bpf_struct_ops_common_value`` at offset 0 (spec 2.2)."""
     refcnt, state = struct.unpack_from("<iI", value, 0)
     return refcnt, state
@@ -567,14 +567,8 @@ def scenario_map_create(k: Kernel, env: Env, t: Tracker) -> None:
     vt, vsize = env.tcp_value.type_id, env.tcp_value.size
 
     def create(**kw: int) -> int:
-        args = {
-            "key_size": 4,
-            "value_size": vsize,
-            "max_entries": 1,
-            "btf_fd": btf_fd,
-            "btf_vmlinux_value_type_id": vt,
-        } | kw
-        fd = k.bpf(Cmd.BPF_MAP_CREATE, MapCreateAttr(STRUCT_OPS_MAP, **args))
+        base = MapCreateAttr(STRUCT_OPS_MAP, 4, vsize, 1, btf_fd=btf_fd, btf_vmlinux_value_type_id=vt)
+        fd = k.bpf(Cmd.BPF_MAP_CREATE, base.replace(**kw))
         return t.own(fd, OBJ_MAP)
 
     expect_errno(errno.EINVAL, lambda: create(btf_fd=0))
@@ -842,8 +836,8 @@ def scenario_update_value_checks(k: Kernel, env: Env, t: Tracker, name: str) -> 
         assert common(lookup(k, map_fd, size)) == (0, INIT)
     map_fd = create_tcp_map(k, t, env, btf_fd)
 
-    def bad(value: bytes | bytearray, code: int = errno.EINVAL, **kw: int) -> None:
-        attr = MapElemAttr(map_fd, key=bytes(4), value=bytes(value), **kw)
+    def bad(value: bytes | bytearray, code: int = errno.EINVAL, flags: int = 0) -> None:
+        attr = MapElemAttr(map_fd, key=bytes(4), value=bytes(value), flags=flags)
         expect_errno(code, lambda: k.bpf(Cmd.BPF_MAP_UPDATE_ELEM, attr))
 
     bad(good, flags=1)  # U1

@@ -25,10 +25,11 @@ from structops.linux._syscall import sys_bpf_number
 from structops.uapi import BPF_ATTR_SIZE, Cmd
 
 FakeSyscall = Callable[[int, bytearray], tuple[int, int]]
+Install = Callable[[FakeSyscall], list[tuple[int, bytes]]]
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeSyscall], list[tuple[int, bytes]]]:
+def fake(monkeypatch: pytest.MonkeyPatch) -> Install:
     """Install a fake ``sys_bpf``; the handler edits the attr bytes and returns (ret, errno)."""
 
     def install(handler: FakeSyscall) -> list[tuple[int, bytes]]:
@@ -51,7 +52,7 @@ def _u64(raw: bytes | bytearray, off: int) -> int:
     return int(struct.unpack_from("<Q", raw, off)[0])
 
 
-def test_prog_load_log_is_copied_back_and_carried_by_the_error(fake: Callable[[FakeSyscall], object]) -> None:
+def test_prog_load_log_is_copied_back_and_carried_by_the_error(fake: Install) -> None:
     """A refused load fills the caller's log_buf in place and the error's ``log`` (observed §5)."""
 
     def handler(cmd: int, raw: bytearray) -> tuple[int, int]:
@@ -77,7 +78,7 @@ def test_prog_load_log_is_copied_back_and_carried_by_the_error(fake: Callable[[F
     assert attr.log_true_size == 13
 
 
-def test_lookup_value_is_output_update_value_is_input(fake: Callable[[FakeSyscall], object]) -> None:
+def test_lookup_value_is_output_update_value_is_input(fake: Install) -> None:
     """Lookup / GET_NEXT_KEY write ``value``; update only reads it (brief: decide by cmd)."""
 
     def handler(cmd: int, raw: bytearray) -> tuple[int, int]:
@@ -101,7 +102,7 @@ def test_lookup_into_bytes_is_a_type_error() -> None:
         LinuxKernel().bpf(Cmd.BPF_MAP_LOOKUP_ELEM, MapElemAttr(3, key=bytes(4), value=bytes(4)))
 
 
-def test_test_run_scalars_and_ctx_out(fake: Callable[[FakeSyscall], object]) -> None:
+def test_test_run_scalars_and_ctx_out(fake: Install) -> None:
     """TEST_RUN: ctx_in goes in, ctx_out and retval/duration/sizes come back (DM6)."""
 
     def handler(cmd: int, raw: bytearray) -> tuple[int, int]:
@@ -119,7 +120,7 @@ def test_test_run_scalars_and_ctx_out(fake: Callable[[FakeSyscall], object]) -> 
     assert (run.retval, run.duration, run.ctx_out) == (0xF2F3F4F5, 99, bytearray(b"\x01" * 8))
 
 
-def test_info_buffer_is_in_and_out(fake: Callable[[FakeSyscall], object]) -> None:
+def test_info_buffer_is_in_and_out(fake: Install) -> None:
     """OBJ_GET_INFO_BY_FD reads the caller's info bytes and writes them back (K8)."""
 
     def handler(cmd: int, raw: bytearray) -> tuple[int, int]:
@@ -135,7 +136,7 @@ def test_info_buffer_is_in_and_out(fake: Callable[[FakeSyscall], object]) -> Non
     assert struct.unpack_from("<II", info.info) == (9, 42) and info.info_len == 24
 
 
-def test_attr_size_and_tail(fake: Callable[[FakeSyscall], object]) -> None:
+def test_attr_size_and_tail(fake: Install) -> None:
     """The syscall gets the 168-byte union; a ``tail`` past END lands at END (C1 probes)."""
     calls = fake(lambda cmd, raw: (0, 0))
     k = LinuxKernel()
@@ -145,7 +146,7 @@ def test_attr_size_and_tail(fake: Callable[[FakeSyscall], object]) -> None:
     assert raw[BtfLoadAttr.END] == 1 and struct.unpack_from("<I", raw, 16)[0] == 1
 
 
-def test_btf_log_on_failure(fake: Callable[[FakeSyscall], object]) -> None:
+def test_btf_log_on_failure(fake: Install) -> None:
     """BTF_LOAD errors carry the BTF log text (observed §5: empty BTF, "No type found")."""
 
     def handler(cmd: int, raw: bytearray) -> tuple[int, int]:
@@ -158,7 +159,7 @@ def test_btf_log_on_failure(fake: Callable[[FakeSyscall], object]) -> None:
     assert info.value.log == "No type found\n" and info.value.op == "btf load"
 
 
-def test_raw_address_passes_through(fake: Callable[[FakeSyscall], object]) -> None:
+def test_raw_address_passes_through(fake: Install) -> None:
     """An int in a buffer field is a raw user address and goes in unchanged (EFAULT probes)."""
     calls = fake(lambda cmd, raw: (-1, errno.EFAULT))
     with pytest.raises(BpfError) as info:
