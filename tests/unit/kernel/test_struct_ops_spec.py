@@ -73,8 +73,13 @@ def _st_map(k: EmulatedKernel, fd: int) -> StructOpsMap:
 def test_C1_nonzero_tail_is_einval(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     btf_fd = S.load_user_btf(k, t)
     attr = MapCreateAttr(
-        MapType.BPF_MAP_TYPE_STRUCT_OPS, 4, env.tcp_value.size, 1, btf_fd=btf_fd,
-        btf_vmlinux_value_type_id=env.tcp_value.type_id, tail=b"\x01",
+        MapType.BPF_MAP_TYPE_STRUCT_OPS,
+        4,
+        env.tcp_value.size,
+        1,
+        btf_fd=btf_fd,
+        btf_vmlinux_value_type_id=env.tcp_value.type_id,
+        tail=b"\x01",
     )
     S.expect_errno(errno.EINVAL, lambda: k.bpf(Cmd.BPF_MAP_CREATE, attr))
 
@@ -82,16 +87,22 @@ def test_C1_nonzero_tail_is_einval(k: EmulatedKernel, env: S.Env, t: S.Tracker) 
 def test_C3_C4_vmlinux_value_id_only_for_struct_ops(k: EmulatedKernel, env: S.Env) -> None:
     S.expect_errno(
         errno.EINVAL,
-        lambda: k.bpf(Cmd.BPF_MAP_CREATE, MapCreateAttr(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, btf_vmlinux_value_type_id=5)),
+        lambda: k.bpf(
+            Cmd.BPF_MAP_CREATE,
+            MapCreateAttr(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, btf_vmlinux_value_type_id=5),
+        ),
     )
     S.expect_errno(
-        errno.EINVAL, lambda: k.bpf(Cmd.BPF_MAP_CREATE, MapCreateAttr(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, map_extra=1))
+        errno.EINVAL,
+        lambda: k.bpf(Cmd.BPF_MAP_CREATE, MapCreateAttr(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, map_extra=1)),
     )
 
 
 def test_C6_before_C9_unprivileged_bad_attrs_get_einval_then_eperm(k: EmulatedKernel, env: S.Env) -> None:
     user = k.process({CAP_NET_ADMIN})
-    bad = MapCreateAttr(MapType.BPF_MAP_TYPE_STRUCT_OPS, 8, env.tcp_value.size, 1, btf_vmlinux_value_type_id=1)
+    bad = MapCreateAttr(
+        MapType.BPF_MAP_TYPE_STRUCT_OPS, 8, env.tcp_value.size, 1, btf_vmlinux_value_type_id=1
+    )
     S.expect_errno(errno.EINVAL, lambda: user.bpf(Cmd.BPF_MAP_CREATE, bad))
     good = bad.replace(key_size=4)
     S.expect_errno(errno.EPERM, lambda: user.bpf(Cmd.BPF_MAP_CREATE, good))
@@ -100,7 +111,11 @@ def test_C6_before_C9_unprivileged_bad_attrs_get_einval_then_eperm(k: EmulatedKe
 def test_C11_map_name_rules(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     btf_fd = S.load_user_btf(k, t)
     base = MapCreateAttr(
-        MapType.BPF_MAP_TYPE_STRUCT_OPS, 4, env.tcp_value.size, 1, btf_fd=btf_fd,
+        MapType.BPF_MAP_TYPE_STRUCT_OPS,
+        4,
+        env.tcp_value.size,
+        1,
+        btf_fd=btf_fd,
         btf_vmlinux_value_type_id=env.tcp_value.type_id,
     )
     S.expect_errno(errno.EINVAL, lambda: k.bpf(Cmd.BPF_MAP_CREATE, base.replace(map_name="bad-name")))
@@ -197,12 +212,18 @@ def test_U9k_L4_lookup_shows_prog_ids_and_refcnt(k: EmulatedKernel, env: S.Env, 
     assert S.common(value) == (1, INUSE)
     m = _st_map(k, fd)
     for member, prog in m.kdata.map.trampolines.items():
-        off = env.tcp_data + env.tcp_ops.offset(env.tcp_ops_names[member]) if hasattr(env, "tcp_ops_names") else None
+        off = (
+            env.tcp_data + env.tcp_ops.offset(env.tcp_ops_names[member])
+            if hasattr(env, "tcp_ops_names")
+            else None
+        )
         del off
         assert prog.prog.id > 0
     ids = dict(m.func_slots())
     assert ids["set_state"] == 0
-    assert ids["ssthresh"] == struct.unpack_from("<Q", value, env.tcp_data + env.tcp_ops.offset("ssthresh"))[0]
+    assert (
+        ids["ssthresh"] == struct.unpack_from("<Q", value, env.tcp_data + env.tcp_ops.offset("ssthresh"))[0]
+    )
     assert ids["ssthresh"] > 0
     assert value[env.tcp_data + env.tcp_ops.offset("name") :].startswith(b"l4cc\0")
 
@@ -216,7 +237,9 @@ def test_U9l_ksyms_and_U11_pages(k: EmulatedKernel, env: S.Env, t: S.Tracker) ->
     assert len(m.images.pages) == 1  # four small trampolines pack into one page
 
 
-def test_U9j_E2BIG_when_trampolines_need_more_than_8_pages(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
+def test_U9j_E2BIG_when_trampolines_need_more_than_8_pages(
+    k: EmulatedKernel, env: S.Env, t: S.Tracker
+) -> None:
     """U9j: no 9th image page; the update fails with E2BIG and resets (U14)."""
     k.trampoline_size = lambda model, ret: 4096  # one trampoline per page
     btf_fd = S.load_user_btf(k, t)
@@ -259,12 +282,15 @@ def test_L2_L6_L7_L8(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     fd = S.create_tcp_map(k, t, env, btf_fd)
     out = bytearray(env.tcp_value.size)
     S.expect_errno(
-        errno.ENOENT, lambda: k.bpf(Cmd.BPF_MAP_LOOKUP_ELEM, MapElemAttr(fd, key=struct.pack("<I", 1), value=out))
+        errno.ENOENT,
+        lambda: k.bpf(Cmd.BPF_MAP_LOOKUP_ELEM, MapElemAttr(fd, key=struct.pack("<I", 1), value=out)),
     )
     nxt = bytearray(4)
     k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(fd, key=None, value=nxt))
     assert nxt == bytes(4)
-    S.expect_errno(errno.ENOENT, lambda: k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(fd, key=bytes(4), value=nxt)))
+    S.expect_errno(
+        errno.ENOENT, lambda: k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(fd, key=bytes(4), value=nxt))
+    )
     k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(fd, key=struct.pack("<I", 5), value=nxt))
     assert nxt == bytes(4)
     S.expect_errno(ENOTSUPP, lambda: k.bpf(Cmd.BPF_MAP_FREEZE, MapFreezeAttr(fd)))
@@ -380,7 +406,9 @@ def test_KU1_bad_flags_and_old_fd_without_replace(k: EmulatedKernel, env: S.Env,
     S.expect_errno(errno.EINVAL, lambda: k.bpf(Cmd.BPF_LINK_UPDATE, LinkUpdateAttr(link_fd, fd, flags=1)))
 
 
-def test_KP2_closing_link_fd_unregisters_but_pin_keeps_it(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
+def test_KP2_closing_link_fd_unregisters_but_pin_keeps_it(
+    k: EmulatedKernel, env: S.Env, t: S.Tracker
+) -> None:
     fd = _reno_map(k, env, t, "pincc", link=True)
     link_fd = k.bpf(Cmd.BPF_LINK_CREATE, LinkCreateAttr.struct_ops(fd))
     k.bpffs.mkdir("/sys/fs/bpf/t")
@@ -441,7 +469,9 @@ def test_T5_duplicate_builtin_name_is_eexist(k: EmulatedKernel, env: S.Env, t: S
 def test_T1_V8_get_info_has_no_stub(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     err = S.expect_errno(
         ENOTSUPP,
-        lambda: S.load_struct_ops_prog(k, t, env.tcp_ops, "get_info", S.prog_bare_exit(), log=bytearray(4096)),
+        lambda: S.load_struct_ops_prog(
+            k, t, env.tcp_ops, "get_info", S.prog_bare_exit(), log=bytearray(4096)
+        ),
     )
     assert "unsupported member get_info" in err.log
 
@@ -480,8 +510,10 @@ def test_DM5_sleepable_only_for_test_sleepable(k: EmulatedKernel, env: S.Env, t:
 
     def load(member: str) -> int:
         attr = ProgLoadAttr(
-            ProgType.BPF_PROG_TYPE_STRUCT_OPS, S.insn(0xB7, 0) + S.insn(0x95),
-            expected_attach_type=env.dummy_ops.index(member), attach_btf_id=env.dummy_ops.type_id,
+            ProgType.BPF_PROG_TYPE_STRUCT_OPS,
+            S.insn(0xB7, 0) + S.insn(0x95),
+            expected_attach_type=env.dummy_ops.index(member),
+            attach_btf_id=env.dummy_ops.type_id,
             prog_flags=1 << 4,
         )
         return t.own(k.bpf(Cmd.BPF_PROG_LOAD, attr), S.OBJ_PROG)
@@ -493,7 +525,11 @@ def test_DM5_sleepable_only_for_test_sleepable(k: EmulatedKernel, env: S.Env, t:
 def test_DM3_dummy_map_update_is_eopnotsupp(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     btf_fd = S.load_user_btf(k, t)
     attr = MapCreateAttr(
-        MapType.BPF_MAP_TYPE_STRUCT_OPS, 4, env.dummy_value.size, 1, btf_fd=btf_fd,
+        MapType.BPF_MAP_TYPE_STRUCT_OPS,
+        4,
+        env.dummy_value.size,
+        1,
+        btf_fd=btf_fd,
         btf_vmlinux_value_type_id=env.dummy_value.type_id,
     )
     fd = t.own(k.bpf(Cmd.BPF_MAP_CREATE, attr), S.OBJ_MAP)
@@ -509,7 +545,8 @@ def test_A1_struct_ops_prog_cannot_be_associated(k: EmulatedKernel, env: S.Env, 
         errno.EINVAL, lambda: k.bpf(Cmd.BPF_PROG_ASSOC_STRUCT_OPS, ProgAssocStructOpsAttr(fd, progs.init))
     )
     S.expect_errno(
-        errno.EINVAL, lambda: k.bpf(Cmd.BPF_PROG_ASSOC_STRUCT_OPS, ProgAssocStructOpsAttr(fd, progs.init, flags=1))
+        errno.EINVAL,
+        lambda: k.bpf(Cmd.BPF_PROG_ASSOC_STRUCT_OPS, ProgAssocStructOpsAttr(fd, progs.init, flags=1)),
     )
 
 
