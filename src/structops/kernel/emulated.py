@@ -157,7 +157,7 @@ class Process:
 
     def module_btfs(self) -> dict[str, bytes]:
         """Split BTF of each loaded module."""
-        return {name: m.btf.raw for name, m in self.kernel.modules.items()}
+        return {name: m.btf for name, m in self.kernel.modules.items()}
 
     def alloc_user(self, size: int) -> EmuUserBuffer:
         """Allocate user memory of this process."""

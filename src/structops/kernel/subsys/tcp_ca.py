@@ -249,11 +249,11 @@ def install(kernel: EmulatedKernel) -> None:
     def update(new: KData, old: KData, link: StructOpsLink) -> int:
         new_name = new.read_str("name")
         key = ca_key(new_name)
-        old_cc = old.state.get("tcp_cc")
+        old_cc: CongestionControl | None = old.state.get("tcp_cc")
         existing = ccs.find_key(old_cc.key) if old_cc is not None else None
         if key == 0 or existing is None or existing.name != new_name:  # T7
             return -errno.EINVAL
-        if existing is not old_cc:
+        if existing is None or existing is not old_cc:
             return -errno.EINVAL
         cc = CongestionControl(new_name, key, new.read_int("flags"), kdata=new)
         with ccs.lock:
