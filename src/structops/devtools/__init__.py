@@ -1,0 +1,1 @@
+"""Developer tools (spec coverage); not part of the public API."""
