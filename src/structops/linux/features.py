@@ -97,9 +97,7 @@ def probe_cap_bpf(status: Path = Path("/proc/self/status")) -> Probe:
 
 
 def _map_create_probe(k: Kernel, name: str, flags: int, what: str) -> Probe:
-    attr = MapCreateAttr(
-        MapType.BPF_MAP_TYPE_STRUCT_OPS, 4, 256, 1, map_flags=flags, btf_vmlinux_value_type_id=1
-    )
+    attr = MapCreateAttr(MapType.BPF_MAP_TYPE_STRUCT_OPS, 4, 256, 1, map_flags=flags, btf_vmlinux_value_type_id=1)
     try:
         fd = k.bpf(Cmd.BPF_MAP_CREATE, attr)
     except BpfError as exc:
@@ -182,9 +180,7 @@ def probe_struct_ops_type(k: Kernel, name: str, types: list[str] | None = None) 
     return Probe(probe, False, f"vmlinux BTF has no {_VALUE_PREFIX}{name} (offered: {offered})")
 
 
-def probe_all(
-    k: Kernel, wanted_types: tuple[str, ...] = ("tcp_congestion_ops", "bpf_dummy_ops")
-) -> dict[str, Probe]:
+def probe_all(k: Kernel, wanted_types: tuple[str, ...] = ("tcp_congestion_ops", "bpf_dummy_ops")) -> dict[str, Probe]:
     """Every probe, by name."""
     results = [
         probe_btf(),

@@ -3,8 +3,8 @@
 Every call packs the attr into the 168-byte ``union bpf_attr`` of Linux 6.18
 (kernel-6.18-observed §5), pins the buffers it points at (:mod:`._pin`), issues the
 syscall through :func:`._syscall.sys_bpf`, copies output buffers and scalar outputs
-back into the attr, and raises :func:`structops.errors.bpf_error` with the kernel's
-errno on failure, carrying the verifier / BTF log when a log buffer was given.
+back into the attr, and raises the :mod:`structops.errors` class for the kernel's errno
+on failure (:func:`error_for`), carrying the verifier / BTF log when a log buffer was given.
 """
 
 from __future__ import annotations
@@ -14,22 +14,20 @@ import errno
 import os
 from pathlib import Path
 
-from structops.errors import bpf_error
+from structops.errors import BpfError, VerifierError, bpf_error
 from structops.kernel.attrs import Attr, BtfLoadAttr, MapElemAttr, ProgLoadAttr
 from structops.kernel.protocol import UserBuffer
 from structops.linux._pin import Pinner
 from structops.linux._syscall import sys_bpf
-from structops.uapi import Cmd
+from structops.uapi import ENOTSUPP, Cmd
 
-__all__ = ["BTF_SYSFS", "CtypesUserBuffer", "LinuxKernel", "command_name"]
+__all__ = ["BTF_SYSFS", "CtypesUserBuffer", "LinuxKernel", "command_name", "error_for", "output_objects"]
 
 #: Where the kernel exposes its own and its modules' BTF.
 BTF_SYSFS = Path("/sys/kernel/btf")
 
 #: Map commands whose ``value`` slot is written by the kernel (``next_key`` for GET_NEXT_KEY).
-_VALUE_OUT_CMDS = frozenset(
-    {Cmd.BPF_MAP_LOOKUP_ELEM, Cmd.BPF_MAP_GET_NEXT_KEY, Cmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM}
-)
+_VALUE_OUT_CMDS = frozenset({Cmd.BPF_MAP_LOOKUP_ELEM, Cmd.BPF_MAP_GET_NEXT_KEY, Cmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM})
 
 
 def command_name(cmd: int) -> str:
@@ -49,11 +47,23 @@ def output_objects(cmd: int, attr: Attr) -> list[object]:
         value = getattr(attr, spec.name)
         if value is None or isinstance(value, int):
             continue
-        if spec.kind == "out" or (
-            isinstance(attr, MapElemAttr) and spec.name == "value" and cmd in _VALUE_OUT_CMDS
-        ):
+        if spec.kind == "out" or (isinstance(attr, MapElemAttr) and spec.name == "value" and cmd in _VALUE_OUT_CMDS):
             outs.append(value)
     return outs
+
+
+#: PROG_LOAD errnos that come from the load-time checks and the verifier (spec V4-V18), which
+#: the embedded kernel reports as :class:`VerifierError` too.
+_VERIFIER_ERRNOS = frozenset({errno.EINVAL, errno.EACCES, ENOTSUPP})
+
+
+def error_for(cmd: int, code: int, log: str = "") -> BpfError:
+    """The exception for a failed ``cmd``: VerifierError for a PROG_LOAD refused with
+    EINVAL / EACCES / ENOTSUPP (errors.py tree), else :func:`bpf_error` by errno."""
+    op = command_name(cmd)
+    if cmd == Cmd.BPF_PROG_LOAD and code in _VERIFIER_ERRNOS:
+        return VerifierError(code, op=op, log=log)
+    return bpf_error(code, op=op, log=log)
 
 
 def _log_text(attr: Attr) -> str:
@@ -135,7 +145,7 @@ class LinuxKernel:
         finally:
             pinner.release()
         if ret < 0:
-            raise bpf_error(err or errno.EIO, op=command_name(cmd), log=_log_text(attr))
+            raise error_for(cmd, err or errno.EIO, _log_text(attr))
         return ret
 
     def close(self, fd: int) -> None:
@@ -157,11 +167,7 @@ class LinuxKernel:
         """Split BTF of each loaded module (every file of ``/sys/kernel/btf`` but vmlinux)."""
         if not self._btf_dir.is_dir():
             return {}
-        return {
-            p.name: p.read_bytes()
-            for p in sorted(self._btf_dir.iterdir())
-            if p.name != "vmlinux" and p.is_file()
-        }
+        return {p.name: p.read_bytes() for p in sorted(self._btf_dir.iterdir()) if p.name != "vmlinux" and p.is_file()}
 
     def alloc_user(self, size: int) -> UserBuffer:
         """Zeroed memory of this process; its address stays valid while the object lives."""

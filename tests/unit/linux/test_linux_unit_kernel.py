@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from structops.errors import BadFd, BpfError, NotFound, PermissionDenied
+from structops.errors import BadFd, BpfError, NotFound, PermissionDenied, VerifierError
 from structops.kernel.attrs import BtfLoadAttr, InfoAttr, MapElemAttr, ProgLoadAttr, TestRunAttr
 from structops.linux import CtypesUserBuffer, LinuxKernel, command_name
 from structops.linux import kernel as kmod
@@ -69,7 +69,7 @@ def test_prog_load_log_is_copied_back_and_carried_by_the_error(fake: Install) ->
     fake(handler)
     log = bytearray(64)
     attr = ProgLoadAttr(27, b"\x95" + bytes(7) + b"\x96" + bytes(7), log_buf=log, log_level=1)
-    with pytest.raises(PermissionDenied) as info:
+    with pytest.raises(VerifierError) as info:
         LinuxKernel().bpf(Cmd.BPF_PROG_LOAD, attr)
     assert attr.log_buf is log and log.startswith(b"R0 !read_ok\n\0")
     assert info.value.errno == errno.EACCES
@@ -234,3 +234,11 @@ def test_user_buffer() -> None:
     with pytest.raises(ValueError):
         LinuxKernel().alloc_user(-1)
     assert LinuxKernel().alloc_user(0).read() == b""
+
+
+def test_error_classes_by_command() -> None:
+    """PROG_LOAD refusals are VerifierError like the embedded kernel's; the rest go by errno."""
+    assert type(kmod.error_for(Cmd.BPF_PROG_LOAD, 524, "x")) is VerifierError
+    assert type(kmod.error_for(Cmd.BPF_PROG_LOAD, errno.EPERM)) is PermissionDenied
+    err = kmod.error_for(Cmd.BPF_MAP_CREATE, errno.EACCES)
+    assert type(err) is PermissionDenied and err.op == "map create"
