@@ -28,11 +28,11 @@ def tcp_sock_view(kernel: EmulatedKernel, addr: int) -> Any:
 
 def implementation(kernel: EmulatedKernel, name: str) -> Callable[..., int]:
     """The Python implementation of kfunc ``name`` taking raw u64 arguments."""
-    from structops.sim import tcp_cong
-
-    native = getattr(tcp_cong, name)
 
     def call(*args: int) -> int:
+        from structops.sim import tcp_cong
+
+        native = getattr(tcp_cong, name)
         tp = tcp_sock_view(kernel, args[0])
         if name in ("tcp_reno_ssthresh", "tcp_reno_undo_cwnd"):
             return int(native(tp)) & 0xFFFFFFFF
