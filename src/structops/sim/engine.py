@@ -1,0 +1,317 @@
+"""Simulator: a deterministic discrete-event run of N TCP flows over one bottleneck.
+
+Time is an integer count of nanoseconds (``now``); TCP state uses microseconds as
+the kernel does.  Events sit in a ``heapq`` ordered by ``(time, insertion
+counter)``, so equal-time events run in the order they were scheduled and a run
+is a pure function of the config, the seed and the calls made on the simulator:
+no wall clock, no hashing of objects, one seeded ``random.Random``.
+
+Path model: sender -> bottleneck FIFO (rate ``bandwidth_bps``, drop-tail buffer,
+optional random loss and CE marking) -> ``base_rtt/2`` propagation -> receiver;
+ACKs return over an uncongested ``base_rtt/2`` path.  The link computes each
+packet's departure time when it is queued, so a data packet costs one event.
+
+Congestion control is chosen per socket: a flow takes ``registry.default`` when it
+starts (``tcp_assign_congestion_control``) unless it names one, and keeps its ops
+object for life, as a kernel socket keeps ``icsk_ca_ops``.  :meth:`Simulator.at`
+runs a callback at a given time: that is where a kernel swaps a struct_ops map
+(``BPF_LINK_UPDATE``) or changes the default; running flows keep going.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import random
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
+
+from structops.errors import bpf_error
+from structops.sim.config import SimConfig
+from structops.sim.consts import U32
+from structops.sim.flow import TcpFlow
+from structops.sim.ops import CongestionRegistry, TcpCongestionOps
+from structops.sim.trace import FlowSummary, jain_fairness, summarize, write_summary_csv, write_trace_csv
+
+EV_ACK = 0
+EV_DATA = 1
+EV_RTO = 2
+EV_DELACK = 3
+EV_PACE = 4
+EV_START = 5
+EV_WRITE = 6
+EV_CALL = 7
+EV_SAMPLE = 8
+
+CcChoice = str | TcpCongestionOps | None
+
+
+class Simulator:
+    """Discrete-event simulator of TCP flows sharing one bottleneck link."""
+
+    def __init__(self, config: SimConfig | None = None, registry: CongestionRegistry | None = None) -> None:
+        self.config = config if config is not None else SimConfig()
+        self.registry = registry if registry is not None else CongestionRegistry()
+        self.now = 0
+        self.flows: list[TcpFlow] = []
+        self.events = 0
+        self.rng = random.Random(self.config.seed)
+        self._heap: list[tuple[Any, ...]] = []
+        self._seq = 0
+        self._flow_cc: dict[int, CcChoice] = {}
+        link = self.config.link
+        self._bw = link.bandwidth_bps
+        self._ser_x = self.config.wire_bytes * 8 * 1_000_000_000
+        self._free_x = 0
+        self._deps: deque[int] = deque()
+        self._buffer = self.config.buffer_limit
+        self._ecn_k = link.ecn_threshold_pkts
+        self._loss_p = link.loss_prob
+        self.link_tx = 0
+        self.link_drops = 0
+        self.link_marks = 0
+        self.max_queue = 0
+        self.queue_trace: list[tuple[int, int]] = []
+        if self.config.sample_interval_us:
+            self._push(0, EV_SAMPLE, None)
+
+    # -- configuration ------------------------------------------------------------
+    def set_default_cc(self, name: str) -> TcpCongestionOps:
+        """Make ``name`` the default for flows starting from now (sysctl tcp_congestion_control)."""
+        return self.registry.set_default(name)
+
+    def register_cc(self, ops: TcpCongestionOps) -> None:
+        """Register ``ops`` in the simulator's registry (``tcp_register_congestion_control``)."""
+        self.registry.register(ops)
+
+    def add_flow(
+        self,
+        *,
+        base_rtt_us: int = 20_000,
+        start_us: int = 0,
+        size_bytes: int | None = None,
+        cc: CcChoice = None,
+        ecn: bool | None = None,
+        writes: Iterable[tuple[int, int]] = (),
+    ) -> TcpFlow:
+        """Add a flow that connects at ``start_us``.
+
+        ``size_bytes=None`` is a bulk sender with unlimited data; otherwise the flow
+        closes (calling ``release``) once ``size_bytes`` plus any ``writes`` (pairs of
+        ``(time_us, nbytes)`` the application writes later) are acknowledged.
+        ``cc`` is a registered name, an ops object, or None for the default at
+        connect time.
+        """
+        if base_rtt_us < 1:
+            raise ValueError(f"base_rtt_us must be >= 1, got {base_rtt_us}")
+        if start_us * 1000 < self.now:
+            raise ValueError(f"start_us {start_us} is in the past (now {self.now // 1000} us)")
+        if size_bytes is not None and size_bytes < 0:
+            raise ValueError(f"size_bytes must be >= 0, got {size_bytes}")
+        if isinstance(cc, str) and self.registry.find(cc) is None:
+            raise bpf_error(errno.ENOENT, f"no congestion control named {cc!r}", op="add flow")
+        fid = len(self.flows)
+        isn = self.rng.getrandbits(32) if self.config.random_isn else 0
+        flow = TcpFlow(
+            self,
+            fid,
+            base_rtt_us=base_rtt_us,
+            start_us=start_us,
+            size_bytes=size_bytes,
+            isn=isn,
+            ecn=self.config.ecn if ecn is None else ecn,
+        )
+        self.flows.append(flow)
+        self._flow_cc[fid] = cc
+        self._push(start_us * 1000, EV_START, flow)
+        for t_us, nbytes in writes:
+            if t_us < start_us:
+                raise ValueError(f"write at {t_us} us is before the flow starts ({start_us} us)")
+            self._push(t_us * 1000, EV_WRITE, flow, nbytes)
+        return flow
+
+    def at(self, t_us: int, fn: Callable[[Simulator], None]) -> None:
+        """Run ``fn(self)`` at simulated time ``t_us`` (e.g. a struct_ops link update)."""
+        if t_us * 1000 < self.now:
+            raise ValueError(f"time {t_us} us is in the past (now {self.now // 1000} us)")
+        self._push(t_us * 1000, EV_CALL, fn)
+
+    def set_flow_cc(self, flow: TcpFlow, cc: str | TcpCongestionOps) -> None:
+        """``setsockopt(TCP_CONGESTION)`` on a live flow: release the old CC, init the new."""
+        ops = self.registry.find(cc) if isinstance(cc, str) else cc
+        if ops is None:
+            raise bpf_error(errno.ENOENT, f"no congestion control named {cc!r}", op="set flow cc")
+        if flow.ops is None:
+            self._flow_cc[flow.flow_id] = ops
+            return
+        flow.tp.tcp_mstamp = self.now // 1000
+        flow.set_congestion_control(ops)
+
+    def drop_segment(self, flow: TcpFlow, idx: int, times: int = 1) -> None:
+        """Drop the next ``times`` transmissions of ``flow``'s segment ``idx`` (0-based)
+        at the bottleneck: deterministic loss for tests and experiments."""
+        if idx < 0 or times < 1:
+            raise ValueError(f"drop_segment needs idx >= 0 and times >= 1, got {idx}, {times}")
+        flow.drop_plan[idx] = flow.drop_plan.get(idx, 0) + times
+
+    # -- running ----------------------------------------------------------------------
+    def run(self, until_us: int) -> None:
+        """Process every event up to and including ``until_us``; ``now`` ends there."""
+        until = until_us * 1000
+        if until < self.now:
+            raise ValueError(f"run until {until_us} us: already at {self.now // 1000} us")
+        heap = self._heap
+        pop = heapq.heappop
+        n = 0
+        while heap and heap[0][0] <= until:
+            ev = pop(heap)
+            self.now = ev[0]
+            kind = ev[2]
+            n += 1
+            if kind == EV_ACK:
+                ev[3].on_ack(ev[4], ev[5], ev[6], ev[7], ev[8])
+            elif kind == EV_DATA:
+                rcv = ev[3].rcv
+                if rcv is not None:
+                    rcv.on_data(ev[4], ev[5], ev[6], ev[7], ev[8])
+            elif kind == EV_RTO:
+                ev[3].on_rto_event()
+            elif kind == EV_DELACK:
+                rcv = ev[3].rcv
+                if rcv is not None:
+                    rcv.on_delack(ev[4])
+            elif kind == EV_PACE:
+                ev[3].on_pace()
+            elif kind == EV_START:
+                self._start(ev[3])
+            elif kind == EV_WRITE:
+                if ev[3].ops is not None:
+                    ev[3].app_write(ev[4])
+            elif kind == EV_CALL:
+                ev[3](self)
+            else:
+                self._sample()
+        self.events += n
+        self.now = until
+
+    def close(self) -> None:
+        """Close every open flow (``release`` runs where a CC was initialised)."""
+        for f in self.flows:
+            if f.ops is not None:
+                f.close()
+
+    def _start(self, flow: TcpFlow) -> None:
+        choice = self._flow_cc.get(flow.flow_id)
+        if choice is None:
+            ops = self.registry.default
+        elif isinstance(choice, str):
+            found = self.registry.find(choice)
+            if found is None:
+                raise bpf_error(errno.ENOENT, f"no congestion control named {choice!r}", op="connect")
+            ops = found
+        else:
+            ops = choice
+        flow.open(ops)
+
+    def _sample(self) -> None:
+        t_us = self.now // 1000
+        for f in self.flows:
+            if f.ops is not None and not f.closed:
+                f.sample(t_us)
+        deps = self._deps
+        while deps and deps[0] <= self.now:
+            deps.popleft()
+        self.queue_trace.append((t_us, len(deps)))
+        self._push(self.now + self.config.sample_interval_us * 1000, EV_SAMPLE, None)
+
+    # -- scheduling helpers used by flows -------------------------------------------------
+    def _push(self, t: int, kind: int, obj: Any, a: Any = 0, b: Any = 0, c: Any = 0, d: Any = 0, e: Any = 0) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, kind, obj, a, b, c, d, e))
+
+    def schedule_rto(self, flow: TcpFlow, t_ns: int) -> None:
+        """Queue an RTO check for ``flow`` at ``t_ns``."""
+        self._push(t_ns, EV_RTO, flow)
+
+    def schedule_pace(self, flow: TcpFlow, t_ns: int) -> None:
+        """Queue a pacing wake-up for ``flow`` at ``t_ns``."""
+        self._push(t_ns, EV_PACE, flow)
+
+    def schedule_delack(self, flow: TcpFlow, gen: int) -> None:
+        """Queue the receiver's delayed-ACK timer."""
+        self._push(self.now + self.config.delack_us * 1000, EV_DELACK, flow, gen)
+
+    def send_ack(self, flow: TcpFlow, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
+        """Deliver an ACK to ``flow``'s sender after the reverse-path delay."""
+        self._seq += 1
+        heapq.heappush(
+            self._heap, (self.now + flow.rev_delay_ns, self._seq, EV_ACK, flow, ack_i, sack_i, dsack_i, ece, tsecr)
+        )
+
+    def transmit(self, flow: TcpFlow, idx: int, tsval: int, cwr: int, ect: int) -> None:
+        """Offer data segment ``idx`` of ``flow`` to the bottleneck queue."""
+        now = self.now
+        deps = self._deps
+        while deps and deps[0] <= now:
+            deps.popleft()
+        qlen = len(deps)
+        if flow.drop_plan and flow.drop_plan.get(idx):
+            flow.drop_plan[idx] -= 1
+            self.link_drops += 1
+            flow.drops += 1
+            return
+        if qlen >= self._buffer or (self._loss_p and self.rng.random() < self._loss_p):
+            self.link_drops += 1
+            flow.drops += 1
+            return
+        ce = 0
+        if ect and self._ecn_k is not None and qlen >= self._ecn_k:
+            ce = 1
+            self.link_marks += 1
+        bw = self._bw
+        start = now * bw
+        if self._free_x > start:
+            start = self._free_x
+        self._free_x = start + self._ser_x
+        dep = -(-self._free_x // bw)
+        deps.append(dep)
+        if qlen + 1 > self.max_queue:
+            self.max_queue = qlen + 1
+        self.link_tx += 1
+        self._seq += 1
+        heapq.heappush(self._heap, (dep + flow.fwd_delay_ns, self._seq, EV_DATA, flow, idx, tsval, ce, cwr, ect))
+
+    # -- results ----------------------------------------------------------------------------
+    def summary(self) -> list[FlowSummary]:
+        """One :class:`FlowSummary` per started flow."""
+        t_us = self.now // 1000
+        return [summarize(f, t_us) for f in self.flows if f.ops is not None]
+
+    def jain_fairness(self, flows: Sequence[TcpFlow] | None = None) -> float:
+        """Jain's index over the throughputs of ``flows`` (default: all started)."""
+        t_us = self.now // 1000
+        chosen = flows if flows is not None else [f for f in self.flows if f.ops is not None]
+        return jain_fairness([summarize(f, t_us).throughput_bps for f in chosen])
+
+    def utilisation(self) -> float:
+        """Fraction of link capacity used by acknowledged data (wire bytes) so far."""
+        if self.now <= 0:
+            raise ValueError("utilisation needs a positive time span")
+        acked = sum(f.una for f in self.flows) * self.config.wire_bytes * 8
+        return acked * 1_000_000_000 / (self._bw * self.now)
+
+    def write_trace_csv(self, out: TextIO) -> int:
+        """Write all flow traces as CSV (see :data:`~structops.sim.trace.TRACE_COLUMNS`)."""
+        return write_trace_csv(self.flows, out)
+
+    def write_summary_csv(self, out: TextIO) -> int:
+        """Write :meth:`summary` as CSV."""
+        return write_summary_csv(self.summary(), out)
+
+    def isn_seq(self, flow: TcpFlow, idx: int) -> int:
+        """The u32 byte sequence number of segment ``idx`` of ``flow``."""
+        return (flow.isn + idx * flow.mss) & U32
+
+
+__all__ = ["Simulator"]
