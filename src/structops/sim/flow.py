@@ -228,6 +228,12 @@ class TcpFlow:
         if self.ecn_wanted or ops.flags & TCP_CONG_NEEDS_ECN:
             tp.ecn_flags = TCP_ECN_OK
         self.ops = ops
+        # The handshake is not simulated, but like tcp_synack_rtt_meas() its RTT
+        # sample (the path's base RTT) seeds srtt / rto before the first data.
+        self._rtt_estimator(self.base_rtt_us)
+        self.rto_us = min((tp.srtt_us >> 3) + tp.rttvar_us, TCP_RTO_MAX_US)
+        tp.icsk_rto = self.rto_us * sim.config.hz // 1_000_000
+        minmax_running_min(tp.rtt_min, TCP_MIN_RTT_WLEN_S * sim.config.hz, self._jiffies(), self.base_rtt_us)
         self._init_cc(tp)
         rsk = TcpSock(self.mss, flow_id=self.flow_id, role="rcv")
         rsk.rcv_nxt = self.isn
