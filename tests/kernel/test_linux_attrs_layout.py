@@ -66,9 +66,7 @@ def groups() -> list[tuple[str, dict[str, tuple[int, int]]]]:
 
 
 @pytest.mark.parametrize("cls", list(GROUPS), ids=lambda c: c.__name__)
-def test_offsets_match_kernel(
-    cls: type[A.Attr], groups: list[tuple[str, dict[str, tuple[int, int]]]]
-) -> None:
+def test_offsets_match_kernel(cls: type[A.Attr], groups: list[tuple[str, dict[str, tuple[int, int]]]]) -> None:
     """Each LAYOUT offset equals the kernel member offset; END is past the group's last field."""
     key = GROUPS[cls]
     matches = [fields for name, fields in groups if name == key or key in fields]

@@ -39,9 +39,7 @@ def test_map_probe_premise_flags_checked_before_type() -> None:
     k = LinuxKernel()
 
     def create(flags: int) -> int:
-        attr = MapCreateAttr(
-            MapType.BPF_MAP_TYPE_STRUCT_OPS, 4, 256, 1, map_flags=flags, btf_vmlinux_value_type_id=1
-        )
+        attr = MapCreateAttr(MapType.BPF_MAP_TYPE_STRUCT_OPS, 4, 256, 1, map_flags=flags, btf_vmlinux_value_type_id=1)
         try:
             fd = k.bpf(Cmd.BPF_MAP_CREATE, attr)
         except BpfError as exc:

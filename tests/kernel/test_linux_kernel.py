@@ -194,9 +194,7 @@ def test_pin_and_get(kernel: LinuxKernel, env: Env, t: Tracker, bpffs: Path, cc_
     link = sc.link_create(kernel, t, map_fd)
     kernel.bpf(Cmd.BPF_OBJ_PIN, ObjPinAttr(str(bpffs / "map"), bpf_fd=map_fd))
     kernel.bpf(Cmd.BPF_OBJ_PIN, ObjPinAttr(str(bpffs / "link"), bpf_fd=link))
-    sc.expect_errno(
-        errno.EEXIST, lambda: kernel.bpf(Cmd.BPF_OBJ_PIN, ObjPinAttr(str(bpffs / "map"), bpf_fd=map_fd))
-    )
+    sc.expect_errno(errno.EEXIST, lambda: kernel.bpf(Cmd.BPF_OBJ_PIN, ObjPinAttr(str(bpffs / "map"), bpf_fd=map_fd)))
     got = t.own(kernel.bpf(Cmd.BPF_OBJ_GET, ObjPinAttr(str(bpffs / "map"))), OBJ_MAP)
     assert sc.obj_id(kernel, got, OBJ_MAP) == sc.obj_id(kernel, map_fd, OBJ_MAP)
     t.close(link)
@@ -250,9 +248,7 @@ def test_verifier_extras(kernel: LinuxKernel, env: Env, t: Tracker) -> None:
     sc.scenario_verifier_extras(kernel, env, t)
 
 
-def test_closing_fds_keeps_legacy_registration(
-    kernel: LinuxKernel, env: Env, t: Tracker, cc_name: str
-) -> None:
+def test_closing_fds_keeps_legacy_registration(kernel: LinuxKernel, env: Env, t: Tracker, cc_name: str) -> None:
     """Closing every fd of an INUSE non-link map does not unregister it; delete_elem does (F1, Q5)."""
     btf_fd = sc.load_user_btf(kernel, t)
     progs = sc.load_reno(kernel, t, env)
@@ -282,9 +278,7 @@ def _wait_common(kernel: LinuxKernel, map_fd: int, size: int, want: tuple[int, i
     return got
 
 
-def test_sockets_hold_the_map_after_unregister(
-    kernel: LinuxKernel, env: Env, t: Tracker, cc_name: str
-) -> None:
+def test_sockets_hold_the_map_after_unregister(kernel: LinuxKernel, env: Env, t: Tracker, cc_name: str) -> None:
     """Each socket using the CC adds 1 to lookup refcnt; after delete_elem the CC is gone for new
     sockets but old ones keep it and transfer (L4, F1, F2, T6; observed §3 unregister while in use)."""
     btf_fd = sc.load_user_btf(kernel, t)

@@ -256,13 +256,7 @@ def prog_bare_exit() -> bytes:
 def prog_dummy_test_1() -> bytes:
     """``test_1(state)``: NULL -> 0xf2f3f4f5, else return state->val and set it to 0x5a (DM6)."""
     return (
-        ldx_dw(1, 1, 0)
-        + jne_imm(1, 0, 2)
-        + mov32_imm(0, 0xF2F3F4F5)
-        + EXIT
-        + ldx_w(0, 1, 0)
-        + st_w(1, 0, 0x5A)
-        + EXIT
+        ldx_dw(1, 1, 0) + jne_imm(1, 0, 2) + mov32_imm(0, 0xF2F3F4F5) + EXIT + ldx_w(0, 1, 0) + st_w(1, 0, 0x5A) + EXIT
     )
 
 
@@ -583,9 +577,7 @@ def scenario_map_create(k: Kernel, env: Env, t: Tracker) -> None:
     expect_errno(ENOTSUPP, lambda: create(btf_vmlinux_value_type_id=env.tcp_ops.type_id))
     expect_errno(
         errno.EINVAL,
-        lambda: k.bpf(
-            Cmd.BPF_MAP_CREATE, MapCreateAttr(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, map_flags=F_LINK)
-        ),
+        lambda: k.bpf(Cmd.BPF_MAP_CREATE, MapCreateAttr(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1, map_flags=F_LINK)),
     )
 
 
@@ -597,9 +589,7 @@ def scenario_prog_load(k: Kernel, env: Env, t: Tracker) -> None:
 
     def load(code_: int, member: str | int, code: bytes, license: str = "GPL") -> BpfError:
         log = bytearray(8192)
-        return expect_errno(
-            code_, lambda: load_struct_ops_prog(k, t, ops, member, code, license=license, log=log)
-        )
+        return expect_errno(code_, lambda: load_struct_ops_prog(k, t, ops, member, code, license=license, log=log))
 
     err = load(errno.EINVAL, "ssthresh", prog_ssthresh(env), license="Proprietary")
     assert "GPL" in err.log
@@ -873,9 +863,7 @@ def scenario_map_misc_ops(k: Kernel, env: Env, t: Tracker) -> None:
     k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(map_fd, key=struct.pack("<I", 5), value=nxt))
     assert nxt == bytes(4)
     expect_errno(ENOTSUPP, lambda: k.bpf(Cmd.BPF_MAP_FREEZE, MapFreezeAttr(map_fd)))
-    expect_errno(
-        errno.ENOENT, lambda: k.bpf(Cmd.BPF_MAP_DELETE_ELEM, MapElemAttr(map_fd, key=struct.pack("<I", 5)))
-    )
+    expect_errno(errno.ENOENT, lambda: k.bpf(Cmd.BPF_MAP_DELETE_ELEM, MapElemAttr(map_fd, key=struct.pack("<I", 5))))
 
 
 def scenario_verifier_extras(k: Kernel, env: Env, t: Tracker) -> None:
@@ -917,8 +905,6 @@ def scenario_verifier_extras(k: Kernel, env: Env, t: Tracker) -> None:
     expect_errno(errno.EINVAL, lambda: k.bpf(Cmd.BPF_PROG_TEST_RUN, TestRunAttr(p_sleep, ctx_in=bytes(8))))
 
     p1 = load_struct_ops_prog(k, t, dummy, "test_1", prog_dummy_test_1())
-    expect_errno(
-        errno.EFAULT, lambda: k.bpf(Cmd.BPF_PROG_TEST_RUN, TestRunAttr(p1, ctx_in=struct.pack("<Q", 0x10)))
-    )
+    expect_errno(errno.EFAULT, lambda: k.bpf(Cmd.BPF_PROG_TEST_RUN, TestRunAttr(p1, ctx_in=struct.pack("<Q", 0x10))))
     p_tcp = load_struct_ops_prog(k, t, tcp, "init", prog_bare_exit())
     expect_errno(errno.EOPNOTSUPP, lambda: k.bpf(Cmd.BPF_PROG_TEST_RUN, TestRunAttr(p_tcp, ctx_in=bytes(8))))
