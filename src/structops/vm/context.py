@@ -1,0 +1,141 @@
+"""The virtual machine object and the per-run context helpers receive.
+
+A :class:`VM` bundles what programs share: the :class:`~structops.vm.memory.AddressSpace`,
+the helper and kfunc registries, the trace log (``bpf_trace_printk`` output), the maps
+reachable from programs (object address -> :class:`~structops.vm.helpers.MapBackend`),
+the prog-array lookup used by ``bpf_tail_call``, the clock, the CPU id and the
+instruction budget.  The emulated kernel owns one VM; tests make their own.
+
+A :class:`RunContext` is created for each top-level run; helpers and kfuncs receive it as
+their first argument (``run.vm``, ``run.space``, ``run.program``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from structops.errors import VMFault
+from structops.vm.helpers import HelperRegistry, MapBackend, base_helpers
+from structops.vm.kfuncs import KfuncRegistry
+from structops.vm.memory import AddressSpace
+
+if TYPE_CHECKING:
+    from structops.isa.insn import Insn
+    from structops.vm.program import Program, Resolver
+
+__all__ = [
+    "BPF_MAX_LOOPS",
+    "DEFAULT_INSN_LIMIT",
+    "MAX_CALL_FRAMES",
+    "MAX_TAIL_CALL_CNT",
+    "VM",
+    "ProgramExit",
+    "RunContext",
+]
+
+#: Instructions one run may execute before it is stopped (verifier complexity limit size).
+DEFAULT_INSN_LIMIT = 1_000_000
+#: ``may_goto`` budget per function invocation (kernel BPF_MAX_LOOPS).
+BPF_MAX_LOOPS = 8 * 1024 * 1024
+#: Deepest bpf-to-bpf call chain, main program included (kernel MAX_CALL_FRAMES).
+MAX_CALL_FRAMES = 8
+#: Tail calls one run may chain (kernel MAX_TAIL_CALL_CNT).
+MAX_TAIL_CALL_CNT = 33
+
+
+class ProgramExit(Exception):
+    """Internal: ends a run early with ``r0`` (legacy packet loads out of bounds)."""
+
+    def __init__(self, r0: int) -> None:
+        super().__init__(r0)
+        self.r0 = r0
+
+
+class RunContext:
+    """State of one top-level program run, passed to helpers as ``run``."""
+
+    __slots__ = ("engine", "left", "packet", "program", "space", "tail_calls", "vm")
+
+    def __init__(self, vm: VM, program: Program, *, engine: str, limit: int, packet: bytes | None = None) -> None:
+        self.vm = vm
+        self.space = vm.space
+        self.program = program
+        self.engine = engine
+        self.left = limit
+        self.tail_calls = 0
+        self.packet = packet
+
+
+class VM:
+    """Shared execution environment of BPF programs (see module docstring)."""
+
+    def __init__(
+        self,
+        space: AddressSpace | None = None,
+        *,
+        helpers: HelperRegistry | None = None,
+        kfuncs: KfuncRegistry | None = None,
+        insn_limit: int = DEFAULT_INSN_LIMIT,
+        max_loops: int = BPF_MAX_LOOPS,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+        cpu: int = 0,
+        seed: int = 0x5EED,
+    ) -> None:
+        self.space = space if space is not None else AddressSpace()
+        self.helpers = helpers if helpers is not None else HelperRegistry(base_helpers())
+        self.kfuncs = kfuncs if kfuncs is not None else KfuncRegistry()
+        self.insn_limit = insn_limit
+        self.max_loops = max_loops
+        self.clock_ns = clock_ns
+        self.cpu = cpu
+        self.random = random.Random(seed)
+        self.trace_log: list[str] = []
+        self.maps: dict[int, MapBackend] = {}
+        #: ``(prog_array_address, index) -> Program | None``; the kernel installs it.
+        self.prog_array_lookup: Callable[[int, int], Program | None] | None = None
+
+    # ------------------------------------------------------------------ maps
+    def register_map(self, addr: int, backend: MapBackend) -> None:
+        """Make ``backend`` reachable from helpers under the object address ``addr``."""
+        self.maps[addr] = backend
+
+    def unregister_map(self, addr: int) -> None:
+        """Forget a map (helpers given its address then fault)."""
+        self.maps.pop(addr, None)
+
+    def map_at(self, addr: int) -> MapBackend | None:
+        """The map whose object address is ``addr``, or ``None``."""
+        return self.maps.get(addr)
+
+    # ------------------------------------------------------------------ programs
+    def load(
+        self,
+        insns: Sequence[Insn] | bytes,
+        *,
+        resolver: Resolver | None = None,
+        prog_type: int | None = None,
+        name: str = "",
+    ) -> Program:
+        """Load a program into this VM (see :meth:`structops.vm.program.Program.load`)."""
+        from structops.vm.program import Program
+
+        return Program.load(insns, vm=self, resolver=resolver, prog_type=prog_type, name=name)
+
+    def tail_call(self, run: RunContext, ctx: int, prog_array: int, index: int) -> int | None:
+        """Run ``bpf_tail_call(ctx, prog_array, index)``; the target's r0, or None on failure.
+
+        Fails (the caller continues with the next instruction) when no lookup hook is
+        installed, the slot is empty, or :data:`MAX_TAIL_CALL_CNT` tail calls already ran.
+        """
+        if self.prog_array_lookup is None or run.tail_calls >= MAX_TAIL_CALL_CNT:
+            return None
+        target = self.prog_array_lookup(prog_array, index & 0xFFFF_FFFF)
+        if target is None:
+            return None
+        if target.vm is not self:
+            raise VMFault("tail call target belongs to another VM")
+        run.tail_calls += 1
+        return target.enter(run, (ctx, 0, 0, 0, 0))

@@ -1,0 +1,565 @@
+"""The fast path: translate each BPF function once into a Python function.
+
+Every BPF function becomes ``def f<entry>(C, r1, r2, r3, r4, r5, depth)`` whose locals are
+the registers.  Its body is a ``while True`` loop dispatching on ``pc`` over the function's
+basic blocks with a binary tree of ``if pc < N`` tests; inside a block each instruction is
+one or two Python statements.  A block that jumps back to its own start (the common tight
+loop) becomes an inner ``while True`` so its iterations skip the dispatch entirely.
+
+Memory goes through the address space's checked accessors, except ``r10``-relative
+accesses whose constant offset is inside the 512-byte frame: those index the frame's
+buffer directly (the bounds check was done at translation time).  Each block charges its
+length to the run's instruction budget on entry.  The source line of every statement is
+mapped back to its BPF pc so faults report the instruction index.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from structops.errors import VMFault
+from structops.isa.insn import Insn, jump_target
+from structops.isa.opcodes import LOAD_ACQ, STORE_REL, AtomicOp, Kind, OpSpec
+from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL
+from structops.vm import alu
+from structops.vm.context import MAX_CALL_FRAMES, RunContext
+from structops.vm.interp import load_packet
+from structops.vm.memory import STACK_SIZE
+
+if TYPE_CHECKING:
+    from structops.vm.program import Function, Program
+
+#: Longest forward skip turned into a nested ``if`` (bounds the analysis cost).
+_MAX_SKIP = 256
+#: Longest run of ALU ops fused into one Python statement (bounds intermediate sizes).
+_MAX_FUSE = 8
+_RING = {"add": "+", "sub": "-", "mul": "*", "or": "|", "and": "&", "xor": "^", "lsh": "<<"}
+
+__all__ = ["translate"]
+
+M64 = "0xFFFFFFFFFFFFFFFF"
+W = "0xFFFFFFFF"
+S64 = 0x8000_0000_0000_0000
+S32 = 0x8000_0000
+
+_CMP = {"jeq": "==", "jne": "!=", "jgt": ">", "jge": ">=", "jlt": "<", "jle": "<="}
+_SCMP = {"jsgt": ">", "jsge": ">=", "jslt": "<", "jsle": "<="}
+_BITOP = {"or": "|", "and": "&", "xor": "^"}
+_ARITH = {"add": "+", "sub": "-", "mul": "*"}
+
+
+def _budget_fault(pc: int) -> None:
+    raise VMFault("instruction budget exhausted", pc=pc)
+
+
+def _depth_fault(pc: int) -> None:
+    raise VMFault(f"call stack deeper than {MAX_CALL_FRAMES} frames", pc=pc)
+
+
+def _make_callx(prog: Program) -> Callable[..., int]:
+    def callx(run: RunContext, helper_id: int, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        helper = run.vm.helpers.get(helper_id)
+        if helper is None or helper.tail_call or not helper.allowed_for(prog.prog_type):
+            raise VMFault(f"callx to unknown helper {helper_id:#x}")
+        return helper.func(run, r1, r2, r3, r4, r5) & alu.M64
+
+    return callx
+
+
+def _structured_skips(pcs: list[int], jumps: dict[int, int], slots: list[Insn | None]) -> set[int]:
+    """Conditional forward jumps that can be emitted as ``if not cond: <skipped code>``.
+
+    A skip from ``j`` to ``T`` qualifies when control can enter ``(j, T)`` only by
+    falling through ``j``: every jump landing inside comes from inside and is itself a
+    qualifying skip nested within ``T``.  Found by shrinking the candidate set to a
+    fixpoint.
+    """
+    incoming: dict[int, list[int]] = {}
+    for src, dst in jumps.items():
+        incoming.setdefault(dst, []).append(src)
+    skips = set()
+    for j, t in jumps.items():
+        insn = slots[j]
+        assert insn is not None and insn.spec is not None
+        if insn.spec.kind is Kind.JCOND and j + 1 < t <= j + _MAX_SKIP:
+            skips.add(j)
+    changed = True
+    while changed:
+        changed = False
+        for j in sorted(skips):
+            t = jumps[j]
+            ok = True
+            for pc in range(j + 1, t):
+                for src in incoming.get(pc, ()):
+                    if not (j < src < pc and src in skips):
+                        ok = False
+                if pc in skips and jumps[pc] > t:
+                    ok = False
+                if not ok:
+                    break
+            if not ok:
+                skips.discard(j)
+                changed = True
+    return skips
+
+
+class _Gen:
+    """Source generator for one program."""
+
+    def __init__(self, prog: Program) -> None:
+        self.prog = prog
+        self.lines: list[str] = []
+        self.line_pc: list[int] = [-1]  # line numbers are 1-based
+        self.consts: dict[str, Any] = {}
+        self.cur_pc = -1
+        self.skips: set[int] = set()
+
+    def emit(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+        self.line_pc.append(self.cur_pc)
+
+    # ------------------------------------------------------------------ structure
+    def function(self, func: Function) -> None:
+        prog = self.prog
+        slots = prog.slots
+        pcs = [pc for pc in range(func.entry, func.end) if slots[pc] is not None]
+        has_may_goto = False
+        jumps: dict[int, int] = {}
+        for pc in pcs:
+            insn = slots[pc]
+            assert insn is not None and insn.spec is not None
+            target = jump_target(insn, pc)
+            if target is not None:
+                jumps[pc] = target
+            if insn.spec.kind is Kind.MAY_GOTO:
+                has_may_goto = True
+        self.skips = _structured_skips(pcs, jumps, slots)
+        leaders = {func.entry} | {t for pc, t in jumps.items() if pc not in self.skips}
+        starts = sorted(leaders)
+        blocks: list[tuple[int, int]] = list(zip(starts, [*starts[1:], func.end], strict=True))
+
+        self.cur_pc = func.entry
+        defaults = ", ".join(f"{n}={n}" for n in self._names())
+        self.emit(0, f"def f{func.entry}(C, r1, r2, r3, r4, r5, depth, {defaults}):")
+        self.emit(1, f"if depth > {MAX_CALL_FRAMES}: DEPTH_FAULT({func.entry})")
+        self.emit(1, "fr = ACQ()")
+        self.emit(1, "stk = fr.buf")
+        self.emit(1, f"r10 = fr.base + {STACK_SIZE}")
+        self.emit(1, "r0 = r6 = r7 = r8 = r9 = 0")
+        self.emit(1, "left = C.left")
+        if has_may_goto:
+            self.emit(1, "mg = C.vm.max_loops")
+        self.emit(1, f"pc = {func.entry}")
+        self.emit(1, "try:")
+        self.emit(2, "while True:")
+        self._tree(blocks, 3)
+        self.cur_pc = func.entry
+        self.emit(1, "finally:")
+        self.emit(2, "REL(fr)")
+
+    def _names(self) -> list[str]:
+        return [
+            "M",
+            "LD1",
+            "LD2",
+            "LD4",
+            "LD8",
+            "ST1",
+            "ST2",
+            "ST4",
+            "ST8",
+            "U2",
+            "U4",
+            "U8",
+            "P2",
+            "P4",
+            "P8",
+            "ACQ",
+            "REL",
+            "BUDGET",
+        ]
+
+    def _tree(self, blocks: list[tuple[int, int]], indent: int) -> None:
+        if len(blocks) == 1:
+            self._block(blocks[0][0], blocks[0][1], indent)
+            return
+        mid = len(blocks) // 2
+        self.cur_pc = blocks[mid][0]
+        self.emit(indent, f"if pc < {blocks[mid][0]}:")
+        self._tree(blocks[:mid], indent + 1)
+        self.cur_pc = blocks[mid][0]
+        self.emit(indent, "else:")
+        self._tree(blocks[mid:], indent + 1)
+
+    def _block(self, start: int, end: int, indent: int) -> None:
+        slots = self.prog.slots
+        pcs = [pc for pc in range(start, end) if slots[pc] is not None]
+        self_loop = any(self._target(pc) == start for pc in pcs)
+        self.cur_pc = start
+        if self_loop:
+            self.emit(indent, "while True:")
+            indent += 1
+        self.emit(indent, f"left -= {len(pcs)}")
+        self.emit(indent, f"if left < 0: BUDGET({start})")
+        base = indent
+        regions: list[int] = []  # targets of the open structured skips
+        ends_unconditionally = False
+        i = 0
+        while i < len(pcs):
+            pc = pcs[i]
+            i += 1
+            while regions and regions[-1] == pc:
+                regions.pop()
+                indent -= 1
+            insn = slots[pc]
+            assert insn is not None and insn.spec is not None
+            self.cur_pc = pc
+            fused = self._fuse(pcs, i - 1, regions)
+            if fused is not None:
+                text, used = fused
+                self.emit(indent, text)
+                i += used - 1
+                ends_unconditionally = False
+                continue
+            if pc in self.skips:
+                self.emit(indent, f"if not ({self._cond(insn, insn.spec)}):")
+                regions.append(pc + 1 + insn.off)
+                indent += 1
+                ends_unconditionally = False
+                continue
+            stops = self._insn(pc, insn, insn.spec, indent, start if self_loop else None)
+            ends_unconditionally = stops and not regions
+        if not ends_unconditionally:
+            self.cur_pc = pcs[-1]
+            self.emit(base, f"pc = {end}")
+            if self_loop:
+                self.emit(base, "break")
+
+    def _fuse(self, pcs: list[int], i: int, regions: list[int]) -> tuple[str, int] | None:
+        """Fuse a run of ring ALU ops on one register into one statement.
+
+        ``add sub mul or and xor lsh`` (and a leading ``mov``) commute with reduction
+        modulo 2**64 (2**32 for ALU32), so a run ``rD op= x; rD op= y ...`` becomes
+        ``rD = ((rD op x) op y ...) & mask`` with a single mask at the end.
+        """
+        slots = self.prog.slots
+        expr: str | None = None
+        dst = -1
+        is64 = True
+        used = 0
+        for pc in pcs[i : i + _MAX_FUSE]:
+            insn = slots[pc]
+            assert insn is not None and insn.spec is not None
+            spec = insn.spec
+            if used and (pc in self.skips or pc in regions):
+                break
+            x = spec.use_src_reg
+            if expr is None:
+                dst, is64 = insn.dst, spec.is64
+            if insn.dst != dst or spec.is64 != is64 or (x and insn.src == dst):
+                break
+            operand = f"r{insn.src}" if x else str(insn.imm & (alu.M64 if is64 else alu.M32))
+            if spec.kind is Kind.MOV and not insn.off:
+                if expr is not None:
+                    break
+                expr = operand
+            elif spec.kind is Kind.ALU and insn.off == 0 and spec.name in _RING:
+                cur = expr if expr is not None else f"r{dst}"
+                if spec.name == "lsh":
+                    amount = f"({operand} & {63 if is64 else 31})" if x else str(int(operand) & (63 if is64 else 31))
+                    expr = f"({cur} << {amount})"
+                else:
+                    expr = f"({cur} {_RING[spec.name]} {operand})"
+            else:
+                break
+            used += 1
+        if used < 2 or expr is None:
+            return None
+        return f"r{dst} = {expr} & {M64 if is64 else W}", used
+
+    def _target(self, pc: int) -> int | None:
+        insn = self.prog.slots[pc]
+        return None if insn is None else jump_target(insn, pc)
+
+    def _jump(self, target: int, indent: int, loop_start: int | None) -> None:
+        """Emit an unconditional transfer to ``target``."""
+        if loop_start is not None:
+            if target == loop_start:
+                self.emit(indent, "continue")
+            else:
+                self.emit(indent, f"pc = {target}")
+                self.emit(indent, "break")
+        else:
+            self.emit(indent, f"pc = {target}")
+            self.emit(indent, "continue")
+
+    # ------------------------------------------------------------------ instructions
+    def _insn(self, pc: int, insn: Insn, spec: OpSpec, ind: int, loop: int | None) -> bool:
+        """Emit one instruction; True when it never falls through."""
+        kind = spec.kind
+        d = f"r{insn.dst}"
+        if kind is Kind.ALU:
+            self.emit(ind, self._alu(insn, spec))
+        elif kind is Kind.NEG:
+            self.emit(ind, f"{d} = -{d} & {M64 if spec.is64 else W}")
+        elif kind is Kind.MOV:
+            self.emit(ind, self._mov(insn, spec))
+        elif kind is Kind.END:
+            self.emit(ind, self._end(insn, spec))
+        elif kind is Kind.JCOND:
+            self.emit(ind, f"if {self._cond(insn, spec)}:")
+            self._jump(pc + 1 + insn.off, ind + 1, loop)
+        elif kind is Kind.JA:
+            self._jump(pc + 1 + (insn.off if spec.is64 else insn.imm), ind, loop)
+            return True
+        elif kind is Kind.MAY_GOTO:
+            self.emit(ind, "if mg == 0:")
+            self._jump(pc + 1 + insn.off, ind + 1, loop)
+            self.emit(ind, "mg -= 1")
+        elif kind is Kind.EXIT:
+            self.emit(ind, "C.left = left")
+            self.emit(ind, "return r0")
+            return True
+        elif kind is Kind.CALL:
+            self._call(pc, insn, ind)
+        elif kind is Kind.CALLX:
+            self.consts["CALLX"] = _make_callx(self.prog)
+            self.emit(ind, f"r0 = CALLX(C, {d}, r1, r2, r3, r4, r5)")
+        elif kind is Kind.LD_IMM64:
+            self.emit(ind, f"{d} = {self.prog.ld64[pc]:#x}")
+        elif kind is Kind.LD_ABS:
+            self.emit(ind, f"r0 = LDPKT(C, {spec.size}, {insn.imm})")
+        elif kind is Kind.LD_IND:
+            self.emit(ind, f"r0 = LDPKT(C, {spec.size}, r{insn.src} + {insn.imm})")
+        elif kind is Kind.LDX:
+            self._ldx(insn, spec, ind)
+        elif kind in (Kind.ST, Kind.STX):
+            self._store(insn, spec, ind)
+        else:
+            self._atomic(insn, spec, ind)
+        return False
+
+    def _alu(self, insn: Insn, spec: OpSpec) -> str:
+        d = f"r{insn.dst}"
+        name = spec.name
+        x = spec.use_src_reg
+        k64 = insn.imm & alu.M64
+        k32 = insn.imm & alu.M32
+        bits = 64 if spec.is64 else 32
+        if spec.is64:
+            s = f"r{insn.src}" if x else str(k64)
+            if insn.off == 1:  # signed div / mod
+                return f"{d} = {'SDIV' if name == 'div' else 'SMOD'}({d}, {s}, 64)"
+            if name in _ARITH:
+                return f"{d} = ({d} {_ARITH[name]} {s}) & {M64}"
+            if name in _BITOP:
+                return f"{d} = {d} {_BITOP[name]} {s}"
+            if name == "lsh":
+                return f"{d} = ({d} << ({s} & 63)) & {M64}" if x else f"{d} = ({d} << {k64 & 63}) & {M64}"
+            if name == "rsh":
+                return f"{d} = {d} >> ({s} & 63)" if x else f"{d} = {d} >> {k64 & 63}"
+            if name == "arsh":
+                amount = f"({s} & 63)" if x else str(k64 & 63)
+                return f"{d} = ((({d} ^ {S64}) - {S64}) >> {amount}) & {M64}"
+            if name == "div":
+                if x:
+                    return f"{d} = {d} // {s} if {s} else 0"
+                return f"{d} = {d} // {k64}" if k64 else f"{d} = 0"
+            # mod
+            if x:
+                return f"{d} = {d} % {s} if {s} else {d}"
+            return f"{d} = {d} % {k64}" if k64 else "pass"
+        s = f"r{insn.src}" if x else str(k32)
+        sm = f"({s} & {W})" if x else str(k32)
+        if insn.off == 1:
+            return f"{d} = {'SDIV' if name == 'div' else 'SMOD'}({d}, {s}, 32)"
+        if name in _ARITH:
+            return f"{d} = ({d} {_ARITH[name]} {s}) & {W}"
+        if name in _BITOP:
+            return f"{d} = ({d} {_BITOP[name]} {s}) & {W}"
+        if name == "lsh":
+            amount = f"({s} & 31)" if x else str(k32 & 31)
+            return f"{d} = ({d} << {amount}) & {W}"
+        if name == "rsh":
+            amount = f"({s} & 31)" if x else str(k32 & 31)
+            return f"{d} = ({d} & {W}) >> {amount}"
+        if name == "arsh":
+            amount = f"({s} & 31)" if x else str(k32 & 31)
+            return f"{d} = (((({d} & {W}) ^ {S32}) - {S32}) >> {amount}) & {W}"
+        if name == "div":
+            if x:
+                return f"{d} = ({d} & {W}) // {sm} if {sm} else 0"
+            return f"{d} = ({d} & {W}) // {k32}" if k32 else f"{d} = 0"
+        assert name == "mod" and bits == 32
+        if x:
+            return f"{d} = ({d} & {W}) % {sm} if {sm} else {d} & {W}"
+        return f"{d} = ({d} & {W}) % {k32}" if k32 else f"{d} = {d} & {W}"
+
+    def _mov(self, insn: Insn, spec: OpSpec) -> str:
+        d = f"r{insn.dst}"
+        mask = M64 if spec.is64 else W
+        if not spec.use_src_reg:
+            return f"{d} = {insn.imm & (alu.M64 if spec.is64 else alu.M32)}"
+        s = f"r{insn.src}"
+        if insn.off:
+            low = (1 << insn.off) - 1
+            sign = 1 << (insn.off - 1)
+            return f"{d} = ((({s} & {low:#x}) ^ {sign:#x}) - {sign:#x}) & {mask}"
+        return f"{d} = {s}" if spec.is64 else f"{d} = {s} & {W}"
+
+    def _end(self, insn: Insn, spec: OpSpec) -> str:
+        d = f"r{insn.dst}"
+        bits = insn.imm
+        if spec.name == "le":
+            return f"{d} = {d} & {(1 << bits) - 1:#x}"
+        if bits == 16:
+            return f"{d} = (({d} & 0xFF) << 8) | (({d} >> 8) & 0xFF)"
+        return f"{d} = BSWAP({d}, {bits})"
+
+    def _cond(self, insn: Insn, spec: OpSpec) -> str:
+        name = spec.name
+        x = spec.use_src_reg
+        d = f"r{insn.dst}"
+        if spec.is64:
+            s = f"r{insn.src}" if x else str(insn.imm & alu.M64)
+            if name in _CMP:
+                return f"{d} {_CMP[name]} {s}"
+            if name == "jset":
+                return f"{d} & {s}"
+            rhs = f"({s} ^ {S64})" if x else str((insn.imm & alu.M64) ^ S64)
+            return f"({d} ^ {S64}) {_SCMP[name]} {rhs}"
+        a = f"({d} & {W})"
+        b = f"({'r' + str(insn.src)} & {W})" if x else str(insn.imm & alu.M32)
+        if name in _CMP:
+            return f"{a} {_CMP[name]} {b}"
+        if name == "jset":
+            return f"{d} & {b}"
+        rhs = f"({b} ^ {S32})" if x else str((insn.imm & alu.M32) ^ S32)
+        return f"({a} ^ {S32}) {_SCMP[name]} {rhs}"
+
+    @staticmethod
+    def _addr(reg: int, off: int) -> str:
+        return f"r{reg} + {off}" if off else f"r{reg}"
+
+    @staticmethod
+    def _stack_off(reg: int, off: int, size: int) -> int | None:
+        """Offset into the frame buffer for an in-frame ``r10 + off`` access."""
+        if reg != 10:
+            return None
+        o = STACK_SIZE + off
+        return o if o >= 0 and o + size <= STACK_SIZE else None
+
+    def _ldx(self, insn: Insn, spec: OpSpec, ind: int) -> None:
+        d = f"r{insn.dst}"
+        n = spec.size
+        o = self._stack_off(insn.src, insn.off, n)
+        if o is None:
+            value = f"LD{n}({self._addr(insn.src, insn.off)})"
+        elif n == 1:
+            value = f"stk[{o}]"
+        else:
+            value = f"U{n}(stk, {o})[0]"
+        if spec.signed:
+            sign = 1 << (n * 8 - 1)
+            value = f"(({value} ^ {sign:#x}) - {sign:#x}) & {M64}"
+        self.emit(ind, f"{d} = {value}")
+
+    def _store(self, insn: Insn, spec: OpSpec, ind: int) -> None:
+        n = spec.size
+        size_mask = (1 << (8 * n)) - 1
+        if spec.kind is Kind.ST:
+            value = str(insn.imm & size_mask)
+        else:
+            value = f"r{insn.src}" if n == 8 else f"r{insn.src} & {size_mask:#x}"
+        o = self._stack_off(insn.dst, insn.off, n)
+        if o is None:
+            self.emit(ind, f"ST{n}({self._addr(insn.dst, insn.off)}, {value})")
+        elif n == 1:
+            self.emit(ind, f"stk[{o}] = {value}")
+        else:
+            self.emit(ind, f"P{n}(stk, {o}, {value})")
+
+    def _atomic(self, insn: Insn, spec: OpSpec, ind: int) -> None:
+        n = spec.size
+        if insn.imm == LOAD_ACQ:
+            self.emit(ind, f"r{insn.dst} = LD{n}({self._addr(insn.src, insn.off)})")
+            return
+        if insn.imm == STORE_REL:
+            self.emit(ind, f"ST{n}({self._addr(insn.dst, insn.off)}, r{insn.src})")
+            return
+        self.consts["ATOMIC"] = alu.atomic
+        call = f"ATOMIC(SPACE, {n}, {insn.imm}, ({self._addr(insn.dst, insn.off)}) & {M64}, r{insn.src}, r0)"
+        if insn.imm == AtomicOp.CMPXCHG:
+            self.emit(ind, f"r0 = {call}")
+        elif insn.imm & 1:
+            self.emit(ind, f"r{insn.src} = {call}")
+        else:
+            self.emit(ind, call)
+
+    def _call(self, pc: int, insn: Insn, ind: int) -> None:
+        prog = self.prog
+        args = "r1, r2, r3, r4, r5"
+        if insn.src == BPF_PSEUDO_CALL:
+            self.emit(ind, "C.left = left")
+            self.emit(ind, f"r0 = f{pc + 1 + insn.imm}(C, {args}, depth + 1)")
+            self.emit(ind, "left = C.left")
+            return
+        if insn.src == BPF_PSEUDO_KFUNC_CALL:
+            self.consts[f"K{pc}"] = prog.kfunc_at[pc].func
+            self.emit(ind, "C.left = left")
+            self.emit(ind, f"r0 = K{pc}(C, {args}) & {M64}")
+            self.emit(ind, "left = C.left")
+            return
+        helper = prog.helper_at[pc]
+        if helper.tail_call:
+            self.emit(ind, "C.left = left")
+            self.emit(ind, "t = C.vm.tail_call(C, r1, r2, r3)")
+            self.emit(ind, "if t is not None: return t")
+            self.emit(ind, "left = C.left")
+            return
+        self.consts[f"H{pc}"] = helper.func
+        self.emit(ind, "C.left = left")
+        self.emit(ind, f"r0 = H{pc}(C, {args}) & {M64}")
+        self.emit(ind, "left = C.left")
+
+
+def translate(prog: Program, filename: str) -> tuple[dict[int, Callable[..., int]], list[int]]:
+    """Translate ``prog``; returns ``{function entry: python function}`` and line->pc map."""
+    gen = _Gen(prog)
+    for func in prog.functions:
+        gen.function(func)
+    space = prog.vm.space
+    namespace: dict[str, Any] = {
+        "M": alu.M64,
+        "LD1": space.ld[1],
+        "LD2": space.ld[2],
+        "LD4": space.ld[4],
+        "LD8": space.ld[8],
+        "ST1": space.st[1],
+        "ST2": space.st[2],
+        "ST4": space.st[4],
+        "ST8": space.st[8],
+        "U2": struct.Struct("<H").unpack_from,
+        "U4": struct.Struct("<I").unpack_from,
+        "U8": struct.Struct("<Q").unpack_from,
+        "P2": struct.Struct("<H").pack_into,
+        "P4": struct.Struct("<I").pack_into,
+        "P8": struct.Struct("<Q").pack_into,
+        "ACQ": space.acquire_frame,
+        "REL": space.release_frame,
+        "BUDGET": _budget_fault,
+        "DEPTH_FAULT": _depth_fault,
+        "SPACE": space,
+        "SDIV": alu.sdiv,
+        "SMOD": alu.smod,
+        "BSWAP": alu.bswap,
+        "LDPKT": load_packet,
+    }
+    namespace.update(gen.consts)
+    source = "\n".join(gen.lines) + "\n"
+    code = compile(source, filename, "exec")
+    exec(code, namespace)
+    prog.jit_source = source
+    return {f.entry: namespace[f"f{f.entry}"] for f in prog.functions}, gen.line_pc

@@ -1,0 +1,309 @@
+"""Loading an eBPF program into a :class:`~structops.vm.context.VM`.
+
+:meth:`Program.load` validates the bytecode's structure (what the VM needs to run it
+safely; the separate verifier does the static safety analysis), splits it into
+functions (bpf-to-bpf call targets), resolves every ``ld_imm64`` pseudo source through
+the kernel-supplied resolver, binds helper and kfunc calls to their registry entries,
+and translates each function once into Python (:mod:`structops.vm.jit`).
+
+Load-time rules mirror the kernel's (``check_subprogs``, ``check_cfg``, ``do_check``):
+jumps stay inside their function and land on an instruction; the last instruction of a
+function is ``exit`` or ``ja``; ``r10`` is never written; calls name a registered helper
+or kfunc allowed for the program type.  Violations raise :class:`ProgramError` (a
+``ValueError``), never a crash.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from structops.errors import FormatError, VMFault
+from structops.isa.codec import decode
+from structops.isa.disasm import disassemble
+from structops.isa.insn import Insn, IsaError, check_insn, jump_target
+from structops.isa.opcodes import LOAD_ACQ, STORE_REL, AtomicOp, Kind
+from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL
+from structops.vm.context import VM, ProgramExit, RunContext
+from structops.vm.helpers import HelperSpec
+from structops.vm.kfuncs import KfuncSpec
+from structops.vm.memory import MemoryFault, Perm, Region
+
+__all__ = ["MAX_INSNS", "Engine", "Function", "Program", "ProgramError", "Resolver"]
+
+#: Most instruction slots a program may have (kernel BPF_COMPLEXITY_LIMIT_INSNS).
+MAX_INSNS = 1_000_000
+
+Engine = Literal["fast", "interp"]
+
+#: ``resolver(pseudo_src, imm, imm_hi) -> value`` for ``ld_imm64`` with a pseudo source:
+#: map fd / idx -> map object address, map value -> value address + offset, BTF id ->
+#: kernel object address.  It raises (e.g. a ``BpfError`` with EBADF) for bad input.
+Resolver = Callable[[int, int, int], int]
+
+# generated-code filename -> program, used to turn a Python traceback into a BPF pc.
+_PROGRAMS_BY_FILE: weakref.WeakValueDictionary[str, Program] = weakref.WeakValueDictionary()
+
+
+class ProgramError(FormatError):
+    """The bytecode cannot be loaded (structure, unknown call, unresolvable pseudo)."""
+
+
+@dataclass(frozen=True)
+class Function:
+    """A BPF function: the slots ``[entry, end)``; entry 0 is the main program."""
+
+    entry: int
+    end: int
+
+
+def _writes(insn: Insn) -> list[int]:
+    """Registers ``insn`` writes (for the read-only r10 rule)."""
+    spec = insn.spec
+    assert spec is not None
+    kind = spec.kind
+    if kind in (Kind.ALU, Kind.NEG, Kind.MOV, Kind.END, Kind.LDX, Kind.LD_IMM64):
+        return [insn.dst]
+    if kind is Kind.ATOMIC:
+        if insn.imm == LOAD_ACQ:
+            return [insn.dst]
+        if insn.imm == AtomicOp.CMPXCHG:
+            return [0]
+        if insn.imm == STORE_REL or not insn.imm & 1:
+            return []
+        return [insn.src]
+    if kind in (Kind.CALL, Kind.CALLX, Kind.LD_ABS, Kind.LD_IND):
+        return [0]
+    return []
+
+
+class Program:
+    """A loaded, runnable eBPF program (create with :meth:`load` or :meth:`VM.load`)."""
+
+    vm: VM
+    name: str
+    prog_type: int | None
+    insns: list[Insn]
+    slots: list[Insn | None]
+    functions: list[Function]
+    ld64: dict[int, int]
+    helper_at: dict[int, HelperSpec]
+    kfunc_at: dict[int, KfuncSpec]
+    text: Region
+    #: The Python source the fast path was generated as (for debugging).
+    jit_source: str
+    _filename: str
+    _fast: dict[int, Callable[..., int]]
+    _line_pc: list[int]
+
+    @classmethod
+    def load(
+        cls,
+        insns: Sequence[Insn] | bytes | bytearray,
+        *,
+        vm: VM | None = None,
+        resolver: Resolver | None = None,
+        prog_type: int | None = None,
+        name: str = "",
+    ) -> Program:
+        """Validate, resolve and translate ``insns`` (logical instructions or bytecode)."""
+        self = cls.__new__(cls)
+        self.vm = vm if vm is not None else VM()
+        self.name = name or "prog"
+        self.prog_type = prog_type
+        if isinstance(insns, (bytes, bytearray)):
+            self.insns = decode(insns)
+        else:
+            self.insns = list(insns)
+            for i, insn in enumerate(self.insns):
+                why = check_insn(insn)
+                if why is not None:
+                    raise IsaError(f"insn {i}: {why}")
+        self._analyse(resolver)
+        from structops.vm import jit
+
+        self._filename = f"<bpf {self.name} @{id(self):x}>"
+        self._fast, self._line_pc = jit.translate(self, self._filename)
+        _PROGRAMS_BY_FILE[self._filename] = self
+        return self
+
+    # ------------------------------------------------------------------ analysis
+    def _analyse(self, resolver: Resolver | None) -> None:
+        slots: list[Insn | None] = []
+        for insn in self.insns:
+            slots.append(insn)
+            if insn.is_wide:
+                slots.append(None)
+        if not slots:
+            raise ProgramError("program has no instructions")
+        if len(slots) > MAX_INSNS:
+            raise ProgramError(f"program has {len(slots)} instructions (limit {MAX_INSNS})")
+        self.slots = slots
+        n = len(slots)
+
+        def valid(target: int) -> bool:
+            return 0 <= target < n and slots[target] is not None
+
+        entries = {0}
+        for pc, maybe in enumerate(slots):
+            if maybe is None:
+                continue
+            insn = maybe
+            is_func = insn.opcode == 0x18 and insn.src == BPF_PSEUDO_FUNC
+            if (insn.opcode == 0x85 and insn.src == BPF_PSEUDO_CALL) or is_func:
+                target = pc + 1 + insn.imm
+                if not valid(target):
+                    raise ProgramError(f"insn {pc}: call/function target {target} is out of range")
+                entries.add(target)
+        starts = sorted(entries)
+        self.functions = [Function(s, e) for s, e in zip(starts, [*starts[1:], n], strict=True)]
+        func_of = [0] * n
+        for f in self.functions:
+            for pc in range(f.entry, f.end):
+                func_of[pc] = f.entry
+        for f in self.functions:
+            last = max(pc for pc in range(f.entry, f.end) if slots[pc] is not None)
+            last_insn = slots[last]
+            assert last_insn is not None and last_insn.spec is not None
+            if last_insn.spec.kind not in (Kind.EXIT, Kind.JA):
+                raise ProgramError(f"insn {last}: last insn of function at {f.entry} is not an exit or jmp")
+
+        self.ld64 = {}
+        self.helper_at = {}
+        self.kfunc_at = {}
+        self.text = self.vm.space.map(n * 8, name=f"text:{self.name}", perm=Perm.NONE, kind="text")
+        for pc, maybe in enumerate(slots):
+            if maybe is None:
+                continue
+            insn = maybe
+            spec = insn.spec
+            assert spec is not None
+            if 10 in _writes(insn):
+                raise ProgramError(f"insn {pc}: frame pointer r10 is read only")
+            dest = jump_target(insn, pc)
+            if dest is not None and (not valid(dest) or func_of[dest] != func_of[pc]):
+                raise ProgramError(f"insn {pc}: jump out of range to {dest}")
+            if spec.kind is Kind.CALL:
+                self._bind_call(pc, insn)
+            elif spec.kind is Kind.LD_IMM64:
+                self.ld64[pc] = self._resolve_ld64(pc, insn, resolver)
+
+    def _bind_call(self, pc: int, insn: Insn) -> None:
+        if insn.src == BPF_PSEUDO_CALL:
+            return
+        try:
+            if insn.src == BPF_PSEUDO_KFUNC_CALL:
+                self.kfunc_at[pc] = self.vm.kfuncs.resolve(insn.imm, insn.off, self.prog_type)
+            else:
+                self.helper_at[pc] = self.vm.helpers.resolve(insn.imm, self.prog_type)
+        except FormatError as exc:
+            raise ProgramError(f"insn {pc}: {exc}") from None
+
+    def _resolve_ld64(self, pc: int, insn: Insn, resolver: Resolver | None) -> int:
+        if insn.src == 0:
+            return insn.imm64
+        if insn.src == BPF_PSEUDO_FUNC:
+            return self.func_addr(pc + 1 + insn.imm)
+        if resolver is None:
+            raise ProgramError(f"insn {pc}: ld_imm64 with pseudo source {insn.src} needs a resolver")
+        value = resolver(insn.src, insn.imm, insn.imm_hi)
+        return value & 0xFFFF_FFFF_FFFF_FFFF
+
+    # ------------------------------------------------------------------ functions
+    def func_addr(self, entry: int) -> int:
+        """The address a function pointer to the function at slot ``entry`` holds."""
+        return self.text.base + entry * 8
+
+    def entry_of_addr(self, addr: int) -> int | None:
+        """The function entry slot for a function-pointer value, or None."""
+        off = addr - self.text.base
+        if off % 8 or not 0 <= off < self.text.size:
+            return None
+        entry = off // 8
+        return entry if any(f.entry == entry for f in self.functions) else None
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        *args: int,
+        engine: Engine = "fast",
+        insn_limit: int | None = None,
+        packet: bytes | None = None,
+    ) -> int:
+        """Run from the first instruction with ``r1..r5 = args``; returns r0 (u64).
+
+        Raises :class:`~structops.errors.VMFault` (with the instruction index) when the
+        program faults or exceeds ``insn_limit`` (default: the VM's).
+        """
+        if len(args) > 5:
+            raise ValueError("a BPF program takes at most 5 arguments")
+        full = tuple(a & 0xFFFF_FFFF_FFFF_FFFF for a in args) + (0,) * (5 - len(args))
+        limit = self.vm.insn_limit if insn_limit is None else insn_limit
+        run = RunContext(self.vm, self, engine=engine, limit=limit, packet=packet)
+        return self.enter(run, full)
+
+    def enter(self, run: RunContext, args: tuple[int, ...]) -> int:
+        """Run the main function inside an existing run (used by tail calls)."""
+        previous = run.program
+        run.program = self
+        try:
+            return self._call(run, 0, args, 1)
+        except ProgramExit as stop:
+            return stop.r0
+        except VMFault as fault:
+            if fault.pc >= 0:
+                raise
+            raise _with_pc(fault) from None
+        finally:
+            run.program = previous
+
+    def call_function(self, run: RunContext, addr: int, args: tuple[int, ...], depth: int = 2) -> int:
+        """Call the function a function pointer ``addr`` names (helper callbacks)."""
+        entry = self.entry_of_addr(addr)
+        if entry is None:
+            raise VMFault(f"{addr:#x} is not a function of this program")
+        full = tuple(a & 0xFFFF_FFFF_FFFF_FFFF for a in args) + (0,) * (5 - len(args))
+        return self._call(run, entry, full, depth)
+
+    def _call(self, run: RunContext, entry: int, args: tuple[int, ...], depth: int) -> int:
+        if run.engine == "fast":
+            fn = self._fast[entry]
+            return int(fn(run, args[0], args[1], args[2], args[3], args[4], depth))
+        if run.engine == "interp":
+            from structops.vm.interp import Interpreter
+
+            return Interpreter(self, run).call(entry, args, depth)
+        raise ValueError(f"unknown engine {run.engine!r}")
+
+    def disassemble(self) -> str:
+        """``llvm-objdump``-style listing of the loaded instructions."""
+        return disassemble(self.insns, name=self.name)
+
+    def pc_of_line(self, line: int) -> int:
+        """BPF pc of a line of the generated Python (for fault reports)."""
+        if 0 < line < len(self._line_pc):
+            return self._line_pc[line]
+        return -1
+
+    def close(self) -> None:
+        """Release the program's address-space resources (its text region)."""
+        if self.text.alive:
+            self.vm.space.unmap(self.text)
+
+
+def _with_pc(fault: VMFault) -> VMFault:
+    """Re-raise a fault from translated code with the BPF pc found in its traceback."""
+    pc = -1
+    tb = fault.__traceback__
+    while tb is not None:
+        prog = _PROGRAMS_BY_FILE.get(tb.tb_frame.f_code.co_filename)
+        if prog is not None:
+            pc = prog.pc_of_line(tb.tb_lineno)
+        tb = tb.tb_next
+    if isinstance(fault, MemoryFault):
+        return MemoryFault(fault.reason, pc=pc, addr=fault.addr)
+    out = VMFault(str(fault), pc=pc)
+    out.addr = fault.addr
+    return out
