@@ -129,6 +129,7 @@ class Simulator:
             if t_us < start_us:
                 raise ValueError(f"write at {t_us} us is before the flow starts ({start_us} us)")
             self._push(t_us * 1000, EV_WRITE, flow, nbytes)
+            flow.pending_writes += 1
         return flow
 
     def at(self, t_us: int, fn: Callable[[Simulator], None]) -> None:
@@ -186,8 +187,7 @@ class Simulator:
             elif kind == EV_START:
                 self._start(ev[3])
             elif kind == EV_WRITE:
-                if ev[3].ops is not None:
-                    ev[3].app_write(ev[4])
+                ev[3].app_write(ev[4])
             elif kind == EV_CALL:
                 ev[3](self)
             else:

@@ -170,6 +170,8 @@ class TcpFlow:
         self.rto_count = 0
         self.drops = 0
         self.drop_plan: dict[int, int] = {}
+        self.pending_writes = 0
+        self.total_bytes = size_bytes
 
     # -- time helpers ----------------------------------------------------------
     def _jiffies(self) -> int:
@@ -288,8 +290,11 @@ class TcpFlow:
 
     def app_write(self, nbytes: int) -> None:
         """The application queues ``nbytes`` more (``tcp_sendmsg``)."""
+        self.pending_writes -= 1
         if self.closed or nbytes <= 0:
             return
+        if self.total_bytes is not None:
+            self.total_bytes += nbytes
         tp = self.tp
         tp.tcp_mstamp = self.sim.now // 1000
         self._rate_check_app_limited()
@@ -627,7 +632,12 @@ class TcpFlow:
         if rexmit != _REXMIT_NONE:
             self.xmit_retransmit_queue()
         self.write_xmit()
-        if self.size_bytes is not None and self.una >= self.end and not self.tp.packets_out:
+        if (
+            self.size_bytes is not None
+            and self.una >= self.end
+            and not self.tp.packets_out
+            and self.pending_writes <= 0
+        ):
             self.close()
 
     def _in_ack_event(self, flag: int) -> None:

@@ -36,8 +36,8 @@ def summarize(flow: TcpFlow, now_us: int) -> FlowSummary:
     end = flow.end_us if flow.end_us is not None else now_us
     dur = max(end - flow.start_us, 1)
     acked = flow.una * flow.mss
-    if flow.size_bytes is not None:
-        acked = min(acked, flow.size_bytes)
+    if flow.total_bytes is not None:
+        acked = min(acked, flow.total_bytes)
     return FlowSummary(
         flow_id=flow.flow_id,
         cc=flow.ops.name if flow.ops is not None else "",

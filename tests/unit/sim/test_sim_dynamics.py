@@ -158,7 +158,7 @@ def test_rto_cwnd_is_one_after_timeout() -> None:
     def drop(s: Simulator, f: Any) -> None:
         s.drop_segment(f, 9, times=2)
 
-    sim, log = run_with_drop(drop, 3_000_000, size=10 * 1448)
+    _sim, log = run_with_drop(drop, 3_000_000, size=10 * 1448)
     loss = next(e for e in log if e[0] == "set_state" and e[1] == (TCP_CA_Loss,))
     # tcp_enter_loss: everything outstanding is marked lost, cwnd = in_flight + 1 = 1,
     # and only then tcp_set_ca_state(TCP_CA_Loss)
