@@ -63,10 +63,10 @@ def test_two_reno_flows_converge_to_fair_share() -> None:
 
 
 def test_single_flow_with_bdp_buffer_uses_the_link() -> None:
-    link = LinkConfig(bandwidth_bps=50_000_000, buffer_pkts=84)  # ~1 BDP at 20 ms
+    link = LinkConfig(bandwidth_bps=20_000_000, buffer_pkts=34)  # ~1 BDP at 20 ms
     sim = Simulator(SimConfig(link=link, sample_interval_us=0))
     sim.add_flow(base_rtt_us=20_000)
-    sim.run(10_000_000)
+    sim.run(6_000_000)
     assert 0.9 < sim.utilisation() <= 1.0
 
 

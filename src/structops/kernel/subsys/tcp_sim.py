@@ -1,0 +1,48 @@
+"""The TCP simulator the emulated kernel runs tcp_congestion_ops in (entry point).
+
+The implementation lives in :mod:`structops.sim` (engine, flows, the
+``TcpSock`` state with kernel field names, Reno / CUBIC, the registry); this
+module re-exports what the kernel subsystem needs.  See docs/tcp-sim.md.
+"""
+
+from __future__ import annotations
+
+from structops.sim import (
+    AckSample,
+    CongestionRegistry,
+    FlowSummary,
+    LinkConfig,
+    RateSample,
+    SimConfig,
+    Simulator,
+    TcpCongestionOps,
+    TcpFlow,
+    TcpSock,
+    cubic,
+    jain_fairness,
+    reno,
+    tcp_cong,
+    tcp_validate_congestion_control,
+)
+from structops.sim.ops import OP_NAMES
+from structops.sim.sock import WRITABLE_FIELDS
+
+__all__ = [
+    "OP_NAMES",
+    "WRITABLE_FIELDS",
+    "AckSample",
+    "CongestionRegistry",
+    "FlowSummary",
+    "LinkConfig",
+    "RateSample",
+    "SimConfig",
+    "Simulator",
+    "TcpCongestionOps",
+    "TcpFlow",
+    "TcpSock",
+    "cubic",
+    "jain_fairness",
+    "reno",
+    "tcp_cong",
+    "tcp_validate_congestion_control",
+]
