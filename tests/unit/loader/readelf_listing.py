@@ -14,7 +14,9 @@ from pathlib import Path
 DATA = Path(__file__).parent / "data"
 TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
 
-_SEC = re.compile(r"^\s*\[\s*(\d+)\]\s+(\S*)\s+(\S+)\s+([0-9a-f]{16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s*([A-Za-z]*)\s+(\d+)\s+(\d+)\s+(\d+)$")
+_SEC = re.compile(
+    r"^\s*\[\s*(\d+)\]\s+(\S*)\s+(\S+)\s+([0-9a-f]{16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s*([A-Za-z]*)\s+(\d+)\s+(\d+)\s+(\d+)$"
+)
 _RELHDR = re.compile(r"^Relocation section '(.*)' at offset 0x[0-9a-f]+ contains (\d+) entries:")
 _REL = re.compile(r"^([0-9a-f]{16})\s+([0-9a-f]{16})\s+(\S+)\s+([0-9a-f]{16})\s+(\S+)$")
 _SYM = re.compile(r"^\s*(\d+):\s+([0-9a-f]{16})\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*(\S*)$")
