@@ -331,8 +331,18 @@ def _needs_packed(t: Struct | Union, cache: dict[int, int]) -> bool:
 
 
 def _padding(pos: int, target: int) -> list[str]:
-    """Anonymous bitfields filling bits [pos, target) without changing the alignment."""
+    """Anonymous bitfields filling bits [pos, target) without changing the alignment.
+
+    Gaps longer than 64 bytes become one ``unsigned char`` array (named after its offset)
+    so that the output stays small whatever the sizes in the BTF.
+    """
     out = []
+    if target - pos > 8 * 64:
+        start = -(-pos // 8) * 8
+        out += _padding(pos, start)
+        count = (target - start) // 8
+        out.append(f"unsigned char __pad_{start // 8}[{count}]")
+        pos = start + 8 * count
     while pos < target:
         if pos % 8:
             step = min(8 - pos % 8, target - pos)
