@@ -181,3 +181,39 @@ def test_finite_flow_completes_and_releases() -> None:
     sim.run(3_000_000)
     assert f.closed and released == [0]
     assert sim.summary()[0].bytes_acked == 100 * 1448
+
+
+def test_spurious_rto_is_undone_by_the_timestamp_echo() -> None:
+    """ACKs delayed past the RTO: the retransmission was spurious, undo_cwnd restores cwnd."""
+    log: list[tuple[str, Any, dict[str, int]]] = []
+    ops = recorder(log)
+    base = reno()
+
+    def undo(sk: TcpSock) -> int:
+        log.append(("undo_cwnd", (), {"cwnd": sk.snd_cwnd, "prior": sk.prior_cwnd, "t": sk.tcp_mstamp}))
+        return base.undo_cwnd(sk)  # type: ignore[misc]
+
+    ops.undo_cwnd = undo
+    sim = Simulator(SimConfig(link=LinkConfig(bandwidth_bps=10_000_000, buffer_pkts=1000), sample_interval_us=0))
+    sim.register_cc(ops)
+    flow = sim.add_flow(base_rtt_us=20_000, cc="rec")
+
+    def spike(s: Simulator) -> None:
+        flow.rev_delay_ns += 1_000_000_000  # the ACK path suddenly takes 1 s longer
+
+    sim.at(1_000_000, spike)
+    sim.run(4_000_000)
+    names = [(e[0], e[1]) for e in log[1:]]
+    assert names == [
+        ("ssthresh", ()),
+        ("cwnd_event", (CA_EVENT_LOSS,)),
+        ("set_state", (TCP_CA_Loss,)),
+        ("cwnd_event", (0,)),  # CA_EVENT_TX_START: the retransmission left with nothing in flight
+        ("undo_cwnd", ()),
+        ("set_state", (TCP_CA_Open,)),
+    ]
+    cwnd_before_rto = log[1][2]["cwnd"]
+    assert log[5][2]["prior"] == cwnd_before_rto
+    assert log[6][2]["cwnd"] == cwnd_before_rto  # tcp_reno_undo_cwnd = max(cwnd, prior_cwnd)
+    assert flow.rto_count == 1 and flow.tp.total_retrans == 1
+    assert flow.tp.dsack_dups == 1  # the receiver D-SACKed the duplicate
