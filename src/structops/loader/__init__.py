@@ -7,6 +7,7 @@ load phase (CO-RE, kernel type ids, struct_ops member matching) builds on the re
 
 from structops.loader.btf_ext import BTFExt, CoreRelo, CoreReloKind, FuncInfo, LineInfo, parse_btf_ext
 from structops.loader.collection import load_collection_spec, object_name_of
+from structops.loader.core import CoreResult, patch_insn, relocate
 from structops.loader.sections import SectionInfo, parse_section
 from structops.loader.spec import (
     CollectionSpec,
@@ -25,6 +26,7 @@ __all__ = [
     "BTFExt",
     "CollectionSpec",
     "CoreRelo",
+    "CoreResult",
     "CoreReloKind",
     "ExternKind",
     "ExternSpec",
@@ -42,4 +44,6 @@ __all__ = [
     "object_name_of",
     "parse_btf_ext",
     "parse_section",
+    "patch_insn",
+    "relocate",
 ]
