@@ -1,0 +1,106 @@
+"""``Collection``: open an object, inspect or change it, load it on a kernel.
+
+Open phase (no kernel): ``Collection.open(path)`` gives the deterministic
+:class:`~structops.loader.CollectionSpec` as ``.spec``; programs can be disabled
+(``disable_program``) and maps disabled (``disable_map``), struct_ops shadow values
+changed (``set_struct_ops_prog`` / ``shadow``).  ``load(kernel)`` creates everything
+(libbpf rules, :mod:`structops.loader.load`) and fills ``maps`` and ``programs``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from structops.api.map import Map
+from structops.api.program import Program
+from structops.kernel.protocol import Kernel
+from structops.loader import CollectionSpec, load_collection_spec
+from structops.loader.load import LoadedObjects, load_objects
+
+__all__ = ["Collection"]
+
+
+class Collection:
+    """A BPF object: open -> (modify) -> load -> use -> close."""
+
+    def __init__(self, spec: CollectionSpec) -> None:
+        self.spec = spec
+        self.kernel: Kernel | None = None
+        self.maps: dict[str, Map] = {}
+        self.programs: dict[str, Program] = {}
+        self._disabled_maps: set[str] = set()
+        self._disabled_progs: set[str] = set()
+        self._loaded: LoadedObjects | None = None
+
+    @classmethod
+    def open(cls, source: str | Path | bytes) -> Collection:
+        """Read an ELF object (path or bytes) into an unloaded collection."""
+        return cls(load_collection_spec(source))
+
+    # -- open-phase changes -------------------------------------------------------------
+    def disable_program(self, name: str) -> None:
+        """Do not load program ``name`` (``bpf_program__set_autoload(false)``)."""
+        if name not in self.spec.programs:
+            raise KeyError(name)
+        self._disabled_progs.add(name)
+
+    def disable_map(self, name: str) -> None:
+        """Do not create map ``name`` (``bpf_map__set_autocreate(false)``)."""
+        self.spec.map_by_name(name)
+        self._disabled_maps.add(name)
+
+    def set_struct_ops_prog(self, map_name: str, member: str, program: str | None) -> None:
+        """Point struct_ops ``member`` of ``map_name`` at ``program`` (None clears it)."""
+        so = self.spec.map_by_name(map_name).struct_ops
+        if so is None:
+            raise TypeError(f"map {map_name} is not a struct_ops map")
+        if program is None:
+            so.funcs.pop(member, None)
+            return
+        if program not in self.spec.programs:
+            raise KeyError(program)
+        so.funcs[member] = program
+
+    # -- load --------------------------------------------------------------------------------
+    def load(self, kernel: Kernel | None = None, *, log_level: int = 0) -> Collection:
+        """Create the maps and programs on ``kernel`` (a new embedded kernel by default)."""
+        if self.kernel is not None:
+            raise RuntimeError("collection is already loaded")
+        if kernel is None:
+            from structops.kernel.emulated import EmulatedKernel
+
+            kernel = EmulatedKernel()
+        loaded = load_objects(
+            self.spec,
+            kernel,
+            log_level=log_level,
+            skip_maps=frozenset(self._disabled_maps),
+            skip_programs=frozenset(self._disabled_progs),
+        )
+        self.kernel = kernel
+        self._loaded = loaded
+        for name, fd in loaded.maps.items():
+            self.maps[name] = Map(kernel, fd, self.spec.map_by_name(name))
+        for name, fd in loaded.programs.items():
+            self.programs[name] = Program(kernel, fd, self.spec.programs[name])
+        return self
+
+    def close(self) -> None:
+        """Close every fd (struct_ops link maps go away; legacy registrations stay, F1)."""
+        for prog in self.programs.values():
+            prog.close()
+        for m in self.maps.values():
+            m.close()
+        if self._loaded is not None and self.kernel is not None:
+            for fd in [self._loaded.btf_fd, *self._loaded.extra_fds]:
+                if fd:
+                    with contextlib.suppress(OSError):
+                        self.kernel.close(fd)
+            self._loaded = None
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,64 @@
+"""``Link``: a struct_ops link (attach, update the map, detach, pin)."""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from structops.api._fd import OwnedFd
+from structops.kernel.attrs import InfoAttr, LinkDetachAttr, LinkUpdateAttr, ObjPinAttr
+from structops.kernel.protocol import Kernel
+from structops.uapi import BPF_F_REPLACE, Cmd
+
+if TYPE_CHECKING:
+    from structops.api.map import Map
+
+__all__ = ["Link"]
+
+
+class Link:
+    """A bpf link (``bpf_link__*``); a context manager that closes (and so unregisters, KP2)."""
+
+    def __init__(self, kernel: Kernel, fd: int, map_: Map | None = None) -> None:
+        self._fd = OwnedFd(kernel, fd)
+        self.kernel = kernel
+        self.map = map_
+
+    @property
+    def fd(self) -> int:
+        """The link fd."""
+        return self._fd.fd
+
+    def update_map(self, new_map: Map, *, expected: Map | None = None) -> None:
+        """BPF_LINK_UPDATE to ``new_map`` (KU2); with ``expected`` uses BPF_F_REPLACE."""
+        attr = LinkUpdateAttr(self.fd, new_fd=new_map.fd)
+        if expected is not None:
+            attr = LinkUpdateAttr(self.fd, new_fd=new_map.fd, flags=BPF_F_REPLACE, old_fd=expected.fd)
+        self.kernel.bpf(Cmd.BPF_LINK_UPDATE, attr)
+        self.map = new_map
+
+    def detach(self) -> None:
+        """BPF_LINK_DETACH (KD2): unregister, keep the fd (idempotent)."""
+        self.kernel.bpf(Cmd.BPF_LINK_DETACH, LinkDetachAttr(self.fd))
+
+    def pin(self, path: str) -> None:
+        """BPF_OBJ_PIN the link at ``path`` on bpffs."""
+        self.kernel.bpf(Cmd.BPF_OBJ_PIN, ObjPinAttr(path, bpf_fd=self.fd))
+
+    def info(self) -> dict[str, int]:
+        """``bpf_link_info``: type, id, prog_id and (struct_ops) map_id (K8)."""
+        attr = InfoAttr(self.fd, bytearray(64))
+        self.kernel.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, attr)
+        ltype, lid, prog_id = struct.unpack_from("<III", attr.info, 0)
+        (map_id,) = struct.unpack_from("<I", attr.info, 16)
+        return {"type": ltype, "id": lid, "prog_id": prog_id, "map_id": map_id}
+
+    def close(self) -> None:
+        """Close the fd (the last reference unregisters, KP2)."""
+        self._fd.close()
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

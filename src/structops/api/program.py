@@ -1,0 +1,72 @@
+"""``Program``: a loaded program (test_run, pin, info)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from structops.api._fd import OwnedFd
+from structops.kernel.attrs import InfoAttr, ObjPinAttr, TestRunAttr
+from structops.kernel.protocol import Kernel
+from structops.uapi import Cmd
+
+if TYPE_CHECKING:
+    from structops.loader.spec import ProgramSpec
+
+__all__ = ["Program", "TestRunResult"]
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    """What BPF_PROG_TEST_RUN returned."""
+
+    __test__ = False
+
+    retval: int
+    duration: int
+    data_out: bytes
+    ctx_out: bytes
+
+
+class Program:
+    """A program of a loaded collection (``bpf_program__*``)."""
+
+    def __init__(self, kernel: Kernel, fd: int, spec: ProgramSpec) -> None:
+        self._fd = OwnedFd(kernel, fd)
+        self.kernel = kernel
+        self.spec = spec
+
+    @property
+    def fd(self) -> int:
+        """The program fd."""
+        return self._fd.fd
+
+    @property
+    def name(self) -> str:
+        """The program's name in the object."""
+        return self.spec.name
+
+    def id(self) -> int:
+        """The kernel program id."""
+        attr = InfoAttr(self.fd, bytearray(232))
+        self.kernel.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, attr)
+        return int(struct.unpack_from("<I", attr.info, 4)[0])
+
+    def test_run(
+        self, *, args: list[int] | None = None, ctx: bytes | None = None, data: bytes | None = None, repeat: int = 0
+    ) -> TestRunResult:
+        """BPF_PROG_TEST_RUN; ``args`` is the struct_ops u64 argument array (DM7)."""
+        ctx_in = struct.pack(f"<{len(args)}Q", *args) if args is not None else ctx
+        data_out = bytearray(len(data) + 256) if data is not None else None
+        attr = TestRunAttr(self.fd, data_in=data, data_out=data_out, ctx_in=ctx_in, repeat=repeat)
+        self.kernel.bpf(Cmd.BPF_PROG_TEST_RUN, attr)
+        return TestRunResult(attr.retval, attr.duration, bytes(data_out or b""), b"")
+
+    def pin(self, path: str) -> None:
+        """BPF_OBJ_PIN the program at ``path``."""
+        self.kernel.bpf(Cmd.BPF_OBJ_PIN, ObjPinAttr(path, bpf_fd=self.fd))
+
+    def close(self) -> None:
+        """Close the fd."""
+        self._fd.close()

@@ -1,0 +1,362 @@
+"""The load phase: a :class:`CollectionSpec` becomes kernel objects on any ``Kernel``.
+
+What libbpf's ``bpf_object__load`` does for struct_ops objects (selftests report Part B),
+in its order:
+
+1. load the object's BTF (BTF_LOAD; struct_ops maps need a user BTF fd, C12);
+2. create the maps: global data and ``.maps`` maps, and each struct_ops map with the
+   kernel's ``bpf_struct_ops_<name>`` value type found in vmlinux first, then in module
+   BTFs (``BPF_F_VTYPE_BTF_OBJ_FD``), ``BPF_F_LINK`` for ``.struct_ops.link``;
+3. resolve each struct_ops program's attach target from the maps that reference it:
+   ``attach_btf_id`` = kernel id of ``struct <name>``, ``expected_attach_type`` = the
+   member's index in the *kernel* type (libbpf: "invalid reuse of prog" when two
+   members need different targets; "unreferenced struct_ops program" when none does);
+4. relocate and load the programs (map fds, global data, kfunc BTF ids);
+5. fill each struct_ops map's kernel value from the shadow value: members matched by
+   name, data members copied at the kernel offsets, zero members missing in the kernel
+   skipped, non-zero ones an error; function members get the program fds.  Non-link
+   maps register here (MAP_UPDATE_ELEM); link maps become READY and are attached later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from structops import btf as btflib
+from structops.errors import BpfError, ELFError
+from structops.kernel.attrs import BtfLoadAttr, MapCreateAttr, MapElemAttr, ProgLoadAttr
+from structops.kernel.protocol import Kernel
+from structops.loader.spec import CollectionSpec, MapSpec, ProgramSpec, RelocKind, essential_name
+from structops.uapi import (
+    BPF_PSEUDO_BTF_ID,
+    BPF_PSEUDO_KFUNC_CALL,
+    BPF_PSEUDO_MAP_FD,
+    BPF_PSEUDO_MAP_VALUE,
+    Cmd,
+    MapFlags,
+    MapType,
+    ProgLoadFlags,
+    ProgType,
+)
+
+__all__ = ["KernelTypes", "LoadError", "LoadedObjects", "load_objects"]
+
+VALUE_PREFIX = "bpf_struct_ops_"
+
+
+class LoadError(ELFError):
+    """The object cannot be loaded on this kernel for a loader-level reason (libbpf's -EINVAL)."""
+
+
+@dataclass
+class KernelTypes:
+    """The target kernel's BTF: vmlinux plus module BTFs (name -> (spec, btf id))."""
+
+    vmlinux: btflib.Spec
+    modules: dict[str, btflib.Spec] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, kernel: Kernel) -> KernelTypes:
+        """Read and parse the kernel's BTF (vmlinux then modules)."""
+        vml = btflib.parse(kernel.vmlinux_btf())
+        mods: dict[str, btflib.Spec] = {}
+        for name, raw in kernel.module_btfs().items():
+            try:
+                mods[name] = btflib.parse(raw, base=vml)
+            except Exception:  # a module BTF we cannot read is skipped, like libbpf does
+                continue
+        return cls(vml, mods)
+
+    def find_struct_ops(self, name: str) -> tuple[btflib.Spec, str | None, btflib.Struct, btflib.Struct]:
+        """(spec, module or None, struct <name>, struct bpf_struct_ops_<name>): vmlinux first."""
+        for spec, module in [(self.vmlinux, None), *[(s, m) for m, s in self.modules.items()]]:
+            try:
+                vt = spec.find(VALUE_PREFIX + name, btflib.Struct)
+                t = spec.find(name, btflib.Struct)
+            except KeyError:
+                continue
+            return spec, module, t, vt
+        raise LoadError(f"struct_ops init_kern: struct {VALUE_PREFIX}{name} is not found in kernel BTF")
+
+
+@dataclass
+class LoadedObjects:
+    """fds created by :func:`load_objects` (map name -> fd, program name -> fd)."""
+
+    btf_fd: int = 0
+    maps: dict[str, int] = field(default_factory=dict)
+    programs: dict[str, int] = field(default_factory=dict)
+    #: struct_ops map name -> the kernel value it was updated with.
+    struct_ops_values: dict[str, bytes] = field(default_factory=dict)
+    #: program name -> verifier log (when one was requested).
+    logs: dict[str, str] = field(default_factory=dict)
+    #: Other fds held for the objects (module BTF fds).
+    extra_fds: list[int] = field(default_factory=list)
+
+    def fds(self) -> list[int]:
+        """Every fd, programs last (close order: maps keep programs alive anyway)."""
+        out = [self.btf_fd] if self.btf_fd else []
+        return out + self.extra_fds + list(self.maps.values()) + list(self.programs.values())
+
+
+# A minimal user BTF: one INT "int" (map_create for struct_ops needs *some* user BTF, C12).
+_MIN_BTF = (
+    struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, 16, 16, 5)
+    + struct.pack("<IIII", 1, 1 << 24, 4, (1 << 24) | 32)
+    + b"\0int\0"
+)
+
+
+def _struct_ops_targets(
+    spec: CollectionSpec, ktypes: KernelTypes, maps_to_create: list[MapSpec]
+) -> dict[str, tuple[btflib.Spec, str | None, int, int, str]]:
+    """prog name -> (kernel spec, module, attach_btf_id, member index, map name) (libbpf rules)."""
+    targets: dict[str, tuple[btflib.Spec, str | None, int, int, str]] = {}
+    for m in maps_to_create:
+        so = m.struct_ops
+        if so is None:
+            continue
+        kname = essential_name(so.type_name)
+        kspec, module, kt, _vt = ktypes.find_struct_ops(kname)
+        names = [mem.name for mem in kt.members]
+        for member, prog_name in so.funcs.items():
+            if member not in names:
+                raise LoadError(f"struct_ops init_kern {m.name}: member {member} not found in kernel BTF")
+            idx = names.index(member)
+            type_id = kspec.type_id(kt)
+            prev = targets.get(prog_name)
+            if prev is not None and (prev[2], prev[3]) != (type_id, idx):
+                raise LoadError(
+                    f"struct_ops reloc {m.name}: cannot use prog {prog_name} in {member}: "
+                    f"invalid reuse of prog (already used by {prev[4]})"
+                )
+            targets[prog_name] = (kspec, module, type_id, idx, m.name)
+    return targets
+
+
+def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes: KernelTypes) -> bytes:
+    code = bytearray(p.instructions)
+    for r in p.relocations:
+        off = r.insn * 8
+        if r.kind in (RelocKind.MAP, RelocKind.MAP_VALUE):
+            target = spec.map_by_name(r.target)
+            fd = maps.get(target.real_name) if target.real_name in maps else maps.get(r.target)
+            if fd is None:
+                raise LoadError(f"prog '{p.name}': map '{r.target}' was not created (autocreate off?)")
+            src = BPF_PSEUDO_MAP_FD if r.kind is RelocKind.MAP else BPF_PSEUDO_MAP_VALUE
+            code[off + 1] = (code[off + 1] & 0x0F) | (src << 4)
+            struct.pack_into("<i", code, off + 4, fd)
+            if r.kind is RelocKind.MAP_VALUE:
+                struct.pack_into("<i", code, off + 12, r.offset)
+        elif r.kind in (RelocKind.KFUNC, RelocKind.KSYM):
+            try:
+                func = ktypes.vmlinux.find(r.target, btflib.Func if r.kind is RelocKind.KFUNC else btflib.Var)
+            except KeyError:
+                ext = spec.externs.get(r.target)
+                if ext is not None and ext.weak:
+                    continue
+                raise LoadError(f"extern ({r.kind.value}) '{r.target}': not found in kernel BTF") from None
+            btf_id = ktypes.vmlinux.type_id(func)
+            if r.kind is RelocKind.KFUNC:
+                code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_KFUNC_CALL << 4)
+                struct.pack_into("<i", code, off + 4, btf_id)
+                struct.pack_into("<h", code, off + 2, 0)
+            else:
+                code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_BTF_ID << 4)
+                struct.pack_into("<i", code, off + 4, btf_id)
+    return bytes(code)
+
+
+def _kernel_value(
+    m: MapSpec, spec: CollectionSpec, ktypes: KernelTypes, prog_fds: dict[str, int]
+) -> tuple[bytes, int, str | None]:
+    """The struct_ops map's kernel value (libbpf init_kern rules); also value type id and module."""
+    so = m.struct_ops
+    assert so is not None
+    kname = essential_name(so.type_name)
+    kspec, module, kt, vt = ktypes.find_struct_ops(kname)
+    if spec.btf is None:
+        raise LoadError(f"struct_ops map {m.name}: object has no BTF")
+    local = btflib.underlying(spec.btf.type_by_id(so.type_id))
+    if not isinstance(local, btflib.Struct):
+        raise LoadError(f"struct_ops map {m.name}: local type is not a struct")
+    value = bytearray(vt.size)
+    data_off = vt.member("data").offset
+    kmembers = {mem.name: mem for mem in kt.members}
+    for lm in local.members:
+        loff = lm.offset
+        lsize = btflib.sizeof(lm.type)
+        raw = so.data[loff : loff + lsize]
+        km = kmembers.get(lm.name)
+        is_func = btflib.is_func_pointer(lm.type)
+        if km is None:
+            if lm.name in so.funcs or any(raw):
+                raise LoadError(f"struct_ops init_kern {m.name}: member {lm.name} not found in kernel BTF")
+            continue  # zero member missing in the kernel: skipped
+        koff = data_off + km.offset
+        if is_func:
+            prog_name = so.funcs.get(lm.name)
+            if prog_name is not None:
+                fd = prog_fds.get(prog_name)
+                if fd is None:
+                    raise LoadError(f"struct_ops init_kern {m.name}: prog {prog_name} is not loaded (autoload off?)")
+                struct.pack_into("<Q", value, koff, fd)
+            continue
+        ksize = btflib.sizeof(km.type)
+        if ksize != lsize:
+            raise LoadError(
+                f"struct_ops init_kern {m.name}: size mismatch for member {lm.name}: local {lsize} kernel {ksize}"
+            )
+        value[koff : koff + ksize] = raw
+    return bytes(value), kspec.type_id(vt), module
+
+
+def load_objects(
+    spec: CollectionSpec,
+    kernel: Kernel,
+    *,
+    log_level: int = 0,
+    skip_maps: frozenset[str] = frozenset(),
+    skip_programs: frozenset[str] = frozenset(),
+    map_hook: Callable[[MapSpec, int], None] | None = None,
+) -> LoadedObjects:
+    """Create every map and program of ``spec`` on ``kernel``; register non-link struct_ops maps.
+
+    On failure every fd created so far is closed and the error propagates.
+    """
+    ktypes = KernelTypes.of(kernel)
+    out = LoadedObjects()
+    try:
+        _load(spec, kernel, ktypes, out, log_level, skip_maps, skip_programs, map_hook)
+    except BaseException:
+        for fd in reversed(out.fds()):
+            with contextlib.suppress(OSError):
+                kernel.close(fd)
+        raise
+    return out
+
+
+def _load(
+    spec: CollectionSpec,
+    kernel: Kernel,
+    ktypes: KernelTypes,
+    out: LoadedObjects,
+    log_level: int,
+    skip_maps: frozenset[str],
+    skip_programs: frozenset[str],
+    map_hook: Callable[[MapSpec, int], None] | None,
+) -> None:
+    maps_to_create = [m for name, m in spec.maps.items() if m.autocreate and name not in skip_maps]
+    progs_to_load = {n: p for n, p in spec.programs.items() if p.autoload and n not in skip_programs}
+    targets = _struct_ops_targets(spec, ktypes, maps_to_create)
+    for name, p in progs_to_load.items():
+        if p.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS and name not in targets:
+            raise LoadError(f"prog '{name}': unreferenced struct_ops program (no struct_ops map uses it)")
+    # 1. BTF
+    try:
+        out.btf_fd = kernel.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(btf=spec.btf_raw or _MIN_BTF))
+    except BpfError:
+        out.btf_fd = kernel.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(btf=_MIN_BTF))
+    # 2. maps (struct_ops maps after programs, see below)
+    for m in maps_to_create:
+        if m.struct_ops is not None:
+            continue
+        attr = MapCreateAttr(
+            int(m.type),
+            m.key_size,
+            m.value_size,
+            m.max_entries,
+            map_flags=m.flags,
+            map_name=m.name[:15],
+            numa_node=m.numa_node,
+            map_extra=m.map_extra,
+        )
+        fd = kernel.bpf(Cmd.BPF_MAP_CREATE, attr)
+        out.maps[m.real_name] = fd
+        if m.contents is not None and m.type == MapType.BPF_MAP_TYPE_ARRAY and any(m.contents):
+            kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(fd, key=bytes(4), value=m.contents))
+        if map_hook is not None:
+            map_hook(m, fd)
+    # 3-4. programs
+    for name, p in progs_to_load.items():
+        code = _relocate(p, out.maps, spec, ktypes)
+        attach_btf_id = 0
+        expected = p.expected_attach_type
+        attach_obj_fd = 0
+        if name in targets:
+            _kspec, module, attach_btf_id, expected, _ = targets[name]
+            if module is not None:
+                attach_obj_fd = _module_btf_fd(kernel, module, out)
+        log = bytearray(1 << 16) if log_level else None
+        pattr = ProgLoadAttr(
+            int(p.prog_type),
+            code,
+            license=spec.license or p.license,
+            prog_name=name[:15],
+            expected_attach_type=expected,
+            attach_btf_id=attach_btf_id,
+            attach_btf_obj_fd=attach_obj_fd,
+            prog_flags=int(ProgLoadFlags.BPF_F_SLEEPABLE) if p.sleepable else 0,
+            kern_version=p.kernel_version,
+            log_buf=log,
+            log_level=log_level,
+        )
+        out.programs[name] = kernel.bpf(Cmd.BPF_PROG_LOAD, pattr)
+        if log is not None:
+            out.logs[name] = log.split(b"\0", 1)[0].decode(errors="replace")
+    # 5. struct_ops maps
+    for m in maps_to_create:
+        if m.struct_ops is None:
+            continue
+        value, vt_id, module = _kernel_value(m, spec, ktypes, out.programs)
+        flags = int(MapFlags.BPF_F_LINK) if m.struct_ops.is_link else 0
+        obj_fd = 0
+        if module is not None:
+            flags |= int(MapFlags.BPF_F_VTYPE_BTF_OBJ_FD)
+            obj_fd = _module_btf_fd(kernel, module, out)
+        attr = MapCreateAttr(
+            int(MapType.BPF_MAP_TYPE_STRUCT_OPS),
+            4,
+            len(value),
+            1,
+            map_flags=flags,
+            map_name=m.name[:15],
+            btf_fd=out.btf_fd,
+            btf_vmlinux_value_type_id=vt_id,
+            value_type_btf_obj_fd=obj_fd,
+        )
+        fd = kernel.bpf(Cmd.BPF_MAP_CREATE, attr)
+        out.maps[m.real_name] = fd
+        ret = kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(fd, key=bytes(4), value=value))
+        if ret != 0:  # U9a quirk: a reset that returns a non-errno value
+            raise LoadError(f"struct_ops map {m.name}: update returned {ret}")
+        out.struct_ops_values[m.real_name] = value
+        if map_hook is not None:
+            map_hook(m, fd)
+
+
+def _module_btf_fd(kernel: Kernel, module: str, out: LoadedObjects) -> int:
+    """An fd of a module's BTF object, found by walking BTF ids (BTF_GET_NEXT_ID + info name)."""
+    from structops.kernel.attrs import GetIdAttr, InfoAttr
+
+    start = 0
+    while True:
+        attr = GetIdAttr(id=start)
+        try:
+            kernel.bpf(Cmd.BPF_BTF_GET_NEXT_ID, attr)
+        except BpfError as exc:
+            raise LoadError(f"module BTF for {module} not found") from exc
+        start = attr.next_id
+        fd = kernel.bpf(Cmd.BPF_BTF_GET_FD_BY_ID, GetIdAttr(id=start))
+        name_buf = kernel.alloc_user(64)
+        info = InfoAttr(fd, bytearray(32))
+        struct.pack_into("<QI", info.info, 16, name_buf.addr, 64)
+        kernel.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, info)
+        name = name_buf.read().split(b"\0", 1)[0].decode()
+        if name == module:
+            out.extra_fds.append(fd)
+            return fd
+        kernel.close(fd)
