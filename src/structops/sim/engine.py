@@ -32,6 +32,7 @@ from structops.sim.config import SimConfig
 from structops.sim.consts import U32
 from structops.sim.flow import TcpFlow
 from structops.sim.ops import CongestionRegistry, TcpCongestionOps
+from structops.sim.sock import TcpSock
 from structops.sim.trace import FlowSummary, jain_fairness, summarize, write_summary_csv, write_trace_csv
 
 EV_ACK = 0
@@ -50,9 +51,18 @@ CcChoice = str | TcpCongestionOps | None
 class Simulator:
     """Discrete-event simulator of TCP flows sharing one bottleneck link."""
 
-    def __init__(self, config: SimConfig | None = None, registry: CongestionRegistry | None = None) -> None:
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        registry: CongestionRegistry | None = None,
+        *,
+        sock_factory: Callable[..., TcpSock] = TcpSock,
+    ) -> None:
+        """``sock_factory(mss, flow_id=, role=)`` builds every socket: a bridge passes its
+        :class:`TcpSock` subclass (``NEEDS_SYNC = True``) here."""
         self.config = config if config is not None else SimConfig()
         self.registry = registry if registry is not None else CongestionRegistry()
+        self.sock_factory = sock_factory
         self.now = 0
         self.flows: list[TcpFlow] = []
         self.events = 0

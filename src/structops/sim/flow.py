@@ -110,7 +110,7 @@ class TcpFlow(Recovery, Estimators):
         tp.icsk_rto = self.rto_us * sim.config.hz // 1_000_000
         minmax_running_min(tp.rtt_min, TCP_MIN_RTT_WLEN_S * sim.config.hz, self._jiffies(), self.base_rtt_us)
         self._init_cc(tp)
-        rsk = TcpSock(self.mss, flow_id=self.flow_id, role="rcv")
+        rsk = self.sim.sock_factory(self.mss, flow_id=self.flow_id, role="rcv")
         rsk.rcv_nxt = self.isn
         rsk.tcp_mstamp = now_us
         rsk.ecn_flags = tp.ecn_flags

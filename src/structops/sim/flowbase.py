@@ -74,7 +74,7 @@ class FlowBase:
         self.end_us: int | None = None
         self.closed = False
         self.ecn_wanted = ecn
-        self.tp = TcpSock(cfg.mss, flow_id=flow_id, role="snd")
+        self.tp: TcpSock = sim.sock_factory(cfg.mss, flow_id=flow_id, role="snd")
         self.rcv: TcpReceiver | None = None
         self.ops: TcpCongestionOps | None = None
         self.oplog: list[tuple[int, str, str, tuple[Any, ...]]] | None = [] if cfg.trace_ops else None
