@@ -81,7 +81,7 @@ class Collection:
         self.kernel = kernel
         self._loaded = loaded
         for name, fd in loaded.maps.items():
-            self.maps[name] = Map(kernel, fd, self.spec.map_by_name(name))
+            self.maps[name] = Map(kernel, fd, self.spec.map_by_name(name), loaded.struct_ops_values.get(name))
         for name, fd in loaded.programs.items():
             self.programs[name] = Program(kernel, fd, self.spec.programs[name])
         return self

@@ -17,20 +17,40 @@ __all__ = ["Link"]
 
 
 class Link:
-    """A bpf link (``bpf_link__*``); a context manager that closes (and so unregisters, KP2)."""
+    """A bpf link (``bpf_link__*``); a context manager that closes (and so unregisters, KP2).
 
-    def __init__(self, kernel: Kernel, fd: int, map_: Map | None = None) -> None:
-        self._fd = OwnedFd(kernel, fd)
+    With ``fd=None`` it is libbpf's fake link of a legacy struct_ops registration: no
+    kernel link exists; detach/close unregister with MAP_DELETE_ELEM (D3).
+    """
+
+    def __init__(self, kernel: Kernel, fd: int | None, map_: Map | None = None) -> None:
+        self._fd = OwnedFd(kernel, fd) if fd is not None else None
         self.kernel = kernel
         self.map = map_
+        self._legacy_attached = fd is None
+
+    @property
+    def is_legacy(self) -> bool:
+        """A legacy (non-link) struct_ops registration."""
+        return self._fd is None
 
     @property
     def fd(self) -> int:
-        """The link fd."""
+        """The link fd (TypeError for a legacy registration)."""
+        if self._fd is None:
+            raise TypeError("a legacy struct_ops registration has no link fd")
         return self._fd.fd
 
     def update_map(self, new_map: Map, *, expected: Map | None = None) -> None:
-        """BPF_LINK_UPDATE to ``new_map`` (KU2); with ``expected`` uses BPF_F_REPLACE."""
+        """BPF_LINK_UPDATE to ``new_map`` (KU2); with ``expected`` uses BPF_F_REPLACE.
+
+        Like ``bpf_link__update_map``, a struct_ops map still in INIT is first updated with
+        its kernel value so that it is READY (U12).
+        """
+        if new_map.struct_ops_value is not None and struct.unpack_from("<I", new_map.lookup(0), 4)[0] == 0:
+            from structops.loader.load import register_struct_ops
+
+            register_struct_ops(self.kernel, new_map.fd, new_map.struct_ops_value)
         attr = LinkUpdateAttr(self.fd, new_fd=new_map.fd)
         if expected is not None:
             attr = LinkUpdateAttr(self.fd, new_fd=new_map.fd, flags=BPF_F_REPLACE, old_fd=expected.fd)
@@ -38,7 +58,12 @@ class Link:
         self.map = new_map
 
     def detach(self) -> None:
-        """BPF_LINK_DETACH (KD2): unregister, keep the fd (idempotent)."""
+        """BPF_LINK_DETACH (KD2): unregister, keep the fd (idempotent); legacy: delete_elem."""
+        if self._fd is None:
+            if self._legacy_attached and self.map is not None:
+                self._legacy_attached = False
+                self.map.delete(0)
+            return
         self.kernel.bpf(Cmd.BPF_LINK_DETACH, LinkDetachAttr(self.fd))
 
     def pin(self, path: str) -> None:
@@ -54,7 +79,10 @@ class Link:
         return {"type": ltype, "id": lid, "prog_id": prog_id, "map_id": map_id}
 
     def close(self) -> None:
-        """Close the fd (the last reference unregisters, KP2)."""
+        """Close the fd (the last reference unregisters, KP2); legacy: unregister."""
+        if self._fd is None:
+            self.detach()
+            return
         self._fd.close()
 
     def __enter__(self) -> Link:

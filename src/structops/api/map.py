@@ -9,7 +9,7 @@ from structops.api._fd import OwnedFd
 from structops.api.link import Link
 from structops.kernel.attrs import InfoAttr, LinkCreateAttr, MapElemAttr, ObjPinAttr
 from structops.kernel.protocol import Kernel
-from structops.uapi import Cmd, MapType
+from structops.uapi import Cmd
 
 if TYPE_CHECKING:
     from structops.loader.spec import MapSpec
@@ -20,10 +20,12 @@ __all__ = ["Map"]
 class Map:
     """A map of a loaded collection (``bpf_map__*``)."""
 
-    def __init__(self, kernel: Kernel, fd: int, spec: MapSpec) -> None:
+    def __init__(self, kernel: Kernel, fd: int, spec: MapSpec, struct_ops_value: bytes | None = None) -> None:
         self._fd = OwnedFd(kernel, fd)
         self.kernel = kernel
         self.spec = spec
+        #: The kernel value a struct_ops map is updated with at attach (load phase step 5).
+        self.struct_ops_value = struct_ops_value
 
     @property
     def fd(self) -> int:
@@ -66,9 +68,18 @@ class Map:
         self.kernel.bpf(Cmd.BPF_MAP_DELETE_ELEM, MapElemAttr(self.fd, key=k))
 
     def attach_struct_ops(self) -> Link:
-        """``bpf_map__attach_struct_ops`` for a ``.struct_ops.link`` map: BPF_LINK_CREATE (K5)."""
-        if self.spec.type != MapType.BPF_MAP_TYPE_STRUCT_OPS:
+        """``bpf_map__attach_struct_ops``: update the map with its kernel value, then
+        BPF_LINK_CREATE for a ``.struct_ops.link`` map (K5).  For a legacy ``.struct_ops``
+        map the update registers it (U13) and the returned link's ``detach``/``close``
+        unregisters it with MAP_DELETE_ELEM (D3), as libbpf's fake link does.
+        """
+        from structops.loader.load import register_struct_ops
+
+        if self.spec.struct_ops is None or self.struct_ops_value is None:
             raise TypeError(f"map {self.name} is not a struct_ops map")
+        register_struct_ops(self.kernel, self.fd, self.struct_ops_value)
+        if not self.spec.struct_ops.is_link:
+            return Link(self.kernel, None, self)
         fd = self.kernel.bpf(Cmd.BPF_LINK_CREATE, LinkCreateAttr.struct_ops(self.fd))
         return Link(self.kernel, fd, self)
 

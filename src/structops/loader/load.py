@@ -12,10 +12,12 @@ in its order:
    member's index in the *kernel* type (libbpf: "invalid reuse of prog" when two
    members need different targets; "unreferenced struct_ops program" when none does);
 4. relocate and load the programs (map fds, global data, kfunc BTF ids);
-5. fill each struct_ops map's kernel value from the shadow value: members matched by
+5. build each struct_ops map's kernel value from the shadow value: members matched by
    name, data members copied at the kernel offsets, zero members missing in the kernel
-   skipped, non-zero ones an error; function members get the program fds.  Non-link
-   maps register here (MAP_UPDATE_ELEM); link maps become READY and are attached later.
+   skipped, non-zero ones an error; function members get the program fds.  Like libbpf,
+   the MAP_UPDATE_ELEM that registers (non-link) or readies (link) the map happens at
+   attach time (:func:`register_struct_ops`), so objects whose type can never be
+   registered (``bpf_dummy_ops``) still load for test_run.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from structops.uapi import (
     ProgType,
 )
 
-__all__ = ["KernelTypes", "LoadError", "LoadedObjects", "load_objects"]
+__all__ = ["KernelTypes", "LoadError", "LoadedObjects", "load_objects", "register_struct_ops"]
 
 VALUE_PREFIX = "bpf_struct_ops_"
 
@@ -139,6 +141,11 @@ def _struct_ops_targets(
 
 def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes: KernelTypes) -> bytes:
     code = bytearray(p.instructions)
+    if p.core_relos and spec.btf is not None:
+        from structops.loader.core import patch_insn, relocate
+
+        for relo in p.core_relos:  # CO-RE against the target kernel's BTF
+            patch_insn(code, relo.insn_off, relocate(relo, spec.btf, ktypes.vmlinux))
     for r in p.relocations:
         off = r.insn * 8
         if r.kind in (RelocKind.MAP, RelocKind.MAP_VALUE):
@@ -223,7 +230,7 @@ def load_objects(
     skip_programs: frozenset[str] = frozenset(),
     map_hook: Callable[[MapSpec, int], None] | None = None,
 ) -> LoadedObjects:
-    """Create every map and program of ``spec`` on ``kernel``; register non-link struct_ops maps.
+    """Create every map and program of ``spec`` on ``kernel`` (struct_ops maps stay INIT).
 
     On failure every fd created so far is closed and the error propagates.
     """
@@ -330,12 +337,19 @@ def _load(
         )
         fd = kernel.bpf(Cmd.BPF_MAP_CREATE, attr)
         out.maps[m.real_name] = fd
-        ret = kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(fd, key=bytes(4), value=value))
-        if ret != 0:  # U9a quirk: a reset that returns a non-errno value
-            raise LoadError(f"struct_ops map {m.name}: update returned {ret}")
         out.struct_ops_values[m.real_name] = value
         if map_hook is not None:
             map_hook(m, fd)
+
+
+def register_struct_ops(kernel: Kernel, map_fd: int, value: bytes) -> None:
+    """MAP_UPDATE_ELEM with the kernel value (libbpf does this in ``bpf_map__attach_struct_ops``).
+
+    A non-link map is registered by it (U13); a link map becomes READY (U12).
+    """
+    ret = kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(map_fd, key=bytes(4), value=value))
+    if ret != 0:  # U9a quirk: a reset that returns a non-errno value
+        raise LoadError(f"struct_ops map update returned {ret} (non-zero module pointer member?)")
 
 
 def _module_btf_fd(kernel: Kernel, module: str, out: LoadedObjects) -> int:
