@@ -21,7 +21,7 @@ from structops.btf._wire import Kind
 from structops.btf.build import Builder, encode
 from structops.btf.dump import dump_c
 from structops.btf.layout import alignof, is_func_pointer, member_offset, sizeof, underlying
-from structops.btf.parse import Spec, parse
+from structops.btf.parse import Spec, parse, parse_file
 from structops.btf.types import (
     Array,
     Const,
@@ -95,6 +95,7 @@ __all__ = [
     "load_vmlinux",
     "member_offset",
     "parse",
+    "parse_file",
     "sizeof",
     "underlying",
 ]
@@ -115,9 +116,5 @@ def load_vmlinux(path: str | Path = VMLINUX_PATH) -> Spec:
     with _lock:
         spec = _vmlinux.get(key)
         if spec is None:
-            try:
-                data = Path(path).read_bytes()
-            except OSError as exc:
-                raise BTFError(f"cannot read kernel BTF {key}: {exc.strerror or exc}") from exc
-            spec = _vmlinux[key] = parse(data, validate=False)
+            spec = _vmlinux[key] = parse_file(path, validate=False)
         return spec

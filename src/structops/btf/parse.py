@@ -16,6 +16,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 from operator import itemgetter
+from pathlib import Path
 from typing import TypeVar, overload
 
 from structops.btf import _cache
@@ -62,7 +63,7 @@ from structops.btf.types import (
 )
 from structops.errors import BTFError
 
-__all__ = ["Spec", "parse"]
+__all__ = ["Spec", "parse", "parse_file"]
 
 T = TypeVar("T", bound=Type)
 
@@ -209,6 +210,7 @@ class Spec:
         self._str_base: int = base._str_total if base is not None else 0
         self._str_total: int = self._str_base + len(strtab)
         self._lookups = 0
+        self._name_offs: array[int] | None = None
         self._names: list[bytes | None] | None = None
         self._first: dict[bytes | None, int] = {}
         self._last: dict[bytes | None, int] = {}
@@ -300,6 +302,16 @@ class Spec:
             return self.split_base.name_of(type_id)
         raise BTFError(f"type id {type_id} out of range")
 
+    def name_offsets(self) -> array[int]:
+        """The name offset of every own type, in id order (computed once)."""
+        if self._name_offs is None:
+            offs = self._offs
+            if len(offs) > 1:
+                self._name_offs = array("I", itemgetter(*offs)(self._words))
+            else:
+                self._name_offs = array("I", [self._words[o] for o in offs])
+        return self._name_offs
+
     def _own_ids_named(self, key: bytes) -> list[int]:
         """Ids of own types whose name is ``key``, ascending."""
         if self._names is None:
@@ -318,6 +330,18 @@ class Spec:
         if self.split_base is not None:
             offsets += self.split_base._all_string_offsets(key)
         if not offsets:
+            return ids
+        if self._name_offs is not None:  # from the cache: a C-speed scan of one array
+            name_offs = self._name_offs
+            for soff in offsets:
+                j = -1
+                while True:
+                    try:
+                        j = name_offs.index(soff, j + 1)
+                    except ValueError:
+                        break
+                    ids.append(self.first_id + j)
+            ids.sort()
             return ids
         section = self.raw[self.header.type_start : self.header.type_start + self.header.type_len]
         fmt = "<I" if self.byte_order == "little" else ">I"
@@ -349,12 +373,7 @@ class Spec:
         parts = tab.split(b"\0")
         starts = accumulate(map((1).__add__, map(len, parts)), initial=self._str_base)
         strmap: dict[int, bytes] = dict(zip(starts, parts, strict=False))
-        if self._n == 0:
-            name_offs: Sequence[int] = ()
-        elif self._n == 1:
-            name_offs = (self._words[self._offs[0]],)
-        else:
-            name_offs = itemgetter(*self._offs)(self._words)
+        name_offs = self.name_offsets()
         names: list[bytes | None] = list(map(strmap.get, name_offs))
         if None in names:
             for j, v in enumerate(names):
@@ -526,7 +545,33 @@ def parse(data: bytes, base: Spec | None = None, *, validate: bool = True) -> Sp
     no reference loops, as the kernel's btf_check_all_types does) so that later accesses
     cannot fail; without it, bad references raise BTFError when touched.
     """
-    data = bytes(data)
+    return _parse(bytes(data), base, validate, None)
+
+
+def parse_file(path: str | Path, base: Spec | None = None, *, validate: bool = True) -> Spec:
+    """Read and :func:`parse` the raw BTF file at ``path`` (BTFError if it cannot be read).
+
+    The on-disk index cache is keyed by the file's identity rather than a hash of its
+    bytes, which makes reopening a large file cheap.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise BTFError(f"cannot read BTF file {path}: {exc.strerror or exc}") from exc
+    key = None
+    if len(data) >= _cache.MIN_CACHED_SIZE:
+        key = _cache.file_key(Path(path), _base_key(base))
+    return _parse(data, base, validate, key)
+
+
+def _base_key(base: Spec | None) -> str:
+    if base is None:
+        return ""
+    key = base.__dict__.get("_cache_key")
+    return str(key) if key else _cache.blob_key(base.raw)
+
+
+def _parse(data: bytes, base: Spec | None, validate: bool, key: str | None) -> Spec:
     hdr = parse_header(data)
     strtab = data[hdr.str_start : hdr.str_start + hdr.str_len]
     if base is None and strtab and strtab[0] != 0:
@@ -537,20 +582,36 @@ def parse(data: bytes, base: Spec | None = None, *, validate: bool = True) -> Sp
     words.frombytes(data[hdr.type_start : hdr.type_start + hdr.type_len])
     if hdr.byte_order != NATIVE_ORDER:
         words.byteswap()
-    key = ""
     cached = None
+    check = b""
     if len(data) >= _cache.MIN_CACHED_SIZE:
-        key = _cache.blob_key(data, base.__dict__.get("_cache_key", "") if base is not None else "")
-        cached = _cache.load(key, len(words))
+        key = key or _cache.blob_key(data, _base_key(base))
+        check = _cache.fingerprint(data)
+        cached = _cache.load(key, len(words), check)
+        if cached is not None and not _plausible(words, cached[0]):
+            cached = None
     if cached is not None:
-        offs, validated = cached
+        offs, name_offs, validated = cached
     else:
-        offs, validated = walk_types(words), False
+        offs, name_offs, validated = walk_types(words), None, False
     spec = Spec(data, hdr, words, offs, strtab, base)
+    spec._name_offs = name_offs
     if key:
         spec.__dict__["_cache_key"] = key
     if validate and not validated:
         validate_types(spec)
     if key and (cached is None or (validate and not validated)):
-        _cache.store(key, len(words), offs, validated or validate)
+        _cache.store(key, len(words), check, offs, spec.name_offsets(), validated or validate)
     return spec
+
+
+def _plausible(words: array[int], offs: array[int]) -> bool:
+    """Cheap consistency check of a cached offset table against the type section."""
+    if not offs:
+        return len(words) == 0
+    last = offs[-1]
+    if offs[0] != 0 or last + 2 >= len(words) + 2:
+        return False
+    info = words[last + 1]
+    base = BASE_WORDS[info >> 24 & 31]
+    return base is not None and last + base + ENTRY_WORDS[info >> 24 & 31] * (info & 0xFFFF) == len(words)
