@@ -19,7 +19,10 @@ Units follow the kernel: ``srtt_us`` is 8x the smoothed RTT in microseconds,
 ``mdev_us`` 4x the mean deviation, ``tcp_mstamp`` is microseconds, sequence numbers
 are u32 byte sequence numbers, ``snd_cwnd_stamp``/``icsk_rto``/``lsndtime`` are in
 jiffies of the simulator's ``HZ`` (1000 by default).
-``rtt_min`` holds ``struct minmax`` as six ints ``[t0, v0, t1, v1, t2, v2]``.
+``rtt_min`` holds ``struct minmax`` as six ints ``[t0, v0, t1, v1, t2, v2]``;
+``icsk_ack_pending`` is ``icsk_ack.pending`` (a CC sets ``ICSK_ACK_NOW`` on a receiver
+to force an immediate ACK); ``rx_opt_rcv_tsecr``/``rx_opt_saw_tstamp`` are
+``rx_opt.rcv_tsecr``/``rx_opt.saw_tstamp``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ WRITABLE_FIELDS: dict[str, int] = {
     "app_limited": U32,
     "sk_pacing_rate": U64,
     "sk_pacing_status": U32,
+    "icsk_ack_pending": 0xFF,
 }
 
 
@@ -245,6 +249,7 @@ class TcpSock:
         self.app_limited &= U32
         self.sk_pacing_rate &= U64
         self.sk_pacing_status &= U32
+        self.icsk_ack_pending &= 0xFF
 
     def fields(self) -> dict[str, object]:
         """All kernel-visible fields as a dict (for bridges, debugging and tests)."""
