@@ -107,7 +107,7 @@ def libbpf_full(lib: ctypes.CDLL, path: Path) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("path", nargs="?", default="/sys/kernel/btf/vmlinux")
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=15)
     args = ap.parse_args()
     path = Path(args.path)
     if not path.exists():

@@ -331,16 +331,15 @@ class Spec:
             offsets += self.split_base._all_string_offsets(key)
         if not offsets:
             return ids
-        if self._name_offs is not None:  # from the cache: a C-speed scan of one array
-            name_offs = self._name_offs
+        if self._name_offs is not None:  # from the cache: a byte search of one array
+            table = self._name_offs.tobytes()
             for soff in offsets:
-                j = -1
-                while True:
-                    try:
-                        j = name_offs.index(soff, j + 1)
-                    except ValueError:
-                        break
-                    ids.append(self.first_id + j)
+                pattern = struct.pack("=I", soff)
+                pos = table.find(pattern)
+                while pos >= 0:
+                    if pos % 4 == 0:
+                        ids.append(self.first_id + pos // 4)
+                    pos = table.find(pattern, pos + 1)
             ids.sort()
             return ids
         section = self.raw[self.header.type_start : self.header.type_start + self.header.type_len]
