@@ -215,8 +215,9 @@ for line in sys.stdin:
             s = socket.socket()
             s.settimeout(20)
             try:
-                s.setsockopt(TCP, socket.TCP_CONGESTION, rest[0].encode())
-                s.connect(server)
+                if rest[0] != "-":
+                    s.setsockopt(TCP, socket.TCP_CONGESTION, rest[0].encode())
+                s.connect((server[0], int(rest[1])) if len(rest) > 1 else server)
             except OSError:
                 s.close()
                 raise
@@ -338,16 +339,25 @@ def agents() -> Iterator[list[Agent]]:
             agent.stop()
 
 
-def start_pair(
-    agents: list[Agent], pair: netns.VethPair, server_cc: str, port: int | None = None
-) -> tuple[Agent, Agent]:
-    """Server (listener with ``server_cc``) in ``ns_b``, command-driven client in ``ns_a``."""
-    server = Agent(pair.ns_b, SERVER, server_cc, pair.addr_b)
+def start_server(agents: list[Agent], pair: netns.VethPair, cc: str) -> int:
+    """A sink server in ``ns_b`` whose listener selected ``cc``; returns its port."""
+    server = Agent(pair.ns_b, SERVER, cc, pair.addr_b)
     agents.append(server)
-    port = server.read()["port"]
+    port: int = server.read()["port"]
+    return port
+
+
+def start_pair(agents: list[Agent], pair: netns.VethPair, server_cc: str) -> Agent:
+    """Server (listener with ``server_cc``) in ``ns_b``; returns the command-driven client in ``ns_a``.
+
+    Client commands: ``open KEY CC [PORT]`` (CC ``-``: no setsockopt, the netns default),
+    ``send KEY N`` (background sendall), ``wait KEY``, ``close KEY`` (half-close, read the
+    server's byte count and its accepted socket's CC name).
+    """
+    port = start_server(agents, pair, server_cc)
     client = Agent(pair.ns_a, CLIENT, pair.addr_b, str(port))
     agents.append(client)
-    return server, client
+    return client
 
 
 # --------------------------------------------------------------------------------------
@@ -379,7 +389,7 @@ def test_netem_path(kernel: LinuxKernel, env: Env, t: Tracker, pair: netns.VethP
     map_fd = sc.create_tcp_map(kernel, t, env, btf_fd, link=True)
     sc.update(kernel, map_fd, sc.tcp_value(env, name, load_counting_cc(kernel, t, env, counters, 1)))
     sc.link_create(kernel, t, map_fd)
-    _, client = start_pair(agents, pair, name)
+    client = start_pair(agents, pair, name)
     assert client.ok(f"open a {name}")["cc"] == name
     client.ok(f"send a {2 * MB}")
     client.ok("wait a")
@@ -432,7 +442,7 @@ def test_swap_and_detach_under_traffic(
     times["link_create_ms"] = (time.perf_counter() - t0) * 1e3
     assert name in available() and name in available_in(pair.ns_a) and name in available_in(pair.ns_b)
     assert refs() == (1, 0)
-    _, client = start_pair(agents, pair, name)
+    client = start_pair(agents, pair, name)
     assert settle((2, 0)) == (2, 0), "the listening socket holds one map reference (F2)"
     for conn in ("a", "b"):
         assert client.ok(f"open {conn} {name}")["cc"] == name
@@ -470,7 +480,7 @@ def test_swap_and_detach_under_traffic(
     assert after_b[(1, "release")] == 4, "old sockets release the old ops when they close"
     assert all(after_b[(2, m)] == 0 for m in MEMBERS), "v2 has no socket yet"
 
-    # --- phase 3: a new connection after the swap -----------------------------------------
+    # --- phase 3: new connections after the swap ------------------------------------------
     assert client.ok(f"open c {name}")["cc"] == name
     new_conn = wait_for(counts, lambda c: c[(2, "init")] == 1 and c[(1, "init")] == 5)
     assert new_conn[(2, "init")] == 1, "a new socket selecting the name gets v2"
@@ -479,24 +489,40 @@ def test_swap_and_detach_under_traffic(
     client.ok(f"send c {4 * MB}")
     client.ok("wait c")
     assert counts()[(2, "cong_avoid")] > 0, "the new sender runs v2 cong_avoid"
+    port2 = start_server(agents, pair, name)
+    assert settle((2, 3)) == (2, 3), "a listener created after the swap holds v2"
+    client.ok(f"open e {name} {port2}")
+    assert wait_for(counts, lambda c: c[(2, "init")] == 3)[(2, "init")] == 3, "both ends of e run v2"
+    assert settle((2, 5)) == (2, 5)
+    client.ok(f"send e {2 * MB}")
+    client.ok("wait e")
+    assert client.ok("close e")["received"] == 2 * MB
+    assert settle((2, 3)) == (2, 3)
 
-    # --- phase 4: detach (KD2, T6): name gone everywhere, c keeps going on v2 -----------------
+    # --- phase 4: detach (KD2, T6): name gone everywhere, open sockets keep their ops --------
     t0 = time.perf_counter()
     assert sc.link_detach(k, link) == 0
     times["link_detach_ms"] = (time.perf_counter() - t0) * 1e3
     assert name not in available()
     assert name not in available_in(pair.ns_a) and name not in available_in(pair.ns_b)
-    assert settle((2, 1)) == (2, 1), "only sockets hold the maps now"
+    assert settle((2, 2)) == (2, 2), "only sockets hold the maps now"
     refused = client.request(f"open d {name}")
     assert not refused["ok"] and refused["errno"] == 2, "a detached name is ENOENT for new sockets (T6)"
+    assert client.ok("open f reno")["cc"] == "reno"
+    handed = wait_for(counts, lambda c: c[(1, "init")] == 6)
+    assert handed[(1, "init")] == 6, "the old listener still hands v1 to new accepted sockets"
+    assert settle((3, 2)) == (3, 2)
+    client.ok(f"send f {MB}")
+    client.ok("wait f")
+    assert client.ok("close f") == {"ok": True, "received": MB, "server_cc": name}
     at_detach = counts()
     client.ok(f"send c {2 * MB}")
     client.ok("wait c")
     assert client.ok("close c")["received"] == 6 * MB
-    after_c = wait_for(counts, lambda c: c[(2, "release")] == 1)
+    after_c = wait_for(counts, lambda c: c[(2, "release")] == 3 and c[(1, "release")] == 6)
     assert after_c[(2, "cong_avoid")] > at_detach[(2, "cong_avoid")], "c ran v2 after the detach"
-    assert after_c[(2, "release")] == 1
-    assert settle((1, 0)) == (1, 0), "the listener still holds v1"
+    assert (after_c[(1, "release")], after_c[(2, "release")]) == (6, 3)
+    assert settle((1, 1)) == (1, 1), "each listener still holds its version"
 
     # --- phase 5: close everything; every object id goes away (F3) ---------------------------
     for agent in agents:
