@@ -42,7 +42,7 @@ CAP_BPF = 39
 ALL_CAPS = frozenset({CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF})
 
 USER_BASE = 0x7F00_0000_0000
-TRAMP_BASE = 0xFFFF_FFFF_A000_0000
+TRAMP_BASE = 0xFFFF_FFFF_C000_0000  # bpf trampoline images (never mapped for programs)
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,8 @@ class EmulatedKernel:
         self.update_mutex = threading.RLock()
         self.unprivileged_bpf_disabled = unprivileged_bpf_disabled
         self.config_modules = True
+        #: CONFIG_HZ (the project machines' kernel: 250).
+        self.config_hz = 250
         self.bpf_jit_limit = 1 << 30
         self.jit_charged = 0
         self.struct_ops_descs: dict[int, list[StructOpsDesc]] = {}
@@ -263,7 +265,9 @@ class EmulatedKernel:
         self._pids = itertools.count(1000)
         self._tls = threading.local()
         self._lock = threading.RLock()
-        self.executor: Any = None
+        from structops.kernel.executor import VmExecutor
+
+        self.executor: Any = VmExecutor(self)
         raw = vmlinux if vmlinux is not None else kbtf.vmlinux_btf_bytes()
         spec = btflib.parse(raw)
         self.vmlinux = BtfObject(self, raw, spec, name="vmlinux", kernel_btf=True)
@@ -413,6 +417,8 @@ class EmulatedKernel:
         func = owner.spec.find(name, btflib.Func)
         btf_id = owner.spec.type_id(func)
         self.kfuncs[(owner.id, btf_id)] = Kfunc(name, fn, prog_types, func, owner)
+        if self.executor is not None and owner is self.vmlinux:
+            self.executor.register_kfunc(name, fn, btf_id, prog_types)
         return btf_id
 
     def kfunc_allowed(self, btf_id: int, btf_fd_idx: int, prog: BpfProg) -> bool:

@@ -79,9 +79,7 @@ def prog_info(proc: Process, p: BpfProg, user: bytes) -> bytes:
     struct.pack_into("<QIi", out, 40, p.load_time_ns, p.uid, len(map_ids))
     struct.pack_into("<16sII", out, 64, _name16(p.name), 0, int(p.gpl_compatible))
     struct.pack_into("<I", out, 128, p.btf.id if p.btf is not None else 0)
-    struct.pack_into(
-        "<QQQI", out, 192, p.stats.run_time_ns, p.stats.run_cnt, p.stats.misses, p.verified_insns
-    )
+    struct.pack_into("<QQQI", out, 192, p.stats.run_time_ns, p.stats.run_cnt, p.stats.misses, p.verified_insns)
     attach_btf_obj_id = p.attach_btf.id if p.attach_btf is not None else 0
     struct.pack_into("<II", out, 220, attach_btf_obj_id, p.attach_btf_id)
     # user buffers
@@ -121,7 +119,5 @@ def btf_info(proc: Process, b: BtfObject, user: bytes) -> bytes:
     name = b.name.encode() + b"\0"
     if name_ptr and name_cap:
         proc.umem.copy_to(name_ptr, name[:name_cap])
-    struct.pack_into(
-        "<QIIQII", out, 0, ptr, len(b.raw), b.id, name_ptr, len(name) if b.name else 0, int(b.kernel_btf)
-    )
+    struct.pack_into("<QIIQII", out, 0, ptr, len(b.raw), b.id, name_ptr, len(name) if b.name else 0, int(b.kernel_btf))
     return bytes(out)

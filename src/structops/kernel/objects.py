@@ -279,9 +279,7 @@ class Bpffs:
         """Names directly under ``path``."""
         norm = self._check_under_root(path)
         prefix = norm.rstrip("/") + "/"
-        names = {
-            p[len(prefix) :].split("/", 1)[0] for p in (*self._pins, *self._dirs) if p.startswith(prefix)
-        }
+        names = {p[len(prefix) :].split("/", 1)[0] for p in (*self._pins, *self._dirs) if p.startswith(prefix)}
         return sorted(names)
 
     def pins(self) -> dict[str, KObject]:

@@ -133,6 +133,8 @@ class BpfProg(KObject):
         self.runner: Callable[..., int] | None = None
         self.jited_len = 0
         self.extra: dict[str, object] = {}
+        #: The VM's translated program (set by the executor at load).
+        self.vm_program: Any = None
 
     @property
     def insn_cnt(self) -> int:
@@ -147,6 +149,11 @@ class BpfProg(KObject):
         for m in self.used_maps:
             m.put()
         self.used_maps = []
+        if self.vm_program is not None:
+            vmprog = self.vm_program
+            self.vm_program = None
+            self.runner = None
+            self.kernel.rcu.call_rcu(vmprog.close)
         for b in (self.attach_btf, self.btf):
             if b is not None:
                 b.put()

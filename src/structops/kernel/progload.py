@@ -197,7 +197,7 @@ def load_program(proc: Process, attr: ProgLoadAttr) -> BpfProg:
         prog.verified_insns = len(code)
         kernel_exec = kernel.executor
         if kernel_exec is not None:
-            prog.runner = kernel_exec.load(prog)
+            prog.runner = kernel_exec.load(prog, proc)
     except OSError:
         prog.put()
         raise
@@ -228,9 +228,7 @@ def _check_struct_ops(proc: Process, prog: BpfProg, code: list[Slot], log: _Log)
         m = t.members[idx]
         proto = _func_proto_of(m.type)
         if proto is None:
-            raise _fail(
-                log, errno.EINVAL, f"attach to invalid member {m.name}(@idx {idx}) of struct {t.name}"
-            )
+            raise _fail(log, errno.EINVAL, f"attach to invalid member {m.name}(@idx {idx}) of struct {t.name}")
         if not desc.member_supported(idx):
             raise _fail(log, ENOTSUPP, f"attach to unsupported member {m.name} of struct {t.name}")
         if desc.ops.check_member is not None:
@@ -309,16 +307,12 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
                 hid = s.imm
                 if not kernel.helper_exists(hid):
                     raise _fail(log, errno.EINVAL, f"invalid func unknown#{hid}")
-                if prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS and (
-                    allowed is None or not allowed(hid, prog)
-                ):
+                if prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS and (allowed is None or not allowed(hid, prog)):
                     name = kernel.helper_name(hid)
                     raise _fail(log, errno.EINVAL, f"program of this type cannot use helper {name}#{hid}")
             elif s.src == BPF_PSEUDO_KFUNC_CALL:
                 if not prog.gpl_compatible:
-                    raise _fail(
-                        log, errno.EINVAL, "cannot call kernel function from non-GPL compatible program"
-                    )
+                    raise _fail(log, errno.EINVAL, "cannot call kernel function from non-GPL compatible program")
                 if not kernel.kfunc_allowed(s.imm, s.off, prog):
                     raise _fail(log, errno.EACCES, f"calling kernel function {s.imm} is not allowed")
             elif s.src != BPF_PSEUDO_CALL:
@@ -353,9 +347,7 @@ def _check_ctx_and_r0(prog: BpfProg, code: list[Slot], log: _Log) -> None:
         s = code[i]
         cls = s.code & 0x07
         mode = s.code & 0xE0
-        if (cls in (0x01, 0x02, 0x03) and mode == 0x60) or (
-            cls in (0x01, 0x02, 0x03) and mode == 0x80
-        ):  # MEM/MEMSX
+        if (cls in (0x01, 0x02, 0x03) and mode == 0x60) or (cls in (0x01, 0x02, 0x03) and mode == 0x80):  # MEM/MEMSX
             if cls == 0x01 and s.src in ctx:  # LDX from ctx
                 size = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}[s.code & 0x18]
                 off = s.off
@@ -363,9 +355,7 @@ def _check_ctx_and_r0(prog: BpfProg, code: list[Slot], log: _Log) -> None:
                     raise _fail(log, errno.EACCES, f"invalid bpf_context access off={off} size={size}")
                 arg = off // 8
                 if arg >= nargs:
-                    raise _fail(
-                        log, errno.EACCES, f"func '{st.member_name}' doesn't have {arg + 1}-th argument"
-                    )
+                    raise _fail(log, errno.EACCES, f"func '{st.member_name}' doesn't have {arg + 1}-th argument")
                 if isinstance(btflib.underlying(proto.params[arg].type), btflib.Pointer) and size != 8:
                     raise _fail(log, errno.EACCES, f"invalid bpf_context access off={off} size={size}")
             elif cls in (0x02, 0x03) and s.dst in ctx:

@@ -98,9 +98,7 @@ class Rcu:
         with self._cond:
             self._epoch += 1
             target = self._epoch
-            ok = self._cond.wait_for(
-                lambda: not self._readers or min(self._readers) >= target, timeout=timeout
-            )
+            ok = self._cond.wait_for(lambda: not self._readers or min(self._readers) >= target, timeout=timeout)
             if not ok:
                 raise RcuError("grace period did not end (a reader is stuck)")
             self.grace_periods += 1

@@ -502,9 +502,7 @@ class StructOpsMap(BpfMap):
         ):
             raise bpf_error(errno.EINVAL, "struct_ops map needs key_size 4, max_entries 1 and a value type")
 
-    def __init__(
-        self, kernel: EmulatedKernel, attr: MapCreateAttr, btf: BtfObject, desc: StructOpsDesc
-    ) -> None:
+    def __init__(self, kernel: EmulatedKernel, attr: MapCreateAttr, btf: BtfObject, desc: StructOpsDesc) -> None:
         super().__init__(kernel, attr)
         self.st_btf = btf
         self.desc = desc

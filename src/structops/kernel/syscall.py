@@ -137,9 +137,7 @@ def _alloc_struct_ops_map(proc: Process, attr: A.MapCreateAttr) -> StructOpsMap:
     try:
         desc = find_desc_by_value(kernel, btf, attr.btf_vmlinux_value_type_id)  # C10c
         if desc is None:
-            raise bpf_error(
-                ENOTSUPP, f"value type id {attr.btf_vmlinux_value_type_id} is not a struct_ops value"
-            )
+            raise bpf_error(ENOTSUPP, f"value type id {attr.btf_vmlinux_value_type_id} is not a struct_ops value")
         if attr.value_size != desc.value_type.size:  # C10d
             raise bpf_error(errno.EINVAL, f"value_size must be {desc.value_type.size}")
         m = StructOpsMap(kernel, attr, btf, desc)
@@ -280,9 +278,7 @@ def sys_btf_load(proc: Process, attr: A.BtfLoadAttr) -> int:
         raise bpf_error(errno.EPERM, "BTF_LOAD needs CAP_BPF")
     if attr.btf_log_level and (attr.btf_log_buf is None or len(attr.btf_log_buf) < 128):
         raise bpf_error(errno.EINVAL, "log buffer too small")
-    obj = load_user_btf(
-        kernel, bytes(attr.btf[: attr.btf_size] if attr.btf_size else attr.btf), attr.btf_log_buf
-    )
+    obj = load_user_btf(kernel, bytes(attr.btf[: attr.btf_size] if attr.btf_size else attr.btf), attr.btf_log_buf)
     kernel.ids["btf"].add(obj)
     return proc.install(obj, new=True)
 
@@ -369,9 +365,7 @@ def sys_link_create(proc: Process, attr: A.LinkCreateAttr) -> int:
     if attr.attach_type != AttachType.BPF_STRUCT_OPS:
         prog = proc.get_prog(attr.prog_fd)
         prog.put()
-        raise bpf_error(
-            errno.EINVAL, f"attach type {attr.attach_type} is not supported by the embedded kernel"
-        )
+        raise bpf_error(errno.EINVAL, f"attach type {attr.attach_type} is not supported by the embedded kernel")
     m, _ = proc.get_map(attr.map_fd)  # K2
     link = link_create(proc.kernel, m)
     proc.kernel.ids["link"].add(link)
@@ -476,9 +470,7 @@ def sys_obj_get(proc: Process, attr: A.ObjPinAttr) -> int:
     if attr.bpf_fd or flags & ~(BPF_F_RDONLY | BPF_F_WRONLY) or flags == (BPF_F_RDONLY | BPF_F_WRONLY):
         raise bpf_error(errno.EINVAL, "bad OBJ_GET attrs")
     obj = proc.kernel.bpffs.get(attr.pathname)
-    return proc.install(
-        obj, new=False, readable=not (flags & BPF_F_WRONLY), writable=not (flags & BPF_F_RDONLY)
-    )
+    return proc.install(obj, new=False, readable=not (flags & BPF_F_WRONLY), writable=not (flags & BPF_F_RDONLY))
 
 
 def sys_obj_get_info(proc: Process, attr: A.InfoAttr) -> int:

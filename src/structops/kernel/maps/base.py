@@ -142,6 +142,9 @@ class BpfMap(KObject):
 
     def release(self) -> None:
         """Drop the BTF reference (generic part of the free path, F3 step 6)."""
+        executor = getattr(self.kernel, "executor", None)
+        if executor is not None:
+            executor.forget_map(self)
         if self.btf is not None:
             self.btf.put()
             self.btf = None

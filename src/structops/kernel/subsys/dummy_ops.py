@@ -13,7 +13,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
-from structops.errors import bpf_error
+from structops.errors import VMFault, bpf_error
 from structops.kernel.struct_ops import StructOpsOps, VerifierOps, register_struct_ops
 
 if TYPE_CHECKING:
@@ -101,7 +101,10 @@ def test_run(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
         call_args[i] &= (1 << (8 * size)) - 1
     try:
         with kernel.rcu.read_lock():
-            ret = kernel.run_prog(prog, call_args)
+            try:
+                ret = kernel.run_prog(prog, call_args)
+            except VMFault as fault:
+                raise bpf_error(errno.EFAULT, f"program faulted: {fault}") from fault
         if state_alloc is not None:  # DM7.8
             proc.umem.copy_to(user_ptr, bytes(state_alloc.buf[:4]))
     finally:

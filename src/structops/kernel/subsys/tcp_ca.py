@@ -301,14 +301,40 @@ def install(kernel: EmulatedKernel) -> None:
     err = register_struct_ops(kernel, kernel.vmlinux, ops)
     if err:
         raise RuntimeError(f"registering {NAME} failed: {err}")
+    _register_helpers(kernel)
     from structops.kernel.subsys import tcp_kfuncs
 
     for kf in _KFUNCS:
-        kernel.register_kfunc(
-            kf, tcp_kfuncs.implementation(kernel, kf), frozenset({ProgType.BPF_PROG_TYPE_STRUCT_OPS})
-        )
+        kernel.register_kfunc(kf, tcp_kfuncs.implementation(kernel, kf), frozenset({ProgType.BPF_PROG_TYPE_STRUCT_OPS}))
 
 
 _TCP_HELPERS = frozenset(
     helper_id(n) for n in ("tcp_send_ack", "sk_storage_get", "sk_storage_delete", "ktime_get_coarse_ns")
 )
+
+
+def _register_helpers(kernel: EmulatedKernel) -> None:
+    """Runtime side of the T10 helpers that the VM's base set lacks.
+
+    ``bpf_setsockopt`` / ``bpf_getsockopt`` return -EOPNOTSUPP (no socket options are
+    emulated yet); ``bpf_tcp_send_ack`` returns 0 and counts the request on the kernel.
+    """
+    from structops.vm import HelperSpec
+
+    executor = kernel.executor
+    if executor is None:
+        return
+    registry = executor.vm.helpers
+
+    def no_sockopt(run: object, *args: int) -> int:
+        return -errno.EOPNOTSUPP & 0xFFFF_FFFF_FFFF_FFFF
+
+    def send_ack(run: object, *args: int) -> int:
+        kernel.tcp_send_acks = getattr(kernel, "tcp_send_acks", 0) + 1  # type: ignore[attr-defined]
+        return 0
+
+    only = frozenset({int(ProgType.BPF_PROG_TYPE_STRUCT_OPS)})
+    for name, fn in (("setsockopt", no_sockopt), ("getsockopt", no_sockopt), ("tcp_send_ack", send_ack)):
+        hid = helper_id(name)
+        if hid not in registry:
+            registry.register(HelperSpec(hid, "bpf_" + name, fn, prog_types=only))

@@ -32,9 +32,7 @@ def registered(kernel: EmulatedKernel, name: str) -> list[KData]:
     return list(getattr(mod, "registrations", {}).get(name, []))
 
 
-def _ops(
-    name: str, stubs: dict[str, str | None], *, single: bool, regs: dict[str, list[KData]]
-) -> StructOpsOps:
+def _ops(name: str, stubs: dict[str, str | None], *, single: bool, regs: dict[str, list[KData]]) -> StructOpsOps:
     def init_member(t: btflib.Struct, m: btflib.Member, kdata: KData, udata: bytes) -> int:
         if m.name == "data":  # handled scalar, copied into kdata
             size = btflib.sizeof(m.type)
