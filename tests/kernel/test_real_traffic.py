@@ -557,3 +557,83 @@ def bpftool_ids() -> dict[str, set[int]] | None:
         res = netns.run(["bpftool", "-j", kind, "show"])
         out[kind] = {int(obj["id"]) for obj in json.loads(res.stdout or "[]")}
     return out
+
+
+#: ``TCP_CONG_NON_RESTRICTED``: a CC any netns may make its default (spec T3 flags).
+TCP_CONG_NON_RESTRICTED = 0x1
+
+
+def test_netns_default_pins_the_old_version(
+    kernel: LinuxKernel,
+    env: Env,
+    t: Tracker,
+    pair: netns.VethPair,
+    agents: list[Agent],
+    record_property: Callable[[str, object], None],
+) -> None:
+    """A namespace whose default CC is the BPF one holds a map reference (F2) that neither
+    link update (KU2, T7) nor detach (KD2, T6) moves: sockets created there without
+    ``TCP_CONGESTION`` keep getting the old version until the namespace is deleted."""
+    k = kernel
+    name = f"rd{os.getpid() % 1000000}"
+    counters = create_counters(k, t)
+    btf_fd = sc.load_user_btf(k, t)
+    maps = {}
+    for version in (1, 2):
+        maps[version] = sc.create_tcp_map(k, t, env, btf_fd, link=True)
+        value = bytearray(sc.tcp_value(env, name, load_counting_cc(k, t, env, counters, version)))
+        struct.pack_into("<I", value, env.tcp_data + env.tcp_ops.offset("flags"), TCP_CONG_NON_RESTRICTED)
+        sc.update(k, maps[version], bytes(value))
+    v1, v2 = maps[1], maps[2]
+
+    def refs() -> tuple[int, int]:
+        return refcnt(k, env, v1), refcnt(k, env, v2)
+
+    def settle(want: tuple[int, int], timeout: float = 3.0) -> tuple[int, int]:
+        return wait_for(refs, lambda got: got == want, timeout)
+
+    def inits(want: tuple[int, int]) -> tuple[int, int]:
+        def get() -> tuple[int, int]:
+            c = read_counters(k, counters)
+            return c[(1, "init")], c[(2, "init")]
+
+        return wait_for(get, lambda got: got == want)
+
+    default = "/proc/sys/net/ipv4/tcp_congestion_control"
+
+    def netns_default() -> str:
+        return netns.run(netns.ns_exec(pair.ns_a, ["cat", default])).stdout.strip()
+
+    link = sc.link_create(k, t, v1)
+    netns.run(netns.ns_exec(pair.ns_a, [sys.executable, "-c", f"open({default!r}, 'w').write({name!r})"]))
+    assert netns_default() == name
+    assert settle((2, 0)) == (2, 0), "the netns default holds one map reference"
+    client = start_pair(agents, pair, "reno")
+    assert client.ok("open g -")["cc"] == name, "no setsockopt: the netns default applies"
+    assert inits((1, 0)) == (1, 0)
+
+    assert sc.link_update(k, link, v2) == 0
+    assert netns_default() == name
+    assert settle((2, 1)) == (2, 1), "the update moved only the link's reference"
+    assert client.ok("open h -")["cc"] == name
+    assert inits((2, 0)) == (2, 0), "the netns default still hands out v1 after the swap"
+    assert client.ok(f"open i {name}")["cc"] == name
+    assert inits((2, 1)) == (2, 1), "a lookup by name finds v2"
+
+    assert sc.link_detach(k, link) == 0
+    assert name not in available() and netns_default() == name
+    assert client.ok("open j -")["cc"] == name
+    assert inits((3, 1)) == (3, 1), "after detach the netns default still creates v1 sockets"
+    before = read_counters(k, counters)[(1, "cong_avoid")]
+    client.ok(f"send j {2 * MB}")
+    client.ok("wait j")
+    assert client.ok("close j")["received"] == 2 * MB
+    assert read_counters(k, counters)[(1, "cong_avoid")] > before
+    for agent in agents:
+        agent.stop()
+    assert settle((1, 0)) == (1, 0), "with every socket closed, only the netns default is left"
+
+    t0 = time.perf_counter()
+    netns.run(["ip", "netns", "del", pair.ns_a])
+    assert settle((0, 0), timeout=10.0) == (0, 0), "deleting the namespace drops its default's reference"
+    record_property("netns_delete_release_ms", (time.perf_counter() - t0) * 1e3)
