@@ -605,7 +605,8 @@ def test_netns_default_pins_the_old_version(
         return netns.run(netns.ns_exec(pair.ns_a, ["cat", default])).stdout.strip()
 
     link = sc.link_create(k, t, v1)
-    netns.run(netns.ns_exec(pair.ns_a, [sys.executable, "-c", f"open({default!r}, 'w').write({name!r})"]))
+    write = f"with open({default!r}, 'w') as f: f.write({name!r})"  # a refused write raises at close
+    netns.run(netns.ns_exec(pair.ns_a, [sys.executable, "-c", write]))
     assert netns_default() == name
     assert settle((2, 0)) == (2, 0), "the netns default holds one map reference"
     client = start_pair(agents, pair, "reno")
