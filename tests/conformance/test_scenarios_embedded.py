@@ -37,14 +37,7 @@ def _no_leaks(kernel: EmulatedKernel) -> None:
         "scenario_prog_load",
         "scenario_ids_and_info",
         "scenario_map_misc_ops",
-        pytest.param(
-            "scenario_verifier_extras",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="needs the static verifier (not written yet): the embedded kernel does not yet reject "
-                "an unchecked nullable deref (V13) or writes outside the tcp_sock windows (V17/T8) at load",
-            ),
-        ),
+        "scenario_verifier_extras",
     ],
 )
 def test_scenario(kernel: EmulatedKernel, env: S.Env, name: str) -> None:

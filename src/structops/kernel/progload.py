@@ -319,7 +319,11 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
                 raise _fail(log, errno.EINVAL, f"unknown call src {s.src}")
         i += 1
     if st is not None:
-        _check_ctx_and_r0(prog, code, log)
+        # --- verifier integration (owned by src/structops/verifier/): the abstract
+        # interpreter subsumes the former _check_ctx_and_r0 data-flow (V12-V17). ---
+        from structops.verifier import verify_struct_ops_prog
+
+        verify_struct_ops_prog(proc, prog, log)
 
 
 def _check_ctx_and_r0(prog: BpfProg, code: list[Slot], log: _Log) -> None:

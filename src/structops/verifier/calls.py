@@ -1,0 +1,236 @@
+"""Calls and exits: helper prototypes, kfuncs, bpf-to-bpf calls, return rules (V14-V16).
+
+Helper prototypes cover the map helpers (``bpf_map_*_elem``: map pointer, initialised
+key/value memory, typed R0) and the argument-less ones; any other allowed helper is
+checked only for initialised argument registers it is known to take (none when its
+prototype is not in the table).  Kfunc arguments follow the BTF prototype: a pointer to
+a struct needs a non-NULL ``PTR_TO_BTF_ID`` of that struct (or one embedding it at
+offset 0), scalars need scalars.  Kfuncs named ``*_acquire`` / ``*_release`` acquire /
+release references (the emulated kernel has no ``KF_ACQUIRE``/``KF_RELEASE`` flags).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from structops import btf as btflib
+from structops.verifier.env import MAX_CALL_FRAMES, Reject
+from structops.verifier.memory import check_helper_mem, struct_embeds
+from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
+
+if TYPE_CHECKING:
+    from structops.verifier.core import Verifier
+
+__all__ = ["call_helper", "call_kfunc", "call_subprog", "check_main_exit", "exit_subprog"]
+
+# Argument kinds of the helper table.
+_MAP = "map"  # CONST_PTR_TO_MAP
+_KEY = "key"  # readable memory of map key_size
+_VAL = "val"  # readable memory of map value_size
+_UVAL = "uval"  # writable memory of map value_size
+_ANY = "any"  # any initialised register
+_SZMEM = "mem"  # memory whose size is the next argument (a known constant)
+_SIZE = "size"
+_RDONLY = "ro"
+
+#: helper id -> (argument kinds, return kind) for the helpers this verifier models.
+HELPER_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
+    1: ((_MAP, _KEY), "map_value_or_null"),  # map_lookup_elem
+    2: ((_MAP, _KEY, _VAL, _ANY), "int"),  # map_update_elem
+    3: ((_MAP, _KEY), "int"),  # map_delete_elem
+    5: ((), "int"),  # ktime_get_ns
+    6: ((_SZMEM, _SIZE), "int"),  # trace_printk (varargs r3-r5 not checked)
+    7: ((), "u32"),  # get_prandom_u32
+    8: ((), "u32"),  # get_smp_processor_id
+    42: ((), "u32"),  # get_numa_node_id
+    87: ((_MAP, _VAL, _ANY), "int"),  # map_push_elem
+    88: ((_MAP, _UVAL), "int"),  # map_pop_elem
+    89: ((_MAP, _UVAL), "int"),  # map_peek_elem
+    113: ((_UVAL, _SIZE, _ANY), "int"),  # probe_read_kernel (dst, size, unsafe src)
+    125: ((), "int"),  # ktime_get_boot_ns
+    160: ((), "int"),  # ktime_get_coarse_ns
+    208: ((), "int"),  # ktime_get_tai_ns
+}
+
+
+def _eacces(msg: str) -> Reject:
+    return Reject(errno.EACCES, msg)
+
+
+def _need_init(st: State, regno: int) -> Reg:
+    reg = st.cur.regs[regno]
+    if reg.type == RegType.NOT_INIT:
+        raise _eacces(f"R{regno} !read_ok")
+    return reg
+
+
+def _clobber(st: State) -> None:
+    regs = st.cur.regs
+    for r in range(1, 6):
+        regs[r] = NOT_INIT
+
+
+def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
+    """``check_helper_call`` for the modelled prototypes; R1-R5 clobbered, R0 typed."""
+    proto = HELPER_PROTOS.get(hid)
+    name = v.env.helper_name(hid)
+    ret = "int"
+    m = None
+    if proto is not None:
+        kinds, ret = proto
+        for i, kind in enumerate(kinds):
+            regno = i + 1
+            reg = _need_init(st, regno)
+            if kind == _MAP:
+                if reg.type != RegType.CONST_PTR_TO_MAP:
+                    raise _eacces(f"R{regno} type={reg.type_str()} expected=map_ptr")
+                m = reg.obj
+            elif kind in (_KEY, _VAL, _UVAL) and m is not None:
+                size = int(getattr(m, "key_size" if kind == _KEY else "value_size", 0)) if m is not None else 0
+                what = f"{name} arg{regno}"
+                check_helper_mem(st, regno, size, write=kind == _UVAL, what=what)
+            elif kind in (_SZMEM, _RDONLY):
+                size_reg = st.cur.regs[regno + 1]
+                if size_reg.type == RegType.SCALAR and size_reg.is_const:
+                    check_helper_mem(st, regno, size_reg.umin, write=False, what=f"{name} arg{regno}")
+            elif kind == _SIZE and reg.type != RegType.SCALAR:
+                raise _eacces(f"R{regno} type={reg.type_str()} expected=scalar")
+        if hid == 113:  # probe_read_kernel: dst written
+            size_reg = st.cur.regs[2]
+            if size_reg.is_const and size_reg.umin:
+                check_helper_mem(st, 1, size_reg.umin, write=True, what=f"{name} arg1")
+            else:
+                raise _eacces("R2 min value is negative, either use unsigned or 'var &= const'")
+    _clobber(st)
+    if ret == "map_value_or_null":
+        st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m, maybe_null=True, id=v.new_id())
+    elif ret == "u32":
+        st.cur.regs[0] = unknown(0, 0xFFFFFFFF)
+    else:
+        st.cur.regs[0] = unknown()
+
+
+def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
+    """``check_kfunc_call``: argument types from the kfunc's BTF prototype, R0 from its return."""
+    k = v.env.kfunc(btf_id, off) if v.env.kfunc is not None else None
+    if k is None:
+        raise Reject(errno.EINVAL, f"kernel btf_id {btf_id} is not a function")
+    func: btflib.Func = k.func
+    name = getattr(k, "name", func.name)
+    proto = func.type
+    released = 0
+    for i, p in enumerate(proto.params):
+        regno = i + 1
+        if regno > 5:
+            raise Reject(errno.EINVAL, f"function {name} has {len(proto.params)} args, more than 5")
+        reg = _need_init(st, regno)
+        pt = btflib.underlying(p.type)
+        if isinstance(pt, btflib.Pointer):
+            target = btflib.underlying(pt.target)
+            if not isinstance(target, btflib.Struct):
+                continue
+            if reg.type == RegType.SCALAR and reg.is_const and reg.umin == 0:
+                raise _eacces(f"Possibly NULL pointer passed to trusted arg{i}")
+            if reg.type != RegType.PTR_TO_BTF_ID:
+                raise _eacces(f"arg#{i} expected pointer to btf or socket, R{regno} has {reg.type_str()}")
+            if reg.maybe_null:
+                raise _eacces(f"Possibly NULL pointer passed to trusted arg{i}")
+            if reg.off or reg.var_off:
+                raise _eacces(f"R{regno} must have zero offset when passed to release func or trusted arg to kfunc")
+            if not struct_embeds(reg.obj, target):
+                raise _eacces(
+                    f"kernel function {name} args#{i} expected pointer to STRUCT {target.name} "
+                    f"but R{regno} has a pointer to STRUCT {getattr(reg.obj, 'name', '?')}"
+                )
+            if name.endswith("_release") and not released:
+                if not reg.ref_obj_id:
+                    raise Reject(errno.EINVAL, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
+                released = reg.ref_obj_id
+        elif reg.type != RegType.SCALAR:
+            raise _eacces(f"R{regno} is not a scalar")
+    if released:
+        release_reference(st, released)
+    _clobber(st)
+    ret = btflib.underlying(proto.return_type)
+    regs = st.cur.regs
+    if isinstance(ret, btflib.Void):
+        regs[0] = NOT_INIT
+    elif isinstance(ret, btflib.Pointer) and isinstance(btflib.underlying(ret.target), btflib.Struct):
+        acquire = name.endswith("_acquire")
+        ref = 0
+        if acquire:
+            ref = v.new_id()
+            st.refs[ref] = pc
+        target = btflib.underlying(ret.target)
+        regs[0] = Reg(RegType.PTR_TO_BTF_ID, 0, 0, obj=target, trusted=True, maybe_null=acquire, ref_obj_id=ref, id=ref)
+    elif isinstance(ret, btflib.Int) and not ret.signed and ret.size < 8:
+        regs[0] = unknown(0, (1 << (8 * ret.size)) - 1)
+    else:
+        regs[0] = unknown()
+
+
+def release_reference(st: State, ref: int) -> None:
+    """``release_reference``: drop ``ref`` and turn every copy into an unknown scalar."""
+    st.refs.pop(ref, None)
+    st.map_regs(lambda r: unknown() if r.ref_obj_id == ref else r)
+
+
+def call_subprog(v: Verifier, st: State, pc: int, target: int) -> None:
+    """A bpf-to-bpf call: a fresh frame with R1-R5 from the caller (max ``MAX_CALL_FRAMES``)."""
+    if len(st.frames) >= MAX_CALL_FRAMES:
+        raise Reject(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep !")
+    caller = st.cur
+    regs = [NOT_INIT] * 11
+    for r in range(1, 6):
+        regs[r] = caller.regs[r]
+    frameno = len(st.frames)
+    regs[10] = Reg(RegType.PTR_TO_STACK, 0, 0, obj=frameno)
+    st.frames.append(Frame(regs, {}, callsite=pc, frameno=frameno))
+
+
+def exit_subprog(st: State) -> int:
+    """Return from a subprogram: R0 to the caller, caller's R1-R5 clobbered; the next pc."""
+    callee = st.frames.pop()
+    r0 = callee.regs[0]
+    if r0.type == RegType.PTR_TO_STACK and int(r0.obj or 0) >= len(st.frames):
+        raise Reject(errno.EINVAL, "cannot return stack pointer to the caller frame")
+    caller = st.cur
+    for r in range(1, 6):
+        caller.regs[r] = NOT_INIT
+    caller.regs[0] = r0
+    return callee.callsite + 1
+
+
+def check_main_exit(v: Verifier, st: State) -> None:
+    """Exit of the main program: reference leaks (V14) then ``check_return_code`` (V15)."""
+    r0 = st.cur.regs[0]
+    ret = btflib.underlying(v.env.ret)
+    ret_struct: btflib.Struct | None = None
+    if isinstance(ret, btflib.Pointer):
+        pointee = btflib.underlying(ret.target)
+        if isinstance(pointee, btflib.Struct):
+            ret_struct = pointee
+    returned = r0.ref_obj_id if ret_struct is not None and r0.type == RegType.PTR_TO_BTF_ID else 0
+    for ref, insn in sorted(st.refs.items()):
+        if ref != returned:
+            raise Reject(errno.EINVAL, f"Unreleased reference id={ref} alloc_insn={insn}")
+    if isinstance(ret, btflib.Void):
+        return
+    if r0.type == RegType.NOT_INIT:
+        raise _eacces("R0 !read_ok")
+    if ret_struct is None:
+        return  # V15: scalar-returning op, any value (even a pointer) with no range check
+    if r0.type == RegType.PTR_TO_BTF_ID and r0.ref_obj_id:
+        if r0.off or r0.var_off:
+            raise Reject(errno.EINVAL, f"R0 has non-zero offset {r0.off} at program exit")
+        if not struct_embeds(r0.obj, ret_struct) or getattr(r0.obj, "name", None) != ret_struct.name:
+            raise Reject(errno.EINVAL, f"At program exit the register R0 is not a known value ({r0.describe()})")
+        return
+    if r0.is_ptr:
+        raise Reject(errno.EINVAL, f"At program exit the register R0 is not a known value ({r0.type_str()})")
+    if not (r0.is_const and r0.umin == 0):
+        raise Reject(errno.EINVAL, f"At program exit the register R0 has {r0.describe()} should have been in [0, 0]")
+
+
+__all__ += ["HELPER_PROTOS", "release_reference"]

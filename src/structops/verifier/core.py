@@ -1,0 +1,544 @@
+"""The abstract interpreter (``do_check``): every path, state pruning, the insn budget.
+
+The driver first checks the control-flow graph (``check_cfg``: well-formed insns, jump
+targets, no unreachable insn, a final exit or jump), then walks the program depth-first
+from insn 0 with an explicit branch stack.  At jump targets it compares the current
+state with the states already seen there: a fully explored state that covers it
+(:func:`~structops.verifier.state.state_subsumes`) prunes the path; an identical state
+still on the current path is an infinite loop.  Bounded loops therefore converge (or
+run out of the budget: E2BIG, like the kernel's 1M processed-insn limit).
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from dataclasses import dataclass, field, replace
+from typing import NoReturn
+
+from structops.isa import Insn, check_insn, format_insn
+from structops.isa.opcodes import OPCODES, AtomicOp, Kind
+from structops.uapi import (
+    BPF_PSEUDO_BTF_ID,
+    BPF_PSEUDO_CALL,
+    BPF_PSEUDO_FUNC,
+    BPF_PSEUDO_KFUNC_CALL,
+    BPF_PSEUDO_MAP_FD,
+    BPF_PSEUDO_MAP_VALUE,
+)
+from structops.verifier import calls
+from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
+from structops.verifier.memory import MAX_VAR_OFF, check_access, sized_unknown
+from structops.verifier.scalar import alu_range, branch_outcome, refine, swap_op, unary
+from structops.verifier.state import NOT_INIT, U64_MAX, Frame, Reg, RegType, State, const, state_subsumes, unknown
+
+__all__ = ["VerifyStats", "Verifier"]
+
+_M32 = 0xFFFFFFFF
+_OP_NAMES = {0x20: "*=", 0x30: "/=", 0x40: "|=", 0x50: "&=", 0x60: "<<=", 0x70: ">>=", 0x90: "%=", 0xA0: "^="}
+#: Insns a path runs before a new pruning checkpoint may be recorded (kernel heuristic).
+_CHECKPOINT_EVERY = 4
+#: States kept per insn for subsumption checks.
+_MAX_STATES_PER_INSN = 64
+
+
+@dataclass(eq=False)
+class _Checkpoint:
+    """A state recorded at a pruning point; ``branches`` counts paths still being explored below it."""
+
+    pc: int
+    state: State
+    parent: _Checkpoint | None
+    branches: int = 1
+
+
+_Stack = list[tuple[int, State, _Checkpoint | None]]
+
+
+@dataclass
+class VerifyStats:
+    """What the kernel prints after a successful verification."""
+
+    insns_processed: int = 0
+    total_states: int = 0
+    peak_states: int = 0
+    max_states_per_insn: int = 0
+    subprogs: set[int] = field(default_factory=set)
+
+
+def _s32(x: int) -> int:
+    return x - (1 << 32) if x & 0x80000000 else x
+
+
+class Verifier:
+    """One verification run over raw instruction slots for one program."""
+
+    def __init__(self, insns: bytes, env: ProgEnv, log: LogSink, *, limit: int = BPF_COMPLEXITY_LIMIT_INSNS):
+        self.code: list[tuple[int, int, int, int, int]] = [
+            (int(c), int(r) & 0xF, int(r) >> 4, int(o), int(i)) for c, r, o, i in struct.iter_unpack("<BBhi", insns)
+        ]
+        self.env = env
+        self.log = log
+        self.limit = limit
+        self.stats = VerifyStats()
+        self.ctx_ref_ids: dict[int, int] = {}
+        self._id = 0
+        self._prune: set[int] = set()
+        self._visited: dict[int, list[_Checkpoint]] = {}
+        self._exact: dict[tuple[int, tuple[object, ...]], list[_Checkpoint]] = {}
+        self._has_may_goto = False
+
+    # -- helpers ---------------------------------------------------------------------------
+    def new_id(self) -> int:
+        """A fresh register / reference id (``++env->id_gen``)."""
+        self._id += 1
+        return self._id
+
+    def write_denied(self, type_name: str, off: int, size: int) -> str:
+        """The subsystem's message for a refused BTF write (T8, DM4)."""
+        if self.env.st_ops_name == "tcp_congestion_ops":
+            if type_name != "tcp_sock":
+                return "only read is supported"
+            return f"no write support to tcp_sock at off {off}"
+        if self.env.st_ops_name == "bpf_dummy_ops" and type_name != "bpf_dummy_ops_state":
+            return "only access to bpf_dummy_ops_state is supported"
+        return f"write access at off {off} with size {size}"
+
+    def _insn(self, pc: int) -> Insn:
+        c, d, s, o, i = self.code[pc]
+        hi = self.code[pc + 1][4] if c == 0x18 and pc + 1 < len(self.code) else 0
+        return Insn(c, d, s, o, i, hi)
+
+    # -- check_cfg -------------------------------------------------------------------------
+    def _successors(self, pc: int) -> list[int]:
+        c, _d, _s, o, i = self.code[pc]
+        spec = OPCODES[c]
+        k = spec.kind
+        if k == Kind.LD_IMM64:
+            return [pc + 2]
+        if k == Kind.EXIT:
+            return []
+        if k == Kind.JA:
+            return [pc + 1 + (o if spec.is64 else i)]
+        if k in (Kind.JCOND, Kind.MAY_GOTO):
+            return [pc + 1, pc + 1 + o]
+        return [pc + 1]
+
+    def check_cfg(self) -> None:
+        """Reject malformed insns, bad jumps, unreachable code (``check_cfg``), all -EINVAL."""
+        n = len(self.code)
+        if n == 0:
+            raise Reject(errno.EINVAL, "empty program")
+        second: set[int] = set()
+        entries = [0]
+        pc = 0
+        while pc < n:
+            c, _d, s, _o, i = self.code[pc]
+            if c == 0x18:
+                if pc + 1 >= n:
+                    raise Reject(errno.EINVAL, "invalid bpf_ld_imm64 insn")
+                c2, d2, s2, o2, _ = self.code[pc + 1]
+                if c2 or d2 or s2 or o2:
+                    raise Reject(errno.EINVAL, "invalid bpf_ld_imm64 insn")
+                if s == BPF_PSEUDO_FUNC:
+                    entries.append(pc + 1 + i)
+                second.add(pc + 1)
+            try:
+                why = check_insn(self._insn(pc))
+            except Exception as exc:
+                why = str(exc)
+            if why is not None:
+                raise Reject(errno.EINVAL, f"insn {pc}: {why}")
+            spec = OPCODES[c]
+            if spec.kind in (Kind.LD_ABS, Kind.LD_IND):
+                raise Reject(errno.EINVAL, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
+            if spec.kind == Kind.CALLX:
+                raise Reject(errno.EINVAL, "BPF_CALL uses reserved fields")
+            if spec.kind == Kind.MAY_GOTO:
+                self._has_may_goto = True
+            if spec.kind == Kind.CALL and s == BPF_PSEUDO_CALL:
+                entries.append(pc + 1 + i)
+                self.stats.subprogs.add(pc + 1 + i)
+            pc += 2 if c == 0x18 else 1
+        last = self.code[n - 1] if n - 1 not in second else self.code[n - 2]
+        if n - 1 in second or OPCODES[last[0]].kind not in (Kind.EXIT, Kind.JA):
+            raise Reject(errno.EINVAL, "last insn is not an exit or jmp")
+        for e in entries:
+            if not 0 <= e < n or e in second:
+                raise Reject(errno.EINVAL, f"call to invalid destination {e}")
+        seen: set[int] = set()
+        work = list(entries)
+        while work:
+            pc = work.pop()
+            if pc in seen:
+                continue
+            seen.add(pc)
+            succ = self._successors(pc)
+            k = OPCODES[self.code[pc][0]].kind
+            for t in succ:
+                if not 0 <= t < n:
+                    raise Reject(errno.EINVAL, f"jump out of range from insn {pc} to {t}")
+                if t in second:
+                    raise Reject(errno.EINVAL, f"jump into the middle of ldimm64 insn {t - 1}")
+                if k in (Kind.JA, Kind.JCOND, Kind.MAY_GOTO):
+                    self._prune.add(t)
+                work.append(t)
+        for pc in range(n):
+            if pc not in seen and pc not in second:
+                raise Reject(errno.EINVAL, f"unreachable insn {pc}")
+
+    # -- driver ----------------------------------------------------------------------------
+    def initial_state(self) -> State:
+        """Entry state: R1 = ctx, R10 = frame pointer, one reference per ``__ref`` argument (V14)."""
+        regs = [NOT_INIT] * 11
+        regs[1] = Reg(RegType.PTR_TO_CTX, 0, 0)
+        regs[10] = Reg(RegType.PTR_TO_STACK, 0, 0, obj=0)
+        st = State([Frame(regs, {})])
+        for a in self.env.ctx_args:
+            if a.refcounted:
+                ref = self.new_id()
+                self.ctx_ref_ids[a.offset] = ref
+                st.refs[ref] = 0
+        return st
+
+    def run(self) -> VerifyStats:
+        """Verify; raise :class:`Reject` on the first invalid path."""
+        self.check_cfg()
+        stack: _Stack = [(0, self.initial_state(), None)]
+        while stack:
+            pc, st, cp = stack.pop()
+            self._walk(pc, st, cp, stack)
+        return self.stats
+
+    def _finish(self, cp: _Checkpoint | None) -> None:
+        while cp is not None:
+            cp.branches -= 1
+            if cp.branches > 0:
+                return
+            cp = cp.parent
+
+    def _is_ancestor(self, old: _Checkpoint, cp: _Checkpoint | None) -> bool:
+        while cp is not None:
+            if cp is old:
+                return True
+            cp = cp.parent
+        return False
+
+    def _walk(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> None:
+        since = _CHECKPOINT_EVERY
+        while True:
+            if pc in self._prune:
+                key = st.key()
+                for old in self._exact.get((pc, key), ()):
+                    if old.branches == 0:
+                        self._finish(cp)
+                        return
+                    if not self._has_may_goto and self._is_ancestor(old, cp):
+                        self._reject_at(pc, st, Reject(errno.EINVAL, f"infinite loop detected at insn {pc}"))
+                olds = self._visited.setdefault(pc, [])
+                for old in olds[-_MAX_STATES_PER_INSN:]:
+                    if old.branches == 0 and state_subsumes(old.state, st):
+                        self._finish(cp)
+                        return
+                if since >= _CHECKPOINT_EVERY:
+                    new = _Checkpoint(pc, st.copy(), cp)
+                    olds.append(new)
+                    self._exact.setdefault((pc, key), []).append(new)
+                    self.stats.total_states += 1
+                    self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
+                    cp = new
+                    since = 0
+            self.stats.insns_processed += 1
+            since += 1
+            if self.stats.insns_processed > self.limit:
+                raise Reject(errno.E2BIG, f"BPF program is too large. Processed {self.stats.insns_processed} insn")
+            try:
+                nxt = self._step(pc, st, cp, stack)
+            except Reject as rej:
+                self._reject_at(pc, st, rej)
+            if nxt is None:
+                self._finish(cp)
+                return
+            pc = nxt
+
+    def _reject_at(self, pc: int, st: State, rej: Reject) -> NoReturn:
+        regs = " ".join(f"R{i}={r.describe()}" for i, r in enumerate(st.cur.regs) if r.type != RegType.NOT_INIT)
+        self.log.add(regs)
+        self.log.add(f"{pc}: ({self.code[pc][0]:02x}) {format_insn(self._insn(pc))}")
+        raise rej
+
+    # -- one instruction -------------------------------------------------------------------
+    def _step(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> int | None:
+        c, d, s, o, i = self.code[pc]
+        spec = OPCODES[c]
+        k = spec.kind
+        if k in (Kind.ALU, Kind.MOV, Kind.NEG, Kind.END):
+            self._alu(st, c, d, s, o, i, spec.is64, k)
+            return pc + 1
+        if k == Kind.LD_IMM64:
+            self._ld_imm64(st, pc, d, s, i)
+            return pc + 2
+        if k == Kind.LDX:
+            self._src_ok(st, s)
+            self._dst_ok(d)
+            val = check_access(self, st, s, o, spec.size, write=False, value=None, signed=spec.signed)
+            assert val is not None
+            st.cur.regs[d] = val
+            return pc + 1
+        if k in (Kind.ST, Kind.STX):
+            value: Reg | None = self._src_ok(st, s) if k == Kind.STX else const(i)
+            if spec.size < 8:
+                value = None
+            check_access(self, st, d, o, spec.size, write=True, value=value)
+            return pc + 1
+        if k == Kind.ATOMIC:
+            self._atomic(st, d, s, o, i, spec.size)
+            return pc + 1
+        if k == Kind.JA:
+            return pc + 1 + (o if spec.is64 else i)
+        if k == Kind.MAY_GOTO:
+            stack.append((pc + 1 + o, st.copy(), cp))
+            if cp is not None:
+                cp.branches += 1
+            return pc + 1
+        if k == Kind.JCOND:
+            return self._jcond(pc, st, cp, stack, c, d, s, o, i, spec.is64)
+        if k == Kind.CALL:
+            if s == BPF_PSEUDO_CALL:
+                calls.call_subprog(self, st, pc, pc + 1 + i)
+                return pc + 1 + i
+            if s == BPF_PSEUDO_KFUNC_CALL:
+                calls.call_kfunc(self, st, pc, i, o)
+            else:
+                calls.call_helper(self, st, pc, i)
+            return pc + 1
+        if k == Kind.EXIT:
+            if len(st.frames) > 1:
+                return calls.exit_subprog(st)
+            calls.check_main_exit(self, st)
+            return None
+        raise Reject(errno.EINVAL, f"unknown insn class {c:#x}")  # pragma: no cover - check_cfg
+
+    def _src_ok(self, st: State, r: int) -> Reg:
+        reg = st.cur.regs[r]
+        if reg.type == RegType.NOT_INIT:
+            raise Reject(errno.EACCES, f"R{r} !read_ok")
+        return reg
+
+    def _dst_ok(self, r: int) -> None:
+        if r == 10:
+            raise Reject(errno.EACCES, "frame pointer is read only")
+
+    def _ld_imm64(self, st: State, pc: int, d: int, s: int, i: int) -> None:
+        self._dst_ok(d)
+        hi = self.code[pc + 1][4]
+        regs = st.cur.regs
+        if s == 0:
+            regs[d] = const(((hi & _M32) << 32) | (i & _M32))
+        elif s in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE):
+            if self.env.get_map is None:
+                raise Reject(errno.EINVAL, f"fd {i} is not pointing to valid bpf_map")
+            try:
+                m = self.env.get_map(i)
+            except OSError as exc:
+                raise Reject(exc.errno or errno.EBADF, f"fd {i} is not pointing to valid bpf_map") from None
+            if s == BPF_PSEUDO_MAP_FD:
+                regs[d] = Reg(RegType.CONST_PTR_TO_MAP, 0, 0, obj=m)
+            else:
+                vsize = int(getattr(m, "value_size", 0))
+                if not 0 <= hi < max(vsize, 1):
+                    raise Reject(errno.EINVAL, f"invalid access to map value pointer, value_size={vsize} off={hi}")
+                regs[d] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, off=hi, obj=m)
+        elif s == BPF_PSEUDO_FUNC:
+            regs[d] = Reg(RegType.PTR_TO_FUNC, 0, 0, obj=pc + 1 + i)
+        elif s == BPF_PSEUDO_BTF_ID:
+            regs[d] = Reg(RegType.PTR_TO_MEM, 0, 0)
+        else:
+            raise Reject(errno.EINVAL, f"unrecognized bpf_ld_imm64 insn src {s}")
+
+    # -- ALU -------------------------------------------------------------------------------
+    def _alu(self, st: State, c: int, d: int, s: int, o: int, i: int, is64: bool, k: Kind) -> None:
+        regs = st.cur.regs
+        op = c & 0xF0
+        bits = 64 if is64 else 32
+        use_x = bool(c & 0x08)
+        self._dst_ok(d)
+        if k in (Kind.NEG, Kind.END):
+            dst = self._src_ok(st, d)
+            if dst.is_ptr:
+                raise Reject(errno.EACCES, f"R{d} pointer arithmetic prohibited")
+            mode = "bswap" if is64 and k == Kind.END else ("be" if use_x else "le")
+            regs[d] = unary(op, dst, bits, i, mode)
+            return
+        if use_x:
+            src = self._src_ok(st, s)
+        else:
+            src = const(i if is64 else i & _M32)
+            if op in (0x30, 0x90) and i == 0:
+                raise Reject(errno.EINVAL, "div by zero")
+            if op in (0x60, 0x70, 0xC0) and not 0 <= i < bits:
+                raise Reject(errno.EINVAL, f"invalid shift {i}")
+        if k == Kind.MOV:
+            if use_x and src.is_ptr:
+                regs[d] = src if is64 and o == 0 else unknown(0, _M32 if not is64 else U64_MAX)
+                return
+            regs[d] = alu_range(0xB0, NOT_INIT, src, bits, o)
+            return
+        dst = self._src_ok(st, d)
+        if dst.is_ptr or src.is_ptr:
+            regs[d] = self._ptr_alu(d, op, dst, src, is64)
+            return
+        regs[d] = alu_range(op, dst, src, bits, o)
+
+    def _ptr_alu(self, d: int, op: int, dst: Reg, src: Reg, is64: bool) -> Reg:
+        """``adjust_ptr_min_max_vals``: pointer +/- scalar moves the offset; the rest is refused."""
+        if not is64:
+            raise Reject(errno.EACCES, f"R{d} 32-bit pointer arithmetic prohibited")
+        if op == 0x10 and dst.is_ptr and src.is_ptr:
+            same = dst.type == src.type and dst.obj is src.obj
+            if same and dst.type in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE):
+                if not dst.var_off and not src.var_off:
+                    return const(dst.off - src.off)
+                return unknown()
+            raise Reject(errno.EACCES, f"R{d} pointer -= pointer prohibited")
+        if op not in (0x00, 0x10):
+            name = _OP_NAMES.get(op, "?")
+            raise Reject(errno.EACCES, f"R{d} pointer arithmetic with {name} operator prohibited")
+        if op == 0x00 and dst.is_ptr and src.is_ptr:
+            raise Reject(errno.EACCES, f"R{d} pointer += pointer prohibited")
+        if op == 0x10 and src.is_ptr:
+            raise Reject(errno.EACCES, f"R{d} tried to subtract pointer from scalar")
+        ptr, sc = (dst, src) if dst.is_ptr else (src, dst)
+        if ptr.maybe_null:
+            raise Reject(errno.EACCES, f"R{d} pointer arithmetic on {ptr.type_str()} prohibited, null-check it first")
+        if ptr.type in (RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_FUNC):
+            raise Reject(errno.EACCES, f"R{d} pointer arithmetic on {ptr.type_str()} prohibited")
+        if sc.is_const:
+            delta = sc.umin - (1 << 64) if sc.umin >> 63 else sc.umin
+            if op == 0x10:
+                delta = -delta
+            new_off = ptr.off + delta
+            if abs(new_off) >= MAX_VAR_OFF:
+                raise Reject(errno.EACCES, f"value {delta} makes {ptr.type_str()} pointer be out of bounds")
+            return replace(ptr, off=new_off)
+        lo, hi = sc.umin, min(sc.umax, MAX_VAR_OFF)
+        if op == 0x10:
+            lo, hi = -hi, -lo
+        vmin, vmax = ptr.vmin + lo, ptr.vmax + hi
+        if sc.umax >= MAX_VAR_OFF or vmin < -MAX_VAR_OFF:
+            vmin, vmax = min(vmin, -MAX_VAR_OFF), MAX_VAR_OFF
+        return replace(ptr, vmin=vmin, vmax=vmax)
+
+    # -- atomics ---------------------------------------------------------------------------
+    def _atomic(self, st: State, d: int, s: int, o: int, i: int, size: int) -> None:
+        regs = st.cur.regs
+        if i == AtomicOp.LOAD_ACQ:
+            self._src_ok(st, s)
+            self._dst_ok(d)
+            val = check_access(self, st, s, o, size, write=False, value=None)
+            assert val is not None
+            regs[d] = val
+            return
+        if i == AtomicOp.STORE_REL:
+            value = self._src_ok(st, s)
+            check_access(self, st, d, o, size, write=True, value=value if size == 8 else None)
+            return
+        self._src_ok(st, s)
+        base = self._src_ok(st, d)
+        if base.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE) or base.maybe_null:
+            raise Reject(errno.EACCES, f"BPF_ATOMIC stores into R{d} {base.type_str()} is not allowed")
+        if i == AtomicOp.CMPXCHG:
+            self._src_ok(st, 0)
+        check_access(self, st, d, o, size, write=False, value=None)
+        check_access(self, st, d, o, size, write=True, value=None)
+        if i == AtomicOp.CMPXCHG:
+            regs[0] = sized_unknown(size)
+        elif i & 0x01:  # BPF_FETCH (incl. xchg)
+            regs[s] = sized_unknown(size)
+
+    # -- conditional jumps -----------------------------------------------------------------
+    def _jcond(
+        self,
+        pc: int,
+        st: State,
+        cp: _Checkpoint | None,
+        stack: _Stack,
+        c: int,
+        d: int,
+        s: int,
+        o: int,
+        i: int,
+        is64: bool,
+    ) -> int | None:
+        op = c & 0xF0
+        bits = 64 if is64 else 32
+        a = self._src_ok(st, d)
+        b = self._src_ok(st, s) if c & 0x08 else const(i if is64 else i & _M32)
+        target = pc + 1 + o
+        if a.is_ptr or b.is_ptr:
+            return self._ptr_jcond(pc, st, cp, stack, op, d, a, b, is64, target)
+        outcome = branch_outcome(op, a, b, bits)
+        if outcome is True:
+            return target
+        if outcome is False:
+            return pc + 1
+        other = st.copy()
+        regs_t, regs_f = other.cur.regs, st.cur.regs
+        regs_t[d] = refine(op, a, b, bits, True)
+        regs_f[d] = refine(op, a, b, bits, False)
+        if c & 0x08 and s != d:
+            regs_t[s] = refine(swap_op(op), b, a, bits, True)
+            regs_f[s] = refine(swap_op(op), b, a, bits, False)
+        stack.append((target, other, cp))
+        if cp is not None:
+            cp.branches += 1
+        return pc + 1
+
+    def _ptr_jcond(
+        self,
+        pc: int,
+        st: State,
+        cp: _Checkpoint | None,
+        stack: _Stack,
+        op: int,
+        d: int,
+        a: Reg,
+        b: Reg,
+        is64: bool,
+        target: int,
+    ) -> int | None:
+        """Pointer comparisons: ``ptr ==/!= 0`` decides NULL-ness (V13); others explore both sides."""
+        ptr, other_reg = (a, b) if a.is_ptr else (b, a)
+        zero = other_reg.type == RegType.SCALAR and other_reg.is_const and other_reg.umin == 0
+        if op in (0x10, 0x50) and zero and is64:
+            if not ptr.maybe_null:
+                return pc + 1 if op == 0x10 else target  # a non-NULL pointer is never 0
+            null_st = st.copy()
+            self._mark_null(null_st, ptr, True)
+            self._mark_null(st, ptr, False)
+            taken, fall = (null_st, st) if op == 0x10 else (st.copy(), null_st)
+            stack.append((target, taken, cp))
+            if cp is not None:
+                cp.branches += 1
+            st.frames, st.refs = fall.frames, fall.refs
+            return pc + 1
+        stack.append((target, st.copy(), cp))
+        if cp is not None:
+            cp.branches += 1
+        return pc + 1
+
+    def _mark_null(self, st: State, ptr: Reg, is_null: bool) -> None:
+        """``mark_ptr_or_null_regs``: every copy of ``ptr`` (same id) becomes 0 or non-NULL."""
+        pid = ptr.id
+
+        def fix(r: Reg) -> Reg:
+            if not r.maybe_null or r.id != pid or r.type != ptr.type:
+                return r
+            if is_null:
+                return const(0)
+            return replace(r, maybe_null=False)
+
+        if pid:
+            st.map_regs(fix)
+        if is_null and ptr.ref_obj_id:
+            st.refs.pop(ptr.ref_obj_id, None)

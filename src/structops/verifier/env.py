@@ -1,0 +1,101 @@
+"""What the verifier needs to know about a program and its kernel (``bpf_verifier_env`` inputs).
+
+:class:`ProgEnv` is built by :func:`structops.verifier.env_for_struct_ops` from a
+struct_ops program object (V11: the member's func_proto, its ctx_arg_info, the
+subsystem's verifier ops) so the analysis itself has no dependency on the kernel
+objects.  :class:`Reject` is the internal "this path is invalid" signal that the driver
+turns into a :class:`~structops.errors.VerifierError` with the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from structops import btf as btflib
+
+__all__ = ["BPF_COMPLEXITY_LIMIT_INSNS", "MAX_CALL_FRAMES", "LogSink", "ProgEnv", "Reject"]
+
+#: The kernel's instruction budget (``BPF_COMPLEXITY_LIMIT_INSNS``).
+BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000
+#: ``MAX_CALL_FRAMES``: main program plus 7 nested bpf-to-bpf calls.
+MAX_CALL_FRAMES = 8
+
+
+class LogSink(Protocol):
+    """Where log lines go (``progload._Log`` satisfies it)."""
+
+    def add(self, line: str) -> None:
+        """Append one line."""
+
+    def flush(self) -> None:
+        """Copy the text into the user's log buffer."""
+
+    def text(self) -> str:
+        """The whole log."""
+        return ""
+
+
+class ListLog:
+    """A :class:`LogSink` that only keeps lines (tests, no user buffer)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, line: str) -> None:
+        """Append one line."""
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        """Nothing to copy."""
+
+    def text(self) -> str:
+        """The whole log."""
+        return "".join(line + "\n" for line in self.lines)
+
+
+class Reject(Exception):
+    """A verification failure: ``errno`` and the kernel-worded message."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = code
+        self.message = message
+
+
+@dataclass
+class CtxArgInfo:
+    """``bpf_ctx_arg_aux``: a ctx slot with a fixed pointer type (R4, V12)."""
+
+    offset: int
+    btf_id: int
+    nullable: bool
+    refcounted: bool
+
+
+@dataclass
+class ProgEnv:
+    """The program's attach point and the kernel facilities the analysis consults.
+
+    ``write_check(type_name, off, size) -> 0 | -errno`` is the subsystem's
+    ``btf_struct_access`` (V17; None: writes are "only read is supported").
+    ``get_map(fd)`` resolves ld_imm64 map fds; ``kfunc(btf_id, off)`` returns an object
+    with ``.name`` and ``.func`` (a ``btf.Func``) or None; ``helper_name(id)`` names
+    helpers in logs.
+    """
+
+    spec: btflib.Spec
+    member_name: str
+    params: tuple[btflib.Param, ...]
+    ret: btflib.Type
+    ctx_args: tuple[Any, ...] = ()
+    promote: dict[str, str] = field(default_factory=dict)
+    write_check: Callable[[str, int, int], int] | None = None
+    st_ops_name: str = ""
+    get_map: Callable[[int], Any] | None = None
+    kfunc: Callable[[int, int], Any] | None = None
+    helper_name: Callable[[int], str] = lambda hid: f"helper#{hid}"
+
+
+__all__ += ["CtxArgInfo", "ListLog"]

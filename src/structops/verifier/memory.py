@@ -1,0 +1,320 @@
+"""Memory access checks: ctx (V12-V14), stack, map values, BTF pointers (V13, V17, T8, DM4).
+
+``check_access`` is ``check_mem_access``: given the base register, the offset and size
+of a load or store, it either rejects with the kernel's errno and wording or returns
+the loaded value (for loads).  Stack contents are tracked per 8-byte slot (a spilled
+register or a mask of initialised bytes); BTF reads walk the struct's members and a
+pointer member read whole yields a new ``PTR_TO_BTF_ID``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from structops import btf as btflib
+from structops.verifier.env import Reject
+from structops.verifier.state import MAX_BPF_STACK, NOT_INIT, Frame, Reg, RegType, State, const, unknown
+
+if TYPE_CHECKING:
+    from structops.verifier.core import Verifier
+
+__all__ = ["check_access", "check_helper_mem", "sized_unknown", "struct_embeds"]
+
+#: Map flag that makes a map read-only for programs (``BPF_F_RDONLY_PROG``).
+BPF_F_RDONLY_PROG = 1 << 7
+#: Variable offsets beyond this are "unbounded" (``BPF_MAX_VAR_OFF``).
+MAX_VAR_OFF = 1 << 29
+
+
+def sized_unknown(size: int, signed: bool = False) -> Reg:
+    """An unknown scalar as loaded by a ``size``-byte zero- (or sign-) extending load."""
+    if signed or size >= 8:
+        return unknown()
+    return unknown(0, (1 << (8 * size)) - 1)
+
+
+def _eacces(msg: str) -> Reject:
+    return Reject(errno.EACCES, msg)
+
+
+def struct_embeds(actual: btflib.Type | None, wanted: btflib.Type | None) -> bool:
+    """``btf_struct_ids_match`` (non-strict): ``actual`` is ``wanted`` or starts with it at offset 0."""
+    cur = btflib.underlying(actual) if actual is not None else None
+    want = btflib.underlying(wanted) if wanted is not None else None
+    for _ in range(16):
+        if cur is None or want is None:
+            return False
+        if cur is want or (
+            isinstance(cur, btflib.Struct) and isinstance(want, btflib.Struct) and cur.name == want.name and cur.name
+        ):
+            return True
+        if not isinstance(cur, btflib.Struct) or not cur.members or cur.members[0].bit_offset:
+            return False
+        cur = btflib.underlying(cur.members[0].type)
+    return False
+
+
+def check_access(
+    v: Verifier, st: State, regno: int, off: int, size: int, *, write: bool, value: Reg | None, signed: bool = False
+) -> Reg | None:
+    """``check_mem_access`` for ``[R<regno> + off]`` of ``size`` bytes; returns the loaded value."""
+    reg = st.cur.regs[regno]
+    t = reg.type
+    if t == RegType.NOT_INIT:
+        raise _eacces(f"R{regno} !read_ok")
+    if t == RegType.PTR_TO_CTX:
+        return _ctx_access(v, st, regno, reg, off, size, write)
+    if t == RegType.PTR_TO_STACK:
+        frame = _stack_frame(st, regno, reg)
+        if reg.var_off:
+            lo, hi = reg.off + reg.vmin + off, reg.off + reg.vmax + off
+            _stack_bounds(regno, lo, hi, size, write)
+            if write:
+                for o in range(lo, hi + size):
+                    _mark_byte(frame, o)
+                return None
+            for o in range(lo, hi + 1):
+                _stack_read(frame, regno, o, size, signed)
+            return sized_unknown(size, signed)
+        o = reg.off + off
+        _stack_bounds(regno, o, o, size, write)
+        if write:
+            stack_write(frame, o, size, value)
+            return None
+        return _stack_read(frame, regno, o, size, signed)
+    if t == RegType.PTR_TO_MAP_VALUE:
+        if reg.maybe_null:
+            raise _eacces(f"R{regno} invalid mem access '{reg.type_str()}'")
+        m = reg.obj
+        vsize = int(getattr(m, "value_size", 0))
+        lo, hi = reg.off + reg.vmin + off, reg.off + reg.vmax + off
+        if reg.vmax >= MAX_VAR_OFF:
+            raise _eacces(f"R{regno} unbounded memory access, make sure to bounds check any such access")
+        if lo < 0 or hi + size > vsize:
+            raise _eacces(f"invalid access to map value, value_size={vsize} off={lo} size={size}")
+        if write and int(getattr(m, "map_flags", 0)) & BPF_F_RDONLY_PROG:
+            raise _eacces(f"write into map forbidden, value_size={vsize} off={lo} size={size}")
+        return None if write else sized_unknown(size, signed)
+    if t == RegType.PTR_TO_BTF_ID:
+        return _btf_access(v, regno, reg, off, size, write, signed)
+    if t == RegType.PTR_TO_MEM and not reg.maybe_null:
+        return None if write else sized_unknown(size, signed)
+    raise _eacces(f"R{regno} invalid mem access '{reg.type_str()}'")
+
+
+# -- ctx (V12-V14) ------------------------------------------------------------------------
+
+
+def _ctx_access(v: Verifier, st: State, regno: int, reg: Reg, off: int, size: int, write: bool) -> Reg:
+    """``btf_ctx_access`` for a struct_ops program (read-only array of u64 args)."""
+    if reg.off or reg.var_off:
+        raise _eacces(f"dereference of modified ctx ptr R{regno} off={reg.off} disallowed")
+    if write:
+        raise _eacces(f"invalid bpf_context access off={off} size={size}")
+    if off < 0 or off % 8 or off % size or off >= 8 * 12:
+        raise _eacces(f"invalid bpf_context access off={off} size={size}")
+    env = v.env
+    arg = off // 8
+    if arg >= len(env.params):
+        raise _eacces(f"func '{env.member_name}' doesn't have {arg + 1}-th argument")
+    param = env.params[arg]
+    t = btflib.underlying(param.type)
+    if not isinstance(t, btflib.Pointer):
+        try:
+            psize = btflib.sizeof(t)
+        except Exception:
+            psize = 8
+        return sized_unknown(min(size, psize))
+    if size != 8:
+        raise _eacces(f"invalid bpf_context access off={off} size={size}")
+    target = btflib.underlying(t.target)
+    if not isinstance(target, btflib.Struct):
+        return unknown()
+    info = next((a for a in env.ctx_args if a.offset == off), None)
+    nullable = param.name.endswith("__nullable") and len(param.name) > len("__nullable")
+    ref_id = 0
+    if info is not None:
+        try:
+            looked = env.spec.type_by_id(info.btf_id)
+        except Exception:
+            looked = target
+        if isinstance(btflib.underlying(looked), btflib.Struct):
+            target = btflib.underlying(looked)
+        nullable = bool(info.nullable)
+        if info.refcounted:
+            ref_id = v.ctx_ref_ids.get(off, 0)
+            if not ref_id or ref_id not in st.refs:
+                raise _eacces(f"invalid bpf_context access off={off}. Reference may already be released")
+    try:
+        tid = env.spec.type_id(target)
+    except Exception:
+        tid = 0
+    assert isinstance(target, btflib.Struct)
+    v.log.add(f"func '{env.member_name}' arg{arg} has btf_id {tid} type STRUCT '{target.name}'")
+    promoted = env.promote.get(target.name)
+    if promoted and not nullable:
+        with contextlib.suppress(KeyError):
+            target = env.spec.find(promoted, btflib.Struct)
+    return Reg(
+        RegType.PTR_TO_BTF_ID,
+        0,
+        0,
+        obj=target,
+        maybe_null=nullable,
+        trusted=not ref_id,
+        ref_obj_id=ref_id,
+        id=v.new_id() if nullable else 0,
+    )
+
+
+# -- stack ----------------------------------------------------------------------------------
+
+
+def _stack_frame(st: State, regno: int, reg: Reg) -> Frame:
+    frameno = int(reg.obj or 0)
+    if frameno >= len(st.frames):
+        raise _eacces(f"R{regno} invalid stack pointer to a returned frame")
+    return st.frames[frameno]
+
+
+def _stack_bounds(regno: int, lo: int, hi: int, size: int, write: bool) -> None:
+    if lo < -MAX_BPF_STACK or hi + size > 0 or size <= 0:
+        kind = "write to" if write else "read from"
+        raise _eacces(f"invalid {kind} stack R{regno} off={lo} size={size}")
+
+
+def _slot_of(o: int) -> tuple[int, int]:
+    """(slot index, byte in slot) of frame offset ``o`` (negative)."""
+    slot = (-o - 1) // 8
+    return slot, o + 8 * (slot + 1)
+
+
+def _mark_byte(frame: Frame, o: int) -> None:
+    slot, b = _slot_of(o)
+    cur = frame.stack.get(slot, 0)
+    mask = 0xFF if isinstance(cur, Reg) else cur
+    frame.stack[slot] = mask | (1 << b)
+
+
+def stack_write(frame: Frame, o: int, size: int, value: Reg | None) -> None:
+    """Store ``size`` bytes at frame offset ``o``: a whole aligned 8-byte store spills ``value``."""
+    if size == 8 and o % 8 == 0 and value is not None and value.type != RegType.NOT_INIT:
+        frame.stack[_slot_of(o)[0]] = value
+        return
+    for x in range(o, o + size):
+        _mark_byte(frame, x)
+
+
+def _stack_read(frame: Frame, regno: int, o: int, size: int, signed: bool) -> Reg:
+    slot, b = _slot_of(o)
+    cur = frame.stack.get(slot)
+    if isinstance(cur, Reg) and o % 8 == 0 and size == 8:
+        return cur
+    if isinstance(cur, Reg) and b + size <= 8:
+        if cur.type != RegType.SCALAR:
+            raise _eacces("invalid size of register fill")
+        if cur.is_const and not signed:
+            return const((cur.umin >> (8 * b)) & ((1 << (8 * size)) - 1))
+        return sized_unknown(size, signed)
+    for x in range(o, o + size):
+        s, bb = _slot_of(x)
+        c = frame.stack.get(s)
+        if c is None or (isinstance(c, int) and not c & (1 << bb)):
+            raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
+        if isinstance(c, Reg) and c.type != RegType.SCALAR:
+            raise _eacces("invalid size of register fill")
+    return sized_unknown(size, signed)
+
+
+def check_helper_mem(st: State, regno: int, size: int, *, write: bool, what: str) -> None:
+    """``check_helper_mem_access``: R<regno> points to ``size`` readable (or writable) bytes."""
+    reg = st.cur.regs[regno]
+    if reg.type == RegType.NOT_INIT:
+        raise _eacces(f"R{regno} !read_ok")
+    if reg.type == RegType.PTR_TO_STACK:
+        frame = _stack_frame(st, regno, reg)
+        if reg.var_off:
+            raise _eacces(f"R{regno} variable offset stack access prohibited for {what}")
+        o = reg.off
+        _stack_bounds(regno, o, o, size, write)
+        if write:
+            for x in range(o, o + size):
+                _mark_byte(frame, x)
+            return
+        for x in range(o, o + size):
+            s, bb = _slot_of(x)
+            c = frame.stack.get(s)
+            if c is None or (isinstance(c, int) and not c & (1 << bb)):
+                raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
+        return
+    if reg.type == RegType.PTR_TO_MAP_VALUE and not reg.maybe_null:
+        vsize = int(getattr(reg.obj, "value_size", 0))
+        lo, hi = reg.off + reg.vmin, reg.off + reg.vmax
+        if lo < 0 or hi + size > vsize:
+            raise _eacces(f"invalid access to map value, value_size={vsize} off={lo} size={size}")
+        return
+    if reg.type == RegType.PTR_TO_MEM and not reg.maybe_null:
+        return
+    raise _eacces(f"R{regno} type={reg.type_str()} expected=fp, map_value ({what})")
+
+
+# -- BTF pointers (V13, V17) -------------------------------------------------------------------
+
+
+def _btf_access(v: Verifier, regno: int, reg: Reg, off: int, size: int, write: bool, signed: bool) -> Reg | None:
+    tstr = reg.type_str()
+    if reg.maybe_null:
+        raise _eacces(f"R{regno} invalid mem access '{tstr}'")
+    if reg.var_off:
+        raise _eacces(f"R{regno} is ptr_{getattr(reg.obj, 'name', '')} invalid variable offset: off={reg.off + off}")
+    total = reg.off + off
+    st_t = reg.obj
+    name = getattr(st_t, "name", "")
+    if total < 0:
+        raise _eacces(f"R{regno} is ptr_{name} invalid negative access: off={total}")
+    if write:
+        check = v.env.write_check
+        if check is None:
+            raise _eacces("only read is supported")
+        err = check(name, total, size)
+        if err:
+            raise Reject(-err if err < 0 else err, v.write_denied(name, total, size))
+        return None
+    ssize = getattr(st_t, "size", 0)
+    if total + size > ssize:
+        raise _eacces(f"access beyond struct {name} at off {total} size {size}")
+    member = _member_at(st_t, total, size)
+    if member is not None and size == 8:
+        mt = btflib.underlying(member.type)
+        if isinstance(mt, btflib.Pointer):
+            target = btflib.underlying(mt.target)
+            if isinstance(target, btflib.Struct):
+                return replace(NOT_INIT, type=RegType.PTR_TO_BTF_ID, obj=target, umin=0, umax=0)
+    return sized_unknown(size, signed)
+
+
+def _member_at(t: btflib.Type, off: int, size: int, depth: int = 0) -> btflib.Member | None:
+    """The innermost member starting exactly at ``off`` whose type is a pointer, if any."""
+    u = btflib.underlying(t)
+    if depth > 16 or not isinstance(u, btflib.Struct | btflib.Union):
+        return None
+    for m in u.members:
+        if m.bitfield_size or m.bit_offset % 8:
+            continue
+        moff = m.bit_offset // 8
+        mt = btflib.underlying(m.type)
+        if isinstance(mt, btflib.Pointer) and moff == off:
+            return m
+        if isinstance(mt, btflib.Struct | btflib.Union):
+            try:
+                msize = btflib.sizeof(mt)
+            except Exception:
+                continue
+            if moff <= off < moff + msize:
+                inner = _member_at(mt, off - moff, size, depth + 1)
+                if inner is not None:
+                    return inner
+    return None

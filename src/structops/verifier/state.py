@@ -1,0 +1,241 @@
+"""Abstract register and stack state of the load-time verifier (``struct bpf_reg_state``).
+
+A :class:`Reg` is one of the kernel's register types (spec §15 V12-V15) with just the
+facts this verifier tracks: an unsigned range for scalars (a constant when both ends
+meet), a fixed offset plus an optional variable range for pointers, the BTF struct of
+``PTR_TO_BTF_ID``, the map of map pointers, and the ``maybe_null`` / ``trusted`` /
+``ref_obj_id`` flags.  A :class:`Frame` holds r0-r10 and the stack of one call frame
+(per 8-byte slot: a spilled register or a byte mask of initialised bytes); a
+:class:`State` is the frame stack plus the acquired references.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+__all__ = [
+    "MAX_BPF_STACK",
+    "NOT_INIT",
+    "U64_MAX",
+    "Frame",
+    "Reg",
+    "RegType",
+    "State",
+    "const",
+    "unknown",
+]
+
+U64_MAX = (1 << 64) - 1
+#: Stack bytes per frame (``MAX_BPF_STACK``).
+MAX_BPF_STACK = 512
+
+
+class RegType(enum.IntEnum):
+    """``enum bpf_reg_type`` subset (names as the kernel log prints them)."""
+
+    NOT_INIT = 0
+    SCALAR = 1
+    PTR_TO_CTX = 2
+    PTR_TO_STACK = 3
+    CONST_PTR_TO_MAP = 4
+    PTR_TO_MAP_VALUE = 5
+    PTR_TO_BTF_ID = 6
+    PTR_TO_MEM = 7
+    PTR_TO_FUNC = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Reg:
+    """One register's abstract value (``struct bpf_reg_state``, simplified).
+
+    ``umin``/``umax``: unsigned range of a scalar.  ``off``: fixed pointer offset;
+    ``vmin``/``vmax``: range of a variable part added to a pointer.  ``obj``: the
+    ``btf.Struct`` (BTF pointers), the map (map pointers), the frame number (stack
+    pointers) or the subprogram start (function pointers).  ``id`` links copies of a
+    maybe-NULL pointer for null-check propagation and is ignored by comparisons.
+    """
+
+    type: RegType
+    umin: int = 0
+    umax: int = U64_MAX
+    off: int = 0
+    vmin: int = 0
+    vmax: int = 0
+    obj: Any = None
+    maybe_null: bool = False
+    trusted: bool = False
+    ref_obj_id: int = 0
+    id: int = field(default=0, compare=False)
+
+    @property
+    def is_ptr(self) -> bool:
+        """Any pointer type."""
+        return self.type >= RegType.PTR_TO_CTX
+
+    @property
+    def is_const(self) -> bool:
+        """A scalar with one known value."""
+        return self.type == RegType.SCALAR and self.umin == self.umax
+
+    @property
+    def var_off(self) -> bool:
+        """A pointer with a variable offset part."""
+        return self.vmin != 0 or self.vmax != 0
+
+    def describe(self) -> str:
+        """The kernel log's spelling of the register (``trusted_ptr_or_null_tcp_sock(id=1)``)."""
+        t = self.type
+        if t == RegType.NOT_INIT:
+            return "?"
+        if t == RegType.SCALAR:
+            if self.is_const:
+                return str(self.umin)
+            if self.umin == 0 and self.umax == U64_MAX:
+                return "scalar()"
+            return f"scalar(umin={self.umin},umax={self.umax})"
+        extra = f"(off={self.off})" if self.off else "()"
+        if self.id and self.maybe_null:
+            extra = f"(id={self.id}{',off=' + str(self.off) if self.off else ''})"
+        if t == RegType.PTR_TO_BTF_ID:
+            return f"{self.type_str()}{getattr(self.obj, 'name', '?')}{extra}"
+        if t == RegType.PTR_TO_STACK:
+            return f"fp{self.off:+d}" if not self.var_off else "fp(var)"
+        return self.type_str() + extra
+
+    def type_str(self) -> str:
+        """``reg_type_str``: the type name used in "invalid mem access '%s'"."""
+        t = self.type
+        if t == RegType.SCALAR:
+            return "scalar"
+        if t == RegType.PTR_TO_CTX:
+            return "ctx"
+        if t == RegType.PTR_TO_STACK:
+            return "fp"
+        if t == RegType.CONST_PTR_TO_MAP:
+            return "map_ptr"
+        if t == RegType.PTR_TO_MAP_VALUE:
+            return "map_value_or_null" if self.maybe_null else "map_value"
+        if t == RegType.PTR_TO_BTF_ID:
+            prefix = "trusted_" if self.trusted else "untrusted_" if not self.ref_obj_id else ""
+            return prefix + ("ptr_or_null_" if self.maybe_null else "ptr_")
+        if t == RegType.PTR_TO_MEM:
+            return "mem_or_null" if self.maybe_null else "mem"
+        if t == RegType.PTR_TO_FUNC:
+            return "func"
+        return "?"
+
+
+NOT_INIT = Reg(RegType.NOT_INIT, 0, 0)
+
+
+def const(value: int) -> Reg:
+    """A scalar with known value ``value`` (taken modulo 2**64)."""
+    value &= U64_MAX
+    return Reg(RegType.SCALAR, value, value)
+
+
+def unknown(umin: int = 0, umax: int = U64_MAX) -> Reg:
+    """A scalar in ``[umin, umax]``."""
+    return Reg(RegType.SCALAR, umin, umax)
+
+
+#: A stack slot: a spilled register, or a mask of initialised bytes (bit i = byte i).
+Slot = Reg | int
+
+
+@dataclass(slots=True)
+class Frame:
+    """One call frame: r0-r10, the stack slots (key = slot index, slot 0 = fp-8), the call site."""
+
+    regs: list[Reg]
+    stack: dict[int, Slot]
+    callsite: int = -1
+    frameno: int = 0
+
+    def copy(self) -> Frame:
+        """An independent copy."""
+        return Frame(list(self.regs), dict(self.stack), self.callsite, self.frameno)
+
+    def key(self) -> tuple[object, ...]:
+        """A hashable snapshot (ids ignored)."""
+        return (tuple(self.regs), tuple(sorted(self.stack.items(), key=lambda kv: kv[0])), self.callsite)
+
+
+@dataclass(slots=True)
+class State:
+    """The verifier state of one path: call frames (innermost last) and acquired references."""
+
+    frames: list[Frame]
+    refs: dict[int, int] = field(default_factory=dict)  # ref id -> insn that acquired it
+
+    @property
+    def cur(self) -> Frame:
+        """The innermost frame."""
+        return self.frames[-1]
+
+    def copy(self) -> State:
+        """An independent copy (for a branch)."""
+        return State([f.copy() for f in self.frames], dict(self.refs))
+
+    def key(self) -> tuple[object, ...]:
+        """A hashable snapshot for exact-equality checks."""
+        return (tuple(f.key() for f in self.frames), tuple(sorted(self.refs)))
+
+    def all_regs(self) -> list[tuple[Frame, int, Reg]]:
+        """Every register of every frame (for id propagation)."""
+        return [(f, i, r) for f in self.frames for i, r in enumerate(f.regs)]
+
+    def map_regs(self, fn: Any) -> None:
+        """Replace every register and spilled slot ``r`` with ``fn(r)``."""
+        for f in self.frames:
+            f.regs = [fn(r) for r in f.regs]
+            for k, v in list(f.stack.items()):
+                if isinstance(v, Reg):
+                    f.stack[k] = fn(v)
+
+
+def with_off(reg: Reg, delta: int) -> Reg:
+    """``reg`` with its fixed offset moved by ``delta``."""
+    return replace(reg, off=reg.off + delta)
+
+
+def reg_subsumes(old: Reg, new: Reg) -> bool:
+    """``regsafe``: every behaviour of ``new`` is covered by the explored ``old``."""
+    if old.type == RegType.NOT_INIT:
+        return True
+    if old.type == RegType.SCALAR:
+        return new.type == RegType.SCALAR and old.umin <= new.umin and new.umax <= old.umax
+    return old == new
+
+
+def slot_subsumes(old: Slot | None, new: Slot | None) -> bool:
+    """Stack-slot version of :func:`reg_subsumes` (an unread/uninitialised old slot covers anything)."""
+    if old is None:
+        return True
+    if new is None:
+        return False
+    if isinstance(old, int):
+        if isinstance(new, int):
+            return old & new == old
+        return new.type == RegType.SCALAR or old == 0
+    if isinstance(new, int):
+        return False
+    return reg_subsumes(old, new)
+
+
+def state_subsumes(old: State, new: State) -> bool:
+    """``states_equal`` with ``exact=false``: ``old`` (fully explored) covers ``new``."""
+    if len(old.frames) != len(new.frames) or set(old.refs) != set(new.refs):
+        return False
+    for fo, fn in zip(old.frames, new.frames, strict=True):
+        if fo.callsite != fn.callsite:
+            return False
+        for ro, rn in zip(fo.regs, fn.regs, strict=True):
+            if not reg_subsumes(ro, rn):
+                return False
+        for k, so in fo.stack.items():
+            if not slot_subsumes(so, fn.stack.get(k)):
+                return False
+    return True
