@@ -32,7 +32,7 @@ import test_linux_scenarios as sc
 from test_linux_scenarios import OBJ_LINK, OBJ_MAP, OBJ_PROG, Env, Tracker, insn
 
 from structops.kernel.attrs import MapCreateAttr, MapElemAttr
-from structops.linux import LinuxKernel
+from structops.linux import LinuxKernel, features
 from structops.uapi import Cmd, MapType
 
 AVAILABLE = Path("/proc/sys/net/ipv4/tcp_available_congestion_control")
@@ -301,7 +301,12 @@ class Agent:
 
 @pytest.fixture(scope="module")
 def kernel() -> LinuxKernel:
-    return LinuxKernel()
+    """The real kernel; skips with the failed probe's reason without CAP_BPF or struct_ops links."""
+    k = LinuxKernel()
+    for probe in (features.probe_cap_bpf(), features.probe_struct_ops_map(k), features.probe_struct_ops_link(k)):
+        if not probe:
+            pytest.skip(f"{probe.name}: {probe.reason}")
+    return k
 
 
 @pytest.fixture(scope="module")
