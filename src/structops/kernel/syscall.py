@@ -18,6 +18,7 @@ from structops.kernel.btf_obj import BtfObject, load_user_btf
 from structops.kernel.maps.array import ArrayMap
 from structops.kernel.maps.base import BpfMap, check_obj_name
 from structops.kernel.maps.hash import HashMap
+from structops.kernel.maps.sk_storage import SkStorageMap
 from structops.kernel.objects import KObject
 from structops.kernel.prog import BpfProg
 from structops.kernel.struct_ops import (
@@ -67,6 +68,7 @@ MAP_TYPES: dict[int, type[BpfMap]] = {
     MapType.BPF_MAP_TYPE_ARRAY: ArrayMap,
     MapType.BPF_MAP_TYPE_HASH: HashMap,
     MapType.BPF_MAP_TYPE_STRUCT_OPS: StructOpsMap,
+    MapType.BPF_MAP_TYPE_SK_STORAGE: SkStorageMap,
 }
 
 

@@ -338,3 +338,8 @@ def _register_helpers(kernel: EmulatedKernel) -> None:
         hid = helper_id(name)
         if hid not in registry:
             registry.register(HelperSpec(hid, "bpf_" + name, fn, prog_types=only))
+    from structops.kernel.maps.sk_storage import sk_storage_helpers
+
+    for spec in sk_storage_helpers(kernel, only):
+        if spec.id not in registry:
+            registry.register(spec)

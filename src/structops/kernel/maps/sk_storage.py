@@ -1,0 +1,242 @@
+"""``BPF_MAP_TYPE_SK_STORAGE``: per-socket local storage keyed by the socket itself.
+
+Mirrors ``net/core/bpf_sk_storage.c`` / ``kernel/bpf/bpf_local_storage.c`` as far as a
+struct_ops congestion control sees it:
+
+* creation (``bpf_local_storage_map_alloc_check``): ``BPF_F_NO_PREALLOC`` is required,
+  only it and ``BPF_F_CLONE`` are accepted, ``max_entries`` must be 0, ``key_size`` 4
+  (an ``int`` socket fd), ``value_size`` non-zero; a value larger than
+  :data:`MAX_VALUE_SIZE` is ``E2BIG``.  The kernel also requires key and value BTF type
+  ids (for user-space dumps); the embedded kernel accepts a map without them because the
+  project's loader does not pass map BTF ids yet (set :attr:`SkStorageMap.REQUIRE_BTF`
+  to enforce the kernel rule);
+* programs use ``bpf_sk_storage_get(map, sk, value, flags)`` (helper 107) and
+  ``bpf_sk_storage_delete(map, sk)`` (108).  The storage of one socket is one kernel
+  allocation per map (its address is what ``get`` returns), created only with
+  ``BPF_SK_STORAGE_GET_F_CREATE`` (copied from ``value`` or zeroed);
+* the socket owning storage is identified by its kernel address (``struct sock *``);
+  when the socket is destroyed (``bpf_sk_storage_free``) :func:`free_socket_storage`
+  drops its elements from every map, and freeing the map frees every element;
+* from user space the key is a socket fd.  The embedded kernel has no socket fds, so
+  syscall lookups/updates/deletes fail with ``EBADF``; ``get_next_key`` is
+  ``ENOTSUPP`` as in the kernel.
+
+Freed values are released after an RCU grace period, so a program still holding the
+pointer inside its read section never touches unmapped memory.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from typing import TYPE_CHECKING, ClassVar
+
+from structops.errors import bpf_error
+from structops.kernel.kmem import Allocation
+from structops.kernel.maps.base import BpfMap, round_up
+from structops.uapi import ENOTSUPP, MapFlags, MapType
+
+if TYPE_CHECKING:
+    from structops.kernel.attrs import MapCreateAttr
+    from structops.kernel.emulated import EmulatedKernel
+    from structops.vm import HelperSpec
+
+__all__ = [
+    "BPF_SK_STORAGE_GET_F_CREATE",
+    "MAX_VALUE_SIZE",
+    "SkStorageMap",
+    "free_socket_storage",
+    "sk_storage_helpers",
+]
+
+#: ``BPF_SK_STORAGE_GET_F_CREATE`` (uapi): create the storage when absent.
+BPF_SK_STORAGE_GET_F_CREATE = 1
+#: ``BPF_LOCAL_STORAGE_MAX_VALUE_SIZE`` on x86-64 (KMALLOC_MAX_SIZE-bounded; the
+#: practical limit is ``U16_MAX`` minus the element header).
+MAX_VALUE_SIZE = 0xFFFF - 64
+_U64 = 0xFFFF_FFFF_FFFF_FFFF
+
+
+class SkStorageMap(BpfMap):
+    """``struct bpf_local_storage_map`` for sockets: ``{sk address: value allocation}``."""
+
+    TYPE = MapType.BPF_MAP_TYPE_SK_STORAGE
+    ALLOWED_FLAGS = int(MapFlags.BPF_F_NO_PREALLOC | MapFlags.BPF_F_CLONE)
+    #: Enforce the kernel's "key and value BTF required" rule (off, see the module doc).
+    REQUIRE_BTF: ClassVar[bool] = False
+
+    @classmethod
+    def alloc_check(cls, attr: MapCreateAttr) -> None:
+        """``bpf_local_storage_map_alloc_check``: the rules listed in the module docstring."""
+        if (
+            attr.map_flags & ~cls.ALLOWED_FLAGS
+            or not attr.map_flags & MapFlags.BPF_F_NO_PREALLOC
+            or attr.max_entries
+            or attr.key_size != 4
+            or not attr.value_size
+            or (cls.REQUIRE_BTF and not (attr.btf_key_type_id and attr.btf_value_type_id))
+        ):
+            raise bpf_error(
+                errno.EINVAL,
+                "sk_storage map needs BPF_F_NO_PREALLOC, max_entries 0, key_size 4 and a value size",
+            )
+        if attr.value_size > MAX_VALUE_SIZE:
+            raise bpf_error(errno.E2BIG, f"sk_storage value_size {attr.value_size} is too big")
+
+    def __init__(self, kernel: EmulatedKernel, attr: MapCreateAttr) -> None:
+        super().__init__(kernel, attr)
+        self._elems: dict[int, Allocation] = {}
+        self._lock = threading.RLock()
+
+    # -- program side (helpers 107/108) ---------------------------------------------------
+    def storage_get(self, sk: int, init: bytes | None, flags: int) -> int:
+        """``bpf_sk_storage_get``: the value address of ``sk``'s storage, or 0 (NULL).
+
+        Unknown flag bits or a NULL socket give NULL; without ``F_CREATE`` an absent
+        storage gives NULL; with it a new value is allocated (copy of ``init`` or zeros).
+        """
+        if flags & ~BPF_SK_STORAGE_GET_F_CREATE or not sk:
+            return 0
+        with self._lock:
+            elem = self._elems.get(sk)
+            if elem is not None:
+                return elem.addr
+            if not flags & BPF_SK_STORAGE_GET_F_CREATE or self.freed:
+                return 0
+            elem = self.kernel.kmem.alloc(round_up(self.value_size, 8), f"sk_storage:{self.name}")
+            if init is not None:
+                elem.buf[: self.value_size] = init[: self.value_size]
+            self._elems[sk] = elem
+            return elem.addr
+
+    def storage_delete(self, sk: int) -> int:
+        """``bpf_sk_storage_delete``: 0, or ``-ENOENT`` when ``sk`` has no storage here."""
+        if not sk:
+            return -errno.EINVAL
+        with self._lock:
+            elem = self._elems.pop(sk, None)
+        if elem is None:
+            return -errno.ENOENT
+        self._free_later([elem])
+        return 0
+
+    def owner_gone(self, sk: int) -> bool:
+        """``bpf_sk_storage_free`` for one map: drop ``sk``'s element; True if it had one."""
+        return self.storage_delete(sk) == 0 if sk else False
+
+    def owners(self) -> list[int]:
+        """Socket addresses that currently own storage in this map."""
+        with self._lock:
+            return list(self._elems)
+
+    def value_of(self, sk: int) -> bytes | None:
+        """The value bytes of ``sk``'s storage (None when absent), for tests and tools."""
+        with self._lock:
+            elem = self._elems.get(sk)
+            return None if elem is None else bytes(elem.buf[: self.value_size])
+
+    def __len__(self) -> int:
+        return len(self._elems)
+
+    # -- syscall side ---------------------------------------------------------------------
+    def lookup(self, key: bytes) -> bytes:
+        """The key is a socket fd; the embedded kernel has none: ``EBADF``."""
+        raise bpf_error(errno.EBADF, "sk_storage key must be a socket fd (the embedded kernel has no sockets)")
+
+    def update(self, key: bytes, value: bytes, flags: int) -> None:
+        """See :meth:`lookup`."""
+        raise bpf_error(errno.EBADF, "sk_storage key must be a socket fd (the embedded kernel has no sockets)")
+
+    def delete(self, key: bytes) -> None:
+        """See :meth:`lookup`."""
+        raise bpf_error(errno.EBADF, "sk_storage key must be a socket fd (the embedded kernel has no sockets)")
+
+    def get_next_key(self, key: bytes | None) -> bytes:
+        """``notsupp_get_next_key``: ``ENOTSUPP``."""
+        raise bpf_error(ENOTSUPP, "sk_storage maps cannot be iterated by key")
+
+    def prog_lookup(self, key: bytes) -> int:
+        """``bpf_map_lookup_elem`` on local storage from a program is refused: NULL."""
+        return 0
+
+    def mem_usage(self) -> int:
+        """Approximate memlock: the live values."""
+        return round_up(self.value_size, 8) * len(self._elems)
+
+    def _free_later(self, elems: list[Allocation]) -> None:
+        kmem = self.kernel.kmem
+
+        def free() -> None:
+            for e in elems:
+                kmem.free(e)
+
+        self.kernel.rcu.call_rcu(free)
+
+    def release(self) -> None:
+        """``bpf_local_storage_map_free``: every socket loses its element of this map."""
+        with self._lock:
+            elems = list(self._elems.values())
+            self._elems.clear()
+        self._free_later(elems)
+        super().release()
+
+
+def free_socket_storage(kernel: EmulatedKernel, sk: int) -> int:
+    """``bpf_sk_storage_free``: drop ``sk``'s storage from every sk_storage map; count."""
+    n = 0
+    for obj in list(kernel.ids["map"]):
+        if isinstance(obj, SkStorageMap) and obj.owner_gone(sk):
+            n += 1
+    return n
+
+
+def sk_storage_helpers(kernel: EmulatedKernel, prog_types: frozenset[int]) -> list[HelperSpec]:
+    """The VM helpers ``bpf_sk_storage_get`` (107) and ``bpf_sk_storage_delete`` (108).
+
+    ``r1`` is the map's object address (ld_imm64 of the map fd); any other map type or
+    address gives NULL / ``-EINVAL`` as a mismatched map would not pass the verifier.
+    """
+    from structops.verifier.calls import HELPER_PROTOS
+    from structops.vm import ArgType, HelperSpec, RetType
+
+    # The verifier's prototype table (exported for registration): R0 of get is a map
+    # value of the map in R1, or NULL; the socket argument is any initialised register.
+    HELPER_PROTOS.setdefault(107, (("map", "any", "any", "any"), "map_value_or_null"))
+    HELPER_PROTOS.setdefault(108, (("map", "any"), "int"))
+
+    def storage_map(run: object, addr: int) -> SkStorageMap | None:
+        backend = kernel.executor.vm.map_at(addr) if kernel.executor is not None else None
+        m = getattr(backend, "m", None)
+        return m if isinstance(m, SkStorageMap) else None
+
+    def get(run: object, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        m = storage_map(run, r1)
+        if m is None:
+            return 0
+        init = kernel.kmem.space.read(r3, m.value_size) if r3 else None
+        return m.storage_get(r2, init, r4)
+
+    def delete(run: object, r1: int, r2: int, *_: int) -> int:
+        m = storage_map(run, r1)
+        if m is None:
+            return -errno.EINVAL & _U64
+        return m.storage_delete(r2) & _U64
+
+    return [
+        HelperSpec(
+            107,
+            "bpf_sk_storage_get",
+            get,
+            (ArgType.CONST_MAP_PTR, ArgType.PTR_TO_BTF_ID, ArgType.ANYTHING, ArgType.ANYTHING),
+            RetType.PTR_TO_MAP_VALUE_OR_NULL,
+            prog_types,
+        ),
+        HelperSpec(
+            108,
+            "bpf_sk_storage_delete",
+            delete,
+            (ArgType.CONST_MAP_PTR, ArgType.PTR_TO_BTF_ID),
+            RetType.INTEGER,
+            prog_types,
+        ),
+    ]

@@ -1,0 +1,509 @@
+"""The TCP simulator bridge: simulated sockets whose state lives in kernel memory.
+
+Three pieces connect :mod:`structops.sim` to the embedded kernel's ``tcp_cong_list``
+(:mod:`structops.kernel.subsys.tcp_ca`), following the bridge contract of
+docs/tcp-sim.md ("The socket object and the bridge"):
+
+* :class:`KernelTcpSock` -- a :class:`~structops.sim.TcpSock` backed by a
+  ``struct tcp_sock`` allocated in kernel memory (the VM's address space).
+  ``sync_to_kernel`` writes every simulated field into the struct at its BTF offset
+  (bitfields included), ``sync_from_kernel`` reads back the fields a BPF congestion
+  control may write (spec T8: ``snd_cwnd``, ``snd_cwnd_cnt``, ``snd_cwnd_stamp``,
+  ``snd_ssthresh``, ``ecn_flags``, ``app_limited``, ``sk_pacing_rate``,
+  ``sk_pacing_status``, ``icsk_ack.pending``) and ``icsk_ca_priv``.  A socket holds a
+  reference on the struct_ops map of the BPF algorithm it uses (``bpf_try_module_get``
+  in ``tcp_assign_congestion_control`` / ``tcp_set_congestion_control``) and drops it
+  after ``release`` (``tcp_cleanup_congestion_control``), so ``common.refcnt`` of a
+  map lookup grows by one per socket (spec F2, T6).  Closed sockets free their struct
+  and their ``BPF_MAP_TYPE_SK_STORAGE`` elements (``bpf_sk_storage_free``).
+* :func:`ops_for` -- turns a :class:`~structops.kernel.subsys.tcp_ca.CongestionControl`
+  into a :class:`~structops.sim.TcpCongestionOps`: each BPF op calls
+  ``kdata.call(op, sk_addr, ...)`` (the trampoline, under RCU); ``ack_sample`` and
+  ``rate_sample`` arguments are written into kernel allocations and passed by address;
+  return values are truncated to the C type.  Native entries (``impl="reno"``,
+  ``"cubic"``) map to the simulator's Python implementations.
+* :class:`KernelCongestionRegistry` -- the simulator's registry backed by the kernel
+  list: ``find`` is ``tcp_ca_find`` (unknown names: ``ENOENT`` as for
+  ``setsockopt(TCP_CONGESTION)``), the default is a pointer like
+  ``net->ipv4.tcp_congestion_control`` (a link update leaves it on the old version).
+
+:class:`TcpBridge` ties them together; :func:`kernel_simulator` builds a ready
+:class:`~structops.sim.Simulator`.
+"""
+
+from __future__ import annotations
+
+import errno
+import operator
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from structops import btf as btflib
+from structops.errors import bpf_error
+from structops.kernel.btfview import StructView, field_map
+from structops.kernel.maps.sk_storage import free_socket_storage
+from structops.kernel.subsys.tcp_ca import CongestionControl
+from structops.sim import cubic as native_cubic
+from structops.sim import reno as native_reno
+from structops.sim.config import SimConfig
+from structops.sim.engine import Simulator
+from structops.sim.ops import OP_NAMES, CongestionRegistry, TcpCongestionOps
+from structops.sim.sock import WRITABLE_FIELDS, AckSample, RateSample, TcpSock
+
+if TYPE_CHECKING:
+    from structops.kernel.emulated import EmulatedKernel
+    from structops.kernel.kmem import Allocation
+
+__all__ = [
+    "KernelCongestionRegistry",
+    "KernelTcpSock",
+    "TcpBridge",
+    "kernel_simulator",
+    "ops_for",
+]
+
+U32 = 0xFFFF_FFFF
+_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
+#: Simulator field name -> kernel path where they differ (docs/tcp-sim.md).
+_ALIASES = {
+    "sk_state": "skc_state",
+    "icsk_ack_pending": "icsk_ack.pending",
+    "rx_opt_rcv_tsecr": "rx_opt.rcv_tsecr",
+    "rx_opt_saw_tstamp": "rx_opt.saw_tstamp",
+}
+#: Fields written separately (pointer, arrays) rather than as plain integers.
+_SPECIAL = frozenset({"icsk_ca_ops", "icsk_ca_priv", "rtt_min"})
+#: Native algorithms of the kernel list that the simulator models.
+NATIVE_OPS: dict[str, Callable[[], TcpCongestionOps]] = {"reno": native_reno, "cubic": native_cubic}
+
+
+@dataclass(frozen=True)
+class _Loc:
+    offset: int
+    size: int
+    bit_offset: int
+    bit_size: int
+
+
+def _member_struct(root: btflib.Struct, name: str) -> tuple[int, btflib.Struct]:
+    """Offset and type of the struct member ``name`` found through embedded structs."""
+    queue: list[tuple[btflib.Type, int]] = [(root, 0)]
+    while queue:
+        t, base = queue.pop(0)
+        u = btflib.underlying(t)
+        if not isinstance(u, btflib.Struct | btflib.Union):
+            continue
+        for m in u.members:
+            mt = btflib.underlying(m.type)
+            if isinstance(mt, btflib.Struct | btflib.Union):
+                off = base + m.bit_offset // 8
+                if m.name == name and isinstance(mt, btflib.Struct):
+                    return off, mt
+                queue.append((mt, off))
+    raise KeyError(name)
+
+
+def _locate(root: btflib.Struct, path: str) -> _Loc:
+    """Where the (possibly dotted) field ``path`` lives in ``root``."""
+    base = 0
+    struct_t = root
+    if "." in path:
+        head, path = path.split(".", 1)
+        base, struct_t = _member_struct(root, head)
+    loc = field_map(struct_t)[path]
+    return _Loc(base + loc.offset, loc.size, loc.bit_offset, loc.bit_size)
+
+
+def _int_struct(entries: list[tuple[str, _Loc]]) -> struct.Struct:
+    """One ``struct.Struct`` covering plain integer fields sorted by offset (pads between)."""
+    fmt = ["<"]
+    pos = entries[0][1].offset
+    for _, loc in entries:
+        if loc.offset > pos:
+            fmt.append(f"{loc.offset - pos}x")
+        fmt.append(_FMT[loc.size])
+        pos = loc.offset + loc.size
+    return struct.Struct("".join(fmt))
+
+
+class _Layout:
+    """The precomputed copy plan between :class:`TcpSock` fields and ``struct tcp_sock``."""
+
+    def __init__(self, tcp_sock: btflib.Struct) -> None:
+        self.size = tcp_sock.size
+        plain: list[tuple[str, _Loc]] = []
+        bits: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
+        for name in TcpSock.__slots__:
+            if name.startswith(("sim_", "_")) or name in _SPECIAL:
+                continue
+            loc = _locate(tcp_sock, _ALIASES.get(name, name))
+            if loc.bit_size:
+                bits.setdefault((loc.offset, loc.size), []).append((name, loc.bit_offset, loc.bit_size))
+            else:
+                plain.append((name, loc))
+        plain.sort(key=lambda e: e[1].offset)
+        self.plain_off = plain[0][1].offset
+        self.plain = _int_struct(plain)
+        self.plain_get = operator.attrgetter(*(n for n, _ in plain))
+        self.plain_masks = tuple((1 << (8 * loc.size)) - 1 for _, loc in plain)
+        self.bit_units = [
+            (off, _FMT[size], tuple(fields), (1 << (8 * size)) - 1) for (off, size), fields in sorted(bits.items())
+        ]
+        priv = _locate(tcp_sock, "icsk_ca_priv")
+        self.priv = (priv.offset, priv.size)
+        self.rtt_min_off = _locate(tcp_sock, "rtt_min").offset
+        self.ca_ops_off = _locate(tcp_sock, "icsk_ca_ops").offset
+        back = sorted(((n, _locate(tcp_sock, _ALIASES.get(n, n))) for n in WRITABLE_FIELDS), key=lambda e: e[1].offset)
+        if any(loc.bit_size for _, loc in back):
+            raise ValueError("a writable tcp_sock field is a bitfield; the bridge reads whole integers")
+        self.back_names = tuple(n for n, _ in back)
+        self.back_off = back[0][1].offset
+        self.back = _int_struct(back)
+
+    def write(self, sk: TcpSock, buf: bytearray, base: int, ca_ops_addr: int) -> None:
+        """Copy all of ``sk`` into the struct at ``buf[base:]``."""
+        self.plain.pack_into(buf, base + self.plain_off, *map(operator.and_, self.plain_get(sk), self.plain_masks))
+        for off, fmt, fields, mask in self.bit_units:
+            unit = 0
+            for name, shift, width in fields:
+                unit |= (getattr(sk, name) & ((1 << width) - 1)) << shift
+            struct.pack_into("<" + fmt, buf, base + off, unit & mask)
+        off, size = self.priv
+        buf[base + off : base + off + size] = sk.icsk_ca_priv
+        struct.pack_into("<6I", buf, base + self.rtt_min_off, *(v & U32 for v in sk.rtt_min))
+        struct.pack_into("<Q", buf, base + self.ca_ops_off, ca_ops_addr)
+
+    def read_back(self, sk: TcpSock, buf: bytearray, base: int) -> None:
+        """Copy the BPF-writable fields (T8) and ``icsk_ca_priv`` back into ``sk``."""
+        for name, value in zip(self.back_names, self.back.unpack_from(buf, base + self.back_off), strict=True):
+            setattr(sk, name, value)
+        off, size = self.priv
+        sk.icsk_ca_priv[:] = buf[base + off : base + off + size]
+
+
+_CA_OPS_SLOT: Any = TcpSock.__dict__["icsk_ca_ops"]  # the member descriptor of the base class slot
+
+
+def _bpf_cc(ops: object) -> CongestionControl | None:
+    owner = getattr(ops, "owner", None)
+    return owner if isinstance(owner, CongestionControl) and owner.is_bpf else None
+
+
+class KernelTcpSock(TcpSock):
+    """A simulated socket whose ``struct tcp_sock`` lives in kernel memory (bridge contract).
+
+    ``addr`` is the ``struct sock *`` BPF programs receive.  Assigning ``icsk_ca_ops``
+    takes a map reference for a BPF algorithm (``EBUSY`` if the map is going away) and
+    drops the previous one.
+    """
+
+    NEEDS_SYNC: ClassVar[bool] = True
+    __slots__ = ("_alloc", "_bridge", "_free_pending", "_held", "addr")
+
+    def __init__(self, bridge: TcpBridge, mss: int = 1448, *, flow_id: int = 0, role: str = "snd") -> None:
+        self._bridge = bridge
+        self._held: CongestionControl | None = None
+        self._free_pending = False
+        self._alloc: Allocation | None = bridge.kernel.kmem.alloc(bridge.layout.size, f"tcp_sock:{flow_id}:{role}")
+        self.addr = self._alloc.addr
+        super().__init__(mss, flow_id=flow_id, role=role)
+        bridge.sockets.append(self)
+
+    # -- icsk_ca_ops with the module reference ----------------------------------------
+    @property
+    def icsk_ca_ops(self) -> Any:
+        """The ops the socket uses (``icsk_ca_ops``)."""
+        return _CA_OPS_SLOT.__get__(self, TcpSock)
+
+    @icsk_ca_ops.setter
+    def icsk_ca_ops(self, ops: Any) -> None:
+        try:
+            old = _CA_OPS_SLOT.__get__(self, TcpSock)
+        except AttributeError:
+            old = None
+        if ops is old and ops is not None:
+            return
+        cc = _bpf_cc(ops)
+        if cc is not None and not cc.try_get():
+            raise bpf_error(errno.EBUSY, f"congestion control {cc.name} is going away", op="set congestion control")
+        self.drop_ca_ref()
+        if cc is not None:
+            cc.sockets += 1
+            self._held = cc
+        _CA_OPS_SLOT.__set__(self, ops)
+
+    def drop_ca_ref(self) -> None:
+        """``bpf_module_put`` of the algorithm in use (after ``release``)."""
+        cc, self._held = self._held, None
+        if cc is not None:
+            cc.sockets -= 1
+            cc.put()
+
+    @property
+    def holds(self) -> CongestionControl | None:
+        """The BPF algorithm whose map this socket holds a reference on."""
+        return self._held
+
+    # -- the bridge contract ---------------------------------------------------------
+    def sync_to_kernel(self) -> None:
+        """Write every field into the kernel ``struct tcp_sock``."""
+        alloc = self._alloc
+        if alloc is None:
+            raise bpf_error(errno.EBADF, f"socket {self.sim_flow_id}/{self.sim_role} is closed", op="sync tcp_sock")
+        cc = _bpf_cc(_CA_OPS_SLOT.__get__(self, TcpSock))
+        ca_addr = cc.kdata.addr if cc is not None and cc.kdata is not None else 0
+        self._bridge.layout.write(self, alloc.buf, self.addr - alloc.addr, ca_addr)
+
+    def sync_from_kernel(self) -> None:
+        """Read the BPF-writable fields back; frees the struct if the socket was closed."""
+        alloc = self._alloc
+        if alloc is None:
+            return
+        self._bridge.layout.read_back(self, alloc.buf, self.addr - alloc.addr)
+        if self._free_pending:
+            self.free()
+
+    def view(self) -> StructView:
+        """A BTF view of the kernel struct (``view().snd_cwnd``)."""
+        if self._alloc is None:
+            raise bpf_error(errno.EBADF, "socket is closed", op="tcp_sock view")
+        return StructView(self._bridge.kernel.kmem, self.addr, self._bridge.tcp_sock_type)
+
+    @property
+    def freed(self) -> bool:
+        """The kernel struct was freed (socket destroyed)."""
+        return self._alloc is None
+
+    def free(self) -> None:
+        """Destroy the kernel side: sk_storage elements, map reference, the struct."""
+        alloc, self._alloc = self._alloc, None
+        if alloc is None:
+            return
+        self.drop_ca_ref()
+        free_socket_storage(self._bridge.kernel, self.addr)
+        self._bridge.kernel.kmem.free(alloc)
+
+
+# ---------------------------------------------------------------------------------------
+# ops adapter
+# ---------------------------------------------------------------------------------------
+class _Scratch:
+    """Kernel allocations for the struct arguments (``ack_sample``, ``rate_sample``)."""
+
+    def __init__(self, kernel: EmulatedKernel) -> None:
+        spec = kernel.vmlinux.spec
+        rs = spec.find("rate_sample", btflib.Struct)
+        ack = spec.find("ack_sample", btflib.Struct)
+        self.rs_alloc = kernel.kmem.alloc(rs.size, "rate_sample")
+        self.ack_alloc = kernel.kmem.alloc(ack.size, "ack_sample")
+        rs_members = [(m.name, m.offset, btflib.sizeof(m.type)) for m in rs.members]
+        self.rs_fmt = _int_struct([(n, _Loc(o, s, 0, 0)) for n, o, s in rs_members])
+        self.rs_names = operator.attrgetter(*(n for n, _, _ in rs_members))
+        self.rs_masks = tuple((1 << (8 * s)) - 1 for _, _, s in rs_members)
+        self.rs_off = rs_members[0][1]
+        ack_members = [(m.name, m.offset, btflib.sizeof(m.type)) for m in ack.members]
+        self.ack_fmt = _int_struct([(n, _Loc(o, s, 0, 0)) for n, o, s in ack_members])
+        self.ack_names = operator.attrgetter(*(n for n, _, _ in ack_members))
+        self.ack_masks = tuple((1 << (8 * s)) - 1 for _, _, s in ack_members)
+
+    def rate_sample(self, rs: RateSample) -> int:
+        """Write ``rs`` as ``struct rate_sample``; its address."""
+        a = self.rs_alloc
+        self.rs_fmt.pack_into(a.buf, self.rs_off, *map(operator.and_, map(int, self.rs_names(rs)), self.rs_masks))
+        return a.addr
+
+    def ack_sample(self, sample: AckSample) -> int:
+        """Write ``sample`` as ``struct ack_sample``; its address."""
+        a = self.ack_alloc
+        self.ack_fmt.pack_into(a.buf, 0, *map(operator.and_, self.ack_names(sample), self.ack_masks))
+        return a.addr
+
+    def free(self, kernel: EmulatedKernel) -> None:
+        """Free both allocations."""
+        kernel.kmem.free(self.rs_alloc)
+        kernel.kmem.free(self.ack_alloc)
+
+
+def _bpf_op(cc: CongestionControl, op: str, scratch: _Scratch) -> Callable[..., Any]:
+    """The simulator callable for BPF op ``op`` of ``cc`` (C argument / return widths)."""
+    kdata = cc.kdata
+    assert kdata is not None
+    call = kdata.call
+    if op in ("ssthresh", "undo_cwnd", "min_tso_segs", "sndbuf_expand"):
+        return lambda sk: call(op, sk.addr) & U32
+    if op == "cong_avoid":
+        return lambda sk, ack, acked: call(op, sk.addr, ack & U32, acked & U32)
+    if op == "set_state":
+        return lambda sk, state: call(op, sk.addr, state & 0xFF)
+    if op in ("cwnd_event", "in_ack_event"):
+        return lambda sk, value: call(op, sk.addr, value & U32)
+    if op == "pkts_acked":
+        return lambda sk, sample: call(op, sk.addr, scratch.ack_sample(sample))
+    if op == "cong_control":
+        return lambda sk, ack, flag, rs: call(op, sk.addr, ack & U32, flag & U32, scratch.rate_sample(rs))
+    if op == "init":
+        return lambda sk: call(op, sk.addr)
+    raise ValueError(f"unknown tcp_congestion_ops member {op}")
+
+
+def _release(cc: CongestionControl) -> Callable[[TcpSock], None]:
+    """``tcp_cleanup_congestion_control``: the BPF ``release`` (if any), then module put."""
+    kdata = cc.kdata
+    assert kdata is not None
+    has = kdata.has("release")
+
+    def release(sk: TcpSock) -> None:
+        if has:
+            kdata.call("release", getattr(sk, "addr", 0))
+        if isinstance(sk, KernelTcpSock):
+            sk._bridge.released(sk)
+
+    return release
+
+
+def ops_for(cc: CongestionControl, scratch: _Scratch) -> TcpCongestionOps:
+    """A :class:`TcpCongestionOps` running ``cc``: BPF ops through ``kdata.call``, natives in Python.
+
+    Raises ``EOPNOTSUPP`` for a native algorithm the simulator does not model (bbr).
+    """
+    if not cc.is_bpf:
+        factory = NATIVE_OPS.get(str(cc.impl))
+        if factory is None:
+            raise bpf_error(
+                errno.EOPNOTSUPP, f"native congestion control {cc.name} is not modelled by the simulator", op="tcp ca"
+            )
+        ops = factory()
+        ops.owner = cc
+        return ops
+    kdata = cc.kdata
+    assert kdata is not None
+    fns = {op: _bpf_op(cc, op, scratch) for op in OP_NAMES if op != "release" and kdata.has(op)}
+    return TcpCongestionOps(cc.name, flags=cc.flags, owner=cc, release=_release(cc), **fns)
+
+
+# ---------------------------------------------------------------------------------------
+# registry and bridge
+# ---------------------------------------------------------------------------------------
+class KernelCongestionRegistry(CongestionRegistry):
+    """The simulator's ``tcp_cong_list`` view of the kernel's list (per-socket selection).
+
+    Registration goes through struct_ops maps on the kernel, so :meth:`register`,
+    :meth:`unregister` and :meth:`update` are refused (``EPERM``).
+    """
+
+    def __init__(self, bridge: TcpBridge) -> None:
+        super().__init__(with_reno=False)
+        self.bridge = bridge
+        self.ccs = bridge.kernel.tcp_congestion  # type: ignore[attr-defined]
+        self._cache: dict[CongestionControl, TcpCongestionOps] = {}
+        first = self.ccs.find(self.ccs.default)
+        if first is None or not (first.is_bpf or str(first.impl) in NATIVE_OPS):
+            first = self.ccs.find("reno")  # tcp_assign_congestion_control falls back to reno
+        self._default_cc: CongestionControl | None = first
+
+    def ops(self, cc: CongestionControl) -> TcpCongestionOps:
+        """The (cached, identity-stable) ops object of list entry ``cc``."""
+        ops = self._cache.get(cc)
+        if ops is None:
+            ops = ops_for(cc, self.bridge.scratch)
+            self._cache[cc] = ops
+        return ops
+
+    def find(self, name: str) -> TcpCongestionOps | None:
+        """``tcp_ca_find``: ops of the entry called ``name`` now, or None."""
+        cc = self.ccs.find(name)
+        return None if cc is None else self.ops(cc)
+
+    def available(self) -> list[str]:
+        """The kernel's ``tcp_available_congestion_control``."""
+        return list(self.ccs.available())
+
+    def set_default(self, name: str) -> TcpCongestionOps:
+        """``tcp_set_default_congestion_control``: ``ENOENT`` for an unknown name."""
+        cc = self.ccs.find(name)
+        if cc is None:
+            raise bpf_error(errno.ENOENT, f"no congestion control named {name!r}", op="set default cc")
+        ops = self.ops(cc)
+        self._default_cc = cc
+        self.ccs.default = name
+        return ops
+
+    @property
+    def default(self) -> TcpCongestionOps:
+        """The default ops (a pointer: stays on the old version across a link update)."""
+        if self._default_cc is None:
+            raise bpf_error(errno.ENOENT, "no default congestion control", op="assign cc")
+        return self.ops(self._default_cc)
+
+    def register(self, ca: TcpCongestionOps) -> None:
+        """Refused: register through a struct_ops map on the kernel."""
+        raise bpf_error(errno.EPERM, "register congestion controls through struct_ops maps", op="register cc")
+
+    def unregister(self, ca: TcpCongestionOps) -> None:
+        """Refused: detach the struct_ops link / delete the map element."""
+        raise bpf_error(errno.EPERM, "unregister congestion controls through struct_ops maps", op="unregister cc")
+
+    def update(self, ca: TcpCongestionOps, old_ca: TcpCongestionOps) -> None:
+        """Refused: use ``BPF_LINK_UPDATE`` (``Link.update_map``)."""
+        raise bpf_error(errno.EPERM, "update congestion controls through BPF_LINK_UPDATE", op="update cc")
+
+
+class TcpBridge:
+    """Kernel-backed sockets and the registry for one simulator on ``kernel``.
+
+    ``bridge.socket`` is the simulator's ``sock_factory``.  After :meth:`close` every
+    socket struct, sk_storage element and map reference is gone.
+    """
+
+    def __init__(self, kernel: EmulatedKernel) -> None:
+        if getattr(kernel, "tcp_congestion", None) is None:
+            raise bpf_error(errno.EOPNOTSUPP, "kernel has no tcp_congestion_ops subsystem", op="tcp bridge")
+        self.kernel = kernel
+        self.tcp_sock_type = kernel.vmlinux.spec.find("tcp_sock", btflib.Struct)
+        self.layout = _layout(self.tcp_sock_type)
+        self.scratch = _Scratch(kernel)
+        self.sockets: list[KernelTcpSock] = []
+        self.registry = KernelCongestionRegistry(self)
+        self.sim: Simulator | None = None
+
+    def socket(self, mss: int = 1448, *, flow_id: int = 0, role: str = "snd") -> KernelTcpSock:
+        """``sock_factory``: a new kernel-backed socket."""
+        return KernelTcpSock(self, mss, flow_id=flow_id, role=role)
+
+    def released(self, sk: KernelTcpSock) -> None:
+        """After ``release``: drop the map reference; a closed flow's socket is destroyed."""
+        sk.drop_ca_ref()
+        sim = self.sim
+        if sim is not None and 0 <= sk.sim_flow_id < len(sim.flows) and sim.flows[sk.sim_flow_id].closed:
+            sk._free_pending = True  # freed right after the op returns (sync_from_kernel)
+
+    def live_sockets(self) -> list[KernelTcpSock]:
+        """Sockets whose kernel struct still exists."""
+        return [s for s in self.sockets if not s.freed]
+
+    def close(self) -> None:
+        """Close the simulator's flows, then destroy every socket and the scratch space."""
+        if self.sim is not None:
+            self.sim.close()
+        for sk in self.sockets:
+            sk.free()
+        self.sockets = []
+        if self.scratch is not None:
+            self.scratch.free(self.kernel)
+
+
+@cache
+def _layout(tcp_sock: btflib.Struct) -> _Layout:
+    """The copy plan for one ``struct tcp_sock`` type (computed once per BTF)."""
+    return _Layout(tcp_sock)
+
+
+def kernel_simulator(kernel: EmulatedKernel, config: SimConfig | None = None) -> tuple[Simulator, TcpBridge]:
+    """A :class:`Simulator` whose sockets and congestion controls are the kernel's."""
+    bridge = TcpBridge(kernel)
+    sim = Simulator(config, bridge.registry, sock_factory=bridge.socket)
+    bridge.sim = sim
+    return sim, bridge
