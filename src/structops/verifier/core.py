@@ -160,12 +160,18 @@ class Verifier:
                 entries.append(pc + 1 + i)
                 self.stats.subprogs.add(pc + 1 + i)
             pc += 2 if c == 0x18 else 1
-        last = self.code[n - 1] if n - 1 not in second else self.code[n - 2]
-        if n - 1 in second or OPCODES[last[0]].kind not in (Kind.EXIT, Kind.JA):
-            raise Reject(errno.EINVAL, "last insn is not an exit or jmp")
         for e in entries:
             if not 0 <= e < n or e in second:
                 raise Reject(errno.EINVAL, f"call to invalid destination {e}")
+        starts = sorted(set(entries))
+        ends = [*starts[1:], n]
+        owner: dict[int, int] = {}
+        for start, end in zip(starts, ends, strict=True):
+            last = end - 2 if end - 1 in second else end - 1
+            if OPCODES[self.code[last][0]].kind not in (Kind.EXIT, Kind.JA):
+                raise Reject(errno.EINVAL, "last insn is not an exit or jmp")
+            for x in range(start, end):
+                owner[x] = start
         seen: set[int] = set()
         work = list(entries)
         while work:
@@ -176,7 +182,7 @@ class Verifier:
             succ = self._successors(pc)
             k = OPCODES[self.code[pc][0]].kind
             for t in succ:
-                if not 0 <= t < n:
+                if not 0 <= t < n or owner[t] != owner[pc]:
                     raise Reject(errno.EINVAL, f"jump out of range from insn {pc} to {t}")
                 if t in second:
                     raise Reject(errno.EINVAL, f"jump into the middle of ldimm64 insn {t - 1}")
