@@ -344,20 +344,17 @@ def _bpf_op(cc: CongestionControl, op: str, scratch: _Scratch) -> Callable[..., 
         return lambda sk, sample: call(op, sk.addr, scratch.ack_sample(sample))
     if op == "cong_control":
         return lambda sk, ack, flag, rs: call(op, sk.addr, ack & U32, flag & U32, scratch.rate_sample(rs))
-    if op == "init":
+    if op in ("init", "release"):
         return lambda sk: call(op, sk.addr)
     raise ValueError(f"unknown tcp_congestion_ops member {op}")
 
 
-def _release(cc: CongestionControl) -> Callable[[TcpSock], None]:
-    """``tcp_cleanup_congestion_control``: the BPF ``release`` (if any), then module put."""
-    kdata = cc.kdata
-    assert kdata is not None
-    has = kdata.has("release")
+def _release(inner: Callable[[TcpSock], Any] | None) -> Callable[[TcpSock], None]:
+    """``tcp_cleanup_congestion_control``: the algorithm's ``release`` (if any), then module put."""
 
     def release(sk: TcpSock) -> None:
-        if has:
-            kdata.call("release", getattr(sk, "addr", 0))
+        if inner is not None:
+            inner(sk)
         if isinstance(sk, KernelTcpSock):
             sk._bridge.released(sk)
 
@@ -377,11 +374,13 @@ def ops_for(cc: CongestionControl, scratch: _Scratch) -> TcpCongestionOps:
             )
         ops = factory()
         ops.owner = cc
+        ops.release = _release(ops.release)
         return ops
     kdata = cc.kdata
     assert kdata is not None
-    fns = {op: _bpf_op(cc, op, scratch) for op in OP_NAMES if op != "release" and kdata.has(op)}
-    return TcpCongestionOps(cc.name, flags=cc.flags, owner=cc, release=_release(cc), **fns)
+    fns = {op: _bpf_op(cc, op, scratch) for op in OP_NAMES if kdata.has(op)}
+    inner = fns.pop("release", None)
+    return TcpCongestionOps(cc.name, flags=cc.flags, owner=cc, release=_release(inner), **fns)
 
 
 # ---------------------------------------------------------------------------------------
@@ -477,8 +476,15 @@ class TcpBridge:
         """After ``release``: drop the map reference; a closed flow's socket is destroyed."""
         sk.drop_ca_ref()
         sim = self.sim
-        if sim is not None and 0 <= sk.sim_flow_id < len(sim.flows) and sim.flows[sk.sim_flow_id].closed:
-            sk._free_pending = True  # freed right after the op returns (sync_from_kernel)
+        if sim is None or not 0 <= sk.sim_flow_id < len(sim.flows):
+            return
+        flow = sim.flows[sk.sim_flow_id]
+        if not flow.closed:
+            return
+        sk._free_pending = True  # freed right after the op returns (sync_from_kernel)
+        rcv = flow.rcv.sk if flow.rcv is not None else None
+        if isinstance(rcv, KernelTcpSock) and rcv is not sk and rcv.icsk_ca_ops is None:
+            rcv.free()  # a receiver without a CC has no release to wait for
 
     def live_sockets(self) -> list[KernelTcpSock]:
         """Sockets whose kernel struct still exists."""
