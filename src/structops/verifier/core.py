@@ -66,8 +66,11 @@ class VerifyStats:
     subprogs: set[int] = field(default_factory=set)
 
 
-def _s32(x: int) -> int:
-    return x - (1 << 32) if x & 0x80000000 else x
+def _known_not_null(reg: Reg) -> bool:
+    """``reg_not_null``: pointers the kernel knows are not NULL (map values, trusted BTF, mem)."""
+    if reg.type == RegType.PTR_TO_BTF_ID:
+        return reg.trusted or bool(reg.ref_obj_id)
+    return reg.type in (RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM)
 
 
 class Verifier:
@@ -518,7 +521,12 @@ class Verifier:
         zero = other_reg.type == RegType.SCALAR and other_reg.is_const and other_reg.umin == 0
         if op in (0x10, 0x50) and zero and is64:
             if not ptr.maybe_null:
-                return pc + 1 if op == 0x10 else target  # a non-NULL pointer is never 0
+                if _known_not_null(ptr):
+                    return pc + 1 if op == 0x10 else target  # a non-NULL pointer is never 0
+                stack.append((target, st.copy(), cp))  # e.g. a walked (untrusted) pointer
+                if cp is not None:
+                    cp.branches += 1
+                return pc + 1
             null_st = st.copy()
             self._mark_null(null_st, ptr, True)
             self._mark_null(st, ptr, False)

@@ -7,9 +7,9 @@ import struct
 import time
 
 import pytest
-from asm import EXIT, JNE, add, jmp_imm, ldx_dw, mov
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vasm import EXIT, JNE, add, jmp_imm, ldx_dw, mov
 
 from structops.errors import VerifierError
 from structops.isa.opcodes import OPCODES

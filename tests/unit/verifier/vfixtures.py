@@ -1,4 +1,4 @@
-"""Fixtures for the verifier tests: an embedded kernel, its BTF facts, a prog loader."""
+"""Fixtures for the verifier tests (imported by the test modules): an embedded kernel, BTF facts, a loader."""
 
 from __future__ import annotations
 
