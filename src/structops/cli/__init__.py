@@ -12,28 +12,42 @@ import sys
 from typing import TextIO
 
 from structops.cli import btf as _btf
+from structops.cli import links as _links
+from structops.cli import maps as _maps
+from structops.cli import progs as _progs
+from structops.cli import struct_ops as _struct_ops
+from structops.cli.session import add_global_options, run_commands
 from structops.errors import BpfError, FormatError
+from structops.kernel.protocol import Kernel
 
-__all__ = ["main"]
+__all__ = ["main", "run_commands"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every command group registered."""
     parser = argparse.ArgumentParser(prog="structops", description="BPF struct_ops in Python")
+    add_global_options(parser)
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
     groups.required = True
     _btf.register(groups)
+    for group in (_struct_ops, _maps, _progs, _links):
+        group.register(groups)
     return parser
 
 
-def main(argv: list[str] | None = None, stdout: TextIO | None = None) -> int:
-    """Run one command; return its exit status (2 for usage errors, 1 for failures)."""
+def main(argv: list[str] | None = None, stdout: TextIO | None = None, kernel: Kernel | None = None) -> int:
+    """Run one command; return its exit status (2 for usage errors, 1 for failures).
+
+    ``kernel`` is the kernel the bpftool-style commands act on (default: a fresh embedded
+    kernel, or the running one with ``--kernel linux``); see :mod:`structops.cli.session`.
+    """
     out = stdout if stdout is not None else sys.stdout
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse reports usage errors by exiting
         return int(exc.code or 0)
+    args.kernel_instance = kernel
     try:
         status: int = args.func(args, out)
     except BrokenPipeError:  # pragma: no cover - `structops ... | head`
