@@ -16,7 +16,6 @@ import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from structops import btf as btflib
 from structops.errors import VerifierError, bpf_error
 from structops.kernel.btf_obj import BtfObject
 from structops.kernel.maps.base import BpfMap, check_obj_name
@@ -32,7 +31,6 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_IDX_VALUE,
     BPF_PSEUDO_MAP_VALUE,
     ENOTSUPP,
-    MAX_BPF_FUNC_ARGS,
     ProgLoadFlags,
     ProgType,
 )
@@ -324,83 +322,6 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
         from structops.verifier import verify_struct_ops_prog
 
         verify_struct_ops_prog(proc, prog, log)
-
-
-def _check_ctx_and_r0(prog: BpfProg, code: list[Slot], log: _Log) -> None:
-    """V12 (ctx reads through registers that still hold the ctx pointer) and V15 (R0 set)."""
-    st = prog.st_ops
-    assert st is not None
-    proto: btflib.FuncProto = st.func_proto
-    nargs = len(proto.params)
-    ret = btflib.underlying(proto.return_type)
-    needs_r0 = not isinstance(ret, btflib.Void)
-    # Main program only: stop at the first bpf-to-bpf call target boundary is not
-    # known statically here, so subprogram bodies reached by pseudo calls are skipped.
-    sub_starts = {i + 1 + s.imm for i, s in enumerate(code) if s.code == 0x85 and s.src == BPF_PSEUDO_CALL}
-    main_end = min([x for x in sub_starts if x > 0] or [len(code)])
-    succ = {i: t for i, t in _jump_targets(code[:main_end])}
-    # state per insn: (frozenset of regs holding ctx, r0 initialised)
-    start: tuple[frozenset[int], bool] = (frozenset({1}), False)
-    states: dict[int, tuple[frozenset[int], bool]] = {0: start}
-    work = [0]
-    while work:
-        i = work.pop()
-        if i < 0 or i >= main_end:
-            raise _fail(log, errno.EINVAL, f"jump out of range from insn {i}")
-        ctx, r0 = states[i]
-        s = code[i]
-        cls = s.code & 0x07
-        mode = s.code & 0xE0
-        if (cls in (0x01, 0x02, 0x03) and mode == 0x60) or (cls in (0x01, 0x02, 0x03) and mode == 0x80):  # MEM/MEMSX
-            if cls == 0x01 and s.src in ctx:  # LDX from ctx
-                size = {0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8}[s.code & 0x18]
-                off = s.off
-                if off < 0 or off % 8 or off % size or off >= 8 * MAX_BPF_FUNC_ARGS:
-                    raise _fail(log, errno.EACCES, f"invalid bpf_context access off={off} size={size}")
-                arg = off // 8
-                if arg >= nargs:
-                    raise _fail(log, errno.EACCES, f"func '{st.member_name}' doesn't have {arg + 1}-th argument")
-                if isinstance(btflib.underlying(proto.params[arg].type), btflib.Pointer) and size != 8:
-                    raise _fail(log, errno.EACCES, f"invalid bpf_context access off={off} size={size}")
-            elif cls in (0x02, 0x03) and s.dst in ctx:
-                raise _fail(log, errno.EACCES, f"invalid bpf_context access off={s.off}: ctx is read-only")
-        # transfer
-        new_ctx = set(ctx)
-        new_r0 = r0
-        if s.code == 0x18:
-            new_ctx.discard(s.dst)
-            if s.dst == 0:
-                new_r0 = True
-        elif cls in (0x04, 0x07):  # ALU / ALU64
-            if s.code == 0xBF and (s.code & 0x08) and s.off == 0 and s.src in ctx:  # mov64 reg
-                new_ctx.add(s.dst)
-            else:
-                new_ctx.discard(s.dst)
-            if s.dst == 0:
-                new_r0 = True
-        elif cls in (0x00, 0x01):  # LD / LDX
-            new_ctx.discard(s.dst)
-            if s.dst == 0:
-                new_r0 = True
-        elif cls in (0x05, 0x06) and (s.code & 0xF0) == 0x80:  # call
-            new_ctx -= {1, 2, 3, 4, 5}
-            new_r0 = True
-        elif cls in (0x05, 0x06) and (s.code & 0xF0) == 0x90:  # exit
-            if needs_r0 and not r0:
-                raise _fail(log, errno.EACCES, "R0 !read_ok")
-        elif cls == 0x03 and (s.code & 0xE0) == 0xC0 and s.imm in (0xE1, 0xF1):  # xchg/cmpxchg
-            new_r0 = True
-        nxt_state = (frozenset(new_ctx), new_r0)
-        for t in succ.get(i, []):
-            old = states.get(t)
-            if old is None:
-                states[t] = nxt_state
-                work.append(t)
-                continue
-            merged = (old[0] | nxt_state[0], old[1] and nxt_state[1])
-            if merged != old:
-                states[t] = merged
-                work.append(t)
 
 
 def bind_used_map(prog: BpfProg, m: BpfMap) -> None:

@@ -283,6 +283,8 @@ def install(kernel: EmulatedKernel) -> None:
             return True
         return hid in BASE_HELPERS
 
+    from structops.verifier.tcp_access import tcp_sock_write_check
+
     ops = StructOpsOps(
         name=NAME,
         cfi_stubs=_STUBS,
@@ -294,7 +296,7 @@ def install(kernel: EmulatedKernel) -> None:
         update=update,
         verifier_ops=VerifierOps(
             get_func_proto=get_func_proto,
-            btf_struct_access=None,
+            btf_struct_access=tcp_sock_write_check(kernel.vmlinux.spec),
             promote_ptr={"sock": "tcp_sock"},
         ),
     )
