@@ -284,3 +284,25 @@ def test_V10_ref_arg_and_tail_call(k: EmulatedKernel) -> None:
     err = S.expect_errno(errno.EINVAL, lambda: k.bpf(Cmd.BPF_PROG_LOAD, attr))
     assert "cannot tail call" in err.log
     k.close(mod_fd)
+
+
+def test_KP1_poll_blocks_until_detach(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
+    """KP1/KD2: a poller waiting on the link wakes with EPOLLHUP when another thread detaches."""
+    import threading
+
+    from structops.kernel.struct_ops import EPOLLHUP
+
+    btf_fd = S.load_user_btf(k, t)
+    progs = S.load_reno(k, t, env)
+    fd = S.create_tcp_map(k, t, env, btf_fd, link=True)
+    S.update(k, fd, S.tcp_value(env, "kp1cc", progs.slots()))
+    link_fd = S.link_create(k, t, fd)
+    link, _ = k.root.get_obj(link_fd, object, "link")  # type: ignore[arg-type]
+    result: list[int] = []
+    waiter = threading.Thread(target=lambda: result.append(link.poll(timeout=10)))
+    waiter.start()
+    waiter.join(timeout=0.2)
+    assert waiter.is_alive() and result == []  # still blocked: the map is attached
+    S.link_detach(k, link_fd)
+    waiter.join(timeout=5)
+    assert result == [EPOLLHUP]
