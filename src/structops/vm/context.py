@@ -124,8 +124,11 @@ class VM:
 
         return Program.load(insns, vm=self, resolver=resolver, prog_type=prog_type, name=name)
 
-    def tail_call(self, run: RunContext, ctx: int, prog_array: int, index: int) -> int | None:
+    def tail_call(self, run: RunContext, ctx: int, prog_array: int, index: int, depth: int = 1) -> int | None:
         """Run ``bpf_tail_call(ctx, prog_array, index)``; the target's r0, or None on failure.
+
+        The target replaces the calling frame: it runs at the caller's call depth, so
+        tail calls from subprograms still count against :data:`MAX_CALL_FRAMES`.
 
         Fails (the caller continues with the next instruction) when no lookup hook is
         installed, the slot is empty, or :data:`MAX_TAIL_CALL_CNT` tail calls already ran.
@@ -138,4 +141,4 @@ class VM:
         if target.vm is not self:
             raise VMFault("tail call target belongs to another VM")
         run.tail_calls += 1
-        return target.enter(run, (ctx, 0, 0, 0, 0))
+        return target.enter(run, (ctx, 0, 0, 0, 0), depth)

@@ -217,7 +217,7 @@ class Interpreter:
             return
         helper = self.prog.helper_at.get(pc)
         if helper is not None and helper.tail_call:
-            result = self.run.vm.tail_call(self.run, regs[1], regs[2], regs[3])
+            result = self.run.vm.tail_call(self.run, regs[1], regs[2], regs[3], frame.depth)
             if result is not None:
                 regs[0] = result
                 raise _Return

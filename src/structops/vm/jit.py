@@ -515,7 +515,7 @@ class _Gen:
         helper = prog.helper_at[pc]
         if helper.tail_call:
             self.emit(ind, "C.left = left")
-            self.emit(ind, "t = C.vm.tail_call(C, r1, r2, r3)")
+            self.emit(ind, "t = C.vm.tail_call(C, r1, r2, r3, depth)")
             self.emit(ind, "if t is not None: return t")
             self.emit(ind, "left = C.left")
             return

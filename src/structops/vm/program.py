@@ -244,12 +244,12 @@ class Program:
         run = RunContext(self.vm, self, engine=engine, limit=limit, packet=packet)
         return self.enter(run, full)
 
-    def enter(self, run: RunContext, args: tuple[int, ...]) -> int:
-        """Run the main function inside an existing run (used by tail calls)."""
+    def enter(self, run: RunContext, args: tuple[int, ...], depth: int = 1) -> int:
+        """Run the main function inside an existing run at call ``depth`` (tail calls)."""
         previous = run.program
         run.program = self
         try:
-            return self._call(run, 0, args, 1)
+            return self._call(run, 0, args, depth)
         except ProgramExit as stop:
             return stop.r0
         except VMFault as fault:

@@ -284,3 +284,18 @@ def test_function_pointer_and_callback() -> None:
     prog = Program.load(insns, vm=vm)
     assert prog.run() == 3
     assert calls == [0, 10, 20]
+
+
+def test_tail_call_keeps_the_call_depth(engine: str) -> None:
+    """A tail call from a subprogram runs at that depth (MAX_CALL_FRAMES still applies)."""
+    vm = VM()
+    deep = Program.load(assemble("call local f\nexit\nf:\nmov %r0, 5\nexit"), vm=vm)
+    vm.prog_array_lookup = lambda array, index: deep
+    assert deep.run(engine=engine) == 5  # type: ignore[arg-type]
+    # main -> a .. f -> g at depth 8 tail-calls `deep`, whose own call needs a 9th frame
+    text = "call local a\nexit\n" + "".join(
+        f"{n}:\ncall local {m}\nexit\n" for n, m in zip("abcdef", "bcdefg", strict=True)
+    )
+    text += "g:\nmov %r2, 0\nmov %r3, 0\ncall 12\nexit"
+    with pytest.raises(VMFault, match="deeper than 8"):
+        Program.load(assemble(text), vm=vm).run(engine=engine)  # type: ignore[arg-type]
