@@ -155,6 +155,28 @@ class Process:
         """Raw bytes of the embedded kernel's vmlinux BTF."""
         return self.kernel.vmlinux.raw
 
+    def fdinfo(self, fd: int) -> str:
+        """``/proc/<pid>/fdinfo/<fd>`` of a bpf fd (C17 maps, K7 links; progs and BTF too)."""
+        from structops.kernel.prog import BpfProg
+
+        file = self.get_file(fd)
+        obj = file.obj
+        mode = "02000002" if file.readable and file.writable else ("02000000" if file.readable else "02000001")
+        head = f"pos:\t0\nflags:\t{mode}\nmnt_id:\t15\nino:\t{1000 + obj.id}\n"
+        body = getattr(obj, "fdinfo", None)
+        if callable(body):
+            return head + str(body())
+        if isinstance(obj, BpfProg):
+            return head + (
+                f"prog_type:\t{obj.prog_type}\nprog_jited:\t1\nprog_tag:\t{obj.tag.hex()}\n"
+                f"memlock:\t{(obj.insn_cnt * 8 + 4095) // 4096 * 4096}\nprog_id:\t{obj.id}\n"
+                f"run_time_ns:\t{obj.stats.run_time_ns}\nrun_cnt:\t{obj.stats.run_cnt}\n"
+                f"recursion_misses:\t{obj.stats.misses}\nverified_insns:\t{obj.verified_insns}\n"
+            )
+        if isinstance(obj, BtfObject):
+            return head + f"btf_id:\t{obj.id}\n"
+        return head
+
     def module_btfs(self) -> dict[str, bytes]:
         """Split BTF of each loaded module."""
         return {name: m.btf for name, m in self.kernel.modules.items()}
