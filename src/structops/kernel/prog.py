@@ -2,8 +2,8 @@
 
 A program is loaded once (PROG_LOAD), checked by :mod:`structops.kernel.progload`,
 translated for the VM, and then referenced by fds, struct_ops trampolines and
-associations.  ``tag`` is the kernel's: the first 8 bytes of the SHA-1 of the
-instructions with map-fd immediates zeroed.
+associations.  ``tag`` is the kernel's: the first 8 bytes of the SHA-256 (Linux 6.18; SHA-1 before)
+of the instructions with map-fd immediates zeroed.
 """
 
 from __future__ import annotations
@@ -53,7 +53,10 @@ def is_gpl_compatible(license_: str) -> bool:
 
 
 def prog_tag(insns: bytes) -> bytes:
-    """``bpf_prog_calc_tag``: SHA-1 of the insns with ld_imm64 map references zeroed, 8 bytes."""
+    """``bpf_prog_calc_tag``: SHA-256 of the insns with ld_imm64 map references zeroed, 8 bytes.
+
+    Linux 6.18 (the project machines) hashes with SHA-256; older kernels used SHA-1.
+    """
     buf = bytearray(insns)
     i = 0
     n = len(buf) // 8
@@ -67,7 +70,7 @@ def prog_tag(insns: bytes) -> bytes:
             i += 2
             continue
         i += 1
-    return hashlib.sha1(bytes(buf)).digest()[:8]
+    return hashlib.sha256(bytes(buf)).digest()[:8]
 
 
 @dataclass(frozen=True)
