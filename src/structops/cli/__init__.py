@@ -15,6 +15,7 @@ from structops.cli import btf as _btf
 from structops.cli import links as _links
 from structops.cli import maps as _maps
 from structops.cli import progs as _progs
+from structops.cli import run as _run
 from structops.cli import struct_ops as _struct_ops
 from structops.cli.session import add_global_options, run_commands
 from structops.errors import BpfError, FormatError
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
     groups.required = True
     _btf.register(groups)
-    for group in (_struct_ops, _maps, _progs, _links):
+    for group in (_struct_ops, _maps, _progs, _links, _run):
         group.register(groups)
     return parser
 
