@@ -1,6 +1,6 @@
 """``structops prog {show|list} [id ID]``: bpftool's program listing.
 
-Plain layout (bpftool 7.1, observed)(continuation lines start with a tab)::
+Plain layout (bpftool 7.1, observed; continuation lines start with a tab)::
 
     1489: struct_ops  name so_cubic_init  tag 7d59564474a0d311  gpl
         loaded_at 2026-12-01T06:13:13+0000  uid 0
