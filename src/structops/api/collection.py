@@ -17,6 +17,7 @@ from structops.api.program import Program
 from structops.kernel.protocol import Kernel
 from structops.loader import CollectionSpec, load_collection_spec
 from structops.loader.load import LoadedObjects, load_objects
+from structops.uapi import ProgType
 
 __all__ = ["Collection"]
 
@@ -51,16 +52,28 @@ class Collection:
         self._disabled_maps.add(name)
 
     def set_struct_ops_prog(self, map_name: str, member: str, program: str | None) -> None:
-        """Point struct_ops ``member`` of ``map_name`` at ``program`` (None clears it)."""
+        """Point struct_ops ``member`` of ``map_name`` at ``program`` (None clears it).
+
+        Like writing the skeleton's shadow value (B.4): a compile-time program that no
+        map references any more is not loaded (its autoload goes false).
+        """
         so = self.spec.map_by_name(map_name).struct_ops
         if so is None:
             raise TypeError(f"map {map_name} is not a struct_ops map")
-        if program is None:
-            so.funcs.pop(member, None)
-            return
-        if program not in self.spec.programs:
-            raise KeyError(program)
-        so.funcs[member] = program
+        if program is not None:
+            if program not in self.spec.programs:
+                raise KeyError(program)
+            if self.spec.programs[program].prog_type != ProgType.BPF_PROG_TYPE_STRUCT_OPS:
+                raise TypeError(f"program {program} is not a struct_ops program")
+        old = so.funcs.pop(member, None)
+        if program is not None:
+            so.funcs[member] = program
+            self._disabled_progs.discard(program)
+        still_used = any(
+            old in m.struct_ops.funcs.values() for m in self.spec.maps.values() if m.struct_ops is not None
+        )
+        if old is not None and old != program and not still_used:
+            self._disabled_progs.add(old)
 
     # -- load --------------------------------------------------------------------------------
     def load(self, kernel: Kernel | None = None, *, log_level: int = 0) -> Collection:

@@ -201,10 +201,21 @@ def _kernel_value(
         is_func = btflib.is_func_pointer(lm.type)
         if km is None:
             if lm.name in so.funcs or any(raw):
-                raise LoadError(f"struct_ops init_kern {m.name}: member {lm.name} not found in kernel BTF")
-            continue  # zero member missing in the kernel: skipped
+                raise LoadError(
+                    f"struct_ops init_kern {m.name}: Cannot find member {lm.name} in kernel BTF "
+                    f"(member {lm.name} not found in kernel BTF)"
+                )
+            continue  # zero member missing in the kernel: skipped ("skipping it as it's set to zero")
+        if lm.bitfield_size or km.bitfield_size:
+            raise LoadError(f"struct_ops init_kern {m.name}: bitfield member {lm.name} is not supported")
+        lkind = type(btflib.underlying(lm.type))
+        kkind = type(btflib.underlying(km.type))
+        if lkind is not kkind:
+            raise LoadError(f"struct_ops init_kern {m.name}: Unmatched member type {lm.name}")
         koff = data_off + km.offset
         if is_func:
+            if not btflib.is_func_pointer(km.type):
+                raise LoadError(f"struct_ops init_kern {m.name}: kernel member {lm.name} is not a func ptr")
             prog_name = so.funcs.get(lm.name)
             if prog_name is not None:
                 fd = prog_fds.get(prog_name)
@@ -215,7 +226,7 @@ def _kernel_value(
         ksize = btflib.sizeof(km.type)
         if ksize != lsize:
             raise LoadError(
-                f"struct_ops init_kern {m.name}: size mismatch for member {lm.name}: local {lsize} kernel {ksize}"
+                f"struct_ops init_kern {m.name}: Error in size of member {lm.name}: local {lsize} kernel {ksize}"
             )
         value[koff : koff + ksize] = raw
     return bytes(value), kspec.type_id(vt), module
@@ -257,11 +268,26 @@ def _load(
     map_hook: Callable[[MapSpec, int], None] | None,
 ) -> None:
     maps_to_create = [m for name, m in spec.maps.items() if m.autocreate and name not in skip_maps]
-    progs_to_load = {n: p for n, p in spec.programs.items() if p.autoload and n not in skip_programs}
+    created = {id(m) for m in maps_to_create}
+    # libbpf's bpf_object_adjust_struct_ops_autoload: a struct_ops program referenced by
+    # any struct_ops map loads iff one of those maps is created (B.4 "Autoload sync").
+    referenced: dict[str, bool] = {}
+    for m in spec.maps.values():
+        if m.struct_ops is not None:
+            for prog_name in m.struct_ops.funcs.values():
+                referenced[prog_name] = referenced.get(prog_name, False) or id(m) in created
+    progs_to_load = {
+        n: p
+        for n, p in spec.programs.items()
+        if n not in skip_programs and (referenced[n] if n in referenced else p.autoload)
+    }
     targets = _struct_ops_targets(spec, ktypes, maps_to_create)
     for name, p in progs_to_load.items():
         if p.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS and name not in targets:
-            raise LoadError(f"prog '{name}': unreferenced struct_ops program (no struct_ops map uses it)")
+            raise LoadError(
+                f"prog '{name}': SEC(\"struct_ops\") program isn't referenced anywhere, did you forget to use it? "
+                "(unreferenced struct_ops program)"
+            )
     # 1. BTF
     try:
         out.btf_fd = kernel.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(btf=spec.btf_raw or _MIN_BTF))
