@@ -279,7 +279,7 @@ def _load(
     progs_to_load = {
         n: p
         for n, p in spec.programs.items()
-        if n not in skip_programs and (referenced[n] if n in referenced else p.autoload)
+        if n not in skip_programs and referenced.get(n, p.autoload)
     }
     targets = _struct_ops_targets(spec, ktypes, maps_to_create)
     for name, p in progs_to_load.items():
