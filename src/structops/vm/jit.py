@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 #: Longest forward skip turned into a nested ``if`` (bounds the analysis cost).
 _MAX_SKIP = 256
+#: Deepest nesting of structured skips (CPython allows 100 indentation levels in all).
+_MAX_NEST = 32
 #: Longest run of ALU ops fused into one Python statement (bounds intermediate sizes).
 _MAX_FUSE = 8
 _RING = {"add": "+", "sub": "-", "mul": "*", "or": "|", "and": "&", "xor": "^", "lsh": "<<"}
@@ -102,7 +104,24 @@ def _structured_skips(pcs: list[int], jumps: dict[int, int], slots: list[Insn | 
             if not ok:
                 skips.discard(j)
                 changed = True
+        if not changed:
+            changed = _drop_deep_skips(skips, jumps)
     return skips
+
+
+def _drop_deep_skips(skips: set[int], jumps: dict[int, int]) -> bool:
+    """Drop skips nested deeper than :data:`_MAX_NEST` (Python limits indentation)."""
+    open_targets: list[int] = []
+    dropped = False
+    for j in sorted(skips):
+        while open_targets and open_targets[-1] <= j:
+            open_targets.pop()
+        if len(open_targets) >= _MAX_NEST:
+            skips.discard(j)
+            dropped = True
+        else:
+            open_targets.append(jumps[j])
+    return dropped
 
 
 class _Gen:

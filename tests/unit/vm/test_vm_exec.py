@@ -253,3 +253,14 @@ def test_load_time_rejections(text: str, match: str) -> None:
 def test_empty_program_rejected() -> None:
     with pytest.raises(ProgramError):
         Program.load([])
+
+
+@pytest.mark.parametrize("n", [5, 150])
+def test_deeply_nested_forward_branches(engine: str, n: int) -> None:
+    """Many nested skips (a compiler's if-chain) still translate; CPython caps indentation."""
+    insns = [Insn(0xB7, 0, 0, 0, 0)]
+    insns += [Insn(0x15, 1, 0, n - i, i) for i in range(n)]  # if r1 == i goto end
+    insns += [Insn(0x07, 0, 0, 0, 1), Insn(0x95)]
+    prog = Program.load(insns)
+    assert prog.run(n - 1, engine=engine) == 0  # type: ignore[arg-type]
+    assert prog.run(n + 7, engine=engine) == 1  # type: ignore[arg-type]
