@@ -170,3 +170,14 @@ def test_mixed_object(kernel: Kernel, coll: Callable[[str], Collection]) -> None
     """Objects mixing tc/socket/xdp programs, data maps and struct_ops load."""
     c = coll("mixed")
     assert {"mixed_tc", "mixed_socket", "mixed_xdp", "mixed_test_1"} <= set(c.programs)
+
+
+def test_kconfig_externs_resolved_and_readonly_maps_frozen(kernel: Kernel, coll: Callable[[str], Collection]) -> None:
+    """`.kconfig` gets CONFIG_HZ of the target kernel (250 on both); .rodata/.kconfig are frozen."""
+    c = coll("cubic_like")
+    assert struct.unpack("<Q", c.maps[".kconfig"].lookup(0)) == (250,)
+    for name in (".kconfig", ".rodata"):
+        with pytest.raises(BpfError) as exc:
+            c.maps[name].update(0, bytes(c.maps[name].value_size))
+        assert exc.value.errno == errno.EPERM
+    c.maps[".bss"].update(0, bytes(c.maps[".bss"].value_size))  # writable data stays writable

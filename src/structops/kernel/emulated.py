@@ -349,6 +349,19 @@ class EmulatedKernel:
         """User memory of the default root process."""
         return self.root.alloc_user(size)
 
+    def kconfig(self) -> dict[str, str]:
+        """The embedded kernel's configuration (what ``.kconfig`` externs resolve to)."""
+        return {
+            "CONFIG_HZ": str(self.config_hz),
+            "CONFIG_BPF_SYSCALL": "y",
+            "CONFIG_BPF_JIT": "y",
+            "CONFIG_DEBUG_INFO_BTF": "y",
+            "CONFIG_MODULES": "y" if self.config_modules else "n",
+            "CONFIG_TCP_CONG_CUBIC": "y",
+            "CONFIG_TCP_CONG_BBR": "y",
+            "CONFIG_DEFAULT_TCP_CONG": '"bbr"',
+        }
+
     # -- logging ----------------------------------------------------------------------------
     def log(self, message: str) -> None:
         """The kernel log (pr_warn / pr_err lines)."""

@@ -26,12 +26,13 @@ import contextlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from structops import btf as btflib
 from structops.errors import BpfError, ELFError
-from structops.kernel.attrs import BtfLoadAttr, MapCreateAttr, MapElemAttr, ProgLoadAttr
+from structops.kernel.attrs import BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr
 from structops.kernel.protocol import Kernel
-from structops.loader.spec import CollectionSpec, MapSpec, ProgramSpec, RelocKind, essential_name
+from structops.loader.spec import CollectionSpec, ExternKind, MapKind, MapSpec, ProgramSpec, RelocKind, essential_name
 from structops.uapi import (
     BPF_PSEUDO_BTF_ID,
     BPF_PSEUDO_KFUNC_CALL,
@@ -276,11 +277,7 @@ def _load(
         if m.struct_ops is not None:
             for prog_name in m.struct_ops.funcs.values():
                 referenced[prog_name] = referenced.get(prog_name, False) or id(m) in created
-    progs_to_load = {
-        n: p
-        for n, p in spec.programs.items()
-        if n not in skip_programs and referenced.get(n, p.autoload)
-    }
+    progs_to_load = {n: p for n, p in spec.programs.items() if n not in skip_programs and referenced.get(n, p.autoload)}
     targets = _struct_ops_targets(spec, ktypes, maps_to_create)
     for name, p in progs_to_load.items():
         if p.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS and name not in targets:
@@ -309,8 +306,13 @@ def _load(
         )
         fd = kernel.bpf(Cmd.BPF_MAP_CREATE, attr)
         out.maps[m.real_name] = fd
-        if m.contents is not None and m.type == MapType.BPF_MAP_TYPE_ARRAY and any(m.contents):
-            kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(fd, key=bytes(4), value=m.contents))
+        contents = m.contents
+        if m.kind is MapKind.KCONFIG:
+            contents = _kconfig_contents(spec, m, kernel)
+        if contents is not None and m.type == MapType.BPF_MAP_TYPE_ARRAY and any(contents):
+            kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(fd, key=bytes(4), value=contents))
+        if m.kind in (MapKind.RODATA, MapKind.KCONFIG):
+            kernel.bpf(Cmd.BPF_MAP_FREEZE, MapFreezeAttr(fd))  # libbpf freezes read-only data maps
         if map_hook is not None:
             map_hook(m, fd)
     # 3-4. programs
@@ -376,6 +378,67 @@ def register_struct_ops(kernel: Kernel, map_fd: int, value: bytes) -> None:
     ret = kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(map_fd, key=bytes(4), value=value))
     if ret != 0:  # U9a quirk: a reset that returns a non-errno value
         raise LoadError(f"struct_ops map update returned {ret} (non-zero module pointer member?)")
+
+
+def kernel_config(kernel: Kernel) -> dict[str, str]:
+    """The target kernel's configuration (``CONFIG_*`` -> value text).
+
+    A kernel object may provide ``kconfig()`` (the embedded kernel does); otherwise the
+    running kernel's ``/proc/config.gz`` or ``/boot/config-<release>`` is read, as libbpf does.
+    """
+    provider = getattr(kernel, "kconfig", None)
+    if callable(provider):
+        return dict(provider())
+    import gzip
+    import os
+
+    text = ""
+    try:
+        text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode(errors="replace")
+    except OSError:
+        try:
+            text = Path(f"/boot/config-{os.uname().release}").read_text(errors="replace")
+        except OSError:
+            text = ""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("CONFIG_") and "=" in line:
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out
+
+
+def _kconfig_contents(spec: CollectionSpec, m: MapSpec, kernel: Kernel) -> bytes:
+    """``.kconfig`` values: y=1, m=2, n=0, numbers, strings (libbpf ``bpf_object__read_kconfig_file``)."""
+    config = kernel_config(kernel)
+    buf = bytearray(m.contents or bytes(m.value_size))
+    for ext in spec.externs.values():
+        if ext.kind is not ExternKind.KCONFIG:
+            continue
+        raw = config.get(ext.name)
+        if raw is None:
+            if ext.name == "LINUX_KERNEL_VERSION":
+                import os
+
+                parts = [int(x) for x in os.uname().release.split("-")[0].split(".")[:3] if x.isdigit()]
+                parts += [0] * (3 - len(parts))
+                raw = str((parts[0] << 16) + (parts[1] << 8) + min(parts[2], 255))
+            elif ext.weak:
+                continue
+            else:
+                raise LoadError(f"extern (kcfg) '{ext.name}': value not found in the kernel config")
+        if raw in ("y", "m", "n"):
+            value = {"y": 1, "m": 2, "n": 0}[raw].to_bytes(ext.size or 1, "little")
+        elif raw.startswith('"'):
+            value = raw.strip('"').encode()[: max(ext.size - 1, 0)].ljust(ext.size, b"\0")
+        else:
+            try:
+                number = int(raw, 0)
+            except ValueError:
+                raise LoadError(f"extern (kcfg) '{ext.name}': cannot parse value {raw!r}") from None
+            value = (number & ((1 << (8 * ext.size)) - 1)).to_bytes(ext.size, "little")
+        buf[ext.offset : ext.offset + ext.size] = value
+    return bytes(buf)
 
 
 def _module_btf_fd(kernel: Kernel, module: str, out: LoadedObjects) -> int:
