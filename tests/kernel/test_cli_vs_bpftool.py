@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,10 +36,20 @@ from typing import Any
 
 import pytest
 
-from conftest import TESTDATA, real_kernel_skip_reason
 from structops.cli import main
 
-_reason = real_kernel_skip_reason()
+TESTDATA = Path(__file__).resolve().parents[2] / "testdata"
+
+
+def _skip_reason() -> str | None:
+    if not Path("/sys/kernel/btf/vmlinux").exists():
+        return "no kernel BTF at /sys/kernel/btf/vmlinux"
+    if os.geteuid() != 0:
+        return "not root: CAP_BPF and mount(2) are needed"
+    return None
+
+
+_reason = _skip_reason()
 if _reason is None and shutil.which("bpftool") is None:
     _reason = "bpftool is not installed"
 pytestmark = pytest.mark.skipif(_reason is not None, reason=_reason or "")

@@ -1,10 +1,17 @@
-"""Shared helpers of the bpftool-style CLI tests (types and paths; fixtures are in conftest)."""
+"""Shared helpers and fixtures of the bpftool-style CLI tests (imported by the test modules;
+not a conftest.py, so that ``from conftest import ...`` elsewhere keeps meaning tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+
+from structops.cli import main
+from structops.kernel.emulated import EmulatedKernel
 
 TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
 
@@ -19,3 +26,22 @@ class Result:
 
 
 Cli = Callable[..., Result]
+
+
+@pytest.fixture
+def kernel() -> EmulatedKernel:
+    """A fresh embedded kernel."""
+    return EmulatedKernel()
+
+
+@pytest.fixture
+def cli(kernel: EmulatedKernel, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
+    """Run ``structops ARGS`` on the fixture kernel; returns rc, stdout and stderr."""
+
+    def run(*argv: str) -> Result:
+        capsys.readouterr()
+        out = io.StringIO()
+        rc = main(list(argv), out, kernel=kernel)
+        return Result(rc, out.getvalue(), capsys.readouterr().err)
+
+    yield run

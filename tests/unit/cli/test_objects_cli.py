@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the cli / kernel fixtures are imported from cli_support)
 """``structops map|prog|link ...`` and the session helpers on the embedded kernel.
 
 Values are checked against what the API reports for the same objects; layouts against
@@ -11,7 +12,7 @@ import json
 import re
 
 import pytest
-from cli_support import TESTDATA, Cli
+from cli_support import TESTDATA, Cli, cli, kernel  # noqa: F401 (fixtures)
 
 from structops.api import Collection, Link
 from structops.cli import main, run_commands

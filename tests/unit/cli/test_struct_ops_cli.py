@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the cli / kernel fixtures are imported from cli_support)
 """``structops struct_ops show|dump|register|unregister`` on the embedded kernel.
 
 Objects are loaded and attached through the API; the CLI output is checked against
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from cli_support import TESTDATA, Cli
+from cli_support import TESTDATA, Cli, cli, kernel  # noqa: F401 (fixtures)
 
 from structops.api import Collection, Link
 from structops.kernel.emulated import EmulatedKernel
