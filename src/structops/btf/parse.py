@@ -1,11 +1,13 @@
 """Decoding raw BTF into a :class:`Spec` (kernel Documentation/bpf/btf.rst sections 2-3).
 
-Opening a blob costs one pass over the type section, done on an ``array`` of 32-bit words
-that records where each type starts (or that offset table comes from the on-disk cache,
-see :mod:`structops.btf._cache`).  :class:`~structops.btf.types.Type` objects are then
-built on demand, shallowly: a type's references are decoded when first touched.  Names
-are looked up without decoding the string table, by searching the name's bytes, until
-enough look-ups make a full name index worth building.
+Opening a blob costs one pass over the type section, read as native 32-bit words (a
+``memoryview`` cast of the blob, no copy), that records where each type starts
+(:func:`structops.btf._index.walk_records`; or that offset table comes from the on-disk
+cache, see :mod:`structops.btf._cache`).  :class:`~structops.btf.types.Type` objects are
+then built on demand, shallowly: a type's references are decoded when first touched.
+Names are looked up without decoding the string table, by searching the name's bytes,
+until enough look-ups make the name index (:class:`structops.btf._index.NameIndex`)
+worth building.
 """
 
 from __future__ import annotations
@@ -14,17 +16,24 @@ import bisect
 import struct
 from array import array
 from collections.abc import Iterator, Sequence
-from itertools import accumulate
-from operator import itemgetter
 from pathlib import Path
 from typing import TypeVar, overload
 
 from structops.btf import _cache
+from structops.btf._index import (
+    BytesNameIndex,
+    NameIndex,
+    StringIndex,
+    Words,
+    name_offsets,
+    search_string,
+    starts_strings,
+    walk_records,
+)
 from structops.btf._validate import validate_types
 from structops.btf._wire import (
     BASE_WORDS,
     ENTRY_WORDS,
-    MAX_TYPE_ID,
     NATIVE_ORDER,
     ByteOrder,
     Header,
@@ -68,7 +77,8 @@ __all__ = ["Spec", "parse", "parse_file"]
 T = TypeVar("T", bound=Type)
 
 VOID = Void()
-#: After this many look-ups by scanning, a full name index is built.
+#: After this many look-ups by scanning, the name index is built; after twice as many,
+#: the string index too (name -> string offsets without searching the string section).
 _INDEX_AFTER = 16
 
 _CLASSES: dict[int, type[Type]] = {
@@ -121,35 +131,8 @@ def _new(cls: type[_O]) -> _O:
     return object.__new__(cls)
 
 
-def walk_types(words: array[int]) -> array[int]:
-    """Return the word offset of every record in a type section (one pass, btf.rst 2.2).
-
-    Raises BTFError for an unknown kind or a record running past the section end.
-    """
-    offs = array("I")
-    append = offs.append
-    base = BASE_WORDS
-    entry = ENTRY_WORDS
-    n = len(words)
-    i = 0
-    try:
-        while i < n:
-            append(i)
-            info = words[i + 1]
-            k = info >> 24 & 31
-            i += base[k] + entry[k] * (info & 0xFFFF)  # type: ignore[operator]
-    except TypeError:
-        raise BTFError(
-            f"type [{len(offs)}] at byte {4 * offs[-1]} of the type section has unknown kind "
-            f"{words[offs[-1] + 1] >> 24 & 31}"
-        ) from None
-    except IndexError:
-        raise BTFError(f"truncated BTF: type [{len(offs)}] runs past the end of the type section") from None
-    if i > n:
-        raise BTFError(f"truncated BTF: type [{len(offs)}] runs past the end of the type section")
-    if len(offs) > MAX_TYPE_ID:
-        raise BTFError(f"too many BTF types: {len(offs)} (the kernel allows {MAX_TYPE_ID})")
-    return offs
+#: Kept for callers of the old name: the record walk lives in :mod:`structops.btf._index`.
+walk_types = walk_records
 
 
 class _TypeView(Sequence[Type]):
@@ -192,8 +175,8 @@ class Spec:
         self,
         raw: bytes,
         header: Header,
-        words: array[int],
-        offs: array[int],
+        words: Words,
+        offs: Sequence[int],
         strtab: bytes,
         base: Spec | None,
     ) -> None:
@@ -210,10 +193,9 @@ class Spec:
         self._str_base: int = base._str_total if base is not None else 0
         self._str_total: int = self._str_base + len(strtab)
         self._lookups = 0
-        self._name_offs: array[int] | None = None
-        self._names: list[bytes | None] | None = None
-        self._first: dict[bytes | None, int] = {}
-        self._last: dict[bytes | None, int] = {}
+        self._name_offs: Sequence[int] | None = None
+        self._index: NameIndex | BytesNameIndex | None = None
+        self._strindex: StringIndex | None = None
 
     # -- ids ---------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -279,16 +261,16 @@ class Spec:
 
     def _string_offsets(self, key: bytes) -> list[int]:
         """All offsets (global) where the string ``key`` starts in this spec's own section."""
-        tab = self._strtab
-        found = []
-        if tab.startswith(key + b"\0") and key:
-            found.append(self._str_base)
-        needle = b"\0" + key + b"\0"
-        pos = tab.find(needle)
-        while pos >= 0:
-            found.append(self._str_base + pos + 1)
-            pos = tab.find(needle, pos + 1)
-        return found
+        if self._strindex is not None:
+            return self._strindex.offsets(key)
+        return search_string(self._strtab, self._str_base, key)
+
+    def _is_string_start(self, offset: int) -> bool:
+        """True if ``offset`` (global) is where a string of this spec or its base starts."""
+        o = offset - self._str_base
+        if o < 0:
+            return self.split_base is not None and self.split_base._is_string_start(offset)
+        return o < len(self._strtab) and (o == 0 or self._strtab[o - 1] == 0)
 
     # -- names -------------------------------------------------------------------------
     def name_of(self, type_id: int) -> str:
@@ -303,35 +285,61 @@ class Spec:
         raise BTFError(f"type id {type_id} out of range")
 
     def name_offsets(self) -> array[int]:
-        """The name offset of every own type, in id order (computed once)."""
+        """The name offset of every own type, in id order."""
+        table = self._name_table()
+        return table if isinstance(table, array) else array("I", table)
+
+    def _name_table(self) -> Sequence[int]:
+        """The name offset of every own type, in id order (gathered once)."""
         if self._name_offs is None:
-            offs = self._offs
-            if len(offs) > 1:
-                self._name_offs = array("I", itemgetter(*offs)(self._words))
-            else:
-                self._name_offs = array("I", [self._words[o] for o in offs])
+            self._name_offs = name_offsets(self._words, self._offs)
         return self._name_offs
 
-    def _own_ids_named(self, key: bytes) -> list[int]:
-        """Ids of own types whose name is ``key``, ascending."""
-        if self._names is None:
-            self._lookups += 1
-            if self._lookups > _INDEX_AFTER:
-                self.build_name_index()
-        if self._names is not None:
-            first = self._first.get(key)
-            if first is None:
-                return []
-            last = self._last[key]
-            names = self._names
-            return [self.first_id + j for j in range(first, last + 1) if names[j] == key]
+    def _own_ids_named(self, key: bytes) -> Iterator[int]:
+        """Ids of own types whose name is ``key``, ascending (lazily: find stops early)."""
+        self._lookups += 1
+        index = self._index
+        if index is None and self._lookups > _INDEX_AFTER:
+            self.build_name_index()
+            index = self._index
+        if index is None:
+            yield from self._scan_ids_named(key)
+            return
+        fid = self.first_id
+        if isinstance(index, BytesNameIndex):
+            yield from (fid + j for j in index.indices(key))
+            return
+        if self._lookups > 2 * _INDEX_AFTER:
+            self._build_string_index()
+            index.add_last()
+        offsets = self._all_string_offsets(key)
+        if len(offsets) == 1:  # the usual case: the first id needs no search of the table
+            first = index.first(offsets[0])
+            if first is not None:
+                yield fid + first
+                yield from (fid + j for j in index.indices(offsets[0])[1:])
+            return
+        found: list[int] = []
+        for off in offsets:
+            found += index.indices(off)
+        yield from (fid + j for j in sorted(found))
+
+    def _build_string_index(self) -> None:
+        """Index this spec's strings (and its base's), replacing searches of the section."""
+        if self._strindex is None:
+            self._strindex = StringIndex(self._strtab, self._str_base)
+        if self.split_base is not None:
+            self.split_base._build_string_index()
+
+    def _scan_ids_named(self, key: bytes) -> list[int]:
+        """Ids of own types named ``key`` by byte searches, without an index."""
         ids: list[int] = []
         offsets = self._string_offsets(key)
         if self.split_base is not None:
             offsets += self.split_base._all_string_offsets(key)
         if not offsets:
             return ids
-        if self._name_offs is not None:  # from the cache: a byte search of one array
+        if isinstance(self._name_offs, array):  # from the cache: a byte search of one array
             table = self._name_offs.tobytes()
             for soff in offsets:
                 pattern = struct.pack("=I", soff)
@@ -365,28 +373,31 @@ class Spec:
         return found
 
     def build_name_index(self) -> None:
-        """Build the full name -> ids index now (done automatically after a few look-ups)."""
-        if self._names is not None:
+        """Build the name index now (done automatically after a few look-ups).
+
+        The index maps each name offset to the types using it; a name is resolved to its
+        string offsets when looked up.  BTF whose type names do not all start a string
+        (legal, but no encoder does it) gets an index of decoded names instead.
+        """
+        if self._index is not None:
             return
-        tab = self._strtab
-        parts = tab.split(b"\0")
-        starts = accumulate(map((1).__add__, map(len, parts)), initial=self._str_base)
-        strmap: dict[int, bytes] = dict(zip(starts, parts, strict=False))
-        name_offs = self.name_offsets()
-        names: list[bytes | None] = list(map(strmap.get, name_offs))
-        if None in names:
-            for j, v in enumerate(names):
-                if v is None:
-                    names[j] = self.string(name_offs[j]).encode("utf-8", "surrogateescape")
-        self._names = names
-        ids = range(self._n)
-        self._last = dict(zip(names, ids, strict=True))
-        self._first = dict(zip(reversed(names), reversed(ids), strict=True))
+        table = self._name_table()
+        index = NameIndex(table)
+        regular = starts_strings(index.offsets, self._strtab, self._str_base)
+        if regular and self.split_base is not None:
+            base_starts = self.split_base._is_string_start
+            regular = all(base_starts(o) for o in index.offsets if o < self._str_base)
+        if regular:
+            self._index = index
+        else:
+            self._index = BytesNameIndex(
+                table, self._strtab, self._str_base, lambda o: self.string(o).encode("utf-8", "surrogateescape")
+            )
 
     def find_all(self, name: str) -> list[Type]:
         """Return every type called ``name`` (base types first), possibly empty."""
         key = name.encode("utf-8", "surrogateescape")
-        ids = self._own_ids_named(key)
+        ids = list(self._own_ids_named(key))
         found = self.split_base.find_all(name) if self.split_base is not None else []
         return found + [self.type_by_id(i) for i in ids]
 
@@ -558,9 +569,14 @@ def parse_file(path: str | Path, base: Spec | None = None, *, validate: bool = T
     except OSError as exc:
         raise BTFError(f"cannot read BTF file {path}: {exc.strerror or exc}") from exc
     key = None
-    if len(data) >= _cache.MIN_CACHED_SIZE:
+    if _caching(data):
         key = _cache.file_key(Path(path), _base_key(base))
     return _parse(data, base, validate, key)
+
+
+def _caching(data: bytes) -> bool:
+    """True if the index of ``data`` goes through the on-disk cache (large blob, cache on)."""
+    return len(data) >= _cache.MIN_CACHED_SIZE and _cache.cache_dir() is not None
 
 
 def _base_key(base: Spec | None) -> str:
@@ -577,22 +593,29 @@ def _parse(data: bytes, base: Spec | None, validate: bool, key: str | None) -> S
         raise BTFError("bad BTF string section: it must start with an empty string")
     if strtab and strtab[-1] != 0:
         raise BTFError("bad BTF string section: the last string is not NUL-terminated")
-    words = array("I")
-    words.frombytes(data[hdr.type_start : hdr.type_start + hdr.type_len])
-    if hdr.byte_order != NATIVE_ORDER:
+    section = memoryview(data)[hdr.type_start : hdr.type_start + hdr.type_len]
+    words: Words
+    if hdr.byte_order == NATIVE_ORDER:
+        words = section.cast("I")
+    else:
+        words = array("I", section.tobytes())
         words.byteswap()
     cached = None
     check = b""
-    if len(data) >= _cache.MIN_CACHED_SIZE:
+    if not _caching(data):
+        key = None
+    else:
         key = key or _cache.blob_key(data, _base_key(base))
         check = _cache.fingerprint(data)
         cached = _cache.load(key, len(words), check)
         if cached is not None and not _plausible(words, cached[0]):
             cached = None
+    offs: Sequence[int]
+    name_offs: Sequence[int] | None
     if cached is not None:
         offs, name_offs, validated = cached
     else:
-        offs, name_offs, validated = walk_types(words), None, False
+        offs, name_offs, validated = walk_records(words), None, False
     spec = Spec(data, hdr, words, offs, strtab, base)
     spec._name_offs = name_offs
     if key:
@@ -600,11 +623,11 @@ def _parse(data: bytes, base: Spec | None, validate: bool, key: str | None) -> S
     if validate and not validated:
         validate_types(spec)
     if key and (cached is None or (validate and not validated)):
-        _cache.store(key, len(words), check, offs, spec.name_offsets(), validated or validate)
+        _cache.store(key, len(words), check, array("I", offs), spec.name_offsets(), validated or validate)
     return spec
 
 
-def _plausible(words: array[int], offs: array[int]) -> bool:
+def _plausible(words: Words, offs: Sequence[int]) -> bool:
     """Cheap consistency check of a cached offset table against the type section."""
     if not offs:
         return len(words) == 0

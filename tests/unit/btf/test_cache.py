@@ -76,7 +76,7 @@ def test_many_lookups_switch_to_the_full_index(big_blob: bytes) -> None:
     spec = btf.parse(big_blob, validate=False)
     for n in range(0, 8000, 250):
         assert spec.find(f"s{n}", btf.Struct).name == f"s{n}"
-    assert spec._names is not None  # the index was built after a few scanning look-ups
+    assert spec._index is not None  # the index was built after a few scanning look-ups
     assert spec.find_all("a") == []  # member names are not type names
     with pytest.raises(KeyError):
         spec.find("s8000")
