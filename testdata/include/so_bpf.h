@@ -37,6 +37,11 @@ static void *(*so_sk_storage_get)(void *map, void *sk, void *value, __u64 flags)
 	(void *)BPF_FUNC_sk_storage_get;
 static long (*so_sk_storage_delete)(void *map, void *sk) = (void *)BPF_FUNC_sk_storage_delete;
 static __u64 (*so_jiffies64)(void) = (void *)BPF_FUNC_jiffies64;
+static long (*so_setsockopt)(void *sk, int level, int optname, void *optval, int optlen) =
+	(void *)BPF_FUNC_setsockopt;
+static long (*so_getsockopt)(void *sk, int level, int optname, void *optval, int optlen) =
+	(void *)BPF_FUNC_getsockopt;
+static long (*so_tcp_send_ack)(void *tp, __u32 rcv_nxt) = (void *)BPF_FUNC_tcp_send_ack;
 
 /* ---- CO-RE read of one field into dst (relocated by the loader) ---- */
 #define SO_READ(dst, p, field)                                                      \

@@ -201,7 +201,7 @@ class KernelTcpSock(TcpSock):
     """
 
     NEEDS_SYNC: ClassVar[bool] = True
-    __slots__ = ("_alloc", "_bridge", "_free_pending", "_held", "addr")
+    __slots__ = ("_alloc", "_bridge", "_free_pending", "_held", "addr", "sockopt")
 
     def __init__(self, bridge: TcpBridge, mss: int = 1448, *, flow_id: int = 0, role: str = "snd") -> None:
         self._bridge = bridge
@@ -211,6 +211,9 @@ class KernelTcpSock(TcpSock):
         self.addr = self._alloc.addr
         super().__init__(mss, flow_id=flow_id, role=role)
         bridge.sockets.append(self)
+        # tcp_sockopt: option state the simulator lacks, and the kernel's socket table by address
+        self.sockopt: Any = None
+        bridge.kernel.__dict__.setdefault("tcp_socks", {})[self.addr] = self
 
     # -- icsk_ca_ops with the module reference ----------------------------------------
     @property
@@ -256,6 +259,8 @@ class KernelTcpSock(TcpSock):
         cc = _bpf_cc(_CA_OPS_SLOT.__get__(self, TcpSock))
         ca_addr = cc.kdata.addr if cc is not None and cc.kdata is not None else 0
         self._bridge.layout.write(self, alloc.buf, self.addr - alloc.addr, ca_addr)
+        if self.sockopt is not None:  # tcp_sockopt.SockoptExtras (bpf_setsockopt state)
+            self.sockopt.apply(alloc.buf, self.addr - alloc.addr)
 
     def sync_from_kernel(self) -> None:
         """Read the BPF-writable fields back; frees the struct if the socket was closed."""
@@ -283,6 +288,7 @@ class KernelTcpSock(TcpSock):
         if alloc is None:
             return
         self.drop_ca_ref()
+        self._bridge.kernel.__dict__.get("tcp_socks", {}).pop(self.addr, None)  # tcp_sockopt table
         free_socket_storage(self._bridge.kernel, self.addr)
         self._bridge.kernel.kmem.free(alloc)
 

@@ -33,6 +33,12 @@ _ANY = "any"  # any initialised register
 _SZMEM = "mem"  # memory whose size is the next argument (a known constant)
 _SIZE = "size"
 _RDONLY = "ro"
+# tcp_sockopt (bpf_setsockopt/getsockopt/tcp_send_ack prototypes):
+_SOCK = "sock"  # ARG_PTR_TO_BTF_ID_SOCK_COMMON: trusted pointer to a struct embedding sock_common
+_TCPSK = "tcp_sock"  # ARG_PTR_TO_BTF_ID with arg_btf_id = tcp_sock
+_RDMEM = "rdmem"  # ARG_PTR_TO_MEM | MEM_RDONLY, sized by ARG_CONST_SIZE_OR_ZERO next
+_WRMEM = "wrmem"  # ARG_PTR_TO_UNINIT_MEM, sized by ARG_CONST_SIZE next
+_MAX_HELPER_MEM = 1 << 29
 
 #: helper id -> (argument kinds, return kind) for the helpers this verifier models.
 HELPER_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
@@ -51,7 +57,41 @@ HELPER_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     125: ((), "int"),  # ktime_get_boot_ns
     160: ((), "int"),  # ktime_get_coarse_ns
     208: ((), "int"),  # ktime_get_tai_ns
+    49: ((_SOCK, _ANY, _ANY, _RDMEM, _SIZE), "int"),  # setsockopt (bpf_sk_setsockopt*_proto)
+    57: ((_SOCK, _ANY, _ANY, _WRMEM, _SIZE), "int"),  # getsockopt (bpf_sk_getsockopt_proto)
+    116: ((_TCPSK, _ANY), "int"),  # tcp_send_ack
 }
+
+
+def _check_sock_arg(v: Verifier, st: State, regno: int, want: str) -> None:
+    """A trusted, non-NULL ``PTR_TO_BTF_ID`` whose struct embeds ``want`` at offset 0 (tcp_sockopt)."""
+    reg = st.cur.regs[regno]
+    if reg.type != RegType.PTR_TO_BTF_ID:
+        raise _eacces(f"R{regno} type={reg.type_str()} expected=ptr_, trusted_ptr_, rcu_ptr_")
+    if reg.maybe_null:
+        raise _eacces(f"R{regno} type={reg.type_str()} expected=ptr_, trusted_ptr_, rcu_ptr_")
+    if reg.off or reg.var_off:
+        raise _eacces(f"R{regno} must have zero offset when passed to a helper")
+    try:
+        target = v.env.spec.find(want, btflib.Struct)
+    except KeyError:
+        target = None
+    if target is None or not struct_embeds(reg.obj, target):
+        raise _eacces(f"R{regno} is of type {getattr(reg.obj, 'name', '?')} but {want} is expected")
+
+
+def _check_sized_mem(st: State, regno: int, write: bool, what: str) -> None:
+    """``check_mem_size_reg``: memory of the size in R<regno+1> (a bounded scalar) (tcp_sockopt)."""
+    size = st.cur.regs[regno + 1]
+    if size.type != RegType.SCALAR:
+        raise _eacces(f"R{regno + 1} type={size.type_str()} expected=scalar")
+    if size.umax >= _MAX_HELPER_MEM:
+        raise _eacces(f"R{regno + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+    if size.umax == 0:
+        if write:
+            raise _eacces(f"R{regno + 1} invalid zero-sized read")
+        return
+    check_helper_mem(st, regno, size.umax, write=write, what=what)
 
 
 def _eacces(msg: str) -> Reject:
@@ -94,6 +134,12 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 size_reg = st.cur.regs[regno + 1]
                 if size_reg.type == RegType.SCALAR and size_reg.is_const:
                     check_helper_mem(st, regno, size_reg.umin, write=False, what=f"{name} arg{regno}")
+            elif kind == _SOCK:
+                _check_sock_arg(v, st, regno, "sock_common")
+            elif kind == _TCPSK:
+                _check_sock_arg(v, st, regno, "tcp_sock")
+            elif kind in (_RDMEM, _WRMEM):
+                _check_sized_mem(st, regno, kind == _WRMEM, f"{name} arg{regno}")
             elif kind == _SIZE and reg.type != RegType.SCALAR:
                 raise _eacces(f"R{regno} type={reg.type_str()} expected=scalar")
         if hid == 113:  # probe_read_kernel: dst written

@@ -318,28 +318,19 @@ _TCP_HELPERS = frozenset(
 def _register_helpers(kernel: EmulatedKernel) -> None:
     """Runtime side of the T10 helpers that the VM's base set lacks.
 
-    ``bpf_setsockopt`` / ``bpf_getsockopt`` return -EOPNOTSUPP (no socket options are
-    emulated yet); ``bpf_tcp_send_ack`` returns 0 and counts the request on the kernel.
+    ``bpf_setsockopt`` / ``bpf_getsockopt`` / ``bpf_tcp_send_ack`` are
+    :mod:`structops.kernel.subsys.tcp_sockopt`; the sk_storage helpers come from the map.
     """
-    from structops.vm import HelperSpec
+    from structops.kernel.subsys.tcp_sockopt import helper_specs
 
     executor = kernel.executor
     if executor is None:
         return
     registry = executor.vm.helpers
-
-    def no_sockopt(run: object, *args: int) -> int:
-        return -errno.EOPNOTSUPP & 0xFFFF_FFFF_FFFF_FFFF
-
-    def send_ack(run: object, *args: int) -> int:
-        kernel.tcp_send_acks = getattr(kernel, "tcp_send_acks", 0) + 1  # type: ignore[attr-defined]
-        return 0
-
     only = frozenset({int(ProgType.BPF_PROG_TYPE_STRUCT_OPS)})
-    for name, fn in (("setsockopt", no_sockopt), ("getsockopt", no_sockopt), ("tcp_send_ack", send_ack)):
-        hid = helper_id(name)
-        if hid not in registry:
-            registry.register(HelperSpec(hid, "bpf_" + name, fn, prog_types=only))
+    for spec in helper_specs(kernel, only):
+        if spec.id not in registry:
+            registry.register(spec)
     from structops.kernel.maps.sk_storage import sk_storage_helpers
 
     for spec in sk_storage_helpers(kernel, only):
