@@ -144,9 +144,20 @@ class StringIndex:
         return [] if one is None else [one]
 
 
-def search_string(strtab: bytes, str_base: int, key: bytes) -> list[int]:
-    """Global offsets at which the string ``key`` starts, by a byte search of ``strtab``."""
+def search_string(strtab: bytes, str_base: int, key: bytes, *, anywhere: bool = False) -> list[int]:
+    """Global offsets at which the string ``key`` starts, by a byte search of ``strtab``.
+
+    With ``anywhere``, also offsets inside a longer string whose tail is ``key`` (where a
+    name offset may legally point).  ``key`` must not contain a NUL.
+    """
     found = []
+    if anywhere:
+        needle = key + b"\0"
+        pos = strtab.find(needle)
+        while pos >= 0:
+            found.append(str_base + pos)
+            pos = strtab.find(needle, pos + 1)
+        return found
     if strtab.startswith(key + b"\0"):
         found.append(str_base)
     needle = b"\0" + key + b"\0"

@@ -80,6 +80,9 @@ VOID = Void()
 #: After this many look-ups by scanning, the name index is built; after twice as many,
 #: the string index too (name -> string offsets without searching the string section).
 _INDEX_AFTER = 16
+#: A look-up by scanning searches the type records once per place the name's bytes end a
+#: string; a name found in more places than this builds the name index instead.
+_SCAN_LIMIT = 8
 
 _CLASSES: dict[int, type[Type]] = {
     Kind.INT: Int,
@@ -303,8 +306,13 @@ class Spec:
             self.build_name_index()
             index = self._index
         if index is None:
-            yield from self._scan_ids_named(key)
-            return
+            scanned = self._scan_ids_named(key)
+            if scanned is not None:
+                yield from scanned
+                return
+            self.build_name_index()
+            index = self._index
+            assert index is not None
         fid = self.first_id
         if isinstance(index, BytesNameIndex):
             yield from (fid + j for j in index.indices(key))
@@ -331,12 +339,16 @@ class Spec:
         if self.split_base is not None:
             self.split_base._build_string_index()
 
-    def _scan_ids_named(self, key: bytes) -> list[int]:
-        """Ids of own types named ``key`` by byte searches, without an index."""
+    def _scan_ids_named(self, key: bytes) -> list[int] | None:
+        """Ids of own types named ``key`` by byte searches, without an index.
+
+        Every place the name's bytes end a string is a possible name offset (names may
+        point inside a longer string); None when there are more than ``_SCAN_LIMIT``.
+        """
         ids: list[int] = []
-        offsets = self._string_offsets(key)
-        if self.split_base is not None:
-            offsets += self.split_base._all_string_offsets(key)
+        offsets = self._all_string_candidates(key)
+        if len(offsets) > _SCAN_LIMIT:
+            return None
         if not offsets:
             return ids
         if isinstance(self._name_offs, array):  # from the cache: a byte search of one array
@@ -367,9 +379,17 @@ class Spec:
         return ids
 
     def _all_string_offsets(self, key: bytes) -> list[int]:
+        """Global offsets where the string ``key`` starts, in this spec and its bases."""
         found = self._string_offsets(key)
         if self.split_base is not None:
             found += self.split_base._all_string_offsets(key)
+        return found
+
+    def _all_string_candidates(self, key: bytes) -> list[int]:
+        """Global offsets of ``key`` + NUL anywhere in this spec's and its bases' strings."""
+        found = search_string(self._strtab, self._str_base, key, anywhere=True)
+        if self.split_base is not None:
+            found += self.split_base._all_string_candidates(key)
         return found
 
     def build_name_index(self) -> None:
@@ -397,7 +417,7 @@ class Spec:
     def find_all(self, name: str) -> list[Type]:
         """Return every type called ``name`` (base types first), possibly empty."""
         key = name.encode("utf-8", "surrogateescape")
-        ids = list(self._own_ids_named(key))
+        ids = list(self._own_ids_named(key)) if b"\0" not in key else []
         found = self.split_base.find_all(name) if self.split_base is not None else []
         return found + [self.type_by_id(i) for i in ids]
 
@@ -410,7 +430,7 @@ class Spec:
                 pass
         key = name.encode("utf-8", "surrogateescape")
         want = kind.kind if kind is not None and kind is not Type else None
-        for i in self._own_ids_named(key):
+        for i in self._own_ids_named(key) if b"\0" not in key else ():
             if want is None or self.kind_of(i) == want:
                 t = self.type_by_id(i)
                 if kind is None or isinstance(t, kind):
