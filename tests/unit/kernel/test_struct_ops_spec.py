@@ -471,7 +471,19 @@ def test_T1_V8_get_info_has_no_stub(k: EmulatedKernel, env: S.Env, t: S.Tracker)
 
 def test_V16_helpers_not_allowed_in_release(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     """T10: bpf_setsockopt (49) is allowed in init, not in release."""
-    call_setsockopt = S.insn(0x85, imm=49) + S.insn(0xB7, 0, imm=0) + S.insn(0x95)
+    # bpf_setsockopt(sk, SOL_TCP, TCP_BPF_SNDCWND_CLAMP, &(int){20}, 4): arguments the prototype accepts
+    call_setsockopt = (
+        S.ldx_dw(1, 1, 0)
+        + S.st_w(10, -8, 20)
+        + S.insn(0xB7, 2, imm=6)
+        + S.insn(0xB7, 3, imm=1002)
+        + S.insn(0xBF, 4, 10)
+        + S.insn(0x07, 4, imm=-8)
+        + S.insn(0xB7, 5, imm=4)
+        + S.insn(0x85, imm=49)
+        + S.insn(0xB7, 0, imm=0)
+        + S.insn(0x95)
+    )
     assert S.load_struct_ops_prog(k, t, env.tcp_ops, "init", call_setsockopt) > 0
     err = S.expect_errno(
         errno.EINVAL,
