@@ -1,11 +1,15 @@
-"""Helpers of the bpf_setsockopt/getsockopt tests: the sockopt_cc object and its globals."""
+"""Fixtures and helpers of the bpf_setsockopt/getsockopt tests (no conftest.py: the name is taken)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from structops import btf as btflib
 from structops.api import Collection
+from structops.kernel.emulated import EmulatedKernel
 from structops.loader import load_collection_spec
 
 OBJ = Path(__file__).resolve().parents[3] / "testdata" / "sockopt_cc.bpf.o"
@@ -30,3 +34,17 @@ def set_data(coll: Collection, name: str, value: bytes) -> None:
 def num(b: bytes) -> int:
     """A little-endian signed integer."""
     return int.from_bytes(b, "little", signed=True)
+
+
+@pytest.fixture
+def kernel() -> EmulatedKernel:
+    """A fresh embedded kernel."""
+    return EmulatedKernel()
+
+
+@pytest.fixture
+def coll(kernel: EmulatedKernel) -> Iterator[Collection]:
+    """sockopt_cc loaded (not attached) on the fixture kernel."""
+    c = Collection.open(OBJ).load(kernel)
+    yield c
+    c.close()

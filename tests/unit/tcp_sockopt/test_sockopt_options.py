@@ -7,11 +7,14 @@ import struct
 from collections.abc import Iterator
 
 import pytest
+from tcp_sockopt_support import kernel
 
 from structops.kernel.emulated import EmulatedKernel
 from structops.kernel.subsys import tcp_sockopt as so
 from structops.kernel.tcp_bridge import KernelTcpSock, TcpBridge
 from structops.uapi import ENOTSUPP
+
+__all__ = ["kernel"]  # fixture
 
 
 @pytest.fixture

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 
-from tcp_sockopt_support import globals_of, num, set_data
+from tcp_sockopt_support import coll, globals_of, kernel, num, set_data
 
 from structops.api import Collection
 from structops.kernel.emulated import EmulatedKernel
 from structops.kernel.tcp_bridge import kernel_simulator
 from structops.sim import LinkConfig, SimConfig
+
+__all__ = ["coll", "kernel"]  # fixtures
 
 CFG = SimConfig(link=LinkConfig(bandwidth_bps=50_000_000, buffer_pkts=400))
 
