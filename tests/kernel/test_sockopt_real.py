@@ -11,6 +11,7 @@ or without kernel BTF; every registration is undone (context managers).
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import sys
@@ -20,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import real_kernel_skip_reason
 from structops import btf as btflib
 from structops.api import Collection
 from structops.kernel.emulated import EmulatedKernel
@@ -49,6 +49,15 @@ COMPARED = (
     "n_sw_release",
 )
 TCPI_SND_CWND = 80  # offset of tcpi_snd_cwnd in struct tcp_info
+
+
+def real_kernel_skip_reason() -> str | None:
+    """Why the real kernel cannot be used (tests/conftest.py's rule, local: ``conftest`` may be shadowed)."""
+    if not Path("/sys/kernel/btf/vmlinux").exists():
+        return "no kernel BTF at /sys/kernel/btf/vmlinux"
+    if os.geteuid() != 0:
+        return "not root: CAP_BPF is needed for the real bpf() syscall"
+    return None
 
 
 @pytest.fixture
