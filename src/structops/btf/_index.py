@@ -18,6 +18,7 @@ work in as few Python operations as the format allows:
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 from array import array
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -171,43 +172,96 @@ def search_string(strtab: bytes, str_base: int, key: bytes, *, anywhere: bool = 
 class NameIndex:
     """Own types by name offset: the first own index using each offset, the others on demand.
 
-    ``table`` is the name offset of every own type (in id order).  The other types sharing
-    a name offset are found by a C-level search of ``table`` (``index``) from the first,
-    bounded by the last once :meth:`add_last` has built that map; results are memoized.
+    ``table`` is the name offset of every own type (in id order).  Built from it, the
+    index is a dict (one ``dict(zip(...))``); loaded from the cache, it is three arrays
+    (sorted name offsets, first and last index of each) searched by bisection, which
+    costs nothing to build.  The other types sharing a name offset are found by a C-level
+    search of ``table`` (``index``) from the first, bounded by the last where known;
+    results are memoized.
     """
 
-    __slots__ = ("_first", "_last", "_memo", "_table")
+    __slots__ = ("_first", "_firsts", "_keys", "_last", "_lasts", "_memo", "_table")
 
     def __init__(self, table: Sequence[int]) -> None:
         n = len(table)
         self._table = table
-        self._first: dict[int, int] = dict(zip(reversed(table), range(n - 1, -1, -1), strict=True))
+        self._first: dict[int, int] | None = dict(zip(reversed(table), range(n - 1, -1, -1), strict=True))
         self._last: dict[int, int] | None = None
+        self._keys: array[int] | None = None
+        self._firsts: array[int] | None = None
+        self._lasts: array[int] | None = None
         self._memo: dict[int, tuple[int, ...]] = {}
+
+    @classmethod
+    def from_arrays(cls, table: Sequence[int], keys: array[int], firsts: array[int], lasts: array[int]) -> NameIndex:
+        """The index as :meth:`to_arrays` gave it (from the on-disk cache)."""
+        self = cls.__new__(cls)
+        self._table = table
+        self._first = self._last = None
+        self._keys, self._firsts, self._lasts = keys, firsts, lasts
+        self._memo = {}
+        return self
+
+    def to_arrays(self) -> tuple[array[int], array[int], array[int]]:
+        """Sorted name offsets with the first and last own index of each."""
+        if self._keys is not None and self._firsts is not None and self._lasts is not None:
+            return self._keys, self._firsts, self._lasts
+        self.add_last()
+        assert self._first is not None and self._last is not None
+        keys = sorted(self._first)
+        if len(keys) == 1:
+            return array("I", keys), array("I", [self._first[keys[0]]]), array("I", [self._last[keys[0]]])
+        pick = itemgetter(*keys)
+        return array("I", keys), array("I", pick(self._first)), array("I", pick(self._last))
 
     @property
     def offsets(self) -> Collection[int]:
         """Every distinct name offset used by an own type."""
-        return self._first.keys()
+        if self._first is not None:
+            return self._first.keys()
+        assert self._keys is not None
+        return self._keys
 
     def add_last(self) -> None:
         """Also record the last index per offset, which bounds every later search."""
-        if self._last is None:
+        if self._last is None and self._lasts is None:
             self._last = dict(zip(self._table, range(len(self._table)), strict=True))
+
+    def _slot(self, name_off: int) -> int:
+        """Position of ``name_off`` in the sorted key array, or -1."""
+        keys = self._keys
+        assert keys is not None
+        k = bisect.bisect_left(keys, name_off)
+        return k if k < len(keys) and keys[k] == name_off else -1
 
     def first(self, name_off: int) -> int | None:
         """The lowest own index whose name offset is ``name_off``, or None."""
-        return self._first.get(name_off)
+        if self._first is not None:
+            return self._first.get(name_off)
+        k = self._slot(name_off)
+        return None if k < 0 or self._firsts is None else self._firsts[k]
+
+    def _bounds(self, name_off: int) -> tuple[int, int] | None:
+        """First own index using ``name_off`` and an end bound for the others."""
+        if self._first is not None:
+            j = self._first.get(name_off)
+            if j is None:
+                return None
+            return j, len(self._table) if self._last is None else self._last[name_off] + 1
+        k = self._slot(name_off)
+        if k < 0 or self._firsts is None or self._lasts is None:
+            return None
+        return self._firsts[k], self._lasts[k] + 1
 
     def indices(self, name_off: int) -> tuple[int, ...]:
         """Own indices (ascending) of the types whose name offset is ``name_off``."""
         got = self._memo.get(name_off)
         if got is not None:
             return got
-        j = self._first.get(name_off)
-        if j is None:
+        bounds = self._bounds(name_off)
+        if bounds is None:
             return ()
-        end = len(self._table) if self._last is None else self._last[name_off] + 1
+        j, end = bounds
         found = [j]
         find = self._table.index
         try:

@@ -198,6 +198,8 @@ class Spec:
         self._lookups = 0
         self._name_offs: Sequence[int] | None = None
         self._index: NameIndex | BytesNameIndex | None = None
+        #: (cache key, words, fingerprint, validated) when the index may be cached.
+        self._cache_slot: tuple[str, int, bytes, bool] | None = None
         self._strindex: StringIndex | None = None
 
     # -- ids ---------------------------------------------------------------------------
@@ -409,6 +411,10 @@ class Spec:
             regular = all(base_starts(o) for o in index.offsets if o < self._str_base)
         if regular:
             self._index = index
+            if self._cache_slot is not None:  # persist it: the next open starts indexed
+                key, nwords, check, validated = self._cache_slot
+                table = self.name_offsets()
+                _cache.store(key, nwords, check, array("I", self._offs), table, validated, index.to_arrays())
         else:
             self._index = BytesNameIndex(
                 table, self._strtab, self._str_base, lambda o: self.string(o).encode("utf-8", "surrogateescape")
@@ -628,23 +634,33 @@ def _parse(data: bytes, base: Spec | None, validate: bool, key: str | None) -> S
         key = key or _cache.blob_key(data, _base_key(base))
         check = _cache.fingerprint(data)
         cached = _cache.load(key, len(words), check)
-        if cached is not None and not _plausible(words, cached[0]):
+        if cached is not None and not _plausible(words, cached.offs):
             cached = None
     offs: Sequence[int]
     name_offs: Sequence[int] | None
     if cached is not None:
-        offs, name_offs, validated = cached
+        offs, name_offs, validated = cached.offs, cached.names, cached.validated
     else:
         offs, name_offs, validated = walk_records(words), None, False
     spec = Spec(data, hdr, words, offs, strtab, base)
     spec._name_offs = name_offs
+    if cached is not None and cached.name_index is not None:
+        spec._index = NameIndex.from_arrays(cached.names, *cached.name_index)
     if key:
         spec.__dict__["_cache_key"] = key
     if validate and not validated:
         validate_types(spec)
-    if key and (cached is None or (validate and not validated)):
-        _cache.store(key, len(words), check, array("I", offs), spec.name_offsets(), validated or validate)
+    validated = validated or validate
+    if key:
+        spec._cache_slot = (key, len(words), check, validated)
+        if cached is None or validated != cached.validated:
+            _cache.store(key, len(words), check, array("I", offs), spec.name_offsets(), validated, _index_arrays(spec))
     return spec
+
+
+def _index_arrays(spec: Spec) -> tuple[array[int], array[int], array[int]] | None:
+    """The spec's name index as cache arrays, if it has a name-offset index."""
+    return spec._index.to_arrays() if isinstance(spec._index, NameIndex) else None
 
 
 def _plausible(words: Words, offs: Sequence[int]) -> bool:

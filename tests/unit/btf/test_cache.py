@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from structops import btf
-from structops.btf import _cache
+from structops.btf import _cache, _index
 from structops.btf.rawdump import dump_raw
 
 
@@ -80,3 +80,60 @@ def test_many_lookups_switch_to_the_full_index(big_blob: bytes) -> None:
     assert spec.find_all("a") == []  # member names are not type names
     with pytest.raises(KeyError):
         spec.find("s8000")
+
+
+@pytest.fixture(scope="module")
+def dup_blob() -> bytes:
+    """A blob above the caching threshold where every struct also has a same-named typedef."""
+    i32 = btf.Int("int", 4, btf.IntEncoding.SIGNED)
+    types: list[btf.Type] = [i32]
+    for n in range(7000):
+        s = btf.Struct(f"s{n}", 4, (btf.Member("a", i32, 0),))
+        types += [s, btf.Typedef(f"s{n}", s)]
+    blob = btf.encode(types)
+    assert len(blob) >= _cache.MIN_CACHED_SIZE
+    return blob
+
+
+def _answers(spec: btf.Spec) -> list[object]:
+    out: list[object] = []
+    for name in ("s0", "s17", "s6999", "int", "s7000", "a", ""):
+        out.append([spec.type_id(t) for t in spec.find_all(name)])
+    out.append(spec.type_id(spec.find("s42", btf.Typedef)))
+    out.append(spec.type_id(spec.find("s42", btf.Struct)))
+    return out
+
+
+def test_name_index_is_cached_and_answers_alike(
+    dup_blob: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("STRUCTOPS_BTF_CACHE", raising=False)
+    built = btf.parse(dup_blob)
+    assert built._index is None  # opening does not index names
+    built.build_name_index()
+    (entry,) = _entries(tmp_path)
+    loaded = btf.parse(dup_blob)
+    assert isinstance(loaded._index, _index.NameIndex)  # straight from the cache entry
+    assert loaded._index._keys is not None
+    fresh = btf.parse(dup_blob, validate=False)
+    for _ in range(20):  # builds its index by scanning look-ups, cache-free
+        fresh.find_all("s3")
+    assert _answers(loaded) == _answers(built) == _answers(fresh)
+    s17 = loaded.find_all("s17")
+    assert [type(t).__name__ for t in s17] == ["Struct", "Typedef"]
+    assert s17[1].type is s17[0]  # type: ignore[attr-defined]
+    assert entry.stat().st_size > 8 * len(loaded)  # offsets, names and the index
+
+
+def test_damaged_cache_body_is_ignored(dup_blob: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("STRUCTOPS_BTF_CACHE", raising=False)
+    btf.parse(dup_blob).build_name_index()
+    (entry,) = _entries(tmp_path)
+    raw = bytearray(entry.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # same length, one flipped byte: only the CRC notices
+    entry.write_bytes(bytes(raw))
+    spec = btf.parse(dup_blob)
+    assert spec._index is None  # the damaged entry (it had an index) was not used
+    assert [spec.type_id(t) for t in spec.find_all("s9")] == [20, 21]
