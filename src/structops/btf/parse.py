@@ -134,10 +134,6 @@ def _new(cls: type[_O]) -> _O:
     return object.__new__(cls)
 
 
-#: Kept for callers of the old name: the record walk lives in :mod:`structops.btf._index`.
-walk_types = walk_records
-
-
 class _TypeView(Sequence[Type]):
     """All types of a :class:`Spec` by id (base types included), decoded on access."""
 

@@ -192,3 +192,24 @@ def test_walk_records_offsets_and_errors() -> None:
         _index.walk_records(memoryview(_int(1) + _int(1)[:12]).cast("I"))
     with pytest.raises(btf.BTFError, match=r"type \[2\] at byte 16 .* unknown kind 25"):
         _index.walk_records(memoryview(_int(1) + struct.pack("<3I", 0, 25 << 24, 0)).cast("I"))
+
+
+def test_pahole_blobs_every_name_in_every_mode() -> None:
+    """The emulated kernel's pahole-made BTF (base and split): every name, every mode."""
+    from pathlib import Path
+
+    kdata = Path(__file__).resolve().parents[3] / "src" / "structops" / "kernel" / "data"
+    base_blob = (kdata / "vmlinux.btf").read_bytes()
+    split_blob = (kdata / "bpf_testmod.btf").read_bytes()
+    for mode in MODES:
+        base = mode(base_blob)
+        split = btf.parse(split_blob, base, validate=False)
+        if mode is not _fresh:
+            split.build_name_index()
+        for spec in (base, split):
+            by_name: dict[str, list[int]] = {}
+            for i in range(1, len(spec)):
+                by_name.setdefault(spec.name_of(i), []).append(i)
+            assert len(by_name) > 50
+            for name, ids in by_name.items():
+                assert _lookups(spec, name) == ids, name
