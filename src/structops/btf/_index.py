@@ -13,7 +13,9 @@ work in as few Python operations as the format allows:
   look-ups make it worth building), and the offsets to type ids.  That shortcut needs
   every type name to start at a string boundary (:func:`starts_strings`), true of every
   encoder's output; BTF that points a name into the middle of a string falls back to
-  :class:`BytesNameIndex`, which decodes every name.
+  :class:`BytesNameIndex`, which decodes every name.  The name-offset index is saved in
+  the on-disk cache as three sorted arrays (:meth:`NameIndex.to_arrays`), which reopen
+  indexed at the cost of three ``frombytes`` calls.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "StringIndex",
     "Words",
     "name_offsets",
+    "search_string",
     "starts_strings",
     "walk_records",
 ]
