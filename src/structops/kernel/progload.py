@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import errno
 import struct
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from structops.errors import VerifierError, bpf_error
 from structops.kernel.btf_obj import BtfObject
-from structops.kernel.maps.base import BpfMap, check_obj_name
+from structops.kernel.maps.base import check_obj_name
 from structops.kernel.prog import BpfProg, StructOpsAttach, is_gpl_compatible, prog_tag
 from structops.kernel.struct_ops import _func_proto_of, find_desc
 from structops.uapi import (
@@ -246,35 +245,6 @@ def _is_tail_call(s: Slot) -> bool:
     return s.code == 0x85 and s.src == 0 and s.imm == 12
 
 
-def _jump_targets(code: list[Slot]) -> Iterator[tuple[int, list[int]]]:
-    """Successors of each instruction (for the R0 / ctx data-flow)."""
-    n = len(code)
-    i = 0
-    while i < n:
-        s = code[i]
-        cls = s.code & 0x07
-        op = s.code & 0xF0
-        if s.code == 0x18:
-            yield i, [i + 2]
-            i += 2
-            continue
-        if cls in (0x05, 0x06):  # JMP / JMP32
-            if op == 0x90:  # exit
-                yield i, []
-            elif op == 0x80:  # call
-                yield i, [i + 1]
-            elif op == 0x00:  # ja / gotol
-                off = s.imm if cls == 0x06 else s.off
-                yield i, [i + 1 + off]
-            elif op == 0xE0:  # may_goto (JCOND)
-                yield i, [i + 1, i + 1 + s.off]
-            else:
-                yield i, [i + 1, i + 1 + s.off]
-        else:
-            yield i, [i + 1]
-        i += 1
-
-
 def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
     """Map references, helper/kfunc availability, ctx reads and R0 at exit."""
     kernel = proc.kernel
@@ -322,10 +292,3 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
         from structops.verifier import verify_struct_ops_prog
 
         verify_struct_ops_prog(proc, prog, log)
-
-
-def bind_used_map(prog: BpfProg, m: BpfMap) -> None:
-    """Record a map the program references (taking a reference)."""
-    if m not in prog.used_maps:
-        m.get()
-        prog.used_maps.append(m)
