@@ -1,0 +1,191 @@
+"""Sweep reports: the per-algorithm summary table and the usual congestion-control plots.
+
+From the sweep table (one row per point and flow) :func:`point_table` makes one row per
+point (aggregate throughput, utilisation, Jain's index, mean RTT and queueing delay,
+retransmits); :func:`summary` averages those per algorithm; :func:`write_plots` draws
+
+* throughput vs buffer size, queueing delay vs buffer size,
+* throughput vs loss rate,
+* Jain's index vs number of flows,
+
+each algorithm a line, each x value the mean over seeds of the point metric (averaged
+first over the grid's other options) with the standard deviation over seeds as error
+bars.  Throughput is in Mbit/s when the grid has one bandwidth and in percent of the
+bottleneck (utilisation) otherwise.  A plot whose x option has a single value in the
+grid is skipped with a note.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+__all__ = ["format_summary", "load", "point_table", "summary", "write_plots"]
+
+_POINT_KEYS = (
+    "point",
+    "point_id",
+    "algorithm",
+    "object",
+    "cc",
+    "status",
+    "flows",
+    "bandwidth_bps",
+    "rtt_us",
+    "buffer",
+    "buffer_pkts",
+    "buffer_bdp",
+    "loss",
+    "ecn_threshold_pkts",
+    "duration_us",
+    "seed",
+)
+
+
+def load(out: str | Path) -> pd.DataFrame:
+    """The table of a sweep output directory (``OUT/results.parquet``)."""
+    path = Path(out)
+    if path.is_dir():
+        path = path / "results.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep results at {path} (run `structops sweep GRID.toml --out DIR` first)")
+    return pd.read_parquet(path)
+
+
+def point_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per point: its options and aggregate metrics (failed points keep NaN metrics)."""
+    if table.empty:
+        return table.copy()
+    if "kind" in table and set(table["kind"].dropna().unique()) - {"tcp"}:
+        raise ValueError("the plots and summary understand tcp sweeps only")
+    keys = [k for k in _POINT_KEYS if k in table.columns]
+    frame = table.copy()
+    first = frame.groupby("point_id", sort=False, dropna=False)[keys].first().reset_index(drop=True)
+    metrics = (
+        frame.groupby("point_id", sort=False, dropna=False)
+        .agg(
+            total_mbps=("total_mbps", "first"),
+            utilisation=("utilisation", "first"),
+            jain=("jain", "first"),
+            avg_rtt_ms=("avg_rtt_ms", "mean"),
+            queue_delay_ms=("queue_delay_ms", "mean"),
+            retransmits=("retransmits", "sum"),
+        )
+        .reset_index(drop=True)
+    )
+    points = pd.concat([first, metrics], axis=1)
+    failed = points["status"] != "ok"
+    points.loc[failed, "retransmits"] = pd.NA
+    return points
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per algorithm: points, failures, and the mean of each point metric over its points."""
+    points = point_table(table)
+    ok = points[points["status"] == "ok"].copy()
+    ok["utilisation_pct"] = ok["utilisation"].astype("float64") * 100
+    ok["retransmits"] = ok["retransmits"].astype("float64")
+    means = ok.groupby("algorithm").agg(
+        cc=("cc", "first"),
+        mbps=("total_mbps", "mean"),
+        utilisation_pct=("utilisation_pct", "mean"),
+        jain=("jain", "mean"),
+        avg_rtt_ms=("avg_rtt_ms", "mean"),
+        queue_delay_ms=("queue_delay_ms", "mean"),
+        retransmits=("retransmits", "mean"),
+    )
+    counts = points.groupby("algorithm").agg(
+        points=("point_id", "count"), failed=("status", lambda s: int((s != "ok").sum()))
+    )
+    return counts.join(means, how="left").reset_index()
+
+
+def format_summary(frame: pd.DataFrame) -> str:
+    """The summary as an aligned text table."""
+    header = (
+        f"{'algorithm':<24} {'cc':<12} {'points':>6} {'failed':>6} {'Mbit/s':>8} {'util %':>7} "
+        f"{'Jain':>6} {'rtt ms':>8} {'queue ms':>8} {'retrans':>8}"
+    )
+    lines = [header, "-" * len(header)]
+
+    def num(value: Any, spec: str) -> str:
+        return "-" if pd.isna(value) else format(float(value), spec)
+
+    for row in frame.itertuples(index=False):
+        cc = "-" if pd.isna(row.cc) else str(row.cc)
+        lines.append(
+            f"{row.algorithm!s:<24} {cc:<12} {row.points:>6} {row.failed:>6} {num(row.mbps, '8.2f')} "
+            f"{num(row.utilisation_pct, '7.1f')} {num(row.jain, '6.3f')} {num(row.avg_rtt_ms, '8.2f')} "
+            f"{num(row.queue_delay_ms, '8.2f')} {num(row.retransmits, '8.1f')}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _series(points: pd.DataFrame, x: str, y: str) -> dict[str, tuple[list[float], list[float], list[float]]]:
+    """Per algorithm: x values, mean over seeds, std over seeds (other options averaged first)."""
+    data = points[["algorithm", x, "seed", y]].dropna().copy()
+    data[x] = data[x].astype("float64")
+    data[y] = data[y].astype("float64")
+    per_seed = data.groupby(["algorithm", x, "seed"], as_index=False)[y].mean()
+    stats = per_seed.groupby(["algorithm", x])[y].agg(["mean", "std"]).reset_index()
+    out: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    for algo, part in stats.groupby("algorithm", sort=True):
+        part = part.sort_values(x)
+        out[str(algo)] = (
+            [float(v) for v in part[x]],
+            [float(v) for v in part["mean"]],
+            [0.0 if pd.isna(v) else float(v) for v in part["std"]],
+        )
+    return out
+
+
+def write_plots(table: pd.DataFrame, out_dir: str | Path) -> list[str]:
+    """Draw the four plots into ``out_dir`` (PNG); return one line per plot written or skipped."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return ["matplotlib is not installed: skipping the plots (pip install matplotlib)"]
+    points = point_table(table)
+    points = points[points["status"] == "ok"].copy()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if points.empty:
+        return ["no successful points: nothing to plot"]
+    points["utilisation_pct"] = points["utilisation"].astype("float64") * 100
+    one_bw = points["bandwidth_bps"].nunique() == 1
+    tput, tput_label = ("total_mbps", "throughput (Mbit/s)") if one_bw else ("utilisation_pct", "utilisation (%)")
+    labels = points["buffer"].astype("string")
+    by_bdp = bool(labels.str.endswith("bdp").fillna(False).all())
+    buf, buf_label = ("buffer_bdp", "buffer (BDP multiples)") if by_bdp else ("buffer_pkts", "buffer (packets)")
+    plots = [
+        ("throughput_vs_buffer", buf, buf_label, tput, tput_label, False),
+        ("queue_delay_vs_buffer", buf, buf_label, "queue_delay_ms", "queueing delay (ms)", False),
+        ("throughput_vs_loss", "loss", "loss probability", tput, tput_label, True),
+        ("jain_vs_flows", "flows", "flows", "jain", "Jain's fairness index", False),
+    ]
+    notes: list[str] = []
+    for name, x, xlabel, y, ylabel, symlog in plots:
+        if points[x].nunique() < 2:
+            notes.append(f"{name}: skipped (the grid has one {x} value)")
+            continue
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for algo, (xs, ys, errs) in _series(points, x, y).items():
+            ax.errorbar(xs, ys, yerr=errs, label=algo, marker="o", capsize=3, linewidth=1.2)
+        if symlog:
+            ax.set_xscale("symlog", linthresh=min(v for v in points[x] if v > 0) if (points[x] > 0).any() else 1e-4)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{ylabel} vs {xlabel} (mean over seeds, error bars: std)", fontsize="medium")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        notes.append(f"wrote {path}")
+    return notes
