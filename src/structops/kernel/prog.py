@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from structops.kernel.objects import KObject
+from structops.kernel.struct_ops.assoc import POISON, Poison, prog_disassoc
+from structops.kernel.struct_ops.registry import CtxArg
 from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_IDX,
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from structops.kernel.maps.base import BpfMap
     from structops.kernel.struct_ops import StructOpsDesc, StructOpsMap
 
-__all__ = ["GPL_COMPATIBLE", "BpfProg", "CtxArg", "is_gpl_compatible", "prog_tag"]
+__all__ = ["GPL_COMPATIBLE", "POISON", "BpfProg", "CtxArg", "is_gpl_compatible", "prog_tag"]
 
 #: license_is_gpl_compatible() strings.
 GPL_COMPATIBLE = frozenset(
@@ -42,9 +44,6 @@ GPL_COMPATIBLE = frozenset(
         "Dual MPL/GPL",
     }
 )
-
-#: Sentinel stored in ``BpfProg.st_ops_assoc`` when a struct_ops prog sits in two maps (A2).
-POISON = object()
 
 
 def is_gpl_compatible(license_: str) -> bool:
@@ -71,16 +70,6 @@ def prog_tag(insns: bytes) -> bytes:
             continue
         i += 1
     return hashlib.sha256(bytes(buf)).digest()[:8]
-
-
-@dataclass(frozen=True)
-class CtxArg:
-    """A ``bpf_ctx_arg_aux`` entry: an argument slot with a non-default pointer type (R4)."""
-
-    offset: int
-    btf_id: int
-    nullable: bool
-    refcounted: bool
 
 
 @dataclass
@@ -126,7 +115,7 @@ class BpfProg(KObject):
         self.line_info: bytes = b""
         self.used_maps: list[BpfMap] = []
         self.st_ops: StructOpsAttach | None = None
-        self.st_ops_assoc: object | None = None  # StructOpsMap, POISON or None (§12)
+        self.st_ops_assoc: StructOpsMap | Poison | None = None  # A1-A5
         self.load_time_ns = time.monotonic_ns()
         self.uid = 0
         self.tag = b"\0" * 8
@@ -146,8 +135,6 @@ class BpfProg(KObject):
 
     def release(self) -> None:
         """Free path: dissociate (A3a), drop map and BTF references."""
-        from structops.kernel.struct_ops import prog_disassoc
-
         prog_disassoc(self)
         for m in self.used_maps:
             m.put()
@@ -165,7 +152,5 @@ class BpfProg(KObject):
 
     def assoc_map(self) -> StructOpsMap | None:
         """The associated struct_ops map, None when none or poisoned (A4)."""
-        from structops.kernel.struct_ops import StructOpsMap
-
         a = self.st_ops_assoc
-        return a if isinstance(a, StructOpsMap) else None
+        return None if a is None or a is POISON else a
