@@ -21,6 +21,7 @@ from structops.run import (
     parse_rate,
     parse_time_us,
     print_summary,
+    print_timing,
     run_job,
     write_csv,
     write_plot,
@@ -105,6 +106,7 @@ def main(args: argparse.Namespace, stdout: TextIO) -> int:
     show_bar = not args.no_progress and (args.progress or sys.stderr.isatty())
     result = run_job(cfg, progress=sys.stderr if show_bar else None)
     print_summary(result, stdout)
+    print_timing(result, sys.stderr)
     if cfg.csv is not None:
         rows = write_csv(result, cfg.csv)
         stdout.write(f"wrote {rows} trace rows to {cfg.csv}\n")

@@ -29,10 +29,18 @@ docs/tcp-sim.md ("The socket object and the bridge"):
 
 :class:`TcpBridge` ties them together; :func:`kernel_simulator` builds a ready
 :class:`~structops.sim.Simulator`.
+
+One clock: while a simulator is bound (:meth:`TcpBridge.bind`), the VM's clock -- what
+``bpf_ktime_get_ns``, ``bpf_ktime_get_coarse_ns``, ``bpf_ktime_get_boot_ns`` and
+``bpf_jiffies64`` return -- is the simulator's clock, and the simulator's ``HZ`` is the
+kernel's ``CONFIG_HZ``, so ``tcp_jiffies32``, ``tcp_mstamp``, ``tcp_clock_cache`` and
+whatever a BPF algorithm derives from the helpers all advance with simulated time and
+no host clock is read.  :meth:`TcpBridge.close` gives the VM its previous clock back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import operator
 import struct
@@ -473,6 +481,28 @@ class TcpBridge:
         self.sockets: list[KernelTcpSock] = []
         self.registry = KernelCongestionRegistry(self)
         self.sim: Simulator | None = None
+        self._saved_clock: Callable[[], int] | None = None
+
+    def _vm(self) -> Any:
+        """The VM that runs the kernel's programs (its ``clock_ns`` feeds the time helpers)."""
+        executor = getattr(self.kernel, "executor", None)
+        vm = getattr(executor, "vm", None)
+        if vm is None or not hasattr(vm, "clock_ns"):
+            raise bpf_error(errno.EOPNOTSUPP, "kernel has no VM clock to drive", op="tcp bridge")
+        return vm
+
+    def bind(self, sim: Simulator) -> None:
+        """Drive ``sim`` and make its clock the VM's clock (one simulated time base)."""
+        vm = self._vm()
+        if self._saved_clock is None:
+            self._saved_clock = vm.clock_ns
+        vm.clock_ns = sim.clock_ns
+        self.sim = sim
+
+    def _unbind_clock(self) -> None:
+        saved, self._saved_clock = self._saved_clock, None
+        if saved is not None:
+            self._vm().clock_ns = saved
 
     def socket(self, mss: int = 1448, *, flow_id: int = 0, role: str = "snd") -> KernelTcpSock:
         """``sock_factory``: a new kernel-backed socket."""
@@ -505,6 +535,8 @@ class TcpBridge:
         self.sockets = []
         if self.scratch is not None:
             self.scratch.free(self.kernel)
+            self.scratch = None  # type: ignore[assignment]
+        self._unbind_clock()
 
 
 @cache
@@ -514,8 +546,16 @@ def _layout(tcp_sock: btflib.Struct) -> _Layout:
 
 
 def kernel_simulator(kernel: EmulatedKernel, config: SimConfig | None = None) -> tuple[Simulator, TcpBridge]:
-    """A :class:`Simulator` whose sockets and congestion controls are the kernel's."""
+    """A :class:`Simulator` whose sockets, congestion controls and clock are the kernel's.
+
+    The simulator's ``hz`` becomes the kernel's ``CONFIG_HZ`` (jiffies seen by BPF through
+    ``bpf_jiffies64`` and by the TCP stack as ``tcp_jiffies32`` are one count).
+    """
     bridge = TcpBridge(kernel)
-    sim = Simulator(config, bridge.registry, sock_factory=bridge.socket)
-    bridge.sim = sim
+    hz = int(getattr(kernel, "config_hz", 0) or 0)
+    cfg = config if config is not None else SimConfig()
+    if hz and cfg.hz != hz:
+        cfg = dataclasses.replace(cfg, hz=hz)
+    sim = Simulator(cfg, bridge.registry, sock_factory=bridge.socket)
+    bridge.bind(sim)
     return sim, bridge

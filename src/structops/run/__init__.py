@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from structops.run.config import EXAMPLES, RunConfig, example_path, parse_rate, parse_time_us
 from structops.run.job import FlowResult, RunResult, run_job
-from structops.run.report import print_summary, struct_ops_show, write_csv, write_plot
+from structops.run.report import print_summary, print_timing, struct_ops_show, write_csv, write_plot
 
 __all__ = [
     "EXAMPLES",
@@ -23,6 +23,7 @@ __all__ = [
     "parse_rate",
     "parse_time_us",
     "print_summary",
+    "print_timing",
     "run_job",
     "struct_ops_show",
     "write_csv",

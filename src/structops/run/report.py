@@ -24,7 +24,7 @@ from structops.uapi import Cmd, MapType
 if TYPE_CHECKING:
     from structops.run.job import RunResult
 
-__all__ = ["print_summary", "struct_ops_show", "write_csv", "write_plot"]
+__all__ = ["print_summary", "print_timing", "struct_ops_show", "write_csv", "write_plot"]
 
 _VALUE_PREFIX = "bpf_struct_ops_"
 
@@ -66,7 +66,10 @@ def struct_ops_show(kernel: Kernel) -> list[str]:
 
 
 def print_summary(result: RunResult, out: TextIO) -> None:
-    """The human-readable report: setup, per-flow table, totals, struct_ops listing."""
+    """The human-readable report: setup, per-flow table, totals, struct_ops listing.
+
+    Byte-identical for the same command and seed on any machine (no host time in it).
+    """
     cfg = result.config
     out.write(
         f"structops run: {cfg.obj.name} -> congestion control {result.cc_name!r}\n"
@@ -93,7 +96,15 @@ def print_summary(result: RunResult, out: TextIO) -> None:
     out.write(
         f"total {result.total_bps / 1e6:.2f} Mbit/s, retransmits {retrans}, "
         f"utilisation {result.utilisation * 100:.1f}%, "
-        f"Jain index {result.jain:.3f}\n"
+        f"Jain index {result.jain:.3f}, {result.events} events\n"
+    )
+
+
+def print_timing(result: RunResult, out: TextIO) -> None:
+    """The host-dependent line (wall time, speed): kept out of the summary, which is a
+    pure function of the command and the seed."""
+    cfg = result.config
+    out.write(
         f"{result.events} events in {result.wall_s:.2f} s wall "
         f"({cfg.duration_us / 1e6 / max(result.wall_s, 1e-9):.2f} simulated s per wall s)\n"
     )

@@ -42,7 +42,8 @@ class SimConfig:
 
     ``mss`` is the payload per segment; every data packet carries exactly one MSS
     and occupies ``mss + header_bytes`` on the wire.  ``hz`` is the jiffy rate used
-    for the kernel fields kept in jiffies.  ``ecn`` is ``sysctl net.ipv4.tcp_ecn=1``
+    for the kernel fields kept in jiffies (``CONFIG_HZ``: 250 on this machine and in
+    Debian's kernels).  ``ecn`` is ``sysctl net.ipv4.tcp_ecn=1``
     for every flow (flows whose CC has ``TCP_CONG_NEEDS_ECN`` use ECN anyway).
     ``sample_interval_us`` is the period of the per-flow trace (0 disables it);
     ``trace_ops`` records every congestion-control op call per flow.
@@ -58,7 +59,7 @@ class SimConfig:
     sample_interval_us: int = 10_000
     trace_ops: bool = False
     ecn: bool = False
-    hz: int = 1000
+    hz: int = 250
     slow_start_after_idle: bool = True
     random_isn: bool = True
 

@@ -86,6 +86,17 @@ class Simulator:
         if self.config.sample_interval_us:
             self._push(0, EV_SAMPLE, None)
 
+    # -- the one clock -------------------------------------------------------------
+    def clock_ns(self) -> int:
+        """The simulated clock in ns: ``ktime_get_ns()`` for everything the simulator
+        drives (TCP timestamps, jiffies, and the BPF VM's ktime/jiffies helpers through
+        the bridge).  It never reads the host clock."""
+        return self.now
+
+    def jiffies(self) -> int:
+        """``jiffies`` at the simulated time (``SimConfig.hz``)."""
+        return self.now * self.config.hz // 1_000_000_000
+
     # -- configuration ------------------------------------------------------------
     def set_default_cc(self, name: str) -> TcpCongestionOps:
         """Make ``name`` the default for flows starting from now (sysctl tcp_congestion_control)."""
@@ -156,7 +167,7 @@ class Simulator:
         if flow.ops is None:
             self._flow_cc[flow.flow_id] = ops
             return
-        flow.tp.tcp_mstamp = self.now // 1000
+        flow.tp.tcp_mstamp_refresh(self.now)
         flow.set_congestion_control(ops)
 
     def drop_segment(self, flow: TcpFlow, idx: int, times: int = 1) -> None:

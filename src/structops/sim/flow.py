@@ -91,8 +91,7 @@ class TcpFlow(Recovery, Estimators):
         """Become established: ``tcp_init_transfer()`` then ``tcp_init_congestion_control()``."""
         tp = self.tp
         sim = self.sim
-        now_us = sim.now // 1000
-        tp.tcp_mstamp = now_us
+        tp.tcp_mstamp_refresh(sim.now)
         tp.snd_una = tp.snd_nxt = tp.write_seq = tp.high_seq = tp.rtt_seq = tp.cwnd_usage_seq = self.isn
         tp.icsk_ca_ops = ops
         tp.icsk_ca_priv[:] = bytes(TCP_CA_PRIV_SIZE)
@@ -110,9 +109,9 @@ class TcpFlow(Recovery, Estimators):
         tp.icsk_rto = self.rto_us * sim.config.hz // 1_000_000
         minmax_running_min(tp.rtt_min, TCP_MIN_RTT_WLEN_S * sim.config.hz, self._jiffies(), self.base_rtt_us)
         self._init_cc(tp)
-        rsk = self.sim.sock_factory(self.mss, flow_id=self.flow_id, role="rcv")
+        rsk = self.new_sock("rcv")
         rsk.rcv_nxt = self.isn
-        rsk.tcp_mstamp = now_us
+        rsk.tcp_mstamp_refresh(sim.now)
         rsk.ecn_flags = tp.ecn_flags
         needs_ecn = bool(ops.flags & TCP_CONG_NEEDS_ECN)
         self.rcv = TcpReceiver(self, rsk, needs_ecn)
@@ -169,7 +168,7 @@ class TcpFlow(Recovery, Estimators):
         if self.total_bytes is not None:
             self.total_bytes += nbytes
         tp = self.tp
-        tp.tcp_mstamp = self.sim.now // 1000
+        tp.tcp_mstamp_refresh(self.sim.now)
         self._rate_check_app_limited()
         # tcp_skb_entail -> tcp_slow_start_after_idle_check
         if not tp.packets_out and tp.icsk_ca_ops.cong_control is None and self.sim.config.slow_start_after_idle:
@@ -352,7 +351,7 @@ class TcpFlow(Recovery, Estimators):
     def on_pace(self) -> None:
         """The pacing timer fired: resume sending."""
         self.pace_event_ns = -1
-        self.tp.tcp_mstamp = self.sim.now // 1000
+        self.tp.tcp_mstamp_refresh(self.sim.now)
         self.xmit_retransmit_queue()
         self.write_xmit()
 
@@ -373,7 +372,7 @@ class TcpFlow(Recovery, Estimators):
         tp = self.tp
         if not tp.packets_out:
             return
-        tp.tcp_mstamp = self.sim.now // 1000
+        tp.tcp_mstamp_refresh(self.sim.now)
         self.rto_count += 1
         tp.total_rto += 1
         self._enter_loss()
@@ -393,8 +392,7 @@ class TcpFlow(Recovery, Estimators):
         if self.closed:
             return
         tp = self.tp
-        now_us = self.sim.now // 1000
-        tp.tcp_mstamp = now_us
+        tp.tcp_mstamp_refresh(self.sim.now)
         prior_una = self.una
         if ack_i < prior_una or ack_i > self.nxt:
             return

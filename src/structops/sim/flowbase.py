@@ -74,7 +74,7 @@ class FlowBase:
         self.end_us: int | None = None
         self.closed = False
         self.ecn_wanted = ecn
-        self.tp: TcpSock = sim.sock_factory(cfg.mss, flow_id=flow_id, role="snd")
+        self.tp: TcpSock = self.new_sock("snd")
         self.rcv: TcpReceiver | None = None
         self.ops: TcpCongestionOps | None = None
         self.oplog: list[tuple[int, str, str, tuple[Any, ...]]] | None = [] if cfg.trace_ops else None
@@ -110,6 +110,14 @@ class FlowBase:
         self.drop_plan: dict[int, int] = {}
         self.pending_writes = 0
         self.total_bytes = size_bytes
+
+    def new_sock(self, role: str) -> TcpSock:
+        """A socket from the simulator's factory, on the simulator's clock and ``HZ``."""
+        sim = self.sim
+        sk = sim.sock_factory(sim.config.mss, flow_id=self.flow_id, role=role)
+        sk.sim_clock = sim.clock_ns
+        sk.sim_hz = sim.config.hz
+        return sk
 
     def _jiffies(self) -> int:
         return (self.sim.now * self.sim.config.hz // 1_000_000_000) & U32

@@ -66,7 +66,7 @@ class TcpReceiver:
         """A data segment ``idx`` arrived (tcp_rcv_established / tcp_data_queue)."""
         sk = self.sk
         flow = self.flow
-        sk.tcp_mstamp = flow.sim.now // 1000
+        sk.tcp_mstamp_refresh(flow.sim.now)
         if idx < self.rcv_nxt_i or idx in self.ooo:
             # Duplicate: D-SACK it at once (tcp_dsack_set + quick ACK).
             self.send_ack(-1, idx)

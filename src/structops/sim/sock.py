@@ -18,7 +18,9 @@ the object into emulated kernel memory laid out by BTF:
 Units follow the kernel: ``srtt_us`` is 8x the smoothed RTT in microseconds,
 ``mdev_us`` 4x the mean deviation, ``tcp_mstamp`` is microseconds, sequence numbers
 are u32 byte sequence numbers, ``snd_cwnd_stamp``/``icsk_rto``/``lsndtime`` are in
-jiffies of the simulator's ``HZ`` (1000 by default).
+jiffies of the simulator's ``HZ`` (250 by default, as this machine's and Debian's
+``CONFIG_HZ``).  ``tcp_clock_cache`` (ns) and ``tcp_mstamp`` (us) are refreshed together
+from the simulated clock (:meth:`TcpSock.tcp_mstamp_refresh`), never from the host.
 ``rtt_min`` holds ``struct minmax`` as six ints ``[t0, v0, t1, v1, t2, v2]``;
 ``icsk_ack_pending`` is ``icsk_ack.pending`` (a CC sets ``ICSK_ACK_NOW`` on a receiver
 to force an immediate ACK); ``rx_opt_rcv_tsecr``/``rx_opt_saw_tstamp`` are
@@ -115,6 +117,7 @@ class TcpSock:
         "lost",
         "app_limited",
         "ecn_flags",
+        "tcp_clock_cache",
         "tcp_mstamp",
         "is_cwnd_limited",
         "max_packets_out",
@@ -144,6 +147,8 @@ class TcpSock:
         # simulator bookkeeping (not kernel state)
         "sim_flow_id",
         "sim_role",
+        "sim_hz",
+        "sim_clock",
         "_send_ack_hook",
     )
 
@@ -196,6 +201,7 @@ class TcpSock:
         self.lost = 0
         self.app_limited = 0
         self.ecn_flags = 0
+        self.tcp_clock_cache = 0
         self.tcp_mstamp = 0
         self.is_cwnd_limited = 0
         self.max_packets_out = 0
@@ -224,6 +230,8 @@ class TcpSock:
         self.rx_opt_saw_tstamp = 0
         self.sim_flow_id = flow_id
         self.sim_role = role
+        self.sim_hz = 250
+        self.sim_clock: Any = None  # the simulator's clock (ns); None: tcp_clock_cache
         self._send_ack_hook: Any = None
 
     # -- bridge hooks -------------------------------------------------------------
@@ -232,6 +240,11 @@ class TcpSock:
 
     def sync_from_kernel(self) -> None:
         """Copy the bridged ``struct tcp_sock`` back into this object (no-op here)."""
+
+    def tcp_mstamp_refresh(self, now_ns: int) -> None:
+        """``tcp_mstamp_refresh()``: cache the (simulated) clock in ns and us."""
+        self.tcp_clock_cache = now_ns
+        self.tcp_mstamp = now_ns // 1000
 
     # -- helpers CCs may call (helper bpf_tcp_send_ack, spec T10) -----------------
     def tcp_send_ack(self) -> None:

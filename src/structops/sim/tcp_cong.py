@@ -26,6 +26,13 @@ def tcp_snd_cwnd_set(tp: TcpSock, val: int) -> None:
     tp.snd_cwnd = val & U32
 
 
+def tcp_jiffies32(sk: TcpSock) -> int:
+    """``tcp_jiffies32``: the low 32 bits of jiffies at the socket's (simulated) clock."""
+    clock = sk.sim_clock
+    ns = clock() if clock is not None else sk.tcp_clock_cache
+    return (ns * sk.sim_hz // 1_000_000_000) & U32
+
+
 def tcp_in_slow_start(tp: TcpSock) -> bool:
     """``tcp_in_slow_start()``: ``snd_cwnd < snd_ssthresh``."""
     return tp.snd_cwnd < tp.snd_ssthresh
