@@ -123,7 +123,9 @@ def expand_values(axis: Axis, raw: Any) -> list[Any]:
             continue
         try:
             value = axis.parse(item)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
+            if isinstance(item, Mapping) and "from" in item:
+                raise GridError(f"{axis.key}: ranges are not supported for this key; give a list") from None
             raise GridError(f"{axis.key}: {exc}") from None
         if value not in out:
             out.append(value)

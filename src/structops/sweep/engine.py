@@ -82,7 +82,8 @@ def _client(client: Any, workers: int | None, scheduler: str | None, todo: int) 
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler, timeout="20s") as remote:  # type: ignore[no-untyped-call]
+        # connect timeout: distributed.comm.timeouts.connect (DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT)
+        with Client(scheduler) as remote:  # type: ignore[no-untyped-call]
             yield remote
         return
     n = workers if workers is not None else min(os.cpu_count() or 1, max(todo, 1))

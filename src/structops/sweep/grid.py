@@ -103,7 +103,7 @@ def parse_grid(table: Mapping[str, Any], base: Path | None = None, *, source: Pa
     if not isinstance(kind_name, str):
         raise GridError(f"kind: expected a name, got {kind_name!r}")
     kind: Kind = get_kind(kind_name)
-    resolver = ObjectResolver(base if base is not None else Path.cwd(), kind.example_path)
+    resolver = ObjectResolver(base if base is not None else Path.cwd(), kind.example_path, kind.examples)
     axes = kind.axes(resolver)
     known = set(_GRID_KEYS) | {k for a in axes for k in a.names()}
     unknown = sorted(set(table) - known)

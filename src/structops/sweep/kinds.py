@@ -39,9 +39,10 @@ class ObjectRef:
 class ObjectResolver:
     """Resolves grid object entries (example names or paths) and keeps their bytes by digest."""
 
-    def __init__(self, base: Path, example_path: Callable[[str], Path | None]) -> None:
+    def __init__(self, base: Path, example_path: Callable[[str], Path | None], examples: tuple[str, ...] = ()) -> None:
         self.base = base
         self.example_path = example_path
+        self.examples = examples
         self.blobs: dict[str, bytes] = {}
         self._cache: dict[str, ObjectRef] = {}
 
@@ -61,7 +62,7 @@ class ObjectResolver:
         except OSError as exc:
             raise ValueError(
                 f"cannot read object {entry!r} ({path}: {exc.strerror or exc}); "
-                "give a shipped example name or a path relative to the grid file"
+                f"give a shipped example name ({', '.join(self.examples)}) or a path relative to the grid file"
             ) from None
         digest = hashlib.sha256(data).hexdigest()
         self.blobs[digest] = data
@@ -87,12 +88,15 @@ class Kind(Protocol):
     ``run_point(options, files, trace)`` runs in a worker (``files`` maps object digests
     to local paths) and raises on failure; ``option_columns`` / ``result_columns`` give
     the column names and pandas dtypes of the table; ``algorithm(options)`` labels the
-    line a point belongs to in reports.
+    line a point belongs to in reports; ``examples`` are the shipped object names.
     """
 
     name: str
     option_columns: tuple[tuple[str, str], ...]
     result_columns: tuple[tuple[str, str], ...]
+
+    @property
+    def examples(self) -> tuple[str, ...]: ...
 
     def axes(self, resolver: ObjectResolver) -> tuple[Axis, ...]: ...
 

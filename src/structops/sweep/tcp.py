@@ -146,6 +146,14 @@ class TcpKind:
     """``kind = "tcp"``: congestion controls on simulated flows (``structops run``)."""
 
     name = "tcp"
+
+    @property
+    def examples(self) -> tuple[str, ...]:
+        """The shipped example objects (``structops run --example``)."""
+        from structops.run import EXAMPLES
+
+        return tuple(EXAMPLES)
+
     option_columns: tuple[tuple[str, str], ...] = (
         ("object", "string"),
         ("object_sha256", "string"),
