@@ -6,6 +6,8 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -28,11 +30,35 @@ def test_readme_main_job_from_fresh_clone(tmp_path: Path) -> None:
         pytest.skip("git is not installed")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, timeout=120)
-    env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    py = env_dir / "bin" / "python"
+    # Build the wheel with the interpreter running the tests (its '.[test]' extras bring
+    # setuptools and wheel), then install it into a brand-new venv that has pip (ensurepip,
+    # offline) and nothing else: the base interpreter's packages play no part.
+    dist = tmp_path / "dist"
     subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(clone)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist), str(clone)],
+        check=True,
+        timeout=300,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    wheels = sorted(dist.glob("structops-*.whl"))
+    assert len(wheels) == 1, wheels
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(system_site_packages=False, with_pip=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    # The run-time dependencies (pyelftools, matplotlib) come from the test environment,
+    # appended after the venv's own site-packages so the installed wheel wins.
+    site_dir = Path(
+        subprocess.run(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (site_dir / "zz_test_deps.pth").write_text("".join(f"{d}\n" for d in sorted(deps)))
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheels[0])],
         check=True,
         timeout=300,
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},

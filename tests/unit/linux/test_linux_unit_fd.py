@@ -65,9 +65,9 @@ def test_index_and_errors() -> None:
 
 def test_parse_fdinfo() -> None:
     """``key:\\tvalue`` lines become a dict; K7 link text."""
-    text = "pos:\t0\nflags:\t02000002\nmnt_id:\t16\nlink_type:\tstruct_ops\nlink_id:\t7\nmap_id:\t12\n"
+    text = "pos:\t0\nflags:\t02000000\nmnt_id:\t16\nlink_type:\tstruct_ops\nlink_id:\t7\nmap_id:\t12\n"
     info = parse_fdinfo(text)
-    assert info["link_type"] == "struct_ops" and info["map_id"] == "12" and info["flags"] == "02000002"
+    assert info["link_type"] == "struct_ops" and info["map_id"] == "12" and info["flags"] == "02000000"
 
 
 def test_read_fdinfo_real_and_closed() -> None:
