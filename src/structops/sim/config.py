@@ -47,6 +47,11 @@ class SimConfig:
     for every flow (flows whose CC has ``TCP_CONG_NEEDS_ECN`` use ECN anyway).
     ``sample_interval_us`` is the period of the per-flow trace (0 disables it);
     ``trace_ops`` records every congestion-control op call per flow.
+
+    Realistic variation (on by default; the seed drives it): each flow connects up to
+    ``start_jitter_us`` later than asked, and every packet and ACK spends up to
+    ``proc_jitter_us`` extra in host processing on its way (uniform, per packet, never
+    reordering a flow's packets).  Set both to 0 for the exact, jitter-free model.
     """
 
     link: LinkConfig = field(default_factory=LinkConfig)
@@ -62,8 +67,13 @@ class SimConfig:
     hz: int = 250
     slow_start_after_idle: bool = True
     random_isn: bool = True
+    start_jitter_us: int = 1000
+    proc_jitter_us: int = 20
 
     def __post_init__(self) -> None:
+        for name in ("start_jitter_us", "proc_jitter_us"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("mss", "init_cwnd", "hz", "delack_us"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -67,6 +67,9 @@ class Simulator:
         self.flows: list[TcpFlow] = []
         self.events = 0
         self.rng = random.Random(self.config.seed)
+        #: Jitter has its own stream so that turning it off leaves ISNs and losses alone.
+        self.jitter_rng = random.Random(f"jitter:{self.config.seed}")
+        self._proc_j = self.config.proc_jitter_us * 1000
         self._heap: list[tuple[Any, ...]] = []
         self._seq = 0
         self._flow_cc: dict[int, CcChoice] = {}
@@ -145,7 +148,10 @@ class Simulator:
         )
         self.flows.append(flow)
         self._flow_cc[fid] = cc
-        self._push(start_us * 1000, EV_START, flow)
+        start_ns = start_us * 1000
+        if self.config.start_jitter_us:
+            start_ns += self.jitter_rng.randrange(self.config.start_jitter_us * 1000)
+        self._push(start_ns, EV_START, flow)
         for t_us, nbytes in writes:
             if t_us < start_us:
                 raise ValueError(f"write at {t_us} us is before the flow starts ({start_us} us)")
@@ -264,11 +270,15 @@ class Simulator:
         self._push(self.now + self.config.delack_us * 1000, EV_DELACK, flow, gen)
 
     def send_ack(self, flow: TcpFlow, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
-        """Deliver an ACK to ``flow``'s sender after the reverse-path delay."""
+        """Deliver an ACK to ``flow``'s sender after the reverse-path delay (+ jitter)."""
+        t = self.now + flow.rev_delay_ns
+        if self._proc_j:
+            t += int(self.jitter_rng.random() * self._proc_j)
+            if t < flow.last_ack_ns:
+                t = flow.last_ack_ns
+            flow.last_ack_ns = t
         self._seq += 1
-        heapq.heappush(
-            self._heap, (self.now + flow.rev_delay_ns, self._seq, EV_ACK, flow, ack_i, sack_i, dsack_i, ece, tsecr)
-        )
+        heapq.heappush(self._heap, (t, self._seq, EV_ACK, flow, ack_i, sack_i, dsack_i, ece, tsecr))
 
     def transmit(self, flow: TcpFlow, idx: int, tsval: int, cwr: int, ect: int) -> None:
         """Offer data segment ``idx`` of ``flow`` to the bottleneck queue."""
@@ -300,8 +310,14 @@ class Simulator:
         if qlen + 1 > self.max_queue:
             self.max_queue = qlen + 1
         self.link_tx += 1
+        t = dep + flow.fwd_delay_ns
+        if self._proc_j:
+            t += int(self.jitter_rng.random() * self._proc_j)
+            if t < flow.last_data_ns:
+                t = flow.last_data_ns
+            flow.last_data_ns = t
         self._seq += 1
-        heapq.heappush(self._heap, (dep + flow.fwd_delay_ns, self._seq, EV_DATA, flow, idx, tsval, ce, cwr, ect))
+        heapq.heappush(self._heap, (t, self._seq, EV_DATA, flow, idx, tsval, ce, cwr, ect))
 
     # -- results ----------------------------------------------------------------------------
     def summary(self) -> list[FlowSummary]:

@@ -101,6 +101,8 @@ class FlowBase:
         self.rto_deadline_ns = -1
         self.rto_event_ns = -1
         self.next_tx_ns = 0
+        self.last_ack_ns = 0  # arrival of the latest ACK / data packet (jitter keeps order)
+        self.last_data_ns = 0
         self.pace_event_ns = -1
         # stats
         self.rtt_sum = 0

@@ -45,6 +45,13 @@ def test_same_seed_identical_under_cpu_load(tmp_path: Path) -> None:
     assert "events in" not in quiet[0]  # host timing stays out of the summary
 
 
+def test_other_seed_differs(tmp_path: Path) -> None:
+    """A seed changes more than ISNs: start and processing jitter (issue 15 item 4)."""
+    a = _run("cubic_like", 5, tmp_path)
+    b = _run("cubic_like", 6, tmp_path)
+    assert a[1] != b[1]
+
+
 def test_golden_summary(tmp_path: Path) -> None:
     example, seed, name = GOLDEN
     summary, csv = _run(example, seed, tmp_path)

@@ -93,7 +93,7 @@ def test_jain_index_bounds() -> None:
 
 
 def test_trace_and_summary_csv() -> None:
-    sim = Simulator(SimConfig(sample_interval_us=10_000))
+    sim = Simulator(SimConfig(sample_interval_us=10_000, start_jitter_us=0))
     sim.add_flow()
     sim.add_flow(start_us=50_000)
     sim.run(100_000)

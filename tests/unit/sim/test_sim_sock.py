@@ -94,7 +94,7 @@ def test_writable_fields_are_truncated_after_an_op() -> None:
     ops = TcpCongestionOps(
         "wrap", ssthresh=base.ssthresh, cong_avoid=base.cong_avoid, undo_cwnd=base.undo_cwnd, init=init
     )
-    sim = Simulator(SimConfig(sample_interval_us=0))
+    sim = Simulator(SimConfig(sample_interval_us=0, start_jitter_us=0, proc_jitter_us=0))
     sim.register_cc(ops)
     flow = sim.add_flow(cc="wrap")
     sim.run(0)
@@ -117,7 +117,14 @@ def test_internal_pacing_spaces_packets_at_the_cc_rate() -> None:
         sk.sk_pacing_rate = rate
 
     ops = TcpCongestionOps("paced", ssthresh=base.ssthresh, cong_control=ctl, undo_cwnd=base.undo_cwnd, init=init)
-    sim = Simulator(SimConfig(link=LinkConfig(bandwidth_bps=1_000_000_000, buffer_pkts=10_000), sample_interval_us=0))
+    sim = Simulator(
+        SimConfig(
+            link=LinkConfig(bandwidth_bps=1_000_000_000, buffer_pkts=10_000),
+            sample_interval_us=0,
+            start_jitter_us=0,
+            proc_jitter_us=0,
+        )
+    )
     sim.register_cc(ops)
     sim.add_flow(base_rtt_us=10_000, cc="paced")
     sent: list[int] = []

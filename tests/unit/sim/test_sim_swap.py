@@ -21,7 +21,7 @@ def test_link_update_at_time_t_new_sockets_get_new_ops_old_keep_theirs(
     log2: list[Any] = []
     v1 = make_recording("mycc", log1)
     v2 = make_recording("mycc", log2)
-    sim = Simulator(SimConfig(link=LinkConfig(bandwidth_bps=50_000_000), sample_interval_us=0))
+    sim = Simulator(SimConfig(link=LinkConfig(bandwidth_bps=50_000_000), sample_interval_us=0, start_jitter_us=0))
     sim.register_cc(v1)
     sim.set_default_cc("mycc")
     early = sim.add_flow(base_rtt_us=10_000)
