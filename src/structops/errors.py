@@ -106,8 +106,38 @@ class VerifierError(InvalidArgument):
     """PROG_LOAD refused by a load-time check; ``log`` has the verifier's lines.
 
     ``errno`` is whatever the kernel reports (EINVAL, EACCES, ENOTSUPP ...), which is why
-    this class does not fix it.
+    this class does not fix it.  ``prog`` names the program when the loader knows it,
+    ``detail`` is the refusal reason without context.  The message never reads as a
+    permission problem: it says the verifier refused the program, then shows the last
+    lines of the log (:data:`LOG_TAIL_LINES`).
     """
+
+    #: How many trailing log lines ``str()`` shows.
+    LOG_TAIL_LINES = 8
+
+    def __init__(self, code: int, message: str = "", *, op: str = "", log: str = "", prog: str = "") -> None:
+        self.detail = message
+        self.prog = prog
+        text = message or "the verifier refused the program"
+        if prog:
+            text = f"program '{prog}': {text}"
+        super().__init__(code, text, op=op, log=log)
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        lines = [ln for ln in (self.log or "").splitlines() if ln.strip()]
+        if not lines:
+            return head
+        tail = lines[-self.LOG_TAIL_LINES :]
+        skipped = f" (last {len(tail)} of {len(lines)} lines)" if len(lines) > len(tail) else ""
+        return head + f"\nverifier log{skipped}:\n" + "\n".join("  " + ln for ln in tail)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_verifier_error, (self.errno, self.detail, self.op, self.log, self.prog))
+
+
+def _verifier_error(code: int, message: str, op: str, log: str, prog: str) -> VerifierError:
+    return VerifierError(code, message, op=op, log=log, prog=prog)
 
 
 class Busy(BpfError):

@@ -153,6 +153,8 @@ def _fix_one(
     sec = elf.by_name(ds.name)
     if sec is None:
         raise ELFError(f".BTF DATASEC {ds.name!r} names no ELF section")
+    if sec.size > 0xFFFFFFFF:
+        raise ELFError(f"section {sec.name!r} (index {sec.index}): size {sec.size} does not fit a BTF DATASEC")
     struct.pack_into("<I", buf, pos + 8, sec.size)
     syms = {s.name: s for s in elf.symbols if s.shndx == sec.index and s.name}
     for i, v in enumerate(ds.vars):

@@ -18,7 +18,7 @@ from structops.btf.layout import underlying
 from structops.btf.parse import Spec as BTFSpec
 from structops.btf.types import Datasec, FuncProto, Member, Pointer, Struct, Var
 from structops.errors import BTFError, ELFError
-from structops.loader._elf import SHN_LORESERVE, ElfObject, Section
+from structops.loader._elf import SHN_LORESERVE, SHT_PROGBITS, ElfObject, Section
 from structops.loader.spec import MapKind, MapSpec, ProgramSpec, StructOpsSpec
 from structops.uapi import MapFlags, MapType
 
@@ -50,6 +50,11 @@ def struct_ops_maps(elf: ElfObject, btf: BTFSpec | None, programs: dict[str, Pro
     for sec in elf.sections:
         if not is_struct_ops_section(sec):
             continue
+        if sec.type != SHT_PROGBITS:
+            raise ELFError(
+                f"section {sec.name!r} (index {sec.index}, offset {sec.offset}): struct_ops data must be "
+                f"SHT_PROGBITS, not section type {sec.type}"
+            )
         if btf is None:
             raise ELFError(f"section {sec.name!r}: struct_ops maps need the object's BTF")
         try:

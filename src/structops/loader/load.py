@@ -32,6 +32,13 @@ from structops import btf as btflib
 from structops.errors import BpfError, ELFError
 from structops.kernel.attrs import BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr
 from structops.kernel.protocol import Kernel
+from structops.loader._progload import (
+    FUNC_INFO_SIZE,
+    LINE_INFO_SIZE,
+    encode_func_info,
+    encode_line_info,
+    load_program,
+)
 from structops.loader.spec import CollectionSpec, ExternKind, MapKind, MapSpec, ProgramSpec, RelocKind, essential_name
 from structops.uapi import (
     BPF_PSEUDO_BTF_ID,
@@ -96,6 +103,8 @@ class LoadedObjects:
     struct_ops_values: dict[str, bytes] = field(default_factory=dict)
     #: program name -> verifier log (when one was requested).
     logs: dict[str, str] = field(default_factory=dict)
+    #: Whether ``btf_fd`` holds the object's own BTF (else a minimal stand-in).
+    btf_is_object: bool = False
     #: Other fds held for the objects (module BTF fds).
     extra_fds: list[int] = field(default_factory=list)
 
@@ -145,8 +154,9 @@ def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes
     if p.core_relos and spec.btf is not None:
         from structops.loader.core import patch_insn, relocate
 
-        for relo in p.core_relos:  # CO-RE against the target kernel's BTF
-            patch_insn(code, relo.insn_off, relocate(relo, spec.btf, ktypes.vmlinux))
+        for number, relo in enumerate(p.core_relos):  # CO-RE against the target kernel's BTF
+            res = relocate(relo, spec.btf, ktypes.vmlinux, prog=p.name, number=number)
+            patch_insn(code, relo.insn_off, res, prog=p.name, relo=relo)
     for r in p.relocations:
         off = r.insn * 8
         if r.kind in (RelocKind.MAP, RelocKind.MAP_VALUE):
@@ -191,6 +201,8 @@ def _kernel_value(
     local = btflib.underlying(spec.btf.type_by_id(so.type_id))
     if not isinstance(local, btflib.Struct):
         raise LoadError(f"struct_ops map {m.name}: local type is not a struct")
+    if len(so.data) < local.size:
+        raise LoadError(f"struct_ops map {m.name}: shadow value has {len(so.data)} bytes, type needs {local.size}")
     value = bytearray(vt.size)
     data_off = vt.member("data").offset
     kmembers = {mem.name: mem for mem in kt.members}
@@ -288,6 +300,7 @@ def _load(
     # 1. BTF
     try:
         out.btf_fd = kernel.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(btf=spec.btf_raw or _MIN_BTF))
+        out.btf_is_object = bool(spec.btf_raw)
     except BpfError:
         out.btf_fd = kernel.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(btf=_MIN_BTF))
     # 2. maps (struct_ops maps after programs, see below)
@@ -325,23 +338,34 @@ def _load(
             _kspec, module, attach_btf_id, expected, _ = targets[name]
             if module is not None:
                 attach_obj_fd = _module_btf_fd(kernel, module, out)
-        log = bytearray(1 << 16) if log_level else None
-        pattr = ProgLoadAttr(
-            int(p.prog_type),
-            code,
-            license=spec.license or p.license,
-            prog_name=name[:15],
-            expected_attach_type=expected,
-            attach_btf_id=attach_btf_id,
-            attach_btf_obj_fd=attach_obj_fd,
-            prog_flags=int(ProgLoadFlags.BPF_F_SLEEPABLE) if p.sleepable else 0,
-            kern_version=p.kernel_version,
-            log_buf=log,
-            log_level=log_level,
-        )
-        out.programs[name] = kernel.bpf(Cmd.BPF_PROG_LOAD, pattr)
-        if log is not None:
-            out.logs[name] = log.split(b"\0", 1)[0].decode(errors="replace")
+        use_btf = out.btf_is_object and spec.btf_ext is not None
+
+        def make_attr(level: int, buf: bytearray | None, p: ProgramSpec = p, code: bytes = code,
+                      expected: int = expected, attach_btf_id: int = attach_btf_id,
+                      attach_obj_fd: int = attach_obj_fd, use_btf: bool = use_btf) -> ProgLoadAttr:  # fmt: skip
+            return ProgLoadAttr(
+                int(p.prog_type),
+                code,
+                license=spec.license or p.license,
+                prog_name=_kernel_prog_name(p.name),
+                expected_attach_type=expected,
+                attach_btf_id=attach_btf_id,
+                attach_btf_obj_fd=attach_obj_fd,
+                prog_flags=_prog_flags(p),
+                kern_version=p.kernel_version,
+                log_buf=buf,
+                log_level=level,
+                prog_btf_fd=out.btf_fd if use_btf else 0,
+                func_info_rec_size=FUNC_INFO_SIZE if use_btf and p.func_infos else 0,
+                func_info=encode_func_info(p.func_infos) if use_btf and p.func_infos else None,
+                line_info_rec_size=LINE_INFO_SIZE if use_btf and p.line_infos else 0,
+                line_info=encode_line_info(p.line_infos) if use_btf and p.line_infos else None,
+            )
+
+        fd, log_text = load_program(kernel, make_attr, name, log_level)
+        out.programs[name] = fd
+        if log_level:
+            out.logs[name] = log_text
     # 5. struct_ops maps
     for m in maps_to_create:
         if m.struct_ops is None:
@@ -368,6 +392,21 @@ def _load(
         out.struct_ops_values[m.real_name] = value
         if map_hook is not None:
             map_hook(m, fd)
+
+
+def _kernel_prog_name(name: str) -> str:
+    """The name sent in ``prog_name``: at most 15 characters the kernel accepts (libbpf).
+
+    The kernel keeps only 15; the full name reaches it through the BTF FUNC of func_info.
+    """
+    return "".join(c for c in name if c.isalnum() or c in "_.")[:15]
+
+
+def _prog_flags(p: ProgramSpec) -> int:
+    flags = int(ProgLoadFlags.BPF_F_SLEEPABLE) if p.sleepable else 0
+    if p.xdp_frags:
+        flags |= int(ProgLoadFlags.BPF_F_XDP_HAS_FRAGS)
+    return flags
 
 
 def register_struct_ops(kernel: Kernel, map_fd: int, value: bytes) -> None:
