@@ -45,6 +45,7 @@ def _mod_btf(k: EmulatedKernel):  # type: ignore[no-untyped-def]
     return k.modules["bpf_testmod"].btf_obj
 
 
+@pytest.mark.spec("R3.1", "R3.2", "R3.3", "R3.5")
 def test_R3_validation_order(k: EmulatedKernel) -> None:
     mod = _mod_btf(k)
     assert register_struct_ops(k, mod, _ops("x" * 113, {})) == -errno.EINVAL  # R3.1
