@@ -23,6 +23,7 @@ in its order:
 from __future__ import annotations
 
 import contextlib
+import errno
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ from structops.uapi import (
     BPF_PSEUDO_KFUNC_CALL,
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
+    ENOTSUPP,
     Cmd,
     MapFlags,
     MapType,
@@ -170,22 +172,53 @@ def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes
             if r.kind is RelocKind.MAP_VALUE:
                 struct.pack_into("<i", code, off + 12, r.offset)
         elif r.kind in (RelocKind.KFUNC, RelocKind.KSYM):
-            try:
-                func = ktypes.vmlinux.find(r.target, btflib.Func if r.kind is RelocKind.KFUNC else btflib.Var)
-            except KeyError:
-                ext = spec.externs.get(r.target)
-                if ext is not None and ext.weak:
-                    continue
-                raise LoadError(f"extern ({r.kind.value}) '{r.target}': not found in kernel BTF") from None
-            btf_id = ktypes.vmlinux.type_id(func)
-            if r.kind is RelocKind.KFUNC:
-                code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_KFUNC_CALL << 4)
-                struct.pack_into("<i", code, off + 4, btf_id)
-                struct.pack_into("<h", code, off + 2, 0)
-            else:
-                code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_BTF_ID << 4)
-                struct.pack_into("<i", code, off + 4, btf_id)
+            _relocate_ksym(p, code, off, r.kind, r.target, spec, ktypes)
     return bytes(code)
+
+
+#: libbpf's POISON_CALL_KFUNC_BASE: a weak kfunc missing from the kernel becomes a call
+#: to helper ``POISON_CALL_KFUNC_BASE + extern index`` (an error only if it is reached).
+POISON_CALL_KFUNC_BASE = 2002000000
+
+
+def _relocate_ksym(
+    p: ProgramSpec, code: bytearray, off: int, kind: RelocKind, name: str, spec: CollectionSpec, ktypes: KernelTypes
+) -> None:
+    """Resolve a ``__ksym`` extern: kfunc call, kfunc address or typed kernel variable.
+
+    Found in vmlinux BTF: the call gets ``BPF_PSEUDO_KFUNC_CALL`` + the FUNC id, an
+    ``ld_imm64`` gets ``BPF_PSEUDO_BTF_ID`` + the FUNC or VAR id.  Missing and ``__weak``:
+    a call is poisoned (libbpf ``poison_kfunc_call``), an address loads 0 (so
+    ``bpf_ksym_exists()`` is false).  Missing and strong: a LoadError naming the extern.
+    """
+    ext = spec.externs.get(name)
+    is_func = kind is RelocKind.KFUNC or (ext is not None and ext.kind is ExternKind.KFUNC)
+    try:
+        sym = ktypes.vmlinux.find(name, btflib.Func if is_func else btflib.Var)
+    except KeyError:
+        if ext is not None and ext.weak:
+            if kind is RelocKind.KFUNC:
+                index = list(spec.externs).index(name)
+                struct.pack_into("<BBhi", code, off, 0x85, 0, 0, POISON_CALL_KFUNC_BASE + index)
+            else:
+                code[off + 1] &= 0x0F
+                struct.pack_into("<i", code, off + 4, 0)
+                struct.pack_into("<i", code, off + 12, 0)
+            return
+        what = "kfunc" if is_func else "ksym"
+        raise LoadError(
+            f"prog '{p.name}': extern ({what}) '{name}': not found in kernel BTF "
+            "(declare it __weak and test bpf_ksym_exists() to make it optional)"
+        ) from None
+    btf_id = ktypes.vmlinux.type_id(sym)
+    if kind is RelocKind.KFUNC:
+        code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_KFUNC_CALL << 4)
+        struct.pack_into("<i", code, off + 4, btf_id)
+        struct.pack_into("<h", code, off + 2, 0)
+    else:
+        code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_BTF_ID << 4)
+        struct.pack_into("<i", code, off + 4, btf_id)
+        struct.pack_into("<i", code, off + 12, 0)
 
 
 def _kernel_value(
@@ -307,17 +340,7 @@ def _load(
     for m in maps_to_create:
         if m.struct_ops is not None:
             continue
-        attr = MapCreateAttr(
-            int(m.type),
-            m.key_size,
-            m.value_size,
-            m.max_entries,
-            map_flags=m.flags,
-            map_name=m.name[:15],
-            numa_node=m.numa_node,
-            map_extra=m.map_extra,
-        )
-        fd = kernel.bpf(Cmd.BPF_MAP_CREATE, attr)
+        fd = _create_map(kernel, m, out)
         out.maps[m.real_name] = fd
         contents = m.contents
         if m.kind is MapKind.KCONFIG:
@@ -394,12 +417,63 @@ def _load(
             map_hook(m, fd)
 
 
+#: Map types the kernel refuses without key and value BTF (libbpf does not retry them without).
+_NEEDS_BTF = frozenset(
+    {
+        MapType.BPF_MAP_TYPE_SK_STORAGE,
+        MapType.BPF_MAP_TYPE_INODE_STORAGE,
+        MapType.BPF_MAP_TYPE_TASK_STORAGE,
+        MapType.BPF_MAP_TYPE_CGRP_STORAGE,
+    }
+)
+
+
+def _create_map(kernel: Kernel, m: MapSpec, out: LoadedObjects) -> int:
+    """MAP_CREATE with the map's BTF key/value type ids (libbpf ``bpf_object__create_map``).
+
+    BTF-defined maps pass their ``key``/``value`` types, global data maps their DATASEC as
+    the value type.  As libbpf does, a refusal with BTF is retried without it, except
+    for the map types that cannot exist without BTF (local storage).
+    """
+    key_id, value_id = m.btf_key_type_id, m.btf_value_type_id
+    use_btf = out.btf_is_object and bool(value_id)
+
+    def attr(with_btf: bool) -> MapCreateAttr:
+        return MapCreateAttr(
+            int(m.type),
+            m.key_size,
+            m.value_size,
+            m.max_entries,
+            map_flags=m.flags,
+            map_name=_kernel_obj_name(m.name),
+            numa_node=m.numa_node,
+            map_extra=m.map_extra,
+            btf_fd=out.btf_fd if with_btf else 0,
+            btf_key_type_id=key_id if with_btf else 0,
+            btf_value_type_id=value_id if with_btf else 0,
+        )
+
+    if not use_btf:
+        return kernel.bpf(Cmd.BPF_MAP_CREATE, attr(False))
+    try:
+        return kernel.bpf(Cmd.BPF_MAP_CREATE, attr(True))
+    except BpfError as exc:
+        if m.type in _NEEDS_BTF or exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, ENOTSUPP):
+            raise
+        return kernel.bpf(Cmd.BPF_MAP_CREATE, attr(False))
+
+
+def _kernel_obj_name(name: str) -> str:
+    """A map/program name the kernel accepts: alphanumerics, ``_`` and ``.``, 15 at most."""
+    return "".join(c for c in name if c.isalnum() or c in "_.")[:15]
+
+
 def _kernel_prog_name(name: str) -> str:
     """The name sent in ``prog_name``: at most 15 characters the kernel accepts (libbpf).
 
     The kernel keeps only 15; the full name reaches it through the BTF FUNC of func_info.
     """
-    return "".join(c for c in name if c.isalnum() or c in "_.")[:15]
+    return _kernel_obj_name(name)
 
 
 def _prog_flags(p: ProgramSpec) -> int:

@@ -115,6 +115,8 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
     """``check_helper_call`` for the modelled prototypes; R1-R5 clobbered, R0 typed."""
     proto = HELPER_PROTOS.get(hid)
     name = v.env.helper_name(hid)
+    if name == "unknown":  # e.g. libbpf's poisoned CO-RE / weak kfunc call, reached
+        raise Reject(errno.EINVAL, f"invalid func unknown#{hid}")
     ret = "int"
     m = None
     if proto is not None:

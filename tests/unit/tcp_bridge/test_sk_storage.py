@@ -6,8 +6,9 @@ import errno
 
 import pytest
 
+from structops.btf import Int, IntEncoding, encode
 from structops.errors import BpfError
-from structops.kernel.attrs import MapCreateAttr, MapElemAttr
+from structops.kernel.attrs import BtfLoadAttr, MapCreateAttr, MapElemAttr
 from structops.kernel.emulated import EmulatedKernel
 from structops.kernel.maps.sk_storage import BPF_SK_STORAGE_GET_F_CREATE, SkStorageMap
 from structops.uapi import ENOTSUPP, Cmd, MapFlags, MapType
@@ -16,13 +17,38 @@ SK = int(MapType.BPF_MAP_TYPE_SK_STORAGE)
 NOPRE = int(MapFlags.BPF_F_NO_PREALLOC)
 
 
-def _create(kernel: EmulatedKernel, **kw: int) -> int:
+#: Key ``int`` (id 1) and value ``u64`` (id 2): the BTF the kernel requires for local storage.
+_BTF = encode([Int("int", 4, IntEncoding.SIGNED), Int("u64", 8)])
+
+
+def _create(kernel: EmulatedKernel, *, btf: bool = True, **kw: int) -> int:
     args = {"key_size": 4, "value_size": 8, "max_entries": 0, "map_flags": NOPRE}
     args.update(kw)
-    return kernel.bpf(
-        Cmd.BPF_MAP_CREATE,
-        MapCreateAttr(SK, args["key_size"], args["value_size"], args["max_entries"], map_flags=args["map_flags"]),
-    )
+    btf_fd = kernel.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(btf=_BTF)) if btf else 0
+    try:
+        return kernel.bpf(
+            Cmd.BPF_MAP_CREATE,
+            MapCreateAttr(
+                SK,
+                args["key_size"],
+                args["value_size"],
+                args["max_entries"],
+                map_flags=args["map_flags"],
+                btf_fd=btf_fd,
+                btf_key_type_id=1 if btf else 0,
+                btf_value_type_id=2 if btf else 0,
+            ),
+        )
+    finally:
+        if btf_fd:
+            kernel.close(btf_fd)
+
+
+def test_creation_needs_key_and_value_btf(kernel: EmulatedKernel) -> None:
+    """bpf_local_storage_map_alloc_check: no BTF key/value type ids is EINVAL (issue 11)."""
+    with pytest.raises(BpfError) as exc:
+        _create(kernel, btf=False)
+    assert exc.value.errno == errno.EINVAL
 
 
 @pytest.mark.parametrize(

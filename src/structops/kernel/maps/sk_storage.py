@@ -6,10 +6,8 @@ struct_ops congestion control sees it:
 * creation (``bpf_local_storage_map_alloc_check``): ``BPF_F_NO_PREALLOC`` is required,
   only it and ``BPF_F_CLONE`` are accepted, ``max_entries`` must be 0, ``key_size`` 4
   (an ``int`` socket fd), ``value_size`` non-zero; a value larger than
-  :data:`MAX_VALUE_SIZE` is ``E2BIG``.  The kernel also requires key and value BTF type
-  ids (for user-space dumps); the embedded kernel accepts a map without them because the
-  project's loader does not pass map BTF ids yet (set :attr:`SkStorageMap.REQUIRE_BTF`
-  to enforce the kernel rule);
+  :data:`MAX_VALUE_SIZE` is ``E2BIG``; key and value BTF type ids are required (for
+  user-space dumps), ``EINVAL`` without them, as in Linux;
 * programs use ``bpf_sk_storage_get(map, sk, value, flags)`` (helper 107) and
   ``bpf_sk_storage_delete(map, sk)`` (108).  The storage of one socket is one kernel
   allocation per map (its address is what ``get`` returns), created only with
@@ -62,8 +60,8 @@ class SkStorageMap(BpfMap):
 
     TYPE = MapType.BPF_MAP_TYPE_SK_STORAGE
     ALLOWED_FLAGS = int(MapFlags.BPF_F_NO_PREALLOC | MapFlags.BPF_F_CLONE)
-    #: Enforce the kernel's "key and value BTF required" rule (off, see the module doc).
-    REQUIRE_BTF: ClassVar[bool] = False
+    #: Enforce the kernel's "key and value BTF required" rule.
+    REQUIRE_BTF: ClassVar[bool] = True
 
     @classmethod
     def alloc_check(cls, attr: MapCreateAttr) -> None:
