@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import test_linux_scenarios as S
 
-from conftest import real_kernel_skip_reason
 from structops.kernel.attrs import InfoAttr, LinkCreateAttr, MapCreateAttr, TestRunAttr
 from structops.kernel.emulated import EmulatedKernel
 from structops.kernel.protocol import Kernel
@@ -46,6 +45,17 @@ def env(kernel: Kernel) -> S.Env:
 def t(kernel: Kernel) -> Iterator[S.Tracker]:
     with S.tracked(kernel) as tr:
         yield tr
+
+
+def real_kernel_skip_reason() -> str | None:
+    """Why the real kernel cannot be used here (a local copy: a nested conftest can shadow tests/conftest)."""
+    import os
+
+    if not Path("/sys/kernel/btf/vmlinux").exists():
+        return "no kernel BTF at /sys/kernel/btf/vmlinux"
+    if os.geteuid() != 0:
+        return "not root: CAP_BPF is needed for the real bpf() syscall"
+    return None
 
 
 def _available(k: Kernel) -> list[str]:
@@ -292,3 +302,89 @@ def test_t5_4_registration_appends_to_the_list(kernel: Kernel, env: S.Env, t: S.
     before = _available(kernel)
     S.link_create(kernel, t, fd)
     assert _available(kernel) == [*before, name]
+
+
+# --- tcp_congestion_ops flags and the allowed list ----------------------------------------
+ALLOWED = Path("/proc/sys/net/ipv4/tcp_allowed_congestion_control")
+
+
+def _allowed(k: Kernel) -> list[str]:
+    if isinstance(k, EmulatedKernel):
+        return k.tcp_congestion.allowed()
+    return ALLOWED.read_text().split()
+
+
+def _value_with_flags(env: S.Env, name: str, slots: dict[str, int], flags: int) -> bytes:
+    value = bytearray(S.tcp_value(env, name, slots))
+    struct.pack_into("<I", value, env.tcp_data + env.tcp_ops.offset("flags"), flags)
+    return bytes(value)
+
+
+def test_t3_flags_mask_of_6_18(kernel: Kernel, env: S.Env, t: S.Tracker) -> None:
+    """T3: Linux 6.18 accepts each flag bit 0x1..0x10 (and all together) and refuses any other (EINVAL)."""
+    btf_fd = S.load_user_btf(kernel, t)
+    slots = S.load_reno(kernel, t, env).slots()
+    for flags in (0x1, 0x2, 0x4, 0x8, 0x10, 0x1F):
+        fd = S.create_tcp_map(kernel, t, env, btf_fd, link=True)
+        assert S.update(kernel, fd, _value_with_flags(env, f"fl{flags:x}_{len(t.fds)}", slots, flags)) == 0
+    for flags in (0x20, 0x40, 0x100, 0x8000_0000):
+        fd = S.create_tcp_map(kernel, t, env, btf_fd, link=True)
+        bad = _value_with_flags(env, "bad", slots, flags)
+        S.expect_errno(errno.EINVAL, lambda fd=fd, v=bad: S.update(kernel, fd, v))
+        assert _state(kernel, env, fd) == INIT
+
+
+def test_t5_non_restricted_cc_is_allowed_while_registered(kernel: Kernel, env: S.Env, t: S.Tracker) -> None:
+    """TCP_CONG_NON_RESTRICTED: the name joins tcp_allowed_congestion_control at reg, leaves at unreg."""
+    slots = S.load_reno(kernel, t, env).slots()
+    btf_fd = S.load_user_btf(kernel, t)
+    free, restricted = f"nr_{len(t.fds)}", f"rs_{len(t.fds)}"
+    before = _allowed(kernel)
+    assert "reno" in before
+    a = S.create_tcp_map(kernel, t, env, btf_fd, link=True)
+    S.update(kernel, a, _value_with_flags(env, free, slots, 0x1))
+    b = S.create_tcp_map(kernel, t, env, btf_fd, link=True)
+    S.update(kernel, b, _value_with_flags(env, restricted, slots, 0))
+    la, lb = S.link_create(kernel, t, a), S.link_create(kernel, t, b)
+    assert _allowed(kernel) == [*before, free]
+    assert restricted in _available(kernel)
+    S.link_detach(kernel, la)
+    S.link_detach(kernel, lb)
+    assert _allowed(kernel) == before
+
+
+# --- BPF_PROG_BIND_MAP of a struct_ops program to the map that holds it --------------------
+def test_bind_map_to_own_struct_ops_map_is_a_cycle_that_linux_keeps(
+    kernel: Kernel, env: S.Env, request: pytest.FixtureRequest
+) -> None:
+    """The map holds the prog (trampoline link, F4) and the prog holds the map (used_maps): after
+    every fd is closed neither goes away. Measured on Linux 6.18 here: map and progs stay listed
+    by GET_NEXT_ID until reboot. The embedded kernel keeps them the same way.
+
+    On the real kernel this leaks for good, so it runs there only with STRUCTOPS_LEAKY_REAL_TESTS=1.
+    """
+    import os
+
+    from structops.kernel.attrs import ProgBindMapAttr
+
+    if not isinstance(kernel, EmulatedKernel) and os.environ.get("STRUCTOPS_LEAKY_REAL_TESTS") != "1":
+        pytest.skip("leaks a map and programs in the running kernel until reboot (STRUCTOPS_LEAKY_REAL_TESTS=1)")
+    t = S.Tracker(kernel)
+    btf_fd = S.load_user_btf(kernel, t)
+    progs = S.load_reno(kernel, t, env)
+    fd = S.create_tcp_map(kernel, t, env, btf_fd, link=True)
+    S.update(kernel, fd, S.tcp_value(env, f"bind{len(t.fds)}", progs.slots()))
+    map_id, prog_id = S.obj_id(kernel, fd, S.OBJ_MAP), S.obj_id(kernel, progs.ssthresh, S.OBJ_PROG)
+    other_id = S.obj_id(kernel, progs.init, S.OBJ_PROG)
+    assert kernel.bpf(Cmd.BPF_PROG_BIND_MAP, ProgBindMapAttr(progs.ssthresh, fd)) == 0
+    for f in reversed(t.fds):
+        kernel.close(f)
+    if isinstance(kernel, EmulatedKernel):
+        kernel.rcu.synchronize()
+    else:
+        import time
+
+        time.sleep(1.0)  # past the RCU grace periods of the deferred frees
+    assert map_id in S.live_ids(kernel, S.OBJ_MAP)
+    assert prog_id in S.live_ids(kernel, S.OBJ_PROG)
+    assert other_id in S.live_ids(kernel, S.OBJ_PROG)  # held by the map, which the cycle keeps

@@ -5,15 +5,22 @@ The same calls as tests/unit/testing give the same results on Linux 6.18 (DM7).
 
 from __future__ import annotations
 
+import os
 import struct
+from pathlib import Path
 
 import pytest
 
-from conftest import TESTDATA, real_kernel_skip_reason
 from structops.kernel.emulated import EmulatedKernel
 from structops.testing import DummyState, load_struct_ops
 
-_REASON = real_kernel_skip_reason()
+TESTDATA = Path(__file__).resolve().parents[2] / "testdata"
+if not Path("/sys/kernel/btf/vmlinux").exists():
+    _REASON: str | None = "no kernel BTF at /sys/kernel/btf/vmlinux"
+elif os.geteuid() != 0:
+    _REASON = "not root: CAP_BPF is needed for the real bpf() syscall"
+else:
+    _REASON = None
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 
 

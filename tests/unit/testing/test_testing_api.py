@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from conftest import TESTDATA
 from structops.kernel.emulated import EmulatedKernel
 from structops.testing import DummyState, load_cc, load_struct_ops
 from structops.testing.plugin import leaked_objects
 
+TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
 RENO = TESTDATA / "reno.bpf.o"
 DUMMY = TESTDATA / "dummy_ops.bpf.o"
 

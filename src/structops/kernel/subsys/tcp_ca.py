@@ -30,8 +30,17 @@ NAME = "tcp_congestion_ops"
 TCP_CONG_NON_RESTRICTED = 0x1
 TCP_CONG_NEEDS_ECN = 0x2
 TCP_CONG_NEEDS_ACCECN = 0x4
-#: TCP_CONG_MASK of the emulated kernel (T3; the 6.18 mask accepts these bits).
-TCP_CONG_MASK = TCP_CONG_NON_RESTRICTED | TCP_CONG_NEEDS_ECN | TCP_CONG_NEEDS_ACCECN
+TCP_CONG_ECT_1_NEGOTIATION = 0x8
+TCP_CONG_NO_FALLBACK_RFC3168 = 0x10
+#: TCP_CONG_MASK of Linux 6.18 (T3): each of these bits is accepted, any other is EINVAL
+#: (measured on the project machines: 0x1..0x10 and 0x1f pass, 0x20 and above fail).
+TCP_CONG_MASK = (
+    TCP_CONG_NON_RESTRICTED
+    | TCP_CONG_NEEDS_ECN
+    | TCP_CONG_NEEDS_ACCECN
+    | TCP_CONG_ECT_1_NEGOTIATION
+    | TCP_CONG_NO_FALLBACK_RFC3168
+)
 
 _OPS = (
     "ssthresh",
@@ -170,6 +179,11 @@ class CongestionControls:
         with self.lock:
             return [e.name for e in self.entries]
 
+    def allowed(self) -> list[str]:
+        """``tcp_allowed_congestion_control``: the algorithms flagged TCP_CONG_NON_RESTRICTED."""
+        with self.lock:
+            return [e.name for e in self.entries if e.flags & TCP_CONG_NON_RESTRICTED]
+
     def find(self, name: str) -> CongestionControl | None:
         """Look an algorithm up by name (RCU reader side in the kernel)."""
         with self.lock:
@@ -222,7 +236,10 @@ def install(kernel: EmulatedKernel) -> None:
     """Register tcp_congestion_ops, its kfuncs, and the built-in algorithms."""
     ccs = CongestionControls()
     for native in ("reno", "bbr", "cubic"):
-        ccs.entries.append(CongestionControl(native, ca_key(native), impl=native))
+        # reno is always allowed to unprivileged users; the default (bbr) is made allowed
+        # when it becomes the default (tcp_set_default_congestion_control).
+        flags = TCP_CONG_NON_RESTRICTED if native in ("reno", ccs.default) else 0
+        ccs.entries.append(CongestionControl(native, ca_key(native), flags, impl=native))
     kernel.tcp_congestion = ccs  # type: ignore[attr-defined]
 
     def reg(kdata: KData, link: StructOpsLink | None) -> int:
