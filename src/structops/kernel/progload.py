@@ -278,7 +278,7 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
                         raise _fail(log, errno.EINVAL, f"invalid func unknown#{hid}")
                     # A verified program may hold unknown calls in dead code (libbpf's CO-RE
                     # and weak-kfunc poison): the verifier refuses them only where reached.
-                elif prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS and (allowed is None or not allowed(hid, prog)):
+                elif prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS and not (allowed and allowed(hid, prog)):
                     name = kernel.helper_name(hid)
                     raise _fail(log, errno.EINVAL, f"program of this type cannot use helper {name}#{hid}")
             elif s.src == BPF_PSEUDO_KFUNC_CALL:

@@ -21,7 +21,8 @@ NOPRE = int(MapFlags.BPF_F_NO_PREALLOC)
 _BTF = encode([Int("int", 4, IntEncoding.SIGNED), Int("u64", 8)])
 
 
-def _create(kernel: EmulatedKernel, *, btf: bool = True, **kw: int) -> int:
+def _create(kernel: EmulatedKernel, **kw: int) -> int:
+    btf = bool(kw.pop("btf", 1))
     args = {"key_size": 4, "value_size": 8, "max_entries": 0, "map_flags": NOPRE}
     args.update(kw)
     btf_fd = kernel.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(btf=_BTF)) if btf else 0
@@ -47,7 +48,7 @@ def _create(kernel: EmulatedKernel, *, btf: bool = True, **kw: int) -> int:
 def test_creation_needs_key_and_value_btf(kernel: EmulatedKernel) -> None:
     """bpf_local_storage_map_alloc_check: no BTF key/value type ids is EINVAL (issue 11)."""
     with pytest.raises(BpfError) as exc:
-        _create(kernel, btf=False)
+        _create(kernel, btf=0)
     assert exc.value.errno == errno.EINVAL
 
 
