@@ -92,7 +92,7 @@ def _client(client: Any, workers: int | None, scheduler: str | None, todo: int) 
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",  # no fixed port (8787 may be taken); the dashboard needs bokeh
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as local,  # type: ignore[no-untyped-call]
