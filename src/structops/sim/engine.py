@@ -265,9 +265,9 @@ class Simulator:
         """Queue a pacing wake-up for ``flow`` at ``t_ns``."""
         self._push(t_ns, EV_PACE, flow)
 
-    def schedule_delack(self, flow: TcpFlow, gen: int) -> None:
-        """Queue the receiver's delayed-ACK timer."""
-        self._push(self.now + self.config.delack_us * 1000, EV_DELACK, flow, gen)
+    def schedule_delack(self, flow: TcpFlow, gen: int, t_ns: int) -> None:
+        """Queue the receiver's delayed-ACK timer to expire at ``t_ns``."""
+        self._push(t_ns, EV_DELACK, flow, gen)
 
     def send_ack(self, flow: TcpFlow, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
         """Deliver an ACK to ``flow``'s sender after the reverse-path delay (+ jitter)."""

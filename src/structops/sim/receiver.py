@@ -3,8 +3,14 @@
 Models what the sender's congestion control depends on: cumulative ACKs, one SACK
 block per ACK (the out-of-order segment that triggered it; the simulator never
 loses ACKs, so one block per ACK carries all SACK information), D-SACK for
-duplicates, delayed ACKs (every 2nd full segment or after ``delack_us``,
-immediately for out-of-order data, hole fills and quick-ack mode), the TCP
+duplicates, Linux's delayed-ACK rules (``tcp_event_data_recv``, ``__tcp_ack_snd_check``,
+``tcp_send_delayed_ack``, ``tcp_delack_timer_handler``): an ACK for every 2nd full
+segment, at once for out-of-order data and hole fills, quick-ACK mode (an ACK per
+segment) for the first 16 segments of a connection (``TCP_MAX_QUICKACKS``) and again
+after an idle gap longer than the RTO, the adaptive ``ato`` (starts at ``TCP_ATO_MIN`` =
+``delack_us``, halves toward it on back-to-back data, doubles when the timer fires)
+capped by the receiver's RTT (never below ``TCP_DELACK_MIN``), the timer expiring on a
+jiffy; the TCP
 timestamp echo (``ts_recent``), and RFC 3168 ECN: ``tcp_ecn_accept_cwr`` then
 ``tcp_data_ecn_check`` which raises ``CA_EVENT_ECN_IS_CE`` / ``CA_EVENT_ECN_NO_CE``
 on the receiver socket's CC when that CC has ``TCP_CONG_NEEDS_ECN``
@@ -30,18 +36,26 @@ if TYPE_CHECKING:
     from structops.sim.flow import TcpFlow
 
 
+TCP_MAX_QUICKACKS = 16
+
+
 class TcpReceiver:
     """Receiver half of a :class:`~structops.sim.flow.TcpFlow`."""
 
     __slots__ = (
         "_delack_armed",
         "_delack_gen",
+        "ato",
+        "ato_min",
         "flow",
+        "lrcvtime",
         "ooo",
         "pending",
         "quick",
         "rcv_nxt_i",
+        "rto_j",
         "sk",
+        "srtt_j",
         "ts_recent",
         "wants_ce_events",
     )
@@ -57,6 +71,13 @@ class TcpReceiver:
         self._delack_gen = 0
         self._delack_armed = False
         self.wants_ce_events = wants_ce_events
+        hz = flow.sim.config.hz
+        self.ato = 0  # icsk_ack.ato in jiffies; 0 = no data seen yet
+        self.ato_min = max(1, flow.sim.config.delack_us * hz // 1_000_000)  # TCP_ATO_MIN
+        self.lrcvtime = 0
+        # the receiver's RTT estimate and RTO come from the handshake (tcp_synack_rtt_meas)
+        self.srtt_j = -(-flow.base_rtt_us * hz // 1_000_000)
+        self.rto_j = max(1, flow.rto_us * hz // 1_000_000)
         sk._send_ack_hook = self._ack_now
 
     def _ack_now(self) -> None:
@@ -79,7 +100,8 @@ class TcpReceiver:
                     if self.wants_ce_events:
                         flow.call_op(sk, "cwnd_event", CA_EVENT_ECN_IS_CE)
                     if not sk.ecn_flags & TCP_ECN_DEMAND_CWR:
-                        self.quick = 2  # tcp_enter_quickack_mode(sk, 2)
+                        self.quick = max(self.quick, 2)  # tcp_enter_quickack_mode(sk, 2)
+                        self.ato = self.ato_min
                         sk.ecn_flags |= TCP_ECN_DEMAND_CWR
                 elif self.wants_ce_events:
                     flow.call_op(sk, "cwnd_event", CA_EVENT_ECN_NO_CE)
@@ -95,6 +117,7 @@ class TcpReceiver:
             sk.rcv_nxt = (flow.isn + nxt * flow.mss) & U32
             self.ts_recent = tsval
             self.pending += 1
+            self._event_data_recv()
             if (
                 filled
                 or self.ooo
@@ -103,25 +126,67 @@ class TcpReceiver:
                 or self.pending >= 2
                 or sk.icsk_ack_pending & ICSK_ACK_NOW
             ):
-                if self.quick:
-                    self.quick -= 1
                 self.send_ack(-1, -1)
             elif not self._delack_armed:
-                self._delack_armed = True
-                self._delack_gen += 1
-                flow.sim.schedule_delack(flow, self._delack_gen)
+                self._send_delayed_ack()
         else:
             self.ooo[idx] = None
             self.send_ack(idx, -1)
 
+    def _jiffies(self) -> int:
+        sim = self.flow.sim
+        return sim.now * sim.config.hz // 1_000_000_000
+
+    def _incr_quickack(self) -> None:
+        """``tcp_incr_quickack(sk, TCP_MAX_QUICKACKS)``: the window allows 16 quick ACKs."""
+        if self.quick < TCP_MAX_QUICKACKS:
+            self.quick = TCP_MAX_QUICKACKS
+
+    def _event_data_recv(self) -> None:
+        """``tcp_event_data_recv``: quick-ACK mode at start and after idle; adapt ``ato``."""
+        now = self._jiffies()
+        if not self.ato:
+            self._incr_quickack()
+            self.ato = self.ato_min
+        else:
+            m = now - self.lrcvtime
+            if m <= self.ato_min // 2:
+                self.ato = (self.ato >> 1) + self.ato_min // 2
+            elif m < self.ato:
+                self.ato = min((self.ato >> 1) + m, self.rto_j)
+            elif m > self.rto_j:
+                self._incr_quickack()  # the sender failed to restart its window: ACK quickly
+        self.lrcvtime = now
+
+    def _send_delayed_ack(self) -> None:
+        """``tcp_send_delayed_ack``: arm the timer ``ato`` jiffies out (capped by the RTT)."""
+        ato = self.ato
+        if ato > self.ato_min:
+            max_ato = max(1, self.flow.sim.config.hz // 2)
+            max_ato = min(max_ato, max(self.srtt_j, self.ato_min))
+            ato = min(ato, max_ato)
+        sim = self.flow.sim
+        hz = sim.config.hz
+        expires = -(-(self._jiffies() + ato) * 1_000_000_000 // hz)
+        self._delack_armed = True
+        self._delack_gen += 1
+        sim.schedule_delack(self.flow, self._delack_gen, expires)
+
     def on_delack(self, gen: int) -> None:
-        """The delayed-ACK timer fired."""
+        """``tcp_delack_timer_handler``: a missed delayed ACK inflates ``ato``, then ACK."""
         if gen == self._delack_gen and self._delack_armed and self.pending:
+            self.ato = min(self.ato << 1, self.rto_j)
             self.send_ack(-1, -1)
 
     def send_ack(self, sack_i: int, dsack_i: int) -> None:
         """Emit one ACK (cumulative + optional SACK / D-SACK, ECE, TS echo)."""
         sk = self.sk
+        if self.pending and self.quick:  # tcp_dec_quickack_mode
+            if self.quick <= 1:
+                self.quick = 0
+                self.ato = self.ato_min
+            else:
+                self.quick -= 1
         self.pending = 0
         self._delack_armed = False
         sk.icsk_ack_pending = 0
