@@ -165,7 +165,7 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(external_scheduler: s
     (tmp_path / "junk.bpf.o").write_bytes(b"\x7fELF" + b"\0" * 60)
     grid = tmp_path / "bad.toml"
     grid.write_text(
-        f'objects = ["reno", "junk.bpf.o", "{TESTDATA / "bad_license.bpf.o"}"]\nflows = [1, 2]\nduration = "200ms"\n'
+        f'objects = ["reno", "junk.bpf.o", "{TESTDATA / "bad_license.bpf.o"}"]\nflows = [1, 2]\nduration = "200ms"\ntraces = true\n'
     )
     out = io.StringIO()
     status = main(["sweep", str(grid), "--scheduler", external_scheduler, "--out", str(tmp_path / "o")], out)
@@ -178,6 +178,11 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(external_scheduler: s
     assert all(e.startswith("ELFError: ") for e in errors[errors["object"] == "junk.bpf.o"]["error"])
     assert all("GPL compatible license" in e for e in errors[errors["object"] != "junk.bpf.o"]["error"])
     assert "4 failed" in out.getvalue() and "VerifierError" in out.getvalue()
+    traces = sorted(p.stem for p in (tmp_path / "o" / "traces").iterdir())
+    assert traces == sorted(frame.loc[frame["status"] == "ok", "point_id"].unique())
+    for pid in traces:
+        lines = (tmp_path / "o" / "traces" / f"{pid}.csv").read_text().splitlines()
+        assert lines[0].startswith("flow,t_us,cwnd") and len(lines) > 2
 
 
 def _sweep_killing_a_worker(client: Client, grid_file: Path, out: Path) -> pd.DataFrame:

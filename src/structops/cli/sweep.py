@@ -83,6 +83,12 @@ def main(args: argparse.Namespace, stdout: TextIO) -> int:
     except OSError as exc:  # no scheduler at that address, unwritable OUT
         print(f"structops sweep: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            f"\nstructops sweep: interrupted; completed points are kept in {out}: rerun with --resume",
+            file=sys.stderr,
+        )
+        return 130
     meta = frame.attrs["sweep"]
     rate = f", {meta['points_per_minute']:.0f} points/min" if meta["points_per_minute"] else ""
     stdout.write(
