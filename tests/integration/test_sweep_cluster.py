@@ -165,7 +165,8 @@ def test_failing_points_are_recorded_and_the_sweep_goes_on(external_scheduler: s
     (tmp_path / "junk.bpf.o").write_bytes(b"\x7fELF" + b"\0" * 60)
     grid = tmp_path / "bad.toml"
     grid.write_text(
-        f'objects = ["reno", "junk.bpf.o", "{TESTDATA / "bad_license.bpf.o"}"]\nflows = [1, 2]\nduration = "200ms"\ntraces = true\n'
+        f'objects = ["reno", "junk.bpf.o", "{TESTDATA / "bad_license.bpf.o"}"]\n'
+        'flows = [1, 2]\nduration = "200ms"\ntraces = true\n'
     )
     out = io.StringIO()
     status = main(["sweep", str(grid), "--scheduler", external_scheduler, "--out", str(tmp_path / "o")], out)
