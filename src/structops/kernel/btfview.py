@@ -10,7 +10,8 @@ and BPF programs share one state.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from structops.errors import bpf_error
 if TYPE_CHECKING:
     from structops.kernel.kmem import Allocation, KernelMemory
 
-__all__ = ["FieldLoc", "StructView", "field_map"]
+__all__ = ["FieldLoc", "StructView", "field_map", "field_path"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,9 @@ def _int_info(t: btflib.Type) -> tuple[int, bool]:
     return size, signed
 
 
-@cache
-def field_map(struct: btflib.Struct) -> dict[str, FieldLoc]:
-    """All named fields reachable through embedded structs/unions (outermost wins)."""
-    out: dict[str, FieldLoc] = {}
+def _members(struct: btflib.Type) -> Iterator[tuple[btflib.Member, btflib.Type, int]]:
+    """The one walk over ``struct`` and its embedded structs/unions, breadth first:
+    ``(member, underlying member type, byte offset of the enclosing struct)``."""
     queue: list[tuple[btflib.Type, int]] = [(struct, 0)]
     while queue:
         t, base = queue.pop(0)
@@ -56,23 +56,50 @@ def field_map(struct: btflib.Struct) -> dict[str, FieldLoc]:
             continue
         for m in u.members:
             mt = btflib.underlying(m.type)
+            yield m, mt, base
             if isinstance(mt, btflib.Struct | btflib.Union):
-                if m.name and m.name not in out:
-                    out[m.name] = FieldLoc(base + m.bit_offset // 8, btflib.sizeof(mt), is_array=True)
                 queue.append((mt, base + m.bit_offset // 8))
-                continue
-            if not m.name or m.name in out:
-                continue
-            if m.bitfield_size:
-                size, signed = _int_info(mt)
-                byte = (m.bit_offset // 8) // size * size if size else m.bit_offset // 8
-                out[m.name] = FieldLoc(base + byte, size, m.bit_offset - byte * 8, m.bitfield_size, signed)
-            elif isinstance(mt, btflib.Array):
+
+
+@cache
+def field_map(struct: btflib.Struct) -> dict[str, FieldLoc]:
+    """All named fields reachable through embedded structs/unions (outermost wins)."""
+    out: dict[str, FieldLoc] = {}
+    for m, mt, base in _members(struct):
+        if isinstance(mt, btflib.Struct | btflib.Union):
+            if m.name and m.name not in out:
                 out[m.name] = FieldLoc(base + m.bit_offset // 8, btflib.sizeof(mt), is_array=True)
-            else:
-                size, signed = _int_info(mt)
-                out[m.name] = FieldLoc(base + m.bit_offset // 8, size, signed=signed)
+            continue
+        if not m.name or m.name in out:
+            continue
+        if m.bitfield_size:
+            size, signed = _int_info(mt)
+            byte = (m.bit_offset // 8) // size * size if size else m.bit_offset // 8
+            out[m.name] = FieldLoc(base + byte, size, m.bit_offset - byte * 8, m.bitfield_size, signed)
+        elif isinstance(mt, btflib.Array):
+            out[m.name] = FieldLoc(base + m.bit_offset // 8, btflib.sizeof(mt), is_array=True)
+        else:
+            size, signed = _int_info(mt)
+            out[m.name] = FieldLoc(base + m.bit_offset // 8, size, signed=signed)
     return out
+
+
+def field_path(struct: btflib.Struct, path: str) -> FieldLoc:
+    """Where ``path`` lives in ``struct``: a field name, or ``member.field`` through the
+    embedded struct called ``member`` (``icsk_ack.pending``); KeyError if absent."""
+    base = 0
+    head, _, rest = path.partition(".")
+    while rest:
+        for m, mt, b in _members(struct):
+            if m.name == head and isinstance(mt, btflib.Struct):
+                base += b + m.bit_offset // 8
+                struct = mt
+                break
+        else:
+            raise KeyError(path)
+        head, _, rest = rest.partition(".")
+    loc = field_map(struct)[head]
+    return replace(loc, offset=base + loc.offset)
 
 
 class StructView:

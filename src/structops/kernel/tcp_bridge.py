@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from structops import btf as btflib
 from structops.errors import bpf_error
-from structops.kernel.btfview import StructView, field_map
+from structops.kernel.btfview import StructView, field_path
 from structops.kernel.maps.sk_storage import free_socket_storage
 from structops.kernel.subsys.tcp_ca import CongestionControl
 from structops.sim import cubic as native_cubic
@@ -96,33 +96,10 @@ class _Loc:
     bit_size: int
 
 
-def _member_struct(root: btflib.Struct, name: str) -> tuple[int, btflib.Struct]:
-    """Offset and type of the struct member ``name`` found through embedded structs."""
-    queue: list[tuple[btflib.Type, int]] = [(root, 0)]
-    while queue:
-        t, base = queue.pop(0)
-        u = btflib.underlying(t)
-        if not isinstance(u, btflib.Struct | btflib.Union):
-            continue
-        for m in u.members:
-            mt = btflib.underlying(m.type)
-            if isinstance(mt, btflib.Struct | btflib.Union):
-                off = base + m.bit_offset // 8
-                if m.name == name and isinstance(mt, btflib.Struct):
-                    return off, mt
-                queue.append((mt, off))
-    raise KeyError(name)
-
-
 def _locate(root: btflib.Struct, path: str) -> _Loc:
-    """Where the (possibly dotted) field ``path`` lives in ``root``."""
-    base = 0
-    struct_t = root
-    if "." in path:
-        head, path = path.split(".", 1)
-        base, struct_t = _member_struct(root, head)
-    loc = field_map(struct_t)[path]
-    return _Loc(base + loc.offset, loc.size, loc.bit_offset, loc.bit_size)
+    """Where the (possibly dotted) field ``path`` lives in ``root`` (btfview's one walk)."""
+    loc = field_path(root, path)
+    return _Loc(loc.offset, loc.size, loc.bit_offset, loc.bit_size)
 
 
 def _int_struct(entries: list[tuple[str, _Loc]]) -> struct.Struct:
