@@ -20,6 +20,7 @@ from structops.btf.parse import Spec as BTFSpec
 from structops.btf.parse import parse as parse_btf
 from structops.btf.types import Datasec, Func, Var, VarLinkage
 from structops.errors import BTFError, ELFError
+from structops.loader._btf_externs import sanitize_externs
 from structops.loader._elf import SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_NOTYPE, ElfObject
 from structops.loader.spec import ExternKind, ExternSpec
 
@@ -124,7 +125,7 @@ def fix_btf(raw: bytes, elf: ElfObject) -> FixedBTF:
             ds = loose.type_by_id(tid)
             assert isinstance(ds, Datasec)
             _fix_one(buf, pos, vlen, ds, elf, externs, kconfig_size)
-        fixed = bytes(buf)
+        fixed = sanitize_externs(bytes(buf), loose)
         spec = parse_btf(fixed, validate=True)
     except BTFError as e:
         raise ELFError(f"bad .BTF: {e}") from e

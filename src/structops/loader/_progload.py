@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 import errno
+import os
 import struct
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from structops.errors import BpfError, VerifierError
+from structops.errors import BpfError, VerifierError, bpf_error
 from structops.kernel.attrs import ProgLoadAttr
 from structops.kernel.protocol import Kernel
 from structops.loader.btf_ext import FuncInfo, LineInfo
@@ -33,7 +34,9 @@ RETRY_LOG_SIZE: Final = 1 << 20
 #: The kernel caps log_size at UINT32_MAX >> 2.
 MAX_LOG_SIZE: Final = (1 << 32) // 4 - 1
 #: Errnos with which the verifier (or a load-time check) refuses a program.
-REFUSAL_ERRNOS: Final = frozenset({errno.EINVAL, errno.EACCES, ENOTSUPP, errno.E2BIG, errno.EFAULT, errno.ERANGE})
+REFUSAL_ERRNOS: Final = frozenset({errno.EINVAL, errno.EACCES, ENOTSUPP, errno.E2BIG, errno.ERANGE})
+#: Failures that happen before the verifier runs (no log to ask for): capabilities, fds, memory.
+NO_LOG_ERRNOS: Final = frozenset({errno.EPERM, errno.EBADF, errno.ENOMEM, errno.EFAULT})
 FUNC_INFO_SIZE: Final = 8
 LINE_INFO_SIZE: Final = 16
 
@@ -76,12 +79,17 @@ def load_program(
             if level and code == errno.ENOSPC and size < MAX_LOG_SIZE:
                 size = _next_size(attr, size)  # the log did not fit: grow it and load again
                 continue
-            if not level and code in REFUSAL_ERRNOS and not retried:
+            if not level and code not in NO_LOG_ERRNOS and not retried:
                 level, size, retried = 1, RETRY_LOG_SIZE, True  # refused: ask again with a log
                 continue
             if code in REFUSAL_ERRNOS or isinstance(exc, VerifierError):
                 detail = exc.detail if isinstance(exc, VerifierError) else ""
                 log = _text(buf) or exc.log
                 raise VerifierError(code, detail, op="prog load", log=log, prog=name) from None
+            log = _text(buf) or exc.log
+            if log or code not in NO_LOG_ERRNOS:
+                raise bpf_error(
+                    code, f"program '{name}': {os.strerror(code).lower()}", op="prog load", log=log
+                ) from None
             raise
         return fd, _text(buf)
