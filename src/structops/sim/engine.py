@@ -31,6 +31,7 @@ from structops.errors import bpf_error
 from structops.sim.config import SimConfig
 from structops.sim.consts import U32
 from structops.sim.flow import TcpFlow
+from structops.sim.flowbase import FlowBase
 from structops.sim.ops import CongestionRegistry, TcpCongestionOps
 from structops.sim.sock import TcpSock
 from structops.sim.trace import FlowSummary, jain_fairness, summarize, write_summary_csv, write_trace_csv
@@ -257,11 +258,11 @@ class Simulator:
         self._seq += 1
         heapq.heappush(self._heap, (t, self._seq, kind, obj, a, b, c, d, e))
 
-    def schedule_rto(self, flow: TcpFlow, t_ns: int) -> None:
+    def schedule_rto(self, flow: FlowBase, t_ns: int) -> None:
         """Queue an RTO check for ``flow`` at ``t_ns``."""
         self._push(t_ns, EV_RTO, flow)
 
-    def schedule_pace(self, flow: TcpFlow, t_ns: int) -> None:
+    def schedule_pace(self, flow: FlowBase, t_ns: int) -> None:
         """Queue a pacing wake-up for ``flow`` at ``t_ns``."""
         self._push(t_ns, EV_PACE, flow)
 
@@ -280,7 +281,7 @@ class Simulator:
         self._seq += 1
         heapq.heappush(self._heap, (t, self._seq, EV_ACK, flow, ack_i, sack_i, dsack_i, ece, tsecr))
 
-    def transmit(self, flow: TcpFlow, idx: int, tsval: int, cwr: int, ect: int) -> None:
+    def transmit(self, flow: FlowBase, idx: int, tsval: int, cwr: int, ect: int) -> None:
         """Offer data segment ``idx`` of ``flow`` to the bottleneck queue."""
         now = self.now
         deps = self._deps

@@ -25,6 +25,8 @@ scoreboard (RFC 6675 IsLost with DupThresh ``tp->reordering``) instead of RACK-T
 there is no TLP and no F-RTO.  Undo uses D-SACK and the timestamp echo
 (``tcp_packet_delayed``).  Sequence space is counted in whole segments of
 ``mss`` bytes internally and mirrored into the u32 byte fields of :class:`TcpSock`.
+This module is the receive side of the sender (``tcp_ack``); transmitting and the RTO
+timer are in :mod:`structops.sim.output`, loss recovery in :mod:`structops.sim.recovery`.
 """
 
 from __future__ import annotations
@@ -35,8 +37,6 @@ from structops.sim.consts import (
     CA_ACK_ECE,
     CA_ACK_SLOWPATH,
     CA_ACK_WIN_UPDATE,
-    CA_EVENT_CWND_RESTART,
-    CA_EVENT_TX_START,
     FLAG_ACKED,
     FLAG_CA_ALERT,
     FLAG_DATA_ACKED,
@@ -51,24 +51,21 @@ from structops.sim.consts import (
     FLAG_SLOWPATH,
     FLAG_SND_UNA_ADVANCED,
     FLAG_WIN_UPDATE,
-    SK_PACING_NONE,
     TCP_CA_CWR,
     TCP_CA_PRIV_SIZE,
     TCP_CONG_NEEDS_ECN,
     TCP_DEFAULT_REORDERING,
     TCP_ECN_OK,
-    TCP_ECN_QUEUE_CWR,
     TCP_MIN_RTT_WLEN_S,
     TCP_RTO_MAX_US,
     U32,
-    U64,
     TCP_CA_Open,
     TCP_CA_Recovery,
 )
 from structops.sim.ops import TcpCongestionOps
 from structops.sim.receiver import TcpReceiver
 from structops.sim.sock import AckSample, RateSample, TcpSock
-from structops.sim.tcp_cong import minmax_running_min, tcp_current_ssthresh, tcp_is_cwnd_limited
+from structops.sim.tcp_cong import minmax_running_min
 
 if TYPE_CHECKING:
     pass
@@ -79,12 +76,11 @@ from structops.sim.flowbase import (
     TCPCB_LOST,
     TCPCB_SACKED_ACKED,
     TCPCB_SACKED_RETRANS,
-    Seg,
 )
-from structops.sim.recovery import Recovery
+from structops.sim.output import Output
 
 
-class TcpFlow(Recovery, Estimators):
+class TcpFlow(Output, Estimators):
     """One connection: a sender :class:`TcpSock` (``tp``), its receiver and stats."""
 
     def open(self, ops: TcpCongestionOps) -> None:
@@ -177,214 +173,6 @@ class TcpFlow(Recovery, Estimators):
                 self._cwnd_restart(delta)
         self.end += -(-nbytes // self.mss)
         tp.write_seq = self._seq(self.end)
-        self.write_xmit()
-
-    def _cwnd_restart(self, delta: int) -> None:
-        """``tcp_cwnd_restart()``: decay cwnd after an idle period of ``delta`` jiffies."""
-        tp = self.tp
-        restart_cwnd = min(self.sim.config.init_cwnd, tp.snd_cwnd_clamp)
-        cwnd = tp.snd_cwnd
-        self._ca_event(CA_EVENT_CWND_RESTART)
-        tp.snd_ssthresh = tcp_current_ssthresh(tp)
-        restart_cwnd = min(restart_cwnd, cwnd)
-        delta -= tp.icsk_rto
-        while delta > 0 and cwnd > restart_cwnd:
-            cwnd >>= 1
-            delta -= tp.icsk_rto
-        tp.snd_cwnd = max(cwnd, restart_cwnd)
-        tp.snd_cwnd_stamp = self._jiffies()
-        tp.snd_cwnd_used = 0
-
-    def _transmit(self, i: int, seg: Seg, retrans: bool) -> None:
-        """``__tcp_transmit_skb()``: rate stamps, TX_START, pacing, hand to the link."""
-        tp = self.tp
-        now_us = self.sim.now // 1000
-        if not tp.packets_out:
-            tp.first_tx_mstamp = now_us
-            tp.delivered_mstamp = now_us
-        seg.tx_us = now_us
-        seg.first_tx = tp.first_tx_mstamp
-        seg.dlv_mstamp = tp.delivered_mstamp
-        seg.dlv = tp.delivered
-        seg.dlv_ce = tp.delivered_ce
-        seg.app_limited = tp.app_limited != 0
-        # tcp_event_data_sent
-        if tp.packets_out - (tp.sacked_out + tp.lost_out) + tp.retrans_out == 0:
-            self._ca_event(CA_EVENT_TX_START)
-        tp.lsndtime = self._jiffies()
-        tp.segs_out += 1
-        tp.data_segs_out += 1
-        tp.bytes_sent += self.mss
-        cwr = 0
-        if not retrans and tp.ecn_flags & TCP_ECN_QUEUE_CWR:
-            tp.ecn_flags &= ~TCP_ECN_QUEUE_CWR
-            cwr = 1
-        ect = 1 if tp.ecn_flags & TCP_ECN_OK else 0
-        if tp.sk_pacing_status != SK_PACING_NONE:
-            rate = tp.sk_pacing_rate
-            if rate and rate != U64 and tp.data_segs_out >= 10:
-                now_ns = self.sim.now
-                self.next_tx_ns = max(self.next_tx_ns, now_ns) + self.mss * 1_000_000_000 // rate
-        self.sim.transmit(self, i, now_us, cwr, ect)
-
-    def _retransmit(self, i: int, seg: Seg) -> None:
-        """``tcp_retransmit_skb()``: resend ``i`` and account it as a retransmission."""
-        tp = self.tp
-        self._transmit(i, seg, True)
-        seg.sacked |= TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS
-        seg.retx_nxt = self.nxt
-        self.retx_fifo.append(i)
-        tp.retrans_out += 1
-        if not tp.retrans_stamp:
-            tp.retrans_stamp = tp.tcp_mstamp & U32 or 1
-        if tp.undo_retrans < 0:
-            tp.undo_retrans = 0
-        tp.undo_retrans += 1
-        tp.total_retrans += 1
-        tp.bytes_retrans += self.mss
-
-    def _pacing_blocked(self) -> bool:
-        if self.tp.sk_pacing_status == SK_PACING_NONE or self.next_tx_ns <= self.sim.now:
-            return False
-        if self.pace_event_ns != self.next_tx_ns:
-            self.pace_event_ns = self.next_tx_ns
-            self.sim.schedule_pace(self, self.next_tx_ns)
-        return True
-
-    def xmit_retransmit_queue(self) -> None:
-        """``tcp_xmit_retransmit_queue()``: resend segments marked lost, cwnd permitting."""
-        tp = self.tp
-        i = max(self.rtx_i, self.una)
-        q = self.q
-        base = self.qbase
-        while i < self.nxt and tp.retrans_out < tp.lost_out:
-            if self._pacing_blocked():
-                break
-            if tp.snd_cwnd - (tp.packets_out - (tp.sacked_out + tp.lost_out) + tp.retrans_out) <= 0:
-                break
-            seg = q[i - base]
-            s = seg.sacked
-            if s & TCPCB_LOST and not s & (TCPCB_SACKED_ACKED | TCPCB_SACKED_RETRANS):
-                self._retransmit(i, seg)
-                if tp.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery):
-                    tp.prr_out += 1
-                if i == self.una:
-                    self._rearm_rto()
-            i += 1
-        self.rtx_i = i
-
-    def write_xmit(self) -> None:
-        """``tcp_write_xmit()``: send new segments while cwnd allows, then validate cwnd."""
-        if self.closed:
-            return
-        tp = self.tp
-        sent = 0
-        while self.nxt < self.end:
-            if self._pacing_blocked():
-                break
-            if tp.packets_out - (tp.sacked_out + tp.lost_out) + tp.retrans_out >= tp.snd_cwnd:
-                break
-            i = self.nxt
-            seg = Seg()
-            self.q.append(seg)
-            self._transmit(i, seg, False)
-            prior_packets = tp.packets_out
-            self.nxt = i + 1
-            tp.snd_nxt = self._seq(self.nxt)
-            tp.packets_out += 1
-            if not prior_packets:
-                self._rearm_rto()
-            sent += 1
-        cwnd_limited = tp.packets_out - (tp.sacked_out + tp.lost_out) + tp.retrans_out >= tp.snd_cwnd
-        if sent or cwnd_limited:
-            self._cwnd_validate(cwnd_limited)
-        if sent and tp.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery):
-            tp.prr_out += sent
-
-    def _cwnd_validate(self, is_cwnd_limited: bool) -> None:
-        """``tcp_cwnd_validate()`` (RFC 7661 bookkeeping of cwnd use)."""
-        tp = self.tp
-        if (
-            self.una >= self.cwnd_usage_i
-            or is_cwnd_limited
-            or (not tp.is_cwnd_limited and tp.packets_out > tp.max_packets_out)
-        ):
-            tp.is_cwnd_limited = 1 if is_cwnd_limited else 0
-            tp.max_packets_out = tp.packets_out
-            self.cwnd_usage_i = self.nxt
-            tp.cwnd_usage_seq = tp.snd_nxt
-        if tcp_is_cwnd_limited(tp):
-            tp.snd_cwnd_used = 0
-            tp.snd_cwnd_stamp = self._jiffies()
-        else:
-            if tp.packets_out > tp.snd_cwnd_used:
-                tp.snd_cwnd_used = tp.packets_out
-            if (
-                self.sim.config.slow_start_after_idle
-                and ((self._jiffies() - tp.snd_cwnd_stamp) & U32) >= tp.icsk_rto
-                and ((self._jiffies() - tp.snd_cwnd_stamp) & U32) < 0x80000000
-                and tp.icsk_ca_ops.cong_control is None
-            ):
-                self._cwnd_application_limited()
-
-    def _cwnd_application_limited(self) -> None:
-        """``tcp_cwnd_application_limited()``: shrink an unused cwnd (RFC 2861)."""
-        tp = self.tp
-        if tp.icsk_ca_state == TCP_CA_Open:
-            win_used = max(tp.snd_cwnd_used, self.sim.config.init_cwnd)
-            if win_used < tp.snd_cwnd:
-                tp.snd_ssthresh = tcp_current_ssthresh(tp)
-                tp.snd_cwnd = (tp.snd_cwnd + win_used) >> 1
-            tp.snd_cwnd_used = 0
-        tp.snd_cwnd_stamp = self._jiffies()
-
-    def _rearm_rto(self) -> None:
-        """``tcp_rearm_rto()``: RTO from now, or off when nothing is outstanding."""
-        if not self.tp.packets_out:
-            self.rto_deadline_ns = -1
-            return
-        self.rto_deadline_ns = self.sim.now + self.rto_us * 1000
-        if self.rto_event_ns < 0 or self.rto_event_ns > self.rto_deadline_ns:
-            self.rto_event_ns = self.rto_deadline_ns
-            self.sim.schedule_rto(self, self.rto_deadline_ns)
-
-    def on_pace(self) -> None:
-        """The pacing timer fired: resume sending."""
-        self.pace_event_ns = -1
-        self.tp.tcp_mstamp_refresh(self.sim.now)
-        self.xmit_retransmit_queue()
-        self.write_xmit()
-
-    def on_rto_event(self) -> None:
-        """A scheduled RTO check: fire if the (lazily re-armed) deadline passed."""
-        self.rto_event_ns = -1
-        if self.closed or self.rto_deadline_ns < 0:
-            return
-        if self.rto_deadline_ns > self.sim.now:
-            self.rto_event_ns = self.rto_deadline_ns
-            self.sim.schedule_rto(self, self.rto_deadline_ns)
-            return
-        self.rto_deadline_ns = -1
-        self._retransmit_timer()
-
-    def _retransmit_timer(self) -> None:
-        """``tcp_retransmit_timer()``: enter Loss, resend the head, back off."""
-        tp = self.tp
-        if not tp.packets_out:
-            return
-        tp.tcp_mstamp_refresh(self.sim.now)
-        self.rto_count += 1
-        tp.total_rto += 1
-        self._enter_loss()
-        head = self._seg(self.una)
-        if not head.sacked & TCPCB_SACKED_ACKED:
-            self._retransmit(self.una, head)
-            self.rtx_i = self.una + 1
-        tp.icsk_backoff = min(tp.icsk_backoff + 1, 255)
-        tp.icsk_retransmits = min(tp.icsk_retransmits + 1, 255)
-        self.rto_us = min(self.rto_us * 2, TCP_RTO_MAX_US)
-        tp.icsk_rto = self.rto_us * self.sim.config.hz // 1_000_000
-        self._rearm_rto()
         self.write_xmit()
 
     def on_ack(self, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
