@@ -28,13 +28,9 @@ TESTDATA = ROOT / "testdata"
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 
 
-def real_kernel_skip_reason() -> str | None:
-    """Why the real-kernel tests cannot run here, or None when they can."""
-    if not VMLINUX_BTF.exists():
-        return "no kernel BTF at /sys/kernel/btf/vmlinux"
-    if os.geteuid() != 0:
-        return "not root: CAP_BPF is needed for the real bpf() syscall"
-    return None
+from realkernel import real_kernel_skip_reason  # noqa: E402  (tests/kernel is on sys.path now)
+
+__all__ = ["TESTDATA", "VMLINUX_BTF", "real_kernel_skip_reason"]
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from realkernel import real_kernel_skip_reason
 
-from conftest import real_kernel_skip_reason
 from structops.api import Collection
 from structops.errors import BpfError
 from structops.kernel.emulated import EmulatedKernel

@@ -13,8 +13,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from realkernel import real_kernel_skip_reason
 
-from conftest import real_kernel_skip_reason
 from structops.api import Collection, Map
 from structops.kernel.attrs import InfoAttr
 from structops.kernel.emulated import EmulatedKernel

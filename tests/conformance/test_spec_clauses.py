@@ -388,3 +388,21 @@ def test_bind_map_to_own_struct_ops_map_is_a_cycle_that_linux_keeps(
     assert map_id in S.live_ids(kernel, S.OBJ_MAP)
     assert prog_id in S.live_ids(kernel, S.OBJ_PROG)
     assert other_id in S.live_ids(kernel, S.OBJ_PROG)  # held by the map, which the cycle keeps
+
+
+def test_t3_t4_refusals_say_what_to_change(kernel: Kernel, env: S.Env, t: S.Tracker) -> None:
+    """T3/T4: EINVAL on both kernels; the embedded kernel's message names the limit or the members."""
+    btf_fd = S.load_user_btf(kernel, t)
+    progs = S.load_reno(kernel, t, env)
+    cases = [
+        ("a_name_longer_than_15", progs.slots(), "at most 15 characters"),
+        ("bad-name", progs.slots(), "outside [A-Za-z0-9_.]"),
+        ("", progs.slots(), "name is empty"),
+        ("partial", {"init": progs.init, "cong_avoid": progs.cong_avoid}, "ssthresh, undo_cwnd"),
+    ]
+    for name, slots, words in cases:
+        fd = S.create_tcp_map(kernel, t, env, btf_fd, link=True)
+        value = S.tcp_value(env, name, slots)
+        err = S.expect_errno(errno.EINVAL, lambda fd=fd, v=value: S.update(kernel, fd, v))
+        if isinstance(kernel, EmulatedKernel):
+            assert words in str(err), str(err)

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
+from realkernel import real_kernel_skip_reason
 
-from conftest import real_kernel_skip_reason
 from structops.api import Collection
 
 TESTDATA = Path(__file__).resolve().parents[2] / "testdata"

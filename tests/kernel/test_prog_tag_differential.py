@@ -6,8 +6,8 @@ import struct
 
 import pytest
 import test_linux_scenarios as S
+from realkernel import real_kernel_skip_reason
 
-from conftest import real_kernel_skip_reason
 from structops.kernel.attrs import InfoAttr
 from structops.kernel.emulated import EmulatedKernel
 from structops.kernel.protocol import Kernel

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
+from structops.errors import bpf_error
 from structops.kernel.helpers import BASE_HELPERS, helper_id
 from structops.kernel.maps.base import check_obj_name
 from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps, VerifierOps, register_struct_ops
@@ -210,23 +211,50 @@ def _validate(kdata: KData) -> int:
     return 0
 
 
+def _validate_with_reason(kdata: KData) -> int:
+    """T4 as the map update's validate step: EINVAL naming the members that are missing."""
+    if _validate(kdata):
+        missing = [op for op in ("ssthresh", "undo_cwnd") if not kdata.has(op)]
+        if not (kdata.has("cong_avoid") or kdata.has("cong_control")):
+            missing.append("cong_avoid or cong_control")
+        raise bpf_error(
+            errno.EINVAL, f"a tcp_congestion_ops must implement {', '.join(missing)} (Linux requires them)"
+        )
+    return 0
+
+
 def _init_member(t: btflib.Struct, m: btflib.Member, kdata: KData, udata: bytes) -> int:
-    """T3: flags (mask) and name (bpf_obj_name_cpy) are handled; the rest default."""
+    """T3: flags (mask) and name (bpf_obj_name_cpy) are handled; the rest default.
+
+    Refusals are EINVAL as in Linux, raised with a message that says what to change.
+    """
     off = m.offset
     if m.name == "flags":
         flags = int.from_bytes(udata[off : off + 4], "little")
         if flags & ~TCP_CONG_MASK:
-            return -errno.EINVAL
+            raise bpf_error(
+                errno.EINVAL,
+                f"tcp_congestion_ops.flags {flags:#x} has bits this kernel does not know "
+                f"({flags & ~TCP_CONG_MASK:#x}); only {TCP_CONG_MASK:#x} may be set",
+            )
         kdata.write("flags", udata[off : off + 4])
         return 1
     if m.name == "name":
-        raw = udata[off : off + 16]
+        raw = bytes(udata[off : off + 16])
+        shown = raw.split(b"\0", 1)[0].decode(errors="replace")
+        if b"\0" not in raw:
+            raise bpf_error(
+                errno.EINVAL,
+                f"congestion control name {shown!r}... is too long: at most 15 characters of [A-Za-z0-9_.]",
+            )
         try:
-            name = check_obj_name(raw, "tcp congestion control name")
+            name = check_obj_name(raw, "congestion control name")
         except OSError:
-            return -errno.EINVAL
+            raise bpf_error(
+                errno.EINVAL, f"congestion control name {shown!r} has characters outside [A-Za-z0-9_.]"
+            ) from None
         if not name:
-            return -errno.EINVAL
+            raise bpf_error(errno.EINVAL, "congestion control name is empty: set .name (1 to 15 characters)")
         kdata.write("name", name.encode())
         return 1
     return 0
@@ -309,7 +337,7 @@ def install(kernel: EmulatedKernel) -> None:
         init_member=_init_member,
         reg=reg,
         unreg=unreg,
-        validate=_validate,
+        validate=_validate_with_reason,
         update=update,
         verifier_ops=VerifierOps(
             get_func_proto=get_func_proto,
