@@ -46,6 +46,8 @@ def main(args: argparse.Namespace, stdout: TextIO) -> int:
     """Run the sweep; 0 when every point succeeded, 1 when some failed, 2 for bad input."""
     from structops.sweep import GridError, load_grid
 
+    if getattr(args, "kernel", "embedded") == "linux":
+        return _error("each point runs on its own embedded kernel (drop --kernel linux)")
     if args.workers is not None and args.workers < 1:
         return _error("--workers must be at least 1")
     if args.workers is not None and args.scheduler is not None:

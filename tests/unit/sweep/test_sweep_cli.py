@@ -52,6 +52,11 @@ def test_bad_grid_files(tmp_path: Path, text: str, message: str, capsys: pytest.
     assert not (tmp_path / "o").exists()
 
 
+def test_linux_kernel_is_refused(grid_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--kernel", "linux", "sweep", str(grid_file)], io.StringIO()) == 2
+    assert "embedded kernel" in capsys.readouterr().err
+
+
 def test_missing_grid_and_out_not_a_directory(
     grid_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
