@@ -19,6 +19,7 @@ from structops.errors import bpf_error
 from structops.kernel.helpers import BASE_HELPERS, helper_id
 from structops.kernel.maps.base import check_obj_name
 from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps, VerifierOps, register_struct_ops
+from structops.sim.ops import OP_NAMES
 from structops.uapi import ProgType
 
 if TYPE_CHECKING:
@@ -43,20 +44,8 @@ TCP_CONG_MASK = (
     | TCP_CONG_NO_FALLBACK_RFC3168
 )
 
-_OPS = (
-    "ssthresh",
-    "cong_avoid",
-    "set_state",
-    "cwnd_event",
-    "in_ack_event",
-    "pkts_acked",
-    "min_tso_segs",
-    "cong_control",
-    "undo_cwnd",
-    "sndbuf_expand",
-    "init",
-    "release",
-)
+#: The callable members of struct tcp_congestion_ops: one table, shared with the simulator.
+_OPS = OP_NAMES
 _STUBS: dict[str, str | None] = {op: f"bpf_tcp_ca_{op}" for op in _OPS}
 _STUBS["init"] = "__bpf_tcp_ca_init"
 _STUBS["release"] = "__bpf_tcp_ca_release"
