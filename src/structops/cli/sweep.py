@@ -94,7 +94,8 @@ def main(args: argparse.Namespace, stdout: TextIO) -> int:
     meta = frame.attrs["sweep"]
     rate = f", {meta['points_per_minute']:.0f} points/min" if meta["points_per_minute"] else ""
     stdout.write(
-        f"ran {meta['ran']} points ({meta['resumed']} already done) on {meta['workers']} workers "
+        f"ran {meta['ran']} points ({meta['resumed']} already done) on {meta['workers']} "
+        f"worker{'s' if meta['workers'] != 1 else ''} "
         f"in {meta['wall_s']:.1f} s{rate}; {meta['failed']} failed\n"
         f"wrote {out / 'results.parquet'} and {out / 'results.csv'} ({len(frame)} rows)\n"
     )

@@ -111,7 +111,8 @@ def format_summary(frame: pd.DataFrame) -> str:
     lines = [header, "-" * len(header)]
 
     def num(value: Any, spec: str) -> str:
-        return "-" if pd.isna(value) else format(float(value), spec)
+        width = int(spec.split(".")[0])
+        return f"{'-':>{width}}" if pd.isna(value) else format(float(value), spec)
 
     for row in frame.itertuples(index=False):
         cc = "-" if pd.isna(row.cc) else str(row.cc)

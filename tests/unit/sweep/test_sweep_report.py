@@ -117,3 +117,16 @@ def test_sweep_plot_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     shutil.rmtree(tmp_path / "out")
     assert main(["sweep-plot", str(tmp_path / "out")], io.StringIO()) == 2
     assert "no sweep results at" in capsys.readouterr().err
+
+
+def test_summary_of_failed_points_only(tmp_path: Path) -> None:
+    grid = parse_grid({"objects": "reno", "flows": [1, 2], "duration": "100ms"})
+    rows = [r for p in grid.points for r in outcome_rows(p, Outcome(p.point_id, [], "ELFError: junk"))]
+    store = Store(tmp_path)
+    store.prepare(False)
+    frame = summary(store.finish(grid, rows, {}))
+    assert frame[["algorithm", "points", "failed"]].values.tolist() == [["reno", 2, 2]]
+    assert frame["mbps"].isna().all()
+    header, _rule, line = format_summary(frame).splitlines()
+    assert len(line) == len(header) and line.split()[-6:] == ["-"] * 6
+    assert write_plots(store.finish(grid, rows, {}), tmp_path / "p") == ["no successful points: nothing to plot"]
