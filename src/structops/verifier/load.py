@@ -9,6 +9,7 @@ member's func_proto and ctx_arg_info, the subsystem's verifier ops), runs the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
@@ -56,10 +57,17 @@ def env_for_struct_ops(proc: Process, prog: BpfProg) -> ProgEnv:
     )
 
 
-def verify(insns: bytes, env: ProgEnv, log: LogSink, *, limit: int = BPF_COMPLEXITY_LIMIT_INSNS) -> VerifyStats:
+def verify(
+    insns: bytes,
+    env: ProgEnv,
+    log: LogSink,
+    *,
+    limit: int = BPF_COMPLEXITY_LIMIT_INSNS,
+    runner: Callable[[], VerifyStats] | None = None,
+) -> VerifyStats:
     """Verify ``insns`` against ``env``; raise :class:`VerifierError` (errno + log) on rejection."""
     try:
-        stats = Verifier(insns, env, log, limit=limit).run()
+        stats = runner() if runner is not None else Verifier(insns, env, log, limit=limit).run()
     except Reject as rej:
         log.add(rej.message)
         log.flush()
@@ -75,5 +83,21 @@ def verify(insns: bytes, env: ProgEnv, log: LogSink, *, limit: int = BPF_COMPLEX
 def verify_struct_ops_prog(
     proc: Process, prog: BpfProg, log: LogSink, *, limit: int = BPF_COMPLEXITY_LIMIT_INSNS
 ) -> VerifyStats:
-    """Run the verifier on a loaded struct_ops program (called from ``progload``)."""
-    return verify(prog.insns, env_for_struct_ops(proc, prog), log, limit=limit)
+    """Run the verifier on a loaded struct_ops program (called from ``progload``).
+
+    func_info, global functions and dead-code sanitizing: :mod:`structops.verifier.subprogs`.
+    """
+    from structops.verifier.subprogs import verify_with_func_info
+
+    env = env_for_struct_ops(proc, prog)
+    btf = prog.btf.spec if prog.btf is not None else None
+    out: list[bytes] = []
+
+    def runner() -> VerifyStats:
+        stats, code = verify_with_func_info(prog.insns, env, log, limit=limit, func_info=prog.func_info, btf=btf)
+        out.append(code)
+        return stats
+
+    stats = verify(prog.insns, env, log, limit=limit, runner=runner)
+    prog.insns = out[0]
+    return stats

@@ -1,0 +1,276 @@
+"""Subprograms and their BTF: func_info checks, global functions, dead code (``bpf_check``).
+
+What Linux 6.18 does with a program's ``func_info`` and subprograms, mirrored here:
+
+* ``check_btf_func``: with func_info, there must be exactly one record per subprogram
+  (a function start: insn 0, every ``call`` target, every ``ld_imm64`` function
+  address), the first at insn 0, offsets strictly increasing and each on a subprogram
+  start, each naming a BTF FUNC whose type is a FUNC_PROTO (all ``EINVAL``);
+* a function address (``BPF_PSEUDO_FUNC``, a callback) without func_info is
+  ``EINVAL`` "missing btf func_info";
+* a FUNC with ``global`` linkage is a *global* function: the caller only checks the
+  arguments against its BTF signature and gets an unknown scalar back; the function
+  itself is verified once on its own, its arguments typed from the signature (scalars
+  unknown, a pointer to memory ``mem_or_null`` of the pointee's size), so it must
+  check pointers for NULL itself;
+* after a successful verification, instructions the verifier never reached are dead
+  code: they become ``ja -1`` (``sanitize_dead_code``), so libbpf's poisoned
+  relocations in dead branches never run.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from dataclasses import dataclass
+from typing import Any, Final
+
+from structops import btf as btflib
+from structops.verifier.core import Verifier, VerifyStats
+from structops.verifier.env import LogSink, ProgEnv, Reject
+from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
+
+__all__ = [
+    "FuncInfo",
+    "FuncInfoVerifier",
+    "SubprogInfo",
+    "check_func_info",
+    "sanitize_dead_code",
+    "subprog_starts",
+    "verify_with_func_info",
+]
+
+FUNC_INFO_MIN: Final = 8
+_PSEUDO_CALL: Final = 1
+_PSEUDO_FUNC: Final = 4
+#: ``BPF_JMP | BPF_JA`` with offset -1: the trap dead instructions become.
+DEAD_TRAP: Final = struct.pack("<BBhi", 0x05, 0, -1, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class FuncInfo:
+    """One ``struct bpf_func_info`` record as the kernel received it."""
+
+    insn_off: int
+    type_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubprogInfo:
+    """A subprogram: its first instruction and, with func_info, its BTF FUNC."""
+
+    start: int
+    func: btflib.Func | None = None
+
+    @property
+    def is_global(self) -> bool:
+        """True for a FUNC with ``global`` linkage (verified on its own)."""
+        return self.func is not None and self.func.linkage == btflib.FuncLinkage.GLOBAL
+
+    @property
+    def name(self) -> str:
+        """The function's BTF name ('' without func_info)."""
+        return self.func.name if self.func is not None else ""
+
+
+def subprog_starts(insns: bytes) -> tuple[list[int], bool]:
+    """Sorted subprogram starts, and whether any ``ld_imm64`` takes a function address."""
+    n = len(insns) // 8
+    starts = {0}
+    has_func_addr = False
+    pc = 0
+    while pc < n:
+        code, regs, _off, imm = struct.unpack_from("<BBhi", insns, pc * 8)
+        src = regs >> 4
+        if code == 0x85 and src == _PSEUDO_CALL:
+            starts.add(pc + 1 + imm)
+        elif code == 0x18 and src == _PSEUDO_FUNC:
+            starts.add(pc + 1 + imm)
+            has_func_addr = True
+        pc += 2 if code == 0x18 else 1
+    return sorted(s for s in starts if 0 <= s < n), has_func_addr
+
+
+def decode_func_info(raw: bytes, rec_size: int) -> list[FuncInfo]:
+    """Split the user's func_info bytes into records (``rec_size`` checked like the kernel)."""
+    if not raw:
+        return []
+    if rec_size < FUNC_INFO_MIN or rec_size > 4096 or rec_size % 4:
+        raise Reject(errno.EINVAL, f"invalid func info rec size {rec_size}")
+    return [FuncInfo(*struct.unpack_from("<II", raw, i)) for i in range(0, len(raw) - rec_size + 1, rec_size)]
+
+
+def check_func_info(insns: bytes, infos: list[FuncInfo], btf: btflib.Spec | None) -> list[SubprogInfo]:
+    """``check_btf_func`` (see module doc): the subprograms with their FUNC, or Reject."""
+    starts, has_func_addr = subprog_starts(insns)
+    if not infos:
+        if has_func_addr:
+            raise Reject(errno.EINVAL, "missing btf func_info")
+        return [SubprogInfo(s) for s in starts]
+    if btf is None:
+        raise Reject(errno.EINVAL, "func_info needs prog_btf_fd")
+    if len(infos) != len(starts):
+        raise Reject(errno.EINVAL, "number of funcs in func_info doesn't match number of subprogs")
+    out: list[SubprogInfo] = []
+    prev = -1
+    for i, (rec, start) in enumerate(zip(infos, starts, strict=True)):
+        if i == 0 and rec.insn_off:
+            raise Reject(errno.EINVAL, f"nonzero insn_off {rec.insn_off} for the first func info record")
+        if rec.insn_off <= prev and i:
+            raise Reject(errno.EINVAL, f"same or smaller insn offset ({rec.insn_off}) than previous func info record")
+        if rec.insn_off != start:
+            raise Reject(errno.EINVAL, "func_info BTF section doesn't match subprog layout in BPF program")
+        try:
+            func = btf.type_by_id(rec.type_id)
+        except Exception:
+            func = None
+        if not isinstance(func, btflib.Func) or not isinstance(func.type, btflib.FuncProto):
+            raise Reject(errno.EINVAL, f"invalid type id {rec.type_id}")
+        out.append(SubprogInfo(start, func))
+        prev = rec.insn_off
+    return out
+
+
+def sanitize_dead_code(insns: bytes, seen: set[int]) -> bytes:
+    """Replace every instruction the verifier never reached with ``ja -1``.
+
+    The second slot of a reached ``ld_imm64`` counts as reached.
+    """
+    n = len(insns) // 8
+    live = set(seen)
+    for pc in seen:
+        if 0 <= pc < n and insns[pc * 8] == 0x18:
+            live.add(pc + 1)
+    if len(live) >= n:
+        return insns
+    out = bytearray(insns)
+    for pc in range(n):
+        if pc not in live:
+            out[pc * 8 : pc * 8 + 8] = DEAD_TRAP
+    return bytes(out)
+
+
+# -- verification with func_info: global functions and dead code ----------------------------
+
+
+def _arg_reg(v: Verifier, func: btflib.Func, index: int, ptype: btflib.Type) -> Reg:
+    """The entry value of argument ``index`` of a global function (``btf_prepare_func_args``)."""
+    t = btflib.underlying(ptype)
+    if isinstance(t, btflib.Int | btflib.Enum | btflib.Enum64):
+        return unknown()
+    if isinstance(t, btflib.Pointer):
+        try:
+            btflib.sizeof(t.target)
+        except Exception:
+            raise Reject(
+                errno.EINVAL,
+                f"arg#{index} reference type('{type(t.target).__name__.upper()} ') size cannot be determined",
+            ) from None
+        return Reg(RegType.PTR_TO_MEM, 0, 0, maybe_null=True, id=v.new_id())
+    raise Reject(errno.EINVAL, f"Func '{func.name}' arg#{index} type {type(t).__name__.upper()} is not supported")
+
+
+class FuncInfoVerifier(Verifier):
+    """The verifier with func_info: global functions checked alone, reached insns recorded."""
+
+    def __init__(
+        self,
+        insns: bytes,
+        env: ProgEnv,
+        log: LogSink,
+        *,
+        limit: int,
+        subprogs: list[SubprogInfo],
+        entry: SubprogInfo | None = None,
+    ) -> None:
+        super().__init__(insns, env, log, limit=limit)
+        self.subprogs = {s.start: s for s in subprogs}
+        self.entry = entry
+        self.seen: set[int] = set()
+        self.called_globals: list[SubprogInfo] = []
+
+    def initial_state(self) -> State:
+        if self.entry is None:
+            return super().initial_state()
+        func = self.entry.func
+        assert func is not None
+        regs = [NOT_INIT] * 11
+        for i, p in enumerate(func.type.params[:5]):
+            regs[i + 1] = _arg_reg(self, func, i, p.type)
+        regs[10] = Reg(RegType.PTR_TO_STACK, 0, 0, obj=0)
+        return State([Frame(regs, {})])
+
+    def run(self) -> VerifyStats:
+        if self.entry is None:
+            return super().run()
+        self.check_cfg()
+        self.log.add(f"Validating {self.entry.name}() func#{list(self.subprogs).index(self.entry.start)}...")
+        stack: list[Any] = [(self.entry.start, self.initial_state(), None)]
+        while stack:
+            pc, st, cp = stack.pop()
+            self._walk(pc, st, cp, stack)
+        return self.stats
+
+    def _step(self, pc: int, st: State, cp: Any, stack: Any) -> int | None:
+        self.seen.add(pc)
+        code, _dst, src, _off, imm = self.code[pc]
+        if code == 0x85 and src == _PSEUDO_CALL:
+            target = self.subprogs.get(pc + 1 + imm)
+            if target is not None and target.is_global:
+                self._call_global(st, target)
+                return pc + 1
+        if code == 0x95 and len(st.frames) == 1 and self.entry is not None:
+            r0 = st.cur.regs[0]
+            ret = btflib.underlying(self.entry.func.type.return_type) if self.entry.func else None
+            if not isinstance(ret, btflib.Void) and r0.type != RegType.SCALAR:
+                raise Reject(
+                    errno.EINVAL, f"At subprogram exit the register R0 is not a scalar value ({r0.type_str()})"
+                )
+            return None
+        return super()._step(pc, st, cp, stack)
+
+    def _call_global(self, st: State, target: SubprogInfo) -> None:
+        """``check_func_call`` of a global function: arguments against BTF, R0 unknown."""
+        func = target.func
+        assert func is not None
+        regs = st.cur.regs
+        for i, p in enumerate(func.type.params[:5]):
+            reg = regs[i + 1]
+            t = btflib.underlying(p.type)
+            if reg.type == RegType.NOT_INIT:
+                raise Reject(errno.EACCES, f"R{i + 1} !read_ok")
+            if isinstance(t, btflib.Pointer):
+                if reg.type == RegType.SCALAR and not (reg.is_const and reg.umin == 0):
+                    raise Reject(errno.EINVAL, f"arg#{i} expected pointer to stack or const struct bpf_dynptr")
+            elif reg.type != RegType.SCALAR:
+                raise Reject(errno.EINVAL, f"R{i + 1} is not a scalar")
+        self.log.add(f"Func#{list(self.subprogs).index(target.start)} ('{target.name}') is global and assumed valid.")
+        if target not in self.called_globals:
+            self.called_globals.append(target)
+        for r in range(1, 6):
+            regs[r] = NOT_INIT
+        regs[0] = unknown()
+
+
+def verify_with_func_info(
+    insns: bytes, env: ProgEnv, log: LogSink, *, limit: int, func_info: bytes, btf: btflib.Spec | None
+) -> tuple[VerifyStats, bytes]:
+    """Verify the main program, then each global function it calls; return stats and sanitized code."""
+    subprogs = check_func_info(insns, decode_func_info(func_info, FUNC_INFO_MIN), btf)
+    main = FuncInfoVerifier(insns, env, log, limit=limit, subprogs=subprogs)
+    stats = main.run()
+    seen = set(main.seen)
+    done: set[int] = set()
+    queue = list(main.called_globals)
+    while queue:
+        g = queue.pop(0)
+        if g.start in done:
+            continue
+        done.add(g.start)
+        sub = FuncInfoVerifier(insns, env, log, limit=limit, subprogs=subprogs, entry=g)
+        sub_stats = sub.run()
+        stats.insns_processed += sub_stats.insns_processed
+        stats.total_states += sub_stats.total_states
+        seen |= sub.seen
+        queue.extend(sub.called_globals)
+    return stats, sanitize_dead_code(insns, seen)
