@@ -25,7 +25,7 @@ def register(groups: Any) -> None:
     verbs.required = True
     dump = verbs.add_parser("dump", help="dump BTF types, as raw listing or C header")
     dump.add_argument("source", choices=["file"], help="where the BTF comes from (file)")
-    dump.add_argument("path", help="raw BTF file, e.g. /sys/kernel/btf/vmlinux")
+    dump.add_argument("path", help="raw BTF file (/sys/kernel/btf/vmlinux) or an ELF object with .BTF")
     dump.add_argument("format_kw", nargs="?", choices=["format"], metavar="format")
     dump.add_argument("format", nargs="?", choices=["raw", "c"], default="raw", help="raw or c")
     dump.add_argument("--type", dest="type_name", metavar="NAME", help="only types called NAME")
@@ -33,9 +33,22 @@ def register(groups: Any) -> None:
     dump.set_defaults(func=_dump)
 
 
+def _raw_btf(path: str) -> bytes:
+    """The raw BTF in ``path``: the file itself, or the ``.BTF`` section of an ELF object (as bpftool)."""
+    data = Path(path).read_bytes()
+    if not data.startswith(b"\x7fELF"):
+        return data
+    from structops.loader._elf import ElfObject
+
+    section = ElfObject(data).by_name(".BTF")
+    if section is None:
+        raise btf.BTFError(f"{path} is an ELF object without a .BTF section (build it with clang -g)")
+    return section.data
+
+
 def _load(path: str, base: str | None) -> btf.Spec:
-    base_spec = btf.parse(Path(base).read_bytes()) if base else None
-    return btf.parse(Path(path).read_bytes(), base_spec)
+    base_spec = btf.parse(_raw_btf(base)) if base else None
+    return btf.parse(_raw_btf(path), base_spec)
 
 
 def _dump(args: argparse.Namespace, out: TextIO) -> int:

@@ -72,6 +72,10 @@ def _config(args: argparse.Namespace) -> RunConfig:
         raise ValueError("give only one of --swap and --swap-example")
     swap = example_path(args.swap_example) if args.swap_example else (Path(args.swap) if args.swap else None)
     for path in (obj, swap):
+        if path is not None and path.is_dir():
+            objs = sorted(p.name for p in path.glob("*.bpf.o"))[:5]
+            hint = f" (it has {', '.join(objs)})" if objs else ""
+            raise FileNotFoundError(f"{path} is a directory: give a BPF object file{hint}")
         if path is not None and not path.is_file():
             raise FileNotFoundError(f"no such object file: {path}")
     return RunConfig(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 from typing import Any, TextIO
 
@@ -30,7 +31,7 @@ from structops.errors import BpfError, FormatError
 from structops.introspect import MapInfo
 from structops.kernel.attrs import MapElemAttr, ObjPinAttr
 from structops.kernel.protocol import Kernel
-from structops.uapi import Cmd
+from structops.uapi import Cmd, MapFlags
 
 __all__ = ["register"]
 
@@ -171,7 +172,12 @@ def _unregister_body(ctx: Context, words: list[str]) -> int:
         try:
             ctx.kernel.bpf(Cmd.BPF_MAP_DELETE_ELEM, MapElemAttr(fd, key=b"\0\0\0\0"))
         except BpfError as exc:
-            ctx.fail(f"can't unload {kt} {info.name} id {info.id}: {strerror(exc)}")
+            hint = ""
+            if exc.errno == errno.EOPNOTSUPP and info.map_flags & MapFlags.BPF_F_LINK:
+                links = [lk.id for lk in ctx.intro.links() if lk.map_id == info.id]
+                how = f"structops link detach id {links[0]}" if links else "detach or close its link"
+                hint = f" (it is registered through a link: {how})"
+            ctx.fail(f"can't unload {kt} {info.name} id {info.id}: {strerror(exc)}{hint}")
             failed = True
             continue
         ctx.info(f"Unregistered {kt} {info.name} id {info.id}")

@@ -142,7 +142,10 @@ def test_register_link_map_with_link_dir(cli: Cli, kernel: EmulatedKernel) -> No
     # a link map cannot be unregistered by delete_elem (EOPNOTSUPP), only by its link
     res = cli("struct_ops", "unregister", "id", str(maps[0]["id"]))
     assert res.rc == 255
-    assert res.err == f"Error: can't unload tcp_congestion_ops so_reno id {maps[0]['id']}: Operation not supported\n"
+    assert res.err == (
+        f"Error: can't unload tcp_congestion_ops so_reno id {maps[0]['id']}: Operation not supported "
+        f"(it is registered through a link: structops link detach id {links[0]['id']})\n"
+    )
     assert cli("link", "detach", "id", str(links[0]["id"])).rc == 0
     # the pinned link stays (defunct) and no longer holds the map, which is freed (KD2)
     assert [ln["id"] for ln in json.loads(cli("link", "show", "-j").out)] == [links[0]["id"]]
@@ -164,3 +167,17 @@ def test_register_errors(cli: Cli) -> None:
     assert "Success" not in res.err  # bpftool 7.1 loses the errno here
     res = cli("struct_ops", "register", str(TESTDATA / "bad_license.bpf.o"))
     assert res.rc == 255 and res.err.startswith("Error: failed to load object file")
+
+
+def test_unregister_of_a_link_map_points_to_link_detach(cli: Cli, two: dict[str, int]) -> None:
+    """D2: a BPF_F_LINK map cannot be deleted (EOPNOTSUPP); the message names the way out."""
+    links = json.loads(cli("link", "show", "-j").out)
+    link_id = next(lk["id"] for lk in links if lk["map_id"] == two["so_reno"])
+    res = cli("struct_ops", "unregister", "name", "so_reno")
+    assert res.rc == 255
+    assert res.err == (
+        f"Error: can't unload tcp_congestion_ops so_reno id {two['so_reno']}: Operation not supported "
+        f"(it is registered through a link: structops link detach id {link_id})\n"
+    )
+    assert cli("link", "detach", "id", str(link_id)).rc == 0
+    assert json.loads(cli("struct_ops", "show", "-j").out)[0]["name"] == "so_reno"  # READY, no longer linked
