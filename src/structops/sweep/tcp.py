@@ -3,7 +3,7 @@
 Grid keys (a value, a list, or a range table; see :mod:`structops.sweep.axes`):
 
 ========================  ==========================================================
-``objects``               shipped example names (``reno``, ``cubic_like``...) or object
+``objects``               shipped example names (``structops.run.EXAMPLES``) or object
                           paths relative to the grid file; a table
                           ``{ path = "x.bpf.o", map = "so_x", name = "x" }`` picks the
                           struct_ops map and the label
