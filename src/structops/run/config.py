@@ -15,7 +15,7 @@ from pathlib import Path
 __all__ = ["EXAMPLES", "RunConfig", "example_path", "parse_rate", "parse_time_us"]
 
 #: Example objects shipped as package data (``structops run --example NAME``).
-EXAMPLES = ("reno", "reno_v2", "cubic", "cubic_like", "dctcp_like")
+EXAMPLES = ("reno", "reno_v2", "cubic", "cubic_like", "dctcp", "dctcp_like")
 
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmg]?)(?:bit|bps|b)?(?:/s)?\s*$", re.IGNORECASE)
 _TIME = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(us|ms|s)?\s*$", re.IGNORECASE)

@@ -25,6 +25,8 @@ from structops.sim.consts import (
     CA_EVENT_ECN_IS_CE,
     CA_EVENT_ECN_NO_CE,
     ICSK_ACK_NOW,
+    ICSK_ACK_SCHED,
+    ICSK_ACK_TIMER,
     TCP_ECN_DEMAND_CWR,
     TCP_ECN_OK,
     TCP_ECN_SEEN,
@@ -170,6 +172,7 @@ class TcpReceiver:
         expires = -(-(self._jiffies() + ato) * 1_000_000_000 // hz)
         self._delack_armed = True
         self._delack_gen += 1
+        self.sk.icsk_ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_TIMER
         sim.schedule_delack(self.flow, self._delack_gen, expires)
 
     def on_delack(self, gen: int) -> None:
