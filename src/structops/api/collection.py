@@ -75,6 +75,35 @@ class Collection:
         if old is not None and old != program and not still_used:
             self._disabled_progs.add(old)
 
+    # -- global variables (skeleton-style, typed from BTF) ---------------------------------
+    def get_global(self, name: str) -> int | float | bytes:
+        """Global variable ``name``: its initial value before load, the map's value after.
+
+        Integers, enums and bools are ``int``, char arrays ``bytes`` up to the NUL, other
+        types raw ``bytes`` (:mod:`structops.loader.globals`).
+        """
+        from structops.loader import globals as gv
+
+        if self.kernel is None:
+            return gv.read_initial(self.spec, name)
+        var = gv.global_vars(self.spec)[name]
+        raw = self.maps[var.map_name].lookup(0)
+        return gv.decode(var, raw[var.offset : var.offset + var.size])
+
+    def set_global(self, name: str, value: int | float | bytes | str) -> None:
+        """Set global variable ``name``: before load its initial value (``.rodata`` config
+        included), after load in the map (a frozen ``.rodata`` refuses with EPERM)."""
+        from structops.loader import globals as gv
+
+        if self.kernel is None:
+            gv.write_initial(self.spec, name, value)
+            return
+        var = gv.global_vars(self.spec)[name]
+        m = self.maps[var.map_name]
+        raw = bytearray(m.lookup(0))
+        raw[var.offset : var.offset + var.size] = gv.encode(var, value)
+        m.update(0, bytes(raw))
+
     # -- load --------------------------------------------------------------------------------
     def load(self, kernel: Kernel | None = None, *, log_level: int = 0) -> Collection:
         """Create the maps and programs on ``kernel`` (a new embedded kernel by default)."""

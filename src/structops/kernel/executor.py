@@ -19,15 +19,15 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.vm import VM, HelperRegistry, KfuncRegistry, KfuncSpec, Program, base_helpers
+from structops.vm import VM, HelperRegistry, HelperSpec, KfuncRegistry, KfuncSpec, Program, base_helpers
 from structops.vm.testrun import run_with_args, run_with_ctx
 
 if TYPE_CHECKING:
     from structops.kernel.attrs import TestRunAttr
-    from structops.kernel.emulated import EmulatedKernel, Process
     from structops.kernel.kmem import Allocation
     from structops.kernel.maps.base import BpfMap
     from structops.kernel.prog import BpfProg
+    from structops.kernel.services import ExecutorServices, ProcessServices
 
 __all__ = ["VmExecutor"]
 
@@ -35,7 +35,7 @@ __all__ = ["VmExecutor"]
 class VmExecutor:
     """Translates loaded programs with the VM and runs them."""
 
-    def __init__(self, kernel: EmulatedKernel) -> None:
+    def __init__(self, kernel: ExecutorServices) -> None:
         self.kernel = kernel
         self.vm = VM(kernel.kmem.space, helpers=HelperRegistry(base_helpers()), kfuncs=KfuncRegistry())
         self.vm.trace_log = kernel.trace_log
@@ -45,7 +45,6 @@ class VmExecutor:
 
     def _add_base_helpers(self) -> None:
         """Base helpers the VM's default set lacks: ``bpf_jiffies64`` (118) at CONFIG_HZ."""
-        from structops.vm import HelperSpec
 
         def jiffies64(run: object, *args: int) -> int:
             return self.vm.clock_ns() * self.kernel.config_hz // 1_000_000_000
@@ -88,6 +87,11 @@ class VmExecutor:
         ):
             if hid not in self.vm.helpers:
                 self.vm.helpers.register(HelperSpec(hid, name, fn))
+        from structops.kernel.callbacks import callback_helpers  # bpf_loop, for_each_map_elem
+
+        for spec in callback_helpers():
+            if spec.id not in self.vm.helpers:
+                self.vm.helpers.register(spec)
 
     # -- maps ---------------------------------------------------------------------------
     def map_object_addr(self, m: BpfMap) -> int:
@@ -122,7 +126,7 @@ class VmExecutor:
         )
 
     # -- programs -----------------------------------------------------------------------
-    def load(self, prog: BpfProg, proc: Process | None = None) -> Callable[[list[int]], int]:
+    def load(self, prog: BpfProg, proc: ProcessServices | None = None) -> Callable[[list[int]], int]:
         """Translate ``prog``; returns its runner ``(u64 args) -> r0``."""
         proc = proc if proc is not None else self.kernel.current_process()
 
@@ -148,7 +152,7 @@ class VmExecutor:
 
         return runner
 
-    def test_run(self, proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
+    def test_run(self, proc: ProcessServices, prog: BpfProg, attr: TestRunAttr) -> int:
         """Generic BPF_PROG_TEST_RUN: ctx_in as a writable ctx (r1), ctx_out copied back."""
         vmprog: Program | None = getattr(prog, "vm_program", None)
         if vmprog is None:

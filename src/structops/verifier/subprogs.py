@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from structops import btf as btflib
 from structops.verifier.core import Verifier, VerifyStats
-from structops.verifier.env import LogSink, ProgEnv, Reject
+from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
 FUNC_INFO_MIN: Final = 8
 _PSEUDO_CALL: Final = 1
 _PSEUDO_FUNC: Final = 4
+#: Helpers whose second argument is a callback subprogram.
+CALLBACK_HELPERS: Final = {181: "bpf_loop", 164: "bpf_for_each_map_elem"}
 #: ``BPF_JMP | BPF_JA`` with offset -1: the trap dead instructions become.
 DEAD_TRAP: Final = struct.pack("<BBhi", 0x05, 0, -1, 0)
 
@@ -219,6 +221,10 @@ class FuncInfoVerifier(Verifier):
             if target is not None and target.is_global:
                 self._call_global(st, target)
                 return pc + 1
+        if code == 0x85 and src == 0 and imm in CALLBACK_HELPERS:
+            return self._call_with_callback(pc, st, imm)
+        if code == 0x95 and len(st.frames) > 1 and st.cur.callsite < 0:
+            return self._callback_exit(st)
         if code == 0x95 and len(st.frames) == 1 and self.entry is not None:
             r0 = st.cur.regs[0]
             ret = btflib.underlying(self.entry.func.type.return_type) if self.entry.func else None
@@ -228,6 +234,62 @@ class FuncInfoVerifier(Verifier):
                 )
             return None
         return super()._step(pc, st, cp, stack)
+
+    def _call_with_callback(self, pc: int, st: State, hid: int) -> int:
+        """``bpf_loop`` / ``bpf_for_each_map_elem``: check the arguments, enter the callback.
+
+        The callback runs in a new frame (R1-R4 as the helper passes them); its exit
+        (:meth:`_callback_exit`) returns to the instruction after the helper call.
+        """
+        regs = st.cur.regs
+        name = CALLBACK_HELPERS[hid]
+        for r in range(1, 5):
+            if regs[r].type == RegType.NOT_INIT:
+                raise Reject(errno.EACCES, f"R{r} !read_ok")
+        fn = regs[2]
+        if fn.type != RegType.PTR_TO_FUNC:
+            raise Reject(errno.EACCES, f"R2 type={fn.type_str()} expected=func")
+        ctx = regs[3]
+        if not (ctx.type == RegType.PTR_TO_STACK or (ctx.type == RegType.SCALAR and ctx.is_const and ctx.umin == 0)):
+            raise Reject(errno.EACCES, f"R3 type={ctx.type_str()} expected=fp, scalar")
+        if len(st.frames) >= MAX_CALL_FRAMES:
+            raise Reject(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep !")
+        target = int(fn.obj)
+        sub = self.subprogs.get(target)
+        if sub is not None and sub.is_global:
+            raise Reject(errno.EINVAL, f"{name}: callback {sub.name} must be static")
+        frameno = len(st.frames)
+        new = [NOT_INIT] * 11
+        if hid == 181:  # bpf_loop: callback(u32 index, void *ctx)
+            if regs[1].type != RegType.SCALAR:
+                raise Reject(errno.EACCES, f"R1 type={regs[1].type_str()} expected=scalar")
+            new[1] = unknown(0, 0xFFFFFFFF)
+            new[2] = ctx
+        else:  # bpf_for_each_map_elem: callback(map, key, value, ctx)
+            m = regs[1]
+            if m.type != RegType.CONST_PTR_TO_MAP:
+                raise Reject(errno.EACCES, f"R1 type={m.type_str()} expected=map_ptr")
+            new[1] = m
+            new[2] = Reg(RegType.PTR_TO_MEM, 0, 0)
+            new[3] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m.obj)
+            new[4] = ctx
+        new[10] = Reg(RegType.PTR_TO_STACK, 0, 0, obj=frameno)
+        st.frames.append(Frame(new, {}, callsite=-(pc + 2), frameno=frameno))
+        return target
+
+    def _callback_exit(self, st: State) -> int:
+        """A callback returns: R0 must be 0 or 1; the caller gets an unknown R0."""
+        callee = st.frames.pop()
+        r0 = callee.regs[0]
+        if r0.type != RegType.SCALAR:
+            raise Reject(errno.EACCES, f"At callback return the register R0 is not a known value ({r0.type_str()})")
+        if r0.umax > 1:
+            raise Reject(errno.EACCES, "At callback return the register R0 should have been in [0, 1]")
+        caller = st.cur.regs
+        for r in range(1, 6):
+            caller[r] = NOT_INIT
+        caller[0] = unknown()
+        return -callee.callsite - 2 + 1
 
     def _call_global(self, st: State, target: SubprogInfo) -> None:
         """``check_func_call`` of a global function: arguments against BTF, R0 unknown."""
