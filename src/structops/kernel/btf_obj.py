@@ -15,7 +15,7 @@ from structops.errors import BTFError, bpf_error
 from structops.kernel.objects import KObject
 
 if TYPE_CHECKING:
-    from structops.kernel.emulated import EmulatedKernel
+    from structops.kernel.services import KernelServices
 
 __all__ = ["BtfObject", "load_user_btf"]
 
@@ -27,7 +27,7 @@ class BtfObject(KObject):
 
     def __init__(
         self,
-        kernel: EmulatedKernel,
+        kernel: KernelServices,
         raw: bytes,
         spec: btflib.Spec,
         *,
@@ -48,7 +48,7 @@ class BtfObject(KObject):
         return self.kernel_btf and self.module is not None
 
 
-def load_user_btf(kernel: EmulatedKernel, raw: bytes, log: bytearray | None) -> BtfObject:
+def load_user_btf(kernel: KernelServices, raw: bytes, log: bytearray | None) -> BtfObject:
     """``BPF_BTF_LOAD``: validate ``raw`` and create a user BTF object (-EINVAL with a log)."""
 
     def fail(msg: str) -> BpfErrorType:

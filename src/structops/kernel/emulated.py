@@ -20,26 +20,27 @@ from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
 from structops.errors import bpf_error
+from structops.kernel import kbtf
 from structops.kernel.attrs import Attr
 from structops.kernel.btf_obj import BtfObject
+from structops.kernel.executor import VmExecutor
+from structops.kernel.helpers import HELPER_NAMES
 from structops.kernel.kmem import KernelMemory
+from structops.kernel.maps.base import BpfMap
+from structops.kernel.modules import Module, load_module, unload_module
 from structops.kernel.objects import Bpffs, FdTable, File, IdTable, KObject
+from structops.kernel.prog import BpfProg
 from structops.kernel.rcu import Rcu
+from structops.kernel.services import ALL_CAPS, CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON, CAP_SYS_ADMIN
+from structops.kernel.struct_ops import FuncModel, StructOpsDesc, Trampoline, default_trampoline_size
+from structops.kernel.subsys import install_builtin
+from structops.kernel.syscall import dispatch
 from structops.uapi import PAGE_SIZE, Cmd
 
 if TYPE_CHECKING:
-    from structops.kernel.maps.base import BpfMap
-    from structops.kernel.modules import Module
-    from structops.kernel.prog import BpfProg
-    from structops.kernel.struct_ops import FuncModel, StructOpsDesc, Trampoline
+    from structops.kernel.services import StructOpsServices
 
 __all__ = ["CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON", "CAP_SYS_ADMIN", "EmulatedKernel", "Process"]
-
-CAP_NET_ADMIN = 12
-CAP_SYS_ADMIN = 21
-CAP_PERFMON = 38
-CAP_BPF = 39
-ALL_CAPS = frozenset({CAP_NET_ADMIN, CAP_SYS_ADMIN, CAP_PERFMON, CAP_BPF})
 
 USER_BASE = 0x7F00_0000_0000
 TRAMP_BASE = 0xFFFF_FFFF_C000_0000  # bpf trampoline images (never mapped for programs)
@@ -133,8 +134,6 @@ class Process:
     # -- Kernel protocol ----------------------------------------------------------------
     def bpf(self, cmd: Cmd | int, attr: Attr) -> int:
         """Run one bpf() command as this process."""
-        from structops.kernel.syscall import dispatch
-
         if self.exited:
             raise bpf_error(errno.ESRCH, "process has exited")
         with self.kernel.as_process(self):
@@ -157,11 +156,14 @@ class Process:
 
     def fdinfo(self, fd: int) -> str:
         """``/proc/<pid>/fdinfo/<fd>`` of a bpf fd (C17 maps, K7 links; progs and BTF too)."""
-        from structops.kernel.prog import BpfProg
-
         file = self.get_file(fd)
         obj = file.obj
-        mode = "02000002" if file.readable and file.writable else ("02000000" if file.readable else "02000001")
+        # f_flags as Linux opens each kind: links and BTF objects are anon inodes opened
+        # O_RDONLY|O_CLOEXEC whatever they allow; maps and programs show their access mode.
+        if obj.KIND in ("link", "btf"):
+            mode = "02000000"
+        else:
+            mode = "02000002" if file.readable and file.writable else ("02000000" if file.readable else "02000001")
         head = f"pos:\t0\nflags:\t{mode}\nmnt_id:\t15\nino:\t{1000 + obj.id}\n"
         body = getattr(obj, "fdinfo", None)
         if callable(body):
@@ -221,15 +223,11 @@ class Process:
 
     def get_map(self, fd: int) -> tuple[BpfMap, File]:
         """``__bpf_map_get``."""
-        from structops.kernel.maps.base import BpfMap
-
         m, f = self.get_obj(fd, BpfMap, "map")
         return m, f
 
     def get_prog(self, fd: int) -> BpfProg:
         """``bpf_prog_get``: takes a reference (-EBADF / -EINVAL)."""
-        from structops.kernel.prog import BpfProg
-
         p, _ = self.get_obj(fd, BpfProg, "program")
         p.get()
         return p  # type: ignore[no-any-return]
@@ -259,8 +257,6 @@ class EmulatedKernel:
         with_subsystems: bool = True,
         unprivileged_bpf_disabled: int = 2,
     ) -> None:
-        from structops.kernel import kbtf
-
         self.ids: dict[str, IdTable] = {k: IdTable() for k in ("map", "prog", "link", "btf")}
         self.kmem = KernelMemory()
         self.rcu = Rcu()
@@ -278,17 +274,12 @@ class EmulatedKernel:
         self.kfuncs: dict[tuple[int, int], Kfunc] = {}
         self.logs: list[str] = []
         self.trace_log: list[str] = []
-        self.trampoline_size: Callable[[FuncModel, bool], int]
-        from structops.kernel.struct_ops import default_trampoline_size
-
-        self.trampoline_size = default_trampoline_size
+        self.trampoline_size: Callable[[FuncModel, bool], int] = default_trampoline_size
         self._tramp_pages: set[int] = set()
         self._tramp_next = TRAMP_BASE
         self._pids = itertools.count(1000)
         self._tls = threading.local()
         self._lock = threading.RLock()
-        from structops.kernel.executor import VmExecutor
-
         self.executor: Any = VmExecutor(self)
         raw = vmlinux if vmlinux is not None else kbtf.vmlinux_btf_bytes()
         spec = btflib.parse(raw)
@@ -298,8 +289,6 @@ class EmulatedKernel:
         self.sizeof_st_value = self._sizeof("bpf_struct_ops_value", 64)
         self.root = self.process(ALL_CAPS)
         if with_subsystems:
-            from structops.kernel.subsys import install_builtin
-
             install_builtin(self)
 
     def _sizeof(self, name: str, default: int) -> int:
@@ -370,14 +359,10 @@ class EmulatedKernel:
     # -- modules ----------------------------------------------------------------------------
     def load_module(self, module: Module) -> None:
         """Load a module: its BTF becomes a kernel BTF object, its init runs."""
-        from structops.kernel.modules import load_module
-
         load_module(self, module)
 
     def unload_module(self, name: str) -> None:
         """Unload a module (-EBUSY while something holds it)."""
-        from structops.kernel.modules import unload_module
-
         unload_module(self, name)
 
     def module_put(self, name: str) -> None:
@@ -434,14 +419,10 @@ class EmulatedKernel:
     # -- helpers and kfuncs --------------------------------------------------------------------
     def helper_exists(self, helper_id: int) -> bool:
         """The helper id is in ``enum bpf_func_id``."""
-        from structops.kernel.helpers import HELPER_NAMES
-
         return helper_id in HELPER_NAMES and helper_id != 0
 
     def helper_name(self, helper_id: int) -> str:
         """Helper name for logs."""
-        from structops.kernel.helpers import HELPER_NAMES
-
         return HELPER_NAMES.get(helper_id, "unknown")
 
     def register_kfunc(
@@ -482,3 +463,8 @@ class EmulatedKernel:
                 if d.name == name:
                     return d
         return None
+
+
+def services_of(kernel: EmulatedKernel) -> StructOpsServices:
+    """``kernel`` as the services its objects use (statically checks that it provides them)."""
+    return kernel

@@ -16,8 +16,8 @@ from structops.kernel.struct_ops import StructOpsLink, StructOpsMap
 
 if TYPE_CHECKING:
     from structops.kernel.btf_obj import BtfObject
-    from structops.kernel.emulated import Process
     from structops.kernel.prog import BpfProg
+    from structops.kernel.services import ProcessServices
 
 __all__ = ["MAP_INFO_SIZE", "btf_info", "link_info", "map_info", "prog_info"]
 
@@ -70,7 +70,7 @@ def _u32(data: bytes, off: int) -> int:
     return int(struct.unpack_from("<I", data, off)[0]) if len(data) >= off + 4 else 0
 
 
-def prog_info(proc: Process, p: BpfProg, user: bytes) -> bytes:
+def prog_info(proc: ProcessServices, p: BpfProg, user: bytes) -> bytes:
     """``struct bpf_prog_info``; copies map ids / xlated insns to user pointers given."""
     out = bytearray(PROG_INFO_SIZE)
     map_ids = [m.id for m in p.used_maps]
@@ -107,7 +107,7 @@ def link_info(link: StructOpsLink, user: bytes) -> bytes:
     return bytes(out)
 
 
-def btf_info(proc: Process, b: BtfObject, user: bytes) -> bytes:
+def btf_info(proc: ProcessServices, b: BtfObject, user: bytes) -> bytes:
     """``struct bpf_btf_info``; copies the raw BTF and name when pointers are given."""
     out = bytearray(BTF_INFO_SIZE)
     ptr = _u64(user, 0)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from structops.errors import bpf_error
 
 if TYPE_CHECKING:
-    from structops.kernel.emulated import EmulatedKernel
+    from structops.kernel.services import KernelServices
 
 __all__ = ["Bpffs", "FdTable", "File", "IdTable", "KObject"]
 
@@ -33,7 +33,7 @@ class KObject:
 
     KIND: ClassVar[str] = "object"
 
-    def __init__(self, kernel: EmulatedKernel) -> None:
+    def __init__(self, kernel: KernelServices) -> None:
         self.kernel = kernel
         self.id = 0
         self.refcnt = 1

@@ -27,8 +27,8 @@ from structops.uapi import (
 
 if TYPE_CHECKING:
     from structops.kernel.btf_obj import BtfObject
-    from structops.kernel.emulated import EmulatedKernel
     from structops.kernel.maps.base import BpfMap
+    from structops.kernel.services import KernelServices
     from structops.kernel.struct_ops import StructOpsDesc, StructOpsMap
 
 __all__ = ["GPL_COMPATIBLE", "POISON", "BpfProg", "CtxArg", "is_gpl_compatible", "prog_tag"]
@@ -98,7 +98,7 @@ class BpfProg(KObject):
 
     KIND = "prog"
 
-    def __init__(self, kernel: EmulatedKernel) -> None:
+    def __init__(self, kernel: KernelServices) -> None:
         super().__init__(kernel)
         self.prog_type = 0
         self.expected_attach_type = 0

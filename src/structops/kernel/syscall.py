@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from structops.errors import bpf_error
 from structops.kernel import attrs as A
+from structops.kernel import info
 from structops.kernel.btf_obj import BtfObject, load_user_btf
 from structops.kernel.maps.array import ArrayMap
 from structops.kernel.maps.base import BpfMap, check_obj_name
@@ -21,6 +22,8 @@ from structops.kernel.maps.hash import HashMap
 from structops.kernel.maps.sk_storage import SkStorageMap
 from structops.kernel.objects import KObject
 from structops.kernel.prog import BpfProg
+from structops.kernel.progload import load_program
+from structops.kernel.services import CAP_BPF, CAP_SYS_ADMIN
 from structops.kernel.struct_ops import (
     QuirkReturn,
     StructOpsLink,
@@ -29,6 +32,7 @@ from structops.kernel.struct_ops import (
     link_create,
     prog_assoc,
 )
+from structops.kernel.testrun import test_run
 from structops.uapi import (
     BPF_F_RDONLY,
     BPF_F_REPLACE,
@@ -74,8 +78,6 @@ MAP_TYPES: dict[int, type[BpfMap]] = {
 
 def sys_map_create(proc: Process, attr: A.MapCreateAttr) -> int:
     """BPF_MAP_CREATE (C1-C15)."""
-    from structops.kernel.emulated import CAP_BPF
-
     _expect(attr, A.MapCreateAttr)
     _check_tail(attr)  # C1
     kernel = proc.kernel
@@ -271,8 +273,6 @@ def sys_batch(proc: Process, attr: Any) -> int:
 # ---------------------------------------------------------------------------------------
 def sys_btf_load(proc: Process, attr: A.BtfLoadAttr) -> int:
     """BPF_BTF_LOAD: user BTF objects."""
-    from structops.kernel.emulated import CAP_BPF
-
     _expect(attr, A.BtfLoadAttr)
     _check_tail(attr)
     kernel = proc.kernel
@@ -290,8 +290,6 @@ def sys_btf_load(proc: Process, attr: A.BtfLoadAttr) -> int:
 # ---------------------------------------------------------------------------------------
 def sys_prog_load(proc: Process, attr: A.ProgLoadAttr) -> int:
     """BPF_PROG_LOAD (V1-V18): see :mod:`structops.kernel.progload`."""
-    from structops.kernel.progload import load_program
-
     _expect(attr, A.ProgLoadAttr)
     _check_tail(attr)
     prog = load_program(proc, attr)
@@ -301,8 +299,6 @@ def sys_prog_load(proc: Process, attr: A.ProgLoadAttr) -> int:
 
 def sys_prog_test_run(proc: Process, attr: A.TestRunAttr) -> int:
     """BPF_PROG_TEST_RUN (DM6, DM7 for struct_ops; generic test_run otherwise)."""
-    from structops.kernel.testrun import test_run
-
     _expect(attr, A.TestRunAttr)
     _check_tail(attr)
     for buf, size, what in (
@@ -411,8 +407,6 @@ def sys_link_detach(proc: Process, attr: A.LinkDetachAttr) -> int:
 # ---------------------------------------------------------------------------------------
 def _next_id(kind: str) -> Handler:
     def handler(proc: Process, attr: A.GetIdAttr) -> int:
-        from structops.kernel.emulated import CAP_SYS_ADMIN
-
         _expect(attr, A.GetIdAttr)
         _check_tail(attr)
         if attr.next_id or attr.open_flags:
@@ -430,8 +424,6 @@ def _next_id(kind: str) -> Handler:
 
 def _fd_by_id(kind: str) -> Handler:
     def handler(proc: Process, attr: A.GetIdAttr) -> int:
-        from structops.kernel.emulated import CAP_SYS_ADMIN
-
         _expect(attr, A.GetIdAttr)
         _check_tail(attr)
         if attr.open_flags & ~(BPF_F_RDONLY | BPF_F_WRONLY) or (
@@ -477,8 +469,6 @@ def sys_obj_get(proc: Process, attr: A.ObjPinAttr) -> int:
 
 def sys_obj_get_info(proc: Process, attr: A.InfoAttr) -> int:
     """BPF_OBJ_GET_INFO_BY_FD for maps, programs, links and BTF objects."""
-    from structops.kernel import info
-
     _expect(attr, A.InfoAttr)
     _check_tail(attr)
     file = proc.get_file(attr.bpf_fd)

@@ -11,6 +11,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from structops.errors import bpf_error
+from structops.kernel.subsys.dummy_ops import test_run as dummy_test_run
 from structops.uapi import ENOTSUPP, ProgType
 
 if TYPE_CHECKING:
@@ -24,8 +25,6 @@ __all__ = ["test_run"]
 def test_run(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
     """Dispatch BPF_PROG_TEST_RUN by program type."""
     if prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS:
-        from structops.kernel.subsys.dummy_ops import test_run as dummy_test_run
-
         return dummy_test_run(proc, prog, attr)
     runner = getattr(proc.kernel.executor, "test_run", None)
     if runner is None:

@@ -17,7 +17,7 @@ from structops.uapi import MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
     from structops.kernel.attrs import MapCreateAttr
-    from structops.kernel.emulated import EmulatedKernel
+    from structops.kernel.services import KernelServices
 
 __all__ = ["ArrayMap"]
 
@@ -47,7 +47,7 @@ class ArrayMap(BpfMap):
         if attr.value_size >= (1 << 20) or attr.max_entries * round_up(attr.value_size, 8) > (1 << 31):
             raise bpf_error(errno.E2BIG, "array map too big")
 
-    def __init__(self, kernel: EmulatedKernel, attr: MapCreateAttr) -> None:
+    def __init__(self, kernel: KernelServices, attr: MapCreateAttr) -> None:
         super().__init__(kernel, attr)
         self.elem_size = round_up(self.value_size, 8)
         self.mem = kernel.kmem.alloc(

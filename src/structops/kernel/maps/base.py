@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING, ClassVar
 
+from structops import btf as btflib
 from structops.errors import bpf_error
 from structops.kernel.objects import KObject
 from structops.uapi import ENOTSUPP, MapFlags, MapType
@@ -18,7 +19,7 @@ from structops.uapi import ENOTSUPP, MapFlags, MapType
 if TYPE_CHECKING:
     from structops.kernel.attrs import MapCreateAttr
     from structops.kernel.btf_obj import BtfObject
-    from structops.kernel.emulated import EmulatedKernel
+    from structops.kernel.services import KernelServices
 
 __all__ = ["BpfMap", "check_obj_name", "round_up"]
 
@@ -53,7 +54,7 @@ class BpfMap(KObject):
     #: map_flags this type accepts (others -> EINVAL in alloc_check).
     ALLOWED_FLAGS: ClassVar[int] = 0
 
-    def __init__(self, kernel: EmulatedKernel, attr: MapCreateAttr) -> None:
+    def __init__(self, kernel: KernelServices, attr: MapCreateAttr) -> None:
         super().__init__(kernel)
         self.map_type = int(attr.map_type)
         self.key_size = attr.key_size
@@ -78,8 +79,6 @@ class BpfMap(KObject):
 
     def check_btf(self, btf: BtfObject) -> None:
         """``map_check_btf``: key/value BTF types must have the map's sizes."""
-        from structops import btf as btflib
-
         spec = btf.spec
         for type_id, size, what in (
             (self.btf_key_type_id, self.key_size, "key"),

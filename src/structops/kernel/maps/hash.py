@@ -18,7 +18,7 @@ from structops.uapi import MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
     from structops.kernel.attrs import MapCreateAttr
-    from structops.kernel.emulated import EmulatedKernel
+    from structops.kernel.services import KernelServices
 
 __all__ = ["HashMap"]
 
@@ -48,7 +48,7 @@ class HashMap(BpfMap):
         if attr.key_size > 512 or attr.value_size >= (1 << 20):
             raise bpf_error(errno.E2BIG, "hash map key or value too big")
 
-    def __init__(self, kernel: EmulatedKernel, attr: MapCreateAttr) -> None:
+    def __init__(self, kernel: KernelServices, attr: MapCreateAttr) -> None:
         super().__init__(kernel, attr)
         self._elems: dict[bytes, Allocation] = {}
         self._lock = threading.RLock()

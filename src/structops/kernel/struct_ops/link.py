@@ -12,8 +12,8 @@ from structops.kernel.struct_ops.map import StructOpsMap, valid_to_reg
 from structops.uapi import AttachType, LinkType
 
 if TYPE_CHECKING:
-    from structops.kernel.emulated import EmulatedKernel
     from structops.kernel.maps.base import BpfMap
+    from structops.kernel.services import StructOpsServices
 
 __all__ = ["EPOLLHUP", "StructOpsLink", "link_create"]
 
@@ -22,8 +22,9 @@ class StructOpsLink(KObject):
     """``struct bpf_struct_ops_link``: a link holding a READY map registered (K*)."""
 
     KIND = "link"
+    kernel: StructOpsServices
 
-    def __init__(self, kernel: EmulatedKernel) -> None:
+    def __init__(self, kernel: StructOpsServices) -> None:
         super().__init__(kernel)
         self.map: StructOpsMap | None = None
         self.link_type = LinkType.BPF_LINK_TYPE_STRUCT_OPS
@@ -97,7 +98,7 @@ class StructOpsLink(KObject):
 EPOLLHUP = 0x10
 
 
-def link_create(kernel: EmulatedKernel, m: BpfMap) -> StructOpsLink:
+def link_create(kernel: StructOpsServices, m: BpfMap) -> StructOpsLink:
     """K3-K5: create a link for a READY link-map and register it (``reg``)."""
     if not valid_to_reg(m):  # K3
         raise bpf_error(errno.EINVAL, "map is not a READY BPF_F_LINK struct_ops map")

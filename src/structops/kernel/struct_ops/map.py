@@ -25,8 +25,8 @@ from structops.uapi import ENOTSUPP, PAGE_SIZE, MapFlags, MapType, ProgType, Str
 if TYPE_CHECKING:
     from structops.kernel.attrs import MapCreateAttr
     from structops.kernel.btf_obj import BtfObject
-    from structops.kernel.emulated import EmulatedKernel
     from structops.kernel.kmem import Allocation
+    from structops.kernel.services import StructOpsServices
 
 __all__ = ["INIT", "INUSE", "READY", "TOBEFREE", "QuirkReturn", "StructOpsMap", "valid_to_reg"]
 
@@ -41,6 +41,7 @@ class StructOpsMap(BpfMap):
 
     TYPE = MapType.BPF_MAP_TYPE_STRUCT_OPS
     ALLOWED_FLAGS = int(MapFlags.BPF_F_LINK | MapFlags.BPF_F_VTYPE_BTF_OBJ_FD)
+    kernel: StructOpsServices
 
     @classmethod
     def alloc_check(cls, attr: MapCreateAttr) -> None:
@@ -53,7 +54,7 @@ class StructOpsMap(BpfMap):
         ):
             raise bpf_error(errno.EINVAL, "struct_ops map needs key_size 4, max_entries 1 and a value type")
 
-    def __init__(self, kernel: EmulatedKernel, attr: MapCreateAttr, btf: BtfObject, desc: StructOpsDesc) -> None:
+    def __init__(self, kernel: StructOpsServices, attr: MapCreateAttr, btf: BtfObject, desc: StructOpsDesc) -> None:
         super().__init__(kernel, attr)
         self.st_btf = btf
         self.desc = desc

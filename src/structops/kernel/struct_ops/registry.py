@@ -18,8 +18,8 @@ from structops.uapi import BPF_STRUCT_OPS_MAX_NR_MEMBERS, MAX_BPF_FUNC_ARGS
 
 if TYPE_CHECKING:
     from structops.kernel.btf_obj import BtfObject
-    from structops.kernel.emulated import EmulatedKernel
     from structops.kernel.prog import BpfProg
+    from structops.kernel.services import StructOpsServices
     from structops.kernel.struct_ops.kdata import KData
     from structops.kernel.struct_ops.link import StructOpsLink
 
@@ -204,7 +204,7 @@ def _prepare_arg_info(spec: btflib.Spec, proto: btflib.FuncProto, stub_name: str
     return tuple(out)
 
 
-def register_struct_ops(kernel: EmulatedKernel, btf: BtfObject, ops: StructOpsOps) -> int:
+def register_struct_ops(kernel: StructOpsServices, btf: BtfObject, ops: StructOpsOps) -> int:
     """``__register_bpf_struct_ops``: validate and add ``ops`` to ``btf``'s table (R1-R3).
 
     Returns 0 or a negative errno, like the kernel.  The desc lands in
@@ -289,7 +289,7 @@ def register_struct_ops(kernel: EmulatedKernel, btf: BtfObject, ops: StructOpsOp
     return 0
 
 
-def find_desc_by_value(kernel: EmulatedKernel, btf: BtfObject, value_id: int) -> StructOpsDesc | None:
+def find_desc_by_value(kernel: StructOpsServices, btf: BtfObject, value_id: int) -> StructOpsDesc | None:
     """``bpf_struct_ops_find_value`` (R5)."""
     if not value_id:
         return None
@@ -299,7 +299,7 @@ def find_desc_by_value(kernel: EmulatedKernel, btf: BtfObject, value_id: int) ->
     return None
 
 
-def find_desc(kernel: EmulatedKernel, btf: BtfObject, type_id: int) -> StructOpsDesc | None:
+def find_desc(kernel: StructOpsServices, btf: BtfObject, type_id: int) -> StructOpsDesc | None:
     """``bpf_struct_ops_find`` (R5)."""
     if not type_id:
         return None

@@ -17,8 +17,8 @@ from structops.kernel.struct_ops.registry import FuncModel
 from structops.uapi import MAX_TRAMP_IMAGE_PAGES, PAGE_SIZE
 
 if TYPE_CHECKING:
-    from structops.kernel.emulated import EmulatedKernel
     from structops.kernel.prog import BpfProg
+    from structops.kernel.services import StructOpsServices
 
 __all__ = ["ImagePages", "Trampoline", "default_trampoline_size"]
 
@@ -40,7 +40,7 @@ def default_trampoline_size(model: FuncModel, returns_value: bool) -> int:
 class ImagePages:
     """The trampoline image pages of one map: at most 8, charged to the JIT limit."""
 
-    def __init__(self, kernel: EmulatedKernel) -> None:
+    def __init__(self, kernel: StructOpsServices) -> None:
         self.kernel = kernel
         self.pages: list[int] = []
         self.offset = 0
