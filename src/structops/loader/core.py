@@ -46,7 +46,7 @@ from structops.loader._core_match import candidates, fields_compatible, types_co
 from structops.loader.btf_ext import CoreRelo, CoreReloKind
 from structops.loader.spec import essential_name
 
-__all__ = ["POISON_HELPER_ID", "CoreError", "CoreResult", "access_path", "patch_insn", "relocate"]
+__all__ = ["POISON_HELPER_ID", "CoreError", "CoreResult", "access_path", "apply_core", "patch_insn", "relocate"]
 
 K = CoreReloKind
 #: libbpf's marker for poisoned instructions (a call to this "helper" id, ``0xbad2310``).
@@ -503,6 +503,17 @@ def patch_insn(code: bytearray, index: int, res: CoreResult, *, prog: str = "", 
         struct.pack_into("<I", code, index * 8 + 12, res.target >> 32 & 0xFFFFFFFF)
         return
     raise ctx.error(f"cannot relocate instruction {index} (code {op:#04x}, regs {regs:#04x})")
+
+
+def apply_core(
+    name: str, code: bytes, relos: tuple[CoreRelo, ...] | list[CoreRelo], local: BTFSpec, target: BTFSpec
+) -> bytes:
+    """Program ``name``'s instructions with every CO-RE relocation applied against ``target``."""
+    out = bytearray(code)
+    for number, relo in enumerate(relos):
+        res = relocate(relo, local, target, prog=name, number=number)
+        patch_insn(out, relo.insn_off, res, prog=name, relo=relo)
+    return bytes(out)
 
 
 def _poison(code: bytearray, index: int) -> None:

@@ -153,12 +153,10 @@ def _struct_ops_targets(
 
 def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes: KernelTypes) -> bytes:
     code = bytearray(p.instructions)
-    if p.core_relos and spec.btf is not None:
-        from structops.loader.core import patch_insn, relocate
+    if p.core_relos and spec.btf is not None:  # CO-RE against the target kernel's BTF
+        from structops.loader.core import apply_core
 
-        for number, relo in enumerate(p.core_relos):  # CO-RE against the target kernel's BTF
-            res = relocate(relo, spec.btf, ktypes.vmlinux, prog=p.name, number=number)
-            patch_insn(code, relo.insn_off, res, prog=p.name, relo=relo)
+        code = bytearray(apply_core(p.name, p.instructions, p.core_relos, spec.btf, ktypes.vmlinux))
     for r in p.relocations:
         off = r.insn * 8
         if r.kind in (RelocKind.MAP, RelocKind.MAP_VALUE):
