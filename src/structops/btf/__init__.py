@@ -17,77 +17,21 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from structops.btf import types as _types
 from structops.btf._wire import Kind
 from structops.btf.build import Builder, encode
 from structops.btf.dump import dump_c
 from structops.btf.layout import alignof, is_func_pointer, member_offset, sizeof, underlying
 from structops.btf.parse import Spec, parse, parse_file
-from structops.btf.types import (
-    Array,
-    Const,
-    Datasec,
-    DeclTag,
-    Enum,
-    Enum64,
-    EnumValue,
-    Float,
-    Func,
-    FuncLinkage,
-    FuncProto,
-    Fwd,
-    Int,
-    IntEncoding,
-    Member,
-    Param,
-    Pointer,
-    Restrict,
-    Struct,
-    Type,
-    Typedef,
-    TypeTag,
-    Union,
-    Var,
-    VarLinkage,
-    VarSecinfo,
-    Void,
-    Volatile,
-)
+from structops.btf.types import *  # noqa: F403  (the whole type graph; names in types.__all__)
 from structops.errors import BTFError
 
 __all__ = [
     "VMLINUX_PATH",
-    "Array",
     "BTFError",
     "Builder",
-    "Const",
-    "Datasec",
-    "DeclTag",
-    "Enum",
-    "Enum64",
-    "EnumValue",
-    "Float",
-    "Func",
-    "FuncLinkage",
-    "FuncProto",
-    "Fwd",
-    "Int",
-    "IntEncoding",
     "Kind",
-    "Member",
-    "Param",
-    "Pointer",
-    "Restrict",
     "Spec",
-    "Struct",
-    "Type",
-    "TypeTag",
-    "Typedef",
-    "Union",
-    "Var",
-    "VarLinkage",
-    "VarSecinfo",
-    "Void",
-    "Volatile",
     "alignof",
     "dump_c",
     "encode",
@@ -99,6 +43,7 @@ __all__ = [
     "sizeof",
     "underlying",
 ]
+__all__ += _types.__all__
 
 VMLINUX_PATH = "/sys/kernel/btf/vmlinux"
 _vmlinux: dict[str, Spec] = {}

@@ -12,31 +12,8 @@ import struct
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from structops.btf import types as bt
 from structops.btf._wire import HEADER_LEN, MAGIC, MAX_TYPE_ID, VERSION, ByteOrder, Kind
-from structops.btf.types import (
-    Array,
-    Const,
-    Datasec,
-    DeclTag,
-    Enum,
-    Enum64,
-    Float,
-    Func,
-    FuncProto,
-    Fwd,
-    Int,
-    Pointer,
-    Restrict,
-    Struct,
-    Type,
-    Typedef,
-    TypeTag,
-    Union,
-    Var,
-    Void,
-    Volatile,
-    describe,
-)
 from structops.errors import BTFError
 
 if TYPE_CHECKING:
@@ -44,12 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Builder", "encode"]
 
-_REF_KINDS: dict[type[Type], int] = {
-    Typedef: Kind.TYPEDEF,
-    Volatile: Kind.VOLATILE,
-    Const: Kind.CONST,
-    Restrict: Kind.RESTRICT,
-    TypeTag: Kind.TYPE_TAG,
+_REF_KINDS: dict[type[bt.Type], int] = {
+    bt.Typedef: Kind.TYPEDEF,
+    bt.Volatile: Kind.VOLATILE,
+    bt.Const: Kind.CONST,
+    bt.Restrict: Kind.RESTRICT,
+    bt.TypeTag: Kind.TYPE_TAG,
 }
 
 
@@ -70,7 +47,7 @@ class Builder:
         self._base = base
         self._first = len(base) if base is not None else 1
         self._str_base = base._str_total if base is not None else 0
-        self._types: list[Type] = []
+        self._types: list[bt.Type] = []
         self._ids: dict[int, int] = {}
         self._strings = bytearray(b"\0")
         self._str_offs: dict[str, int] = {"": 0}
@@ -79,9 +56,9 @@ class Builder:
         """Number of ids assigned so far (Void and base included)."""
         return self._first + len(self._types)
 
-    def add(self, t: Type) -> int:
+    def add(self, t: bt.Type) -> int:
         """Assign ``t`` an id (or return the one it has) and return it."""
-        if isinstance(t, Void):
+        if isinstance(t, bt.Void):
             return 0
         tid = self._ids.get(id(t))
         if tid is not None:
@@ -91,7 +68,7 @@ class Builder:
                 return self._base.type_id(t)
             except KeyError:
                 pass
-        if not isinstance(t, Type):
+        if not isinstance(t, bt.Type):
             raise BTFError(f"cannot encode {t!r}: not a BTF type")
         tid = self._first + len(self._types)
         if tid > MAX_TYPE_ID:
@@ -130,68 +107,68 @@ class Builder:
         )
         return header + type_sec + strings
 
-    def _encode(self, t: Type, out: list[int]) -> None:
+    def _encode(self, t: bt.Type, out: list[int]) -> None:
         ref = self.add
         name = self.add_string(getattr(t, "name", ""))
-        if isinstance(t, Int):
+        if isinstance(t, bt.Int):
             if not 0 <= t.offset < 256 or not 0 < t.bits < 256:
-                raise BTFError(f"{describe(t)}: bits/offset out of range")
+                raise BTFError(f"{bt.describe(t)}: bits/offset out of range")
             out += (name, _info(Kind.INT), t.size, int(t.encoding) << 24 | t.offset << 16 | t.bits)
-        elif isinstance(t, Pointer):
+        elif isinstance(t, bt.Pointer):
             out += (0, _info(Kind.PTR), ref(t.target))
-        elif isinstance(t, Array):
+        elif isinstance(t, bt.Array):
             out += (0, _info(Kind.ARRAY), 0, ref(t.type), ref(t.index_type), t.nelems)
-        elif isinstance(t, Struct | Union):
+        elif isinstance(t, bt.Struct | bt.Union):
             kflag = any(m.bitfield_size for m in t.members)
             out += (name, _info(t.kind, len(t.members), kflag), t.size)
             for m in t.members:
                 if kflag:
                     if m.bit_offset >= 1 << 24 or m.bitfield_size >= 256:
-                        raise BTFError(f"{describe(t)}: bitfield member {m.name!r} out of range")
+                        raise BTFError(f"{bt.describe(t)}: bitfield member {m.name!r} out of range")
                     off = m.bitfield_size << 24 | m.bit_offset
                 else:
                     off = m.bit_offset
                 out += (self.add_string(m.name), ref(m.type), off)
-        elif isinstance(t, Enum):
+        elif isinstance(t, bt.Enum):
             out += (name, _info(Kind.ENUM, len(t.values), t.signed), t.size)
             for v in t.values:
                 if not -(1 << 31) <= v.value < 1 << 32:
-                    raise BTFError(f"{describe(t)}: enumerator {v.name!r} does not fit 32 bits")
+                    raise BTFError(f"{bt.describe(t)}: enumerator {v.name!r} does not fit 32 bits")
                 out += (self.add_string(v.name), v.value & 0xFFFFFFFF)
-        elif isinstance(t, Enum64):
+        elif isinstance(t, bt.Enum64):
             out += (name, _info(Kind.ENUM64, len(t.values), t.signed), t.size)
             for v in t.values:
                 if not -(1 << 63) <= v.value < 1 << 64:
-                    raise BTFError(f"{describe(t)}: enumerator {v.name!r} does not fit 64 bits")
+                    raise BTFError(f"{bt.describe(t)}: enumerator {v.name!r} does not fit 64 bits")
                 u = v.value & 0xFFFFFFFFFFFFFFFF
                 out += (self.add_string(v.name), u & 0xFFFFFFFF, u >> 32)
-        elif isinstance(t, Fwd):
+        elif isinstance(t, bt.Fwd):
             out += (name, _info(Kind.FWD, 0, t.is_union), 0)
         elif type(t) in _REF_KINDS:
             out += (name, _info(_REF_KINDS[type(t)]), ref(t.type))  # type: ignore[attr-defined]
-        elif isinstance(t, Func):
+        elif isinstance(t, bt.Func):
             out += (name, _info(Kind.FUNC, int(t.linkage)), ref(t.type))
-        elif isinstance(t, FuncProto):
+        elif isinstance(t, bt.FuncProto):
             out += (0, _info(Kind.FUNC_PROTO, len(t.params) + t.variadic), ref(t.return_type))
             for p in t.params:
                 out += (self.add_string(p.name), ref(p.type))
             if t.variadic:
                 out += (0, 0)
-        elif isinstance(t, Var):
+        elif isinstance(t, bt.Var):
             out += (name, _info(Kind.VAR), ref(t.type), int(t.linkage))
-        elif isinstance(t, Datasec):
+        elif isinstance(t, bt.Datasec):
             out += (name, _info(Kind.DATASEC, len(t.vars)), t.size)
             for s in t.vars:
                 out += (ref(s.type), s.offset, s.size)
-        elif isinstance(t, Float):
+        elif isinstance(t, bt.Float):
             out += (name, _info(Kind.FLOAT), t.size)
-        elif isinstance(t, DeclTag):
+        elif isinstance(t, bt.DeclTag):
             out += (name, _info(Kind.DECL_TAG), ref(t.type), t.component_idx & 0xFFFFFFFF)
         else:
             raise BTFError(f"cannot encode {t!r}")
 
 
-def encode(spec_or_types: Spec | Iterable[Type], byte_order: ByteOrder | None = None) -> bytes:
+def encode(spec_or_types: Spec | Iterable[bt.Type], byte_order: ByteOrder | None = None) -> bytes:
     """Encode a parsed spec (keeping its ids, split on its base) or a list of types to raw BTF."""
     from structops.btf.parse import Spec
 

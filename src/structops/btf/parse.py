@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TypeVar, overload
 
 from structops.btf import _cache
+from structops.btf import types as bt
+from structops.btf._decode import decode, fill
 from structops.btf._index import (
     BytesNameIndex,
     NameIndex,
@@ -37,46 +39,15 @@ from structops.btf._wire import (
     NATIVE_ORDER,
     ByteOrder,
     Header,
-    Kind,
     parse_header,
-)
-from structops.btf.types import (
-    Array,
-    Const,
-    Datasec,
-    DeclTag,
-    Enum,
-    Enum64,
-    EnumValue,
-    Float,
-    Func,
-    FuncLinkage,
-    FuncProto,
-    Fwd,
-    Int,
-    IntEncoding,
-    Member,
-    Param,
-    Pointer,
-    Restrict,
-    Struct,
-    Type,
-    Typedef,
-    TypeTag,
-    Union,
-    Var,
-    VarLinkage,
-    VarSecinfo,
-    Void,
-    Volatile,
 )
 from structops.errors import BTFError
 
 __all__ = ["Spec", "parse", "parse_file"]
 
-T = TypeVar("T", bound=Type)
+T = TypeVar("T", bound=bt.Type)
 
-VOID = Void()
+VOID = bt.Void()
 #: After this many look-ups by scanning, the name index is built; after twice as many,
 #: the string index too (name -> string offsets without searching the string section).
 _INDEX_AFTER = 16
@@ -84,57 +55,8 @@ _INDEX_AFTER = 16
 #: string; a name found in more places than this builds the name index instead.
 _SCAN_LIMIT = 8
 
-_CLASSES: dict[int, type[Type]] = {
-    Kind.INT: Int,
-    Kind.PTR: Pointer,
-    Kind.ARRAY: Array,
-    Kind.STRUCT: Struct,
-    Kind.UNION: Union,
-    Kind.ENUM: Enum,
-    Kind.FWD: Fwd,
-    Kind.TYPEDEF: Typedef,
-    Kind.VOLATILE: Volatile,
-    Kind.CONST: Const,
-    Kind.RESTRICT: Restrict,
-    Kind.FUNC: Func,
-    Kind.FUNC_PROTO: FuncProto,
-    Kind.VAR: Var,
-    Kind.DATASEC: Datasec,
-    Kind.FLOAT: Float,
-    Kind.DECL_TAG: DeclTag,
-    Kind.TYPE_TAG: TypeTag,
-    Kind.ENUM64: Enum64,
-}
-_NAMED = frozenset(
-    {
-        Kind.INT,
-        Kind.STRUCT,
-        Kind.UNION,
-        Kind.ENUM,
-        Kind.FWD,
-        Kind.TYPEDEF,
-        Kind.FUNC,
-        Kind.VAR,
-        Kind.DATASEC,
-        Kind.FLOAT,
-        Kind.DECL_TAG,
-        Kind.TYPE_TAG,
-        Kind.ENUM64,
-    }
-)
-_SINGLE_REF = frozenset(
-    {Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.VAR, Kind.DECL_TAG, Kind.TYPE_TAG}
-)
 
-
-_O = TypeVar("_O")
-
-
-def _new(cls: type[_O]) -> _O:
-    return object.__new__(cls)
-
-
-class _TypeView(Sequence[Type]):
+class _TypeView(Sequence[bt.Type]):
     """All types of a :class:`Spec` by id (base types included), decoded on access."""
 
     def __init__(self, spec: Spec) -> None:
@@ -144,10 +66,10 @@ class _TypeView(Sequence[Type]):
         return len(self._spec)
 
     @overload
-    def __getitem__(self, index: int) -> Type: ...
+    def __getitem__(self, index: int) -> bt.Type: ...
     @overload
-    def __getitem__(self, index: slice) -> Sequence[Type]: ...
-    def __getitem__(self, index: int | slice) -> Type | Sequence[Type]:
+    def __getitem__(self, index: slice) -> Sequence[bt.Type]: ...
+    def __getitem__(self, index: int | slice) -> bt.Type | Sequence[bt.Type]:
         if isinstance(index, slice):
             return [self._spec.type_by_id(i) for i in range(*index.indices(len(self)))]
         if index < 0:
@@ -156,7 +78,7 @@ class _TypeView(Sequence[Type]):
             raise IndexError(f"type id {index} out of range")
         return self._spec.type_by_id(index)
 
-    def __iter__(self) -> Iterator[Type]:
+    def __iter__(self) -> Iterator[bt.Type]:
         get = self._spec.type_by_id
         for i in range(len(self)):
             yield get(i)
@@ -187,7 +109,7 @@ class Spec:
         self._words = words
         self._offs = offs
         self._n = len(offs)
-        self._objs: list[Type | None] = [None] * self._n
+        self._objs: list[bt.Type | None] = [None] * self._n
         self._strtab = strtab
         self._str_base: int = base._str_total if base is not None else 0
         self._str_total: int = self._str_base + len(strtab)
@@ -207,11 +129,11 @@ class Spec:
         return f"<btf.Spec {len(self)} ids{split}>"
 
     @property
-    def types(self) -> Sequence[Type]:
+    def types(self) -> Sequence[bt.Type]:
         """Every type by id: ``types[0]`` is Void, base types come first for split BTF."""
         return _TypeView(self)
 
-    def type_by_id(self, type_id: int) -> Type:
+    def type_by_id(self, type_id: int) -> bt.Type:
         """Return the type with id ``type_id``; BTFError if there is none."""
         j = type_id - self.first_id
         if j >= 0:
@@ -227,9 +149,9 @@ class Spec:
             raise BTFError(f"type id {type_id} out of range")
         return self.split_base.type_by_id(type_id)
 
-    def type_id(self, t: Type) -> int:
+    def type_id(self, t: bt.Type) -> int:
         """Return the id of ``t`` in this spec (or its base); KeyError for a foreign type."""
-        if isinstance(t, Void):
+        if isinstance(t, bt.Void):
             return 0
         tid = t.__dict__.get("_id")
         if tid is not None and 0 < tid < len(self) and self.type_by_id(tid) is t:
@@ -416,7 +338,7 @@ class Spec:
                 table, self._strtab, self._str_base, lambda o: self.string(o).encode("utf-8", "surrogateescape")
             )
 
-    def find_all(self, name: str) -> list[Type]:
+    def find_all(self, name: str) -> list[bt.Type]:
         """Return every type called ``name`` (base types first), possibly empty."""
         key = name.encode("utf-8", "surrogateescape")
         ids = list(self._own_ids_named(key)) if b"\0" not in key else []
@@ -431,7 +353,7 @@ class Spec:
             except KeyError:
                 pass
         key = name.encode("utf-8", "surrogateescape")
-        want = kind.kind if kind is not None and kind is not Type else None
+        want = kind.kind if kind is not None and kind is not bt.Type else None
         for i in self._own_ids_named(key) if b"\0" not in key else ():
             if want is None or self.kind_of(i) == want:
                 t = self.type_by_id(i)
@@ -440,133 +362,14 @@ class Spec:
         what = f"{kind.__name__} " if kind is not None else ""
         raise KeyError(f"no BTF type {what}{name!r}")
 
-    # -- decoding ----------------------------------------------------------------------
-    def _decode(self, j: int) -> Type:
+    # -- decoding (structops.btf._decode) ----------------------------------------------
+    def _decode(self, j: int) -> bt.Type:
         """Build the shallow object for own index ``j``; references stay lazy."""
-        w = self._words
-        o = self._offs[j]
-        info = w[o + 1]
-        kind = info >> 24 & 31
-        vlen = info & 0xFFFF
-        obj: Type = _new(_CLASSES[kind])
-        d = obj.__dict__
-        d["_id"] = self.first_id + j
-        if kind in _NAMED:
-            d["name"] = self.string(w[o])
-        st = w[o + 2]
-        if kind == Kind.INT:
-            enc = w[o + 3]
-            d["size"] = st
-            d["encoding"] = IntEncoding(enc >> 24 & 0x0F)
-            d["offset"] = enc >> 16 & 0xFF
-            d["bits"] = enc & 0xFF
-        elif kind in (Kind.STRUCT, Kind.UNION, Kind.DATASEC, Kind.FLOAT):
-            d["size"] = st
-        elif kind in (Kind.ENUM, Kind.ENUM64):
-            d["size"] = st
-            d["signed"] = bool(info >> 31)
-        elif kind == Kind.ARRAY:
-            d["nelems"] = w[o + 5]
-        elif kind == Kind.FWD:
-            d["is_union"] = bool(info >> 31)
-        elif kind == Kind.FUNC:
-            if vlen > FuncLinkage.EXTERN:
-                raise BTFError(f"FUNC [{d['_id']}] has bad linkage {vlen}")
-            d["linkage"] = FuncLinkage(vlen)
-        elif kind == Kind.FUNC_PROTO:
-            d["variadic"] = vlen > 0 and w[o + 3 + 2 * (vlen - 1)] == 0 and w[o + 4 + 2 * (vlen - 1)] == 0
-        elif kind == Kind.VAR:
-            linkage = w[o + 3]
-            if linkage > VarLinkage.GLOBAL_EXTERN:
-                raise BTFError(f"VAR [{d['_id']}] has bad linkage {linkage}")
-            d["linkage"] = VarLinkage(linkage)
-        elif kind == Kind.DECL_TAG:
-            idx = w[o + 3]
-            d["component_idx"] = idx - (1 << 32) if idx & 0x80000000 else idx
-        if kind not in (Kind.INT, Kind.FWD, Kind.FLOAT):
-            d["_lazy"] = (self, o)
-        self._objs[j] = obj
-        return obj
+        return decode(self, j)
 
     def _fill(self, obj: object, o: int) -> None:
         """Decode the references of ``obj`` (whose record is at word ``o``); see types._Lazy."""
-        w = self._words
-        get = self.type_by_id
-        info = w[o + 1]
-        kind = info >> 24 & 31
-        vlen = info & 0xFFFF
-        st = w[o + 2]
-        d = obj.__dict__
-        if kind in _SINGLE_REF:
-            d["type"] = get(st)
-        elif kind == Kind.PTR:
-            d["target"] = get(st)
-        elif kind == Kind.FUNC:
-            proto = get(st)
-            if not isinstance(proto, FuncProto):
-                raise BTFError(f"FUNC [{d['_id']}] {d['name']!r} refers to {proto!r}, not a FUNC_PROTO")
-            d["type"] = proto
-        elif kind == Kind.ARRAY:
-            d["type"] = get(w[o + 3])
-            d["index_type"] = get(w[o + 4])
-        elif kind in (Kind.STRUCT, Kind.UNION):
-            d["members"] = self._members(o + 3, vlen, bool(info >> 31))
-        elif kind == Kind.ENUM:
-            signed = bool(info >> 31)
-            values = []
-            for k in range(o + 3, o + 3 + 2 * vlen, 2):
-                v = w[k + 1]
-                if signed and v & 0x80000000:
-                    v -= 1 << 32
-                values.append(self._enum_value(w[k], v))
-            d["values"] = tuple(values)
-        elif kind == Kind.ENUM64:
-            signed = bool(info >> 31)
-            values = []
-            for k in range(o + 3, o + 3 + 3 * vlen, 3):
-                v = w[k + 2] << 32 | w[k + 1]
-                if signed and v >> 63:
-                    v -= 1 << 64
-                values.append(self._enum_value(w[k], v))
-            d["values"] = tuple(values)
-        elif kind == Kind.FUNC_PROTO:
-            d["return_type"] = get(st)
-            n = vlen - 1 if d["variadic"] else vlen
-            params = []
-            for k in range(o + 3, o + 3 + 2 * n, 2):
-                p = _new(Param)
-                p.__dict__.update(name=self.string(w[k]), type=get(w[k + 1]))
-                params.append(p)
-            d["params"] = tuple(params)
-        elif kind == Kind.DATASEC:
-            secinfos = []
-            for k in range(o + 3, o + 3 + 3 * vlen, 3):
-                s = _new(VarSecinfo)
-                s.__dict__.update(type=get(w[k]), offset=w[k + 1], size=w[k + 2])
-                secinfos.append(s)
-            d["vars"] = tuple(secinfos)
-
-    def _enum_value(self, name_off: int, value: int) -> EnumValue:
-        ev = _new(EnumValue)
-        ev.__dict__.update(name=self.string(name_off), value=value)
-        return ev
-
-    def _members(self, start: int, vlen: int, kind_flag: bool) -> tuple[Member, ...]:
-        w = self._words
-        get = self.type_by_id
-        string = self.string
-        out = []
-        for k in range(start, start + 3 * vlen, 3):
-            m = _new(Member)
-            off = w[k + 2]
-            if kind_flag:
-                m.__dict__.update(
-                    name=string(w[k]), type=get(w[k + 1]), bit_offset=off & 0xFFFFFF, bitfield_size=off >> 24
-                )
-            else:
-                m.__dict__.update(name=string(w[k]), type=get(w[k + 1]), bit_offset=off, bitfield_size=0)
-            out.append(m)
-        return tuple(out)
+        fill(self, obj, o)
 
 
 def parse(data: bytes, base: Spec | None = None, *, validate: bool = True) -> Spec:
