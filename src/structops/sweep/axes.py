@@ -64,9 +64,9 @@ def _range_values(axis: Axis, spec: Mapping[str, Any]) -> list[Any]:
     try:
         lo_value = axis.parse(spec["from"])
         hi_value = axis.parse(spec["to"])
-    except ValueError as exc:
-        raise GridError(f"{axis.key}: {exc}") from None
-    lo, hi = axis.number(lo_value), axis.number(hi_value)
+        lo, hi = axis.number(lo_value), axis.number(hi_value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise GridError(f"{axis.key}: bad range end: {exc}") from None
     scale = spec.get("scale", "linear")
     if scale not in ("linear", "log"):
         raise GridError(f"{axis.key}: scale must be 'linear' or 'log', got {scale!r}")
@@ -76,7 +76,7 @@ def _range_values(axis: Axis, spec: Mapping[str, Any]) -> list[Any]:
             raise GridError(f"{axis.key}: 'step' ranges are linear; use 'count' with scale = 'log'")
         try:
             step = axis.number(axis.parse(spec["step"]))
-        except ValueError as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise GridError(f"{axis.key}: step: {exc}") from None
         if step <= 0:
             raise GridError(f"{axis.key}: step must be positive")
@@ -100,7 +100,10 @@ def _range_values(axis: Axis, spec: Mapping[str, Any]) -> list[Any]:
             numbers[-1] = hi
         else:
             numbers = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
-    values = [axis.unnumber(x, lo_value) for x in numbers]
+    try:
+        values = [axis.unnumber(x, lo_value) for x in numbers]
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise GridError(f"{axis.key}: bad range: {exc}") from None
     out: list[Any] = []
     for v in values:  # rounding can merge neighbours (integer axes)
         if v not in out:
@@ -123,7 +126,7 @@ def expand_values(axis: Axis, raw: Any) -> list[Any]:
             continue
         try:
             value = axis.parse(item)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             if isinstance(item, Mapping) and "from" in item:
                 raise GridError(f"{axis.key}: ranges are not supported for this key; give a list") from None
             raise GridError(f"{axis.key}: {exc}") from None

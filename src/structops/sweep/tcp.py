@@ -26,6 +26,7 @@ its options (and the object bytes): the same point gives the same rows on any wo
 
 from __future__ import annotations
 
+import math
 import re
 import tempfile
 from collections.abc import Mapping
@@ -43,7 +44,9 @@ _OFF = ("off", "none", "no")
 
 def _int(what: str, minimum: int) -> Any:
     def parse(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"expected an integer {what}, got {value!r}")
+        if int(value) != value:
             raise ValueError(f"expected an integer {what}, got {value!r}")
         if value < minimum:
             raise ValueError(f"{what} must be >= {minimum}, got {value}")
@@ -58,8 +61,8 @@ def _rate(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError(f"bad rate {value!r}")
     if isinstance(value, int | float):
-        if value <= 0:
-            raise ValueError(f"rate must be positive, got {value!r}")
+        if not math.isfinite(value) or value < 1:
+            raise ValueError(f"rate must be a positive number of bit/s, got {value!r}")
         return int(value)
     if not isinstance(value, str):
         raise ValueError(f"bad rate {value!r} (examples: 20mbit, 1G)")
@@ -75,6 +78,8 @@ def _time(default_unit: str) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"bad time {value!r}")
         if isinstance(value, int | float):
+            if not math.isfinite(value):
+                raise ValueError(f"bad time {value!r}")
             us = round(value * scale)
         elif isinstance(value, str):
             us = parse_time_us(value, default_unit)

@@ -202,3 +202,35 @@ def test_axes_without_numbers_refuse_ranges() -> None:
     assert expand_values(axis, ["a", "b", "a"]) == ["a", "b"]
     with pytest.raises(GridError, match="ranges are not supported"):
         expand_values(Axis("n", "n", int, 0, number=None), [{"from": 1, "to": 2, "step": 1}])
+
+
+_SCALARS = st.one_of(
+    st.integers(-5, 200),
+    st.floats(-1, 2),
+    st.sampled_from([float("nan"), float("inf"), 1e30]),
+    st.booleans(),
+    st.sampled_from(["20mbit", "20ms", "0.5bdp", "off", "auto", "none", "10s", "x", "", "reno", "64pkts", "-1"]),
+)
+_VALUES = st.one_of(
+    _SCALARS,
+    st.lists(_SCALARS, max_size=3),
+    st.dictionaries(st.sampled_from(["from", "to", "step", "count", "scale", "object", "at"]), _SCALARS, max_size=4),
+)
+_KEYS = st.sampled_from(
+    ["flows", "bandwidth", "rtt", "buffer", "loss", "ecn_threshold", "duration", "seeds", "swap", "traces", "kind"]
+    + ["exclude", "name", "bogus"]
+)
+
+
+@given(extra=st.dictionaries(_KEYS, _VALUES, max_size=4))
+def test_any_grid_table_expands_or_raises_grid_error(extra: dict[str, object]) -> None:
+    """Whatever the values, parse_grid gives a Grid or a GridError (never another exception)."""
+    table = {"objects": "reno", **extra}
+    try:
+        grid = parse_grid(table)
+    except GridError as exc:
+        assert str(exc)
+        return
+    assert len(grid) >= 1 and len({p.point_id for p in grid.points}) == len(grid)
+    for p in grid.points:
+        assert p.options["flows"] >= 1 and 0 <= p.options["loss"] < 1 and p.options["buffer_pkts"] >= 1
