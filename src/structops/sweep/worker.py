@@ -9,7 +9,9 @@ so Dask's own retries are left for what kills the worker process itself.
 
 from __future__ import annotations
 
+import multiprocessing.util
 import os
+import shutil
 import tempfile
 import time
 import traceback
@@ -52,6 +54,9 @@ def _cache_dir() -> Path:
     global _CACHE
     if _CACHE is None or not _CACHE.is_dir():
         _CACHE = Path(tempfile.mkdtemp(prefix=f"structops-sweep-{os.getpid()}-"))
+        # multiprocessing children (Dask's worker processes) leave through os._exit:
+        # their exit finalizers run, atexit handlers would not
+        multiprocessing.util.Finalize(None, shutil.rmtree, args=(str(_CACHE), True), exitpriority=0)
     return _CACHE
 
 
