@@ -207,11 +207,84 @@ struct module {
 	char name[56];
 } __aligned(64);
 
+/* ---- sched_ext entity types embedded in task_struct (faithful, 6.18 layout) ---- */
+struct rb_node {
+	unsigned long __rb_parent_color;
+	struct rb_node *rb_right;
+	struct rb_node *rb_left;
+} __aligned(8);
+
+struct llist_node {
+	struct llist_node *next;
+};
+
+struct rhash_head {
+	struct rhash_head *next;
+};
+
+struct cpumask {
+	unsigned long bits[128];
+};
+typedef struct cpumask cpumask_t;
+
+struct scx_dispatch_q {
+	raw_spinlock_t lock;
+	struct list_head list;
+	struct rb_root priq;
+	u32 nr;
+	u32 seq;
+	u64 id;
+	struct rhash_head hash_node;
+	struct llist_node free_node;
+	struct callback_head rcu;
+};
+
+struct scx_dsq_list_node {
+	struct list_head node;
+	u32 flags;
+	u32 priv;
+};
+
+struct sched_ext_entity {
+	struct scx_dispatch_q *dsq;
+	struct scx_dsq_list_node dsq_list;
+	struct rb_node dsq_priq;
+	u32 dsq_seq;
+	u32 dsq_flags;
+	u32 flags;
+	u32 weight;
+	s32 sticky_cpu;
+	s32 holding_cpu;
+	s32 selected_cpu;
+	u32 kf_mask;
+	struct task_struct *kf_tasks[2];
+	atomic_long_t ops_state;
+	struct list_head runnable_node;
+	unsigned long runnable_at;
+	u64 ddsp_dsq_id;
+	u64 ddsp_enq_flags;
+	u64 slice;
+	u64 dsq_vtime;
+	bool disallow;
+	struct cgroup *cgrp_moving_from;
+	struct list_head tasks_node;
+};
+
 struct task_struct {
 	unsigned int __state;
 	unsigned int flags;
 	int on_cpu;
 	int prio;
+	int static_prio;
+	int normal_prio;
+	struct sched_ext_entity scx;
+	unsigned int policy;
+	int nr_cpus_allowed;
+	const cpumask_t *cpus_ptr;
+	cpumask_t *user_cpus_ptr;
+	cpumask_t cpus_mask;
+	unsigned short migration_disabled;
+	unsigned short migration_flags;
 	pid_t pid;
 	pid_t tgid;
 	char comm[16];
@@ -1161,3 +1234,418 @@ __stub void bpf_rcu_read_lock(void)
 __stub void bpf_rcu_read_unlock(void)
 {
 }
+
+/* ---- sched_ext (kernel/sched/ext_internal.h, ext.c, ext_idle.c; 6.18) ---- */
+struct rq;
+
+enum scx_consts {
+	SCX_DSP_DFL_MAX_BATCH = 32,
+	SCX_DSP_MAX_LOOPS = 32,
+	SCX_WATCHDOG_MAX_TIMEOUT = 30000,
+	SCX_EXIT_BT_LEN = 64,
+	SCX_EXIT_MSG_LEN = 1024,
+	SCX_EXIT_DUMP_DFL_LEN = 32768,
+	SCX_CPUPERF_ONE = 1024,
+	SCX_TASK_ITER_BATCH = 32,
+};
+
+enum scx_cpu_preempt_reason {
+	SCX_CPU_PREEMPT_RT = 0,
+	SCX_CPU_PREEMPT_DL = 1,
+	SCX_CPU_PREEMPT_STOP = 2,
+	SCX_CPU_PREEMPT_UNKNOWN = 3,
+};
+
+enum scx_deq_flags {
+	SCX_DEQ_SLEEP = 1ULL,
+	SCX_DEQ_CORE_SCHED_EXEC = 4294967296ULL,
+};
+
+enum scx_dsq_id_flags {
+	SCX_DSQ_FLAG_BUILTIN = 9223372036854775808ULL,
+	SCX_DSQ_FLAG_LOCAL_ON = 4611686018427387904ULL,
+	SCX_DSQ_INVALID = 9223372036854775808ULL,
+	SCX_DSQ_GLOBAL = 9223372036854775809ULL,
+	SCX_DSQ_LOCAL = 9223372036854775810ULL,
+	SCX_DSQ_LOCAL_ON = 13835058055282163712ULL,
+	SCX_DSQ_LOCAL_CPU_MASK = 4294967295ULL,
+};
+
+enum scx_dsq_iter_flags {
+	SCX_DSQ_ITER_REV = 65536,
+	__SCX_DSQ_ITER_HAS_SLICE = 1073741824,
+	__SCX_DSQ_ITER_HAS_VTIME = 2147483648U,
+	__SCX_DSQ_ITER_USER_FLAGS = 65536,
+	__SCX_DSQ_ITER_ALL_FLAGS = 3221291008U,
+};
+
+enum scx_dsq_lnode_flags {
+	SCX_DSQ_LNODE_ITER_CURSOR = 1,
+	__SCX_DSQ_LNODE_PRIV_SHIFT = 16,
+};
+
+enum scx_enable_state {
+	SCX_ENABLING = 0,
+	SCX_ENABLED = 1,
+	SCX_DISABLING = 2,
+	SCX_DISABLED = 3,
+};
+
+enum scx_enq_flags {
+	SCX_ENQ_WAKEUP = 1ULL,
+	SCX_ENQ_HEAD = 16ULL,
+	SCX_ENQ_CPU_SELECTED = 1024ULL,
+	SCX_ENQ_PREEMPT = 4294967296ULL,
+	SCX_ENQ_REENQ = 1099511627776ULL,
+	SCX_ENQ_LAST = 2199023255552ULL,
+	__SCX_ENQ_INTERNAL_MASK = 18374686479671623680ULL,
+	SCX_ENQ_CLEAR_OPSS = 72057594037927936ULL,
+	SCX_ENQ_DSQ_PRIQ = 144115188075855872ULL,
+};
+
+enum scx_ent_dsq_flags {
+	SCX_TASK_DSQ_ON_PRIQ = 1,
+};
+
+enum scx_ent_flags {
+	SCX_TASK_QUEUED = 1,
+	SCX_TASK_RESET_RUNNABLE_AT = 4,
+	SCX_TASK_DEQD_FOR_SLEEP = 8,
+	SCX_TASK_STATE_SHIFT = 8,
+	SCX_TASK_STATE_BITS = 2,
+	SCX_TASK_STATE_MASK = 768,
+	SCX_TASK_CURSOR = -2147483648,
+};
+
+enum scx_exit_code {
+	SCX_ECODE_RSN_HOTPLUG = 4294967296ULL,
+	SCX_ECODE_ACT_RESTART = 281474976710656ULL,
+};
+
+enum scx_exit_flags {
+	SCX_EFLAG_INITIALIZED = 1ULL,
+};
+
+enum scx_exit_kind {
+	SCX_EXIT_NONE = 0,
+	SCX_EXIT_DONE = 1,
+	SCX_EXIT_UNREG = 64,
+	SCX_EXIT_UNREG_BPF = 65,
+	SCX_EXIT_UNREG_KERN = 66,
+	SCX_EXIT_SYSRQ = 67,
+	SCX_EXIT_ERROR = 1024,
+	SCX_EXIT_ERROR_BPF = 1025,
+	SCX_EXIT_ERROR_STALL = 1026,
+};
+
+enum scx_kf_mask {
+	SCX_KF_UNLOCKED = 0,
+	SCX_KF_CPU_RELEASE = 1,
+	SCX_KF_DISPATCH = 2,
+	SCX_KF_ENQUEUE = 4,
+	SCX_KF_SELECT_CPU = 8,
+	SCX_KF_REST = 16,
+	__SCX_KF_RQ_LOCKED = 31,
+	__SCX_KF_TERMINAL = 28,
+};
+
+enum scx_kick_flags {
+	SCX_KICK_IDLE = 1,
+	SCX_KICK_PREEMPT = 2,
+	SCX_KICK_WAIT = 4,
+};
+
+enum scx_opi {
+	SCX_OPI_BEGIN = 0,
+	SCX_OPI_NORMAL_BEGIN = 0,
+	SCX_OPI_NORMAL_END = 30,
+	SCX_OPI_CPU_HOTPLUG_BEGIN = 30,
+	SCX_OPI_CPU_HOTPLUG_END = 32,
+	SCX_OPI_END = 32,
+};
+
+enum scx_ops_flags {
+	SCX_OPS_KEEP_BUILTIN_IDLE = 1ULL,
+	SCX_OPS_ENQ_LAST = 2ULL,
+	SCX_OPS_ENQ_EXITING = 4ULL,
+	SCX_OPS_SWITCH_PARTIAL = 8ULL,
+	SCX_OPS_ENQ_MIGRATION_DISABLED = 16ULL,
+	SCX_OPS_ALLOW_QUEUED_WAKEUP = 32ULL,
+	SCX_OPS_BUILTIN_IDLE_PER_NODE = 64ULL,
+	SCX_OPS_HAS_CGROUP_WEIGHT = 65536ULL,
+	SCX_OPS_ALL_FLAGS = 65663ULL,
+	__SCX_OPS_INTERNAL_MASK = 18374686479671623680ULL,
+	SCX_OPS_HAS_CPU_PREEMPT = 72057594037927936ULL,
+};
+
+enum scx_ops_state {
+	SCX_OPSS_NONE = 0,
+	SCX_OPSS_QUEUEING = 1,
+	SCX_OPSS_QUEUED = 2,
+	SCX_OPSS_DISPATCHING = 3,
+	SCX_OPSS_QSEQ_SHIFT = 2,
+};
+
+enum scx_pick_idle_cpu_flags {
+	SCX_PICK_IDLE_CORE = 1,
+	SCX_PICK_IDLE_IN_NODE = 2,
+};
+
+enum scx_public_consts {
+	SCX_OPS_NAME_LEN = 128ULL,
+	SCX_SLICE_DFL = 20000000ULL,
+	SCX_SLICE_INF = 18446744073709551615ULL,
+};
+
+enum scx_rq_flags {
+	SCX_RQ_ONLINE = 1,
+	SCX_RQ_CAN_STOP_TICK = 2,
+	SCX_RQ_BAL_PENDING = 4,
+	SCX_RQ_BAL_KEEP = 8,
+	SCX_RQ_BYPASSING = 16,
+	SCX_RQ_CLK_VALID = 32,
+	SCX_RQ_BAL_CB_PENDING = 64,
+	SCX_RQ_IN_WAKEUP = 65536,
+	SCX_RQ_IN_BALANCE = 131072,
+};
+
+enum scx_task_state {
+	SCX_TASK_NONE = 0,
+	SCX_TASK_INIT = 1,
+	SCX_TASK_READY = 2,
+	SCX_TASK_ENABLED = 3,
+	SCX_TASK_NR_STATES = 4,
+};
+
+enum scx_tg_flags {
+	SCX_TG_ONLINE = 1,
+	SCX_TG_INITED = 2,
+};
+
+enum scx_wake_flags {
+	SCX_WAKE_FORK = 4,
+	SCX_WAKE_TTWU = 8,
+	SCX_WAKE_SYNC = 16,
+};
+
+struct scx_exit_info {
+	enum scx_exit_kind kind;
+	s64 exit_code;
+	u64 flags;
+	const char *reason;
+	unsigned long *bt;
+	u32 bt_len;
+	char *msg;
+	char *dump;
+};
+
+struct scx_init_task_args {
+	bool fork;
+	struct cgroup *cgroup;
+};
+
+struct scx_exit_task_args {
+	bool cancelled;
+};
+
+struct scx_cgroup_init_args {
+	u32 weight;
+	u64 bw_period_us;
+	u64 bw_quota_us;
+	u64 bw_burst_us;
+};
+
+struct scx_cpu_acquire_args {
+};
+
+struct scx_cpu_release_args {
+	enum scx_cpu_preempt_reason reason;
+	struct task_struct *task;
+};
+
+struct scx_dump_ctx {
+	enum scx_exit_kind kind;
+	s64 exit_code;
+	const char *reason;
+	u64 at_ns;
+	u64 at_jiffies;
+};
+
+struct scx_event_stats {
+	s64 SCX_EV_SELECT_CPU_FALLBACK;
+	s64 SCX_EV_DISPATCH_LOCAL_DSQ_OFFLINE;
+	s64 SCX_EV_DISPATCH_KEEP_LAST;
+	s64 SCX_EV_ENQ_SKIP_EXITING;
+	s64 SCX_EV_ENQ_SKIP_MIGRATION_DISABLED;
+	s64 SCX_EV_REFILL_SLICE_DFL;
+	s64 SCX_EV_BYPASS_DURATION;
+	s64 SCX_EV_BYPASS_DISPATCH;
+	s64 SCX_EV_BYPASS_ACTIVATE;
+};
+
+struct bpf_iter_scx_dsq {
+	u64 __opaque[6];
+} __aligned(8);
+
+struct bpf_iter_num {
+	u64 __opaque[1];
+} __aligned(8);
+
+struct bpf_cpumask {
+	cpumask_t cpumask;
+	refcount_t usage;
+};
+
+struct sched_ext_ops {
+	s32 (*select_cpu)(struct task_struct *, s32, u64);
+	void (*enqueue)(struct task_struct *, u64);
+	void (*dequeue)(struct task_struct *, u64);
+	void (*dispatch)(s32, struct task_struct *);
+	void (*tick)(struct task_struct *);
+	void (*runnable)(struct task_struct *, u64);
+	void (*running)(struct task_struct *);
+	void (*stopping)(struct task_struct *, bool);
+	void (*quiescent)(struct task_struct *, u64);
+	bool (*yield)(struct task_struct *, struct task_struct *);
+	bool (*core_sched_before)(struct task_struct *, struct task_struct *);
+	void (*set_weight)(struct task_struct *, u32);
+	void (*set_cpumask)(struct task_struct *, const struct cpumask *);
+	void (*update_idle)(s32, bool);
+	void (*cpu_acquire)(s32, struct scx_cpu_acquire_args *);
+	void (*cpu_release)(s32, struct scx_cpu_release_args *);
+	s32 (*init_task)(struct task_struct *, struct scx_init_task_args *);
+	void (*exit_task)(struct task_struct *, struct scx_exit_task_args *);
+	void (*enable)(struct task_struct *);
+	void (*disable)(struct task_struct *);
+	void (*dump)(struct scx_dump_ctx *);
+	void (*dump_cpu)(struct scx_dump_ctx *, s32, bool);
+	void (*dump_task)(struct scx_dump_ctx *, struct task_struct *);
+	s32 (*cgroup_init)(struct cgroup *, struct scx_cgroup_init_args *);
+	void (*cgroup_exit)(struct cgroup *);
+	s32 (*cgroup_prep_move)(struct task_struct *, struct cgroup *, struct cgroup *);
+	void (*cgroup_move)(struct task_struct *, struct cgroup *, struct cgroup *);
+	void (*cgroup_cancel_move)(struct task_struct *, struct cgroup *, struct cgroup *);
+	void (*cgroup_set_weight)(struct cgroup *, u32);
+	void (*cgroup_set_bandwidth)(struct cgroup *, u64, u64, u64);
+	void (*cpu_online)(s32);
+	void (*cpu_offline)(s32);
+	s32 (*init)(void);
+	void (*exit)(struct scx_exit_info *);
+	u32 dispatch_max_batch;
+	u64 flags;
+	u32 timeout_ms;
+	u32 exit_dump_len;
+	u64 hotplug_seq;
+	char name[128];
+	void *priv;
+};
+
+struct bpf_struct_ops_sched_ext_ops {
+	struct bpf_struct_ops_common_value common;
+	struct sched_ext_ops data __aligned(64);
+};
+
+/* cfi stubs of sched_ext_ops (prev__nullable, to__nullable: SX-R3) */
+static volatile long scx_stub_sink;
+#define SCX_SINK(x) (scx_stub_sink += (long)(x))
+
+__stub s32 sched_ext_ops__select_cpu(struct task_struct *p, s32 prev_cpu, u64 wake_flags) { SCX_SINK(p); return prev_cpu + (s32)wake_flags; }
+__stub void sched_ext_ops__enqueue(struct task_struct *p, u64 enq_flags) { SCX_SINK(p); SCX_SINK(enq_flags); }
+__stub void sched_ext_ops__dequeue(struct task_struct *p, u64 enq_flags) { SCX_SINK(p); SCX_SINK(enq_flags); }
+__stub void sched_ext_ops__dispatch(s32 prev_cpu, struct task_struct *prev__nullable) { SCX_SINK(prev_cpu); SCX_SINK(prev__nullable); }
+__stub void sched_ext_ops__tick(struct task_struct *p) { SCX_SINK(p); }
+__stub void sched_ext_ops__runnable(struct task_struct *p, u64 enq_flags) { SCX_SINK(p); SCX_SINK(enq_flags); }
+__stub void sched_ext_ops__running(struct task_struct *p) { SCX_SINK(p); }
+__stub void sched_ext_ops__stopping(struct task_struct *p, bool runnable) { SCX_SINK(p); SCX_SINK(runnable); }
+__stub void sched_ext_ops__quiescent(struct task_struct *p, u64 deq_flags) { SCX_SINK(p); SCX_SINK(deq_flags); }
+__stub bool sched_ext_ops__yield(struct task_struct *from, struct task_struct *to__nullable) { return from == to__nullable; }
+__stub bool sched_ext_ops__core_sched_before(struct task_struct *a, struct task_struct *b) { return a == b; }
+__stub void sched_ext_ops__set_weight(struct task_struct *p, u32 weight) { SCX_SINK(p); SCX_SINK(weight); }
+__stub void sched_ext_ops__set_cpumask(struct task_struct *p, const struct cpumask *mask) { SCX_SINK(p); SCX_SINK(mask); }
+__stub void sched_ext_ops__update_idle(s32 cpu, bool idle) { SCX_SINK(cpu); SCX_SINK(idle); }
+__stub void sched_ext_ops__cpu_acquire(s32 cpu, struct scx_cpu_acquire_args *args) { SCX_SINK(cpu); SCX_SINK(args); }
+__stub void sched_ext_ops__cpu_release(s32 cpu, struct scx_cpu_release_args *args) { SCX_SINK(cpu); SCX_SINK(args); }
+__stub s32 sched_ext_ops__init_task(struct task_struct *p, struct scx_init_task_args *args) { SCX_SINK(p); return args != 0; }
+__stub void sched_ext_ops__exit_task(struct task_struct *p, struct scx_exit_task_args *args) { SCX_SINK(p); SCX_SINK(args); }
+__stub void sched_ext_ops__enable(struct task_struct *p) { SCX_SINK(p); }
+__stub void sched_ext_ops__disable(struct task_struct *p) { SCX_SINK(p); }
+__stub void sched_ext_ops__dump(struct scx_dump_ctx *ctx) { SCX_SINK(ctx); }
+__stub void sched_ext_ops__dump_cpu(struct scx_dump_ctx *ctx, s32 cpu, bool idle) { SCX_SINK(ctx); SCX_SINK(cpu + idle); }
+__stub void sched_ext_ops__dump_task(struct scx_dump_ctx *ctx, struct task_struct *p) { SCX_SINK(ctx); SCX_SINK(p); }
+__stub s32 sched_ext_ops__cgroup_init(struct cgroup *cgrp, struct scx_cgroup_init_args *args) { SCX_SINK(cgrp); return args != 0; }
+__stub void sched_ext_ops__cgroup_exit(struct cgroup *cgrp) { SCX_SINK(cgrp); }
+__stub s32 sched_ext_ops__cgroup_prep_move(struct task_struct *p, struct cgroup *from, struct cgroup *to) { SCX_SINK(p); return from == to; }
+__stub void sched_ext_ops__cgroup_move(struct task_struct *p, struct cgroup *from, struct cgroup *to) { SCX_SINK(p); SCX_SINK(from); SCX_SINK(to); }
+__stub void sched_ext_ops__cgroup_cancel_move(struct task_struct *p, struct cgroup *from, struct cgroup *to) { SCX_SINK(p); SCX_SINK(from); SCX_SINK(to); }
+__stub void sched_ext_ops__cgroup_set_weight(struct cgroup *cgrp, u32 weight) { SCX_SINK(cgrp); SCX_SINK(weight); }
+__stub void sched_ext_ops__cgroup_set_bandwidth(struct cgroup *cgrp, u64 period_us, u64 quota_us, u64 burst_us) { SCX_SINK(cgrp); SCX_SINK(period_us + quota_us + burst_us); }
+__stub void sched_ext_ops__cpu_online(s32 cpu) { SCX_SINK(cpu); }
+__stub void sched_ext_ops__cpu_offline(s32 cpu) { SCX_SINK(cpu); }
+__stub s32 sched_ext_ops__init(void) { return (s32)scx_stub_sink; }
+__stub void sched_ext_ops__exit(struct scx_exit_info *info) { SCX_SINK(info); }
+
+/* sched_ext kfuncs (SX-K35) */
+__stub s32 scx_bpf_create_dsq(u64 dsq_id, s32 node) { return (s32)(dsq_id + node); }
+__stub void scx_bpf_destroy_dsq(u64 dsq_id) { SCX_SINK(dsq_id); }
+__stub s32 scx_bpf_select_cpu_dfl(struct task_struct *p, s32 prev_cpu, u64 wake_flags, bool *is_idle) { SCX_SINK(p); SCX_SINK(is_idle); return prev_cpu + (s32)wake_flags; }
+__stub s32 scx_bpf_select_cpu_and(struct task_struct *p, s32 prev_cpu, u64 wake_flags, const struct cpumask *cpus_allowed, u64 flags) { SCX_SINK(p); SCX_SINK(cpus_allowed); return prev_cpu + (s32)(wake_flags + flags); }
+__stub void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags) { SCX_SINK(p); SCX_SINK(dsq_id + slice + enq_flags); }
+__stub void scx_bpf_dsq_insert_vtime(struct task_struct *p, u64 dsq_id, u64 slice, u64 vtime, u64 enq_flags) { SCX_SINK(p); SCX_SINK(dsq_id + slice + vtime + enq_flags); }
+__stub u32 scx_bpf_dispatch_nr_slots(void) { return (u32)scx_stub_sink; }
+__stub void scx_bpf_dispatch_cancel(void) { SCX_SINK(0); }
+__stub bool scx_bpf_dsq_move_to_local(u64 dsq_id) { return dsq_id != 0; }
+__stub void scx_bpf_dsq_move_set_slice(struct bpf_iter_scx_dsq *it__iter, u64 slice) { SCX_SINK(it__iter); SCX_SINK(slice); }
+__stub void scx_bpf_dsq_move_set_vtime(struct bpf_iter_scx_dsq *it__iter, u64 vtime) { SCX_SINK(it__iter); SCX_SINK(vtime); }
+__stub bool scx_bpf_dsq_move(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p, u64 dsq_id, u64 enq_flags) { SCX_SINK(it__iter); return p != 0 && dsq_id != enq_flags; }
+__stub bool scx_bpf_dsq_move_vtime(struct bpf_iter_scx_dsq *it__iter, struct task_struct *p, u64 dsq_id, u64 enq_flags) { SCX_SINK(it__iter); return p != 0 && dsq_id != enq_flags; }
+__stub u32 scx_bpf_reenqueue_local(void) { return (u32)scx_stub_sink; }
+__stub void scx_bpf_kick_cpu(s32 cpu, u64 flags) { SCX_SINK(cpu); SCX_SINK(flags); }
+__stub s32 scx_bpf_dsq_nr_queued(u64 dsq_id) { return (s32)dsq_id; }
+__stub int bpf_iter_scx_dsq_new(struct bpf_iter_scx_dsq *it, u64 dsq_id, u64 flags) { SCX_SINK(it); return (int)(dsq_id + flags); }
+__stub struct task_struct *bpf_iter_scx_dsq_next(struct bpf_iter_scx_dsq *it) { SCX_SINK(it); return 0; }
+__stub void bpf_iter_scx_dsq_destroy(struct bpf_iter_scx_dsq *it) { SCX_SINK(it); }
+__stub void scx_bpf_exit_bstr(s64 exit_code, char *fmt, unsigned long long *data, u32 data__sz) { SCX_SINK(exit_code); SCX_SINK(fmt); SCX_SINK(data); SCX_SINK(data__sz); }
+__stub void scx_bpf_error_bstr(char *fmt, unsigned long long *data, u32 data__sz) { SCX_SINK(fmt); SCX_SINK(data); SCX_SINK(data__sz); }
+__stub void scx_bpf_dump_bstr(char *fmt, unsigned long long *data, u32 data__sz) { SCX_SINK(fmt); SCX_SINK(data); SCX_SINK(data__sz); }
+__stub u32 scx_bpf_cpuperf_cap(s32 cpu) { return (u32)cpu; }
+__stub u32 scx_bpf_cpuperf_cur(s32 cpu) { return (u32)cpu; }
+__stub void scx_bpf_cpuperf_set(s32 cpu, u32 perf) { SCX_SINK(cpu); SCX_SINK(perf); }
+__stub u32 scx_bpf_nr_node_ids(void) { return 1; }
+__stub u32 scx_bpf_nr_cpu_ids(void) { return 1; }
+__stub int scx_bpf_cpu_node(s32 cpu) { return cpu; }
+__stub const struct cpumask *scx_bpf_get_possible_cpumask(void) { return 0; }
+__stub const struct cpumask *scx_bpf_get_online_cpumask(void) { return 0; }
+__stub void scx_bpf_put_cpumask(const struct cpumask *cpumask) { SCX_SINK(cpumask); }
+__stub const struct cpumask *scx_bpf_get_idle_cpumask_node(int node) { SCX_SINK(node); return 0; }
+__stub const struct cpumask *scx_bpf_get_idle_cpumask(void) { return 0; }
+__stub const struct cpumask *scx_bpf_get_idle_smtmask_node(int node) { SCX_SINK(node); return 0; }
+__stub const struct cpumask *scx_bpf_get_idle_smtmask(void) { return 0; }
+__stub void scx_bpf_put_idle_cpumask(const struct cpumask *cpumask) { SCX_SINK(cpumask); }
+__stub bool scx_bpf_test_and_clear_cpu_idle(s32 cpu) { return cpu != 0; }
+__stub s32 scx_bpf_pick_idle_cpu_node(const struct cpumask *cpus_allowed, int node, u64 flags) { SCX_SINK(cpus_allowed); return node + (s32)flags; }
+__stub s32 scx_bpf_pick_idle_cpu(const struct cpumask *cpus_allowed, u64 flags) { SCX_SINK(cpus_allowed); return (s32)flags; }
+__stub s32 scx_bpf_pick_any_cpu_node(const struct cpumask *cpus_allowed, int node, u64 flags) { SCX_SINK(cpus_allowed); return node + (s32)flags; }
+__stub s32 scx_bpf_pick_any_cpu(const struct cpumask *cpus_allowed, u64 flags) { SCX_SINK(cpus_allowed); return (s32)flags; }
+__stub bool scx_bpf_task_running(const struct task_struct *p) { return p != 0; }
+__stub s32 scx_bpf_task_cpu(const struct task_struct *p) { return p != 0; }
+__stub struct rq *scx_bpf_cpu_rq(s32 cpu) { SCX_SINK(cpu); return 0; }
+__stub struct rq *scx_bpf_locked_rq(void) { return 0; }
+__stub struct task_struct *scx_bpf_cpu_curr(s32 cpu) { SCX_SINK(cpu); return 0; }
+__stub struct cgroup *scx_bpf_task_cgroup(struct task_struct *p) { SCX_SINK(p); return 0; }
+__stub u64 scx_bpf_now(void) { return (u64)scx_stub_sink; }
+__stub void scx_bpf_events(struct scx_event_stats *events, size_t events__sz) { SCX_SINK(events); SCX_SINK(events__sz); }
+
+/* open-coded numeric iterator and bpf_cpumask kfuncs (kernel/bpf/bpf_iter.c, cpumask.c) */
+__stub int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) { SCX_SINK(it); return start + end; }
+__stub int *bpf_iter_num_next(struct bpf_iter_num *it) { SCX_SINK(it); return 0; }
+__stub void bpf_iter_num_destroy(struct bpf_iter_num *it) { SCX_SINK(it); }
+__stub struct bpf_cpumask *bpf_cpumask_create(void) { return 0; }
+__stub struct bpf_cpumask *bpf_cpumask_acquire(struct bpf_cpumask *cpumask) { return cpumask; }
+__stub void bpf_cpumask_release(struct bpf_cpumask *cpumask) { SCX_SINK(cpumask); }
+__stub u32 bpf_cpumask_first(const struct cpumask *cpumask) { SCX_SINK(cpumask); return 0; }
+__stub void bpf_cpumask_set_cpu(u32 cpu, struct bpf_cpumask *cpumask) { SCX_SINK(cpu); SCX_SINK(cpumask); }
+__stub void bpf_cpumask_clear_cpu(u32 cpu, struct bpf_cpumask *cpumask) { SCX_SINK(cpu); SCX_SINK(cpumask); }
+__stub bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) { return cpumask != 0 && cpu; }
+__stub void bpf_cpumask_clear(struct bpf_cpumask *cpumask) { SCX_SINK(cpumask); }
+__stub bool bpf_cpumask_empty(const struct cpumask *cpumask) { return cpumask != 0; }
+__stub u32 bpf_cpumask_weight(const struct cpumask *cpumask) { SCX_SINK(cpumask); return 0; }
