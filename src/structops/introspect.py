@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -398,7 +398,8 @@ class Introspector:
             assert isinstance(info, LinkInfo)
             yield info
 
-    def _walk(self, kind: ObjKind) -> Iterator[MapInfo | ProgInfo | LinkInfo]:
+    def fds(self, kind: ObjKind) -> Iterator[int]:
+        """An fd for every live object of ``kind`` (skipping those freed meanwhile); closed by close()."""
         for obj_id in list(self.ids(kind)):
             try:
                 fd = self.fd_by_id(kind, obj_id)
@@ -406,6 +407,10 @@ class Introspector:
                 if exc.errno == 2:  # freed between the walk and the open
                     continue
                 raise
+            yield fd
+
+    def _walk(self, kind: ObjKind) -> Iterator[MapInfo | ProgInfo | LinkInfo]:
+        for fd in self.fds(kind):
             yield self.info_of(kind, fd)
 
     def info_of(self, kind: ObjKind, fd: int) -> MapInfo | ProgInfo | LinkInfo:
@@ -416,8 +421,8 @@ class Introspector:
             return self.prog_info(fd)
         return self.link_info(fd)
 
-    def map_fds_by_name(self, name: str) -> list[tuple[int, MapInfo]]:
-        """(fd, info) of every map called ``name`` (several can match)."""
+    def maps_where(self, keep: Callable[[MapInfo], bool]) -> list[tuple[int, MapInfo]]:
+        """(fd, info) of every map whose info ``keep`` accepts (maps that cannot be opened are skipped)."""
         out = []
         for obj_id in list(self.ids("map")):
             try:
@@ -425,9 +430,13 @@ class Introspector:
             except BpfError:
                 continue
             info = self.map_info(fd)
-            if info.name == name:
+            if keep(info):
                 out.append((fd, info))
         return out
+
+    def map_fds_by_name(self, name: str) -> list[tuple[int, MapInfo]]:
+        """(fd, info) of every map called ``name`` (several can match)."""
+        return self.maps_where(lambda info: info.name == name)
 
     def lookup(self, fd: int, key: bytes, value_size: int) -> bytes:
         """MAP_LOOKUP_ELEM of ``key``."""

@@ -41,6 +41,17 @@ def _resolve(t: btflib.Type) -> btflib.Type:
     return t
 
 
+#: How a modifier spells the type it wraps (``{}``).
+_MODIFIERS: dict[type, str] = {
+    btflib.Const: "const {}",
+    btflib.Volatile: "volatile {}",
+    btflib.Restrict: "{} restrict",
+    btflib.TypeTag: "{}",
+}
+#: The C keyword in front of a tagged type's name.
+_TAGS: dict[type, str] = {btflib.Struct: "struct", btflib.Union: "union", btflib.Enum: "enum", btflib.Enum64: "enum"}
+
+
 def type_name(t: btflib.Type) -> str:
     """C spelling of a type as bpftool prints it in prototypes (``const struct sock *``)."""
     if isinstance(t, btflib.Void):
@@ -52,20 +63,12 @@ def type_name(t: btflib.Type) -> str:
             assert isinstance(proto, btflib.FuncProto)
             return f"{type_name(proto.return_type)} (*)({_params(proto)})"
         return f"{type_name(target)} *"
-    if isinstance(t, btflib.Const):
-        return f"const {type_name(t.type)}"
-    if isinstance(t, btflib.Volatile):
-        return f"volatile {type_name(t.type)}"
-    if isinstance(t, btflib.Restrict):
-        return f"{type_name(t.type)} restrict"
-    if isinstance(t, btflib.TypeTag):
-        return type_name(t.type)
-    if isinstance(t, btflib.Struct):
-        return f"struct {t.name}".rstrip()
-    if isinstance(t, btflib.Union):
-        return f"union {t.name}".rstrip()
-    if isinstance(t, btflib.Enum | btflib.Enum64):
-        return f"enum {t.name}".rstrip()
+    modifier = _MODIFIERS.get(type(t))
+    if modifier is not None:
+        return modifier.format(type_name(t.type))  # type: ignore[attr-defined]
+    tag = _TAGS.get(type(t))
+    if tag is not None:
+        return f"{tag} {t.name}".rstrip()  # type: ignore[attr-defined]
     if isinstance(t, btflib.Fwd):
         return f"{'union' if t.is_union else 'struct'} {t.name}"
     if isinstance(t, btflib.Array):

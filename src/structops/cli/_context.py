@@ -24,7 +24,16 @@ from structops.errors import BpfError
 from structops.introspect import Introspector
 from structops.kernel.protocol import Kernel
 
-__all__ = ["CliError", "Context", "add_output_options", "parse_selector", "strerror"]
+__all__ = [
+    "CliError",
+    "Context",
+    "add_output_options",
+    "parse_selector",
+    "add_group",
+    "add_words_verb",
+    "strerror",
+    "words_command",
+]
 
 #: bpftool's exit status for a failed command (-1 & 0xff).
 EXIT_FAILURE = 255
@@ -158,3 +167,35 @@ class Context:
             return EXIT_FAILURE
         finally:
             self.intro.close()
+
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+
+
+def words_command(body: Callable[[Context, list[str]], int]) -> Command:
+    """An argparse ``func`` running ``body(ctx, words)`` in the context of the command line."""
+
+    def command(args: argparse.Namespace, out: TextIO) -> int:
+        ctx = Context.from_args(args, out)
+        return ctx.run(lambda c: body(c, list(args.words)))
+
+    return command
+
+
+def add_group(groups: Any, name: str, help_text: str) -> Any:
+    """Add command group ``name`` (``map``, ``prog`` ...) and return its required VERB subparsers."""
+    parser = groups.add_parser(name, help=help_text)
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+    return verbs
+
+
+def add_words_verb(
+    verbs: Any, verb: str, help_text: str, metavar: str, body: Callable[[Context, list[str]], int], nargs: str = "+"
+) -> argparse.ArgumentParser:
+    """Add ``verb WORDS... [-j|-p]`` running ``body(ctx, words)``."""
+    p: argparse.ArgumentParser = verbs.add_parser(verb, help=help_text)
+    p.add_argument("words", nargs=nargs, metavar=metavar)
+    add_output_options(p)
+    p.set_defaults(func=words_command(body))
+    return p

@@ -14,15 +14,14 @@ from typing import Any, TextIO
 
 from structops import btf
 from structops.btf.rawdump import dump_raw
+from structops.cli._context import add_group
 
 __all__ = ["register"]
 
 
 def register(groups: Any) -> None:
     """Add the ``btf`` command group to the top-level sub-parsers."""
-    parser = groups.add_parser("btf", help="inspect BTF (BPF Type Format) data")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    verbs.required = True
+    verbs = add_group(groups, "btf", "inspect BTF (BPF Type Format) data")
     dump = verbs.add_parser("dump", help="dump BTF types, as raw listing or C header")
     dump.add_argument("source", choices=["file"], help="where the BTF comes from (file)")
     dump.add_argument("path", help="raw BTF file (/sys/kernel/btf/vmlinux) or an ELF object with .BTF")

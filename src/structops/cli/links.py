@@ -11,10 +11,11 @@ as bpftool returns -ENOENT there; 1 for detach, as observed).
 
 from __future__ import annotations
 
-import argparse
-from typing import Any, TextIO
+from dataclasses import replace
+from typing import Any
 
-from structops.cli._context import CliError, Context, add_output_options, parse_id, strerror
+from structops.cli._context import CliError, Context, add_group, add_words_verb, parse_id, strerror
+from structops.cli._show import Listing, open_error, plain_head, record_head
 from structops.errors import BpfError
 from structops.introspect import LinkInfo, link_type_name
 from structops.kernel.attrs import LinkDetachAttr
@@ -25,24 +26,14 @@ __all__ = ["link_record", "register"]
 
 def register(groups: Any) -> None:
     """Add the ``link`` command group."""
-    parser = groups.add_parser("link", help="inspect and detach links (bpftool link)")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    verbs.required = True
-    for verb in ("show", "list"):
-        p = verbs.add_parser(verb, help="show links: [id ID]")
-        p.add_argument("words", nargs="*", metavar="LINK")
-        add_output_options(p)
-        p.set_defaults(func=_show)
-    p = verbs.add_parser("detach", help="detach a link: id ID")
-    p.add_argument("words", nargs="+", metavar="LINK")
-    add_output_options(p)
-    p.set_defaults(func=_detach)
+    verbs = add_group(groups, "link", "inspect and detach links (bpftool link)")
+    LISTING.register(verbs, "show links: [id ID]")
+    add_words_verb(verbs, "detach", "detach a link: id ID", "LINK", _detach_body)
 
 
 def link_record(info: LinkInfo) -> dict[str, Any]:
     """The JSON object printed for one link."""
-    tname = link_type_name(info.type)
-    row: dict[str, Any] = {"id": info.id, "type": tname if tname is not None else info.type}
+    row = record_head(info.id, info.type, link_type_name(info.type))
     row["prog_id"] = info.prog_id
     if info.type == LinkType.BPF_LINK_TYPE_STRUCT_OPS:
         row["map_id"] = info.map_id
@@ -50,48 +41,28 @@ def link_record(info: LinkInfo) -> dict[str, Any]:
 
 
 def _plain(row: dict[str, Any]) -> str:
-    tname = row["type"] if isinstance(row["type"], str) else f"type {row['type']}"
-    line = f"{row['id']}: {tname}  prog {row['prog_id']}  "
+    line = plain_head(row) + f"prog {row['prog_id']}  "
     if "map_id" in row:
         line += f"map {row['map_id']}  "
     return line + "\n"
 
 
-def _open(ctx: Context, link_id: int, status: int) -> int:
-    try:
-        return ctx.intro.fd_by_id("link", link_id)
-    except BpfError as exc:
-        raise CliError(f"failed to get link with ID {link_id}: {strerror(exc)}", status) from None
-
-
-def _show(args: argparse.Namespace, out: TextIO) -> int:
-    ctx = Context.from_args(args, out)
-    return ctx.run(lambda c: _show_body(c, list(args.words)))
-
-
-def _show_body(ctx: Context, words: list[str]) -> int:
-    link_id = parse_id(words, "LINK")
-    if link_id is not None:
-        row = link_record(ctx.intro.link_info(_open(ctx, link_id, 254)))
-        ctx.emit(row) if ctx.json else ctx.out.write(_plain(row))
-        return 0
-    rows = [link_record(info) for info in ctx.intro.links()]
-    if ctx.json:
-        ctx.emit(rows)
-    else:
-        ctx.out.write("".join(_plain(r) for r in rows))
-    return 0
-
-
-def _detach(args: argparse.Namespace, out: TextIO) -> int:
-    ctx = Context.from_args(args, out)
-    return ctx.run(lambda c: _detach_body(c, list(args.words)))
+#: ``link show`` / ``link list`` (an unknown id exits 254: bpftool returns -ENOENT there).
+LISTING = Listing(
+    "link",
+    "LINK",
+    lambda ctx, fd: link_record(ctx.intro.link_info(fd)),
+    _plain,
+    open_error("failed to get link with ID {id}", 254),
+)
+#: ``link detach`` opens the link the same way but exits 1 on an unknown id (observed).
+_DETACH = replace(LISTING, open_failed=open_error("failed to get link with ID {id}", 1))
 
 
 def _detach_body(ctx: Context, words: list[str]) -> int:
     link_id = parse_id(words, "LINK")
     assert link_id is not None
-    fd = _open(ctx, link_id, 1)
+    fd = _DETACH.open(ctx, link_id)
     try:
         ctx.kernel.bpf(Cmd.BPF_LINK_DETACH, LinkDetachAttr(fd))
     except BpfError as exc:

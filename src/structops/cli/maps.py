@@ -21,12 +21,12 @@ list as pretty JSON, as in bpftool.
 
 from __future__ import annotations
 
-import argparse
-from typing import Any, TextIO
+from typing import Any
 
 from structops import btf as btflib
 from structops.cli._btfvalue import decode
-from structops.cli._context import CliError, Context, add_output_options, parse_id, strerror
+from structops.cli._context import CliError, Context, add_group, add_words_verb, parse_id
+from structops.cli._show import Listing, open_error, plain_head, record_head
 from structops.errors import BpfError
 from structops.introspect import MapInfo, map_type_name
 
@@ -35,32 +35,15 @@ __all__ = ["hex_rows", "register"]
 
 def register(groups: Any) -> None:
     """Add the ``map`` command group."""
-    parser = groups.add_parser("map", help="inspect maps (bpftool map)")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    verbs.required = True
-    for verb in ("show", "list"):
-        p = verbs.add_parser(verb, help="show maps: [id ID]")
-        p.add_argument("words", nargs="*", metavar="MAP")
-        add_output_options(p)
-        p.set_defaults(func=_show)
-    p = verbs.add_parser("dump", help="dump the entries of a map: id ID")
-    p.add_argument("words", nargs="+", metavar="MAP")
-    add_output_options(p)
-    p.set_defaults(func=_dump)
-
-
-def _open(ctx: Context, map_id: int) -> int:
-    try:
-        return ctx.intro.fd_by_id("map", map_id)
-    except BpfError as exc:
-        raise CliError(f"get map by id ({map_id}): {strerror(exc)}") from None
+    verbs = add_group(groups, "map", "inspect maps (bpftool map)")
+    LISTING.register(verbs, "show maps: [id ID]")
+    add_words_verb(verbs, "dump", "dump the entries of a map: id ID", "MAP", _dump_body)
 
 
 def map_record(ctx: Context, fd: int, info: MapInfo) -> dict[str, Any]:
     """The JSON object bpftool prints for one map."""
     facts = ctx.fd_facts(fd)
-    tname = map_type_name(info.type)
-    row: dict[str, Any] = {"id": info.id, "type": tname if tname is not None else info.type}
+    row = record_head(info.id, info.type, map_type_name(info.type))
     if info.name:
         row["name"] = info.name
     row.update(
@@ -77,11 +60,7 @@ def map_record(ctx: Context, fd: int, info: MapInfo) -> dict[str, Any]:
 
 
 def _plain(row: dict[str, Any]) -> str:
-    tname = row["type"] if isinstance(row["type"], str) else f"type {row['type']}"
-    head = f"{row['id']}: {tname}  "
-    if "name" in row:
-        head += f"name {row['name']}  "
-    head += f"flags {row['flags']:#x}"
+    head = plain_head(row) + f"flags {row['flags']:#x}"
     lines = [
         head,
         f"\tkey {row['bytes_key']}B  value {row['bytes_value']}B  max_entries {row['max_entries']}  "
@@ -97,30 +76,14 @@ def _plain(row: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _show(args: argparse.Namespace, out: TextIO) -> int:
-    ctx = Context.from_args(args, out)
-    return ctx.run(lambda c: _show_body(c, list(args.words)))
-
-
-def _show_body(ctx: Context, words: list[str]) -> int:
-    map_id = parse_id(words, "MAP")
-    if map_id is not None:
-        fd = _open(ctx, map_id)
-        row = map_record(ctx, fd, ctx.intro.map_info(fd))
-        ctx.emit(row) if ctx.json else ctx.out.write(_plain(row))
-        return 0
-    rows = []
-    for obj_id in list(ctx.intro.ids("map")):
-        try:
-            fd = ctx.intro.fd_by_id("map", obj_id)
-        except BpfError:
-            continue
-        rows.append(map_record(ctx, fd, ctx.intro.map_info(fd)))
-    if ctx.json:
-        ctx.emit(rows)
-    else:
-        ctx.out.write("".join(_plain(r) for r in rows))
-    return 0
+#: ``map show`` / ``map list``.
+LISTING = Listing(
+    "map",
+    "MAP",
+    lambda ctx, fd: map_record(ctx, fd, ctx.intro.map_info(fd)),
+    _plain,
+    open_error("get map by id ({id})"),
+)
 
 
 def hex_rows(data: bytes) -> list[str]:
@@ -160,16 +123,11 @@ def _formatted(
     return doc
 
 
-def _dump(args: argparse.Namespace, out: TextIO) -> int:
-    ctx = Context.from_args(args, out)
-    return ctx.run(lambda c: _dump_body(c, list(args.words)))
-
-
 def _dump_body(ctx: Context, words: list[str]) -> int:
     map_id = parse_id(words, "MAP")
     if map_id is None:  # pragma: no cover - nargs="+" prevents it
         raise CliError("expected MAP")
-    fd = _open(ctx, map_id)
+    fd = LISTING.open(ctx, map_id)
     info = ctx.intro.map_info(fd)
     ktype, vtype = _btf_types(ctx, info)
     entries: list[tuple[bytes, bytes]] = []

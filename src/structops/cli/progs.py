@@ -16,12 +16,11 @@ wall-clock seconds; ``bytes_memlock`` comes from fdinfo on Linux, 0 on the embed
 
 from __future__ import annotations
 
-import argparse
 import time
-from typing import Any, TextIO
+from typing import Any
 
-from structops.cli._context import CliError, Context, add_output_options, boottime_offset, parse_id, strerror
-from structops.errors import BpfError
+from structops.cli._context import Context, add_group, boottime_offset
+from structops.cli._show import Listing, open_error, plain_head, record_head
 from structops.introspect import ProgInfo, prog_type_name
 
 __all__ = ["prog_record", "register"]
@@ -29,20 +28,13 @@ __all__ = ["prog_record", "register"]
 
 def register(groups: Any) -> None:
     """Add the ``prog`` command group."""
-    parser = groups.add_parser("prog", help="inspect programs (bpftool prog)")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    verbs.required = True
-    for verb in ("show", "list"):
-        p = verbs.add_parser(verb, help="show programs: [id ID]")
-        p.add_argument("words", nargs="*", metavar="PROG")
-        add_output_options(p)
-        p.set_defaults(func=_show)
+    verbs = add_group(groups, "prog", "inspect programs (bpftool prog)")
+    LISTING.register(verbs, "show programs: [id ID]")
 
 
 def prog_record(ctx: Context, fd: int, info: ProgInfo) -> dict[str, Any]:
     """The JSON object bpftool prints for one program."""
-    tname = prog_type_name(info.type)
-    row: dict[str, Any] = {"id": info.id, "type": tname if tname is not None else info.type}
+    row = record_head(info.id, info.type, prog_type_name(info.type))
     name = ctx.intro.prog_full_name(fd, info)
     if name:
         row["name"] = name
@@ -69,11 +61,7 @@ def prog_record(ctx: Context, fd: int, info: ProgInfo) -> dict[str, Any]:
 
 
 def _plain(row: dict[str, Any]) -> str:
-    tname = row["type"] if isinstance(row["type"], str) else f"type {row['type']}"
-    head = f"{row['id']}: {tname}  "
-    if "name" in row:
-        head += f"name {row['name']}  "
-    head += f"tag {row['tag']}"
+    head = plain_head(row) + f"tag {row['tag']}"
     if row["gpl_compatible"]:
         head += "  gpl"
     if "run_time_ns" in row:
@@ -95,30 +83,11 @@ def _plain(row: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _show(args: argparse.Namespace, out: TextIO) -> int:
-    ctx = Context.from_args(args, out)
-    return ctx.run(lambda c: _show_body(c, list(args.words)))
-
-
-def _show_body(ctx: Context, words: list[str]) -> int:
-    prog_id = parse_id(words, "PROG")
-    if prog_id is not None:
-        try:
-            fd = ctx.intro.fd_by_id("prog", prog_id)
-        except BpfError as exc:
-            raise CliError(f"get by id ({prog_id}): {strerror(exc)}") from None
-        row = prog_record(ctx, fd, ctx.intro.prog_info(fd))
-        ctx.emit(row) if ctx.json else ctx.out.write(_plain(row))
-        return 0
-    rows = []
-    for obj_id in list(ctx.intro.ids("prog")):
-        try:
-            fd = ctx.intro.fd_by_id("prog", obj_id)
-        except BpfError:
-            continue
-        rows.append(prog_record(ctx, fd, ctx.intro.prog_info(fd)))
-    if ctx.json:
-        ctx.emit(rows)
-    else:
-        ctx.out.write("".join(_plain(r) for r in rows))
-    return 0
+#: ``prog show`` / ``prog list``.
+LISTING = Listing(
+    "prog",
+    "PROG",
+    lambda ctx, fd: prog_record(ctx, fd, ctx.intro.prog_info(fd)),
+    _plain,
+    open_error("get by id ({id})"),
+)

@@ -26,7 +26,15 @@ import os
 from typing import Any, TextIO
 
 from structops.cli._btfvalue import decode
-from structops.cli._context import CliError, Context, add_output_options, parse_selector, strerror
+from structops.cli._context import (
+    CliError,
+    Context,
+    add_group,
+    add_output_options,
+    add_words_verb,
+    parse_selector,
+    strerror,
+)
 from structops.errors import BpfError, FormatError
 from structops.introspect import MapInfo
 from structops.kernel.attrs import MapElemAttr, ObjPinAttr
@@ -40,23 +48,16 @@ _USAGE = "STRUCT_OPS_MAP := { id STRUCT_OPS_MAP_ID | name STRUCT_OPS_MAP_NAME }"
 
 def register(groups: Any) -> None:
     """Add the ``struct_ops`` command group."""
-    parser = groups.add_parser("struct_ops", help="inspect and (un)register struct_ops maps (bpftool struct_ops)")
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    verbs.required = True
+    verbs = add_group(groups, "struct_ops", "inspect and (un)register struct_ops maps (bpftool struct_ops)")
     for verb in ("show", "list", "dump"):
-        p = verbs.add_parser(verb, help=f"{verb} struct_ops maps; {_USAGE}")
-        p.add_argument("words", nargs="*", metavar="STRUCT_OPS_MAP")
-        add_output_options(p)
-        p.set_defaults(func=_dump if verb == "dump" else _show)
+        body = _dump_body if verb == "dump" else _show_body
+        add_words_verb(verbs, verb, f"{verb} struct_ops maps; {_USAGE}", "STRUCT_OPS_MAP", body, "*")
     p = verbs.add_parser("register", help="load OBJ and register its struct_ops maps")
     p.add_argument("obj", metavar="OBJ")
     p.add_argument("link_dir", nargs="?", metavar="LINK_DIR", help="pin the links of link maps here")
     add_output_options(p)
     p.set_defaults(func=_register)
-    p = verbs.add_parser("unregister", help=f"unregister struct_ops maps; {_USAGE}")
-    p.add_argument("words", nargs="+", metavar="STRUCT_OPS_MAP")
-    add_output_options(p)
-    p.set_defaults(func=_unregister)
+    add_words_verb(verbs, "unregister", f"unregister struct_ops maps; {_USAGE}", "STRUCT_OPS_MAP", _unregister_body)
 
 
 # ---------------------------------------------------------------------------------------
@@ -67,16 +68,7 @@ def _select(ctx: Context, words: list[str]) -> list[tuple[int, MapInfo]]:
     sel = parse_selector(words)
     intro = ctx.intro
     if sel is None:
-        out = []
-        for obj_id in list(intro.ids("map")):
-            try:
-                fd = intro.fd_by_id("map", obj_id)
-            except BpfError:
-                continue
-            info = intro.map_info(fd)
-            if info.is_struct_ops:
-                out.append((fd, info))
-        return out
+        return intro.maps_where(lambda info: info.is_struct_ops)
     kind, value = sel
     if kind == "id":
         assert isinstance(value, int)
@@ -99,11 +91,6 @@ def _no_match(words: list[str]) -> CliError:
 # ---------------------------------------------------------------------------------------
 # show / dump
 # ---------------------------------------------------------------------------------------
-def _show(args: argparse.Namespace, out: TextIO) -> int:
-    ctx = Context.from_args(args, out)
-    return ctx.run(lambda c: _show_body(c, list(args.words)))
-
-
 def _show_body(ctx: Context, words: list[str]) -> int:
     maps = _select(ctx, words)
     rows = [
@@ -120,11 +107,6 @@ def _show_body(ctx: Context, words: list[str]) -> int:
         for row in rows:
             ctx.out.write(f"{row['id']}: {row['name']:<15} {row['kernel_struct_ops']:<32}\n")
     return 0
-
-
-def _dump(args: argparse.Namespace, out: TextIO) -> int:
-    ctx = Context.from_args(args, out)
-    return ctx.run(lambda c: _dump_body(c, list(args.words)))
 
 
 def _prog_name(ctx: Context, prog_id: int) -> str | None:
@@ -157,11 +139,6 @@ def _dump_body(ctx: Context, words: list[str]) -> int:
 # ---------------------------------------------------------------------------------------
 # register / unregister
 # ---------------------------------------------------------------------------------------
-def _unregister(args: argparse.Namespace, out: TextIO) -> int:
-    ctx = Context.from_args(args, out)
-    return ctx.run(lambda c: _unregister_body(c, list(args.words)))
-
-
 def _unregister_body(ctx: Context, words: list[str]) -> int:
     maps = _select(ctx, words)
     if not maps:
