@@ -4,7 +4,7 @@ A BPF object keeps its global variables in array maps with one element, one map 
 ELF data section; the object's BTF has a ``DATASEC`` per section that places each
 variable at an offset.  :class:`GlobalVariables` reads and writes them through the map
 (``BPF_MAP_LOOKUP_ELEM`` / ``BPF_MAP_UPDATE_ELEM``), typed from BTF
-(:mod:`structops.api._typed`: ints, bools, bytes for char arrays, lists, dicts for structs).
+(:mod:`structops.btf.values`: ints, bools, bytes for char arrays, lists, dicts for structs).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
-from structops.api._typed import decode, encode
+from structops.btf.values import decode, encode
 from structops.errors import bpf_error
 
 if TYPE_CHECKING:

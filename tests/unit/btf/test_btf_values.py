@@ -1,4 +1,4 @@
-"""BTF-typed values: decode(encode(v)) == v for ints, bitfields, arrays, nested structs."""
+"""btf.values: decode(encode(v)) == v for ints, bitfields, arrays, nested structs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from structops import btf
-from structops.api._typed import decode, encode
+from structops.btf.values import decode, encode
 
 U8 = btf.Int("unsigned char", 1)
 CHAR = btf.Int("char", 1, btf.IntEncoding.SIGNED | btf.IntEncoding.CHAR)
