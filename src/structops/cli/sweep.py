@@ -28,6 +28,7 @@ def register(groups: Any) -> None:
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use a running Dask cluster instead")
     p.add_argument("--out", metavar="DIR", help="output directory (default: ./<grid name>-sweep)")
     p.add_argument("--resume", action="store_true", help="skip the points DIR already has")
+    p.add_argument("--dry-run", action="store_true", help="list the points and exit (needs no Dask)")
     p.add_argument("--progress", action="store_true", help="always draw the progress line on stderr")
     p.add_argument("--no-progress", action="store_true", help="never draw the progress line")
     p.set_defaults(func=main)
@@ -60,6 +61,9 @@ def main(args: argparse.Namespace, stdout: TextIO) -> int:
         grid = load_grid(args.grid)
     except GridError as exc:
         return _error(str(exc))
+    if args.dry_run:
+        _list_points(grid, stdout)
+        return 0
     out = Path(args.out) if args.out else Path(f"{grid.name}-sweep")
     if out.exists() and not out.is_dir():
         return _error(f"--out {out} exists and is not a directory")
@@ -107,6 +111,23 @@ def main(args: argparse.Namespace, stdout: TextIO) -> int:
             stdout.write(f"  ... and {len(bad) - 10} more (see the error column)\n")
         return 1
     return 0
+
+
+def _list_points(grid: Any, stdout: TextIO) -> None:
+    """``--dry-run``: one line per point (index, id, algorithm, the options that vary)."""
+    keys = [k for k in grid.points[0].options if not k.endswith("sha256")]
+    varying = [k for k in keys if len({repr(p.options[k]) for p in grid.points}) > 1]
+    fixed = {k: grid.points[0].options[k] for k in keys if k not in varying}
+    stdout.write(
+        f"{len(grid)} points of kind {grid.kind!r}"
+        + (f" ({grid.excluded} excluded)" if grid.excluded else "")
+        + "; the same for all: "
+        + ", ".join(f"{k}={v}" for k, v in fixed.items())
+        + "\n"
+    )
+    for p in grid.points:
+        shown = " ".join(f"{k}={p.options[k]}" for k in varying)
+        stdout.write(f"{p.index:>6} {p.point_id} {p.algorithm:<20} {shown}\n")
 
 
 def plot_main(args: argparse.Namespace, stdout: TextIO) -> int:

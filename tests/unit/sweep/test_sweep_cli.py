@@ -102,3 +102,19 @@ def test_import_structops_sweep_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_dry_run_lists_points_without_running(tmp_path: Path) -> None:
+    path = tmp_path / "g.toml"
+    path.write_text(
+        'objects = ["reno", "cubic_like"]\nflows = [1, 4]\nloss = 0.01\nexclude = [{flows = 4, objects = "reno"}]\n'
+    )
+    out = io.StringIO()
+    assert main(["sweep", str(path), "--dry-run", "--out", str(tmp_path / "o")], out) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("3 points of kind 'tcp' (1 excluded); the same for all: ")
+    assert "loss=0.01" in lines[0] and "flows=" not in lines[0]
+    assert [line.split()[0] for line in lines[1:]] == ["0", "1", "2"]
+    assert lines[1].split()[2:] == ["reno", "object=reno", "flows=1"]
+    assert lines[3].split()[2:] == ["cubic_like", "object=cubic_like", "flows=4"]
+    assert not (tmp_path / "o").exists()
