@@ -265,13 +265,14 @@ def test_weak_kfunc_cc_reports_what_exists(kernel: LinuxKernel) -> None:
         assert (c.get_global("missing_exists"), c.get_global("present_exists")) == (0, 1)
 
 
-def test_legacy_object_registers_like_bpftool(kernel: LinuxKernel) -> None:
-    """bpftool 7.1 registers legacy_bitfield.bpf.o; so do we; the dumps agree."""
-    if "lo_lbit" in AVAILABLE.read_text().split():
-        pytest.skip("lo_lbit is already registered on this kernel")
+@pytest.mark.parametrize(("name", "cc"), [("legacy_bitfield", "lo_lbit"), ("legacy_loop", "lo_lloop")])
+def test_legacy_object_registers_like_bpftool(kernel: LinuxKernel, name: str, cc: str) -> None:
+    """bpftool 7.1 registers the legacy .struct_ops object; so do we; the dumps agree."""
+    if cc in AVAILABLE.read_text().split():
+        pytest.skip(f"{cc} is already registered on this kernel")
 
     def dump() -> Any:
-        res = subprocess.run(["bpftool", "-j", "struct_ops", "dump", "name", "lo_lbit"], capture_output=True,
+        res = subprocess.run(["bpftool", "-j", "struct_ops", "dump", "name", cc], capture_output=True,
                              text=True, check=True, timeout=30)  # fmt: skip
         info, value = json.loads(res.stdout)
         m = dict(info["bpf_map_info"])
@@ -281,14 +282,14 @@ def test_legacy_object_registers_like_bpftool(kernel: LinuxKernel) -> None:
         slots = {k: v.split("/prog_id:")[0] if isinstance(v, str) else v for k, v in data.items()}
         return m, value["bpf_struct_ops_tcp_congestion_ops"]["common"]["state"], slots
 
-    subprocess.run(["bpftool", "struct_ops", "register", str(lc.obj("legacy_bitfield"))], check=True,
+    subprocess.run(["bpftool", "struct_ops", "register", str(lc.obj(name))], check=True,
                    capture_output=True, timeout=30)  # fmt: skip
     try:
         theirs = dump()
     finally:
-        subprocess.run(["bpftool", "struct_ops", "unregister", "name", "lo_lbit"], capture_output=True, timeout=30)
-    with Collection.open(lc.obj("legacy_bitfield")).load(kernel) as c, c.maps["lo_lbit"].attach_struct_ops():
+        subprocess.run(["bpftool", "struct_ops", "unregister", "name", cc], capture_output=True, timeout=30)
+    with Collection.open(lc.obj(name)).load(kernel) as c, c.maps[cc].attach_struct_ops():
         ours = dump()
-        _transfer("lo_lbit", 1 << 20)
+        _transfer(cc, 1 << 20)
     assert ours == theirs
-    assert theirs[2]["cong_avoid"].endswith("lo_lbit_cong_avoid")
+    assert theirs[2]["cong_avoid"].endswith(f"{cc}_cong_avoid")

@@ -374,3 +374,22 @@ def test_the_object_btf_loads_on_the_embedded_kernel_after_extern_fixups() -> No
 
 def test_core_error_is_an_elf_error() -> None:
     assert issubclass(CoreError, ELFError)
+
+
+@pytest.mark.parametrize(
+    ("name", "cc"), [("cc_bitfield", "lo_bitf"), ("cc_global_subprog", "lo_gsub"), ("cc_bpf_loop", "lo_loop")]
+)
+def test_corpus_ccs_run_in_the_simulator(name: str, cc: str) -> None:
+    """``structops run`` registers the CC on the embedded kernel and drives flows with it."""
+    import io
+
+    from structops.cli import main
+
+    out = io.StringIO()
+    rc = main(["run", str(obj(name)), "--duration", "1", "--flows", "1", "--no-progress"], out)
+    text = out.getvalue()
+    assert rc == 0, text
+    rows = [line for line in text.splitlines() if f" {cc} " in line]
+    assert rows, text
+    mbit = float(text.split("total ", 1)[1].split(" Mbit/s", 1)[0])
+    assert mbit > 1.0
