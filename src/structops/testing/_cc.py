@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from structops.testing._globals import GlobalVariables
-from structops.testing._load import kernel_map, open_and_register
+from structops.testing._load import LoadedObject, kernel_map, open_and_register
 
 if TYPE_CHECKING:
     from structops.api import Collection, Link, Map
@@ -88,7 +88,7 @@ def _sample(cls: type, value: Any) -> Any:
     raise TypeError(f"expected a {cls.__name__} or a dict of its fields, not {type(value).__name__}")
 
 
-class CongestionControlUnderTest:
+class CongestionControlUnderTest(LoadedObject):
     """A registered BPF congestion control whose members can be called one at a time.
 
     Methods are the ``tcp_congestion_ops`` members the object implements (a member it
@@ -111,15 +111,12 @@ class CongestionControlUnderTest:
     def __init__(self, coll: Collection, st_map: Map, link: Link | None, kernel: EmulatedKernel) -> None:
         from structops.kernel.tcp_bridge import TcpBridge
 
-        self.collection = coll
-        self.map = st_map
-        self.link = link
-        self.kernel = kernel
+        super().__init__(coll, st_map, link, kernel)
+        self.kernel: EmulatedKernel = kernel
         self.bridge: TcpBridge = TcpBridge(kernel)
         self.entry: CongestionControl = self._find_entry()
         self.ops: TcpCongestionOps = self.bridge.registry.ops(self.entry)
         self.globals = GlobalVariables(coll)
-        self._closed = False
 
     def _find_entry(self) -> CongestionControl:
         ccs = self.kernel.tcp_congestion  # type: ignore[attr-defined]
@@ -134,11 +131,6 @@ class CongestionControlUnderTest:
     def name(self) -> str:
         """The algorithm's name in ``tcp_available_congestion_control``."""
         return self.entry.name
-
-    @property
-    def maps(self) -> dict[str, Map]:
-        """The object's maps by name."""
-        return self.collection.maps
 
     def members(self) -> list[str]:
         """The ``tcp_congestion_ops`` members the object implements."""
@@ -204,22 +196,8 @@ class CongestionControlUnderTest:
         call.__doc__ = f"Call tcp_congestion_ops.{member} of {self.name} on a test socket."
         return call
 
-    def close(self) -> None:
-        """Destroy the sockets, detach the link and close the object."""
-        if self._closed:
-            return
-        self._closed = True
-        self.bridge.close()
-        if self.link is not None:
-            with contextlib.suppress(OSError):
-                self.link.close()
-        self.collection.close()
-
-    def __enter__(self) -> CongestionControlUnderTest:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def _teardown(self) -> None:
+        self.bridge.close()  # the sockets first: they hold references on the map
 
     def __repr__(self) -> str:
         return f"<CongestionControlUnderTest {self.name!r} members={self.members()}>"

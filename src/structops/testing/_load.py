@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from structops.errors import bpf_error
 
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from structops.api import Collection, Link, Map
     from structops.kernel.protocol import Kernel
 
-__all__ = ["kernel_map", "open_and_register", "pick_struct_ops_map"]
+__all__ = ["LoadedObject", "kernel_map", "open_and_register", "pick_struct_ops_map"]
 
 
 def pick_struct_ops_map(coll: Collection, map_name: str | None, type_names: tuple[str, ...] = ()) -> Map:
@@ -66,3 +67,44 @@ def kernel_map(kernel: object, fd: int) -> Any:
     proc: Any = getattr(kernel, "root", kernel)
     m, _ = proc.get_map(fd)
     return m
+
+
+class LoadedObject:
+    """What every harness holds: the collection, the registered map and its link.
+
+    Use it as a context manager or call :meth:`close`; ``maps`` are the object's maps.
+    """
+
+    __test__ = False
+
+    def __init__(self, coll: Collection, st_map: Map, link: Link | None, kernel: Kernel) -> None:
+        self.collection = coll
+        self.map = st_map
+        self.link = link
+        self.kernel = kernel
+        self._closed = False
+
+    @property
+    def maps(self) -> dict[str, Map]:
+        """The object's maps by name."""
+        return self.collection.maps
+
+    def _teardown(self) -> None:
+        """Subclass hook run first by :meth:`close` (sockets, scratch memory…)."""
+
+    def close(self) -> None:
+        """Release what the harness made, unregister (detach the link) and close the object."""
+        if self._closed:
+            return
+        self._closed = True
+        self._teardown()
+        if self.link is not None:
+            with contextlib.suppress(OSError):
+                self.link.close()
+        self.collection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from structops.testing._globals import GlobalVariables
-from structops.testing._load import kernel_map, open_and_register
+from structops.testing._load import LoadedObject, kernel_map, open_and_register
 
 if TYPE_CHECKING:
     from structops.api import Collection, Link, Map
@@ -34,7 +34,7 @@ class DummyState:
     val: int = 0
 
 
-class StructOpsUnderTest:
+class StructOpsUnderTest(LoadedObject):
     """A registered struct_ops map whose members are methods (``ops.test_1(state)``).
 
     A member the map does not implement raises :class:`AttributeError`.  ``maps`` and
@@ -45,20 +45,11 @@ class StructOpsUnderTest:
     __test__ = False
 
     def __init__(self, coll: Collection, st_map: Map, link: Link | None, kernel: Kernel) -> None:
-        self.collection = coll
-        self.map = st_map
-        self.link = link
-        self.kernel = kernel
+        super().__init__(coll, st_map, link, kernel)
         assert st_map.spec.struct_ops is not None
         self.type_name = st_map.spec.struct_ops.type_name
         self.globals = GlobalVariables(coll)
         self._funcs = dict(st_map.spec.struct_ops.funcs)
-        self._closed = False
-
-    @property
-    def maps(self) -> dict[str, Map]:
-        """The object's maps by name."""
-        return self.collection.maps
 
     def members(self) -> list[str]:
         """The members the map implements (with a program)."""
@@ -102,22 +93,6 @@ class StructOpsUnderTest:
         fn = self._dummy_call(member) if self.type_name == "bpf_dummy_ops" else self._trampoline_call(member)
         fn.__name__ = member
         return fn
-
-    def close(self) -> None:
-        """Unregister (detach the link) and close the object."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.link is not None:
-            with contextlib.suppress(OSError):
-                self.link.close()
-        self.collection.close()
-
-    def __enter__(self) -> StructOpsUnderTest:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<StructOpsUnderTest {self.map.name} ({self.type_name}) members={self.members()}>"

@@ -19,13 +19,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
     from structops.testing import CongestionControlUnderTest, StructOpsUnderTest
+
+T = TypeVar("T")
 
 
 def leaked_objects(kernel: EmulatedKernel) -> dict[str, list[int]]:
@@ -53,22 +55,27 @@ def bpf_kernel() -> Iterator[EmulatedKernel]:
         pytest.fail(f"objects still alive after the test closed everything: {leaked}")
 
 
+def _factory(loader: Callable[..., T], kernel: EmulatedKernel) -> Iterator[Callable[..., T]]:
+    """A factory fixture body: ``loader(obj, map_name, kernel=kernel)``; closes what it made."""
+    made: list[Any] = []
+
+    def factory(obj: str | Path | bytes, map_name: str | None = None) -> T:
+        loaded = loader(obj, map_name, kernel=kernel)
+        made.append(loaded)
+        return loaded
+
+    yield factory
+    for loaded in reversed(made):
+        with contextlib.suppress(OSError):
+            loaded.close()
+
+
 @pytest.fixture
 def load_bpf_cc(bpf_kernel: EmulatedKernel) -> Iterator[Callable[..., CongestionControlUnderTest]]:
     """A factory: ``load_bpf_cc(obj, map_name=None)`` on the test's embedded kernel."""
     from structops.testing import load_cc
 
-    made: list[CongestionControlUnderTest] = []
-
-    def factory(obj: str | Path | bytes, map_name: str | None = None) -> CongestionControlUnderTest:
-        cc = load_cc(obj, map_name, kernel=bpf_kernel)
-        made.append(cc)
-        return cc
-
-    yield factory
-    for cc in reversed(made):
-        with contextlib.suppress(OSError):
-            cc.close()
+    yield from _factory(load_cc, bpf_kernel)
 
 
 @pytest.fixture
@@ -76,14 +83,4 @@ def load_bpf_struct_ops(bpf_kernel: EmulatedKernel) -> Iterator[Callable[..., St
     """A factory: ``load_bpf_struct_ops(obj, map_name=None)`` on the test's embedded kernel."""
     from structops.testing import load_struct_ops
 
-    made: list[StructOpsUnderTest] = []
-
-    def factory(obj: str | Path | bytes, map_name: str | None = None) -> StructOpsUnderTest:
-        ops = load_struct_ops(obj, map_name, kernel=bpf_kernel)
-        made.append(ops)
-        return ops
-
-    yield factory
-    for ops in reversed(made):
-        with contextlib.suppress(OSError):
-            ops.close()
+    yield from _factory(load_struct_ops, bpf_kernel)
