@@ -11,13 +11,12 @@ the simulator's bridge does for every call in a simulated run.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from structops.testing._globals import GlobalVariables
-from structops.testing._load import LoadedObject, kernel_map, open_and_register
+from structops.testing._load import LoadedObject, build, kernel_map, open_and_register
 
 if TYPE_CHECKING:
     from structops.api import Collection, Link, Map
@@ -222,11 +221,4 @@ def load_cc(
     elif getattr(kernel, "name", "") != "embedded":
         raise TypeError("load_cc needs an embedded kernel: Linux offers no way to call one congestion control member")
     coll, st_map, link = open_and_register(obj, map_name, kernel, ("tcp_congestion_ops",))
-    try:
-        return CongestionControlUnderTest(coll, st_map, link, kernel)
-    except BaseException:
-        if link is not None:
-            with contextlib.suppress(OSError):
-                link.close()
-        coll.close()
-        raise
+    return build(CongestionControlUnderTest, coll, st_map, link)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from structops.errors import bpf_error
 
@@ -13,7 +14,9 @@ if TYPE_CHECKING:
     from structops.api import Collection, Link, Map
     from structops.kernel.protocol import Kernel
 
-__all__ = ["LoadedObject", "kernel_map", "open_and_register", "pick_struct_ops_map"]
+H = TypeVar("H")
+
+__all__ = ["LoadedObject", "build", "kernel_map", "open_and_register", "pick_struct_ops_map"]
 
 
 def pick_struct_ops_map(coll: Collection, map_name: str | None, type_names: tuple[str, ...] = ()) -> Map:
@@ -108,3 +111,17 @@ class LoadedObject:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def build(
+    make: Callable[[Collection, Map, Link | None, Any], H], coll: Collection, st_map: Map, link: Link | None
+) -> H:
+    """``make(coll, st_map, link, kernel)``; on failure the link is detached and the object closed."""
+    try:
+        return make(coll, st_map, link, coll.kernel)
+    except BaseException:
+        if link is not None:
+            with contextlib.suppress(OSError):
+                link.close()
+        coll.close()
+        raise

@@ -10,7 +10,6 @@ through its trampoline with integer arguments, as the subsystem would.
 
 from __future__ import annotations
 
-import contextlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from structops.testing._globals import GlobalVariables
-from structops.testing._load import LoadedObject, kernel_map, open_and_register
+from structops.testing._load import LoadedObject, build, kernel_map, open_and_register
 
 if TYPE_CHECKING:
     from structops.api import Collection, Link, Map
@@ -109,12 +108,4 @@ def load_struct_ops(
     :class:`structops.linux.LinuxKernel`.
     """
     coll, st_map, link = open_and_register(obj, map_name, kernel)
-    assert coll.kernel is not None
-    try:
-        return StructOpsUnderTest(coll, st_map, link, coll.kernel)
-    except BaseException:
-        if link is not None:
-            with contextlib.suppress(OSError):
-                link.close()
-        coll.close()
-        raise
+    return build(StructOpsUnderTest, coll, st_map, link)
