@@ -19,10 +19,10 @@ import errno
 from dataclasses import dataclass
 from pathlib import Path
 
+from structops.abi.attrs import MapCreateAttr, ProgAssocStructOpsAttr
+from structops.abi.consts import ENOTSUPP, Cmd, MapFlags, MapType, errno_name
+from structops.abi.protocol import Kernel
 from structops.errors import BpfError
-from structops.kernel.attrs import MapCreateAttr, ProgAssocStructOpsAttr
-from structops.kernel.protocol import Kernel
-from structops.uapi import ENOTSUPP, Cmd, MapFlags, MapType, errno_name
 
 __all__ = [
     "CAP_BPF",

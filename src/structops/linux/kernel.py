@@ -1,4 +1,4 @@
-"""``LinuxKernel``: the :class:`~structops.kernel.protocol.Kernel` protocol on the real ``bpf(2)``.
+"""``LinuxKernel``: the :class:`~structops.abi.protocol.Kernel` protocol on the real ``bpf(2)``.
 
 Every call packs the attr into the 168-byte ``union bpf_attr`` of Linux 6.18
 (kernel-6.18-observed §5), pins the buffers it points at (:mod:`._pin`), issues the
@@ -14,12 +14,12 @@ import errno
 import os
 from pathlib import Path
 
+from structops.abi.attrs import Attr, BtfLoadAttr, MapElemAttr, ProgLoadAttr
+from structops.abi.consts import ENOTSUPP, Cmd
+from structops.abi.protocol import UserBuffer
 from structops.errors import BpfError, VerifierError, bpf_error
-from structops.kernel.attrs import Attr, BtfLoadAttr, MapElemAttr, ProgLoadAttr
-from structops.kernel.protocol import UserBuffer
 from structops.linux._pin import Pinner
 from structops.linux._syscall import sys_bpf
-from structops.uapi import ENOTSUPP, Cmd
 
 __all__ = ["BTF_SYSFS", "CtypesUserBuffer", "LinuxKernel", "command_name", "error_for", "output_objects"]
 
@@ -43,11 +43,11 @@ def output_objects(cmd: int, attr: Attr) -> list[object]:
     """The buffers of ``attr`` the kernel writes for ``cmd`` (the ``out`` fields, plus
     the lookup / next-key ``value`` of :class:`MapElemAttr`)."""
     outs: list[object] = []
-    for spec in attr.LAYOUT:
-        value = getattr(attr, spec.name)
+    for f in attr.LAYOUT:
+        value = getattr(attr, f.name)
         if value is None or isinstance(value, int):
             continue
-        if spec.kind == "out" or (isinstance(attr, MapElemAttr) and spec.name == "value" and cmd in _VALUE_OUT_CMDS):
+        if f.role == "out" or (isinstance(attr, MapElemAttr) and f.name == "value" and cmd in _VALUE_OUT_CMDS):
             outs.append(value)
     return outs
 
@@ -80,7 +80,7 @@ def _log_text(attr: Attr) -> str:
 class CtypesUserBuffer:
     """Zeroed process memory backed by a ctypes buffer; ``addr`` is valid while this lives.
 
-    Implements :class:`structops.kernel.protocol.UserBuffer` for the Linux backend; the
+    Implements :class:`structops.abi.protocol.UserBuffer` for the Linux backend; the
     kernel reads and writes it through raw user addresses (DM6 test_run state).
     """
 
