@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Axis", "GridError", "expand_values"]
+__all__ = ["Axis", "GridError", "expand_values", "int_value", "time_value"]
 
 
 class GridError(ValueError):
@@ -133,3 +133,43 @@ def expand_values(axis: Axis, raw: Any) -> list[Any]:
         if value not in out:
             out.append(value)
     return out
+
+
+def int_value(what: str, minimum: int) -> Callable[[Any], int]:
+    """A parser of integers >= ``minimum`` (``what`` names them in messages)."""
+
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"expected an integer {what}, got {value!r}")
+        if int(value) != value:
+            raise ValueError(f"expected an integer {what}, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"{what} must be >= {minimum}, got {value}")
+        return int(value)
+
+    return parse
+
+
+def time_value(default_unit: str) -> Callable[[Any], int]:
+    """A parser of times to microseconds: ``"20ms"``; bare numbers are in ``default_unit`` (ms or s)."""
+
+    scale = {"ms": 1_000, "s": 1_000_000}[default_unit]
+
+    def parse(value: Any) -> int:
+        from structops.run import parse_time_us
+
+        if isinstance(value, bool):
+            raise ValueError(f"bad time {value!r}")
+        if isinstance(value, int | float):
+            if not math.isfinite(value):
+                raise ValueError(f"bad time {value!r}")
+            us = round(value * scale)
+        elif isinstance(value, str):
+            us = parse_time_us(value, default_unit)
+        else:
+            raise ValueError(f"bad time {value!r} (examples: 20ms, 0.5s)")
+        if us <= 0:
+            raise ValueError(f"time must be positive, got {value!r}")
+        return us
+
+    return parse

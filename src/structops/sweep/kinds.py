@@ -24,7 +24,16 @@ from typing import Any, Protocol
 
 from structops.sweep.axes import Axis, GridError
 
-__all__ = ["Kind", "ObjectRef", "ObjectResolver", "PointRun", "get_kind", "kind_names", "register_kind"]
+__all__ = [
+    "Kind",
+    "ObjectRef",
+    "ObjectResolver",
+    "PointRun",
+    "get_kind",
+    "kind_names",
+    "object_entry",
+    "register_kind",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,28 @@ class ObjectResolver:
         ref = ObjectRef(entry, path, digest)
         self._cache[entry] = ref
         return ref
+
+
+def object_entry(resolver: ObjectResolver) -> Callable[[Any], dict[str, Any]]:
+    """The parser of an ``objects`` entry: a name/path, or ``{ path|example, map, name }``.
+
+    It yields the ``object`` (label), ``object_sha256`` and ``map`` options.
+    """
+
+    def parse(entry: Any) -> dict[str, Any]:
+        if isinstance(entry, Mapping):
+            unknown = set(entry) - {"path", "example", "map", "name"}
+            if unknown:
+                raise ValueError(f"unknown object field(s) {', '.join(sorted(unknown))} (path, example, map, name)")
+            ref = resolver(entry.get("path", entry.get("example")))
+            map_name = entry.get("map")
+            if map_name is not None and not isinstance(map_name, str):
+                raise ValueError(f"map: expected a map name, got {map_name!r}")
+            return {"object": str(entry.get("name", ref.label)), "object_sha256": ref.sha256, "map": map_name}
+        ref = resolver(entry)
+        return {"object": ref.label, "object_sha256": ref.sha256, "map": None}
+
+    return parse
 
 
 @dataclass
@@ -130,9 +161,12 @@ def get_kind(name: str) -> Kind:
     """The kind called ``name``; GridError naming the available ones otherwise."""
     if name not in _KINDS and name in _LAZY_KINDS:
         try:
-            importlib.import_module(_LAZY_KINDS[name])
+            module = importlib.import_module(_LAZY_KINDS[name])
         except ImportError as exc:
             raise GridError(f"kind {name!r} is not available in this installation ({exc})") from None
+        reason = getattr(module, "UNAVAILABLE", None)
+        if name not in _KINDS and reason:
+            raise GridError(f"kind {name!r} is not available in this installation ({reason})")
     if name not in _KINDS:
         raise GridError(f"unknown kind {name!r} (available: {', '.join(kind_names())})")
     return _KINDS[name]

@@ -33,26 +33,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from structops.sweep.axes import Axis
-from structops.sweep.kinds import ObjectResolver, PointRun, register_kind
+from structops.sweep.axes import Axis, int_value, time_value
+from structops.sweep.kinds import ObjectResolver, PointRun, object_entry, register_kind
 
 __all__ = ["TcpKind"]
 
 _BUFFER = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(bdp|p|pkts?|packets?)?\s*$", re.IGNORECASE)
 _OFF = ("off", "none", "no")
-
-
-def _int(what: str, minimum: int) -> Any:
-    def parse(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValueError(f"expected an integer {what}, got {value!r}")
-        if int(value) != value:
-            raise ValueError(f"expected an integer {what}, got {value!r}")
-        if value < minimum:
-            raise ValueError(f"{what} must be >= {minimum}, got {value}")
-        return int(value)
-
-    return parse
 
 
 def _rate(value: Any) -> int:
@@ -67,29 +54,6 @@ def _rate(value: Any) -> int:
     if not isinstance(value, str):
         raise ValueError(f"bad rate {value!r} (examples: 20mbit, 1G)")
     return parse_rate(value)
-
-
-def _time(default_unit: str) -> Any:
-    scale = {"ms": 1_000, "s": 1_000_000}[default_unit]
-
-    def parse(value: Any) -> int:
-        from structops.run import parse_time_us
-
-        if isinstance(value, bool):
-            raise ValueError(f"bad time {value!r}")
-        if isinstance(value, int | float):
-            if not math.isfinite(value):
-                raise ValueError(f"bad time {value!r}")
-            us = round(value * scale)
-        elif isinstance(value, str):
-            us = parse_time_us(value, default_unit)
-        else:
-            raise ValueError(f"bad time {value!r} (examples: 20ms, 0.5s)")
-        if us <= 0:
-            raise ValueError(f"time must be positive, got {value!r}")
-        return us
-
-    return parse
 
 
 def _loss(value: Any) -> float:
@@ -136,7 +100,7 @@ def _buffer_unnumber(x: float, first: Any) -> str:
 def _ecn(value: Any) -> int | None:
     if value is False or (isinstance(value, str) and value.strip().lower() in _OFF):
         return None
-    return int(_int("ECN threshold (packets)", 1)(value))
+    return int(int_value("ECN threshold (packets)", 1)(value))
 
 
 def _round_int(x: float, _first: Any) -> int:
@@ -202,17 +166,7 @@ class TcpKind:
     def axes(self, resolver: ObjectResolver) -> tuple[Axis, ...]:
         """The grid keys, in the order the cartesian product nests them."""
 
-        def obj(entry: Any) -> dict[str, Any]:
-            if isinstance(entry, Mapping):
-                unknown = set(entry) - {"path", "example", "map", "name"}
-                if unknown:
-                    raise ValueError(f"unknown object field(s) {', '.join(sorted(unknown))} (path, example, map, name)")
-                source = entry.get("path", entry.get("example"))
-                ref = resolver(source)
-                label = entry.get("name", ref.label)
-                return {"object": str(label), "object_sha256": ref.sha256, "map": entry.get("map")}
-            ref = resolver(entry)
-            return {"object": ref.label, "object_sha256": ref.sha256, "map": None}
+        obj = object_entry(resolver)
 
         none_swap = {"swap": None, "swap_sha256": None, "swap_map": None, "swap_at_us": None}
 
@@ -225,20 +179,20 @@ class TcpKind:
             if unknown or "object" not in entry or "at" not in entry:
                 raise ValueError("a swap table has 'object' and 'at' (and optionally 'map')")
             ref = resolver(entry["object"])
-            at = _time("s")(entry["at"])
+            at = time_value("s")(entry["at"])
             return {"swap": ref.label, "swap_sha256": ref.sha256, "swap_map": entry.get("map"), "swap_at_us": at}
 
         return (
             Axis("objects", "", obj, None, aliases=("object",), help="example names or object paths"),
             Axis("swap", "", swap, dict(none_swap), aliases=("swaps",), help="'none' or {object, at}"),
-            Axis("flows", "flows", _int("number of flows", 1), 4, number=float, unnumber=_round_int),
+            Axis("flows", "flows", int_value("number of flows", 1), 4, number=float, unnumber=_round_int),
             Axis("bandwidth", "bandwidth_bps", _rate, 20_000_000, number=float, unnumber=_round_int),
-            Axis("rtt", "rtt_us", _time("ms"), 20_000, number=float, unnumber=_round_int),
+            Axis("rtt", "rtt_us", time_value("ms"), 20_000, number=float, unnumber=_round_int),
             Axis("buffer", "buffer", _buffer, "auto", number=_buffer_number, unnumber=_buffer_unnumber),
             Axis("loss", "loss", _loss, 0.0, number=float, unnumber=_same_float),
             Axis("ecn_threshold", "ecn_threshold_pkts", _ecn, None, number=float, unnumber=_round_int),
-            Axis("duration", "duration_us", _time("s"), 10_000_000, number=float, unnumber=_round_int),
-            Axis("seeds", "seed", _int("seed", 0), 1, aliases=("seed",), number=float, unnumber=_round_int),
+            Axis("duration", "duration_us", time_value("s"), 10_000_000, number=float, unnumber=_round_int),
+            Axis("seeds", "seed", int_value("seed", 0), 1, aliases=("seed",), number=float, unnumber=_round_int),
         )
 
     def complete(self, options: dict[str, Any]) -> dict[str, Any]:

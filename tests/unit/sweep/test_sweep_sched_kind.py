@@ -1,0 +1,105 @@
+"""The ``sched`` sweep kind against the ``structops sched --json`` contract of issue 13.
+
+Until the ``structops sched`` command exists the kind is unavailable (a GridError says
+so); the JSON-to-rows translation and the command line it builds are checked here
+with a stand-in for the command's output shaped as issue 13 specifies.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import structops.sweep.sched as sched_kind
+from structops.sweep import GridError, parse_grid
+from structops.sweep.kinds import ObjectResolver
+
+REPORT = {
+    "scheduler": "simple",
+    "cpus": [{"cpu": 0, "busy_ns": 900_000_000}, {"cpu": 1, "busy_ns": 700_000_000}],
+    "duration_ns": 1_000_000_000,
+    "exit": None,
+    "tasks": [
+        {
+            "pid": 10,
+            "comm": "hog",
+            "group": "hogs",
+            "nice": 0,
+            "weight": 100,
+            "runtime_ns": 600_000_000,
+            "wait_ns": 400_000_000,
+            "nr_switches": 7,
+            "nr_migrations": 1,
+        },
+        {
+            "pid": 11,
+            "comm": "hog",
+            "group": "hogs",
+            "nice": 10,
+            "weight": 11,
+            "runtime_ns": 66_000_000,
+            "wait_ns": 900_000_000,
+            "nr_switches": 3,
+            "nr_migrations": 0,
+        },
+    ],
+}
+
+
+def test_unavailable_kind_is_a_grid_error() -> None:
+    if sched_kind.UNAVAILABLE is None:
+        pytest.skip("structops sched exists: the kind is registered")
+    with pytest.raises(GridError, match=r"kind 'sched' is not available in this installation \(.*structops sched"):
+        parse_grid({"kind": "sched", "objects": "x.bpf.o"})
+
+
+def test_rows_from_the_json_report() -> None:
+    rows = sched_kind.SchedKind._rows(REPORT, {"duration_us": 1_000_000, "cpus": 2})
+    assert [r["pid"] for r in rows] == [10, 11]
+    assert rows[0]["runtime_ms"] == 600.0 and rows[1]["wait_ms"] == 900.0
+    assert rows[0]["cpu_share"] == pytest.approx(0.3) and rows[0]["busy_pct"] == pytest.approx(80.0)
+    assert rows[0]["scheduler"] == "simple" and rows[0]["exit_kind"] is None
+    # runtime per unit of weight: 6e6 and 6e6 -> perfectly fair
+    assert rows[0]["jain"] == pytest.approx(1.0)
+    ejected = dict(REPORT, exit={"kind": "SCX_EXIT_ERROR_STALL", "reason": "watchdog", "msg": "stalled"})
+    assert sched_kind.SchedKind._rows(ejected, {"duration_us": 1, "cpus": 2})[0]["exit_kind"] == "SCX_EXIT_ERROR_STALL"
+
+
+def test_command_line_of_a_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "s.bpf.o").write_bytes(b"sched object")
+    (tmp_path / "mix.toml").write_text("[[group]]\nname = 'hogs'\n")
+    kind = sched_kind.SchedKind()
+    resolver = ObjectResolver(tmp_path, kind.example_path)
+    axes = {a.key: a for a in kind.axes(resolver)}
+    options: dict[str, Any] = {
+        **axes["objects"].parse("s.bpf.o"),
+        **axes["workload"].parse("mix.toml"),
+        "cpus": 8,
+        "duration_us": axes["duration"].parse("500ms"),
+        "seed": 3,
+    }
+    files = {}
+    for digest, data in resolver.blobs.items():
+        files[digest] = tmp_path / f"{digest}.bin"
+        files[digest].write_bytes(data)
+    seen: list[list[str]] = []
+
+    def fake(argv: list[str]) -> tuple[int, str, str]:
+        seen.append(argv)
+        workload = Path(argv[argv.index("--workload") + 1])
+        assert workload.name == "mix.toml" and workload.read_text().startswith("[[group]]")
+        return 0, json.dumps(REPORT), ""
+
+    monkeypatch.setattr(sched_kind, "_invoke", fake)
+    run = kind.run_point(options, files, False)
+    (argv,) = seen
+    assert argv[:4] == ["sched", str(files[options["object_sha256"]]), "--json", "--no-progress"]
+    assert argv[argv.index("--cpus") + 1] == "8" and argv[argv.index("--duration") + 1] == "0.5s"
+    assert argv[argv.index("--seed") + 1] == "3" and "--trace" not in argv
+    assert len(run.rows) == 2
+    monkeypatch.setattr(sched_kind, "_invoke", lambda argv: (2, "", "structops sched: error: bad workload\n"))
+    with pytest.raises(RuntimeError, match="exited with status 2: structops sched: error: bad workload"):
+        kind.run_point(options, files, False)
