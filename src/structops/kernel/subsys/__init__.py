@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 def install_builtin(kernel: EmulatedKernel) -> None:
     """Register the built-in struct_ops types (late_initcall order: dummy, then tcp)."""
-    from structops.kernel.subsys import dummy_ops, tcp_ca
+    from structops.kernel.subsys import dummy_ops, sched_ext, tcp_ca
 
     dummy_ops.install(kernel)
     tcp_ca.install(kernel)
+    sched_ext.install(kernel)
