@@ -16,6 +16,7 @@ tasks are in flight at once so that a sweep of many points keeps the scheduler s
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -148,7 +149,7 @@ def _submit_all(
         else:
             try:
                 exc = future.exception()
-            except BaseException as cancelled:  # CancelledError: scheduler lost the task
+            except (Exception, asyncio.CancelledError) as cancelled:  # the scheduler dropped the task
                 exc = cancelled
             outcome = _crash_outcome(point, exc)
         future.release()
