@@ -11,11 +11,15 @@ bytecode, and a Linux backend that drives the real ``bpf()`` syscall, behind one
 
 The public surface is this module's ``__all__`` (guarded by a test); everything else is
 importable from its subpackage (``structops.btf``, ``structops.loader``, ``structops.vm``,
-``structops.kernel``, ``structops.linux``).
+``structops.kernel``, ``structops.linux``, ``structops.abi``).  ``EmulatedKernel`` is loaded
+on first use, so ``import structops`` alone does not import the embedded kernel.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from structops.abi.protocol import Kernel
 from structops.api import Collection, Link, Map, Program, TestRunResult
 from structops.errors import (
     AlreadyExists,
@@ -36,11 +40,22 @@ from structops.errors import (
     VerifierError,
     VMFault,
 )
-from structops.kernel.emulated import EmulatedKernel
-from structops.kernel.protocol import Kernel
 from structops.linux import LinuxKernel
 
+if TYPE_CHECKING:
+    from structops.kernel.emulated import EmulatedKernel
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy exports: the embedded kernel is imported only when asked for."""
+    if name == "EmulatedKernel":
+        from structops.kernel.emulated import EmulatedKernel
+
+        return EmulatedKernel
+    raise AttributeError(f"module 'structops' has no attribute {name!r}")
+
 
 __all__ = [
     "AlreadyExists",

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from structops import btf as btflib
+from structops.abi.attrs import GetIdAttr, InfoAttr, MapElemAttr
+from structops.abi.consts import Cmd, LinkType, MapType, ProgType
+from structops.abi.protocol import Kernel
 from structops.errors import BpfError
-from structops.kernel.attrs import GetIdAttr, InfoAttr, MapElemAttr
-from structops.kernel.protocol import Kernel
-from structops.uapi import Cmd, LinkType, MapType, ProgType
 
 __all__ = [
     "BtfInfo",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import weakref
 
-from structops.kernel.protocol import Kernel
+from structops.abi.protocol import Kernel
 
 __all__ = ["OwnedFd"]
 

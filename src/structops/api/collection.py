@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from structops.abi.consts import ProgType
+from structops.abi.protocol import Kernel
 from structops.api.map import Map
 from structops.api.program import Program
-from structops.kernel.protocol import Kernel
 from structops.loader import CollectionSpec, load_collection_spec
 from structops.loader.load import LoadedObjects, load_objects
-from structops.uapi import ProgType
 
 __all__ = ["Collection"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from structops.abi.attrs import InfoAttr, LinkDetachAttr, LinkUpdateAttr, ObjPinAttr
+from structops.abi.consts import BPF_F_REPLACE, Cmd
+from structops.abi.protocol import Kernel
 from structops.api._fd import OwnedFd
-from structops.kernel.attrs import InfoAttr, LinkDetachAttr, LinkUpdateAttr, ObjPinAttr
-from structops.kernel.protocol import Kernel
-from structops.uapi import BPF_F_REPLACE, Cmd
 
 if TYPE_CHECKING:
     from structops.api.map import Map

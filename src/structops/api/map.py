@@ -5,11 +5,11 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from structops.abi.attrs import InfoAttr, LinkCreateAttr, MapElemAttr, ObjPinAttr
+from structops.abi.consts import Cmd
+from structops.abi.protocol import Kernel
 from structops.api._fd import OwnedFd
 from structops.api.link import Link
-from structops.kernel.attrs import InfoAttr, LinkCreateAttr, MapElemAttr, ObjPinAttr
-from structops.kernel.protocol import Kernel
-from structops.uapi import Cmd
 
 if TYPE_CHECKING:
     from structops.loader.spec import MapSpec

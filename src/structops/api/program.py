@@ -6,10 +6,10 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from structops.abi.attrs import InfoAttr, ObjPinAttr, TestRunAttr
+from structops.abi.consts import Cmd
+from structops.abi.protocol import Kernel
 from structops.api._fd import OwnedFd
-from structops.kernel.attrs import InfoAttr, ObjPinAttr, TestRunAttr
-from structops.kernel.protocol import Kernel
-from structops.uapi import Cmd
 
 if TYPE_CHECKING:
     from structops.loader.spec import ProgramSpec

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import TextIO
 
+from structops.abi.protocol import Kernel
 from structops.cli import btf as _btf
 from structops.cli import links as _links
 from structops.cli import maps as _maps
@@ -20,7 +21,6 @@ from structops.cli import struct_ops as _struct_ops
 from structops.cli import sweep as _sweep
 from structops.cli.session import add_global_options, run_commands
 from structops.errors import BpfError, FormatError
-from structops.kernel.protocol import Kernel
 
 __all__ = ["main", "run_commands"]
 

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from structops.abi.protocol import Kernel
 from structops.cli import _jsonw
 from structops.errors import BpfError
 from structops.introspect import Introspector
-from structops.kernel.protocol import Kernel
 
 __all__ = [
     "CliError",

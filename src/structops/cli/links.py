@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from structops.abi.attrs import LinkDetachAttr
+from structops.abi.consts import Cmd, LinkType
 from structops.cli._context import CliError, Context, add_group, add_words_verb, parse_id, strerror
 from structops.cli._show import Listing, open_error, plain_head, record_head
 from structops.errors import BpfError
 from structops.introspect import LinkInfo, link_type_name
-from structops.kernel.attrs import LinkDetachAttr
-from structops.uapi import Cmd, LinkType
 
 __all__ = ["link_record", "register"]
 

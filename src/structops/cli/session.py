@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
+from structops.abi.protocol import Kernel
 from structops.api import Collection, Link
-from structops.kernel.protocol import Kernel
 
 __all__ = ["Session", "add_global_options", "load_and_attach", "release_loaded", "run_commands"]
 

@@ -25,6 +25,9 @@ import errno
 import os
 from typing import Any, TextIO
 
+from structops.abi.attrs import MapElemAttr, ObjPinAttr
+from structops.abi.consts import Cmd, MapFlags
+from structops.abi.protocol import Kernel
 from structops.cli._btfvalue import decode
 from structops.cli._context import (
     CliError,
@@ -37,9 +40,6 @@ from structops.cli._context import (
 )
 from structops.errors import BpfError, FormatError
 from structops.introspect import MapInfo
-from structops.kernel.attrs import MapElemAttr, ObjPinAttr
-from structops.kernel.protocol import Kernel
-from structops.uapi import Cmd, MapFlags
 
 __all__ = ["register"]
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from structops.abi.consts import BPF_OBJ_NAME_LEN, MapFlags, MapType
 from structops.btf.layout import sizeof, underlying
 from structops.btf.parse import Spec as BTFSpec
 from structops.btf.types import Array, Datasec, FuncProto, Pointer, Struct, Type, Var, VarLinkage
 from structops.errors import BTFError, ELFError
 from structops.loader._elf import SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS, ElfObject, Section
 from structops.loader.spec import ExternKind, ExternSpec, MapKind, MapSpec
-from structops.uapi import BPF_OBJ_NAME_LEN, MapFlags, MapType
 
 __all__ = ["MAPS_SEC", "data_map_kind", "data_maps", "internal_map_name", "btf_maps", "map_slot_relocs"]
 

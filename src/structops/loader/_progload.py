@@ -19,11 +19,11 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from structops.abi.attrs import ProgLoadAttr
+from structops.abi.consts import ENOTSUPP, Cmd
+from structops.abi.protocol import Kernel
 from structops.errors import BpfError, VerifierError, bpf_error
-from structops.kernel.attrs import ProgLoadAttr
-from structops.kernel.protocol import Kernel
 from structops.loader.btf_ext import FuncInfo, LineInfo
-from structops.uapi import ENOTSUPP, Cmd
 
 __all__ = ["encode_func_info", "encode_line_info", "load_program"]
 

@@ -20,13 +20,13 @@ import struct
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from structops.abi.consts import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC
 from structops.errors import ELFError
 from structops.loader._elf import STB_LOCAL, STT_FUNC, ElfObject, Section, Symbol
 from structops.loader._maps import MAPS_SEC, data_map_kind
 from structops.loader.btf_ext import BTFExt, CoreRelo, FuncInfo, LineInfo
 from structops.loader.sections import parse_section
 from structops.loader.spec import ExternKind, ExternSpec, ProgramSpec, Reloc, RelocKind
-from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC
 
 __all__ = ["TEXT_SEC", "build_programs"]
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from structops.abi.consts import MapFlags, MapType
 from structops.btf.layout import underlying
 from structops.btf.parse import Spec as BTFSpec
 from structops.btf.types import Datasec, FuncProto, Member, Pointer, Struct, Var
 from structops.errors import BTFError, ELFError
 from structops.loader._elf import SHN_LORESERVE, SHT_PROGBITS, ElfObject, Section
 from structops.loader.spec import MapKind, MapSpec, ProgramSpec, StructOpsSpec
-from structops.uapi import MapFlags, MapType
 
 __all__ = ["STRUCT_OPS_SECS", "is_struct_ops_section", "struct_ops_maps"]
 

@@ -30,18 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from structops import btf as btflib
-from structops.errors import BpfError, ELFError
-from structops.kernel.attrs import BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr
-from structops.kernel.protocol import Kernel
-from structops.loader._progload import (
-    FUNC_INFO_SIZE,
-    LINE_INFO_SIZE,
-    encode_func_info,
-    encode_line_info,
-    load_program,
-)
-from structops.loader.spec import CollectionSpec, ExternKind, MapKind, MapSpec, ProgramSpec, RelocKind, essential_name
-from structops.uapi import (
+from structops.abi.attrs import BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr
+from structops.abi.consts import (
     BPF_PSEUDO_BTF_ID,
     BPF_PSEUDO_KFUNC_CALL,
     BPF_PSEUDO_MAP_FD,
@@ -53,6 +43,16 @@ from structops.uapi import (
     ProgLoadFlags,
     ProgType,
 )
+from structops.abi.protocol import Kernel
+from structops.errors import BpfError, ELFError
+from structops.loader._progload import (
+    FUNC_INFO_SIZE,
+    LINE_INFO_SIZE,
+    encode_func_info,
+    encode_line_info,
+    load_program,
+)
+from structops.loader.spec import CollectionSpec, ExternKind, MapKind, MapSpec, ProgramSpec, RelocKind, essential_name
 
 __all__ = ["KernelTypes", "LoadError", "LoadedObjects", "load_objects", "register_struct_ops"]
 
@@ -554,7 +554,7 @@ def _kconfig_contents(spec: CollectionSpec, m: MapSpec, kernel: Kernel) -> bytes
 
 def _module_btf_fd(kernel: Kernel, module: str, out: LoadedObjects) -> int:
     """An fd of a module's BTF object, found by walking BTF ids (BTF_GET_NEXT_ID + info name)."""
-    from structops.kernel.attrs import GetIdAttr, InfoAttr
+    from structops.abi.attrs import GetIdAttr, InfoAttr
 
     start = 0
     while True:

@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from structops.uapi import AttachType as A
-from structops.uapi import ProgType as P
+from structops.abi.consts import AttachType as A
+from structops.abi.consts import ProgType as P
 
 __all__ = ["SectionDef", "SectionInfo", "SECTION_DEFS", "parse_section"]
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from structops.abi.consts import MapType, ProgType
 from structops.btf.parse import Spec as BTFSpec
 from structops.loader.btf_ext import BTFExt, CoreRelo, FuncInfo, LineInfo
-from structops.uapi import MapType, ProgType
 
 __all__ = [
     "CollectionSpec",

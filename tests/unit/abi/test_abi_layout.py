@@ -87,6 +87,8 @@ def _value(f: Field) -> st.SearchStrategy[object]:
     if f.is_bytes:
         return st.binary(max_size=f.size)
     bits = 8 * f.size if not f.bits else f.bits
+    if f.ctype.startswith("s"):
+        return st.integers(min_value=-(1 << (bits - 1)), max_value=(1 << (bits - 1)) - 1)
     return st.integers(min_value=0, max_value=(1 << bits) - 1)
 
 
