@@ -16,10 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from structops.run import RunConfig, example_path, print_summary, run_job, write_csv
 
 DATA = Path(__file__).parent / "data"
-GOLDEN = ("cubic_like", 7, "golden_cubic_like_seed7.txt")
+GOLDEN = [("cubic_like", 7, "golden_cubic_like_seed7.txt"), ("cubic", 7, "golden_cubic_seed7.txt")]
 
 
 def _run(example: str, seed: int, tmp: Path) -> tuple[str, bytes]:
@@ -52,8 +54,8 @@ def test_other_seed_differs(tmp_path: Path) -> None:
     assert a[1] != b[1]
 
 
-def test_golden_summary(tmp_path: Path) -> None:
-    example, seed, name = GOLDEN
+@pytest.mark.parametrize(("example", "seed", "name"), GOLDEN)
+def test_golden_summary(tmp_path: Path, example: str, seed: int, name: str) -> None:
     summary, csv = _run(example, seed, tmp_path)
     text = summary + f"csv sha256 {hashlib.sha256(csv).hexdigest()}\n"
     path = DATA / name
