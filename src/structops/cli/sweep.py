@@ -68,6 +68,10 @@ def main(args: argparse.Namespace, stdout: TextIO) -> int:
     if out.exists() and not out.is_dir():
         return _error(f"--out {out} exists and is not a directory")
     try:
+        import distributed  # noqa: F401
+        import pandas  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+        import pyarrow  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+
         from structops.sweep.engine import run
     except ImportError as exc:
         return _error(_MISSING.format(exc))

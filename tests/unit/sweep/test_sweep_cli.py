@@ -118,3 +118,14 @@ def test_dry_run_lists_points_without_running(tmp_path: Path) -> None:
     assert lines[1].split()[2:] == ["reno", "object=reno", "flows=1"]
     assert lines[3].split()[2:] == ["cubic_like", "object=cubic_like", "flows=4"]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("missing", ["distributed", "pyarrow"])
+def test_missing_extra_is_named(grid_file: Path, tmp_path: Path, missing: str) -> None:
+    code = (
+        f"import sys; sys.modules[{missing!r}] = None; from structops.cli import main; "
+        f"sys.exit(main(['sweep', {str(grid_file)!r}, '--out', {str(tmp_path / 'o')!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "the sweep needs the 'sweep' extra" in proc.stderr and missing in proc.stderr
