@@ -261,38 +261,13 @@ def _mem_specs() -> list[OpSpec]:
     for size_bits, nbytes in SIZE_BYTES.items():
         sfx = SIZE_SUFFIX[nbytes]
         specs.append(OpSpec(BPF_LDX | BPF_MEM | size_bits, Kind.LDX, "ldx" + sfx, size=nbytes, imm_zero=True))
-        if nbytes != 8:
+        if nbytes != 8:  # sign-extending loads and the legacy packet loads have no 8-byte form
+            sx, ab, ind = BPF_LDX | BPF_MEMSX | size_bits, BPF_LD | BPF_ABS | size_bits, BPF_LD | BPF_IND | size_bits
+            specs.append(OpSpec(sx, Kind.LDX, "ldxs" + sfx, size=nbytes, signed=True, imm_zero=True))
             specs.append(
-                OpSpec(
-                    BPF_LDX | BPF_MEMSX | size_bits,
-                    Kind.LDX,
-                    "ldxs" + sfx,
-                    size=nbytes,
-                    signed=True,
-                    imm_zero=True,
-                )
+                OpSpec(ab, Kind.LD_ABS, "ldabs" + sfx, size=nbytes, dst_zero=True, src_zero=True, off_zero=True)
             )
-            specs.append(
-                OpSpec(
-                    BPF_LD | BPF_ABS | size_bits,
-                    Kind.LD_ABS,
-                    "ldabs" + sfx,
-                    size=nbytes,
-                    dst_zero=True,
-                    src_zero=True,
-                    off_zero=True,
-                )
-            )
-            specs.append(
-                OpSpec(
-                    BPF_LD | BPF_IND | size_bits,
-                    Kind.LD_IND,
-                    "ldind" + sfx,
-                    size=nbytes,
-                    dst_zero=True,
-                    off_zero=True,
-                )
-            )
+            specs.append(OpSpec(ind, Kind.LD_IND, "ldind" + sfx, size=nbytes, dst_zero=True, off_zero=True))
         specs.append(OpSpec(BPF_ST | BPF_MEM | size_bits, Kind.ST, "st" + sfx, size=nbytes, src_zero=True))
         specs.append(OpSpec(BPF_STX | BPF_MEM | size_bits, Kind.STX, "stx" + sfx, size=nbytes, imm_zero=True))
         ordering = {LOAD_ACQ, STORE_REL}

@@ -230,26 +230,25 @@ class Bpffs:
             raise bpf_error(errno.EINVAL, f"{path} is not on a bpf filesystem")
         return norm
 
-    def mkdir(self, path: str) -> None:
-        """Create a directory (parents must exist)."""
+    def _check_new(self, path: str) -> str:
+        """``path`` normalised: its parent must exist (-ENOENT), the name be free (-EEXIST); hold _lock."""
         norm = self._check_under_root(path)
         parent = norm.rsplit("/", 1)[0] or "/"
+        if parent not in self._dirs:
+            raise bpf_error(errno.ENOENT, f"{parent} does not exist")
+        if norm in self._pins or norm in self._dirs:
+            raise bpf_error(errno.EEXIST, f"{path} exists")
+        return norm
+
+    def mkdir(self, path: str) -> None:
+        """Create a directory (parents must exist)."""
         with self._lock:
-            if parent not in self._dirs:
-                raise bpf_error(errno.ENOENT, f"{parent} does not exist")
-            if norm in self._dirs or norm in self._pins:
-                raise bpf_error(errno.EEXIST, f"{path} exists")
-            self._dirs.add(norm)
+            self._dirs.add(self._check_new(path))
 
     def pin(self, path: str, obj: KObject) -> None:
         """Pin ``obj`` at ``path`` (takes a user reference)."""
-        norm = self._check_under_root(path)
-        parent = norm.rsplit("/", 1)[0] or "/"
         with self._lock:
-            if parent not in self._dirs:
-                raise bpf_error(errno.ENOENT, f"{parent} does not exist")
-            if norm in self._pins or norm in self._dirs:
-                raise bpf_error(errno.EEXIST, f"{path} exists")
+            norm = self._check_new(path)
             obj.user_get()
             self._pins[norm] = obj
 

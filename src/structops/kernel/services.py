@@ -118,44 +118,23 @@ class KernelServices(Protocol):
 class StructOpsServices(KernelServices, Protocol):
     """What the struct_ops core needs besides :class:`KernelServices` (R*, U9j, M1, M2, K*)."""
 
-    @property
-    def struct_ops_descs(self) -> dict[int, list[StructOpsDesc]]:
-        """Registered struct_ops types by the id of the BTF they live in (R1)."""
-        ...
-
-    @property
-    def trampolines(self) -> dict[int, Trampoline]:
-        """Installed trampolines by entry address."""
-        ...
-
-    @property
-    def vmlinux(self) -> BtfObject:
-        """The kernel's own BTF (``bpf_struct_ops_common_value`` lives there, R3.6)."""
-        ...
-
-    @property
-    def config_modules(self) -> bool:
-        """CONFIG_MODULES (``struct module *`` members are unsupported without it, R3.8)."""
-        ...
+    #: Registered struct_ops types by the id of the BTF they live in (R1).
+    struct_ops_descs: dict[int, list[StructOpsDesc]]
+    #: Installed trampolines by entry address.
+    trampolines: dict[int, Trampoline]
+    #: The kernel's own BTF (``bpf_struct_ops_common_value`` lives there, R3.6).
+    vmlinux: BtfObject
+    #: CONFIG_MODULES (``struct module *`` members are unsupported without it, R3.8).
+    config_modules: bool
+    #: ``sizeof(struct bpf_struct_ops_map)`` and ``sizeof(struct bpf_struct_ops_value)`` (M1).
+    sizeof_st_map: int
+    sizeof_st_value: int
+    #: Bytes one trampoline takes in an image page (U9j).
+    trampoline_size: Callable[[FuncModel, bool], int]
 
     @property
     def update_mutex(self) -> AbstractContextManager[Any]:
         """``update_mutex``: serialises reg / unreg / update of struct_ops links (K5, KU2)."""
-        ...
-
-    @property
-    def sizeof_st_map(self) -> int:
-        """``sizeof(struct bpf_struct_ops_map)`` in the kernel's BTF (M1)."""
-        ...
-
-    @property
-    def sizeof_st_value(self) -> int:
-        """``sizeof(struct bpf_struct_ops_value)`` in the kernel's BTF (M1)."""
-        ...
-
-    @property
-    def trampoline_size(self) -> Callable[[FuncModel, bool], int]:
-        """Bytes one trampoline takes in an image page (U9j)."""
         ...
 
     def alloc_tramp_page(self) -> int:
@@ -178,12 +157,7 @@ class StructOpsServices(KernelServices, Protocol):
 class ExecutorServices(KernelServices, Protocol):
     """What the VM executor needs besides :class:`KernelServices`: CONFIG_HZ and the trace log."""
 
-    @property
-    def config_hz(self) -> int:
-        """CONFIG_HZ (``bpf_jiffies64``)."""
-        ...
-
-    @property
-    def trace_log(self) -> list[str]:
-        """Where ``bpf_trace_printk`` lines go."""
-        ...
+    #: CONFIG_HZ (``bpf_jiffies64``).
+    config_hz: int
+    #: Where ``bpf_trace_printk`` lines go.
+    trace_log: list[str]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import errno
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from structops.errors import bpf_error
@@ -54,15 +55,25 @@ __all__ = ["dispatch"]
 Handler = Callable[["Process", Any], int]
 
 
-def _check_tail(attr: A.Attr) -> None:
+def _check_tail(attr: object) -> None:
     tail = getattr(attr, "tail", b"")
     if tail and any(tail):
         raise bpf_error(errno.EINVAL, "non-zero bytes after the last attr field")
 
 
 def _expect(attr: object, cls: type) -> None:
+    """The attr of a command: a ``cls`` (-EINVAL) whose bytes past the last field are zero (-EINVAL)."""
     if not isinstance(attr, cls):
         raise bpf_error(errno.EINVAL, f"attr must be {cls.__name__}")
+    _check_tail(attr)
+
+
+def _copy_out(out: object, data: bytes, size: int, what: str) -> int:
+    """copy_to_user of ``data`` into a user buffer of at least ``size`` bytes (-EFAULT)."""
+    if not isinstance(out, bytearray) or len(out) < size:
+        raise bpf_error(errno.EFAULT, f"{what} buffer must be a bytearray of {size} bytes")
+    out[: len(data)] = data
+    return 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -78,8 +89,7 @@ MAP_TYPES: dict[int, type[BpfMap]] = {
 
 def sys_map_create(proc: Process, attr: A.MapCreateAttr) -> int:
     """BPF_MAP_CREATE (C1-C15)."""
-    _expect(attr, A.MapCreateAttr)
-    _check_tail(attr)  # C1
+    _expect(attr, A.MapCreateAttr)  # C1
     kernel = proc.kernel
     flags = attr.map_flags & ~int(MapFlags.BPF_F_TOKEN_FD)  # C2
     attr = attr.replace(map_flags=flags)  # type: ignore[assignment]
@@ -172,7 +182,6 @@ def _key(m: BpfMap, key: bytes | bytearray | None, size: int | None = None) -> b
 def sys_map_lookup(proc: Process, attr: A.MapElemAttr) -> int:
     """BPF_MAP_LOOKUP_ELEM (L1-L4)."""
     _expect(attr, A.MapElemAttr)
-    _check_tail(attr)
     if attr.flags & ~int(UpdateFlags.BPF_F_LOCK):
         raise bpf_error(errno.EINVAL, "bad lookup flags")
     m = _map_for(proc, attr.map_fd, read=True)
@@ -180,17 +189,12 @@ def sys_map_lookup(proc: Process, attr: A.MapElemAttr) -> int:
         raise bpf_error(errno.EINVAL, "map has no spin lock")
     key = _key(m, attr.key)
     value = m.lookup(key)
-    out = attr.value
-    if not isinstance(out, bytearray) or len(out) < m.value_size:
-        raise bpf_error(errno.EFAULT, "value buffer must be a bytearray of value_size bytes")
-    out[: len(value)] = value
-    return 0
+    return _copy_out(attr.value, value, m.value_size, "value")
 
 
 def sys_map_update(proc: Process, attr: A.MapElemAttr) -> int:
     """BPF_MAP_UPDATE_ELEM (U0a, then the map type's update)."""
     _expect(attr, A.MapElemAttr)
-    _check_tail(attr)
     m = _map_for(proc, attr.map_fd, write=True)
     if attr.flags & UpdateFlags.BPF_F_LOCK:
         raise bpf_error(errno.EINVAL, "map has no spin lock")
@@ -209,7 +213,6 @@ def sys_map_update(proc: Process, attr: A.MapElemAttr) -> int:
 def sys_map_delete(proc: Process, attr: A.MapElemAttr) -> int:
     """BPF_MAP_DELETE_ELEM (D1-D5)."""
     _expect(attr, A.MapElemAttr)
-    _check_tail(attr)
     m = _map_for(proc, attr.map_fd, write=True)
     if m.frozen:
         raise bpf_error(errno.EPERM, "map is frozen")
@@ -220,21 +223,15 @@ def sys_map_delete(proc: Process, attr: A.MapElemAttr) -> int:
 def sys_map_get_next_key(proc: Process, attr: A.MapElemAttr) -> int:
     """BPF_MAP_GET_NEXT_KEY (L6); the next key goes into ``attr.value``."""
     _expect(attr, A.MapElemAttr)
-    _check_tail(attr)
     m = _map_for(proc, attr.map_fd, read=True)
     key = None if attr.key is None else _key(m, attr.key)
     nxt = m.get_next_key(key)
-    out = attr.value
-    if not isinstance(out, bytearray) or len(out) < m.key_size:
-        raise bpf_error(errno.EFAULT, "next_key buffer must be a bytearray of key_size bytes")
-    out[: len(nxt)] = nxt
-    return 0
+    return _copy_out(attr.value, nxt, m.key_size, "next_key")
 
 
 def sys_map_freeze(proc: Process, attr: A.MapFreezeAttr) -> int:
     """BPF_MAP_FREEZE (L7 for struct_ops: -ENOTSUPP before the write check)."""
     _expect(attr, A.MapFreezeAttr)
-    _check_tail(attr)
     m, f = proc.get_map(attr.map_fd)
     if isinstance(m, StructOpsMap):
         m.freeze()
@@ -249,7 +246,6 @@ def sys_map_freeze(proc: Process, attr: A.MapFreezeAttr) -> int:
 def sys_map_lookup_and_delete(proc: Process, attr: A.MapElemAttr) -> int:
     """BPF_MAP_LOOKUP_AND_DELETE_ELEM: read+write perms, then -ENOTSUPP for struct_ops (L8)."""
     _expect(attr, A.MapElemAttr)
-    _check_tail(attr)
     m = _map_for(proc, attr.map_fd, read=True, write=True)
     if attr.flags & ~int(UpdateFlags.BPF_F_LOCK):
         raise bpf_error(errno.EINVAL, "bad flags")
@@ -274,7 +270,6 @@ def sys_batch(proc: Process, attr: Any) -> int:
 def sys_btf_load(proc: Process, attr: A.BtfLoadAttr) -> int:
     """BPF_BTF_LOAD: user BTF objects."""
     _expect(attr, A.BtfLoadAttr)
-    _check_tail(attr)
     kernel = proc.kernel
     if not proc.capable(CAP_BPF):
         raise bpf_error(errno.EPERM, "BTF_LOAD needs CAP_BPF")
@@ -291,7 +286,6 @@ def sys_btf_load(proc: Process, attr: A.BtfLoadAttr) -> int:
 def sys_prog_load(proc: Process, attr: A.ProgLoadAttr) -> int:
     """BPF_PROG_LOAD (V1-V18): see :mod:`structops.kernel.progload`."""
     _expect(attr, A.ProgLoadAttr)
-    _check_tail(attr)
     prog = load_program(proc, attr)
     proc.kernel.ids["prog"].add(prog)
     return proc.install(prog, new=True)
@@ -300,7 +294,6 @@ def sys_prog_load(proc: Process, attr: A.ProgLoadAttr) -> int:
 def sys_prog_test_run(proc: Process, attr: A.TestRunAttr) -> int:
     """BPF_PROG_TEST_RUN (DM6, DM7 for struct_ops; generic test_run otherwise)."""
     _expect(attr, A.TestRunAttr)
-    _check_tail(attr)
     for buf, size, what in (
         (attr.ctx_in, attr.ctx_size_in, "ctx_in"),
         (attr.ctx_out, attr.ctx_size_out, "ctx_out"),
@@ -315,42 +308,42 @@ def sys_prog_test_run(proc: Process, attr: A.TestRunAttr) -> int:
         prog.put()
 
 
-def sys_prog_bind_map(proc: Process, attr: A.ProgBindMapAttr) -> int:
-    """BPF_PROG_BIND_MAP: the prog keeps a reference to the map."""
-    _expect(attr, A.ProgBindMapAttr)
-    _check_tail(attr)
+@contextmanager
+def _prog_and_map(
+    proc: Process, attr: A.ProgBindMapAttr | A.ProgAssocStructOpsAttr, cls: type, *, no_struct_ops_prog: bool = False
+) -> Iterator[tuple[BpfProg, BpfMap]]:
+    """The (prog, map) of a command naming both, flags 0; the prog reference is held inside."""
+    _expect(attr, cls)
     if attr.flags:
         raise bpf_error(errno.EINVAL, "flags must be 0")
     prog = proc.get_prog(attr.prog_fd)
     try:
+        if no_struct_ops_prog and prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS:
+            raise bpf_error(errno.EINVAL, "struct_ops programs cannot be associated explicitly")
         m, _ = proc.get_map(attr.map_fd)
+        yield prog, m
+    finally:
+        prog.put()
+
+
+def sys_prog_bind_map(proc: Process, attr: A.ProgBindMapAttr) -> int:
+    """BPF_PROG_BIND_MAP: the prog keeps a reference to the map."""
+    with _prog_and_map(proc, attr, A.ProgBindMapAttr) as (prog, m):
         if m not in prog.used_maps:
             m.get()
             prog.used_maps.append(m)
-    finally:
-        prog.put()
     return 0
 
 
 def sys_prog_assoc_struct_ops(proc: Process, attr: A.ProgAssocStructOpsAttr) -> int:
     """BPF_PROG_ASSOC_STRUCT_OPS (A1)."""
-    _expect(attr, A.ProgAssocStructOpsAttr)
-    _check_tail(attr)
-    if attr.flags:
-        raise bpf_error(errno.EINVAL, "flags must be 0")
-    prog = proc.get_prog(attr.prog_fd)
-    try:
-        if prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS:
-            raise bpf_error(errno.EINVAL, "struct_ops programs cannot be associated explicitly")
-        m, _ = proc.get_map(attr.map_fd)
+    with _prog_and_map(proc, attr, A.ProgAssocStructOpsAttr, no_struct_ops_prog=True) as (prog, m):
         if not isinstance(m, StructOpsMap):
             raise bpf_error(errno.EINVAL, "map is not a struct_ops map")
         ret = prog_assoc(prog, m)
         if ret < 0:
             raise bpf_error(-ret, "program is associated with another struct_ops map")
         return ret
-    finally:
-        prog.put()
 
 
 # ---------------------------------------------------------------------------------------
@@ -359,7 +352,6 @@ def sys_prog_assoc_struct_ops(proc: Process, attr: A.ProgAssocStructOpsAttr) -> 
 def sys_link_create(proc: Process, attr: A.LinkCreateAttr) -> int:
     """BPF_LINK_CREATE (K1-K5); only struct_ops links exist in the embedded kernel."""
     _expect(attr, A.LinkCreateAttr)
-    _check_tail(attr)
     if attr.attach_type != AttachType.BPF_STRUCT_OPS:
         prog = proc.get_prog(attr.prog_fd)
         prog.put()
@@ -380,7 +372,6 @@ def _link_for(proc: Process, fd: int) -> StructOpsLink:
 def sys_link_update(proc: Process, attr: A.LinkUpdateAttr) -> int:
     """BPF_LINK_UPDATE (KU1-KU2)."""
     _expect(attr, A.LinkUpdateAttr)
-    _check_tail(attr)
     if attr.flags & ~BPF_F_REPLACE:
         raise bpf_error(errno.EINVAL, "bad link_update flags")
     link = _link_for(proc, attr.link_fd)
@@ -397,7 +388,6 @@ def sys_link_update(proc: Process, attr: A.LinkUpdateAttr) -> int:
 def sys_link_detach(proc: Process, attr: A.LinkDetachAttr) -> int:
     """BPF_LINK_DETACH (KD1-KD3)."""
     _expect(attr, A.LinkDetachAttr)
-    _check_tail(attr)
     _link_for(proc, attr.link_fd).detach()
     return 0
 
@@ -408,7 +398,6 @@ def sys_link_detach(proc: Process, attr: A.LinkDetachAttr) -> int:
 def _next_id(kind: str) -> Handler:
     def handler(proc: Process, attr: A.GetIdAttr) -> int:
         _expect(attr, A.GetIdAttr)
-        _check_tail(attr)
         if attr.next_id or attr.open_flags:
             raise bpf_error(errno.EINVAL, "next_id and open_flags must be 0")
         if not proc.capable(CAP_SYS_ADMIN):
@@ -425,7 +414,6 @@ def _next_id(kind: str) -> Handler:
 def _fd_by_id(kind: str) -> Handler:
     def handler(proc: Process, attr: A.GetIdAttr) -> int:
         _expect(attr, A.GetIdAttr)
-        _check_tail(attr)
         if attr.open_flags & ~(BPF_F_RDONLY | BPF_F_WRONLY) or (
             (attr.open_flags & BPF_F_RDONLY) and (attr.open_flags & BPF_F_WRONLY)
         ):
@@ -448,7 +436,6 @@ def _fd_by_id(kind: str) -> Handler:
 def sys_obj_pin(proc: Process, attr: A.ObjPinAttr) -> int:
     """BPF_OBJ_PIN on the emulated bpffs."""
     _expect(attr, A.ObjPinAttr)
-    _check_tail(attr)
     if attr.file_flags:
         raise bpf_error(errno.EINVAL, "file_flags must be 0")
     file = proc.get_file(attr.bpf_fd)
@@ -459,7 +446,6 @@ def sys_obj_pin(proc: Process, attr: A.ObjPinAttr) -> int:
 def sys_obj_get(proc: Process, attr: A.ObjPinAttr) -> int:
     """BPF_OBJ_GET: open a pinned object (file_flags RDONLY / WRONLY)."""
     _expect(attr, A.ObjPinAttr)
-    _check_tail(attr)
     flags = attr.file_flags
     if attr.bpf_fd or flags & ~(BPF_F_RDONLY | BPF_F_WRONLY) or flags == (BPF_F_RDONLY | BPF_F_WRONLY):
         raise bpf_error(errno.EINVAL, "bad OBJ_GET attrs")
@@ -470,7 +456,6 @@ def sys_obj_get(proc: Process, attr: A.ObjPinAttr) -> int:
 def sys_obj_get_info(proc: Process, attr: A.InfoAttr) -> int:
     """BPF_OBJ_GET_INFO_BY_FD for maps, programs, links and BTF objects."""
     _expect(attr, A.InfoAttr)
-    _check_tail(attr)
     file = proc.get_file(attr.bpf_fd)
     obj = file.obj
     buf = attr.info

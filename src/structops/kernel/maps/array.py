@@ -12,7 +12,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from structops.errors import bpf_error
-from structops.kernel.maps.base import BpfMap, round_up
+from structops.kernel.maps.base import DATA_MAP_FLAGS, DataMap, round_up
 from structops.uapi import MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
@@ -22,20 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["ArrayMap"]
 
 
-class ArrayMap(BpfMap):
+class ArrayMap(DataMap):
     """An array map; ``elem_size`` is the value size rounded up to 8."""
 
     TYPE = MapType.BPF_MAP_TYPE_ARRAY
     ALLOWED_FLAGS = int(
-        MapFlags.BPF_F_NUMA_NODE
-        | MapFlags.BPF_F_RDONLY
-        | MapFlags.BPF_F_WRONLY
-        | MapFlags.BPF_F_RDONLY_PROG
-        | MapFlags.BPF_F_WRONLY_PROG
-        | MapFlags.BPF_F_MMAPABLE
-        | MapFlags.BPF_F_INNER_MAP
-        | MapFlags.BPF_F_PRESERVE_ELEMS
-        | MapFlags.BPF_F_TOKEN_FD
+        DATA_MAP_FLAGS | MapFlags.BPF_F_MMAPABLE | MapFlags.BPF_F_INNER_MAP | MapFlags.BPF_F_PRESERVE_ELEMS
     )
 
     @classmethod
@@ -72,8 +64,7 @@ class ArrayMap(BpfMap):
         return bytes(self.mem.buf[off : off + self.value_size])
 
     def update(self, key: bytes, value: bytes, flags: int) -> None:
-        if (flags & ~int(UpdateFlags.BPF_F_LOCK)) > UpdateFlags.BPF_EXIST:
-            raise bpf_error(errno.EINVAL, f"bad update flags {flags:#x}")
+        self.check_update_flags(flags)
         idx = self._index(key)
         if idx is None:
             raise bpf_error(errno.E2BIG, "index out of range")
@@ -98,18 +89,6 @@ class ArrayMap(BpfMap):
         """``bpf_map_lookup_elem`` from a program: value address or 0."""
         idx = self._index(key)
         return 0 if idx is None else self.value_addr(idx)
-
-    def prog_update(self, key: bytes, value: bytes, flags: int) -> int:
-        """``bpf_map_update_elem`` from a program: 0 or -errno."""
-        try:
-            self.update(key, value, flags)
-        except OSError as exc:
-            return -(exc.errno or errno.EINVAL)
-        return 0
-
-    def prog_delete(self, key: bytes) -> int:
-        """``bpf_map_delete_elem`` from a program."""
-        return -errno.EINVAL
 
     def mem_usage(self) -> int:
         return round_up(self.elem_size * self.max_entries, 4096)

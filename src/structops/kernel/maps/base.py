@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, ClassVar
 from structops import btf as btflib
 from structops.errors import bpf_error
 from structops.kernel.objects import KObject
-from structops.uapi import ENOTSUPP, MapFlags, MapType
+from structops.uapi import ENOTSUPP, MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
     from structops.kernel.attrs import MapCreateAttr
     from structops.kernel.btf_obj import BtfObject
     from structops.kernel.services import KernelServices
 
-__all__ = ["BpfMap", "check_obj_name", "round_up"]
+__all__ = ["DATA_MAP_FLAGS", "BpfMap", "DataMap", "check_obj_name", "round_up"]
 
 _NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 
@@ -147,3 +147,42 @@ class BpfMap(KObject):
         if self.btf is not None:
             self.btf.put()
             self.btf = None
+
+
+#: map_flags every plain data map (array, hash) accepts.
+DATA_MAP_FLAGS = int(
+    MapFlags.BPF_F_NUMA_NODE
+    | MapFlags.BPF_F_RDONLY
+    | MapFlags.BPF_F_WRONLY
+    | MapFlags.BPF_F_RDONLY_PROG
+    | MapFlags.BPF_F_WRONLY_PROG
+    | MapFlags.BPF_F_TOKEN_FD
+)
+
+
+class DataMap(BpfMap):
+    """A map programs update and delete through the syscall-side element operations."""
+
+    ALLOWED_FLAGS = DATA_MAP_FLAGS
+
+    @staticmethod
+    def check_update_flags(flags: int) -> None:
+        """Update flags: BPF_ANY / BPF_NOEXIST / BPF_EXIST, optionally with BPF_F_LOCK (-EINVAL)."""
+        if (flags & ~int(UpdateFlags.BPF_F_LOCK)) > UpdateFlags.BPF_EXIST:
+            raise bpf_error(errno.EINVAL, f"bad update flags {flags:#x}")
+
+    def prog_update(self, key: bytes, value: bytes, flags: int) -> int:
+        """``bpf_map_update_elem`` from a program: 0 or -errno."""
+        try:
+            self.update(key, value, flags)
+        except OSError as exc:
+            return -(exc.errno or errno.EINVAL)
+        return 0
+
+    def prog_delete(self, key: bytes) -> int:
+        """``bpf_map_delete_elem`` from a program: 0 or -errno."""
+        try:
+            self.delete(key)
+        except OSError as exc:
+            return -(exc.errno or errno.EINVAL)
+        return 0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from structops.errors import bpf_error
 from structops.kernel.kmem import Allocation
-from structops.kernel.maps.base import BpfMap, round_up
+from structops.kernel.maps.base import DATA_MAP_FLAGS, DataMap, round_up
 from structops.uapi import MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
@@ -23,20 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["HashMap"]
 
 
-class HashMap(BpfMap):
+class HashMap(DataMap):
     """A hash map keyed by the raw key bytes; iteration follows insertion order."""
 
     TYPE = MapType.BPF_MAP_TYPE_HASH
-    ALLOWED_FLAGS = int(
-        MapFlags.BPF_F_NO_PREALLOC
-        | MapFlags.BPF_F_NO_COMMON_LRU
-        | MapFlags.BPF_F_NUMA_NODE
-        | MapFlags.BPF_F_RDONLY
-        | MapFlags.BPF_F_WRONLY
-        | MapFlags.BPF_F_ZERO_SEED
-        | MapFlags.BPF_F_RDONLY_PROG
-        | MapFlags.BPF_F_WRONLY_PROG
-        | MapFlags.BPF_F_TOKEN_FD
+    ALLOWED_FLAGS = (
+        DATA_MAP_FLAGS | MapFlags.BPF_F_NO_PREALLOC | MapFlags.BPF_F_NO_COMMON_LRU | MapFlags.BPF_F_ZERO_SEED
     )
 
     @classmethod
@@ -53,10 +45,6 @@ class HashMap(BpfMap):
         self._elems: dict[bytes, Allocation] = {}
         self._lock = threading.RLock()
 
-    def _check_flags(self, flags: int) -> None:
-        if (flags & ~int(UpdateFlags.BPF_F_LOCK)) > UpdateFlags.BPF_EXIST:
-            raise bpf_error(errno.EINVAL, f"bad update flags {flags:#x}")
-
     def lookup(self, key: bytes) -> bytes:
         elem = self._elems.get(bytes(key[: self.key_size]))
         if elem is None:
@@ -64,7 +52,7 @@ class HashMap(BpfMap):
         return bytes(elem.buf[: self.value_size])
 
     def update(self, key: bytes, value: bytes, flags: int) -> None:
-        self._check_flags(flags)
+        self.check_update_flags(flags)
         k = bytes(key[: self.key_size])
         with self._lock:
             old = self._elems.get(k)
@@ -106,22 +94,6 @@ class HashMap(BpfMap):
         """``bpf_map_lookup_elem`` from a program: value address or 0."""
         elem = self._elems.get(bytes(key[: self.key_size]))
         return 0 if elem is None else elem.addr
-
-    def prog_update(self, key: bytes, value: bytes, flags: int) -> int:
-        """``bpf_map_update_elem`` from a program: 0 or -errno."""
-        try:
-            self.update(key, value, flags)
-        except OSError as exc:
-            return -(exc.errno or errno.EINVAL)
-        return 0
-
-    def prog_delete(self, key: bytes) -> int:
-        """``bpf_map_delete_elem`` from a program: 0 or -errno."""
-        try:
-            self.delete(key)
-        except OSError as exc:
-            return -(exc.errno or errno.EINVAL)
-        return 0
 
     def __len__(self) -> int:
         return len(self._elems)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from structops import btf as btflib
 from structops.uapi import BPF_STRUCT_OPS_MAX_NR_MEMBERS, MAX_BPF_FUNC_ARGS
+from structops.verifier.ops import VerifierOps  # struct bpf_verifier_ops: declared by the verifier
 
 if TYPE_CHECKING:
     from structops.kernel.btf_obj import BtfObject
@@ -50,22 +51,6 @@ class CtxArg:
     btf_id: int
     nullable: bool
     refcounted: bool
-
-
-@dataclass
-class VerifierOps:
-    """``struct bpf_verifier_ops`` of a struct_ops subsystem (V11, V16, V17).
-
-    ``get_func_proto(helper_id, prog) -> bool`` says whether a helper is allowed (None: no
-    helpers at all, DM4); ``btf_struct_access(type_name, off, size) -> int`` returns 0 or
-    -errno for a write through a BTF pointer (T8, DM4); ``writable_types`` lists the struct
-    names writes may target at all.
-    """
-
-    get_func_proto: Callable[[int, BpfProg], bool] | None = None
-    btf_struct_access: Callable[[str, int, int], int] | None = None
-    #: Promote ``struct sock *`` arguments to ``struct tcp_sock *`` (T9).
-    promote_ptr: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,30 +109,27 @@ class StructOpsDesc:
         return index in self.func_models
 
 
-def func_proto_of(t: btflib.Type) -> btflib.FuncProto | None:
+def _pointee(t: btflib.Type) -> btflib.Type | None:
+    """What a pointer type (through typedefs and modifiers) points to, modifiers stripped."""
     u = btflib.underlying(t)
-    if isinstance(u, btflib.Pointer):
-        target = btflib.underlying(u.target)
-        if isinstance(target, btflib.FuncProto):
-            return target
-    return None
+    return btflib.underlying(u.target) if isinstance(u, btflib.Pointer) else None
+
+
+def func_proto_of(t: btflib.Type) -> btflib.FuncProto | None:
+    """The prototype of a function-pointer member, None for any other type."""
+    target = _pointee(t)
+    return target if isinstance(target, btflib.FuncProto) else None
 
 
 def is_module_ptr(t: btflib.Type) -> bool:
-    u = btflib.underlying(t)
-    if not isinstance(u, btflib.Pointer):
-        return False
-    target = btflib.underlying(u.target)
+    """A ``struct module *`` member (filled with BPF_MODULE_OWNER, U9a)."""
+    target = _pointee(t)
     return isinstance(target, btflib.Struct | btflib.Fwd) and target.name == "module"
 
 
 def _ptr_struct(t: btflib.Type) -> btflib.Struct | None:
-    u = btflib.underlying(t)
-    if isinstance(u, btflib.Pointer):
-        target = btflib.underlying(u.target)
-        if isinstance(target, btflib.Struct):
-            return target
-    return None
+    target = _pointee(t)
+    return target if isinstance(target, btflib.Struct) else None
 
 
 def _param_suffix(name: str, suffix: str) -> bool:
@@ -291,19 +273,13 @@ def register_struct_ops(kernel: StructOpsServices, btf: BtfObject, ops: StructOp
 
 def find_desc_by_value(kernel: StructOpsServices, btf: BtfObject, value_id: int) -> StructOpsDesc | None:
     """``bpf_struct_ops_find_value`` (R5)."""
-    if not value_id:
-        return None
-    for d in kernel.struct_ops_descs.get(btf.id, []):
-        if d.value_id == value_id:
-            return d
-    return None
+    return _find(kernel, btf, lambda d: d.value_id == value_id) if value_id else None
 
 
 def find_desc(kernel: StructOpsServices, btf: BtfObject, type_id: int) -> StructOpsDesc | None:
     """``bpf_struct_ops_find`` (R5)."""
-    if not type_id:
-        return None
-    for d in kernel.struct_ops_descs.get(btf.id, []):
-        if d.type_id == type_id:
-            return d
-    return None
+    return _find(kernel, btf, lambda d: d.type_id == type_id) if type_id else None
+
+
+def _find(kernel: StructOpsServices, btf: BtfObject, match: Callable[[StructOpsDesc], bool]) -> StructOpsDesc | None:
+    return next((d for d in kernel.struct_ops_descs.get(btf.id, []) if match(d)), None)
