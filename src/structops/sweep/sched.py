@@ -65,6 +65,24 @@ def _round_int(x: float, _first: Any) -> int:
     return round(x)
 
 
+def _ms(ns: Any) -> float | None:
+    return None if ns is None else float(ns) / 1e6
+
+
+def _group_jain(tasks: list[Mapping[str, Any]]) -> float:
+    """Mean over task groups of Jain's index of runtime per unit of weight within the group.
+
+    Tasks of a group behave alike, so the index says how evenly the scheduler served
+    them (1.0 = in proportion to weight); groups differ by design and are not compared.
+    """
+    groups: dict[str, list[float]] = {}
+    for t in tasks:
+        share = float(t["runtime_ns"]) / max(float(t.get("weight") or 100), 1)
+        groups.setdefault(str(t.get("group")), []).append(share)
+    values = [j for j in (_jain(v) for v in groups.values()) if j == j]  # NaN: a group that never ran
+    return sum(values) / len(values) if values else float("nan")
+
+
 def _jain(values: list[float]) -> float:
     total = sum(values)
     squares = sum(v * v for v in values)
@@ -97,6 +115,8 @@ class SchedKind:
         ("weight", "Int64"),
         ("runtime_ms", "float64"),
         ("wait_ms", "float64"),
+        ("wait_p50_ms", "float64"),
+        ("wait_p99_ms", "float64"),
         ("nr_switches", "Int64"),
         ("nr_migrations", "Int64"),
         ("cpu_share", "float64"),
@@ -106,21 +126,16 @@ class SchedKind:
 
     @property
     def examples(self) -> tuple[str, ...]:
-        """The shipped example schedulers, when the sched package lists them."""
-        try:
-            import structops.sched as sched  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            return ()
-        return tuple(getattr(sched, "EXAMPLES", ()))
+        """The shipped example schedulers (``structops sched --example``)."""
+        from structops.schedsim.examples import EXAMPLES
+
+        return tuple(EXAMPLES)
 
     def example_path(self, name: str) -> Path | None:
         """The shipped example scheduler ``name``, or None."""
-        if name not in self.examples:
-            return None
-        import structops.sched as sched
+        from structops.schedsim.examples import example_path
 
-        path: Path = sched.example_path(name)
-        return path
+        return example_path(name) if name in self.examples else None
 
     def axes(self, resolver: ObjectResolver) -> tuple[Axis, ...]:
         """The grid keys, in the order the cartesian product nests them."""
@@ -196,7 +211,7 @@ class SchedKind:
             "exit_reason": exit_info.get("reason"),
             "exit_msg": exit_info.get("msg"),
             "busy_pct": 100 * busy / (ncpu * duration_ns) if per_cpu else None,
-            "jain": _jain([float(t["runtime_ns"]) / max(float(t.get("weight") or 100), 1) for t in tasks]),
+            "jain": _group_jain(tasks),
         }
         return [
             {
@@ -208,6 +223,8 @@ class SchedKind:
                 "weight": t.get("weight"),
                 "runtime_ms": float(t["runtime_ns"]) / 1e6,
                 "wait_ms": float(t.get("wait_ns", 0)) / 1e6,
+                "wait_p50_ms": _ms(t.get("wait_p50_ns")),
+                "wait_p99_ms": _ms(t.get("wait_p99_ns")),
                 "nr_switches": t.get("nr_switches"),
                 "nr_migrations": t.get("nr_migrations"),
                 "cpu_share": float(t["runtime_ns"]) / (ncpu * duration_ns),

@@ -62,8 +62,17 @@ def test_rows_from_the_json_report() -> None:
     assert rows[0]["runtime_ms"] == 600.0 and rows[1]["wait_ms"] == 900.0
     assert rows[0]["cpu_share"] == pytest.approx(0.3) and rows[0]["busy_pct"] == pytest.approx(80.0)
     assert rows[0]["scheduler"] == "simple" and rows[0]["exit_kind"] is None
-    # runtime per unit of weight: 6e6 and 6e6 -> perfectly fair
+    # one group; runtime per unit of weight: 6e6 and 6e6 -> perfectly fair
     assert rows[0]["jain"] == pytest.approx(1.0)
+    two_groups = dict(
+        REPORT, tasks=[*REPORT["tasks"], {**REPORT["tasks"][0], "pid": 12, "group": "io", "runtime_ns": 1}]
+    )
+    # the io group alone is fair too; a third hog with a tenth of the share is not
+    assert sched_kind.SchedKind._rows(two_groups, {"duration_us": 1, "cpus": 2})[0]["jain"] == pytest.approx(1.0)
+    unfair = dict(REPORT, tasks=[*REPORT["tasks"], {**REPORT["tasks"][0], "pid": 12, "runtime_ns": 60_000_000}])
+    assert sched_kind.SchedKind._rows(unfair, {"duration_us": 1, "cpus": 2})[0]["jain"] == pytest.approx(
+        (6 + 6 + 0.6) ** 2 / (3 * (36 + 36 + 0.36))
+    )
     ejected = dict(REPORT, exit={"kind": "SCX_EXIT_ERROR_STALL", "reason": "watchdog", "msg": "stalled"})
     assert sched_kind.SchedKind._rows(ejected, {"duration_us": 1, "cpus": 2})[0]["exit_kind"] == "SCX_EXIT_ERROR_STALL"
 
@@ -103,3 +112,34 @@ def test_command_line_of_a_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sched_kind, "_invoke", lambda argv: (2, "", "structops sched: error: bad workload\n"))
     with pytest.raises(RuntimeError, match="exited with status 2: structops sched: error: bad workload"):
         kind.run_point(options, files, False)
+
+
+@pytest.mark.skipif(sched_kind.UNAVAILABLE is not None, reason=str(sched_kind.UNAVAILABLE))
+def test_point_is_the_structops_sched_job(tmp_path: Path) -> None:
+    """A sched point (real job, in-process) gives the rows of `structops sched --json` for the same options."""
+    import io
+
+    from structops.cli import main
+    from structops.schedsim.examples import example_path
+    from structops.sweep.worker import Task, execute
+
+    (tmp_path / "w.toml").write_text('[[group]]\nname = "hog"\ncount = 3\n[[group]]\nname = "nice"\nnice = 5\n')
+    grid = parse_grid(
+        {"kind": "sched", "objects": "vtime", "cpus": 2, "duration": "100ms", "workload": "w.toml", "seeds": 4},
+        tmp_path,
+    )
+    (point,) = grid.points
+    outcome = execute(Task("sched", point.point_id, dict(point.options), False, grid.blobs))
+    assert outcome.error is None
+    out = io.StringIO()
+    argv = ["sched", str(example_path("vtime")), "--json", "--cpus", "2", "--duration", "100ms", "--seed", "4"]
+    assert main([*argv, "--workload", str(tmp_path / "w.toml")], out) == 0
+    report = json.loads(out.getvalue())
+    assert [(r["pid"], r["comm"], r["group"]) for r in outcome.rows] == [
+        (t["pid"], t["comm"], t["group"]) for t in report["tasks"]
+    ]
+    assert [r["runtime_ms"] * 1e6 for r in outcome.rows] == pytest.approx([t["runtime_ns"] for t in report["tasks"]])
+    assert {r["scheduler"] for r in outcome.rows} == {report["scheduler"]}
+    bad = parse_grid({"kind": "sched", "objects": str(tmp_path / "w.toml"), "duration": "10ms"})
+    failed = execute(Task("sched", bad.points[0].point_id, dict(bad.points[0].options), False, bad.blobs))
+    assert failed.error is not None and failed.error.startswith("RuntimeError: structops sched exited with status")
