@@ -21,7 +21,7 @@ unless set explicitly (non-None), so tests can send inconsistent lengths on purp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from structops.abi import tables as T
 from structops.abi.consts import BPF_ATTR_SIZE, AttachType
@@ -45,6 +45,19 @@ __all__ = [
     "ProgLoadAttr",
     "TestRunAttr",
 ]
+
+
+_T = TypeVar("_T")
+
+
+class _Typed(Generic[_T]):
+    """Static type of the fields of one role (type checkers only; see ``Attr``)."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> _T:
+        raise NotImplementedError  # pragma: no cover - never instantiated at run time
+
+    def __set__(self, obj: object, value: _T) -> None:
+        raise NotImplementedError  # pragma: no cover
 
 
 def _zero(layout: Layout, f: Field) -> object:
@@ -112,9 +125,18 @@ class Attr:
             raise TypeError(f"{name}() got an unexpected keyword argument {next(iter(kwargs))!r}")
 
     if TYPE_CHECKING:
-        # Fields are declared by the layout tables, not as Python annotations.
+        # The fields are the tables'; their Python type follows from their role there:
+        # integers unless named below (buffers, names, lengths derived when left None).
+        def __getattr__(self, name: str) -> int: ...
 
-        def __getattr__(self, name: str) -> Any: ...
+        key = value = func_info = line_info = fd_array = data_in = ctx_in = _Typed[bytes | bytearray | None]()
+        insns = btf = tail = _Typed[bytes]()
+        log_buf = btf_log_buf = data_out = ctx_out = _Typed[bytearray | None]()
+        info = _Typed[bytearray]()
+        map_name = prog_name = license = _Typed[str | bytes]()
+        pathname = _Typed[str]()
+        insn_cnt = log_size = func_info_cnt = line_info_cnt = info_len = btf_size = btf_log_size = _Typed[int | None]()
+        data_size_in = data_size_out = ctx_size_in = ctx_size_out = _Typed[int | None]()
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in type(self).DEFAULTS:

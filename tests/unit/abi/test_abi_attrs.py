@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +115,21 @@ def test_every_record_packs_with_defaults(cls: type[A.Attr]) -> None:
     args = [b"x" if name in ("insns", "btf", "pathname") else 1 for name in cls.ARGS[: cls.REQUIRED]]
     raw = cls(*args).pack(Pins())
     assert len(raw) == BPF_ATTR_SIZE and not any(raw[cls.END :])
+
+
+def _statically_typed_names() -> set[str]:
+    """Names given a non-int static type in ``Attr``'s TYPE_CHECKING block (read with ast)."""
+    tree = ast.parse(Path(A.__file__).read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Attr")
+    block = next(n for n in cls.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    return {t.id for n in block.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+
+
+def test_static_types_follow_the_tables() -> None:
+    """Every buffer, name and derived-length field has a declared static type, and only those
+    (all other fields are integers), so type checkers see what the tables say."""
+    wanted = {"tail"}
+    for cls in ALL:
+        lay = cls.LAYOUT
+        wanted |= {f.name for f in lay if f.is_pointer or f.is_bytes or f.name in lay.counted}
+    assert _statically_typed_names() == wanted
