@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from structops.abi.attrs import InfoAttr, LinkDetachAttr, LinkUpdateAttr, ObjPinAttr
 from structops.abi.consts import BPF_F_REPLACE, Cmd
+from structops.abi.fd import Fd
 from structops.abi.protocol import Kernel
-from structops.api._fd import OwnedFd
 
 if TYPE_CHECKING:
     from structops.api.map import Map
@@ -24,7 +24,7 @@ class Link:
     """
 
     def __init__(self, kernel: Kernel, fd: int | None, map_: Map | None = None) -> None:
-        self._fd = OwnedFd(kernel, fd) if fd is not None else None
+        self._fd = Fd.of(kernel, fd) if fd is not None else None
         self.kernel = kernel
         self.map = map_
         self._legacy_attached = fd is None

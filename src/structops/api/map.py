@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from structops.abi.attrs import InfoAttr, LinkCreateAttr, MapElemAttr, ObjPinAttr
 from structops.abi.consts import Cmd
+from structops.abi.fd import Fd
 from structops.abi.protocol import Kernel
-from structops.api._fd import OwnedFd
 from structops.api.link import Link
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ class Map:
     """A map of a loaded collection (``bpf_map__*``)."""
 
     def __init__(self, kernel: Kernel, fd: int, spec: MapSpec, struct_ops_value: bytes | None = None) -> None:
-        self._fd = OwnedFd(kernel, fd)
+        self._fd = Fd.of(kernel, fd)
         self.kernel = kernel
         self.spec = spec
         #: The kernel value a struct_ops map is updated with at attach (load phase step 5).

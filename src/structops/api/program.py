@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from structops.abi.attrs import InfoAttr, ObjPinAttr, TestRunAttr
 from structops.abi.consts import Cmd
+from structops.abi.fd import Fd
 from structops.abi.protocol import Kernel
-from structops.api._fd import OwnedFd
 
 if TYPE_CHECKING:
     from structops.loader.spec import ProgramSpec
@@ -33,7 +33,7 @@ class Program:
     """A program of a loaded collection (``bpf_program__*``)."""
 
     def __init__(self, kernel: Kernel, fd: int, spec: ProgramSpec) -> None:
-        self._fd = OwnedFd(kernel, fd)
+        self._fd = Fd.of(kernel, fd)
         self.kernel = kernel
         self.spec = spec
 

@@ -125,7 +125,7 @@ class LinuxKernel:
 
     ``bpf(cmd, attr)`` returns the syscall's result (an fd or 0) and raises a
     :class:`~structops.errors.BpfError` with the kernel's errno otherwise.  Fds are plain
-    ints of this process; wrap them in :class:`structops.linux.Fd` to own them.
+    ints of this process; wrap them in :class:`structops.abi.fd.Fd` (also ``structops.linux.Fd``) to own them.
     """
 
     name = "linux"

@@ -1,4 +1,4 @@
-"""``Fd`` closes exactly once; ``fdinfo`` parsing (spec K7)."""
+"""``Fd`` (structops.abi.fd, re-exported by structops.linux) closes exactly once; ``fdinfo`` parsing (spec K7)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ import os
 
 import pytest
 
+from structops import abi
+from structops.abi.consts import Cmd, MapType
+from structops.abi.fd import Fd
 from structops.errors import BadFd
-from structops.linux import Fd, parse_fdinfo, read_fdinfo
+from structops.kernel.emulated import EmulatedKernel
+from structops.linux import Fd as LinuxFd
+from structops.linux import parse_fdinfo, read_fdinfo
 
 
 def _is_open(fd: int) -> bool:
@@ -61,6 +66,56 @@ def test_index_and_errors() -> None:
         assert os.read(fr, 1) == b"x"  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         Fd(-1)
+
+
+def test_one_class_serves_both_backends() -> None:
+    """``structops.linux.Fd`` is the API's fd wrapper (one implementation)."""
+    assert LinuxFd is Fd
+
+
+def _embedded_map(k: EmulatedKernel) -> int:
+    return k.bpf(Cmd.BPF_MAP_CREATE, abi.MapCreateAttr(MapType.BPF_MAP_TYPE_ARRAY, 4, 8, 1))
+
+
+def test_kernel_fd_closes_through_the_kernel_once() -> None:
+    """``Fd.of(kernel, fd)`` closes with ``kernel.close``: afterwards the kernel says EBADF."""
+    k = EmulatedKernel()
+    raw = _embedded_map(k)
+    fd = Fd.of(k, raw)
+    assert fd.fd == raw and int(fd) == raw
+    fd.close()
+    assert fd.closed
+    with pytest.raises(BadFd):
+        k.close(raw)
+    fd.close()  # idempotent
+    with pytest.raises(ValueError):
+        _ = fd.fd
+
+
+def test_kernel_fd_is_closed_by_the_garbage_collector() -> None:
+    """Dropping an ``Fd.of`` closes the kernel fd (no leaked map)."""
+    k = EmulatedKernel()
+    raw = _embedded_map(k)
+    fd = Fd.of(k, raw)
+    del fd
+    gc.collect()
+    with pytest.raises(BadFd):
+        k.close(raw)
+
+
+def test_quiet_close_ignores_errors_loud_close_raises() -> None:
+    """The API's fds (quiet) ignore a failing close; a plain ``Fd`` lets close(2) errors out."""
+    k = EmulatedKernel()
+    raw = _embedded_map(k)
+    k.close(raw)
+    Fd.of(k, raw).close()  # already closed behind its back: no error
+    r, w = os.pipe()
+    os.close(w)
+    loud = Fd(w)
+    with pytest.raises(OSError) as exc:
+        loud.close()
+    assert exc.value.errno == errno.EBADF and loud.closed
+    os.close(r)
 
 
 def test_parse_fdinfo() -> None:
