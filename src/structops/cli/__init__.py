@@ -17,6 +17,7 @@ from structops.cli import links as _links
 from structops.cli import maps as _maps
 from structops.cli import progs as _progs
 from structops.cli import run as _run
+from structops.cli import sched as _sched
 from structops.cli import struct_ops as _struct_ops
 from structops.cli import sweep as _sweep
 from structops.cli.session import add_global_options, run_commands
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
     groups.required = True
     _btf.register(groups)
-    for group in (_struct_ops, _maps, _progs, _links, _run, _sweep):
+    for group in (_struct_ops, _maps, _progs, _links, _run, _sched, _sweep):
         group.register(groups)
     return parser
 

@@ -202,6 +202,13 @@ class Machine:
         for c in self.cpus:
             self._account(c)
 
+    def flush_timeline(self) -> None:
+        """Close the running slices so every CPU's timeline reaches ``now``."""
+        for c in self.cpus:
+            if c.curr is not None and c.run_start < self.now:
+                c.timeline.append((c.run_start, self.now, c.curr.pid))
+                c.run_start = self.now
+
     def _after_event(self) -> None:
         for _ in range(4):
             if self._pending_disable is not None:

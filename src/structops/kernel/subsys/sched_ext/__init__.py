@@ -87,7 +87,7 @@ def _init_member(t: btflib.Struct, m: btflib.Member, kdata: KData, udata: bytes)
         kdata.write("name", name)
         return 1
     elif m.name == "timeout_ms":
-        if val * C.HZ // 1000 > C.SCX_WATCHDOG_MAX_TIMEOUT_MS * C.HZ // 1000:
+        if (val * C.HZ + 999) // 1000 > 30 * C.HZ:  # msecs_to_jiffies rounds up
             raise bpf_error(errno.E2BIG, f"sched_ext_ops.timeout_ms {val} is above the 30000 ms limit")
     elif m.name == "exit_dump_len":
         kdata.write(m.name, struct.pack("<I", val or C.SCX_EXIT_DUMP_DFL_LEN))
