@@ -71,6 +71,7 @@ def _for_each_map_elem(run: RunContext, map_addr: int, fn: int, ctx: int, flags:
             if not value:
                 continue
             run.space.write(region.base, k)
+            run.space.grant(value)  # the element handed to the callback (issue 12 item 4)
             done += 1
             if run.program.call_function(run, fn, (map_addr, region.base, value, ctx)) & 0xFFFFFFFF:
                 break

@@ -19,7 +19,7 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.vm import VM, HelperRegistry, HelperSpec, KfuncRegistry, KfuncSpec, Program, base_helpers
+from structops.vm import VM, HelperRegistry, HelperSpec, KfuncRegistry, KfuncSpec, Program, RunContext, base_helpers
 from structops.vm.testrun import run_with_args, run_with_ctx
 
 if TYPE_CHECKING:
@@ -49,10 +49,9 @@ class VmExecutor:
         def jiffies64(run: object, *args: int) -> int:
             return self.vm.clock_ns() * self.kernel.config_hz // 1_000_000_000
 
-        space = self.vm.space
-
-        def probe_read_kernel(run: object, dst: int, size: int, src: int, *_: int) -> int:
+        def probe_read_kernel(run: RunContext, dst: int, size: int, src: int, *_: int) -> int:
             """113: copy ``size`` bytes; on a bad source zero ``dst`` and return -EFAULT."""
+            space = run.space  # only the memory the program was given (issue 12 item 4)
             size &= 0xFFFFFFFF
             try:
                 data = space.read(src, size)
@@ -62,8 +61,9 @@ class VmExecutor:
             space.write(dst, data)
             return 0
 
-        def probe_read_kernel_str(run: object, dst: int, size: int, src: int, *_: int) -> int:
+        def probe_read_kernel_str(run: RunContext, dst: int, size: int, src: int, *_: int) -> int:
             """115: copy a NUL-terminated string (at most ``size`` bytes incl. the NUL)."""
+            space = run.space
             size &= 0xFFFFFFFF
             if size == 0:
                 return 0
@@ -141,6 +141,10 @@ class VmExecutor:
                 if not 0 <= imm_hi < m.value_size:
                     raise bpf_error(errno.EINVAL, f"direct value offset {imm_hi} out of range")
                 return int(value_addr(0)) + imm_hi
+            if src == 3:  # BPF_PSEUDO_BTF_ID: a kfunc's address (bpf_ksym_exists)
+                from structops.kernel.ksym import ksym_address
+
+                return ksym_address(self.kernel, imm, imm_hi)
             raise bpf_error(errno.EINVAL, f"ld_imm64 pseudo source {src} is not supported by the embedded kernel")
 
         vmprog = Program.load(prog.insns, vm=self.vm, resolver=resolve, prog_type=prog.prog_type, name=prog.name)

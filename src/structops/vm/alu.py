@@ -10,7 +10,7 @@ division truncating toward zero with the remainder taking the dividend's sign.
 from __future__ import annotations
 
 from structops.isa.opcodes import LOAD_ACQ, STORE_REL, AtomicOp
-from structops.vm.memory import AddressSpace
+from structops.vm.memory import AddressSpace, Domain
 
 __all__ = [
     "M32",
@@ -65,7 +65,7 @@ def bswap(value: int, bits: int) -> int:
     return int.from_bytes((value & ((1 << bits) - 1)).to_bytes(n, "little"), "big")
 
 
-def atomic(space: AddressSpace, size: int, imm: int, addr: int, src: int, r0: int) -> int:
+def atomic(space: AddressSpace | Domain, size: int, imm: int, addr: int, src: int, r0: int) -> int:
     """Execute one BPF_ATOMIC read-modify-write and return the old memory value.
 
     ``size`` is 4 or 8; the old value is zero-extended.  The caller stores it where the
@@ -93,7 +93,7 @@ def atomic(space: AddressSpace, size: int, imm: int, addr: int, src: int, r0: in
     return old
 
 
-def load_store_ordered(space: AddressSpace, size: int, imm: int, addr: int, value: int) -> int:
+def load_store_ordered(space: AddressSpace | Domain, size: int, imm: int, addr: int, value: int) -> int:
     """Load-acquire (returns the zero-extended value) or store-release (returns 0)."""
     if imm == LOAD_ACQ:
         return space.ld[size](addr)

@@ -7,7 +7,10 @@ the prog-array lookup used by ``bpf_tail_call``, the clock, the CPU id and the
 instruction budget.  The emulated kernel owns one VM; tests make their own.
 
 A :class:`RunContext` is created for each top-level run; helpers and kfuncs receive it as
-their first argument (``run.vm``, ``run.space``, ``run.program``).
+their first argument (``run.vm``, ``run.space``, ``run.program``).  ``run.space`` is the
+run's :class:`~structops.vm.memory.Domain`: the memory the program was given, so a helper
+reading or writing through it on the program's behalf is contained like the program
+(issue 12 item 4); kernel code that needs all of memory uses ``run.vm.space``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from structops.errors import VMFault
 from structops.vm.helpers import HelperRegistry, MapBackend, base_helpers
-from structops.vm.kfuncs import KfuncRegistry
-from structops.vm.memory import AddressSpace
+from structops.vm.kfuncs import KfuncRegistry, KfuncSpec
+from structops.vm.memory import AddressSpace, Domain
 
 if TYPE_CHECKING:
     from structops.isa.insn import Insn
@@ -34,6 +37,8 @@ __all__ = [
     "VM",
     "ProgramExit",
     "RunContext",
+    "grant_result",
+    "returns_pointer",
 ]
 
 #: Instructions one run may execute before it is stopped (verifier complexity limit size).
@@ -44,6 +49,26 @@ BPF_MAX_LOOPS = 8 * 1024 * 1024
 MAX_CALL_FRAMES = 8
 #: Tail calls one run may chain (kernel MAX_TAIL_CALL_CNT).
 MAX_TAIL_CALL_CNT = 33
+#: No region is mapped below this address (the NULL page).
+_LOWEST_REGION = 4096
+
+
+def returns_pointer(spec: object) -> bool:
+    """Whether a helper/kfunc spec may return an object the program is then given.
+
+    Helpers say so by their return type; kfuncs always may (their return type is BTF's,
+    checked by the verifier), so whatever region their r0 points into is granted.
+    """
+    if isinstance(spec, KfuncSpec):
+        return True
+    ret = getattr(spec, "ret", None)
+    return ret is not None and getattr(ret, "value", "integer") not in ("integer", "void")
+
+
+def grant_result(run: RunContext, r0: int) -> None:
+    """Grant the region a helper/kfunc result points into (nothing for scalars)."""
+    if r0 >= _LOWEST_REGION:
+        run.space.grant(r0)
 
 
 class ProgramExit(Exception):
@@ -57,11 +82,13 @@ class ProgramExit(Exception):
 class RunContext:
     """State of one top-level program run, passed to helpers as ``run``."""
 
-    __slots__ = ("engine", "left", "packet", "program", "space", "tail_calls", "vm")
+    __slots__ = ("engine", "grants", "left", "packet", "program", "space", "tail_calls", "vm")
 
     def __init__(self, vm: VM, program: Program, *, engine: str, limit: int, packet: bytes | None = None) -> None:
         self.vm = vm
-        self.space = vm.space
+        self.space = Domain(vm.space)
+        #: Region bases the run may touch (shared with ``space``; the translated code's ``G``).
+        self.grants: set[int] = self.space.granted
         self.program = program
         self.engine = engine
         self.left = limit
@@ -94,6 +121,8 @@ class VM:
         self.random = random.Random(seed)
         self.trace_log: list[str] = []
         self.maps: dict[int, MapBackend] = {}
+        #: The innermost run in progress (map helpers accept only maps granted to it).
+        self.active: RunContext | None = None
         #: ``(prog_array_address, index) -> Program | None``; the kernel installs it.
         self.prog_array_lookup: Callable[[int, int], Program | None] | None = None
 
@@ -107,8 +136,16 @@ class VM:
         self.maps.pop(addr, None)
 
     def map_at(self, addr: int) -> MapBackend | None:
-        """The map whose object address is ``addr``, or ``None``."""
-        return self.maps.get(addr)
+        """The map whose object address is ``addr``, or ``None``.
+
+        During a run, only maps the running program references (their object region is
+        granted to the run) are found: a fabricated map pointer finds nothing.
+        """
+        backend = self.maps.get(addr)
+        active = self.active
+        if backend is not None and active is not None and not active.space.allows(addr):
+            return None
+        return backend
 
     # ------------------------------------------------------------------ programs
     def load(

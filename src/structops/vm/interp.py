@@ -16,7 +16,7 @@ from structops.isa.insn import Insn
 from structops.isa.opcodes import LOAD_ACQ, OPCODES, STORE_REL, AtomicOp, Kind, OpSpec
 from structops.uapi import BPF_PSEUDO_CALL
 from structops.vm import alu
-from structops.vm.context import MAX_CALL_FRAMES, ProgramExit, RunContext
+from structops.vm.context import MAX_CALL_FRAMES, ProgramExit, RunContext, grant_result, returns_pointer
 from structops.vm.memory import STACK_SIZE, MemoryFault
 
 if TYPE_CHECKING:
@@ -223,8 +223,10 @@ class Interpreter:
                 raise _Return
             frame.pc += 1
             return
-        func = helper.func if helper is not None else self.prog.kfunc_at[pc].func
-        regs[0] = func(self.run, regs[1], regs[2], regs[3], regs[4], regs[5]) & alu.M64
+        spec_ = helper if helper is not None else self.prog.kfunc_at[pc]
+        regs[0] = spec_.func(self.run, regs[1], regs[2], regs[3], regs[4], regs[5]) & alu.M64
+        if returns_pointer(spec_):
+            grant_result(self.run, regs[0])
         frame.pc += 1
 
     def _callx(self, insn: Insn, spec: OpSpec, frame: _Frame) -> None:
@@ -233,6 +235,8 @@ class Interpreter:
         if helper is None or helper.tail_call or not helper.allowed_for(self.prog.prog_type):
             raise VMFault(f"callx to unknown helper {regs[insn.dst]:#x}")
         regs[0] = helper.func(self.run, regs[1], regs[2], regs[3], regs[4], regs[5]) & alu.M64
+        if returns_pointer(helper):
+            grant_result(self.run, regs[0])
         frame.pc += 1
 
     # ------------------------------------------------------------------ memory

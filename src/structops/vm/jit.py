@@ -6,7 +6,9 @@ basic blocks with a binary tree of ``if pc < N`` tests; inside a block each inst
 one or two Python statements.  A block that jumps back to its own start (the common tight
 loop) becomes an inner ``while True`` so its iterations skip the dispatch entirely.
 
-Memory goes through the address space's checked accessors, except ``r10``-relative
+Memory goes through the address space's checked accessors limited to the run's grants
+(``G``, the :class:`~structops.vm.memory.Domain` of the run: defense in depth against a
+wrong verifier, issue 12 item 4), except ``r10``-relative
 accesses whose constant offset is inside the 512-byte frame: those index the frame's
 buffer directly (the bounds check was done at translation time).  Each block charges its
 length to the run's instruction budget on entry.  The source line of every statement is
@@ -24,7 +26,7 @@ from structops.isa.insn import Insn, jump_target
 from structops.isa.opcodes import LOAD_ACQ, STORE_REL, AtomicOp, Kind, OpSpec
 from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL
 from structops.vm import alu
-from structops.vm.context import MAX_CALL_FRAMES, RunContext
+from structops.vm.context import MAX_CALL_FRAMES, RunContext, grant_result, returns_pointer
 from structops.vm.interp import load_packet
 from structops.vm.memory import STACK_SIZE
 
@@ -65,7 +67,10 @@ def _make_callx(prog: Program) -> Callable[..., int]:
         helper = run.vm.helpers.get(helper_id)
         if helper is None or helper.tail_call or not helper.allowed_for(prog.prog_type):
             raise VMFault(f"callx to unknown helper {helper_id:#x}")
-        return helper.func(run, r1, r2, r3, r4, r5) & alu.M64
+        r0 = helper.func(run, r1, r2, r3, r4, r5) & alu.M64
+        if returns_pointer(helper):
+            grant_result(run, r0)
+        return r0
 
     return callx
 
@@ -163,7 +168,9 @@ class _Gen:
         defaults = ", ".join(f"{n}={n}" for n in self._names())
         self.emit(0, f"def f{func.entry}(C, r1, r2, r3, r4, r5, depth, {defaults}):")
         self.emit(1, f"if depth > {MAX_CALL_FRAMES}: DEPTH_FAULT({func.entry})")
+        self.emit(1, "G = C.grants")
         self.emit(1, "fr = ACQ()")
+        self.emit(1, "G.add(fr.base)")
         self.emit(1, "stk = fr.buf")
         self.emit(1, f"r10 = fr.base + {STACK_SIZE}")
         self.emit(1, "r0 = r6 = r7 = r8 = r9 = 0")
@@ -176,6 +183,7 @@ class _Gen:
         self._tree(blocks, 3)
         self.cur_pc = func.entry
         self.emit(1, "finally:")
+        self.emit(2, "G.discard(fr.base)")
         self.emit(2, "REL(fr)")
 
     def _names(self) -> list[str]:
@@ -475,7 +483,7 @@ class _Gen:
         n = spec.size
         o = self._stack_off(insn.src, insn.off, n)
         if o is None:
-            value = f"LD{n}({self._addr(insn.src, insn.off)})"
+            value = f"LD{n}({self._addr(insn.src, insn.off)}, G)"
         elif n == 1:
             value = f"stk[{o}]"
         else:
@@ -494,7 +502,7 @@ class _Gen:
             value = f"r{insn.src}" if n == 8 else f"r{insn.src} & {size_mask:#x}"
         o = self._stack_off(insn.dst, insn.off, n)
         if o is None:
-            self.emit(ind, f"ST{n}({self._addr(insn.dst, insn.off)}, {value})")
+            self.emit(ind, f"ST{n}({self._addr(insn.dst, insn.off)}, {value}, G)")
         elif n == 1:
             self.emit(ind, f"stk[{o}] = {value}")
         else:
@@ -503,13 +511,13 @@ class _Gen:
     def _atomic(self, insn: Insn, spec: OpSpec, ind: int) -> None:
         n = spec.size
         if insn.imm == LOAD_ACQ:
-            self.emit(ind, f"r{insn.dst} = LD{n}({self._addr(insn.src, insn.off)})")
+            self.emit(ind, f"r{insn.dst} = LD{n}(({self._addr(insn.src, insn.off)}) & {M64}, G)")
             return
         if insn.imm == STORE_REL:
-            self.emit(ind, f"ST{n}({self._addr(insn.dst, insn.off)}, r{insn.src})")
+            self.emit(ind, f"ST{n}(({self._addr(insn.dst, insn.off)}) & {M64}, r{insn.src}, G)")
             return
         self.consts["ATOMIC"] = alu.atomic
-        call = f"ATOMIC(SPACE, {n}, {insn.imm}, ({self._addr(insn.dst, insn.off)}) & {M64}, r{insn.src}, r0)"
+        call = f"ATOMIC(C.space, {n}, {insn.imm}, ({self._addr(insn.dst, insn.off)}) & {M64}, r{insn.src}, r0)"
         if insn.imm == AtomicOp.CMPXCHG:
             self.emit(ind, f"r0 = {call}")
         elif insn.imm & 1:
@@ -529,6 +537,7 @@ class _Gen:
             self.consts[f"K{pc}"] = prog.kfunc_at[pc].func
             self.emit(ind, "C.left = left")
             self.emit(ind, f"r0 = K{pc}(C, {args}) & {M64}")
+            self.emit(ind, "if r0 >= 4096: GRANT(C, r0)")
             self.emit(ind, "left = C.left")
             return
         helper = prog.helper_at[pc]
@@ -541,6 +550,8 @@ class _Gen:
         self.consts[f"H{pc}"] = helper.func
         self.emit(ind, "C.left = left")
         self.emit(ind, f"r0 = H{pc}(C, {args}) & {M64}")
+        if returns_pointer(helper):
+            self.emit(ind, "if r0 >= 4096: GRANT(C, r0)")
         self.emit(ind, "left = C.left")
 
 
@@ -552,14 +563,15 @@ def translate(prog: Program, filename: str) -> tuple[dict[int, Callable[..., int
     space = prog.vm.space
     namespace: dict[str, Any] = {
         "M": alu.M64,
-        "LD1": space.ld[1],
-        "LD2": space.ld[2],
-        "LD4": space.ld[4],
-        "LD8": space.ld[8],
-        "ST1": space.st[1],
-        "ST2": space.st[2],
-        "ST4": space.st[4],
-        "ST8": space.st[8],
+        "LD1": space.gld[1],
+        "LD2": space.gld[2],
+        "LD4": space.gld[4],
+        "LD8": space.gld[8],
+        "ST1": space.gst[1],
+        "ST2": space.gst[2],
+        "ST4": space.gst[4],
+        "ST8": space.gst[8],
+        "GRANT": grant_result,
         "U2": struct.Struct("<H").unpack_from,
         "U4": struct.Struct("<I").unpack_from,
         "U8": struct.Struct("<Q").unpack_from,

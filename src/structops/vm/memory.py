@@ -17,6 +17,7 @@ translated programs use: :attr:`AddressSpace.ld` / :attr:`AddressSpace.st`).  Py
 from __future__ import annotations
 
 import enum
+import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ __all__ = [
     "PAGE_SIZE",
     "STACK_SIZE",
     "AddressSpace",
+    "Domain",
     "MemoryFault",
     "Perm",
     "Region",
@@ -142,6 +144,10 @@ class AddressSpace:
         self._zero_frame = bytes(STACK_SIZE)
         self.ld: dict[int, Callable[[int], int]] = {n: self._make_load(n) for n in (1, 2, 4, 8)}
         self.st: dict[int, Callable[[int, int], None]] = {n: self._make_store(n) for n in (1, 2, 4, 8)}
+        #: Checked accessors that also require the region to be granted: ``gld[n](addr, G)``
+        #: and ``gst[n](addr, value, G)`` where ``G`` is a set of region bases (a run's grants).
+        self.gld: dict[int, Callable[[int, set[int]], int]] = {n: self._make_gload(n) for n in (1, 2, 4, 8)}
+        self.gst: dict[int, Callable[[int, int, set[int]], None]] = {n: self._make_gstore(n) for n in (1, 2, 4, 8)}
 
     # ------------------------------------------------------------------ regions
     def map(
@@ -242,6 +248,47 @@ class AddressSpace:
             return MemoryFault(f"{what}: access crosses the end of region {region.name!r}", addr=addr)
         need = "writable" if write else "readable"
         return MemoryFault(f"{what}: region {region.name!r} is not {need}", addr=addr)
+
+    def denied(self, addr: int, size: int, write: bool, granted: set[int]) -> MemoryFault:
+        """Build the fault for an access a run may not make (not granted, or as :meth:`fault`)."""
+        addr &= _MASK64
+        region = self.region_at(addr)
+        if region is not None and region.base not in granted and addr >= PAGE_SIZE:
+            what = f"invalid {'write' if write else 'read'} of {size} byte{'s' if size != 1 else ''}"
+            return MemoryFault(f"{what}: region {region.name!r} was not given to this program", addr=addr)
+        return self.fault(addr, size, write)
+
+    def _make_gload(self, size: int) -> Callable[[int, set[int]], int]:
+        pages = self._rpages
+        unpack = _UNPACK[size]
+        denied = self.denied
+
+        def load(addr: int, granted: set[int]) -> int:
+            entry = pages.get(addr >> _PAGE_SHIFT)
+            if entry is not None and entry[0] in granted:
+                off = addr - entry[0]
+                if off + size <= entry[1]:
+                    return int(unpack(entry[2], off)[0])
+            raise denied(addr, size, False, granted)
+
+        return load
+
+    def _make_gstore(self, size: int) -> Callable[[int, int, set[int]], None]:
+        pages = self._wpages
+        pack = _PACK[size]
+        mask = _SIZE_MASK[size]
+        denied = self.denied
+
+        def store(addr: int, value: int, granted: set[int]) -> None:
+            entry = pages.get(addr >> _PAGE_SHIFT)
+            if entry is not None and entry[0] in granted:
+                off = addr - entry[0]
+                if off + size <= entry[1]:
+                    pack(entry[2], off, value & mask)
+                    return
+            raise denied(addr, size, True, granted)
+
+        return store
 
     def _make_load(self, size: int) -> Callable[[int], int]:
         pages = self._rpages
@@ -355,3 +402,172 @@ class AddressSpace:
     def release_frame(self, frame: Region) -> None:
         """Return a frame from :meth:`acquire_frame` to the pool."""
         self._free_frames.append(frame)
+
+
+class Domain:
+    """The part of an :class:`AddressSpace` one program run may touch (defense in depth).
+
+    A run is granted the regions it was given: its own stack frames (while they are
+    live), the regions its arguments point into (ctx, trusted BTF objects handed by the
+    trampoline), the regions its ``ld_imm64`` map references resolve to, and the objects
+    helpers and kfuncs return to it.  Every load and store of the program — and every
+    access a helper makes on its behalf through ``run.space`` — must fall inside a
+    granted region; anything else raises :class:`MemoryFault`, whatever the verifier
+    concluded.  ``granted`` holds region bases; the translated code passes it to
+    :attr:`AddressSpace.gld` / :attr:`AddressSpace.gst` directly.
+    """
+
+    __slots__ = ("_ld", "_st", "granted", "space")
+
+    def __init__(self, space: AddressSpace, granted: set[int] | None = None) -> None:
+        self.space = space
+        self.granted: set[int] = granted if granted is not None else set()
+        self._ld: dict[int, Callable[[int], int]] | None = None
+        self._st: dict[int, Callable[[int, int], None]] | None = None
+
+    # -- grants
+    def grant(self, addr: int) -> bool:
+        """Grant the region containing ``addr`` (no-op for unmapped addresses); True if mapped."""
+        region = self.space.region_at(addr & _MASK64) if addr > PAGE_SIZE else None
+        if region is None:
+            return False
+        self.granted.add(region.base)
+        return True
+
+    def grant_region(self, region: Region) -> None:
+        """Grant ``region``."""
+        self.granted.add(region.base)
+
+    def revoke_region(self, region: Region) -> None:
+        """Take ``region`` back (a returned frame, an unmapped scratch region)."""
+        self.granted.discard(region.base)
+
+    def allows(self, addr: int) -> bool:
+        """Whether ``addr`` lies in a granted region."""
+        region = self.space.region_at(addr & _MASK64)
+        return region is not None and region.base in self.granted
+
+    # -- accessors shaped like AddressSpace's
+    @property
+    def ld(self) -> dict[int, Callable[[int], int]]:
+        """``ld[n](addr)``: checked loads limited to the granted regions."""
+        if self._ld is None:
+            granted, gld = self.granted, self.space.gld
+            self._ld = {n: functools.partial(_call_load, gld[n], granted) for n in (1, 2, 4, 8)}
+        return self._ld
+
+    @property
+    def st(self) -> dict[int, Callable[[int, int], None]]:
+        """``st[n](addr, value)``: checked stores limited to the granted regions."""
+        if self._st is None:
+            granted, gst = self.granted, self.space.gst
+            self._st = {n: functools.partial(_call_store, gst[n], granted) for n in (1, 2, 4, 8)}
+        return self._st
+
+    def _span(self, addr: int, size: int, write: bool) -> tuple[bytearray, int]:
+        pages = self.space._wpages if write else self.space._rpages
+        entry = pages.get(addr >> _PAGE_SHIFT) if addr >= 0 else None
+        if entry is not None and entry[0] in self.granted:
+            off = addr - entry[0]
+            if size >= 0 and off + size <= entry[1]:
+                return entry[2], off
+        raise self.space.denied(addr, max(size, 1), write, self.granted)
+
+    def read(self, addr: int, size: int) -> bytes:
+        """Copy ``size`` bytes out of a granted region."""
+        buf, off = self._span(addr, size, False)
+        return bytes(buf[off : off + size])
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        """Copy ``data`` into a granted region."""
+        buf, off = self._span(addr, len(data), True)
+        buf[off : off + len(data)] = data
+
+    def view(self, addr: int, size: int, *, writable: bool = False) -> memoryview:
+        """A memoryview of ``size`` bytes of a granted region (zero copy)."""
+        buf, off = self._span(addr, size, writable)
+        return memoryview(buf)[off : off + size]
+
+    def read_u8(self, addr: int) -> int:
+        """Read an unsigned byte."""
+        return self.ld[1](addr)
+
+    def read_u16(self, addr: int) -> int:
+        """Read a little-endian u16."""
+        return self.ld[2](addr)
+
+    def read_u32(self, addr: int) -> int:
+        """Read a little-endian u32."""
+        return self.ld[4](addr)
+
+    def read_u64(self, addr: int) -> int:
+        """Read a little-endian u64."""
+        return self.ld[8](addr)
+
+    def write_u8(self, addr: int, value: int) -> None:
+        """Write a byte."""
+        self.st[1](addr, value)
+
+    def write_u16(self, addr: int, value: int) -> None:
+        """Write a little-endian u16."""
+        self.st[2](addr, value)
+
+    def write_u32(self, addr: int, value: int) -> None:
+        """Write a little-endian u32."""
+        self.st[4](addr, value)
+
+    def write_u64(self, addr: int, value: int) -> None:
+        """Write a little-endian u64."""
+        self.st[8](addr, value)
+
+    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
+        """Read a NUL-terminated string of at most ``limit`` bytes from granted memory."""
+        out = bytearray()
+        load = self.ld[1]
+        while len(out) < limit:
+            byte = load(addr + len(out))
+            if byte == 0:
+                break
+            out.append(byte)
+        return bytes(out)
+
+    def region_at(self, addr: int) -> Region | None:
+        """The granted region containing ``addr``, or ``None``."""
+        region = self.space.region_at(addr)
+        return region if region is not None and region.base in self.granted else None
+
+    # -- scratch regions and frames (granted while they live)
+    def map(self, size: int, **kwargs: object) -> Region:
+        """Map a scratch region for the run (helpers) and grant it."""
+        region = self.space.map(size, **kwargs)  # type: ignore[arg-type]
+        self.granted.add(region.base)
+        return region
+
+    def unmap(self, region: Region | int) -> None:
+        """Unmap a region mapped by :meth:`map` and revoke it."""
+        base = region if isinstance(region, int) else region.base
+        self.granted.discard(base)
+        self.space.unmap(region)
+
+    def acquire_frame(self) -> Region:
+        """A zeroed stack frame, granted to the run until :meth:`release_frame`."""
+        frame = self.space.acquire_frame()
+        self.granted.add(frame.base)
+        return frame
+
+    def release_frame(self, frame: Region) -> None:
+        """Give a frame back: it is revoked, then pooled."""
+        self.granted.discard(frame.base)
+        self.space.release_frame(frame)
+
+    def fault(self, addr: int, size: int, write: bool) -> MemoryFault:
+        """The fault for an access outside the run's memory."""
+        return self.space.denied(addr, size, write, self.granted)
+
+
+def _call_load(load: Callable[[int, set[int]], int], granted: set[int], addr: int) -> int:
+    return load(addr, granted)
+
+
+def _call_store(store: Callable[[int, int, set[int]], None], granted: set[int], addr: int, value: int) -> None:
+    store(addr, value, granted)

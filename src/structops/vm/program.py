@@ -29,12 +29,14 @@ from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CA
 from structops.vm.context import VM, ProgramExit, RunContext
 from structops.vm.helpers import HelperSpec
 from structops.vm.kfuncs import KfuncSpec
-from structops.vm.memory import MemoryFault, Perm, Region
+from structops.vm.memory import PAGE_SIZE, MemoryFault, Perm, Region
 
 __all__ = ["MAX_INSNS", "Engine", "Function", "Program", "ProgramError", "Resolver"]
 
 #: Most instruction slots a program may have (kernel BPF_COMPLEXITY_LIMIT_INSNS).
 MAX_INSNS = 1_000_000
+#: No region is mapped below this address (the NULL page): smaller values are scalars.
+_LOWEST_REGION = PAGE_SIZE
 
 Engine = Literal["fast", "interp"]
 
@@ -89,6 +91,8 @@ class Program:
     slots: list[Insn | None]
     functions: list[Function]
     ld64: dict[int, int]
+    #: Region bases every run of the program is granted (maps it references).
+    grants: frozenset[int]
     helper_at: dict[int, HelperSpec]
     kfunc_at: dict[int, KfuncSpec]
     text: Region
@@ -171,6 +175,7 @@ class Program:
                 raise ProgramError(f"insn {last}: last insn of function at {f.entry} is not an exit or jmp")
 
         self.ld64 = {}
+        self.grants = frozenset()
         self.helper_at = {}
         self.kfunc_at = {}
         self.text = self.vm.space.map(n * 8, name=f"text:{self.name}", perm=Perm.NONE, kind="text")
@@ -189,6 +194,20 @@ class Program:
                 self._bind_call(pc, insn)
             elif spec.kind is Kind.LD_IMM64:
                 self.ld64[pc] = self._resolve_ld64(pc, insn, resolver)
+        self.grants = frozenset(self._static_grants())
+
+    def _static_grants(self) -> set[int]:
+        """Regions the program references itself: what its map ``ld_imm64`` resolve into."""
+        out: set[int] = set()
+        space = self.vm.space
+        for pc, value in self.ld64.items():
+            insn = self.slots[pc]
+            if insn is None or insn.src in (0, BPF_PSEUDO_FUNC):
+                continue
+            region = space.region_at(value)
+            if region is not None:
+                out.add(region.base)
+        return out
 
     def _bind_call(self, pc: int, insn: Insn) -> None:
         if insn.src == BPF_PSEUDO_CALL:
@@ -231,8 +250,14 @@ class Program:
         engine: Engine = "fast",
         insn_limit: int | None = None,
         packet: bytes | None = None,
+        grant: Sequence[int] = (),
     ) -> int:
         """Run from the first instruction with ``r1..r5 = args``; returns r0 (u64).
+
+        The run may touch only the memory it is given (:class:`~structops.vm.memory.Domain`):
+        its stack, the regions ``args`` point into, the regions the addresses in
+        ``grant`` point into (objects a trampoline hands over inside a ctx array), the
+        maps the program references and what helpers return to it.
 
         Raises :class:`~structops.errors.VMFault` (with the instruction index) when the
         program faults or exceeds ``insn_limit`` (default: the VM's).
@@ -241,13 +266,27 @@ class Program:
             raise ValueError("a BPF program takes at most 5 arguments")
         full = tuple(a & 0xFFFF_FFFF_FFFF_FFFF for a in args) + (0,) * (5 - len(args))
         limit = self.vm.insn_limit if insn_limit is None else insn_limit
-        run = RunContext(self.vm, self, engine=engine, limit=limit, packet=packet)
-        return self.enter(run, full)
+        vm = self.vm
+        run = RunContext(vm, self, engine=engine, limit=limit, packet=packet)
+        domain = run.space
+        for addr in full:
+            if addr >= _LOWEST_REGION:
+                domain.grant(addr)
+        for addr in grant:
+            if addr >= _LOWEST_REGION:
+                domain.grant(addr)
+        outer = vm.active
+        vm.active = run
+        try:
+            return self.enter(run, full)
+        finally:
+            vm.active = outer
 
     def enter(self, run: RunContext, args: tuple[int, ...], depth: int = 1) -> int:
         """Run the main function inside an existing run at call ``depth`` (tail calls)."""
         previous = run.program
         run.program = self
+        run.grants.update(self.grants)
         try:
             return self._call(run, 0, args, depth)
         except ProgramExit as stop:

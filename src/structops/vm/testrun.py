@@ -59,7 +59,7 @@ def run_with_args(prog: Program, args: Sequence[int], *, engine: Engine = "fast"
     space = prog.vm.space
     region = space.map(len(data), name="args", perm=Perm.R, data=data)
     try:
-        return prog.run(region.base, engine=engine)
+        return prog.run(region.base, engine=engine, grant=args)  # the objects the args point to
     finally:
         space.unmap(region)
 

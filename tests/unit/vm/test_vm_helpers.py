@@ -107,13 +107,13 @@ def test_map_delete_and_missing_key(engine: str) -> None:
     m = DictMap(vm, 8)
     text = f"""
     stw [%r10-4], 9
-    lddw %r1, {m.obj.base:#x}
+    ld_pseudo %r1, {BPF_PSEUDO_MAP_FD}, 0
     mov %r2, %r10
     add %r2, -4
     call 3
     exit
     """
-    prog = Program.load(assemble(text), vm=vm)
+    prog = Program.load(assemble(text), vm=vm, resolver=lambda src, imm, hi: m.obj.base)
     assert prog.run(engine=engine) == (-errno.ENOENT) & (2**64 - 1)  # type: ignore[arg-type]
 
 
@@ -143,11 +143,14 @@ def test_pseudo_without_resolver_is_a_load_error() -> None:
 
 
 def _printk_prog(vm: VM, fmt: bytes, *args: int) -> Program:
+    """trace_printk(fmt, len, args...): fmt and args arrive as map-value references (as
+    .rodata does), so a pointer argument is memory the program was given (issue 12 item 4)."""
     region = vm.space.map(len(fmt) + 1, name="fmt", perm=Perm.R, data=fmt + b"\0")
-    text = f"lddw %r1, {region.base:#x}\nmov %r2, {len(fmt) + 1}\n"
-    for reg, value in zip((3, 4, 5), args, strict=False):
-        text += f"lddw %r{reg}, {value & (2**64 - 1):#x}\n"
-    return Program.load(assemble(text + "call 6\nexit"), vm=vm)
+    values = [region.base, *(a & (2**64 - 1) for a in args)]
+    text = f"ld_pseudo %r1, {BPF_PSEUDO_MAP_VALUE}, 0\nmov %r2, {len(fmt) + 1}\n"
+    for i, reg in enumerate((3, 4, 5)[: len(args)]):
+        text += f"ld_pseudo %r{reg}, {BPF_PSEUDO_MAP_VALUE}, {i + 1}\n"
+    return Program.load(assemble(text + "call 6\nexit"), vm=vm, resolver=lambda src, imm, hi: values[imm])
 
 
 @pytest.mark.parametrize(
