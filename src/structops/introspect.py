@@ -22,7 +22,7 @@ import contextlib
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, overload
 
 from structops import btf as btflib
 from structops.abi.attrs import GetIdAttr, InfoAttr, MapElemAttr
@@ -112,6 +112,28 @@ def _cstr(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
+class _IntField:
+    """An integer member of :class:`MapInfo`, read from ``fields`` by the attribute's name."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.key = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> _IntField: ...
+    @overload
+    def __get__(self, obj: MapInfo, owner: type) -> int: ...
+    def __get__(self, obj: MapInfo | None, owner: type) -> int | _IntField:
+        if obj is None:
+            return self
+        value = obj.fields[self.key]
+        assert isinstance(value, int)
+        return value
+
+
 @dataclass(frozen=True)
 class MapInfo:
     """``struct bpf_map_info`` decoded; ``fields`` keeps every member in C order (for dumps)."""
@@ -128,60 +150,20 @@ class MapInfo:
             out[name] = _cstr(value) if isinstance(value, bytes) else int(value)
         return cls(out)
 
-    def _int(self, key: str) -> int:
-        value = self.fields[key]
-        assert isinstance(value, int)
-        return value
-
-    @property
-    def id(self) -> int:
-        """Map id."""
-        return self._int("id")
-
-    @property
-    def type(self) -> int:
-        """``enum bpf_map_type`` value."""
-        return self._int("type")
+    id = _IntField("Map id.")
+    type = _IntField("``enum bpf_map_type`` value.")
+    key_size = _IntField("Key size in bytes.")
+    value_size = _IntField("Value size in bytes.")
+    max_entries = _IntField("Capacity.")
+    map_flags = _IntField("Creation flags (``BPF_F_LINK`` = 0x2000 for ``.struct_ops.link`` maps).")
+    btf_id = _IntField("Id of the BTF object the map was created with (0 if none).")
+    btf_vmlinux_value_type_id = _IntField("Kernel BTF id of ``struct bpf_struct_ops_<name>`` (struct_ops maps, C16).")
+    btf_vmlinux_id = _IntField("Id of the kernel BTF object (vmlinux or a module) that value type lives in.")
 
     @property
     def name(self) -> str:
         """Object name (up to 15 characters)."""
         return str(self.fields["name"])
-
-    @property
-    def key_size(self) -> int:
-        """Key size in bytes."""
-        return self._int("key_size")
-
-    @property
-    def value_size(self) -> int:
-        """Value size in bytes."""
-        return self._int("value_size")
-
-    @property
-    def max_entries(self) -> int:
-        """Capacity."""
-        return self._int("max_entries")
-
-    @property
-    def map_flags(self) -> int:
-        """Creation flags (``BPF_F_LINK`` = 0x2000 for ``.struct_ops.link`` maps)."""
-        return self._int("map_flags")
-
-    @property
-    def btf_id(self) -> int:
-        """Id of the BTF object the map was created with (0 if none)."""
-        return self._int("btf_id")
-
-    @property
-    def btf_vmlinux_value_type_id(self) -> int:
-        """Kernel BTF id of ``struct bpf_struct_ops_<name>`` (struct_ops maps, C16)."""
-        return self._int("btf_vmlinux_value_type_id")
-
-    @property
-    def btf_vmlinux_id(self) -> int:
-        """Id of the kernel BTF object (vmlinux or a module) that value type lives in."""
-        return self._int("btf_vmlinux_id")
 
     @property
     def is_struct_ops(self) -> bool:

@@ -10,7 +10,7 @@ Names that clash in C (two different ``struct foo``) get a ``___N`` suffix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from structops.btf import types as bt
 from structops.btf.layout import alignof, sizeof
@@ -129,18 +129,25 @@ class _CWriter:
         kw = "union" if isinstance(t, bt.Union) or (isinstance(t, bt.Fwd) and t.is_union) else "struct"
         self.out.append(f"{kw} {self.cname(t)};\n")
 
-    def define(self, t: bt.Struct | bt.Union) -> None:
+    def _emit_once(self, t: bt.Type, cycle: str, emit: Callable[[], None]) -> None:
+        """Run ``emit`` for ``t`` once; meeting ``t`` again while it runs is a cycle (BTFError)."""
         key = id(t)
         state = self.state.get(key, _NEW)
         if state == _DONE:
             return
         if state == _VISITING:
-            raise BTFError(f"{bt.describe(t)} contains itself by value")
+            raise BTFError(cycle)
         self.state[key] = _VISITING
-        for m in t.members:
-            self.need(m.type, True)
-        self.out.append(self.composite(t, 0) + ";\n\n")
+        emit()
         self.state[key] = _DONE
+
+    def define(self, t: bt.Struct | bt.Union) -> None:
+        def emit() -> None:
+            for m in t.members:
+                self.need(m.type, True)
+            self.out.append(self.composite(t, 0) + ";\n\n")
+
+        self._emit_once(t, f"{bt.describe(t)} contains itself by value", emit)
 
     def define_enum(self, t: bt.Enum | bt.Enum64) -> None:
         key = id(t)
@@ -150,16 +157,11 @@ class _CWriter:
         self.out.append(self.enum_body(t, 0) + ";\n\n")
 
     def typedef(self, t: bt.Typedef) -> None:
-        key = id(t)
-        state = self.state.get(key, _NEW)
-        if state == _DONE:
-            return
-        if state == _VISITING:
-            raise BTFError(f"typedef {t.name!r} refers to itself")
-        self.state[key] = _VISITING
-        self.need(t.type, False)
-        self.out.append(f"typedef {self.decl(t.type, self.cname(t), 0)};\n\n")
-        self.state[key] = _DONE
+        def emit() -> None:
+            self.need(t.type, False)
+            self.out.append(f"typedef {self.decl(t.type, self.cname(t), 0)};\n\n")
+
+        self._emit_once(t, f"typedef {t.name!r} refers to itself", emit)
 
     # -- text ------------------------------------------------------------------------
     def specifier(self, t: bt.Type, indent: int) -> str:

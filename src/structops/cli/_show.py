@@ -30,8 +30,8 @@ class Listing:
     metavar: str
     #: fd -> the JSON object bpftool prints for the object.
     record: Callable[[Context, int], Row]
-    #: JSON object -> bpftool's plain lines.
-    plain: Callable[[Row], str]
+    #: JSON object -> bpftool's plain lines (continuation lines start with a tab).
+    plain: Callable[[Row], list[str]]
     #: ``show id ID`` could not open the object: the message (and exit status).
     open_failed: Callable[[int, BpfError], CliError]
 
@@ -39,6 +39,10 @@ class Listing:
         """Add ``show`` and its alias ``list`` to a group's ``verbs``."""
         for verb in ("show", "list"):
             add_words_verb(verbs, verb, help_text, self.metavar, self.show, "*")
+
+    def text(self, row: Row) -> str:
+        """The plain output of one record."""
+        return "".join(line + "\n" for line in self.plain(row))
 
     def open(self, ctx: Context, obj_id: int) -> int:
         """GET_FD_BY_ID, failing with this kind's message."""
@@ -52,13 +56,13 @@ class Listing:
         obj_id = parse_id(words, self.metavar)
         if obj_id is not None:
             row = self.record(ctx, self.open(ctx, obj_id))
-            ctx.emit(row) if ctx.json else ctx.out.write(self.plain(row))
+            ctx.emit(row) if ctx.json else ctx.out.write(self.text(row))
             return 0
         rows = [self.record(ctx, fd) for fd in ctx.intro.fds(self.kind)]
         if ctx.json:
             ctx.emit(rows)
         else:
-            ctx.out.write("".join(self.plain(r) for r in rows))
+            ctx.out.write("".join(self.text(r) for r in rows))
         return 0
 
 

@@ -40,21 +40,19 @@ def link_record(info: LinkInfo) -> dict[str, Any]:
     return row
 
 
-def _plain(row: dict[str, Any]) -> str:
+def _plain(row: dict[str, Any]) -> list[str]:
     line = plain_head(row) + f"prog {row['prog_id']}  "
     if "map_id" in row:
         line += f"map {row['map_id']}  "
-    return line + "\n"
+    return [line]
 
 
 #: ``link show`` / ``link list`` (an unknown id exits 254: bpftool returns -ENOENT there).
-LISTING = Listing(
-    "link",
-    "LINK",
-    lambda ctx, fd: link_record(ctx.intro.link_info(fd)),
-    _plain,
-    open_error("failed to get link with ID {id}", 254),
-)
+def _row(ctx: Context, fd: int) -> dict[str, Any]:
+    return link_record(ctx.intro.link_info(fd))
+
+
+LISTING = Listing("link", "LINK", _row, _plain, open_error("failed to get link with ID {id}", 254))
 #: ``link detach`` opens the link the same way but exits 1 on an unknown id (observed).
 _DETACH = replace(LISTING, open_failed=open_error("failed to get link with ID {id}", 1))
 

@@ -59,7 +59,7 @@ def map_record(ctx: Context, fd: int, info: MapInfo) -> dict[str, Any]:
     return row
 
 
-def _plain(row: dict[str, Any]) -> str:
+def _plain(row: dict[str, Any]) -> list[str]:
     head = plain_head(row) + f"flags {row['flags']:#x}"
     lines = [
         head,
@@ -71,19 +71,15 @@ def _plain(row: dict[str, Any]) -> str:
         extra.append(f"btf_id {row['btf_id']}")
     if row["frozen"]:
         extra.append("frozen")
-    if extra:
-        lines.append("\t" + "  ".join(extra))
-    return "\n".join(lines) + "\n"
+    return [*lines, "\t" + "  ".join(extra)] if extra else lines
 
 
 #: ``map show`` / ``map list``.
-LISTING = Listing(
-    "map",
-    "MAP",
-    lambda ctx, fd: map_record(ctx, fd, ctx.intro.map_info(fd)),
-    _plain,
-    open_error("get map by id ({id})"),
-)
+def _row(ctx: Context, fd: int) -> dict[str, Any]:
+    return map_record(ctx, fd, ctx.intro.map_info(fd))
+
+
+LISTING = Listing("map", "MAP", _row, _plain, open_error("get map by id ({id})"))
 
 
 def hex_rows(data: bytes) -> list[str]:

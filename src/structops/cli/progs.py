@@ -60,7 +60,7 @@ def prog_record(ctx: Context, fd: int, info: ProgInfo) -> dict[str, Any]:
     return row
 
 
-def _plain(row: dict[str, Any]) -> str:
+def _plain(row: dict[str, Any]) -> list[str]:
     head = plain_head(row) + f"tag {row['tag']}"
     if row["gpl_compatible"]:
         head += "  gpl"
@@ -78,16 +78,12 @@ def _plain(row: dict[str, Any]) -> str:
     if "map_ids" in row:
         third += "  map_ids " + ",".join(str(i) for i in row["map_ids"])
     lines.append(third)
-    if "btf_id" in row:
-        lines.append(f"\tbtf_id {row['btf_id']}")
-    return "\n".join(lines) + "\n"
+    return [*lines, f"\tbtf_id {row['btf_id']}"] if "btf_id" in row else lines
 
 
 #: ``prog show`` / ``prog list``.
-LISTING = Listing(
-    "prog",
-    "PROG",
-    lambda ctx, fd: prog_record(ctx, fd, ctx.intro.prog_info(fd)),
-    _plain,
-    open_error("get by id ({id})"),
-)
+def _row(ctx: Context, fd: int) -> dict[str, Any]:
+    return prog_record(ctx, fd, ctx.intro.prog_info(fd))
+
+
+LISTING = Listing("prog", "PROG", _row, _plain, open_error("get by id ({id})"))
