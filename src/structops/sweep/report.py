@@ -12,7 +12,8 @@ each algorithm a line, each x value the mean over seeds of the point metric (ave
 first over the grid's other options) with the standard deviation over seeds as error
 bars.  Throughput is in Mbit/s when the grid has one bandwidth and in percent of the
 bottleneck (utilisation) otherwise.  A plot whose x option has a single value in the
-grid is skipped with a note.
+grid is skipped with a note.  Sched sweeps are reported by
+:mod:`structops.sweep.sched_report` (the same functions dispatch on the table's kind).
 """
 
 from __future__ import annotations
@@ -54,12 +55,24 @@ def load(out: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def _kind(table: pd.DataFrame) -> str:
+    kinds = set(table["kind"].dropna().unique()) if "kind" in table else {"tcp"}
+    if len(kinds) > 1:
+        raise ValueError(f"the table mixes sweep kinds ({', '.join(sorted(kinds))}); report them separately")
+    kind = next(iter(kinds), "tcp")
+    if kind not in ("tcp", "sched"):
+        raise ValueError(f"no summary or plots for {kind!r} sweeps")
+    return str(kind)
+
+
 def point_table(table: pd.DataFrame) -> pd.DataFrame:
     """One row per point: its options and aggregate metrics (failed points keep NaN metrics)."""
     if table.empty:
         return table.copy()
-    if "kind" in table and set(table["kind"].dropna().unique()) - {"tcp"}:
-        raise ValueError("the plots and summary understand tcp sweeps only")
+    if _kind(table) == "sched":
+        from structops.sweep import sched_report
+
+        return sched_report.point_table(table)
     keys = [k for k in _POINT_KEYS if k in table.columns]
     frame = table.copy()
     first = frame.groupby("point_id", sort=False, dropna=False)[keys].first().reset_index(drop=True)
@@ -83,6 +96,10 @@ def point_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per algorithm: points, failures, and the mean of each point metric over its points."""
+    if not table.empty and _kind(table) == "sched":
+        from structops.sweep import sched_report
+
+        return sched_report.summary(table)
     points = point_table(table)
     ok = points[points["status"] == "ok"].copy()
     ok["utilisation_pct"] = ok["utilisation"].astype("float64") * 100
@@ -104,6 +121,10 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def format_summary(frame: pd.DataFrame) -> str:
     """The summary as an aligned text table."""
+    if "busy_pct" in frame.columns:
+        from structops.sweep import sched_report
+
+        return sched_report.format_summary(frame)
     header = (
         f"{'algorithm':<24} {'cc':<12} {'points':>6} {'failed':>6} {'Mbit/s':>8} {'util %':>7} "
         f"{'Jain':>6} {'rtt ms':>8} {'queue ms':>8} {'retrans':>8}"
@@ -151,6 +172,10 @@ def write_plots(table: pd.DataFrame, out_dir: str | Path) -> list[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return ["matplotlib is not installed: skipping the plots (pip install matplotlib)"]
+    if not table.empty and _kind(table) == "sched":
+        from structops.sweep import sched_report
+
+        return sched_report.write_plots(table, out_dir)
     points = point_table(table)
     points = points[points["status"] == "ok"].copy()
     out = Path(out_dir)
@@ -174,8 +199,12 @@ def write_plots(table: pd.DataFrame, out_dir: str | Path) -> list[str]:
         if points[x].nunique() < 2:
             notes.append(f"{name}: skipped (the grid has one {x} value)")
             continue
+        series = _series(points, x, y)
+        if not series:
+            notes.append(f"{name}: skipped (no {y} values)")
+            continue
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for algo, (xs, ys, errs) in _series(points, x, y).items():
+        for algo, (xs, ys, errs) in series.items():
             ax.errorbar(xs, ys, yerr=errs, label=algo, marker="o", capsize=3, linewidth=1.2)
         if symlog:
             ax.set_xscale("symlog", linthresh=min(v for v in points[x] if v > 0) if (points[x] > 0).any() else 1e-4)

@@ -143,3 +143,34 @@ def test_point_is_the_structops_sched_job(tmp_path: Path) -> None:
     bad = parse_grid({"kind": "sched", "objects": str(tmp_path / "w.toml"), "duration": "10ms"})
     failed = execute(Task("sched", bad.points[0].point_id, dict(bad.points[0].options), False, bad.blobs))
     assert failed.error is not None and failed.error.startswith("RuntimeError: structops sched exited with status")
+
+
+@pytest.mark.skipif(sched_kind.UNAVAILABLE is not None, reason=str(sched_kind.UNAVAILABLE))
+def test_sched_summary_and_plots(tmp_path: Path) -> None:
+    from structops.sweep.report import format_summary, summary, write_plots
+    from structops.sweep.store import Store, outcome_rows
+    from structops.sweep.worker import Outcome
+
+    grid = parse_grid({"kind": "sched", "objects": ["fifo", "vtime"], "cpus": [2, 4], "seeds": [1, 2]})
+    rows = []
+    for p in grid.points:
+        busy = 50.0 * p.options["cpus"] / 2 + p.options["seed"]  # 51/52 at 2 CPUs, 101/102 at 4
+        report = dict(REPORT, per_cpu=[{"cpu": 0, "busy_ns": busy * 1e7}], cpus=1)
+        if p.options["object"] == "vtime" and p.options["cpus"] == 4 and p.options["seed"] == 2:
+            report["exit"] = {"kind": "SCX_EXIT_ERROR_STALL", "reason": "stall", "msg": "m"}
+        task_rows = sched_kind.SchedKind._rows(report, p.options)
+        rows += outcome_rows(
+            p, Outcome(p.point_id, [] if p.index == 0 else task_rows, "boom" if p.index == 0 else None)
+        )
+    store = Store(tmp_path)
+    store.prepare(False)
+    frame = summary(store.finish(grid, rows, {})).set_index("algorithm")
+    assert frame.loc["fifo", "points"] == 4 and frame.loc["fifo", "failed"] == 1
+    assert frame.loc["vtime", "ejected"] == 1 and frame.loc["fifo", "ejected"] == 0
+    assert frame.loc["vtime", "busy_pct"] == pytest.approx((51 + 52 + 101 + 102) / 4)
+    assert frame.loc["vtime", "wait_ms"] == pytest.approx(650.0)
+    text = format_summary(frame.reset_index())
+    assert text.splitlines()[0].split()[:5] == ["scheduler", "name", "points", "failed", "ejected"]
+    notes = write_plots(store.finish(grid, rows, {}), tmp_path / "plots")
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["busy_vs_cpus.png", "jain_vs_cpus.png"]
+    assert notes[1] == "wait_p99_vs_cpus: skipped (no wait_p99_ms values)"  # the report has no percentiles

@@ -1,0 +1,127 @@
+"""Sched sweep reports: the per-scheduler summary and the plots against the number of CPUs.
+
+From a ``kind = "sched"`` table (one row per point and task) :func:`point_table` makes
+one row per point: CPU busy percentage, per-group Jain index, mean task wait, mean of
+the tasks' p99 wait, context switches, and whether the scheduler was ejected (its exit
+kind).  :func:`summary` averages per scheduler; :func:`write_plots` draws busy %, p99
+wait and Jain index against the number of CPUs, each scheduler a line, mean over seeds
+with the standard deviation as error bars (:func:`structops.sweep.report._series`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+__all__ = ["format_summary", "point_table", "summary", "write_plots"]
+
+_KEYS = ("point", "point_id", "algorithm", "object", "scheduler", "status", "cpus", "workload", "duration_us", "seed")
+
+
+def point_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per point: options and aggregate metrics (failed points keep NaN metrics)."""
+    keys = [k for k in _KEYS if k in table.columns]
+    grouped = table.groupby("point_id", sort=False, dropna=False)
+    first = grouped[keys].first().reset_index(drop=True)
+    metrics = grouped.agg(
+        busy_pct=("busy_pct", "first"),
+        jain=("jain", "first"),
+        exit_kind=("exit_kind", "first"),
+        wait_ms=("wait_ms", "mean"),
+        wait_p99_ms=("wait_p99_ms", "mean"),
+        switches=("nr_switches", "sum"),
+    ).reset_index(drop=True)
+    points = pd.concat([first, metrics], axis=1)
+    points["ejected"] = points["exit_kind"].notna() & (points["status"] == "ok")
+    points.loc[points["status"] != "ok", "switches"] = pd.NA
+    return points
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per scheduler: points, failures, ejections, and the mean of each point metric."""
+    points = point_table(table)
+    ok = points[points["status"] == "ok"].copy()
+    ok["switches"] = ok["switches"].astype("float64")
+    means = ok.groupby("algorithm").agg(
+        scheduler=("scheduler", "first"),
+        ejected=("ejected", "sum"),
+        busy_pct=("busy_pct", "mean"),
+        jain=("jain", "mean"),
+        wait_ms=("wait_ms", "mean"),
+        wait_p99_ms=("wait_p99_ms", "mean"),
+        switches=("switches", "mean"),
+    )
+    counts = points.groupby("algorithm").agg(
+        points=("point_id", "count"), failed=("status", lambda s: int((s != "ok").sum()))
+    )
+    return counts.join(means, how="left").reset_index()
+
+
+def format_summary(frame: pd.DataFrame) -> str:
+    """The sched summary as an aligned text table."""
+    header = (
+        f"{'scheduler':<20} {'name':<12} {'points':>6} {'failed':>6} {'ejected':>7} {'busy %':>7} "
+        f"{'Jain':>6} {'wait ms':>8} {'p99 ms':>8} {'switches':>9}"
+    )
+    lines = [header, "-" * len(header)]
+
+    def num(value: Any, spec: str) -> str:
+        width = int(spec.split(".")[0])
+        return f"{'-':>{width}}" if pd.isna(value) else format(float(value), spec)
+
+    for row in frame.itertuples(index=False):
+        name = "-" if pd.isna(row.scheduler) else str(row.scheduler)
+        ejected = 0 if pd.isna(row.ejected) else int(row.ejected)
+        lines.append(
+            f"{row.algorithm!s:<20} {name:<12} {row.points:>6} {row.failed:>6} {ejected:>7} "
+            f"{num(row.busy_pct, '7.1f')} {num(row.jain, '6.3f')} {num(row.wait_ms, '8.2f')} "
+            f"{num(row.wait_p99_ms, '8.2f')} {num(row.switches, '9.1f')}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_plots(table: pd.DataFrame, out_dir: str | Path) -> list[str]:
+    """Busy %, p99 wait and Jain index vs CPUs (PNG); one line per plot written or skipped."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return ["matplotlib is not installed: skipping the plots (pip install matplotlib)"]
+    from structops.sweep.report import _series
+
+    points = point_table(table)
+    points = points[points["status"] == "ok"].copy()
+    if points.empty:
+        return ["no successful points: nothing to plot"]
+    if points["cpus"].nunique() < 2:
+        return ["sched plots: skipped (the grid has one cpus value)"]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    notes = []
+    for name, y, ylabel in (
+        ("busy_vs_cpus", "busy_pct", "CPU busy (%)"),
+        ("wait_p99_vs_cpus", "wait_p99_ms", "p99 wait (ms)"),
+        ("jain_vs_cpus", "jain", "Jain's index within groups"),
+    ):
+        series = _series(points, "cpus", y)
+        if not series:
+            notes.append(f"{name}: skipped (no {y} values)")
+            continue
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for algo, (xs, ys, errs) in series.items():
+            ax.errorbar(xs, ys, yerr=errs, label=algo, marker="o", capsize=3, linewidth=1.2)
+        ax.set_xlabel("CPUs")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{ylabel} vs CPUs (mean over seeds, error bars: std)", fontsize="medium")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        notes.append(f"wrote {path}")
+    return notes
