@@ -20,6 +20,8 @@ from structops.kernel.btf_obj import BtfObject, load_user_btf
 from structops.kernel.maps.array import ArrayMap
 from structops.kernel.maps.base import BpfMap, check_obj_name
 from structops.kernel.maps.hash import HashMap
+from structops.kernel.maps.percpu_array import PercpuArrayMap
+from structops.kernel.maps.queue import QueueMap, StackMap
 from structops.kernel.maps.sk_storage import SkStorageMap
 from structops.kernel.objects import KObject
 from structops.kernel.prog import BpfProg
@@ -84,6 +86,9 @@ MAP_TYPES: dict[int, type[BpfMap]] = {
     MapType.BPF_MAP_TYPE_HASH: HashMap,
     MapType.BPF_MAP_TYPE_STRUCT_OPS: StructOpsMap,
     MapType.BPF_MAP_TYPE_SK_STORAGE: SkStorageMap,
+    MapType.BPF_MAP_TYPE_PERCPU_ARRAY: PercpuArrayMap,
+    MapType.BPF_MAP_TYPE_QUEUE: QueueMap,
+    MapType.BPF_MAP_TYPE_STACK: StackMap,
 }
 
 

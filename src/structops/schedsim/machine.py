@@ -66,16 +66,20 @@ class Machine:
     # -- plumbing ------------------------------------------------------------------------
     def _bind_clock(self) -> None:
         vm = getattr(getattr(self.kernel, "executor", None), "vm", None)
-        self._vm = vm
+        self.vm: Any = vm
         self._saved_clock: Callable[[], int] | None = None
+        self._saved_random: Any = None
         if vm is not None:
             self._saved_clock = vm.clock_ns
             vm.clock_ns = lambda: self.now
+            self._saved_random = vm.random
+            vm.random = random.Random(self.rng.getrandbits(64))
 
     def close(self) -> None:
         """Give the VM its clock back and free every kernel allocation of the machine."""
-        if self._vm is not None and self._saved_clock is not None:
-            self._vm.clock_ns = self._saved_clock
+        if self.vm is not None and self._saved_clock is not None:
+            self.vm.clock_ns = self._saved_clock
+            self.vm.random = self._saved_random
             self._saved_clock = None
         for t in self.tasks:
             if t.kstruct is not None:

@@ -194,3 +194,23 @@ def install(kernel: EmulatedKernel) -> None:
     from structops.kernel.subsys.sched_ext.kfuncs import register_kfuncs
 
     register_kfuncs(kernel, state)
+    _register_helpers(kernel)
+
+
+def _register_helpers(kernel: EmulatedKernel) -> None:
+    """Runtime side of the queue/stack map helpers the schedulers use (87-89)."""
+    from structops.kernel.maps.queue import queue_helpers
+
+    table = getattr(kernel, "helpers", None)
+    if table is not None and hasattr(table, "define"):  # the kernel's one helper registry
+        for spec in queue_helpers(kernel):
+            if not table.implemented(spec.id):
+                table.define(spec.id, impl=spec.func)
+        return
+    executor = kernel.executor
+    if executor is None:
+        return
+    registry = executor.vm.helpers
+    for spec in queue_helpers(kernel):
+        if spec.id not in registry:
+            registry.register(spec)

@@ -114,6 +114,10 @@ class ScxSched:
             return 0
         outer = self.ctx[-1].mask if self.ctx else 0
         self.ctx.append(_Ctx(op, outer | C.op_mask(op), tuple(t.addr for t in tasks), cpu, ddsp))
+        vm = self.machine.vm
+        saved_cpu = vm.cpu if vm is not None else 0
+        if vm is not None:
+            vm.cpu = cpu
         try:
             return self.kdata.call(op, *args)
         except VMFault as fault:
@@ -121,6 +125,8 @@ class ScxSched:
             return 0
         finally:
             self.ctx.pop()
+            if vm is not None:
+                vm.cpu = saved_cpu
 
     def kf_allowed(self, mask: int) -> bool:
         """``scx_kf_allowed``: the running op's mask must include one of ``mask`` (SX-K2)."""
