@@ -27,7 +27,7 @@ import re
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 __all__ = ["Field", "Layout", "Pin"]
 
@@ -154,8 +154,15 @@ class Layout:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
-    def __getitem__(self, name: str) -> Field:
-        return self._by_name[name]
+    @overload
+    def __getitem__(self, key: int) -> Field: ...
+
+    @overload
+    def __getitem__(self, key: str) -> Field: ...
+
+    def __getitem__(self, key: int | str) -> Field:
+        """A field by name, or by position in table order (a layout is a sequence of fields)."""
+        return self.fields[key] if isinstance(key, int) else self._by_name[key]
 
     def __repr__(self) -> str:
         return f"Layout({self.name!r}, size={self.size}, {len(self.fields)} fields)"

@@ -132,3 +132,13 @@ def test_short_buffers_unpack_as_zero() -> None:
     raw = struct.pack("<II", 26, 7)
     info = T.MAP_INFO.unpack(raw)
     assert info["type"] == 26 and info["id"] == 7 and info["max_entries"] == 0 and info["name"] == bytes(16)
+
+
+def test_layout_is_a_sequence_of_fields() -> None:
+    """Fields by position and by name; ``in`` and ``len`` work; unknown names are KeyError."""
+    lay = T.LINK_UPDATE
+    assert lay[0] is lay["link_fd"] and lay[-1].name == "old_fd" and len(lay) == 4
+    assert "new_fd" in lay and "new_map_fd" not in lay
+    assert [f.name for f in lay] == ["link_fd", "new_fd", "flags", "old_fd"]
+    with pytest.raises(KeyError):
+        lay["new_map_fd"]
