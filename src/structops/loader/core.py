@@ -35,6 +35,7 @@ name the program, the relocation, the instruction, the kind and the access path.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -168,16 +169,25 @@ def access_path(relo: CoreRelo, local: BTFSpec) -> str:
     return out
 
 
-def relocate(relo: CoreRelo, local: BTFSpec, target: BTFSpec, *, prog: str = "", number: int = 0) -> CoreResult:
+def relocate(
+    relo: CoreRelo,
+    local: BTFSpec,
+    target: BTFSpec,
+    *,
+    prog: str = "",
+    number: int = 0,
+    modules: Sequence[BTFSpec] = (),
+) -> CoreResult:
     """Compute the local and target values of ``relo`` (local BTF = the object's).
 
     ``prog`` and ``number`` (the relocation's index in the program) only name the
-    relocation in errors.
+    relocation in errors.  ``modules`` are split BTFs searched, in order, when ``target``
+    (vmlinux) has no candidate, as libbpf does; only a module's own types count.
     """
     ctx = _Ctx(prog, number, relo)
     ctx.path = access_path(relo, local)
     try:
-        res = _relocate(ctx, local, target)
+        res = _relocate(ctx, local, target, modules)
     except (BTFError, RecursionError) as e:
         raise ctx.error(str(e) or "type nesting too deep") from e
     return res
@@ -343,7 +353,7 @@ def _memsz_ok(lt: Type | None, tt: Type | None) -> bool:
     )
 
 
-def _relocate(ctx: _Ctx, local: BTFSpec, target: BTFSpec) -> CoreResult:
+def _relocate(ctx: _Ctx, local: BTFSpec, target: BTFSpec, modules: Sequence[BTFSpec] = ()) -> CoreResult:
     relo = ctx.relo
     kind = relo.kind
     root = local.type_by_id(relo.type_id)
@@ -355,6 +365,12 @@ def _relocate(ctx: _Ctx, local: BTFSpec, target: BTFSpec) -> CoreResult:
     if (kind.is_type or kind.is_enumval) and len(access) != 1:
         raise ctx.error(f"bad access string {relo.access_str!r} for a {KIND_NAMES[kind]} relocation")
     cands = candidates(target, root)
+    if not cands:
+        for module in modules:
+            own = [i for i in candidates(module, root) if i >= module.first_id]
+            if own:
+                target, cands = module, own
+                break
     if kind.is_field:
         return _relocate_field(ctx, root, cands, local, target)
     if kind.is_type:
@@ -506,12 +522,17 @@ def patch_insn(code: bytearray, index: int, res: CoreResult, *, prog: str = "", 
 
 
 def apply_core(
-    name: str, code: bytes, relos: tuple[CoreRelo, ...] | list[CoreRelo], local: BTFSpec, target: BTFSpec
+    name: str,
+    code: bytes,
+    relos: Sequence[CoreRelo],
+    local: BTFSpec,
+    target: BTFSpec,
+    modules: Sequence[BTFSpec] = (),
 ) -> bytes:
     """Program ``name``'s instructions with every CO-RE relocation applied against ``target``."""
     out = bytearray(code)
     for number, relo in enumerate(relos):
-        res = relocate(relo, local, target, prog=name, number=number)
+        res = relocate(relo, local, target, prog=name, number=number, modules=modules)
         patch_insn(out, relo.insn_off, res, prog=name, relo=relo)
     return bytes(out)
 

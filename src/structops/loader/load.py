@@ -156,7 +156,8 @@ def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes
     if p.core_relos and spec.btf is not None:  # CO-RE against the target kernel's BTF
         from structops.loader.core import apply_core
 
-        code = bytearray(apply_core(p.name, p.instructions, p.core_relos, spec.btf, ktypes.vmlinux))
+        modules = list(ktypes.modules.values())
+        code = bytearray(apply_core(p.name, p.instructions, p.core_relos, spec.btf, ktypes.vmlinux, modules))
     for r in p.relocations:
         off = r.insn * 8
         if r.kind in (RelocKind.MAP, RelocKind.MAP_VALUE):

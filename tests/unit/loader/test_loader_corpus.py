@@ -393,3 +393,26 @@ def test_corpus_ccs_run_in_the_simulator(name: str, cc: str) -> None:
     assert rows, text
     mbit = float(text.split("total ", 1)[1].split(" Mbit/s", 1)[0])
     assert mbit > 1.0
+
+
+def test_core_candidates_come_from_module_btf_when_vmlinux_has_none() -> None:
+    """libbpf searches module BTFs (their own types) when vmlinux has no candidate."""
+    from pathlib import Path
+
+    import structops.kernel as kernel_pkg
+    from structops.loader.btf_ext import CoreRelo
+    from structops.loader.core import relocate
+
+    data = Path(kernel_pkg.__file__).parent / "data"
+    vml = btflib.parse((data / "vmlinux.btf").read_bytes())
+    mod = btflib.parse((data / "bpf_testmod.btf").read_bytes(), base=vml)
+    ptr = btflib.Pointer(btflib.Void())
+    local_t = btflib.Struct("bpf_testmod_ops___lo", 16, (btflib.Member("x", ptr, 0), btflib.Member("test_2", ptr, 64)))
+    local = btflib.parse(btflib.encode([btflib.Void(), local_t]))
+    tid = local.type_id(local.find("bpf_testmod_ops___lo"))
+    relo = CoreRelo(0, tid, 0, K.FIELD_BYTE_OFFSET, "0:1")
+    assert relocate(relo, local, vml).poison
+    real = mod.find("bpf_testmod_ops", btflib.Struct)
+    want = next(m.bit_offset for m in real.members if m.name == "test_2") // 8
+    res = relocate(relo, local, vml, modules=[mod])
+    assert (res.poison, res.target, res.target_type_id) == (False, want, mod.type_id(real))
