@@ -416,3 +416,19 @@ def test_core_candidates_come_from_module_btf_when_vmlinux_has_none() -> None:
     want = next(m.bit_offset for m in real.members if m.name == "test_2") // 8
     res = relocate(relo, local, vml, modules=[mod])
     assert (res.poison, res.target, res.target_type_id) == (False, want, mod.type_id(real))
+
+
+def test_cli_prints_the_program_and_the_log_of_a_refusal_on_the_embedded_kernel() -> None:
+    import contextlib
+    import io
+
+    from structops.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(["struct_ops", "register", str(obj("cc_verifier_reject"))], out)
+    text = out.getvalue() + err.getvalue()
+    assert rc != 0
+    assert "program 'lo_rej_cong_avoid'" in text
+    assert "access beyond struct tcp_sock at off 60000 size 8" in text
+    assert "permission denied" not in text
