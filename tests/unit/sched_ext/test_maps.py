@@ -37,7 +37,9 @@ def test_percpu_array_one_copy_per_cpu() -> None:
     m.close()
 
 
-@pytest.mark.parametrize(("t", "order"), [(MapType.BPF_MAP_TYPE_QUEUE, [1, 2, 3]), (MapType.BPF_MAP_TYPE_STACK, [3, 2, 1])])
+@pytest.mark.parametrize(
+    ("t", "order"), [(MapType.BPF_MAP_TYPE_QUEUE, [1, 2, 3]), (MapType.BPF_MAP_TYPE_STACK, [3, 2, 1])]
+)
 def test_queue_and_stack_order(t: MapType, order: list[int]) -> None:
     """QUEUE is FIFO, STACK is LIFO; full pushes are -E2BIG unless BPF_EXIST; empty is -ENOENT."""
     k = EmulatedKernel()

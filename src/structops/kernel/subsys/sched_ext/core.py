@@ -41,7 +41,7 @@ class ScxTask:
     runnable_at: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Ctx:
     op: str
     mask: int
@@ -93,6 +93,8 @@ class ScxSched:
     dump_lines: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     exit_info_alloc: Any = None
+    _tramp: dict[str, Any] = field(default_factory=dict)
+    _run_tramp: Any = None
 
     def __post_init__(self) -> None:
         kd = self.kdata
@@ -106,6 +108,10 @@ class ScxSched:
         self.ops = frozenset(n for n in names if kd.desc.member_supported(names.index(n)) and kd.has(n))
         self.local = [Dsq(C.SCX_DSQ_LOCAL_ON | c, builtin=True) for c in range(self.machine.nr_cpus)]
         self.builtin_idle = "update_idle" not in self.ops or bool(self.flags & C.SCX_OPS_KEEP_BUILTIN_IDLE)
+        # op -> trampoline, so a call skips the member lookups (kdata.call does the same)
+        tramp = getattr(kd, "trampoline", None)
+        self._tramp = {op: tramp(op) for op in self.ops} if tramp is not None else {}
+        self._run_tramp = getattr(getattr(kd, "map", None), "kernel", None)
 
     # -- calling ops ---------------------------------------------------------------------
     def call(self, op: str, cpu: int, *args: int, tasks: tuple[Task, ...] = (), ddsp: Task | None = None) -> int:
@@ -113,12 +119,15 @@ class ScxSched:
         if op not in self.ops:
             return 0
         outer = self.ctx[-1].mask if self.ctx else 0
-        self.ctx.append(_Ctx(op, outer | C.op_mask(op), tuple(t.addr for t in tasks), cpu, ddsp))
+        self.ctx.append(_Ctx(op, outer | C.op_mask(op), (), cpu, ddsp))
         vm = self.machine.vm
         saved_cpu = vm.cpu if vm is not None else 0
         if vm is not None:
             vm.cpu = cpu
         try:
+            tr = self._tramp.get(op)
+            if tr is not None and self._run_tramp is not None:
+                return int(self._run_tramp.run_trampoline(tr, list(args)))
             return self.kdata.call(op, *args)
         except VMFault as fault:
             self.error(C.SCX_EXIT_ERROR, f"ops.{op}() faulted: {fault}")
