@@ -1,0 +1,33 @@
+"""The SchedSim API: attach, run, inspect tasks, DSQs and maps mid-run (docs/sched-ext.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from structops.kernel.subsys.sched_ext import consts as C
+from structops.schedsim import SchedSim
+
+SCHED = Path(__file__).resolve().parents[3] / "testdata" / "sched"
+
+
+def test_inspect_mid_run() -> None:
+    """Mid-run: waiting tasks sit in DSQ 0 in vtime order; globals are live; detach hands tasks to fair."""
+    with SchedSim(cpus=2, seed=1) as sim:
+        sim.add_group("hog", count=6)
+        sched = sim.load(SCHED / "sx_vtime.bpf.o")
+        sim.attach(sched)
+        sim.run("100ms")
+        waiting = sim.dsq(0)
+        assert len(waiting) == 4 and all(t.sched_class == "scx" and not t.running for t in waiting)
+        vt = [t.dsq_vtime for t in waiting]
+        assert vt == sorted(vt)
+        assert sched.get_global("nr_queued") > 0
+        assert sim.scheduler is not None and sim.scheduler.name == "sx_vtime"
+        running = [t for t in sim.tasks if t.running]
+        assert len(running) == 2 and {t.cpu for t in running} == {0, 1}
+        sim.detach()
+        assert sim.exit is not None and sim.exit.kind == C.SCX_EXIT_UNREG
+        assert sim.scheduler is None and all(t.sched_class == "fair" for t in sim.tasks)
+        before = sum(t.runtime_ns for t in sim.tasks)
+        sim.run(0.05)
+        assert sum(t.runtime_ns for t in sim.tasks) - before == 2 * 50_000_000
