@@ -140,8 +140,9 @@ def load_program(proc: Process, attr: ProgLoadAttr) -> BpfProg:
     insns = insns[: cnt * 8]
     if len(insns) < cnt * 8:
         raise bpf_error(errno.EFAULT, "insns buffer shorter than insn_cnt")
-    license_ = attr.license.decode() if isinstance(attr.license, bytes) else (attr.license or "")
-    license_ = license_.split("\0", 1)[0]
+    # The license is an opaque C string (issue 12 item 6): bytes up to the NUL, any values.
+    raw_license = attr.license if isinstance(attr.license, bytes) else (attr.license or "").encode("utf-8", "replace")
+    license_ = raw_license.split(b"\0", 1)[0].decode("latin-1")
     # V1: capabilities
     if kernel.unprivileged_bpf_disabled and not proc.capable(CAP_BPF):
         raise bpf_error(errno.EPERM, "unprivileged bpf is disabled")
