@@ -24,7 +24,7 @@ from structops.kernel import kbtf
 from structops.kernel.attrs import Attr
 from structops.kernel.btf_obj import BtfObject
 from structops.kernel.executor import VmExecutor
-from structops.kernel.helpers import HELPER_NAMES
+from structops.kernel.helpers import HelperTable
 from structops.kernel.kmem import KernelMemory
 from structops.kernel.maps.base import BpfMap
 from structops.kernel.modules import Module, load_module, unload_module
@@ -55,6 +55,8 @@ class Kfunc:
     prog_types: frozenset[int]
     func: btflib.Func
     btf: BtfObject
+    #: ``KF_*`` flags (:class:`structops.verifier.ops.KF`); None: inferred from the name.
+    flags: int | None = None
 
 
 class UserMemory:
@@ -281,6 +283,9 @@ class EmulatedKernel:
         self._tls = threading.local()
         self._lock = threading.RLock()
         self.executor: Any = VmExecutor(self)
+        #: The one helper registry (prototypes for the verifier, implementations for the VM).
+        self.helpers = HelperTable()
+        self.helpers.attach_vm(self.executor.vm.helpers)
         raw = vmlinux if vmlinux is not None else kbtf.vmlinux_btf_bytes()
         spec = btflib.parse(raw)
         self.vmlinux = BtfObject(self, raw, spec, name="vmlinux", kernel_btf=True)
@@ -419,20 +424,25 @@ class EmulatedKernel:
     # -- helpers and kfuncs --------------------------------------------------------------------
     def helper_exists(self, helper_id: int) -> bool:
         """The helper id is in ``enum bpf_func_id``."""
-        return helper_id in HELPER_NAMES and helper_id != 0
+        return self.helpers.get(helper_id) is not None
 
     def helper_name(self, helper_id: int) -> str:
         """Helper name for logs."""
-        return HELPER_NAMES.get(helper_id, "unknown")
+        return self.helpers.name(helper_id)
 
     def register_kfunc(
-        self, name: str, fn: Callable[..., int], prog_types: frozenset[int], btf: BtfObject | None = None
+        self,
+        name: str,
+        fn: Callable[..., int],
+        prog_types: frozenset[int],
+        btf: BtfObject | None = None,
+        flags: int | None = None,
     ) -> int:
         """Register kfunc ``name`` (a FUNC in ``btf``, vmlinux by default); returns its BTF id."""
         owner = btf or self.vmlinux
         func = owner.spec.find(name, btflib.Func)
         btf_id = owner.spec.type_id(func)
-        self.kfuncs[(owner.id, btf_id)] = Kfunc(name, fn, prog_types, func, owner)
+        self.kfuncs[(owner.id, btf_id)] = Kfunc(name, fn, prog_types, func, owner, flags)
         if self.executor is not None and owner is self.vmlinux:
             self.executor.register_kfunc(name, fn, btf_id, prog_types)
         return btf_id

@@ -1,13 +1,36 @@
-"""Helper ids and names (``enum bpf_func_id`` of Linux 6.18) and the base helper set.
+"""The embedded kernel's helper registry: ids and names, prototypes, implementations (V16).
 
-The VM's helper registry implements the helpers; this table gives names for logs
-("program of this type cannot use helper bpf_xxx#N") and the ``bpf_base_func_proto``
-set a struct_ops subsystem's ``get_func_proto`` falls back to (T10).
+One table per kernel (:class:`HelperTable`): for each ``enum bpf_func_id`` value of
+Linux 6.18 its name (logs: "program of this type cannot use helper bpf_xxx#N"), its
+:class:`~structops.verifier.ops.HelperProto` (what the verifier checks) and its Python
+implementation (what the VM runs), filled from the base tables below and by subsystems
+(``tcp_sockopt``, ``sk_storage``, the callback helpers).  Which helpers a program may call
+is its program type's / struct_ops subsystem's ``get_func_proto`` set
+(:data:`BASE_HELPERS` is ``bpf_base_func_proto`` for a CAP_BPF + CAP_PERFMON loader,
+measured on Linux 6.18).  The VM's helper registry mirrors the implementations.
 """
 
 from __future__ import annotations
 
-__all__ = ["BASE_HELPERS", "HELPER_NAMES", "helper_id"]
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from structops.verifier.ops import (
+    ARG_ANY,
+    ARG_KEY,
+    ARG_MAP,
+    ARG_SIZE,
+    ARG_SZMEM,
+    ARG_UVAL,
+    ARG_VAL,
+    RET_INT,
+    RET_MAP_VALUE_OR_NULL,
+    RET_U32,
+    HelperProto,
+)
+from structops.vm.helpers import HelperFunc, HelperRegistry, HelperSpec, base_helpers
+
+__all__ = ["BASE_HELPERS", "BASE_PROTOS", "HELPER_NAMES", "HelperDef", "HelperTable", "helper_id"]
 
 #: ``enum bpf_func_id`` (id -> name), taken from the 6.18 BTF.
 HELPER_NAMES: dict[int, str] = {
@@ -233,55 +256,154 @@ def helper_id(name: str) -> int:
     return _BY_NAME[name if name.startswith("bpf_") else "bpf_" + name]
 
 
-#: ``bpf_base_func_proto`` for a CAP_BPF + CAP_PERFMON loader (subset relevant here).
+#: ``bpf_base_func_proto`` for a CAP_BPF + CAP_PERFMON loader: the helpers a
+#: tcp_congestion_ops ``release`` program may call on Linux 6.18 minus the tcp_ca extras
+#: (sk_storage_get/delete, tcp_send_ack), measured by loading one call of every id 1..214
+#: (T10); it is also a subset of the socket filter's measured set.
 BASE_HELPERS = frozenset(
-    helper_id(n)
-    for n in (
-        "map_lookup_elem",
-        "map_update_elem",
-        "map_delete_elem",
-        "map_push_elem",
-        "map_pop_elem",
-        "map_peek_elem",
-        "get_prandom_u32",
-        "get_smp_processor_id",
-        "get_numa_node_id",
-        "tail_call",
-        "ktime_get_ns",
-        "ktime_get_boot_ns",
-        "ktime_get_tai_ns",
-        "ringbuf_output",
-        "ringbuf_reserve",
-        "ringbuf_submit",
-        "ringbuf_discard",
-        "ringbuf_query",
-        "for_each_map_elem",
-        "loop",
-        "strncmp",
-        "spin_lock",
-        "spin_unlock",
-        "jiffies64",
-        "per_cpu_ptr",
-        "this_cpu_ptr",
-        "timer_init",
-        "timer_set_callback",
-        "timer_start",
-        "timer_cancel",
-        "trace_printk",
-        "trace_vprintk",
-        "snprintf",
-        "snprintf_btf",
-        "probe_read_kernel",
-        "probe_read_kernel_str",
-        "probe_read_user",
-        "probe_read_user_str",
-        "get_current_task",
-        "get_current_task_btf",
-        "task_pt_regs",
-        "dynptr_from_mem",
-        "dynptr_read",
-        "dynptr_write",
-        "dynptr_data",
-        "kptr_xchg",
-    )
+    {1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 22, 35, 37, 42, 55, 80, 87, 88, 89, 93, 94, 105, 106}
+    | {109, 112, 113, 114, 115, 117, 118, 120, 123, 125, 130, 131, 132, 133, 134, 141, 148, 149}
+    | {153, 154, 156, 157, 158, 160, 164, 165, 169, 170, 171, 172, 175, 176, 177, 180, 181, 182, 191}
+    | {194, 195, 197, 198, 199, 200, 201, 202, 203, 208, 209, 210, 211}
 )
+
+#: Prototypes of the helpers whose arguments the verifier models (``bpf_func_proto``).
+BASE_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
+    1: ((ARG_MAP, ARG_KEY), RET_MAP_VALUE_OR_NULL),  # map_lookup_elem
+    2: ((ARG_MAP, ARG_KEY, ARG_VAL, ARG_ANY), RET_INT),  # map_update_elem
+    3: ((ARG_MAP, ARG_KEY), RET_INT),  # map_delete_elem
+    5: ((), RET_INT),  # ktime_get_ns
+    6: ((ARG_SZMEM, ARG_SIZE), RET_INT),  # trace_printk (varargs r3-r5 not checked)
+    7: ((), RET_U32),  # get_prandom_u32
+    8: ((), RET_U32),  # get_smp_processor_id
+    14: ((), RET_INT),  # get_current_pid_tgid
+    15: ((), RET_INT),  # get_current_uid_gid
+    42: ((), RET_U32),  # get_numa_node_id
+    87: ((ARG_MAP, ARG_VAL, ARG_ANY), RET_INT),  # map_push_elem
+    88: ((ARG_MAP, ARG_UVAL), RET_INT),  # map_pop_elem
+    89: ((ARG_MAP, ARG_UVAL), RET_INT),  # map_peek_elem
+    107: ((ARG_MAP, ARG_ANY, ARG_ANY, ARG_ANY), RET_MAP_VALUE_OR_NULL),  # sk_storage_get: R0 value of R1's map
+    108: ((ARG_MAP, ARG_ANY), RET_INT),  # sk_storage_delete
+    113: ((ARG_UVAL, ARG_SIZE, ARG_ANY), RET_INT),  # probe_read_kernel (dst, size, unsafe src)
+    118: ((), RET_INT),  # jiffies64
+    125: ((), RET_INT),  # ktime_get_boot_ns
+    160: ((), RET_INT),  # ktime_get_coarse_ns
+    208: ((), RET_INT),  # ktime_get_tai_ns
+}
+
+
+@dataclass(frozen=True)
+class HelperDef:
+    """One helper of the registry: prototype (verifier) and implementation (VM, with its
+    program types and VM-side signature), None when the embedded kernel has none."""
+
+    proto: HelperProto
+    impl: HelperSpec | None = None
+
+    @property
+    def id(self) -> int:
+        """``enum bpf_func_id`` value."""
+        return self.proto.id
+
+    @property
+    def name(self) -> str:
+        """``bpf_<name>``."""
+        return self.proto.name
+
+    @property
+    def prog_types(self) -> frozenset[int] | None:
+        """Program types the implementation serves (None: any)."""
+        return self.impl.prog_types if self.impl is not None else None
+
+
+class HelperTable:
+    """The one helper registry of an embedded kernel (ids, names, prototypes, implementations).
+
+    The VM registry given to :meth:`attach_vm` receives every implementation, now and as
+    subsystems :meth:`implement` theirs; implementations the VM already had are adopted.
+    """
+
+    def __init__(self) -> None:
+        self._defs: dict[int, HelperDef] = {}
+        self._vm: HelperRegistry | None = None
+        for hid, name in HELPER_NAMES.items():
+            if hid:
+                kinds = BASE_PROTOS.get(hid)
+                proto = HelperProto(hid, name, kinds[0], kinds[1]) if kinds else HelperProto(hid, name)
+                self._defs[hid] = HelperDef(proto)
+        self.add_impls(base_helpers())
+
+    def declare(self, hid: int, args: tuple[str, ...], ret: str = RET_INT) -> HelperDef:
+        """Give helper ``hid`` a modelled prototype (a subsystem's ``bpf_func_proto``)."""
+        old = self._defs.get(hid)
+        if old is None:
+            raise ValueError(f"helper id {hid} is not in enum bpf_func_id")
+        new = replace(old, proto=HelperProto(hid, old.name, args, ret))
+        self._defs[hid] = new
+        return new
+
+    def implement(self, spec: HelperSpec) -> HelperDef:
+        """Give helper ``spec.id`` its VM implementation (mirrored into the attached VM)."""
+        old = self._defs.get(spec.id)
+        if old is None:
+            raise ValueError(f"helper id {spec.id} is not in enum bpf_func_id")
+        new = replace(old, impl=spec)
+        self._defs[spec.id] = new
+        if self._vm is not None:
+            self._vm.register(spec, replace=True)
+        return new
+
+    def define(
+        self,
+        hid: int,
+        *,
+        args: tuple[str, ...] | None = None,
+        ret: str = RET_INT,
+        impl: HelperFunc | None = None,
+        prog_types: frozenset[int] | None = None,
+    ) -> HelperDef:
+        """:meth:`declare` (when ``args`` is set) and/or :meth:`implement` with a bare function."""
+        d = self.declare(hid, args, ret) if args is not None else self._defs.get(hid)
+        if d is None:
+            raise ValueError(f"helper id {hid} is not in enum bpf_func_id")
+        if impl is not None:
+            d = self.implement(HelperSpec(hid, d.name, impl, prog_types=prog_types))
+        return d
+
+    def add_impls(self, specs: Iterable[HelperSpec]) -> None:
+        """Adopt VM implementations (``HelperSpec``) whose id has none yet."""
+        for spec in specs:
+            d = self._defs.get(spec.id)
+            if d is not None and d.impl is None:
+                self._defs[spec.id] = replace(d, impl=spec)
+
+    def attach_vm(self, registry: HelperRegistry) -> None:
+        """Mirror the implementations into the VM's ``registry`` (and adopt what it has)."""
+        for h in registry.ids():
+            spec = registry.get(h)
+            d = self._defs.get(h)
+            if spec is not None and d is not None:
+                self._defs[h] = replace(d, impl=spec)  # the instance the VM runs
+        self._vm = registry
+        for d in self._defs.values():
+            if d.impl is not None and d.id not in registry:
+                registry.register(d.impl)
+
+    def get(self, hid: int) -> HelperDef | None:
+        """The helper ``hid`` or None."""
+        return self._defs.get(hid)
+
+    def proto(self, hid: int) -> HelperProto | None:
+        """The prototype of ``hid`` (None: not a helper of Linux 6.18)."""
+        d = self._defs.get(hid)
+        return d.proto if d is not None else None
+
+    def name(self, hid: int) -> str:
+        """``bpf_<name>`` for logs, ``unknown`` for an id Linux 6.18 does not have."""
+        d = self._defs.get(hid)
+        return d.name if d is not None else "unknown"
+
+    def implemented(self, hid: int) -> bool:
+        """Whether the VM can run helper ``hid``."""
+        d = self._defs.get(hid)
+        return d is not None and d.impl is not None

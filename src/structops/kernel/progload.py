@@ -2,11 +2,10 @@
 
 Order follows ``bpf_prog_load`` then ``bpf_check``: attrs and capabilities (V1), the
 attach target (V2, V3), ``check_struct_ops_btf_id`` (V4-V11), then the instruction
-scan: map references, helper availability (V16), kfunc rules, ctx access (V12) and
-the return register (V15).  Full safety verification belongs to the VM and the
-verifier task; what is checked here is what the kernel rejects before running
-anything, with the kernel's errno and log text.  Nullable arguments (V13) are
-enforced at run time: a NULL dereference faults in the VM.
+scan: map references and kfunc rules, then the verifier for every supported program
+type (:mod:`structops.kernel.progtypes`; other types are EINVAL like a kernel without
+them): helper availability (V16), ctx access (V12), nullable arguments (V13), the
+return register (V15), with the kernel's errno and log text.
 """
 
 from __future__ import annotations
@@ -19,7 +18,9 @@ from structops.errors import VerifierError, bpf_error
 from structops.kernel.btf_obj import BtfObject
 from structops.kernel.maps.base import check_obj_name
 from structops.kernel.prog import BpfProg, StructOpsAttach, is_gpl_compatible, prog_tag
+from structops.kernel.progtypes import SUPPORTED_PROG_TYPES
 from structops.kernel.struct_ops import _func_proto_of, find_desc
+from structops.kernel.verifier_env import verify_prog
 from structops.uapi import (
     BPF_PSEUDO_BTF_ID,
     BPF_PSEUDO_CALL,
@@ -191,6 +192,10 @@ def load_program(proc: Process, attr: ProgLoadAttr) -> BpfProg:
         code = slots(insns)
         if ptype == ProgType.BPF_PROG_TYPE_STRUCT_OPS:
             _check_struct_ops(proc, prog, code, log)
+        elif ptype not in SUPPORTED_PROG_TYPES:  # find_prog_type: a type this kernel lacks
+            raise bpf_error(
+                errno.EINVAL, f"program type {ptype.name} is not supported by the embedded kernel; load it on Linux"
+            )
         _scan(proc, prog, code, log)
         prog.verified_insns = len(code)
         kernel_exec = kernel.executor
@@ -247,13 +252,13 @@ def _is_tail_call(s: Slot) -> bool:
 
 
 def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
-    """Map references, helper/kfunc availability, ctx reads and R0 at exit."""
-    kernel = proc.kernel
+    """Map references and kfunc availability (``add_subprog_and_kfunc``), then the verifier.
+
+    Helper availability is the verifier's (``check_helper_call``: only reached calls, so
+    libbpf's poisoned CO-RE / weak-kfunc calls in dead code pass, V16); kfunc calls are
+    checked for every call insn, as Linux does before ``check_cfg``.
+    """
     n = len(code)
-    st = prog.st_ops
-    allowed = None
-    if st is not None:
-        allowed = st.desc.ops.verifier_ops.get_func_proto
     i = 0
     while i < n:
         s = code[i]
@@ -272,27 +277,64 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
             i += 2
             continue
         if s.code == 0x85:
-            if s.src == 0:  # helper
-                hid = s.imm
-                if not kernel.helper_exists(hid):
-                    if st is None:
-                        raise _fail(log, errno.EINVAL, f"invalid func unknown#{hid}")
-                    # A verified program may hold unknown calls in dead code (libbpf's CO-RE
-                    # and weak-kfunc poison): the verifier refuses them only where reached.
-                elif prog.prog_type == ProgType.BPF_PROG_TYPE_STRUCT_OPS and not (allowed and allowed(hid, prog)):
-                    name = kernel.helper_name(hid)
-                    raise _fail(log, errno.EINVAL, f"program of this type cannot use helper {name}#{hid}")
-            elif s.src == BPF_PSEUDO_KFUNC_CALL:
-                if not prog.gpl_compatible:
-                    raise _fail(log, errno.EINVAL, "cannot call kernel function from non-GPL compatible program")
-                if not kernel.kfunc_allowed(s.imm, s.off, prog):
-                    raise _fail(log, errno.EACCES, f"calling kernel function {s.imm} is not allowed")
-            elif s.src != BPF_PSEUDO_CALL:
+            if s.src == BPF_PSEUDO_KFUNC_CALL:
+                _check_kfunc(proc, prog, s, log)
+            elif s.src not in (0, BPF_PSEUDO_CALL):
                 raise _fail(log, errno.EINVAL, f"unknown call src {s.src}")
         i += 1
-    if st is not None:
-        # --- verifier integration (owned by src/structops/verifier/): the abstract
-        # interpreter subsumes the former _check_ctx_and_r0 data-flow (V12-V17). ---
-        from structops.verifier import verify_struct_ops_prog
+    verify_prog(proc, prog, log)
+    _check_implemented(proc, prog, log)
 
-        verify_struct_ops_prog(proc, prog, log)
+
+def _check_kfunc(proc: Process, prog: BpfProg, s: Slot, log: _Log) -> None:
+    """``add_kfunc_call``: GPL, a FUNC in the target BTF, in the kfunc set of this program."""
+    kernel = proc.kernel
+    if not prog.gpl_compatible:
+        raise _fail(log, errno.EINVAL, "cannot call kernel function from non-GPL compatible program")
+    k = kernel.kfunc_by_id(s.imm, s.off)
+    allowed = k is not None and prog.prog_type in k.prog_types
+    st = prog.st_ops
+    if allowed and k is not None and st is not None:
+        kfilter = st.desc.ops.verifier_ops.kfunc_filter  # per-member sets (sched_ext)
+        allowed = kfilter is None or kfilter(k.name, prog)
+    if allowed:
+        return
+    name = k.name if k is not None else _btf_func_name(kernel, s.imm)
+    if name is None:
+        raise _fail(log, errno.EINVAL, f"kernel btf_id {s.imm} is not a function")
+    if k is None and name in kernel.__dict__.get("unimplemented_kfuncs", ()):
+        raise _fail(
+            log,
+            errno.EINVAL,
+            f"kernel function {name} is allowed here by Linux but the embedded kernel does not implement it; "
+            "load this program on the real kernel",
+        )
+    raise _fail(log, errno.EACCES, f"calling kernel function {name} is not allowed")
+
+
+def _btf_func_name(kernel: object, btf_id: int) -> str | None:
+    """The name of FUNC ``btf_id`` in vmlinux BTF, None when it is not a FUNC."""
+    from structops import btf as btflib
+
+    try:
+        t = kernel.vmlinux.spec.type_by_id(btf_id)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    return t.name if isinstance(t, btflib.Func) else None
+
+
+def _check_implemented(proc: Process, prog: BpfProg, log: _Log) -> None:
+    """Helpers the verifier allowed that the VM cannot run refuse the load (EINVAL) by name."""
+    table = proc.kernel.helpers
+    for s in slots(prog.insns):
+        if s.code == 0x85 and s.src == 0:
+            d = table.get(s.imm)
+            if d is None:
+                continue  # dead poisoned call, sanitized or never reached
+            if d.impl is None or (d.prog_types is not None and prog.prog_type not in d.prog_types):
+                raise _fail(
+                    log,
+                    errno.EINVAL,
+                    f"helper {d.name}#{d.id} is allowed here by Linux but the embedded kernel does not "
+                    "implement it; use another helper or load on the real kernel",
+                )

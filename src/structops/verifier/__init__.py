@@ -8,27 +8,32 @@ the kernel's 1M processed-insn budget (E2BIG).  Rejections are
 
 ::
 
-    from structops.verifier import verify_struct_ops_prog
-    stats = verify_struct_ops_prog(proc, prog, log)   # after check_struct_ops_btf_id
+    from structops.verifier import ProgEnv, ListLog, verify
+    stats = verify(insns, ProgEnv(...), ListLog())     # the kernel fills ProgEnv (verifier.ops)
+
+It knows program types only through the interface of :mod:`structops.verifier.ops`
+and imports nothing from :mod:`structops.kernel`.
 """
 
 from __future__ import annotations
 
 from structops.verifier.core import Verifier, VerifyStats
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, MAX_CALL_FRAMES, ListLog, ProgEnv
-from structops.verifier.load import env_for_struct_ops, verify, verify_struct_ops_prog
-from structops.verifier.tcp_access import tcp_sock_windows, tcp_sock_write_check
+from structops.verifier.load import verify
+from structops.verifier.ops import KF, CtxField, HelperProto, KfuncProto, ProgTypeOps, VerifierOps
 
 __all__ = [
     "BPF_COMPLEXITY_LIMIT_INSNS",
+    "KF",
     "MAX_CALL_FRAMES",
+    "CtxField",
+    "HelperProto",
+    "KfuncProto",
     "ListLog",
     "ProgEnv",
+    "ProgTypeOps",
     "Verifier",
+    "VerifierOps",
     "VerifyStats",
-    "env_for_struct_ops",
-    "tcp_sock_windows",
-    "tcp_sock_write_check",
     "verify",
-    "verify_struct_ops_prog",
 ]

@@ -1,12 +1,13 @@
 """Calls and exits: helper prototypes, kfuncs, bpf-to-bpf calls, return rules (V14-V16).
 
-Helper prototypes cover the map helpers (``bpf_map_*_elem``: map pointer, initialised
-key/value memory, typed R0) and the argument-less ones; any other allowed helper is
-checked only for initialised argument registers it is known to take (none when its
-prototype is not in the table).  Kfunc arguments follow the BTF prototype: a pointer to
-a struct needs a non-NULL ``PTR_TO_BTF_ID`` of that struct (or one embedding it at
-offset 0), scalars need scalars.  Kfuncs named ``*_acquire`` / ``*_release`` acquire /
-release references (the emulated kernel has no ``KF_ACQUIRE``/``KF_RELEASE`` flags).
+Helpers: the program's ``get_func_proto`` (``ProgEnv.helper_proto``, filled by the
+program type or struct_ops subsystem through :mod:`structops.verifier.ops`) says whether a
+helper is allowed (V16: "program of this type cannot use helper") and gives its
+:class:`~structops.verifier.ops.HelperProto`; modelled argument kinds are checked (map
+pointer, initialised key/value memory, sized memory, socket pointers), R0 is typed from
+the return kind.  Kfunc arguments follow the BTF prototype: a pointer to a struct needs a
+non-NULL ``PTR_TO_BTF_ID`` of that struct (or one embedding it at offset 0), scalars need
+scalars; ``KF_ACQUIRE`` / ``KF_RELEASE`` / ``KF_RET_NULL`` drive reference tracking.
 """
 
 from __future__ import annotations
@@ -17,6 +18,23 @@ from typing import TYPE_CHECKING
 from structops import btf as btflib
 from structops.verifier.env import MAX_CALL_FRAMES, Reject
 from structops.verifier.memory import check_helper_mem, struct_embeds
+from structops.verifier.ops import (
+    ARG_ANY,
+    ARG_KEY,
+    ARG_MAP,
+    ARG_RDMEM,
+    ARG_RDONLY,
+    ARG_SIZE,
+    ARG_SOCK,
+    ARG_SZMEM,
+    ARG_TCPSK,
+    ARG_UVAL,
+    ARG_VAL,
+    ARG_WRMEM,
+    KF,
+    RET_MAP_VALUE_OR_NULL,
+    RET_U32,
+)
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 
 if TYPE_CHECKING:
@@ -24,43 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["call_helper", "call_kfunc", "call_subprog", "check_main_exit", "exit_subprog"]
 
-# Argument kinds of the helper table.
-_MAP = "map"  # CONST_PTR_TO_MAP
-_KEY = "key"  # readable memory of map key_size
-_VAL = "val"  # readable memory of map value_size
-_UVAL = "uval"  # writable memory of map value_size
-_ANY = "any"  # any initialised register
-_SZMEM = "mem"  # memory whose size is the next argument (a known constant)
-_SIZE = "size"
-_RDONLY = "ro"
-# tcp_sockopt (bpf_setsockopt/getsockopt/tcp_send_ack prototypes):
-_SOCK = "sock"  # ARG_PTR_TO_BTF_ID_SOCK_COMMON: trusted pointer to a struct embedding sock_common
-_TCPSK = "tcp_sock"  # ARG_PTR_TO_BTF_ID with arg_btf_id = tcp_sock
-_RDMEM = "rdmem"  # ARG_PTR_TO_MEM | MEM_RDONLY, sized by ARG_CONST_SIZE_OR_ZERO next
-_WRMEM = "wrmem"  # ARG_PTR_TO_UNINIT_MEM, sized by ARG_CONST_SIZE next
 _MAX_HELPER_MEM = 1 << 29
-
-#: helper id -> (argument kinds, return kind) for the helpers this verifier models.
-HELPER_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
-    1: ((_MAP, _KEY), "map_value_or_null"),  # map_lookup_elem
-    2: ((_MAP, _KEY, _VAL, _ANY), "int"),  # map_update_elem
-    3: ((_MAP, _KEY), "int"),  # map_delete_elem
-    5: ((), "int"),  # ktime_get_ns
-    6: ((_SZMEM, _SIZE), "int"),  # trace_printk (varargs r3-r5 not checked)
-    7: ((), "u32"),  # get_prandom_u32
-    8: ((), "u32"),  # get_smp_processor_id
-    42: ((), "u32"),  # get_numa_node_id
-    87: ((_MAP, _VAL, _ANY), "int"),  # map_push_elem
-    88: ((_MAP, _UVAL), "int"),  # map_pop_elem
-    89: ((_MAP, _UVAL), "int"),  # map_peek_elem
-    113: ((_UVAL, _SIZE, _ANY), "int"),  # probe_read_kernel (dst, size, unsafe src)
-    125: ((), "int"),  # ktime_get_boot_ns
-    160: ((), "int"),  # ktime_get_coarse_ns
-    208: ((), "int"),  # ktime_get_tai_ns
-    49: ((_SOCK, _ANY, _ANY, _RDMEM, _SIZE), "int"),  # setsockopt (bpf_sk_setsockopt*_proto)
-    57: ((_SOCK, _ANY, _ANY, _WRMEM, _SIZE), "int"),  # getsockopt (bpf_sk_getsockopt_proto)
-    116: ((_TCPSK, _ANY), "int"),  # tcp_send_ack
-}
 
 
 def _check_sock_arg(v: Verifier, st: State, regno: int, want: str) -> None:
@@ -112,38 +94,42 @@ def _clobber(st: State) -> None:
 
 
 def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
-    """``check_helper_call`` for the modelled prototypes; R1-R5 clobbered, R0 typed."""
-    proto = HELPER_PROTOS.get(hid)
+    """``check_helper_call``: availability (V16), modelled argument kinds; R1-R5 clobbered, R0 typed."""
     name = v.env.helper_name(hid)
     if name == "unknown":  # e.g. libbpf's poisoned CO-RE / weak kfunc call, reached
         raise Reject(errno.EINVAL, f"invalid func unknown#{hid}")
+    proto = v.env.helper_proto(hid) if v.env.helper_proto is not None else None
+    if proto is None and v.env.helper_proto is not None:
+        raise Reject(errno.EINVAL, f"program of this type cannot use helper {name}#{hid}")
     ret = "int"
     m = None
-    if proto is not None:
-        kinds, ret = proto
-        for i, kind in enumerate(kinds):
+    if proto is not None and proto.args is not None:
+        ret = proto.ret
+        for i, kind in enumerate(proto.args):
             regno = i + 1
             reg = _need_init(st, regno)
-            if kind == _MAP:
+            if kind == ARG_MAP:
                 if reg.type != RegType.CONST_PTR_TO_MAP:
                     raise _eacces(f"R{regno} type={reg.type_str()} expected=map_ptr")
                 m = reg.obj
-            elif kind in (_KEY, _VAL, _UVAL) and m is not None:
-                size = int(getattr(m, "key_size" if kind == _KEY else "value_size", 0)) if m is not None else 0
+            elif kind in (ARG_KEY, ARG_VAL, ARG_UVAL) and m is not None:
+                size = int(getattr(m, "key_size" if kind == ARG_KEY else "value_size", 0)) if m is not None else 0
                 what = f"{name} arg{regno}"
-                check_helper_mem(st, regno, size, write=kind == _UVAL, what=what)
-            elif kind in (_SZMEM, _RDONLY):
+                check_helper_mem(st, regno, size, write=kind == ARG_UVAL, what=what)
+            elif kind in (ARG_SZMEM, ARG_RDONLY):
                 size_reg = st.cur.regs[regno + 1]
                 if size_reg.type == RegType.SCALAR and size_reg.is_const:
                     check_helper_mem(st, regno, size_reg.umin, write=False, what=f"{name} arg{regno}")
-            elif kind == _SOCK:
+            elif kind == ARG_SOCK:
                 _check_sock_arg(v, st, regno, "sock_common")
-            elif kind == _TCPSK:
+            elif kind == ARG_TCPSK:
                 _check_sock_arg(v, st, regno, "tcp_sock")
-            elif kind in (_RDMEM, _WRMEM):
-                _check_sized_mem(st, regno, kind == _WRMEM, f"{name} arg{regno}")
-            elif kind == _SIZE and reg.type != RegType.SCALAR:
+            elif kind in (ARG_RDMEM, ARG_WRMEM):
+                _check_sized_mem(st, regno, kind == ARG_WRMEM, f"{name} arg{regno}")
+            elif kind == ARG_SIZE and reg.type != RegType.SCALAR:
                 raise _eacces(f"R{regno} type={reg.type_str()} expected=scalar")
+            elif kind == ARG_ANY:
+                pass
         if hid == 113:  # probe_read_kernel: dst written
             size_reg = st.cur.regs[2]
             if size_reg.is_const and size_reg.umin:
@@ -151,9 +137,9 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
             else:
                 raise _eacces("R2 min value is negative, either use unsigned or 'var &= const'")
     _clobber(st)
-    if ret == "map_value_or_null":
+    if ret == RET_MAP_VALUE_OR_NULL:
         st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m, maybe_null=True, id=v.new_id())
-    elif ret == "u32":
+    elif ret == RET_U32:
         st.cur.regs[0] = unknown(0, 0xFFFFFFFF)
     else:
         st.cur.regs[0] = unknown()
@@ -166,6 +152,7 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
         raise Reject(errno.EINVAL, f"kernel btf_id {btf_id} is not a function")
     func: btflib.Func = k.func
     name = getattr(k, "name", func.name)
+    flags = KF(getattr(k, "flags", 0))
     proto = func.type
     released = 0
     for i, p in enumerate(proto.params):
@@ -191,7 +178,7 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
                     f"kernel function {name} args#{i} expected pointer to STRUCT {target.name} "
                     f"but R{regno} has a pointer to STRUCT {getattr(reg.obj, 'name', '?')}"
                 )
-            if name.endswith("_release") and not released:
+            if flags & KF.RELEASE and not released:
                 if not reg.ref_obj_id:
                     raise Reject(errno.EINVAL, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
                 released = reg.ref_obj_id
@@ -205,13 +192,14 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
     if isinstance(ret, btflib.Void):
         regs[0] = NOT_INIT
     elif isinstance(ret, btflib.Pointer) and isinstance(btflib.underlying(ret.target), btflib.Struct):
-        acquire = name.endswith("_acquire")
+        acquire = bool(flags & KF.ACQUIRE)
         ref = 0
         if acquire:
             ref = v.new_id()
             st.refs[ref] = pc
         target = btflib.underlying(ret.target)
-        regs[0] = Reg(RegType.PTR_TO_BTF_ID, 0, 0, obj=target, trusted=True, maybe_null=acquire, ref_obj_id=ref, id=ref)
+        null = bool(flags & KF.RET_NULL)
+        regs[0] = Reg(RegType.PTR_TO_BTF_ID, 0, 0, obj=target, trusted=True, maybe_null=null, ref_obj_id=ref, id=ref)
     elif isinstance(ret, btflib.Int) and not ret.signed and ret.size < 8:
         regs[0] = unknown(0, (1 << (8 * ret.size)) - 1)
     else:
@@ -281,4 +269,4 @@ def check_main_exit(v: Verifier, st: State) -> None:
         raise Reject(errno.EINVAL, f"At program exit the register R0 has {r0.describe()} should have been in [0, 0]")
 
 
-__all__ += ["HELPER_PROTOS", "release_reference"]
+__all__ += ["release_reference"]

@@ -40,6 +40,8 @@ _OP_NAMES = {0x20: "*=", 0x30: "/=", 0x40: "|=", 0x50: "&=", 0x60: "<<=", 0x70: 
 _CHECKPOINT_EVERY = 4
 #: States kept per insn for subsumption checks.
 _MAX_STATES_PER_INSN = 64
+#: Pointer kinds an atomic read-modify-write may not target (ctx, packet, flow keys, sockets).
+_NO_ATOMIC = frozenset({RegType.PTR_TO_CTX})
 
 
 @dataclass(eq=False)
@@ -98,13 +100,9 @@ class Verifier:
         return self._id
 
     def write_denied(self, type_name: str, off: int, size: int) -> str:
-        """The subsystem's message for a refused BTF write (T8, DM4)."""
-        if self.env.st_ops_name == "tcp_congestion_ops":
-            if type_name != "tcp_sock":
-                return "only read is supported"
-            return f"no write support to tcp_sock at off {off}"
-        if self.env.st_ops_name == "bpf_dummy_ops" and type_name != "bpf_dummy_ops_state":
-            return "only access to bpf_dummy_ops_state is supported"
+        """The subsystem's message for a refused BTF write (T8, DM4: ``VerifierOps.write_denied``)."""
+        if self.env.write_denied is not None:
+            return self.env.write_denied(type_name, off, size)
         return f"write access at off {off} with size {size}"
 
     def _insn(self, pc: int) -> Insn:
@@ -454,7 +452,7 @@ class Verifier:
             return
         self._src_ok(st, s)
         base = self._src_ok(st, d)
-        if base.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE) or base.maybe_null:
+        if base.type in _NO_ATOMIC:  # check_atomic_rmw; BTF pointers go through btf_struct_access
             raise Reject(errno.EACCES, f"BPF_ATOMIC stores into R{d} {base.type_str()} is not allowed")
         if i == AtomicOp.CMPXCHG:
             self._src_ok(st, 0)

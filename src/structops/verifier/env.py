@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from structops import btf as btflib
+from structops.verifier.ops import HelperProto, ProgTypeOps
 
 __all__ = ["BPF_COMPLEXITY_LIMIT_INSNS", "MAX_CALL_FRAMES", "LogSink", "ProgEnv", "Reject"]
 
@@ -81,8 +82,13 @@ class ProgEnv:
     ``write_check(type_name, off, size) -> 0 | -errno`` is the subsystem's
     ``btf_struct_access`` (V17; None: writes are "only read is supported").
     ``get_map(fd)`` resolves ld_imm64 map fds; ``kfunc(btf_id, off)`` returns an object
-    with ``.name`` and ``.func`` (a ``btf.Func``) or None; ``helper_name(id)`` names
-    helpers in logs.
+    with ``.name`` and ``.func`` (a ``btf.Func``; ``.flags``: :class:`~structops.verifier.ops.KF`)
+    or None; ``helper_name(id)`` names helpers in logs.  ``helper_proto(id)`` is the
+    program's ``get_func_proto``: the :class:`~structops.verifier.ops.HelperProto` when the
+    helper is allowed for this program (type, struct_ops type and member), None when not
+    (None as a whole: every helper allowed, arguments not modelled).  ``prog_ops`` is set
+    for a program type other than struct_ops: its context rules replace the struct_ops
+    argument array.  ``write_denied`` words a refused BTF write (the subsystem's text).
     """
 
     spec: btflib.Spec
@@ -96,6 +102,9 @@ class ProgEnv:
     get_map: Callable[[int], Any] | None = None
     kfunc: Callable[[int, int], Any] | None = None
     helper_name: Callable[[int], str] = lambda hid: f"helper#{hid}"
+    helper_proto: Callable[[int], HelperProto | None] | None = None
+    prog_ops: ProgTypeOps | None = None
+    write_denied: Callable[[str, int, int], str] | None = None
 
 
 __all__ += ["CtxArgInfo", "ListLog"]

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
+from structops.verifier.ctx import prog_ctx_access
 from structops.verifier.env import Reject
 from structops.verifier.state import MAX_BPF_STACK, NOT_INIT, Frame, Reg, RegType, State, const, unknown
 
@@ -66,6 +67,8 @@ def check_access(
     if t == RegType.NOT_INIT:
         raise _eacces(f"R{regno} !read_ok")
     if t == RegType.PTR_TO_CTX:
+        if v.env.prog_ops is not None:  # a program type other than struct_ops
+            return prog_ctx_access(v.env.prog_ops, regno, reg, off, size, write)
         return _ctx_access(v, st, regno, reg, off, size, write)
     if t == RegType.PTR_TO_STACK:
         frame = _stack_frame(st, regno, reg)

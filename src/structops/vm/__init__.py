@@ -19,7 +19,6 @@ from structops.vm.context import (
 from structops.vm.helpers import (
     ArgType,
     HelperFunc,
-    HelperId,
     HelperRegistry,
     HelperSpec,
     MapBackend,
@@ -46,7 +45,6 @@ __all__ = [
     "Engine",
     "Function",
     "HelperFunc",
-    "HelperId",
     "HelperRegistry",
     "HelperSpec",
     "KfuncFlags",

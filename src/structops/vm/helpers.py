@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ArgType",
     "HelperFunc",
-    "HelperId",
     "HelperRegistry",
     "HelperSpec",
     "MapBackend",
@@ -44,21 +43,6 @@ HelperFunc = Callable[["RunContext", int, int, int, int, int], int]
 
 class UnknownFunction(FormatError):
     """A call to a helper id / kfunc that is not registered or not allowed here."""
-
-
-class HelperId(enum.IntEnum):
-    """Helper ids shipped by this module (values of ``enum bpf_func_id``)."""
-
-    MAP_LOOKUP_ELEM = 1
-    MAP_UPDATE_ELEM = 2
-    MAP_DELETE_ELEM = 3
-    KTIME_GET_NS = 5
-    TRACE_PRINTK = 6
-    GET_PRANDOM_U32 = 7
-    GET_SMP_PROCESSOR_ID = 8
-    TAIL_CALL = 12
-    KTIME_GET_BOOT_NS = 125
-    KTIME_GET_COARSE_NS = 160
 
 
 class ArgType(enum.Enum):
@@ -231,6 +215,20 @@ def _get_smp_processor_id(run: RunContext, *_: int) -> int:
     return run.vm.cpu
 
 
+def _get_current_pid_tgid(run: RunContext, *_: int) -> int:
+    """``bpf_get_current_pid_tgid``: ``tgid << 32 | pid`` of the current task.
+
+    Programs of the embedded kernel run from the kernel's own context (TCP softirq work,
+    test runs), whose task is the idle task: pid 0, tgid 0.
+    """
+    return 0
+
+
+def _get_current_uid_gid(run: RunContext, *_: int) -> int:
+    """``bpf_get_current_uid_gid``: ``gid << 32 | uid`` of the current task (root: 0)."""
+    return 0
+
+
 def _tail_call_placeholder(run: RunContext, *_: int) -> int:  # pragma: no cover - executors special-case
     raise VMFault("bpf_tail_call must be dispatched by the executor")
 
@@ -335,6 +333,8 @@ def base_helpers() -> list[HelperSpec]:
         ),
         HelperSpec(7, "get_prandom_u32", _get_prandom_u32),
         HelperSpec(8, "get_smp_processor_id", _get_smp_processor_id),
+        HelperSpec(14, "get_current_pid_tgid", _get_current_pid_tgid),
+        HelperSpec(15, "get_current_uid_gid", _get_current_uid_gid),
         HelperSpec(
             12,
             "tail_call",

@@ -220,7 +220,7 @@ def test_A3_A4_assoc_of_tracing_like_prog(k: EmulatedKernel, env: S.Env, t: S.Tr
     a = S.create_tcp_map(k, t, env, btf_fd, link=True)
     b = S.create_tcp_map(k, t, env, btf_fd, link=True)
     sock = t.own(
-        k.bpf(Cmd.BPF_PROG_LOAD, ProgLoadAttr(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, S.prog_bare_exit())), S.OBJ_PROG
+        k.bpf(Cmd.BPF_PROG_LOAD, ProgLoadAttr(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, S.prog_return(0))), S.OBJ_PROG
     )
     assert k.bpf(Cmd.BPF_PROG_ASSOC_STRUCT_OPS, ProgAssocStructOpsAttr(a, sock)) == 0
     assert k.bpf(Cmd.BPF_PROG_ASSOC_STRUCT_OPS, ProgAssocStructOpsAttr(a, sock)) == 0  # same map again

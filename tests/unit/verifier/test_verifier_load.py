@@ -125,7 +125,7 @@ def test_T8_write_crossing_the_field_end_is_eacces(load: Loader, env: S.Env) -> 
 
 
 def test_T8_icsk_ca_priv_is_writable_anywhere_inside(load: Loader, kernel: EmulatedKernel) -> None:
-    from structops.verifier import tcp_sock_windows
+    from structops.kernel.subsys.tcp_access import tcp_sock_windows
 
     start, end = next((s, e) for n, s, e in tcp_sock_windows(kernel.vmlinux.spec) if n == "icsk_ca_priv")
     assert load(TCP, "ssthresh", S.prog_write_tcp_sock(start + 12)) > 0

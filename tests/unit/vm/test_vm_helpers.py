@@ -202,6 +202,8 @@ def test_helper_ids_match_kernel_uapi() -> None:
         6: "trace_printk",
         7: "get_prandom_u32",
         8: "get_smp_processor_id",
+        14: "get_current_pid_tgid",
+        15: "get_current_uid_gid",
         12: "tail_call",
         125: "ktime_get_boot_ns",
         160: "ktime_get_coarse_ns",

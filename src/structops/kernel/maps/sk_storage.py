@@ -194,13 +194,9 @@ def sk_storage_helpers(kernel: EmulatedKernel, prog_types: frozenset[int]) -> li
     ``r1`` is the map's object address (ld_imm64 of the map fd); any other map type or
     address gives NULL / ``-EINVAL`` as a mismatched map would not pass the verifier.
     """
-    from structops.verifier.calls import HELPER_PROTOS
     from structops.vm import ArgType, HelperSpec, RetType
 
-    # The verifier's prototype table (exported for registration): R0 of get is a map
-    # value of the map in R1, or NULL; the socket argument is any initialised register.
-    HELPER_PROTOS.setdefault(107, (("map", "any", "any", "any"), "map_value_or_null"))
-    HELPER_PROTOS.setdefault(108, (("map", "any"), "int"))
+    # Their verifier prototypes are in the kernel's helper registry (kernel.helpers.BASE_PROTOS).
 
     def storage_map(run: object, addr: int) -> SkStorageMap | None:
         backend = kernel.executor.vm.map_at(addr) if kernel.executor is not None else None

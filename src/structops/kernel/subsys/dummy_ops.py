@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from structops import btf as btflib
 from structops.errors import VMFault, bpf_error
-from structops.kernel.struct_ops import StructOpsOps, VerifierOps, register_struct_ops
+from structops.kernel.struct_ops import StructOpsOps, register_struct_ops
+from structops.verifier.ops import VerifierOps
 
 if TYPE_CHECKING:
     from structops.kernel.attrs import TestRunAttr
@@ -43,6 +44,13 @@ def _btf_struct_access(type_name: str, off: int, size: int) -> int:
     return 0
 
 
+def _write_denied(type_name: str, off: int, size: int) -> str:
+    """``bpf_dummy_ops_btf_struct_access`` wording of a refused write (DM4)."""
+    if type_name != STATE:
+        return "only access to bpf_dummy_ops_state is supported"
+    return f"write access at off {off} with size {size}"
+
+
 def install(kernel: EmulatedKernel) -> None:
     """Register ``bpf_dummy_ops`` in vmlinux BTF (late_initcall)."""
     ops = StructOpsOps(
@@ -57,7 +65,9 @@ def install(kernel: EmulatedKernel) -> None:
         reg=lambda kdata, link: -errno.EOPNOTSUPP,
         unreg=lambda kdata, link: None,
         check_member=_check_member,
-        verifier_ops=VerifierOps(get_func_proto=None, btf_struct_access=_btf_struct_access),
+        verifier_ops=VerifierOps(
+            get_func_proto=None, btf_struct_access=_btf_struct_access, write_denied=_write_denied
+        ),
     )
     err = register_struct_ops(kernel, kernel.vmlinux, ops)
     if err:

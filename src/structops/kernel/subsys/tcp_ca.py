@@ -18,9 +18,11 @@ from structops import btf as btflib
 from structops.errors import bpf_error
 from structops.kernel.helpers import BASE_HELPERS, helper_id
 from structops.kernel.maps.base import check_obj_name
-from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps, VerifierOps, register_struct_ops
+from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps, register_struct_ops
+from structops.kernel.subsys.tcp_access import tcp_sock_write_check
 from structops.sim.ops import OP_NAMES
 from structops.uapi import ProgType
+from structops.verifier.ops import VerifierOps
 
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
@@ -317,8 +319,6 @@ def install(kernel: EmulatedKernel) -> None:
             return True
         return hid in BASE_HELPERS
 
-    from structops.verifier.tcp_access import tcp_sock_write_check
-
     ops = StructOpsOps(
         name=NAME,
         cfi_stubs=_STUBS,
@@ -332,6 +332,7 @@ def install(kernel: EmulatedKernel) -> None:
             get_func_proto=get_func_proto,
             btf_struct_access=tcp_sock_write_check(kernel.vmlinux.spec),
             promote_ptr={"sock": "tcp_sock"},
+            write_denied=_write_denied,
         ),
     )
     err = register_struct_ops(kernel, kernel.vmlinux, ops)
@@ -340,8 +341,14 @@ def install(kernel: EmulatedKernel) -> None:
     _register_helpers(kernel)
     from structops.kernel.subsys import tcp_kfuncs
 
+    # kfunc sets are per program type: any struct_ops program may call them (measured on
+    # Linux 6.18: tcp_reno_* and cubictcp_* load from bpf_dummy_ops programs too).
+    st_ops = frozenset({int(ProgType.BPF_PROG_TYPE_STRUCT_OPS)})
     for kf in _KFUNCS:
-        kernel.register_kfunc(kf, tcp_kfuncs.implementation(kernel, kf), frozenset({ProgType.BPF_PROG_TYPE_STRUCT_OPS}))
+        kernel.register_kfunc(kf, tcp_kfuncs.implementation(kernel, kf), st_ops)
+    for kf in tcp_kfuncs.CUBIC_KFUNCS:
+        kernel.register_kfunc(kf, tcp_kfuncs.cubic_implementation(kernel, kf), st_ops)
+    kernel.__dict__.setdefault("unimplemented_kfuncs", set()).update(tcp_kfuncs.BBR_KFUNCS)
 
 
 _TCP_HELPERS = frozenset(
@@ -349,24 +356,24 @@ _TCP_HELPERS = frozenset(
 )
 
 
+def _write_denied(type_name: str, off: int, size: int) -> str:
+    """``bpf_tcp_ca_btf_struct_access`` wording of a refused write (T8)."""
+    if type_name != "tcp_sock":
+        return "only read is supported"
+    return f"no write support to tcp_sock at off {off}"
+
+
 def _register_helpers(kernel: EmulatedKernel) -> None:
-    """Runtime side of the T10 helpers that the VM's base set lacks.
+    """Runtime side of the T10 helpers, in the kernel's helper registry.
 
     ``bpf_setsockopt`` / ``bpf_getsockopt`` / ``bpf_tcp_send_ack`` are
     :mod:`structops.kernel.subsys.tcp_sockopt`; the sk_storage helpers come from the map.
     """
+    from structops.kernel.maps.sk_storage import sk_storage_helpers
     from structops.kernel.subsys.tcp_sockopt import helper_specs
 
-    executor = kernel.executor
-    if executor is None:
-        return
-    registry = executor.vm.helpers
     only = frozenset({int(ProgType.BPF_PROG_TYPE_STRUCT_OPS)})
-    for spec in helper_specs(kernel, only):
-        if spec.id not in registry:
-            registry.register(spec)
-    from structops.kernel.maps.sk_storage import sk_storage_helpers
-
-    for spec in sk_storage_helpers(kernel, only):
-        if spec.id not in registry:
-            registry.register(spec)
+    table = kernel.helpers
+    for spec in [*helper_specs(kernel, only), *sk_storage_helpers(kernel, only)]:
+        if not table.implemented(spec.id):
+            table.implement(spec)

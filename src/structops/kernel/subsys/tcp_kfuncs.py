@@ -4,6 +4,14 @@ Each kfunc receives the raw u64 arguments of the BPF call (``sk`` is a kernel ad
 and runs the native algorithm of :mod:`structops.sim.tcp_cong` on a BTF-typed view of
 that socket, so a BPF program calling ``tcp_reno_cong_avoid`` and the native Reno
 change exactly the same bytes.
+
+The ``cubictcp_*`` kfuncs (``tcp_cubic_check_kfunc_ids`` of Linux 6.18, callable from
+any struct_ops program) run :mod:`structops.sim.cubic` on the simulated socket that owns
+the ``struct tcp_sock`` (``kernel.tcp_socks``): the socket is read back from kernel
+memory, the native op runs, and the socket is written back, so the BPF program sees
+the result.  A call on a ``tcp_sock`` no simulated socket owns faults.  The ``bbr_*``
+kfuncs (:data:`BBR_KFUNCS`) exist in Linux 6.18's set but the simulator has no native
+BBR: PROG_LOAD names them as not implemented (EINVAL).
 """
 
 from __future__ import annotations
@@ -17,7 +25,22 @@ from structops.kernel.btfview import StructView
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
 
-__all__ = ["implementation", "tcp_sock_view"]
+__all__ = ["BBR_KFUNCS", "CUBIC_KFUNCS", "cubic_implementation", "implementation", "tcp_sock_view"]
+
+#: ``tcp_cubic_check_kfunc_ids`` (Linux 6.18): kfunc name -> native op of sim.cubic.
+CUBIC_KFUNCS: dict[str, str] = {
+    "cubictcp_init": "cubic_init",
+    "cubictcp_recalc_ssthresh": "cubic_ssthresh",
+    "cubictcp_cong_avoid": "cubic_cong_avoid",
+    "cubictcp_state": "cubic_set_state",
+    "cubictcp_cwnd_event": "cubic_cwnd_event",
+    "cubictcp_acked": "cubic_pkts_acked",
+}
+#: ``tcp_bbr_check_kfunc_ids`` (Linux 6.18): allowed by Linux, not implemented here.
+BBR_KFUNCS = frozenset(
+    {"bbr_init", "bbr_main", "bbr_sndbuf_expand", "bbr_undo_cwnd", "bbr_cwnd_event", "bbr_ssthresh"}
+    | {"bbr_min_tso_segs", "bbr_set_state"}
+)
 
 
 def tcp_sock_view(kernel: EmulatedKernel, addr: int) -> Any:
@@ -43,6 +66,41 @@ def implementation(kernel: EmulatedKernel, name: str) -> Callable[..., int]:
             return 0
         native(tp, args[1] & 0xFFFFFFFF, args[2] & 0xFFFFFFFF)  # tcp_reno_cong_avoid
         return 0
+
+    call.__name__ = name
+    return call
+
+
+def cubic_implementation(kernel: EmulatedKernel, name: str) -> Callable[..., int]:
+    """The implementation of ``cubictcp_*`` kfunc ``name`` (raw u64 arguments)."""
+    import importlib
+
+    from structops.errors import VMFault
+    from structops.sim.sock import AckSample
+
+    native = getattr(importlib.import_module("structops.sim.cubic"), CUBIC_KFUNCS[name])
+    ack_sample = kernel.vmlinux.spec.find("ack_sample", btflib.Struct)
+
+    def call(*args: int) -> int:
+        sock = kernel.__dict__.get("tcp_socks", {}).get(args[0])
+        if sock is None or sock.freed:
+            raise VMFault(f"{name}: no simulated TCP socket owns struct tcp_sock at {args[0]:#x}")
+        sock.sync_from_kernel()
+        if name == "cubictcp_acked":
+            v = StructView(kernel.kmem, args[1], ack_sample)
+            rtt = int(v.rtt_us)
+            sample = AckSample(int(v.pkts_acked), rtt - (1 << 32) if rtt >= 1 << 31 else rtt, int(v.in_flight))
+            result = native(sock, sample)
+        elif name in ("cubictcp_init", "cubictcp_recalc_ssthresh"):
+            result = native(sock)
+        elif name == "cubictcp_cong_avoid":
+            result = native(sock, args[1] & 0xFFFFFFFF, args[2] & 0xFFFFFFFF)
+        elif name == "cubictcp_state":
+            result = native(sock, args[1] & 0xFF)
+        else:  # cubictcp_cwnd_event
+            result = native(sock, args[1] & 0xFFFFFFFF)
+        sock.sync_to_kernel()
+        return int(result or 0) & 0xFFFFFFFF
 
     call.__name__ = name
     return call
