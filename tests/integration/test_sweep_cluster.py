@@ -259,3 +259,25 @@ def test_resume_completes_an_interrupted_sweep(
     assert main([*args, "--progress"], out) == 0
     assert "ran 0 points (24 already done)" in out.getvalue()
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "results.parquet"), reference)
+
+
+def test_sched_sweep_on_the_external_cluster(external_scheduler: str, tmp_path: Path) -> None:
+    """kind = "sched": schedulers x CPUs on the separately started cluster, same rows as in-process."""
+    import structops.sweep.sched as sched_kind
+
+    if sched_kind.UNAVAILABLE is not None:
+        pytest.skip(sched_kind.UNAVAILABLE)
+    grid_file = tmp_path / "sched.toml"
+    grid_file.write_text('kind = "sched"\nobjects = ["fifo", "vtime"]\ncpus = [1, 2]\nduration = "50ms"\n')
+    out = io.StringIO()
+    status = main(["sweep", str(grid_file), "--scheduler", external_scheduler, "--out", str(tmp_path / "o")], out)
+    assert status == 0, out.getvalue()
+    frame = pd.read_parquet(tmp_path / "o" / "results.parquet")
+    grid = load_grid(grid_file)
+    rows = []
+    for p in grid.points:
+        rows += outcome_rows(p, execute(Task(p.kind, p.point_id, dict(p.options), False, grid.blobs)))
+    pd.testing.assert_frame_equal(frame, table(grid, rows))
+    assert set(frame["scheduler"]) == {"sx_fifo", "sx_vtime"} and frame["exit_kind"].isna().all()
+    assert main(["sweep-plot", str(tmp_path / "o")], io.StringIO()) == 0
+    assert (tmp_path / "o" / "plots" / "busy_vs_cpus.png").is_file()
