@@ -22,6 +22,7 @@ from structops.kernel.maps.base import BpfMap, check_obj_name
 from structops.kernel.maps.hash import HashMap
 from structops.kernel.maps.percpu_array import PercpuArrayMap
 from structops.kernel.maps.queue import QueueMap, StackMap
+from structops.kernel.maps.task_storage import TaskStorageMap
 from structops.kernel.maps.sk_storage import SkStorageMap
 from structops.kernel.objects import KObject
 from structops.kernel.prog import BpfProg
@@ -89,6 +90,7 @@ MAP_TYPES: dict[int, type[BpfMap]] = {
     MapType.BPF_MAP_TYPE_PERCPU_ARRAY: PercpuArrayMap,
     MapType.BPF_MAP_TYPE_QUEUE: QueueMap,
     MapType.BPF_MAP_TYPE_STACK: StackMap,
+    MapType.BPF_MAP_TYPE_TASK_STORAGE: TaskStorageMap,
 }
 
 

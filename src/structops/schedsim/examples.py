@@ -12,7 +12,7 @@ from pathlib import Path
 __all__ = ["EXAMPLES", "example_path"]
 
 #: Shipped example scheduler names.
-EXAMPLES = ("fifo", "vtime")
+EXAMPLES = ("fifo", "vtime", "qmap")
 
 
 def example_path(name: str) -> Path:

@@ -157,3 +157,29 @@ def test_bpf_vtime_and_python_twin_decide_identically() -> None:
     a, b = run(True), run(False)
     assert a == b
     assert all(r > 0 for r, _, _ in a)
+
+
+def test_queue_map_scheduler_with_task_storage() -> None:
+    """sx_qmap: pids through a QUEUE map, per-task counters in TASK_STORAGE, acquire/release of tasks."""
+    from structops.schedsim.job import add_workload
+    from structops.schedsim.workload import Group
+
+    k = EmulatedKernel()
+    m = Machine(k, 4)
+    k.sched_ext.machine = m  # type: ignore[attr-defined]
+    add_workload(m, [Group("hog", count=8), Group("short", count=2, run_ns=MS, sleep_ns=2 * MS, exit_ns=300 * MS)])
+    with Collection.open(SCHED / "sx_qmap.bpf.o").load(k) as coll, coll.maps["sx_qmap"].attach_struct_ops():
+        m.run(1000 * MS)
+        assert k.sched_ext.sch is not None and not k.sched_ext.sch.exit.kind
+        assert all(c.busy_ns == 1000 * MS for c in m.cpus)
+        assert all(t.runtime_ns > 0 for t in m.tasks)
+        enq = coll.get_global("nr_enqueued")
+        # a pid still queued when its task exited is "lost" when popped (bpf_task_from_pid: NULL)
+        assert enq > 0 and coll.get_global("nr_lost") <= 2 and coll.get_global("nr_overflow") == 0
+        assert coll.get_global("nr_dispatched") + coll.get_global("nr_local") <= enq
+        storage, _ = k.root.get_map(coll.maps["task_ctxs"].fd)
+        live = [t for t in m.tasks if not t.dead]
+        assert sorted(storage.owners()) == sorted(t.addr for t in live)  # exited tasks lost theirs
+        queued = [int.from_bytes(storage.value_of(t.addr)[8:16], "little") for t in live]
+        assert all(q > 0 for q in queued)
+    m.close()

@@ -198,19 +198,38 @@ def install(kernel: EmulatedKernel) -> None:
 
 
 def _register_helpers(kernel: EmulatedKernel) -> None:
-    """Runtime side of the queue/stack map helpers the schedulers use (87-89)."""
+    """Runtime side (and prototypes) of the map helpers schedulers use: queue/stack 87-89, task storage 156-157."""
     from structops.kernel.maps.queue import queue_helpers
+    from structops.kernel.maps.task_storage import task_storage_helpers
 
+    specs = [*queue_helpers(kernel), *task_storage_helpers(kernel)]
     table = getattr(kernel, "helpers", None)
-    if table is not None and hasattr(table, "define"):  # the kernel's one helper registry
-        for spec in queue_helpers(kernel):
+    if table is not None and hasattr(table, "implement"):  # the kernel's one helper registry
+        protos = _storage_protos()
+        for spec in specs:
+            proto = table.proto(spec.id)
+            if spec.id in protos and proto is not None and not proto.args:
+                table.declare(spec.id, *protos[spec.id])
             if not table.implemented(spec.id):
-                table.define(spec.id, impl=spec.func)
+                table.implement(spec)  # keeps the return type: the VM grants returned values
         return
     executor = kernel.executor
     if executor is None:
         return
     registry = executor.vm.helpers
-    for spec in queue_helpers(kernel):
+    for spec in specs:
         if spec.id not in registry:
             registry.register(spec)
+
+
+def _storage_protos() -> dict[int, tuple[tuple[str, ...], str]]:
+    """Verifier prototypes of the task storage helpers (as ``bpf_task_storage_get_proto``)."""
+    try:
+        from structops.verifier import ops as vops
+    except ImportError:
+        return {}
+    any_, map_ = getattr(vops, "ARG_ANY", None), getattr(vops, "ARG_MAP", None)
+    ret_val, ret_int = getattr(vops, "RET_MAP_VALUE_OR_NULL", None), getattr(vops, "RET_INT", None)
+    if None in (any_, map_, ret_val, ret_int):
+        return {}
+    return {156: ((map_, any_, any_, any_), ret_val), 157: ((map_, any_), ret_int)}  # type: ignore[dict-item]

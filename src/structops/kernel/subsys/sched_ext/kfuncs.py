@@ -401,8 +401,44 @@ def register_kfuncs(kernel: EmulatedKernel, state: ScxState) -> None:
     def cpumask_empty(mask: int, *_: int) -> int:
         return int(not cpumask(mask))
 
+    import inspect
+
+    takes_flags = "flags" in inspect.signature(kernel.register_kfunc).parameters
     for name, fn in impl.items():
         try:
-            kernel.register_kfunc(name, fn, fn.prog_types)  # type: ignore[attr-defined]
+            if takes_flags:
+                kernel.register_kfunc(name, fn, fn.prog_types, flags=KF_FLAGS.get(name, 0))  # type: ignore[attr-defined,call-arg]
+            else:
+                kernel.register_kfunc(name, fn, fn.prog_types)  # type: ignore[attr-defined]
         except KeyError:
             continue
+
+
+_ACQ, _REL, _NULL, _TRUSTED, _SLEEP, _RCU = 1, 2, 4, 16, 32, 128
+#: ``KF_*`` flags of the 6.18 kfunc sets (include/linux/btf.h bit values).
+KF_FLAGS = {
+    "scx_bpf_create_dsq": _SLEEP,
+    "scx_bpf_select_cpu_dfl": _RCU,
+    "scx_bpf_dsq_insert": _RCU,
+    "scx_bpf_dsq_insert_vtime": _RCU,
+    "scx_bpf_pick_idle_cpu": _RCU,
+    "scx_bpf_pick_any_cpu": _RCU,
+    "scx_bpf_task_cpu": _RCU,
+    "scx_bpf_task_running": _RCU,
+    "scx_bpf_get_idle_cpumask": _ACQ,
+    "scx_bpf_get_idle_smtmask": _ACQ,
+    "scx_bpf_put_idle_cpumask": _REL,
+    "scx_bpf_get_online_cpumask": _ACQ,
+    "scx_bpf_get_possible_cpumask": _ACQ,
+    "scx_bpf_put_cpumask": _REL,
+    "scx_bpf_exit_bstr": _TRUSTED,
+    "scx_bpf_error_bstr": _TRUSTED,
+    "scx_bpf_dump_bstr": _TRUSTED,
+    "scx_bpf_events": _TRUSTED,
+    "bpf_task_from_pid": _ACQ | _NULL,
+    "bpf_task_release": _REL,
+    "bpf_cpumask_test_cpu": _RCU,
+    "bpf_cpumask_weight": _RCU,
+    "bpf_cpumask_first": _RCU,
+    "bpf_cpumask_empty": _RCU,
+}
