@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from structops import btf as btflib
 from structops.errors import VMFault, bpf_error
-from structops.kernel.struct_ops import StructOpsOps, register_struct_ops
+from structops.kernel.struct_ops import StructOpsOps
+from structops.kernel.subsystem import Subsystem, plug_in
 from structops.verifier.ops import VerifierOps
 
 if TYPE_CHECKING:
@@ -69,9 +70,7 @@ def install(kernel: EmulatedKernel) -> None:
             get_func_proto=None, btf_struct_access=_btf_struct_access, write_denied=_write_denied
         ),
     )
-    err = register_struct_ops(kernel, kernel.vmlinux, ops)
-    if err:
-        raise RuntimeError(f"registering {NAME} failed: {err}")
+    plug_in(kernel, Subsystem(NAME, struct_ops=[ops]))
 
 
 def test_run(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:

@@ -18,10 +18,10 @@ from structops import btf as btflib
 from structops.errors import bpf_error
 from structops.kernel.helpers import BASE_HELPERS, helper_id
 from structops.kernel.maps.base import check_obj_name
-from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps, register_struct_ops
+from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps
 from structops.kernel.subsys.tcp_access import tcp_sock_write_check
+from structops.kernel.subsystem import STRUCT_OPS_PROGS, KfuncDef, Subsystem, plug_in
 from structops.sim.ops import OP_NAMES
-from structops.uapi import ProgType
 from structops.verifier.ops import VerifierOps
 
 if TYPE_CHECKING:
@@ -335,20 +335,28 @@ def install(kernel: EmulatedKernel) -> None:
             write_denied=_write_denied,
         ),
     )
-    err = register_struct_ops(kernel, kernel.vmlinux, ops)
-    if err:
-        raise RuntimeError(f"registering {NAME} failed: {err}")
-    _register_helpers(kernel)
-    from structops.kernel.subsys import tcp_kfuncs
+    plug_in(kernel, _subsystem(kernel, ops))
 
-    # kfunc sets are per program type: any struct_ops program may call them (measured on
-    # Linux 6.18: tcp_reno_* and cubictcp_* load from bpf_dummy_ops programs too).
-    st_ops = frozenset({int(ProgType.BPF_PROG_TYPE_STRUCT_OPS)})
-    for kf in _KFUNCS:
-        kernel.register_kfunc(kf, tcp_kfuncs.implementation(kernel, kf), st_ops)
-    for kf in tcp_kfuncs.CUBIC_KFUNCS:
-        kernel.register_kfunc(kf, tcp_kfuncs.cubic_implementation(kernel, kf), st_ops)
-    kernel.__dict__.setdefault("unimplemented_kfuncs", set()).update(tcp_kfuncs.BBR_KFUNCS)
+
+def _subsystem(kernel: EmulatedKernel, ops: StructOpsOps) -> Subsystem:
+    """tcp_congestion_ops as a :class:`Subsystem`: the type, T10 helpers, T2 kfunc sets.
+
+    Kfunc sets are per program type: any struct_ops program may call them (measured on
+    Linux 6.18: tcp_reno_* and cubictcp_* load from bpf_dummy_ops programs too).
+    """
+    from structops.kernel.maps.sk_storage import sk_storage_helpers
+    from structops.kernel.subsys import tcp_kfuncs
+    from structops.kernel.subsys.tcp_sockopt import helper_specs
+
+    kfuncs = [KfuncDef(kf, tcp_kfuncs.implementation(kernel, kf)) for kf in _KFUNCS]
+    kfuncs += [KfuncDef(kf, tcp_kfuncs.cubic_implementation(kernel, kf)) for kf in tcp_kfuncs.CUBIC_KFUNCS]
+    return Subsystem(
+        NAME,
+        struct_ops=[ops],
+        kfuncs=kfuncs,
+        unimplemented_kfuncs=tcp_kfuncs.BBR_KFUNCS,
+        helpers=[*helper_specs(kernel, STRUCT_OPS_PROGS), *sk_storage_helpers(kernel, STRUCT_OPS_PROGS)],
+    )
 
 
 _TCP_HELPERS = frozenset(
@@ -361,19 +369,3 @@ def _write_denied(type_name: str, off: int, size: int) -> str:
     if type_name != "tcp_sock":
         return "only read is supported"
     return f"no write support to tcp_sock at off {off}"
-
-
-def _register_helpers(kernel: EmulatedKernel) -> None:
-    """Runtime side of the T10 helpers, in the kernel's helper registry.
-
-    ``bpf_setsockopt`` / ``bpf_getsockopt`` / ``bpf_tcp_send_ack`` are
-    :mod:`structops.kernel.subsys.tcp_sockopt`; the sk_storage helpers come from the map.
-    """
-    from structops.kernel.maps.sk_storage import sk_storage_helpers
-    from structops.kernel.subsys.tcp_sockopt import helper_specs
-
-    only = frozenset({int(ProgType.BPF_PROG_TYPE_STRUCT_OPS)})
-    table = kernel.helpers
-    for spec in [*helper_specs(kernel, only), *sk_storage_helpers(kernel, only)]:
-        if not table.implemented(spec.id):
-            table.implement(spec)
