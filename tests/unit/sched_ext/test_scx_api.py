@@ -31,3 +31,18 @@ def test_inspect_mid_run() -> None:
         before = sum(t.runtime_ns for t in sim.tasks)
         sim.run(0.05)
         assert sum(t.runtime_ns for t in sim.tasks) - before == 2 * 50_000_000
+
+
+def test_select_cpu_dfl_prefers_an_idle_core_sx_i3() -> None:
+    """SX-I3: with SMT, a waking task goes to a CPU whose whole core is idle, not to a busy CPU's sibling."""
+    with SchedSim(cpus=4, smt=2, seed=1) as sim:
+        sched = sim.load(SCHED / "sx_fifo.bpf.o")
+        sim.attach(sched)
+        first = sim.add_group("a")[0]
+        sim.run("10ms")
+        assert first.running
+        core_of = {0: 0, 1: 0, 2: 1, 3: 1}
+        second = sim.add_group("b", start_ns=sim.now + 1)[0]
+        sim.run("10ms")
+        assert second.running and core_of[second.cpu] != core_of[first.cpu]
+        assert sched.get_global("nr_local") == 2  # both went straight to an idle CPU's local DSQ

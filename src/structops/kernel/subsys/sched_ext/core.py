@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from structops.errors import VMFault
 from structops.kernel.subsys.sched_ext import consts as C
 from structops.kernel.subsys.sched_ext.dsq import Dsq
+from structops.kernel.subsys.sched_ext.idle import IdleTracking
 
 if TYPE_CHECKING:
     from structops.kernel.struct_ops import KData
@@ -67,7 +68,7 @@ class ExitInfo:
 
 
 @dataclass(eq=False)
-class ScxSched:
+class ScxSched(IdleTracking):
     """A loaded scheduler instance on ``machine``, driven by the ops in ``kdata``."""
 
     kdata: KData
@@ -528,59 +529,6 @@ class ScxSched:
         self.call("tick", cpu, t.addr, tasks=(t,))
         if t.slice == 0:
             self.machine.resched(cpu)
-
-    # -- idle tracking (SX-I1-SX-I3) -------------------------------------------------------------
-    def set_idle(self, cpu: int, idle: bool, *, notify: bool) -> None:
-        """The CPU switched to (or from) the idle task."""
-        if idle:
-            self.idle.add(cpu)
-        else:
-            self.idle.discard(cpu)
-        if notify and "update_idle" in self.ops and not self.bypass:
-            self.call("update_idle", cpu, cpu, int(idle))
-
-    def claim(self, cpu: int) -> bool:
-        """Test-and-clear the idle bit of ``cpu``."""
-        if cpu in self.idle:
-            self.idle.discard(cpu)
-            return True
-        return False
-
-    def core_idle(self, cpu: int) -> bool:
-        """Every SMT sibling of ``cpu`` is idle."""
-        return all(c in self.idle for c in self.machine.siblings(cpu))
-
-    def pick_idle(self, allowed: tuple[int, ...] | list[int], flags: int, near: int | None = None) -> int:
-        """``scx_pick_idle_cpu``: a fully idle core first, then any idle CPU; claims it."""
-        order = sorted(
-            allowed, key=lambda c: (near is not None and self.machine.cpus[c].llc != self.machine.cpus[near].llc, c)
-        )
-        if self.machine.smt:
-            for c in order:
-                if self.core_idle(c) and self.claim(c):
-                    return c
-            if flags & C.SCX_PICK_IDLE_CORE:
-                return -16
-        for c in order:
-            if self.claim(c):
-                return c
-        return -16  # -EBUSY
-
-    def select_cpu_dfl(self, t: Task, prev: int, wake_flags: int) -> tuple[int, bool]:
-        """``scx_select_cpu_dfl`` on the simulated topology (SX-I3)."""
-        allowed = t.affinity
-        if self.machine.smt and t.allowed(prev) and self.core_idle(prev) and self.claim(prev):
-            return prev, True
-        if self.machine.smt:
-            c = self.pick_idle(allowed, C.SCX_PICK_IDLE_CORE, near=prev)
-            if c >= 0:
-                return c, True
-        if t.allowed(prev) and self.claim(prev):
-            return prev, True
-        c = self.pick_idle(allowed, 0, near=prev)
-        if c >= 0:
-            return c, True
-        return prev, False
 
     def kick(self, cpu: int, flags: int) -> None:
         """``scx_bpf_kick_cpu`` (SX-K17)."""

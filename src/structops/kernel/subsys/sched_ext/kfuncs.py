@@ -206,6 +206,68 @@ def register_kfuncs(kernel: EmulatedKernel, state: ScxState) -> None:
             space.write(is_idle, bytes([int(idle)]))
         return cpu & 0xFFFFFFFF
 
+    @kf("scx_bpf_select_cpu_and")
+    def select_cpu_and(p: int, prev: int, wake_flags: int, mask: int, flags: int) -> int:
+        """SX-K19: like select_cpu_dfl within ``mask``; the CPU or -EBUSY / -EPERM / -EINVAL."""
+        s = sch()
+        prev = _s32(prev)
+        if s is None:
+            return -errno.EBUSY & M64
+        if s.ctx and not s.kf_allowed(C.SCX_KF_SELECT_CPU | C.SCX_KF_ENQUEUE):
+            return -errno.EPERM & M64
+        t = task(p)
+        if t is None or not 0 <= prev < s.machine.nr_cpus:
+            s.error(C.SCX_EXIT_ERROR, f"invalid CPU {prev}")
+            return -errno.EINVAL & M64
+        if not s.builtin_idle:
+            s.error(C.SCX_EXIT_ERROR, "built-in idle tracking is disabled")
+            return -errno.EBUSY & M64
+        allowed = tuple(c for c in cpumask(mask) if t.allowed(c))
+        if not allowed:
+            return -errno.EBUSY & M64
+        if prev in allowed and s.claim(prev):
+            return prev
+        return s.pick_idle(allowed, flags, near=prev) & M64
+
+    for nm in ("scx_bpf_pick_idle_cpu_node", "scx_bpf_pick_any_cpu_node"):
+
+        def pick_node(*_: int, _nm: str = nm) -> int:
+            """SX-K22: per-node idle tracking needs SCX_OPS_BUILTIN_IDLE_PER_NODE (not modelled)."""
+            s = sch()
+            if s is not None:
+                s.error(C.SCX_EXIT_ERROR, "per-node idle tracking is disabled")
+            return -errno.EOPNOTSUPP & M64
+
+        kf(nm)(pick_node)
+
+    for nm in ("scx_bpf_get_idle_cpumask_node", "scx_bpf_get_idle_smtmask_node"):
+
+        def idle_node(*_: int, _nm: str = nm) -> int:
+            s = sch()
+            if s is not None:
+                s.error(C.SCX_EXIT_ERROR, "per-node idle tracking is disabled")
+            return mask_addr(_nm, [])
+
+        kf(nm)(idle_node)
+
+    @kf("scx_bpf_cpu_curr")
+    def cpu_curr(cpu: int, *_: int) -> int:
+        """SX-K34: the task current on ``cpu`` (NULL when idle or invalid)."""
+        m = state.machine
+        cpu = _s32(cpu)
+        if m is None or not 0 <= cpu < m.nr_cpus:
+            return 0
+        t = m.cpus[cpu].curr
+        return t.addr if t is not None else 0
+
+    @kf("scx_bpf_locked_rq")
+    def locked_rq(*_: int) -> int:
+        """SX-K34: no ``struct rq`` is modelled: an error and NULL."""
+        s = sch()
+        if s is not None:
+            s.error(C.SCX_EXIT_ERROR, "accessing rq without holding rq lock")
+        return 0
+
     @kf("scx_bpf_pick_idle_cpu")
     def pick_idle_cpu(mask: int, flags: int, *_: int) -> int:
         s = sch()
@@ -441,4 +503,11 @@ KF_FLAGS = {
     "bpf_cpumask_weight": _RCU,
     "bpf_cpumask_first": _RCU,
     "bpf_cpumask_empty": _RCU,
+    "scx_bpf_select_cpu_and": _RCU,
+    "scx_bpf_pick_idle_cpu_node": _RCU,
+    "scx_bpf_pick_any_cpu_node": _RCU,
+    "scx_bpf_get_idle_cpumask_node": _ACQ,
+    "scx_bpf_get_idle_smtmask_node": _ACQ,
+    "scx_bpf_cpu_curr": _RCU | _NULL,
+    "scx_bpf_locked_rq": _NULL,
 }
