@@ -115,6 +115,11 @@ def _skb_st(member: str) -> Callable[[Target], bytes]:
     return lambda t: insn(0x62, 1, 0, t.offset("__sk_buff", member), 1) + mov(0, 0) + EXIT
 
 
+def _kf(t: Target, name: str) -> bytes:
+    """``call`` kfunc ``name`` (vmlinux BTF id)."""
+    return insn(0x85, 0, 2, 0, t.kfunc(name))
+
+
 def _bpf_loop_no_func_info(t: Target) -> bytes:
     """``bpf_loop(1, &cb, 0, 0)`` with a callback subprogram but no func_info."""
     cb = insn(0x18, 2, 4, 0, 6) + insn(0)  # r2 = &callback (BPF_PSEUDO_FUNC)
@@ -217,6 +222,56 @@ FACTS: tuple[Fact, ...] = (
         lambda t: insn(0x85, 0, 2, 0, t.kfunc("tcp_reno_ssthresh")) + EXIT,
         errno.EACCES,
         "calling kernel function tcp_reno_ssthresh is not allowed",
+    ),
+    # kfunc argument checks (check_kfunc_args wording and errno)
+    Fact(
+        "kfunc_arg_uninit",
+        SO,
+        lambda t: call(7) + _kf(t, "tcp_reno_ssthresh") + EXIT,
+        errno.EINVAL,
+        "arg#0 pointer type STRUCT sock must point to scalar, or struct with scalar",
+        st_ops=(TCP, "ssthresh"),
+    ),
+    Fact(
+        "kfunc_arg_ctx",
+        SO,
+        lambda t: _kf(t, "tcp_reno_ssthresh") + EXIT,
+        errno.EINVAL,
+        "arg#0 pointer type STRUCT sock must point to scalar, or struct with scalar",
+        st_ops=(TCP, "ssthresh"),
+    ),
+    Fact(
+        "kfunc_arg_null",
+        SO,
+        lambda t: mov(1, 0) + _kf(t, "tcp_reno_ssthresh") + EXIT,
+        errno.EACCES,
+        "Possibly NULL pointer passed to trusted arg0",
+        st_ops=(TCP, "ssthresh"),
+    ),
+    Fact(
+        "kfunc_arg_offset",
+        SO,
+        lambda t: ctx_arg(1, 0) + insn(0x07, 1, imm=8) + _kf(t, "tcp_reno_ssthresh") + EXIT,
+        errno.EINVAL,
+        "kernel function tcp_reno_ssthresh args#0 expected pointer to STRUCT sock but R1 has a "
+        "pointer to STRUCT tcp_sock",
+        st_ops=(TCP, "ssthresh"),
+    ),
+    Fact(
+        "kfunc_scalar_arg_uninit",
+        SO,
+        lambda t: ctx_arg(6, 0) + call(7) + insn(0xBF, 1, 6) + _kf(t, "tcp_slow_start") + EXIT,
+        errno.EINVAL,
+        "R2 is not a scalar",
+        st_ops=(TCP, "ssthresh"),
+    ),
+    Fact(
+        "kfunc_scalar_arg_pointer",
+        SO,
+        lambda t: ctx_arg(1, 0) + insn(0xBF, 2, 10) + _kf(t, "tcp_slow_start") + EXIT,
+        errno.EINVAL,
+        "R2 is not a scalar",
+        st_ops=(TCP, "ssthresh"),
     ),
     # every program type is verified (issue 12 item 1)
     Fact("sf_ja_minus_one", SF, lambda t: insn(0x05, off=-1) + EXIT, errno.EINVAL, "unreachable insn 1"),

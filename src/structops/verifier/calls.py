@@ -159,31 +159,41 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
         regno = i + 1
         if regno > 5:
             raise Reject(errno.EINVAL, f"function {name} has {len(proto.params)} args, more than 5")
-        reg = _need_init(st, regno)
+        reg = st.cur.regs[regno]
         pt = btflib.underlying(p.type)
         if isinstance(pt, btflib.Pointer):
             target = btflib.underlying(pt.target)
             if not isinstance(target, btflib.Struct):
+                _need_init(st, regno)
                 continue
             if reg.type == RegType.SCALAR and reg.is_const and reg.umin == 0:
                 raise _eacces(f"Possibly NULL pointer passed to trusted arg{i}")
             if reg.type != RegType.PTR_TO_BTF_ID:
-                raise _eacces(f"arg#{i} expected pointer to btf or socket, R{regno} has {reg.type_str()}")
+                if _scalar_struct(target) and reg.type in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE):
+                    # KF_ARG_PTR_TO_MEM: memory of the struct's size
+                    check_helper_mem(st, regno, target.size, write=False, what=f"{name} arg#{i}")
+                    continue
+                raise Reject(
+                    errno.EINVAL, f"arg#{i} pointer type STRUCT {target.name} must point to scalar, or struct with scalar"
+                )
             if reg.maybe_null:
                 raise _eacces(f"Possibly NULL pointer passed to trusted arg{i}")
-            if reg.off or reg.var_off:
-                raise _eacces(f"R{regno} must have zero offset when passed to release func or trusted arg to kfunc")
-            if not struct_embeds(reg.obj, target):
-                raise _eacces(
+            if reg.var_off or (reg.off and flags & KF.RELEASE):
+                raise Reject(
+                    errno.EINVAL, f"R{regno} must have zero offset when passed to release func or trusted arg to kfunc"
+                )
+            if reg.off or not struct_embeds(reg.obj, target):
+                raise Reject(
+                    errno.EINVAL,
                     f"kernel function {name} args#{i} expected pointer to STRUCT {target.name} "
-                    f"but R{regno} has a pointer to STRUCT {getattr(reg.obj, 'name', '?')}"
+                    f"but R{regno} has a pointer to STRUCT {getattr(reg.obj, 'name', '?')}",
                 )
             if flags & KF.RELEASE and not released:
                 if not reg.ref_obj_id:
                     raise Reject(errno.EINVAL, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
                 released = reg.ref_obj_id
         elif reg.type != RegType.SCALAR:
-            raise _eacces(f"R{regno} is not a scalar")
+            raise Reject(errno.EINVAL, f"R{regno} is not a scalar")
     if released:
         release_reference(st, released)
     _clobber(st)
@@ -204,6 +214,18 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
         regs[0] = unknown(0, (1 << (8 * ret.size)) - 1)
     else:
         regs[0] = unknown()
+
+
+def _scalar_struct(t: btflib.Type, depth: int = 0) -> bool:
+    """``__btf_type_is_scalar_struct``: a struct of integers, enums and arrays/structs of them."""
+    u = btflib.underlying(t)
+    if isinstance(u, btflib.Int | btflib.Enum | btflib.Enum64):
+        return True
+    if isinstance(u, btflib.Array):
+        return _scalar_struct(u.type, depth + 1)
+    if isinstance(u, btflib.Struct) and depth < 8:
+        return all(_scalar_struct(m.type, depth + 1) for m in u.members)
+    return False
 
 
 def release_reference(st: State, ref: int) -> None:
