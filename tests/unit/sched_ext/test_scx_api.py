@@ -46,3 +46,40 @@ def test_select_cpu_dfl_prefers_an_idle_core_sx_i3() -> None:
         sim.run("10ms")
         assert second.running and core_of[second.cpu] != core_of[first.cpu]
         assert sched.get_global("nr_local") == 2  # both went straight to an idle CPU's local DSQ
+
+
+def test_dsq_iterator_and_move_sx_d19() -> None:
+    """SX-K16/SX-D19: iterate a user DSQ and move tasks to the local DSQ with a slice override."""
+    from structops.schedsim.pyops import PythonScheduler, attach_python
+
+    moved: list[int] = []
+
+    class IterMove(PythonScheduler):
+        name = "itermove"
+
+        def init(self) -> int:
+            return self.kf("scx_bpf_create_dsq", 7, (1 << 64) - 1)
+
+        def enqueue(self, p: int, enq_flags: int) -> int:
+            self.kf("scx_bpf_dsq_insert", p, 7, 0, enq_flags)
+            return 0
+
+        def dispatch(self, cpu: int, prev: int) -> int:
+            it = self.machine.scratch(48).addr
+            assert self.kf("bpf_iter_scx_dsq_new", it, 7, 0) == 0
+            p = self.kf("bpf_iter_scx_dsq_next", it)
+            if p:
+                self.kf("scx_bpf_dsq_move_set_slice", it, 3_000_000)
+                if self.kf("scx_bpf_dsq_move", it, p, (1 << 63) | 2, 0):
+                    moved.append(p)
+            self.kf("bpf_iter_scx_dsq_destroy", it)
+            return 0
+
+    with SchedSim(cpus=2, seed=1) as sim:
+        sim.add_group("hog", count=4)
+        sch = attach_python(sim.machine, IterMove(sim.machine))
+        sim.run("200ms")
+        assert not sch.exit.kind and moved
+        assert all(t.runtime_ns > 0 for t in sim.tasks)
+        # 3 ms slices: ticks are 4 ms apart, so every run lasts one tick
+        assert sum(t.nr_switches for t in sim.tasks) >= 80  # 20 ms slices would give about 20

@@ -178,6 +178,10 @@ def register_kfuncs(kernel: EmulatedKernel, state: ScxState) -> None:
             return 1
         return 0
 
+    from structops.kernel.subsys.sched_ext.dsq_iter import iter_kfuncs
+
+    iter_kfuncs(kf, sch, task)
+
     # -- CPUs, idle, kicks ---------------------------------------------------------------------
     @kf("scx_bpf_kick_cpu")
     def kick_cpu(cpu: int, flags: int, *_: int) -> int:
@@ -510,4 +514,9 @@ KF_FLAGS = {
     "scx_bpf_get_idle_smtmask_node": _ACQ,
     "scx_bpf_cpu_curr": _RCU | _NULL,
     "scx_bpf_locked_rq": _NULL,
+    "bpf_iter_scx_dsq_new": 1 << 8 | 1 << 11,  # KF_ITER_NEW | KF_RCU_PROTECTED
+    "bpf_iter_scx_dsq_next": 1 << 9 | _NULL,  # KF_ITER_NEXT
+    "bpf_iter_scx_dsq_destroy": 1 << 10,  # KF_ITER_DESTROY
+    "scx_bpf_dsq_move": _RCU,
+    "scx_bpf_dsq_move_vtime": _RCU,
 }
