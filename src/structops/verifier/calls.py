@@ -173,9 +173,8 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
                     # KF_ARG_PTR_TO_MEM: memory of the struct's size
                     check_helper_mem(st, regno, target.size, write=False, what=f"{name} arg#{i}")
                     continue
-                raise Reject(
-                    errno.EINVAL, f"arg#{i} pointer type STRUCT {target.name} must point to scalar, or struct with scalar"
-                )
+                what = f"arg#{i} pointer type STRUCT {target.name}"
+                raise Reject(errno.EINVAL, f"{what} must point to scalar, or struct with scalar")
             if reg.maybe_null:
                 raise _eacces(f"Possibly NULL pointer passed to trusted arg{i}")
             if reg.var_off or (reg.off and flags & KF.RELEASE):
