@@ -48,6 +48,9 @@ class SimConfig:
     ``sample_interval_us`` is the period of the per-flow trace (0 disables it);
     ``trace_ops`` records every congestion-control op call per flow.
 
+    ``rack`` selects Linux's default loss detection, RACK (time based, RFC 8985);
+    off, losses are marked by RFC 6675's IsLost (DupThresh = ``reordering``).
+
     Realistic variation (on by default; the seed drives it): each flow connects up to
     ``start_jitter_us`` later than asked, and every packet and ACK spends up to
     ``proc_jitter_us`` extra in host processing on its way (uniform, per packet, never
@@ -67,6 +70,7 @@ class SimConfig:
     hz: int = 250
     slow_start_after_idle: bool = True
     random_isn: bool = True
+    rack: bool = True
     start_jitter_us: int = 1000
     proc_jitter_us: int = 20
 

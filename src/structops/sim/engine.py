@@ -45,6 +45,7 @@ EV_START = 5
 EV_WRITE = 6
 EV_CALL = 7
 EV_SAMPLE = 8
+EV_REO = 9
 
 CcChoice = str | TcpCongestionOps | None
 
@@ -218,6 +219,8 @@ class Simulator:
                 ev[3].app_write(ev[4])
             elif kind == EV_CALL:
                 ev[3](self)
+            elif kind == EV_REO:
+                ev[3].on_reo_timer()
             else:
                 self._sample()
         self.events += n
@@ -261,6 +264,10 @@ class Simulator:
     def schedule_rto(self, flow: FlowBase, t_ns: int) -> None:
         """Queue an RTO check for ``flow`` at ``t_ns``."""
         self._push(t_ns, EV_RTO, flow)
+
+    def schedule_reo(self, flow: FlowBase, t_ns: int) -> None:
+        """Queue RACK's reordering timer for ``flow`` at ``t_ns``."""
+        self._push(t_ns, EV_REO, flow)
 
     def schedule_pace(self, flow: FlowBase, t_ns: int) -> None:
         """Queue a pacing wake-up for ``flow`` at ``t_ns``."""

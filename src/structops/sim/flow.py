@@ -202,7 +202,7 @@ class TcpFlow(Output, Estimators):
         else:
             if sack_i >= 0 or dsack_i >= 0:
                 flag |= self._sacktag(sack_i, dsack_i, prior_una, sack_state, rs)
-                if tp.retrans_out and self.retx_fifo:
+                if tp.retrans_out and self.retx_fifo and not self.rack:
                     flag |= self._mark_lost_retrans()
             if ece and tp.ecn_flags & TCP_ECN_OK:
                 flag |= FLAG_ECE
@@ -301,6 +301,8 @@ class TcpFlow(Output, Estimators):
                 if s & TCPCB_LOST:
                     s &= ~TCPCB_LOST
                     tp.lost_out -= 1
+            if self.rack:
+                self._rack_advance(i, seg, seg.sacked)
             s |= TCPCB_SACKED_ACKED
             flag |= FLAG_DATA_SACKED
             tp.sacked_out += 1
@@ -329,6 +331,7 @@ class TcpFlow(Output, Estimators):
         q = self.q
         base = self.qbase
         scan_i = self.scan_i
+        track = self.rack and bool(tp.sacked_out or tp.retrans_out or tp.lost_out)
         for i in range(prior_una, ack_i):
             seg = q[i - base]
             s = seg.sacked
@@ -348,6 +351,8 @@ class TcpFlow(Output, Estimators):
                     self.sacked_below -= 1
             else:
                 delivered_now += 1
+                if track:
+                    self._rack_advance(i, seg, s)
             if s & TCPCB_LOST:
                 tp.lost_out -= 1
             pkts_acked += 1

@@ -35,10 +35,11 @@ REXMIT_LOST = 1
 class Seg:
     """Retransmit-queue entry: one segment's scoreboard bits and rate-sample stamps."""
 
-    __slots__ = ("app_limited", "dlv", "dlv_ce", "dlv_mstamp", "first_tx", "retx_nxt", "sacked", "tx_us")
+    __slots__ = ("app_limited", "dlv", "dlv_ce", "dlv_mstamp", "first_tx", "retx_nxt", "sacked", "tx_ns", "tx_us")
 
     def __init__(self) -> None:
         self.tx_us = 0
+        self.tx_ns = 0  # the last send in ns: RACK's send order (skb_mstamp_ns)
         self.sacked = 0
         self.first_tx = 0
         self.dlv = 0
@@ -101,6 +102,12 @@ class FlowBase:
         self.rto_deadline_ns = -1
         self.rto_event_ns = -1
         self.next_tx_ns = 0
+        self.rack = cfg.rack
+        self.rack_mstamp = 0  # RACK: send time (ns) and end of the most recently sent delivered segment
+        self.rack_end_i = 0
+        self.rack_rtt_us = 0
+        self.rack_advanced = False
+        self.reo_event_ns = -1
         self.last_ack_ns = 0  # arrival of the latest ACK / data packet (jitter keeps order)
         self.last_data_ns = 0
         self.pace_event_ns = -1

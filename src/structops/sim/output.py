@@ -62,6 +62,7 @@ class Output(Recovery):
             tp.first_tx_mstamp = now_us
             tp.delivered_mstamp = now_us
         seg.tx_us = now_us
+        seg.tx_ns = self.sim.now
         seg.first_tx = tp.first_tx_mstamp
         seg.dlv_mstamp = tp.delivered_mstamp
         seg.dlv = tp.delivered
@@ -109,6 +110,9 @@ class Output(Recovery):
             self.pace_event_ns = self.next_tx_ns
             self.sim.schedule_pace(self, self.next_tx_ns)
         return True
+
+    def _rack_retransmit(self) -> None:
+        self.xmit_retransmit_queue()
 
     def xmit_retransmit_queue(self) -> None:
         """``tcp_xmit_retransmit_queue()``: resend segments marked lost, cwnd permitting."""

@@ -32,12 +32,12 @@ from structops.sim.flowbase import (
     TCPCB_LOST,
     TCPCB_SACKED_ACKED,
     TCPCB_SACKED_RETRANS,
-    FlowBase,
 )
+from structops.sim.rack import Rack
 from structops.sim.tcp_cong import tcp_current_ssthresh
 
 
-class Recovery(FlowBase):
+class Recovery(Rack):
     """The CA state machine mixed into :class:`~structops.sim.flow.TcpFlow`."""
 
     def _enter_loss(self) -> None:
@@ -244,8 +244,18 @@ class Recovery(FlowBase):
             self._init_cwnd_reduction()
         self._set_ca_state(TCP_CA_Recovery)
 
+    def _rack_enter_recovery(self) -> None:
+        """From the RACK timer: ``tcp_enter_recovery`` and one PRR step."""
+        self._enter_recovery(False)
+        if self.tp.icsk_ca_ops.cong_control is None:
+            self._cwnd_reduction(1, 0, 0)
+
     def _identify_packet_loss(self) -> None:
-        """Mark un-SACKed segments with >= ``reordering`` SACKed above them lost."""
+        """``tcp_identify_packet_loss``: RACK, or (``rack`` off) RFC 6675 IsLost: mark
+        un-SACKed segments with >= ``reordering`` SACKed above them lost."""
+        if self.rack:
+            self._rack_mark_lost()
+            return
         tp = self.tp
         if not tp.sacked_out:
             return
@@ -271,6 +281,8 @@ class Recovery(FlowBase):
 
     def _time_to_recover(self) -> bool:
         tp = self.tp
+        if self.rack:
+            return bool(tp.lost_out)
         return bool(tp.lost_out) or tp.sacked_out + 1 > tp.reordering
 
     def _fastretrans_alert(self, prior_una: int, num_dupack: int, flag: int) -> tuple[int, int]:
@@ -325,7 +337,7 @@ class Recovery(FlowBase):
                 return flag, REXMIT_NONE
             self._enter_recovery(ece_ack)
             fast_rexmit = True
-        if do_lost or fast_rexmit:
+        if (do_lost or fast_rexmit) and not self.rack:
             self._identify_packet_loss()
             if fast_rexmit and self.una < self.nxt:
                 head = self._seg(self.una)
