@@ -24,7 +24,16 @@ from structops.loader.load import load_objects
 ROOT = Path(__file__).resolve().parents[3] / "testdata"
 OBJECTS = sorted([*ROOT.glob("*.bpf.o"), *(ROOT / "loader").glob("*.bpf.o")])
 RAW = [p.read_bytes() for p in OBJECTS]
-EXAMPLES = 2000 if os.environ.get("STRUCTOPS_LONG") else 60
+LONG = bool(os.environ.get("STRUCTOPS_LONG"))
+EXAMPLES = 2000 if LONG else 60
+_KERNEL: list[EmulatedKernel] = []
+
+
+def _kernel() -> EmulatedKernel:
+    """One embedded kernel for all examples (each example closes what it created)."""
+    if not _KERNEL:
+        _KERNEL.append(EmulatedKernel())
+    return _KERNEL[0]
 
 _SHDR_FIELDS = [(4, "<I"), (8, "<Q"), (24, "<Q"), (32, "<Q"), (40, "<I"), (44, "<I"), (56, "<Q")]
 
@@ -53,6 +62,7 @@ def _open_and_load(raw: bytes, kernel: EmulatedKernel) -> None:
         kernel.close(fd)
 
 
+@pytest.mark.timeout(3600 if LONG else 300)
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     which=st.integers(0, len(RAW) - 1),
@@ -68,7 +78,7 @@ def _open_and_load(raw: bytes, kernel: EmulatedKernel) -> None:
     ),
 )
 def test_mutated_objects_raise_only_loader_or_kernel_errors(which: int, edits: list[tuple[int, int, int, int]]) -> None:
-    _open_and_load(_mutate(RAW[which], edits), EmulatedKernel())
+    _open_and_load(_mutate(RAW[which], edits), _kernel())
 
 
 def test_struct_ops_section_of_type_nobits_is_an_elf_error_naming_section_and_offset() -> None:
