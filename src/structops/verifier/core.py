@@ -258,7 +258,8 @@ class Verifier:
             self.stats.insns_processed += 1
             since += 1
             if self.stats.insns_processed > self.limit:
-                raise Reject(errno.E2BIG, f"BPF program is too large. Processed {self.stats.insns_processed} insn")
+                too_big = Reject(errno.E2BIG, f"BPF program is too large. Processed {self.stats.insns_processed} insn")
+                self._reject_at(pc, st, too_big)
             try:
                 nxt = self._step(pc, st, cp, stack)
             except Reject as rej:
@@ -428,11 +429,18 @@ class Verifier:
             if abs(new_off) >= MAX_VAR_OFF:
                 raise Reject(errno.EACCES, f"value {delta} makes {ptr.type_str()} pointer be out of bounds")
             return replace(ptr, off=new_off)
-        lo, hi = sc.umin, min(sc.umax, MAX_VAR_OFF)
+        if sc.smin == -(1 << 63):  # check_reg_sane_offset (observed EINVAL on 6.18, corpus)
+            raise Reject(
+                errno.EINVAL,
+                f"math between {ptr.type_str()} pointer and register with unbounded min value is not allowed",
+            )
+        lo, hi = (sc.umin, sc.umax) if sc.smin >= 0 else (sc.smin, sc.smax)
+        wide = hi >= MAX_VAR_OFF or lo <= -MAX_VAR_OFF
+        hi = min(hi, MAX_VAR_OFF)
         if op == 0x10:
             lo, hi = -hi, -lo
         vmin, vmax = ptr.vmin + lo, ptr.vmax + hi
-        if sc.umax >= MAX_VAR_OFF or vmin < -MAX_VAR_OFF:
+        if wide or vmin < -MAX_VAR_OFF:
             vmin, vmax = min(vmin, -MAX_VAR_OFF), MAX_VAR_OFF
         return replace(ptr, vmin=vmin, vmax=vmax)
 

@@ -93,11 +93,7 @@ def check_access(
             raise _eacces(f"R{regno} invalid mem access '{reg.type_str()}'")
         m = reg.obj
         vsize = int(getattr(m, "value_size", 0))
-        lo, hi = reg.off + reg.vmin + off, reg.off + reg.vmax + off
-        if reg.vmax >= MAX_VAR_OFF:
-            raise _eacces(f"R{regno} unbounded memory access, make sure to bounds check any such access")
-        if lo < 0 or hi + size > vsize:
-            raise _eacces(f"invalid access to map value, value_size={vsize} off={lo} size={size}")
+        lo = map_value_region_check(regno, reg, off, size, vsize)
         if write and int(getattr(m, "map_flags", 0)) & BPF_F_RDONLY_PROG:
             raise _eacces(f"write into map forbidden, value_size={vsize} off={lo} size={size}")
         return None if write else sized_unknown(size, signed)
@@ -106,6 +102,31 @@ def check_access(
     if t == RegType.PTR_TO_MEM and not reg.maybe_null:
         return None if write else sized_unknown(size, signed)
     raise _eacces(f"R{regno} invalid mem access '{reg.type_str()}'")
+
+
+def map_value_region_check(regno: int, reg: Reg, off: int, size: int, vsize: int) -> int:
+    """``check_mem_region_access`` on a map value: the lowest then the highest offset the
+    variable part allows, each reported with the kernel's two lines (issue 12 item 3:
+    ``off=24 size=8`` and "R0 max value is outside of the allowed memory range" for
+    ``v[acked & 3] = 1`` on an 8-byte value).  Returns the lowest offset."""
+    fixed = reg.off + off
+    if reg.vmin < 0 and (reg.vmin <= -MAX_VAR_OFF or reg.vmin + fixed < 0):
+        raise _eacces(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
+    lo = reg.vmin + fixed
+    if lo < 0 or lo + size > vsize:
+        raise _eacces(
+            f"invalid access to map value, value_size={vsize} off={lo} size={size}\n"
+            f"R{regno} min value is outside of the allowed memory range"
+        )
+    if reg.vmax >= MAX_VAR_OFF:
+        raise _eacces(f"R{regno} unbounded memory access, make sure to bounds check any such access")
+    hi = reg.vmax + fixed
+    if hi + size > vsize:
+        raise _eacces(
+            f"invalid access to map value, value_size={vsize} off={hi} size={size}\n"
+            f"R{regno} max value is outside of the allowed memory range"
+        )
+    return lo
 
 
 # -- ctx (V12-V14) ------------------------------------------------------------------------
@@ -254,10 +275,7 @@ def check_helper_mem(st: State, regno: int, size: int, *, write: bool, what: str
                 raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
         return
     if reg.type == RegType.PTR_TO_MAP_VALUE and not reg.maybe_null:
-        vsize = int(getattr(reg.obj, "value_size", 0))
-        lo, hi = reg.off + reg.vmin, reg.off + reg.vmax
-        if lo < 0 or hi + size > vsize:
-            raise _eacces(f"invalid access to map value, value_size={vsize} off={lo} size={size}")
+        map_value_region_check(regno, reg, 0, size, int(getattr(reg.obj, "value_size", 0)))
         return
     if reg.type == RegType.PTR_TO_MEM and not reg.maybe_null:
         return

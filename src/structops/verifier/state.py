@@ -68,6 +68,12 @@ class Reg:
     trusted: bool = False
     ref_obj_id: int = 0
     id: int = field(default=0, compare=False)
+    #: Scalars: signed 64-bit range and known bits (tnum ``value``/``mask``), kept in sync
+    #: with ``umin``/``umax`` by :mod:`structops.verifier.bounds` (``reg_bounds_sync``).
+    smin: int = -(1 << 63)
+    smax: int = (1 << 63) - 1
+    tv: int = 0
+    tm: int = (1 << 64) - 1
 
     @property
     def is_ptr(self) -> bool:
@@ -128,17 +134,25 @@ class Reg:
 
 
 NOT_INIT = Reg(RegType.NOT_INIT, 0, 0)
+_UNKNOWN = Reg(RegType.SCALAR)
 
 
 def const(value: int) -> Reg:
     """A scalar with known value ``value`` (taken modulo 2**64)."""
     value &= U64_MAX
-    return Reg(RegType.SCALAR, value, value)
+    signed = value - (1 << 64) if value >> 63 else value
+    return Reg(RegType.SCALAR, value, value, smin=signed, smax=signed, tv=value, tm=0)
 
 
 def unknown(umin: int = 0, umax: int = U64_MAX) -> Reg:
-    """A scalar in ``[umin, umax]``."""
-    return Reg(RegType.SCALAR, umin, umax)
+    """A scalar in ``[umin, umax]`` (signed range and known bits derived from it)."""
+    if umin == 0 and umax == U64_MAX:
+        return _UNKNOWN
+    from structops.verifier.bounds import make_scalar
+
+    reg = make_scalar(umin, umax)
+    assert reg is not None
+    return reg
 
 
 #: A stack slot: a spilled register, or a mask of initialised bytes (bit i = byte i).
@@ -206,7 +220,15 @@ def reg_subsumes(old: Reg, new: Reg) -> bool:
     if old.type == RegType.NOT_INIT:
         return True
     if old.type == RegType.SCALAR:
-        return new.type == RegType.SCALAR and old.umin <= new.umin and new.umax <= old.umax
+        return (
+            new.type == RegType.SCALAR
+            and old.umin <= new.umin
+            and new.umax <= old.umax
+            and old.smin <= new.smin
+            and new.smax <= old.smax
+            and new.tm & ~old.tm == 0  # tnum_in(old, new)
+            and new.tv & ~old.tm == old.tv
+        )
     return old == new
 
 

@@ -1,0 +1,151 @@
+"""Tristate numbers: the verifier's known-bits domain (the kernel's ``struct tnum``).
+
+A tnum ``(value, mask)`` stands for every 64-bit ``x`` with ``x & ~mask == value``: bits
+set in ``mask`` are unknown, the others equal ``value``'s (``value & mask == 0``).  The
+operations are the sound transfer functions the kernel's ``kernel/bpf/tnum.c`` defines
+(add, sub, and, or, xor, mul, shifts, intersect, casts); the bounds module keeps them in
+sync with the four ranges (issue 12 item 3).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "UNKNOWN",
+    "Tnum",
+    "tadd",
+    "tand",
+    "tarshift",
+    "tcast",
+    "tconst",
+    "tcontains",
+    "tintersect",
+    "tlshift",
+    "tmul",
+    "tor",
+    "trange",
+    "trshift",
+    "tsub",
+    "txor",
+]
+
+_M64 = (1 << 64) - 1
+
+#: ``(value, mask)``
+Tnum = tuple[int, int]
+
+UNKNOWN: Tnum = (0, _M64)
+
+
+def tconst(v: int) -> Tnum:
+    """The tnum of one value."""
+    return (v & _M64, 0)
+
+
+def trange(lo: int, hi: int) -> Tnum:
+    """The tightest tnum holding every value of the unsigned range ``[lo, hi]``."""
+    chi = lo ^ hi
+    bits = chi.bit_length()
+    if bits > 63:
+        return UNKNOWN
+    delta = (1 << bits) - 1
+    return (lo & ~delta & _M64, delta)
+
+
+def tcontains(t: Tnum, x: int) -> bool:
+    """Whether ``x`` is one of the values ``t`` stands for."""
+    return (x & ~t[1] & _M64) == t[0]
+
+
+def tadd(a: Tnum, b: Tnum) -> Tnum:
+    """Sum (carries through unknown bits make them unknown)."""
+    sm = (a[1] + b[1]) & _M64
+    sv = (a[0] + b[0]) & _M64
+    sigma = (sm + sv) & _M64
+    chi = sigma ^ sv
+    mu = chi | a[1] | b[1]
+    return (sv & ~mu & _M64, mu)
+
+
+def tsub(a: Tnum, b: Tnum) -> Tnum:
+    """Difference."""
+    dv = (a[0] - b[0]) & _M64
+    alpha = (dv + a[1]) & _M64
+    beta = (dv - b[1]) & _M64
+    chi = alpha ^ beta
+    mu = chi | a[1] | b[1]
+    return (dv & ~mu & _M64, mu)
+
+
+def tand(a: Tnum, b: Tnum) -> Tnum:
+    """Bitwise and."""
+    alpha = a[0] | a[1]
+    beta = b[0] | b[1]
+    v = a[0] & b[0]
+    return (v, alpha & beta & ~v & _M64)
+
+
+def tor(a: Tnum, b: Tnum) -> Tnum:
+    """Bitwise or."""
+    v = a[0] | b[0]
+    mu = a[1] | b[1]
+    return (v, mu & ~v & _M64)
+
+
+def txor(a: Tnum, b: Tnum) -> Tnum:
+    """Bitwise exclusive or."""
+    v = a[0] ^ b[0]
+    mu = a[1] | b[1]
+    return (v & ~mu & _M64, mu)
+
+
+def tmul(a: Tnum, b: Tnum) -> Tnum:
+    """Product: shift-and-add over ``a``'s bits, unknown bits contributing unknown partials."""
+    acc_v = (a[0] * b[0]) & _M64
+    acc_m: Tnum = (0, 0)
+    av, am = a
+    bt = b
+    while av or am:
+        if av & 1:
+            acc_m = tadd(acc_m, (0, bt[1]))
+        elif am & 1:
+            acc_m = tadd(acc_m, (0, bt[0] | bt[1]))
+        av >>= 1
+        am >>= 1
+        bt = tlshift(bt, 1)
+    return tadd(tconst(acc_v), acc_m)
+
+
+def tlshift(a: Tnum, k: int) -> Tnum:
+    """Left shift by a constant."""
+    return ((a[0] << k) & _M64, (a[1] << k) & _M64)
+
+
+def trshift(a: Tnum, k: int) -> Tnum:
+    """Logical right shift by a constant."""
+    return (a[0] >> k, a[1] >> k)
+
+
+def tarshift(a: Tnum, k: int, bits: int = 64) -> Tnum:
+    """Arithmetic right shift by a constant on a ``bits``-wide value (zero-extended result)."""
+    full = (1 << bits) - 1
+
+    def sar(x: int) -> int:
+        x &= full
+        if x >> (bits - 1):
+            x -= 1 << bits
+        return (x >> k) & full
+
+    return (sar(a[0]), sar(a[1]))
+
+
+def tintersect(a: Tnum, b: Tnum) -> Tnum:
+    """Values both stand for (meaningful when they overlap)."""
+    v = a[0] | b[0]
+    mu = a[1] & b[1]
+    return (v & ~mu & _M64, mu)
+
+
+def tcast(a: Tnum, size: int) -> Tnum:
+    """Truncate to the low ``size`` bytes (zero extension)."""
+    m = (1 << (8 * size)) - 1
+    return (a[0] & m, a[1] & m)

@@ -1,0 +1,190 @@
+"""The verifier differential corpus: raw-instruction struct_ops programs (issue 12 items 3-5).
+
+Each :class:`Case` is assembly text (:mod:`structops.isa.asm`) for one member of a
+struct_ops type both kernels have (``bpf_dummy_ops.test_1`` takes
+``struct bpf_dummy_ops_state *``; ``tcp_congestion_ops.ssthresh`` takes ``struct sock *``).
+Programs that call map helpers target ``tcp_congestion_ops`` (``bpf_dummy_ops`` members may
+not call them on 6.18).  Placeholders are filled per kernel by :func:`render`: ``{MAP8}`` / ``{MAP16}`` are fds of
+ARRAY maps (4-byte key, 8/16-byte value, 4 entries), ``{SND_CWND}`` is the offset of
+``tcp_sock.snd_cwnd`` in that kernel's BTF.
+
+``record.py`` loads every case on this machine's kernel and writes the verdict, errno,
+failing instruction and log line to ``linux-6.18.json``; the embedded replay
+(``tests/unit/verifier/test_verifier_corpus.py``) compares against that file everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CASES", "Case", "render"]
+
+DUMMY = ("bpf_dummy_ops", "test_1")
+TCP = ("tcp_congestion_ops", "ssthresh")
+
+# value = map_value_or_null of MAP at key 0 in r0 (clobbers r1, r2)
+_LOOKUP8 = """
+stw [%r10-4], 0
+ld_pseudo %r1, 1, {MAP8}
+mov %r2, %r10
+add %r2, -4
+call 1
+"""
+_LOOKUP16 = _LOOKUP8.replace("{MAP8}", "{MAP16}")
+_CHECKED8 = _LOOKUP8 + "jne %r0, 0, ok\nmov %r0, 0\nexit\nok:\n"
+_OUT = "\nexit\nout:\nmov %r0, 0\nexit"  # the "out:" exit of a bounds check
+_BAD = "\nmov %r0, 0\nexit\nbad:\nmov %r2, 0\nldxdw %r0, [%r2]\nexit"  # "bad:" dereferences a scalar
+_CHECKED16 = _LOOKUP16 + "jne %r0, 0, ok\nmov %r0, 0\nexit\nok:\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One program: ``name``, target ``(ops, member)``, assembly, the issue item it covers."""
+
+    name: str
+    target: tuple[str, str]
+    asm: str
+    item: str
+
+
+def render(case: Case, facts: dict[str, int]) -> str:
+    """The case's assembly with the kernel's fds and offsets filled in."""
+    return case.asm.format(**facts)
+
+
+def _c(name: str, asm: str, item: str, target: tuple[str, str] | None = None) -> Case:
+    # bpf_dummy_ops programs may not call map helpers on 6.18 ("program of this type cannot
+    # use helper bpf_map_lookup_elem#1"); map cases use tcp_congestion_ops.ssthresh.
+    if target is None:
+        target = TCP if "{MAP" in asm else DUMMY
+    return Case(name, target, asm, item)
+
+
+CASES: list[Case] = [
+    # -- basics and structure (item 1 wording)
+    _c("ret0", "mov %r0, 0\nexit", "1"),
+    _c("exit_r0_uninit", "exit", "1"),
+    _c("r10_write", "mov %r10, 0\nmov %r0, 0\nexit", "1"),
+    _c("unreachable_tail", "mov %r0, 0\nexit\nmov %r0, 1\nexit", "1"),
+    _c("jump_out_of_range", "ja +5\nmov %r0, 0\nexit", "1"),
+    _c("infinite_ja", "ja -1", "4"),
+    _c("map_helper_in_dummy_ops", _CHECKED8 + "mov %r0, 0\nexit", "3", DUMMY),
+    _c("scalar_deref", "mov %r1, 0\nldxdw %r0, [%r1]\nexit", "1"),
+    _c("ctx_read_arg0", "ldxdw %r2, [%r1]\nmov %r0, 0\nexit", "1"),
+    _c("ctx_read_past_args", "ldxdw %r2, [%r1+8]\nmov %r0, 0\nexit", "1"),
+    _c("stack_write_below", "stdw [%r10-520], 1\nmov %r0, 0\nexit", "1"),
+    _c("stack_read_above", "ldxdw %r0, [%r10+0]\nexit", "1"),
+    _c("unknown_helper", "call 9999\nmov %r0, 0\nexit", "1"),
+    _c("div_by_zero_reg", "mov %r1, 0\nmov %r0, 7\ndiv %r0, %r1\nexit", "3"),
+    # -- privileged relaxations (item 3)
+    _c("uninit_stack_read", "ldxdw %r0, [%r10-8]\nexit", "3"),
+    _c(
+        "uninit_stack_key_to_helper",
+        "ld_pseudo %r1, 1, {MAP8}\nmov %r2, %r10\nadd %r2, -4\ncall 1\nmov %r0, 0\nexit",
+        "3",
+    ),
+    _c("ptr_minus_ptr", "mov %r1, %r10\nmov %r2, %r10\nadd %r2, -8\nsub %r1, %r2\nmov %r0, %r1\nexit", "3"),
+    # -- map lookups and NULL (item 3)
+    _c("map_lookup_null_checked", _CHECKED8 + "ldxdw %r0, [%r0]\nexit", "3"),
+    _c("map_lookup_const_key_no_check", _LOOKUP8 + "ldxdw %r0, [%r0]\nexit", "3"),
+    _c(
+        "map_lookup_key_out_of_range_no_check",
+        _LOOKUP8.replace("stw [%r10-4], 0", "stw [%r10-4], 9") + "ldxdw %r0, [%r0]\nexit",
+        "3",
+    ),
+    _c("map_value_off_end", _CHECKED8 + "ldxdw %r0, [%r0+4]\nexit", "3"),
+    # -- bounds: unsigned, signed, 32-bit, tnum (item 3)
+    _c(
+        "idx_and3_shl3_store8",
+        _CHECKED8 + "ldxdw %r1, [%r0]\nand %r1, 3\nlsh %r1, 3\nadd %r0, %r1\nstdw [%r0], 1\nmov %r0, 0\nexit",
+        "3",
+    ),
+    _c(
+        "idx_and7_store1", _CHECKED8 + "ldxdw %r1, [%r0]\nand %r1, 7\nadd %r0, %r1\nstb [%r0], 1\nmov %r0, 0\nexit", "3"
+    ),
+    _c("idx_mod10_unbounded", _CHECKED16 + "ldxdw %r1, [%r0]\nmod %r1, 10\nadd %r0, %r1\nldxb %r0, [%r0]\nexit", "3"),
+    _c("idx_unbounded_min", _CHECKED16 + "ldxdw %r1, [%r0]\nadd %r0, %r1\nldxb %r0, [%r0]\nexit", "3"),
+    _c(
+        "idx_signed_bounds",
+        _CHECKED16 + "ldxdw %r1, [%r0]\njslt %r1, 0, out\njsgt %r1, 15, out\nadd %r0, %r1\nldxb %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "idx_unsigned_bounds",
+        _CHECKED16 + "ldxdw %r1, [%r0]\njgt %r1, 15, out\nadd %r0, %r1\nldxb %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "idx_unsigned_bounds_off_by_one",
+        _CHECKED16 + "ldxdw %r1, [%r0]\njgt %r1, 16, out\nadd %r0, %r1\nldxb %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "idx_arsh60_plus8",
+        _CHECKED16 + "ldxdw %r1, [%r0]\narsh %r1, 60\nadd %r1, 8\nadd %r0, %r1\nldxb %r0, [%r0]\nexit",
+        "3",
+    ),
+    _c("idx_rsh60", _CHECKED16 + "ldxdw %r1, [%r0]\nrsh %r1, 60\nadd %r0, %r1\nldxb %r0, [%r0]\nexit", "3"),
+    _c(
+        "idx_neg",
+        _CHECKED16 + "ldxdw %r1, [%r0]\nand %r1, 7\nneg %r1\nadd %r1, 8\nadd %r0, %r1\nldxb %r0, [%r0]\nexit",
+        "3",
+    ),
+    _c(
+        "idx_jmp32_bounds",
+        _CHECKED16 + "ldxw %r1, [%r0]\njgt32 %r1, 15, out\nadd %r0, %r1\nldxb %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "idx_jmp32_on_64bit_value",
+        _CHECKED16 + "ldxdw %r1, [%r0]\njgt32 %r1, 15, out\nadd %r0, %r1\nldxb %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "tnum_dead_branch",
+        _CHECKED8 + "ldxdw %r1, [%r0]\nand %r1, 0xfe\njset %r1, 1, bad" + _BAD,
+        "3",
+    ),
+    _c(
+        "jset_live_branch",
+        _CHECKED8 + "ldxdw %r1, [%r0]\nand %r1, 0xff\njset %r1, 1, bad" + _BAD,
+        "3",
+    ),
+    _c(
+        "jeq_const_refine",
+        _CHECKED16 + "ldxdw %r1, [%r0]\njne %r1, 12, out\nadd %r0, %r1\nldxw %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "reg_reg_compare_bounds",
+        _CHECKED16 + "ldxdw %r1, [%r0]\nmov %r3, 15\njgt %r1, %r3, out\nadd %r0, %r1\nldxb %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c("mul_bounds", _CHECKED16 + "ldxdw %r1, [%r0]\nand %r1, 3\nmul %r1, 4\nadd %r0, %r1\nldxw %r0, [%r0]\nexit", "3"),
+    _c(
+        "or_bounds_overflow",
+        _CHECKED16 + "ldxdw %r1, [%r0]\nand %r1, 7\nor %r1, 8\nadd %r0, %r1\nldxdw %r0, [%r0]\nexit",
+        "3",
+    ),
+    _c("xor_bounds", _CHECKED16 + "ldxdw %r1, [%r0]\nand %r1, 7\nxor %r1, 5\nadd %r0, %r1\nldxb %r0, [%r0]\nexit", "3"),
+    _c(
+        "sub_bounds",
+        _CHECKED16 + "ldxdw %r1, [%r0]\nand %r1, 7\nmov %r2, 15\nsub %r2, %r1\nadd %r0, %r2\nldxb %r0, [%r0]\nexit",
+        "3",
+    ),
+    _c(
+        "div_bounds", _CHECKED16 + "ldxdw %r1, [%r0]\nand %r1, 63\ndiv %r1, 4\nadd %r0, %r1\nldxb %r0, [%r0]\nexit", "3"
+    ),
+    _c(
+        "alu32_zext_bounds",
+        _CHECKED16 + "ldxdw %r1, [%r0]\nmov32 %r1, %r1\nand32 %r1, 15\nadd %r0, %r1\nldxb %r0, [%r0]\nexit",
+        "3",
+    ),
+    # -- loops and limits (item 4)
+    _c("bounded_loop_100", "mov %r1, 0\nloop:\nadd %r1, 1\njlt %r1, 100, loop\nmov %r0, 0\nexit", "4"),
+    _c("loop_hits_1m_limit", "mov %r1, 0\nloop:\nadd %r1, 1\njlt %r1, 10000000, loop\nmov %r0, 0\nexit", "4"),
+    # -- trusted BTF pointers (tcp_sock through the trampoline ctx)
+    _c("tcp_read_snd_cwnd", "ldxdw %r1, [%r1]\nldxw %r0, [%r1+{SND_CWND}]\nexit", "3", TCP),
+    _c("tcp_write_snd_cwnd", "ldxdw %r1, [%r1]\nstw [%r1+{SND_CWND}], 10\nmov %r0, 1\nexit", "3", TCP),
+    _c("tcp_write_offset_0", "ldxdw %r1, [%r1]\nstw [%r1+0], 10\nmov %r0, 1\nexit", "3", TCP),
+]
