@@ -25,7 +25,7 @@ def register(groups: Any) -> None:
     p.add_argument("obj", nargs="?", help="BPF object with a sched_ext_ops struct_ops map")
     p.add_argument("--example", choices=EXAMPLES, help="use a shipped example scheduler instead of OBJ")
     p.add_argument("--map", dest="map_name", metavar="NAME", help="sched_ext_ops map to attach (default: the only one)")
-    p.add_argument("--cpus", type=int, default=4, help="simulated CPUs (default 4)")
+    p.add_argument("--cpus", type=int, default=4, help="simulated CPUs, 1..256 (default 4)")
     p.add_argument("--smt", type=int, default=1, help="hardware threads per core (default 1)")
     p.add_argument("--duration", default="1s", help="simulated time (default 1s; bare numbers are seconds)")
     p.add_argument(
@@ -62,8 +62,8 @@ def main(args: argparse.Namespace, out: TextIO) -> int:
         obj = example_path(args.example) if args.example else Path(args.obj)
         if not obj.is_file():
             raise ValueError(f"no such object file: {obj}")
-        if not 1 <= args.cpus <= 1024:
-            raise ValueError(f"--cpus must be between 1 and 1024, not {args.cpus}")
+        if not 1 <= args.cpus <= 256:
+            raise ValueError(f"--cpus must be between 1 and 256, not {args.cpus}")
         if args.smt < 1 or args.cpus % args.smt:
             raise ValueError(f"--smt {args.smt} must divide --cpus {args.cpus}")
         workload = tuple(load_workload(args.workload)) if args.workload else None

@@ -34,8 +34,8 @@ class Machine:
     def __init__(
         self, kernel: EmulatedKernel, nr_cpus: int = 4, *, smt: int = 1, llc_size: int = 0, seed: int = 0
     ) -> None:
-        if nr_cpus < 1 or nr_cpus > 1024:
-            raise ValueError(f"cpus must be between 1 and 1024, not {nr_cpus}")
+        if nr_cpus < 1 or nr_cpus > 256:
+            raise ValueError(f"cpus must be between 1 and 256 (NR_CPUS), not {nr_cpus}")
         if smt < 1 or nr_cpus % smt:
             raise ValueError(f"smt {smt} must divide the number of CPUs {nr_cpus}")
         self.kernel = kernel

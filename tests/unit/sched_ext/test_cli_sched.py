@@ -61,7 +61,7 @@ def test_workload_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "content", "needle"),
     [
-        (["--cpus", "0"], None, "--cpus must be between 1 and 1024"),
+        (["--cpus", "0"], None, "--cpus must be between 1 and 256"),
         (["--duration", "soon"], None, "bad time"),
         (["--workload", "{wl}"], "[[group]]\nname='x'\nnice=40\n", "nice must be an integer from -20 to 19"),
         (["--workload", "{wl}"], "[[group]]\nname='x'\ncolor=1\n", "unknown key(s) color"),

@@ -223,7 +223,7 @@ struct rhash_head {
 };
 
 struct cpumask {
-	unsigned long bits[128];
+	unsigned long bits[4];
 };
 typedef struct cpumask cpumask_t;
 
