@@ -49,7 +49,8 @@ class SimConfig:
     ``trace_ops`` records every congestion-control op call per flow.
 
     ``rack`` selects Linux's default loss detection, RACK (time based, RFC 8985);
-    off, losses are marked by RFC 6675's IsLost (DupThresh = ``reordering``).
+    off, losses are marked by RFC 6675's IsLost (DupThresh = ``reordering``).  ``tlp``
+    sends Linux's tail loss probe (2 RTTs after the last send, in Open/CWR).
 
     Realistic variation (on by default; the seed drives it): each flow connects up to
     ``start_jitter_us`` later than asked, and every packet and ACK spends up to
@@ -71,6 +72,7 @@ class SimConfig:
     slow_start_after_idle: bool = True
     random_isn: bool = True
     rack: bool = True
+    tlp: bool = True
     start_jitter_us: int = 1000
     proc_jitter_us: int = 20
 

@@ -226,8 +226,10 @@ class TcpFlow(Output, Estimators):
             if not flag & (FLAG_SND_UNA_ADVANCED | FLAG_NOT_DUP | FLAG_DSACKING_ACK):
                 num_dupack = 1
             flag, rexmit = self._fastretrans_alert(prior_una, num_dupack, flag)
+        if tp.tlp_high_seq:
+            self._process_tlp_ack(ack_i, flag)
         if flag & FLAG_SET_XMIT_TIMER:
-            self._rearm_rto()
+            self._set_xmit_timer()
         delivered = (tp.delivered - prior_delivered) & U32
         lost = (tp.lost - prior_lost) & U32
         self._rate_gen(delivered, lost, is_sack_reneg, rs)

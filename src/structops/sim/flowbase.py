@@ -108,6 +108,10 @@ class FlowBase:
         self.rack_rtt_us = 0
         self.rack_advanced = False
         self.reo_event_ns = -1
+        self.tlp = cfg.tlp
+        self.probe_armed = False  # the retransmit timer is the loss-probe timer
+        self.tlp_high_i = 0
+        self.tlp_retrans = False
         self.last_ack_ns = 0  # arrival of the latest ACK / data packet (jitter keeps order)
         self.last_data_ns = 0
         self.pace_event_ns = -1

@@ -19,6 +19,8 @@ from structops.sim.consts import (
     TCP_ECN_OK,
     TCP_ECN_QUEUE_CWR,
     TCP_RTO_MAX_US,
+    TCP_RTO_MIN_US,
+    TCP_TIMEOUT_INIT_US,
     U32,
     U64,
     TCP_CA_Open,
@@ -163,6 +165,8 @@ class Output(Recovery):
             self._cwnd_validate(cwnd_limited)
         if sent and tp.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery):
             tp.prr_out += sent
+        if sent and self.tlp:
+            self._schedule_loss_probe(False)
 
     def _cwnd_validate(self, is_cwnd_limited: bool) -> None:
         """``tcp_cwnd_validate()`` (RFC 7661 bookkeeping of cwnd use)."""
@@ -203,13 +207,70 @@ class Output(Recovery):
 
     def _rearm_rto(self) -> None:
         """``tcp_rearm_rto()``: RTO from now, or off when nothing is outstanding."""
+        self.probe_armed = False
         if not self.tp.packets_out:
             self.rto_deadline_ns = -1
             return
-        self.rto_deadline_ns = self.sim.now + self.rto_us * 1000
-        if self.rto_event_ns < 0 or self.rto_event_ns > self.rto_deadline_ns:
-            self.rto_event_ns = self.rto_deadline_ns
-            self.sim.schedule_rto(self, self.rto_deadline_ns)
+        self._arm_timer(self.sim.now + self.rto_us * 1000)
+
+    def _arm_timer(self, deadline: int) -> None:
+        self.rto_deadline_ns = deadline
+        if self.rto_event_ns < 0 or self.rto_event_ns > deadline:
+            self.rto_event_ns = deadline
+            self.sim.schedule_rto(self, deadline)
+
+    def _set_xmit_timer(self) -> None:
+        """``tcp_set_xmit_timer()``: a loss probe if one may be sent, else the RTO."""
+        if not self._schedule_loss_probe(True):
+            self._rearm_rto()
+
+    def _schedule_loss_probe(self, advancing_rto: bool) -> bool:
+        """``tcp_schedule_loss_probe()``: PTO = 2 srtt (+ 200 ms with one segment out,
+        else + 2 jiffies), never past the RTO; only in Open or CWR."""
+        tp = self.tp
+        if not self.tlp or not tp.packets_out or tp.icsk_ca_state not in (TCP_CA_Open, TCP_CA_CWR):
+            return False
+        hz = self.sim.config.hz
+        if tp.srtt_us:
+            pto_j = -(-(tp.srtt_us >> 2) * hz // 1_000_000)
+            pto_j += TCP_RTO_MIN_US * hz // 1_000_000 if tp.packets_out == 1 else 2
+        else:
+            pto_j = TCP_TIMEOUT_INIT_US * hz // 1_000_000
+        if advancing_rto:
+            rto_delta_us = self.rto_us
+        else:
+            rto_delta_us = self._seg(self.una).tx_us + self.rto_us - tp.tcp_mstamp
+        if rto_delta_us > 0:
+            pto_j = min(pto_j, -(-rto_delta_us * hz // 1_000_000))
+        self.probe_armed = True
+        self._arm_timer(self.sim.now + pto_j * 1_000_000_000 // hz)
+        return True
+
+    def _send_loss_probe(self) -> None:
+        """``tcp_send_loss_probe()``: one new segment past cwnd, else resend the tail."""
+        tp = self.tp
+        tp.tcp_mstamp_refresh(self.sim.now)
+        if not tp.tlp_high_seq and self.una < self.nxt:
+            if self.nxt < self.end:
+                i = self.nxt
+                seg = Seg()
+                self.q.append(seg)
+                self._transmit(i, seg, False)
+                self.nxt = i + 1
+                tp.snd_nxt = self._seq(self.nxt)
+                tp.packets_out += 1
+                self.tlp_retrans = False
+            else:
+                i = self.nxt - 1
+                seg = self._seg(i)
+                if seg.sacked & TCPCB_SACKED_ACKED:
+                    self._rearm_rto()
+                    return
+                self._retransmit(i, seg)
+                self.tlp_retrans = True
+            tp.tlp_high_seq = tp.snd_nxt
+            self.tlp_high_i = self.nxt
+        self._rearm_rto()
 
     def on_pace(self) -> None:
         """The pacing timer fired: resume sending."""
@@ -228,6 +289,10 @@ class Output(Recovery):
             self.sim.schedule_rto(self, self.rto_deadline_ns)
             return
         self.rto_deadline_ns = -1
+        if self.probe_armed:
+            self.probe_armed = False
+            self._send_loss_probe()
+            return
         self._retransmit_timer()
 
     def _retransmit_timer(self) -> None:

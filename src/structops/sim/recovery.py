@@ -13,8 +13,10 @@ from structops.sim.consts import (
     CA_EVENT_COMPLETE_CWR,
     CA_EVENT_LOSS,
     FLAG_DATA_SACKED,
+    FLAG_DSACKING_ACK,
     FLAG_ECE,
     FLAG_LOST_RETRANS,
+    FLAG_NOT_DUP,
     FLAG_SND_UNA_ADVANCED,
     TCP_CA_CWR,
     TCP_ECN_OK,
@@ -243,6 +245,24 @@ class Recovery(Rack):
                 tp.prior_ssthresh = tcp_current_ssthresh(tp)
             self._init_cwnd_reduction()
         self._set_ca_state(TCP_CA_Recovery)
+
+    def _process_tlp_ack(self, ack_i: int, flag: int) -> None:
+        """``tcp_process_tlp_ack()``: end the probe episode; a repaired tail loss is a
+        congestion signal (one CWR reduction)."""
+        tp = self.tp
+        if ack_i < self.tlp_high_i:
+            return
+        if not self.tlp_retrans:
+            tp.tlp_high_seq = 0
+        elif flag & FLAG_DSACKING_ACK:
+            tp.tlp_high_seq = 0  # the original arrived too: no loss
+        elif ack_i > self.tlp_high_i:
+            self._init_cwnd_reduction()
+            self._set_ca_state(TCP_CA_CWR)
+            self._end_cwnd_reduction()
+            self._try_keep_open()
+        elif not flag & (FLAG_SND_UNA_ADVANCED | FLAG_NOT_DUP | FLAG_DATA_SACKED):
+            tp.tlp_high_seq = 0
 
     def _rack_enter_recovery(self) -> None:
         """From the RACK timer: ``tcp_enter_recovery`` and one PRR step."""

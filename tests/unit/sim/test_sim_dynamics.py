@@ -124,6 +124,22 @@ def test_fast_retransmit_sets_ssthresh_to_half_cwnd_and_recovers() -> None:
     assert expected < flow.tp.snd_cwnd < expected + 20
 
 
+def test_tail_loss_probe_repairs_a_lost_tail_without_rto() -> None:
+    """Linux's TLP: 2 RTTs after the last send the tail is resent (no new data left);
+    its ACK repairs the loss without an RTO and without entering Loss."""
+    sim, log = run_with_drop(lambda s, f: s.drop_segment(f, 9), 3_000_000, size=10 * 1448)
+    flow = sim.flows[0]
+    assert flow.closed and flow.rto_count == 0 and flow.tp.total_retrans == 1
+    assert ("set_state", (TCP_CA_Loss,)) not in [(e[0], e[1]) for e in log]
+    plain, _ = run_with_drop(lambda s, f: s.drop_segment(f, 9), 3_000_000, size=10 * 1448, tlp=False)
+    assert plain.flows[0].rto_count == 1  # without the probe only the RTO repairs it
+    assert flow.end_us is not None and plain.flows[0].end_us is not None
+    # one segment out: PTO = 2 srtt + 200 ms capped by the RTO, so about the same time,
+    # but the probe keeps cwnd (no Loss state: cwnd stays at what slow start reached)
+    assert flow.end_us <= plain.flows[0].end_us + 10_000
+    assert flow.tp.snd_cwnd > plain.flows[0].tp.snd_cwnd
+
+
 def test_small_ssthresh_floor_is_two() -> None:
     sk = TcpSock()
     sk.snd_cwnd = 3
@@ -131,8 +147,9 @@ def test_small_ssthresh_floor_is_two() -> None:
 
 
 def test_rto_enters_loss_with_cwnd_one_and_backs_off() -> None:
-    """The tail segment lost three times: no dupacks, so RTOs with doubling intervals."""
-    sim, log = run_with_drop(lambda s, f: s.drop_segment(f, 9, times=3), 10_000_000, size=10 * 1448)
+    """The tail segment lost three times: no dupacks, so RTOs with doubling intervals
+    (no tail loss probe here: this is the RTO path alone)."""
+    sim, log = run_with_drop(lambda s, f: s.drop_segment(f, 9, times=3), 10_000_000, size=10 * 1448, tlp=False)
     flow = sim.flows[0]
     losses = [e for e in log if e[0] == "cwnd_event" and e[1] == (CA_EVENT_LOSS,)]
     to_loss = [e for e in log if e[0] == "set_state" and e[1] == (TCP_CA_Loss,)]
@@ -158,13 +175,13 @@ def test_rto_cwnd_is_one_after_timeout() -> None:
     def drop(s: Simulator, f: Any) -> None:
         s.drop_segment(f, 9, times=2)
 
-    _sim, log = run_with_drop(drop, 3_000_000, size=10 * 1448)
+    _sim, log = run_with_drop(drop, 3_000_000, size=10 * 1448, tlp=False)
     loss = next(e for e in log if e[0] == "set_state" and e[1] == (TCP_CA_Loss,))
     # tcp_enter_loss: everything outstanding is marked lost, cwnd = in_flight + 1 = 1,
     # and only then tcp_set_ca_state(TCP_CA_Loss)
     assert loss[2]["cwnd"] == 1
     # Replay the identical run and look at cwnd right after the timeout.
-    sim2, _ = run_with_drop(drop, 0, size=10 * 1448)
+    sim2, _ = run_with_drop(drop, 0, size=10 * 1448, tlp=False)
     sim2.at(loss[2]["t"] + 1, probe)
     sim2.run(loss[2]["t"] + 1)
     assert states == [1]
