@@ -140,8 +140,16 @@ _UNKNOWN = Reg(RegType.SCALAR)
 def const(value: int) -> Reg:
     """A scalar with known value ``value`` (taken modulo 2**64)."""
     value &= U64_MAX
-    signed = value - (1 << 64) if value >> 63 else value
-    return Reg(RegType.SCALAR, value, value, smin=signed, smax=signed, tv=value, tm=0)
+    reg = _CONSTS.get(value)
+    if reg is None:  # Regs are immutable: common constants are shared (verifier hot path)
+        signed = value - (1 << 64) if value >> 63 else value
+        reg = Reg(RegType.SCALAR, value, value, smin=signed, smax=signed, tv=value, tm=0)
+        if len(_CONSTS) < 4096:
+            _CONSTS[value] = reg
+    return reg
+
+
+_CONSTS: dict[int, Reg] = {}
 
 
 def unknown(umin: int = 0, umax: int = U64_MAX) -> Reg:
