@@ -20,8 +20,9 @@ from structops import btf as btflib
 from structops.errors import bpf_error
 from structops.kernel.btfview import field_path
 from structops.kernel.helpers import BASE_HELPERS
-from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps, VerifierOps, register_struct_ops
+from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps, VerifierOps
 from structops.kernel.subsys.sched_ext import consts as C
+from structops.kernel.subsystem import Subsystem, plug_in
 
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
@@ -188,48 +189,28 @@ def install(kernel: EmulatedKernel) -> None:
         check_member=check_member,
         verifier_ops=VerifierOps(get_func_proto=get_func_proto, btf_struct_access=btf_struct_access),
     )
-    err = register_struct_ops(kernel, kernel.vmlinux, ops)
-    if err:
-        raise RuntimeError(f"registering {NAME} failed: {err}")
-    from structops.kernel.subsys.sched_ext.kfuncs import register_kfuncs
-
-    register_kfuncs(kernel, state)
-    _register_helpers(kernel)
+    plug_in(kernel, _subsystem(kernel, state, ops))
 
 
-def _register_helpers(kernel: EmulatedKernel) -> None:
-    """Runtime side (and prototypes) of the map helpers schedulers use: queue/stack 87-89, task storage 156-157."""
+def _subsystem(kernel: EmulatedKernel, state: ScxState, ops: StructOpsOps) -> Subsystem:
+    """sched_ext as a :class:`Subsystem`: the type, its kfuncs (SX-K35) and the map helpers.
+
+    6.18 registers the scx kfunc sets without a filter (SX-K3, spec section 0): any
+    struct_ops program may reference them; contexts are checked when called (SX-K2).
+    """
     from structops.kernel.maps.queue import queue_helpers
     from structops.kernel.maps.task_storage import task_storage_helpers
+    from structops.kernel.subsys.sched_ext.kfuncs import UNIMPLEMENTED, sched_ext_kfuncs
+    from structops.verifier import ops as vops
 
-    specs = [*queue_helpers(kernel), *task_storage_helpers(kernel)]
-    table = getattr(kernel, "helpers", None)
-    if table is not None and hasattr(table, "implement"):  # the kernel's one helper registry
-        protos = _storage_protos()
-        for spec in specs:
-            proto = table.proto(spec.id)
-            if spec.id in protos and proto is not None and not proto.args:
-                table.declare(spec.id, *protos[spec.id])
-            if not table.implemented(spec.id):
-                table.implement(spec)  # keeps the return type: the VM grants returned values
-        return
-    executor = kernel.executor
-    if executor is None:
-        return
-    registry = executor.vm.helpers
-    for spec in specs:
-        if spec.id not in registry:
-            registry.register(spec)
-
-
-def _storage_protos() -> dict[int, tuple[tuple[str, ...], str]]:
-    """Verifier prototypes of the task storage helpers (as ``bpf_task_storage_get_proto``)."""
-    try:
-        from structops.verifier import ops as vops
-    except ImportError:
-        return {}
-    any_, map_ = getattr(vops, "ARG_ANY", None), getattr(vops, "ARG_MAP", None)
-    ret_val, ret_int = getattr(vops, "RET_MAP_VALUE_OR_NULL", None), getattr(vops, "RET_INT", None)
-    if None in (any_, map_, ret_val, ret_int):
-        return {}
-    return {156: ((map_, any_, any_, any_), ret_val), 157: ((map_, any_), ret_int)}  # type: ignore[dict-item]
+    return Subsystem(
+        NAME,
+        struct_ops=[ops],
+        kfuncs=sched_ext_kfuncs(kernel, state),
+        unimplemented_kfuncs=UNIMPLEMENTED,
+        helpers=[*queue_helpers(kernel), *task_storage_helpers(kernel)],
+        helper_protos={  # bpf_task_storage_get/delete_proto
+            156: ((vops.ARG_MAP, vops.ARG_ANY, vops.ARG_ANY, vops.ARG_ANY), vops.RET_MAP_VALUE_OR_NULL),
+            157: ((vops.ARG_MAP, vops.ARG_ANY), vops.RET_INT),
+        },
+    )

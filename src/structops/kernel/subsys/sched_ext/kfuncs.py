@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from structops.kernel.subsys.sched_ext import consts as C
 from structops.kernel.subsys.sched_ext.bstr import BstrError, format_bstr
 from structops.kernel.subsys.sched_ext.dsq import Dsq
+from structops.kernel.subsystem import KfuncDef
 from structops.uapi import ProgType
+from structops.verifier.ops import KF
 
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from structops.kernel.subsys.sched_ext.core import ScxSched
     from structops.schedsim.model import Task
 
-__all__ = ["register_kfuncs"]
+__all__ = ["KF_FLAGS", "UNIMPLEMENTED", "sched_ext_kfuncs"]
 
 M64 = (1 << 64) - 1
 _ALL = frozenset({ProgType.BPF_PROG_TYPE_STRUCT_OPS, ProgType.BPF_PROG_TYPE_SYSCALL, ProgType.BPF_PROG_TYPE_TRACING})
@@ -35,8 +37,8 @@ def _s32(v: int) -> int:
     return v - (1 << 32) if v >> 31 else v
 
 
-def register_kfuncs(kernel: EmulatedKernel, state: ScxState) -> None:
-    """Register every kfunc of this module in vmlinux."""
+def sched_ext_kfuncs(kernel: EmulatedKernel, state: ScxState) -> list[KfuncDef]:
+    """Every kfunc of this module, for the subsystem's plug-in description."""
     space = kernel.kmem.space
 
     def sch() -> ScxSched | None:
@@ -467,17 +469,16 @@ def register_kfuncs(kernel: EmulatedKernel, state: ScxState) -> None:
     def cpumask_empty(mask: int, *_: int) -> int:
         return int(not cpumask(mask))
 
-    import inspect
+    return [KfuncDef(name, fn, KF(KF_FLAGS.get(name, 0)), fn.prog_types) for name, fn in impl.items()]  # type: ignore[attr-defined]
 
-    takes_flags = "flags" in inspect.signature(kernel.register_kfunc).parameters
-    for name, fn in impl.items():
-        try:
-            if takes_flags:
-                kernel.register_kfunc(name, fn, fn.prog_types, flags=KF_FLAGS.get(name, 0))  # type: ignore[attr-defined,call-arg]
-            else:
-                kernel.register_kfunc(name, fn, fn.prog_types)  # type: ignore[attr-defined]
-        except KeyError:
-            continue
+
+#: Kfuncs Linux 6.18 offers schedulers that this kernel does not run (PROG_LOAD names them):
+#: open-coded iterators and bpf_cpumask kptrs need verifier support that is not there yet.
+UNIMPLEMENTED = frozenset(
+    {"bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy", "scx_bpf_task_cgroup", "scx_bpf_cpu_rq"}
+    | {"bpf_cpumask_create", "bpf_cpumask_acquire", "bpf_cpumask_release", "bpf_cpumask_set_cpu"}
+    | {"bpf_cpumask_clear_cpu", "bpf_cpumask_clear"}
+)
 
 
 _ACQ, _REL, _NULL, _TRUSTED, _SLEEP, _RCU = 1, 2, 4, 16, 32, 128
