@@ -151,6 +151,13 @@ class ScxSched(IdleTracking):
                 return False
         return True
 
+    def sanitize(self, op: str, ret: int) -> int:
+        """SX-E12: errnos in [-4095, -1] pass; anything else is an error and becomes -EPROTO."""
+        if -4095 <= ret <= -1:
+            return ret
+        self.error(C.SCX_EXIT_ERROR, f"ops.{op}() returned an invalid errno {ret}")
+        return -71
+
     def kf_allowed_if_unlocked(self, mask: int) -> bool:
         """Allowed from an unlocked context (no op) or from an op with ``mask``."""
         return not self.ctx or self.kf_allowed(mask)
@@ -171,7 +178,7 @@ class ScxSched(IdleTracking):
         ret = self.call("init", 0) if "init" in self.ops else 0
         ret = _s32(ret)
         if ret:
-            self.error(C.SCX_EXIT_ERROR, f"ops.init() failed ({_sanitize(ret)})")
+            self.error(C.SCX_EXIT_ERROR, f"ops.init() failed ({self.sanitize('init', ret)})")
             return
         self.exit.flags |= C.SCX_EFLAG_INITIALIZED
         if self.flags & C.SCX_OPS_ENQ_LAST and "enqueue" not in self.ops:
@@ -198,7 +205,8 @@ class ScxSched(IdleTracking):
             args.buf[0] = int(fork)
             ret = _s32(self.call("init_task", t.cpu, t.addr, args.addr, tasks=(t,)))
             if ret:
-                self.error(C.SCX_EXIT_ERROR, f"ops.init_task() failed ({_sanitize(ret)}) for {t.comm}[{t.pid}]")
+                err = self.sanitize("init_task", ret)
+                self.error(C.SCX_EXIT_ERROR, f"ops.init_task() failed ({err}) for {t.comm}[{t.pid}]")
                 return False
         t.scx.state = TASK_READY
         return True
@@ -572,8 +580,3 @@ def _s32(v: int) -> int:
 def _s64(v: int) -> int:
     v &= (1 << 64) - 1
     return v - (1 << 64) if v >> 63 else v
-
-
-def _sanitize(ret: int) -> int:
-    """SX-E12: errnos in [-4095, -1] pass; anything else becomes -EPROTO (-71)."""
-    return ret if -4095 <= ret <= -1 else -71
