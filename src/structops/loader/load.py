@@ -27,13 +27,10 @@ import errno
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from structops import btf as btflib
 from structops.abi.attrs import BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr
 from structops.abi.consts import (
-    BPF_PSEUDO_BTF_ID,
-    BPF_PSEUDO_KFUNC_CALL,
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
     ENOTSUPP,
@@ -44,7 +41,7 @@ from structops.abi.consts import (
     ProgType,
 )
 from structops.abi.protocol import Kernel
-from structops.errors import BpfError, ELFError
+from structops.errors import BpfError
 from structops.loader._progload import (
     FUNC_INFO_SIZE,
     LINE_INFO_SIZE,
@@ -52,15 +49,26 @@ from structops.loader._progload import (
     encode_line_info,
     load_program,
 )
-from structops.loader.spec import CollectionSpec, ExternKind, MapKind, MapSpec, ProgramSpec, RelocKind, essential_name
+from structops.loader.externs import (
+    POISON_CALL_KFUNC_BASE,
+    LoadError,
+    kconfig_contents,
+    kernel_config,
+    relocate_ksym,
+)
+from structops.loader.spec import CollectionSpec, MapKind, MapSpec, ProgramSpec, RelocKind, essential_name
 
-__all__ = ["KernelTypes", "LoadError", "LoadedObjects", "load_objects", "register_struct_ops"]
+__all__ = [
+    "POISON_CALL_KFUNC_BASE",
+    "KernelTypes",
+    "LoadError",
+    "LoadedObjects",
+    "kernel_config",
+    "load_objects",
+    "register_struct_ops",
+]
 
 VALUE_PREFIX = "bpf_struct_ops_"
-
-
-class LoadError(ELFError):
-    """The object cannot be loaded on this kernel for a loader-level reason (libbpf's -EINVAL)."""
 
 
 @dataclass
@@ -171,53 +179,8 @@ def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes
             if r.kind is RelocKind.MAP_VALUE:
                 struct.pack_into("<i", code, off + 12, r.offset)
         elif r.kind in (RelocKind.KFUNC, RelocKind.KSYM):
-            _relocate_ksym(p, code, off, r.kind, r.target, spec, ktypes)
+            relocate_ksym(p, code, off, r.kind, r.target, spec, ktypes.vmlinux)
     return bytes(code)
-
-
-#: libbpf's POISON_CALL_KFUNC_BASE: a weak kfunc missing from the kernel becomes a call
-#: to helper ``POISON_CALL_KFUNC_BASE + extern index`` (an error only if it is reached).
-POISON_CALL_KFUNC_BASE = 2002000000
-
-
-def _relocate_ksym(
-    p: ProgramSpec, code: bytearray, off: int, kind: RelocKind, name: str, spec: CollectionSpec, ktypes: KernelTypes
-) -> None:
-    """Resolve a ``__ksym`` extern: kfunc call, kfunc address or typed kernel variable.
-
-    Found in vmlinux BTF: the call gets ``BPF_PSEUDO_KFUNC_CALL`` + the FUNC id, an
-    ``ld_imm64`` gets ``BPF_PSEUDO_BTF_ID`` + the FUNC or VAR id.  Missing and ``__weak``:
-    a call is poisoned (libbpf ``poison_kfunc_call``), an address loads 0 (so
-    ``bpf_ksym_exists()`` is false).  Missing and strong: a LoadError naming the extern.
-    """
-    ext = spec.externs.get(name)
-    is_func = kind is RelocKind.KFUNC or (ext is not None and ext.kind is ExternKind.KFUNC)
-    try:
-        sym = ktypes.vmlinux.find(name, btflib.Func if is_func else btflib.Var)
-    except KeyError:
-        if ext is not None and ext.weak:
-            if kind is RelocKind.KFUNC:
-                index = list(spec.externs).index(name)
-                struct.pack_into("<BBhi", code, off, 0x85, 0, 0, POISON_CALL_KFUNC_BASE + index)
-            else:
-                code[off + 1] &= 0x0F
-                struct.pack_into("<i", code, off + 4, 0)
-                struct.pack_into("<i", code, off + 12, 0)
-            return
-        what = "kfunc" if is_func else "ksym"
-        raise LoadError(
-            f"prog '{p.name}': extern ({what}) '{name}': not found in kernel BTF "
-            "(declare it __weak and test bpf_ksym_exists() to make it optional)"
-        ) from None
-    btf_id = ktypes.vmlinux.type_id(sym)
-    if kind is RelocKind.KFUNC:
-        code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_KFUNC_CALL << 4)
-        struct.pack_into("<i", code, off + 4, btf_id)
-        struct.pack_into("<h", code, off + 2, 0)
-    else:
-        code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_BTF_ID << 4)
-        struct.pack_into("<i", code, off + 4, btf_id)
-        struct.pack_into("<i", code, off + 12, 0)
 
 
 def _kernel_value(
@@ -343,7 +306,7 @@ def _load(
         out.maps[m.real_name] = fd
         contents = m.contents
         if m.kind is MapKind.KCONFIG:
-            contents = _kconfig_contents(spec, m, kernel)
+            contents = kconfig_contents(spec, m, kernel)
         if contents is not None and m.type == MapType.BPF_MAP_TYPE_ARRAY and any(contents):
             kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(fd, key=bytes(4), value=contents))
         if m.kind in (MapKind.RODATA, MapKind.KCONFIG):
@@ -490,67 +453,6 @@ def register_struct_ops(kernel: Kernel, map_fd: int, value: bytes) -> None:
     ret = kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(map_fd, key=bytes(4), value=value))
     if ret != 0:  # U9a quirk: a reset that returns a non-errno value
         raise LoadError(f"struct_ops map update returned {ret} (non-zero module pointer member?)")
-
-
-def kernel_config(kernel: Kernel) -> dict[str, str]:
-    """The target kernel's configuration (``CONFIG_*`` -> value text).
-
-    A kernel object may provide ``kconfig()`` (the embedded kernel does); otherwise the
-    running kernel's ``/proc/config.gz`` or ``/boot/config-<release>`` is read, as libbpf does.
-    """
-    provider = getattr(kernel, "kconfig", None)
-    if callable(provider):
-        return dict(provider())
-    import gzip
-    import os
-
-    text = ""
-    try:
-        text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode(errors="replace")
-    except OSError:
-        try:
-            text = Path(f"/boot/config-{os.uname().release}").read_text(errors="replace")
-        except OSError:
-            text = ""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("CONFIG_") and "=" in line:
-            key, _, value = line.partition("=")
-            out[key] = value
-    return out
-
-
-def _kconfig_contents(spec: CollectionSpec, m: MapSpec, kernel: Kernel) -> bytes:
-    """``.kconfig`` values: y=1, m=2, n=0, numbers, strings (libbpf ``bpf_object__read_kconfig_file``)."""
-    config = kernel_config(kernel)
-    buf = bytearray(m.contents or bytes(m.value_size))
-    for ext in spec.externs.values():
-        if ext.kind is not ExternKind.KCONFIG:
-            continue
-        raw = config.get(ext.name)
-        if raw is None:
-            if ext.name == "LINUX_KERNEL_VERSION":
-                import os
-
-                parts = [int(x) for x in os.uname().release.split("-")[0].split(".")[:3] if x.isdigit()]
-                parts += [0] * (3 - len(parts))
-                raw = str((parts[0] << 16) + (parts[1] << 8) + min(parts[2], 255))
-            elif ext.weak:
-                continue
-            else:
-                raise LoadError(f"extern (kcfg) '{ext.name}': value not found in the kernel config")
-        if raw in ("y", "m", "n"):
-            value = {"y": 1, "m": 2, "n": 0}[raw].to_bytes(ext.size or 1, "little")
-        elif raw.startswith('"'):
-            value = raw.strip('"').encode()[: max(ext.size - 1, 0)].ljust(ext.size, b"\0")
-        else:
-            try:
-                number = int(raw, 0)
-            except ValueError:
-                raise LoadError(f"extern (kcfg) '{ext.name}': cannot parse value {raw!r}") from None
-            value = (number & ((1 << (8 * ext.size)) - 1)).to_bytes(ext.size, "little")
-        buf[ext.offset : ext.offset + ext.size] = value
-    return bytes(buf)
 
 
 def _module_btf_fd(kernel: Kernel, module: str, out: LoadedObjects) -> int:

@@ -1,0 +1,135 @@
+"""Externs at load: ``__ksym`` kfuncs and variables, ``.kconfig`` values (libbpf rules).
+
+* ``__ksym`` (:func:`relocate_ksym`): found in vmlinux BTF, a kfunc call gets
+  ``BPF_PSEUDO_KFUNC_CALL`` and the FUNC id, an ``ld_imm64`` (a kfunc's address or a typed
+  kernel variable) ``BPF_PSEUDO_BTF_ID`` and the FUNC/VAR id; missing and ``__weak``, a call
+  is poisoned (libbpf ``poison_kfunc_call``: helper ``POISON_CALL_KFUNC_BASE`` + the
+  extern's index) and an address loads 0, so ``bpf_ksym_exists()`` is false; missing and
+  strong, a LoadError naming the program and the extern;
+* ``.kconfig`` (:func:`kconfig_contents`): the kernel's configuration (the kernel object's
+  ``kconfig()`` or ``/proc/config.gz``), ``y``/``m``/``n`` as 1/2/0, numbers, strings;
+  ``LINUX_KERNEL_VERSION`` from the release; a missing ``__weak`` value stays 0.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from structops import btf as btflib
+from structops.errors import ELFError
+from structops.kernel.protocol import Kernel
+from structops.loader.spec import CollectionSpec, ExternKind, MapSpec, ProgramSpec, RelocKind
+from structops.uapi import BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL
+
+__all__ = ["POISON_CALL_KFUNC_BASE", "LoadError", "kconfig_contents", "kernel_config", "relocate_ksym"]
+
+
+class LoadError(ELFError):
+    """The object cannot be loaded on this kernel for a loader-level reason (libbpf's -EINVAL)."""
+
+
+#: libbpf's POISON_CALL_KFUNC_BASE: a weak kfunc missing from the kernel becomes a call
+#: to helper ``POISON_CALL_KFUNC_BASE + extern index`` (an error only if it is reached).
+POISON_CALL_KFUNC_BASE = 2002000000
+
+
+def relocate_ksym(
+    p: ProgramSpec, code: bytearray, off: int, kind: RelocKind, name: str, spec: CollectionSpec, vmlinux: btflib.Spec
+) -> None:
+    """Resolve a ``__ksym`` extern: kfunc call, kfunc address or typed kernel variable.
+
+    Found in vmlinux BTF: the call gets ``BPF_PSEUDO_KFUNC_CALL`` + the FUNC id, an
+    ``ld_imm64`` gets ``BPF_PSEUDO_BTF_ID`` + the FUNC or VAR id.  Missing and ``__weak``:
+    a call is poisoned (libbpf ``poison_kfunc_call``), an address loads 0 (so
+    ``bpf_ksym_exists()`` is false).  Missing and strong: a LoadError naming the extern.
+    """
+    ext = spec.externs.get(name)
+    is_func = kind is RelocKind.KFUNC or (ext is not None and ext.kind is ExternKind.KFUNC)
+    try:
+        sym = vmlinux.find(name, btflib.Func if is_func else btflib.Var)
+    except KeyError:
+        if ext is not None and ext.weak:
+            if kind is RelocKind.KFUNC:
+                index = list(spec.externs).index(name)
+                struct.pack_into("<BBhi", code, off, 0x85, 0, 0, POISON_CALL_KFUNC_BASE + index)
+            else:
+                code[off + 1] &= 0x0F
+                struct.pack_into("<i", code, off + 4, 0)
+                struct.pack_into("<i", code, off + 12, 0)
+            return
+        what = "kfunc" if is_func else "ksym"
+        raise LoadError(
+            f"prog '{p.name}': extern ({what}) '{name}': not found in kernel BTF "
+            "(declare it __weak and test bpf_ksym_exists() to make it optional)"
+        ) from None
+    btf_id = vmlinux.type_id(sym)
+    if kind is RelocKind.KFUNC:
+        code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_KFUNC_CALL << 4)
+        struct.pack_into("<i", code, off + 4, btf_id)
+        struct.pack_into("<h", code, off + 2, 0)
+    else:
+        code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_BTF_ID << 4)
+        struct.pack_into("<i", code, off + 4, btf_id)
+        struct.pack_into("<i", code, off + 12, 0)
+
+
+def kernel_config(kernel: Kernel) -> dict[str, str]:
+    """The target kernel's configuration (``CONFIG_*`` -> value text).
+
+    A kernel object may provide ``kconfig()`` (the embedded kernel does); otherwise the
+    running kernel's ``/proc/config.gz`` or ``/boot/config-<release>`` is read, as libbpf does.
+    """
+    provider = getattr(kernel, "kconfig", None)
+    if callable(provider):
+        return dict(provider())
+    import gzip
+    import os
+
+    text = ""
+    try:
+        text = gzip.decompress(Path("/proc/config.gz").read_bytes()).decode(errors="replace")
+    except OSError:
+        try:
+            text = Path(f"/boot/config-{os.uname().release}").read_text(errors="replace")
+        except OSError:
+            text = ""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("CONFIG_") and "=" in line:
+            key, _, value = line.partition("=")
+            out[key] = value
+    return out
+
+
+def kconfig_contents(spec: CollectionSpec, m: MapSpec, kernel: Kernel) -> bytes:
+    """``.kconfig`` values: y=1, m=2, n=0, numbers, strings (libbpf ``bpf_object__read_kconfig_file``)."""
+    config = kernel_config(kernel)
+    buf = bytearray(m.contents or bytes(m.value_size))
+    for ext in spec.externs.values():
+        if ext.kind is not ExternKind.KCONFIG:
+            continue
+        raw = config.get(ext.name)
+        if raw is None:
+            if ext.name == "LINUX_KERNEL_VERSION":
+                import os
+
+                parts = [int(x) for x in os.uname().release.split("-")[0].split(".")[:3] if x.isdigit()]
+                parts += [0] * (3 - len(parts))
+                raw = str((parts[0] << 16) + (parts[1] << 8) + min(parts[2], 255))
+            elif ext.weak:
+                continue
+            else:
+                raise LoadError(f"extern (kcfg) '{ext.name}': value not found in the kernel config")
+        if raw in ("y", "m", "n"):
+            value = {"y": 1, "m": 2, "n": 0}[raw].to_bytes(ext.size or 1, "little")
+        elif raw.startswith('"'):
+            value = raw.strip('"').encode()[: max(ext.size - 1, 0)].ljust(ext.size, b"\0")
+        else:
+            try:
+                number = int(raw, 0)
+            except ValueError:
+                raise LoadError(f"extern (kcfg) '{ext.name}': cannot parse value {raw!r}") from None
+            value = (number & ((1 << (8 * ext.size)) - 1)).to_bytes(ext.size, "little")
+        buf[ext.offset : ext.offset + ext.size] = value
+    return bytes(buf)
