@@ -110,6 +110,7 @@ class FlowBase:
         self.reo_event_ns = -1
         self.tlp = cfg.tlp
         self.probe_armed = False  # the retransmit timer is the loss-probe timer
+        self.hz = cfg.hz
         self.tlp_high_i = 0
         self.tlp_retrans = False
         self.last_ack_ns = 0  # arrival of the latest ACK / data packet (jitter keeps order)

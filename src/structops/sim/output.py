@@ -230,7 +230,7 @@ class Output(Recovery):
         tp = self.tp
         if not self.tlp or not tp.packets_out or tp.icsk_ca_state not in (TCP_CA_Open, TCP_CA_CWR):
             return False
-        hz = self.sim.config.hz
+        hz = self.hz
         if tp.srtt_us:
             pto_j = -(-(tp.srtt_us >> 2) * hz // 1_000_000)
             pto_j += TCP_RTO_MIN_US * hz // 1_000_000 if tp.packets_out == 1 else 2
