@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
 from structops.kernel.progtypes import prog_type_ops
+from structops.kernel.services import CAP_PERFMON
 from structops.verifier import BPF_COMPLEXITY_LIMIT_INSNS, KF, HelperProto, KfuncProto, ProgEnv, VerifyStats, verify
 from structops.verifier.env import LogSink
 
@@ -123,6 +124,7 @@ def verify_prog(proc: Process, prog: BpfProg, log: LogSink, *, limit: int = BPF_
     from structops.verifier.subprogs import verify_with_func_info
 
     env = env_for_prog(proc, prog)
+    env.allow_uninit_stack = proc.capable(CAP_PERFMON)  # bpf_allow_uninit_stack()
     btf = prog.btf.spec if prog.btf is not None else None
     out: list[bytes] = []
 

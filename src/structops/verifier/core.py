@@ -211,7 +211,9 @@ class Verifier:
     def run(self) -> VerifyStats:
         """Verify; raise :class:`Reject` on the first invalid path."""
         self.check_cfg()
-        stack: _Stack = [(0, self.initial_state(), None)]
+        first = self.initial_state()
+        first.priv = self.env.allow_uninit_stack
+        stack: _Stack = [(0, first, None)]
         while stack:
             pc, st, cp = stack.pop()
             self._walk(pc, st, cp, stack)

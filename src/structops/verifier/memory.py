@@ -80,14 +80,14 @@ def check_access(
                     _mark_byte(frame, o)
                 return None
             for o in range(lo, hi + 1):
-                _stack_read(frame, regno, o, size, signed)
+                _stack_read(frame, regno, o, size, signed, st.priv)
             return sized_unknown(size, signed)
         o = reg.off + off
         _stack_bounds(regno, o, o, size, write)
         if write:
             stack_write(frame, o, size, value)
             return None
-        return _stack_read(frame, regno, o, size, signed)
+        return _stack_read(frame, regno, o, size, signed, st.priv)
     if t == RegType.PTR_TO_MAP_VALUE:
         if reg.maybe_null:
             raise _eacces(f"R{regno} invalid mem access '{reg.type_str()}'")
@@ -232,7 +232,7 @@ def stack_write(frame: Frame, o: int, size: int, value: Reg | None) -> None:
         _mark_byte(frame, x)
 
 
-def _stack_read(frame: Frame, regno: int, o: int, size: int, signed: bool) -> Reg:
+def _stack_read(frame: Frame, regno: int, o: int, size: int, signed: bool, priv: bool = False) -> Reg:
     slot, b = _slot_of(o)
     cur = frame.stack.get(slot)
     if isinstance(cur, Reg) and o % 8 == 0 and size == 8:
@@ -247,6 +247,8 @@ def _stack_read(frame: Frame, regno: int, o: int, size: int, signed: bool) -> Re
         s, bb = _slot_of(x)
         c = frame.stack.get(s)
         if c is None or (isinstance(c, int) and not c & (1 << bb)):
+            if priv:  # allow_uninit_stack: the bytes read as an unknown scalar
+                continue
             raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
         if isinstance(c, Reg) and c.type != RegType.SCALAR:
             raise _eacces("invalid size of register fill")
@@ -271,7 +273,7 @@ def check_helper_mem(st: State, regno: int, size: int, *, write: bool, what: str
         for x in range(o, o + size):
             s, bb = _slot_of(x)
             c = frame.stack.get(s)
-            if c is None or (isinstance(c, int) and not c & (1 << bb)):
+            if (c is None or (isinstance(c, int) and not c & (1 << bb))) and not st.priv:
                 raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
         return
     if reg.type == RegType.PTR_TO_MAP_VALUE and not reg.maybe_null:

@@ -191,6 +191,8 @@ class State:
 
     frames: list[Frame]
     refs: dict[int, int] = field(default_factory=dict)  # ref id -> insn that acquired it
+    #: The program's ``allow_uninit_stack`` (privileged), carried for the memory checks.
+    priv: bool = False
 
     @property
     def cur(self) -> Frame:
@@ -199,7 +201,7 @@ class State:
 
     def copy(self) -> State:
         """An independent copy (for a branch)."""
-        return State([f.copy() for f in self.frames], dict(self.refs))
+        return State([f.copy() for f in self.frames], dict(self.refs), self.priv)
 
     def key(self) -> tuple[object, ...]:
         """A hashable snapshot for exact-equality checks."""

@@ -30,8 +30,6 @@ RECORDED: dict[str, dict[str, Any]] = json.loads((CORPUS / "linux-6.18.json").re
 
 #: case -> (fields that differ, why)
 DIVERGES: dict[str, tuple[set[str], str]] = {
-    "uninit_stack_read": ({"verdict"}, "privileged uninitialised stack reads (CAP_PERFMON) not modelled"),
-    "uninit_stack_key_to_helper": ({"verdict"}, "privileged uninitialised helper key not modelled"),
     "map_lookup_const_key_no_check": ({"verdict"}, "array lookup with a constant in-range key is still or_null"),
     "ctx_read_past_args": ({"message"}, "ctx bound message wording differs"),
     "loop_hits_1m_limit": ({"insn"}, "the 1000001st processed insn is 2 here, 1 on Linux (processing order)"),
