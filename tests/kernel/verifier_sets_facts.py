@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from structops import btf
 from structops.abi import ProgLoadAttr
+from structops.abi.protocol import Kernel
 from structops.errors import BpfError
-from structops.kernel.protocol import Kernel
 from structops.uapi import Cmd, ProgType
 
 __all__ = ["FACTS", "Fact", "Target", "run_fact"]
@@ -281,6 +281,13 @@ FACTS: tuple[Fact, ...] = (
         lambda t: mov(1, 0x1000) + insn(0x79, 0, 1, 0) + EXIT,
         errno.EACCES,
         "R1 invalid mem access 'scalar'",
+    ),
+    Fact(
+        "sf_const_address_write",
+        SF,
+        lambda t: insn(0x18, 2, 0, 0, 0x1000) + insn(0) + insn(0x7A, 2, 0, 0, 0x41) + mov(0, 0) + EXIT,
+        errno.EACCES,
+        "R2 invalid mem access 'scalar'",
     ),
     Fact("sf_r0_uninit", SF, lambda t: EXIT, errno.EACCES, "R0 !read_ok"),
     Fact("sf_return_ctx", SF, lambda t: insn(0xBF, 0, 1) + EXIT, 0),
