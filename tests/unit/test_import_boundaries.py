@@ -21,7 +21,7 @@ LIGHT = ["structops", "structops.abi", "structops.api", "structops.linux", "stru
 #: Prefixes that belong to the embedded kernel and its machinery.
 HEAVY = ("structops.kernel.emulated", "structops.vm", "structops.verifier", "structops.sim")
 
-#: (module, forbidden prefixes, enforced).  Set enforced to True once the separation lands.
+#: Whether the verifier's independence from ``structops.kernel`` is enforced (issue 10 item 2).
 VERIFIER_INDEPENDENT = True
 
 
@@ -38,10 +38,12 @@ def _under(names: list[str], prefixes: tuple[str, ...]) -> list[str]:
 
 @pytest.mark.parametrize("module", LIGHT)
 def test_light_packages_do_not_load_the_emulator(module: str) -> None:
-    """``import <module>`` loads nothing of the embedded kernel, VM, verifier or simulator."""
+    """``import <module>`` loads nothing of the embedded kernel, VM, verifier or simulator,
+    nor any ``structops.kernel`` module at all (the ABI lives in ``structops.abi``)."""
     loaded = _loaded_after_import(module)
     assert module in loaded
     assert _under(loaded, HEAVY) == []
+    assert _under(loaded, ("structops.kernel",)) == []
 
 
 def test_embedded_kernel_still_loads_on_demand() -> None:

@@ -17,8 +17,8 @@ import struct
 from pathlib import Path
 
 from structops import btf as btflib
+from structops.abi.protocol import Kernel
 from structops.errors import ELFError
-from structops.kernel.protocol import Kernel
 from structops.loader.spec import CollectionSpec, ExternKind, MapSpec, ProgramSpec, RelocKind
 from structops.uapi import BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL
 

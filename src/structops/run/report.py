@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from structops import btf as btflib
+from structops.abi.attrs import GetIdAttr, InfoAttr
+from structops.abi.protocol import Kernel
 from structops.errors import BpfError
-from structops.kernel.attrs import GetIdAttr, InfoAttr
-from structops.kernel.protocol import Kernel
 from structops.uapi import Cmd, MapType
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 from structops.errors import bpf_error
 
 if TYPE_CHECKING:
+    from structops.abi.protocol import Kernel
     from structops.api import Collection, Link, Map
-    from structops.kernel.protocol import Kernel
 
 H = TypeVar("H")
 

@@ -20,8 +20,8 @@ from structops.testing._globals import GlobalVariables
 from structops.testing._load import LoadedObject, build, kernel_map, open_and_register
 
 if TYPE_CHECKING:
+    from structops.abi.protocol import Kernel
     from structops.api import Collection, Link, Map
-    from structops.kernel.protocol import Kernel
 
 __all__ = ["DummyState", "StructOpsUnderTest", "load_struct_ops"]
 
