@@ -83,6 +83,7 @@ class Fact:
     log: Callable[[Target], str] | str = ""
     st_ops: tuple[str, str] | None = None
     embedded_only: bool = False
+    license: str = "GPL"
 
 
 def _atomic_add(field: str, fetch: bool) -> Callable[[Target], bytes]:
@@ -289,6 +290,15 @@ FACTS: tuple[Fact, ...] = (
         errno.EACCES,
         "R2 invalid mem access 'scalar'",
     ),
+    Fact(
+        "sf_trace_printk_not_gpl",
+        SF,
+        lambda t: call(6) + mov(0, 0) + EXIT,
+        errno.EINVAL,
+        "cannot call GPL-restricted function from non-GPL compatible program",
+        license="Proprietary",
+    ),
+    Fact("sf_pid_tgid_not_gpl", SF, lambda t: call(14) + EXIT, 0, license="Proprietary"),
     Fact("sf_r0_uninit", SF, lambda t: EXIT, errno.EACCES, "R0 !read_ok"),
     Fact("sf_return_ctx", SF, lambda t: insn(0xBF, 0, 1) + EXIT, 0),
     Fact("sf_read_len", SF, _ld(4, 0), 0),
@@ -322,7 +332,13 @@ def run_fact(k: Kernel, spec: btf.Spec, fact: Fact) -> tuple[int, str, int]:
     log = bytearray(1 << 16)
     code = fact.code(t)
     attr = ProgLoadAttr(
-        fact.prog_type, code, license="GPL", expected_attach_type=idx, attach_btf_id=attach, log_buf=log, log_level=1
+        fact.prog_type,
+        code,
+        license=fact.license,
+        expected_attach_type=idx,
+        attach_btf_id=attach,
+        log_buf=log,
+        log_level=1,
     )
     try:
         fd = k.bpf(Cmd.BPF_PROG_LOAD, attr)

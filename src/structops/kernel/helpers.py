@@ -30,7 +30,7 @@ from structops.verifier.ops import (
 )
 from structops.vm.helpers import HelperFunc, HelperRegistry, HelperSpec, base_helpers
 
-__all__ = ["BASE_HELPERS", "BASE_PROTOS", "HELPER_NAMES", "HelperDef", "HelperTable", "helper_id"]
+__all__ = ["BASE_HELPERS", "BASE_PROTOS", "GPL_ONLY", "HELPER_NAMES", "HelperDef", "HelperTable", "helper_id"]
 
 #: ``enum bpf_func_id`` (id -> name), taken from the 6.18 BTF.
 HELPER_NAMES: dict[int, str] = {
@@ -292,6 +292,14 @@ BASE_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
 }
 
 
+#: ``gpl_only`` helpers (measured: "cannot call GPL-restricted function from non-GPL
+#: compatible program" for a "Proprietary" socket filter, tracepoint or tc program).
+GPL_ONLY = frozenset(
+    {4, 6, 22, 25, 27, 35, 45, 55, 67, 69, 100, 110, 112, 113, 114, 115, 158, 163, 165, 169, 170, 171, 172}
+    | {173, 175, 176, 177, 191, 204, 205, 206, 207}
+)
+
+
 @dataclass(frozen=True)
 class HelperDef:
     """One helper of the registry: prototype (verifier) and implementation (VM, with its
@@ -329,7 +337,10 @@ class HelperTable:
         for hid, name in HELPER_NAMES.items():
             if hid:
                 kinds = BASE_PROTOS.get(hid)
-                proto = HelperProto(hid, name, kinds[0], kinds[1]) if kinds else HelperProto(hid, name)
+                gpl = hid in GPL_ONLY
+                proto = (
+                    HelperProto(hid, name, kinds[0], kinds[1], gpl) if kinds else HelperProto(hid, name, gpl_only=gpl)
+                )
                 self._defs[hid] = HelperDef(proto)
         self.add_impls(base_helpers())
 
@@ -338,7 +349,7 @@ class HelperTable:
         old = self._defs.get(hid)
         if old is None:
             raise ValueError(f"helper id {hid} is not in enum bpf_func_id")
-        new = replace(old, proto=HelperProto(hid, old.name, args, ret))
+        new = replace(old, proto=HelperProto(hid, old.name, args, ret, old.proto.gpl_only))
         self._defs[hid] = new
         return new
 

@@ -85,6 +85,7 @@ def env_for_prog(proc: Process, prog: BpfProg) -> ProgEnv:
             helper_name=table.name,
             helper_proto=type_proto,
             prog_ops=ops,
+            gpl_compatible=prog.gpl_compatible,
         )
     if prog.attach_btf is None:
         raise ValueError("struct_ops program without an attach BTF")
@@ -113,6 +114,7 @@ def env_for_prog(proc: Process, prog: BpfProg) -> ProgEnv:
         helper_name=table.name,
         helper_proto=st_proto,
         write_denied=getattr(vops, "write_denied", None),
+        gpl_compatible=prog.gpl_compatible,
     )
 
 

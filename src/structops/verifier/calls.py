@@ -101,6 +101,8 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
     proto = v.env.helper_proto(hid) if v.env.helper_proto is not None else None
     if proto is None and v.env.helper_proto is not None:
         raise Reject(errno.EINVAL, f"program of this type cannot use helper {name}#{hid}")
+    if proto is not None and proto.gpl_only and not v.env.gpl_compatible:
+        raise Reject(errno.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
     ret = "int"
     m = None
     if proto is not None and proto.args is not None:

@@ -105,6 +105,7 @@ class ProgEnv:
     helper_proto: Callable[[int], HelperProto | None] | None = None
     prog_ops: ProgTypeOps | None = None
     write_denied: Callable[[str, int, int], str] | None = None
+    gpl_compatible: bool = True
     #: ``env->allow_uninit_stack`` (CAP_PERFMON): uninitialised stack reads give an unknown
     #: scalar and helpers may read uninitialised stack memory (issue 12 item 3, corpus).
     allow_uninit_stack: bool = False

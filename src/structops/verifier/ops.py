@@ -73,13 +73,15 @@ class HelperProto:
     """``struct bpf_func_proto`` of one helper: its id, name and argument/return kinds.
 
     ``args`` is None when the verifier does not model the arguments (then only the
-    clobbering of R1-R5 and an unknown R0 apply).
+    clobbering of R1-R5 and an unknown R0 apply).  ``gpl_only``: callable only from a
+    GPL-compatible program.
     """
 
     id: int
     name: str
     args: tuple[str, ...] | None = None
     ret: str = RET_INT
+    gpl_only: bool = False
 
 
 class KF(enum.IntFlag):
