@@ -9,14 +9,12 @@ link, runs for the requested simulated time and detaches.
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from structops import btf as btflib
-from structops.errors import bpf_error
 from structops.schedsim.machine import Machine
 from structops.schedsim.model import Task
 from structops.schedsim.workload import Group, default_workload
@@ -86,16 +84,14 @@ def _ops_map(coll: Any, kernel: Any, wanted: str | None) -> str:
     maps: list[str] = [str(name) for name, m in coll.maps.items() if _is_scx_map(m, kernel)]
     if wanted is not None:
         if wanted not in coll.maps:
-            raise bpf_error(errno.ENOENT, f"no map named {wanted!r} (sched_ext_ops maps: {', '.join(maps) or 'none'})")
+            raise ValueError(f"--map {wanted}: no such map (sched_ext_ops maps: {', '.join(maps) or 'none'})")
         if wanted not in maps:
-            raise bpf_error(errno.EINVAL, f"map {wanted!r} is not a sched_ext_ops struct_ops map")
+            raise ValueError(f"--map {wanted}: not a sched_ext_ops struct_ops map")
         return wanted
     if not maps:
-        raise bpf_error(errno.EINVAL, "the object has no sched_ext_ops struct_ops map")
+        raise ValueError("the object has no sched_ext_ops struct_ops map (is it a sched_ext scheduler?)")
     if len(maps) > 1:
-        raise bpf_error(
-            errno.EINVAL, f"the object has several sched_ext_ops maps ({', '.join(maps)}): pick one with --map"
-        )
+        raise ValueError(f"the object has several sched_ext_ops maps ({', '.join(maps)}): pick one with --map")
     return maps[0]
 
 

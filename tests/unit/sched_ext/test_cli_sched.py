@@ -89,3 +89,12 @@ def test_object_and_example_exclusive(capsys: pytest.CaptureFixture[str]) -> Non
     """OBJ and --example: exactly one."""
     assert _run([])[0] == 2
     assert "exactly one of OBJ or --example" in capsys.readouterr().err
+
+
+def test_object_without_sched_ext_ops_and_bad_map(capsys: pytest.CaptureFixture[str]) -> None:
+    """An object that is not a scheduler, or a --map it does not have: exit 2 with the reason."""
+    reno = Path(__file__).resolve().parents[3] / "testdata" / "reno.bpf.o"
+    assert _run([str(reno), "--duration", "0.01s"])[0] == 2
+    assert "no sched_ext_ops struct_ops map" in capsys.readouterr().err
+    assert _run(["--example", "fifo", "--map", "nope", "--duration", "0.01s"])[0] == 2
+    assert "--map nope: no such map (sched_ext_ops maps: sx_fifo)" in capsys.readouterr().err
