@@ -1,9 +1,9 @@
 """What the verifier needs to know about a program and its kernel (``bpf_verifier_env`` inputs).
 
-:class:`ProgEnv` is built by :func:`structops.verifier.env_for_struct_ops` from a
-struct_ops program object (V11: the member's func_proto, its ctx_arg_info, the
-subsystem's verifier ops) so the analysis itself has no dependency on the kernel
-objects.  :class:`Reject` is the internal "this path is invalid" signal that the driver
+:class:`ProgEnv` is built by the embedded kernel (``kernel.verifier_env``) from a
+struct_ops program (V11: the member's func_proto, its ctx_arg_info, the subsystem's
+verifier ops) or from a program type's ops, so the analysis itself has no dependency
+on the kernel objects.  :class:`Reject` is the internal "this path is invalid" signal that the driver
 turns into a :class:`~structops.errors.VerifierError` with the log.
 """
 
