@@ -413,6 +413,8 @@ class Verifier:
             raise Reject(errno.EACCES, f"R{d} pointer -= pointer prohibited")
         if op not in (0x00, 0x10):
             name = _OP_NAMES.get(op, "?")
+            if op in (0x40, 0x50, 0xA0):
+                raise Reject(errno.EACCES, f"R{d} bitwise operator {name} on pointer prohibited")
             raise Reject(errno.EACCES, f"R{d} pointer arithmetic with {name} operator prohibited")
         if op == 0x00 and dst.is_ptr and src.is_ptr:
             raise Reject(errno.EACCES, f"R{d} pointer += pointer prohibited")
@@ -423,6 +425,8 @@ class Verifier:
             raise Reject(errno.EACCES, f"R{d} pointer arithmetic on {ptr.type_str()} prohibited, null-check it first")
         if ptr.type in (RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_FUNC):
             raise Reject(errno.EACCES, f"R{d} pointer arithmetic on {ptr.type_str()} prohibited")
+        if op == 0x10 and ptr.type == RegType.PTR_TO_STACK:
+            raise Reject(errno.EACCES, f"R{d} subtraction from stack pointer prohibited")
         if sc.is_const:
             delta = sc.umin - (1 << 64) if sc.umin >> 63 else sc.umin
             if op == 0x10:
@@ -444,6 +448,8 @@ class Verifier:
         vmin, vmax = ptr.vmin + lo, ptr.vmax + hi
         if wide or vmin < -MAX_VAR_OFF:
             vmin, vmax = min(vmin, -MAX_VAR_OFF), MAX_VAR_OFF
+        elif op == 0x10 and ptr.vmin < sc.umax:  # the unsigned var part may wrap: umax unknown
+            vmax = MAX_VAR_OFF
         return replace(ptr, vmin=vmin, vmax=vmax)
 
     # -- atomics ---------------------------------------------------------------------------

@@ -83,6 +83,8 @@ def check_access(
                 _stack_read(frame, regno, o, size, signed, st.priv)
             return sized_unknown(size, signed)
         o = reg.off + off
+        if o % size:  # check_ptr_alignment: stack accesses are always strictly aligned
+            raise _eacces(f"misaligned stack access off 0+{reg.off}+{off} size {size}")
         _stack_bounds(regno, o, o, size, write)
         if write:
             stack_write(frame, o, size, value)
