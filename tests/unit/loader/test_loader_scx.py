@@ -3,10 +3,11 @@
 Local-only inputs: the objects built from sched-ext/scx (``scheds/c/*.bpf.c``) in
 ``/work/ext/scx-build`` or ``$STRUCTOPS_SCX_BUILD``; skipped when absent, never committed.
 Each one opens; its struct_ops map is a ``sched_ext_ops``; every CO-RE record parses and
-relocates against the embedded kernel's BTF (which has no sched_ext types yet, so those
-records are poisoned, never an error) and against the scx ``vmlinux.h`` types the object
-carries (each resolving to the value clang compiled in); its weak ``__ksym`` kfuncs are
-externs.  ``scx_sdt`` calls ``scx_task_data()``, a plain extern function defined in a
+relocates against the embedded kernel's BTF (which carries the sched_ext types): a field
+offset is the one found here by walking the target struct by member names, and a record
+is poisoned exactly when that walk finds no such member; against the scx ``vmlinux.h``
+types the object carries, each record resolves to the value clang compiled in.  Its weak
+``__ksym`` kfuncs are externs.  ``scx_sdt`` calls ``scx_task_data()``, a plain extern function defined in a
 library object it must be statically linked with: like libbpf, opening it alone fails
 naming that extern.
 """
@@ -31,6 +32,37 @@ pytestmark = pytest.mark.skipif(not OBJECTS, reason=f"no sched_ext scheduler obj
 NEEDS_LINKING = {"scx_sdt": "scx_task_data"}
 
 
+def _field_offset(target: btflib.Spec, path: str) -> int | None:
+    """Byte offset of ``root.a.b`` in ``target`` found by member names (anonymous members
+    searched too), or None when the root type or a member does not exist."""
+    root, *names = path.split(".")
+    roots = [t for t in target.find_all(root.split("___")[0]) if isinstance(t, btflib.Struct | btflib.Union)]
+    if not roots:
+        return None
+    t: btflib.Type = roots[0]
+    bits = 0
+    for name in names:
+        hit = _member(btflib.underlying(t), name)
+        if hit is None:
+            return None
+        off, t = hit
+        bits += off
+    return bits // 8
+
+
+def _member(t: btflib.Type, name: str) -> tuple[int, btflib.Type] | None:
+    if not isinstance(t, btflib.Struct | btflib.Union):
+        return None
+    for m in t.members:
+        if m.name == name:
+            return m.bit_offset, m.type
+        if not m.name:
+            inner = _member(btflib.underlying(m.type), name)
+            if inner is not None:
+                return m.bit_offset + inner[0], inner[1]
+    return None
+
+
 @pytest.fixture(scope="module")
 def embedded_btf() -> btflib.Spec:
     return btflib.parse(EmulatedKernel().vmlinux_btf())
@@ -53,8 +85,16 @@ def test_scheduler_opens_and_relocates(path: Path, embedded_btf: btflib.Spec) ->
     relos = [(p.name, i, r) for p in spec.programs.values() for i, r in enumerate(p.core_relos)]
     assert relos
     for prog, i, r in relos:
-        assert access_path(r, spec.btf)
-        relocate(r, spec.btf, embedded_btf, prog=prog, number=i)  # poisoned or resolved, no error
+        text = access_path(r, spec.btf)
+        res = relocate(r, spec.btf, embedded_btf, prog=prog, number=i)  # poisoned or resolved, no error
+        if r.kind.name == "FIELD_BYTE_OFFSET" and "[" not in text:
+            want = _field_offset(embedded_btf, text)
+            if want is None:
+                assert res.poison, (prog, text)
+            elif not res.poison and not res.validate:
+                assert res.target <= want < res.target + 8, (prog, text)  # bitfield: its load unit
+            else:
+                assert (res.poison, res.target) == (False, want), (prog, text)
         own = relocate(r, spec.btf, spec.btf, prog=prog, number=i)
         assert not own.poison, (prog, own)
         if own.validate and r.kind.name != "TYPE_ID_TARGET":
