@@ -99,3 +99,17 @@ def test_scheduler_opens_and_relocates(path: Path, embedded_btf: btflib.Spec) ->
         assert not own.poison, (prog, own)
         if own.validate and r.kind.name != "TYPE_ID_TARGET":
             assert own.target == own.local, (prog, own)
+
+
+@pytest.mark.parametrize("name", ["scx_simple", "scx_prev"])
+def test_simple_schedulers_load_on_the_embedded_kernel(name: str) -> None:
+    """With the embedded kernel's sched_ext, the loader takes these two all the way."""
+    from structops.api import Collection
+
+    path = SCX / f"{name}.bpf.o"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    with Collection.open(path).load(EmulatedKernel()) as c:
+        ops = next(m for m in c.spec.maps.values() if m.struct_ops is not None)
+        assert ops.struct_ops is not None
+        assert set(ops.struct_ops.funcs.values()) <= set(c.programs)
