@@ -50,3 +50,11 @@ def test_linux_still_gives_the_recorded_verdict(case: Case, linux: tuple[Any, di
         assert got["verdict"] == "accept", got
     else:
         assert got == want
+
+
+def test_linux_verified_insns_is_the_processed_count(linux: tuple[Any, dict[str, int]]) -> None:
+    from record import verified_insns
+
+    k, facts = linux
+    case = next(c for c in CASES if c.name == "bounded_loop_100")
+    assert verified_insns(k, case, facts) == int(DOC["cases"][case.name]["message"].split()[1])

@@ -197,7 +197,8 @@ def load_program(proc: Process, attr: ProgLoadAttr) -> BpfProg:
                 errno.EINVAL, f"program type {ptype.name} is not supported by the embedded kernel; load it on Linux"
             )
         _scan(proc, prog, code, log)
-        prog.verified_insns = len(code)
+        if not prog.verified_insns:  # a program type the embedded kernel does not verify
+            prog.verified_insns = len(code)
         kernel_exec = kernel.executor
         if kernel_exec is not None:
             prog.runner = kernel_exec.load(prog, proc)
@@ -286,7 +287,7 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
                 raise _fail(log, errno.EINVAL, f"unknown call src {s.src}")
         i += 1
     if getattr(kernel, "verify_programs", True):  # False only in tests of VM containment
-        verify_prog(proc, prog, log)
+        prog.verified_insns = verify_prog(proc, prog, log).insns_processed  # env->insn_processed
     _check_implemented(proc, prog, log)
 
 

@@ -113,3 +113,21 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def verified_insns(k: Any, case: Case, facts: dict[str, int]) -> int:
+    """``bpf_prog_info.verified_insns`` of ``case`` loaded on ``k`` (the case must be accepted)."""
+    import struct
+
+    from structops.kernel.attrs import InfoAttr
+
+    type_id, member = _target(k, case)
+    code = encode(assemble(render(case, facts)))
+    attr = ProgLoadAttr(ProgType.BPF_PROG_TYPE_STRUCT_OPS, code, expected_attach_type=member, attach_btf_id=type_id)
+    fd = k.bpf(Cmd.BPF_PROG_LOAD, attr)
+    try:
+        info = InfoAttr(fd, bytearray(232))
+        k.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, info)
+        return int(struct.unpack_from("<I", bytes(info.info), 216)[0])
+    finally:
+        k.close(fd)

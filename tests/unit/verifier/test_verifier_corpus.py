@@ -79,3 +79,15 @@ def test_embedded_matches_linux(case: Case, embedded: tuple[EmulatedKernel, dict
 
 def test_divergence_list_names_real_cases() -> None:
     assert set(DIVERGES) <= {c.name for c in CASES}
+
+
+@pytest.mark.parametrize("name", ["ret0", "bounded_loop_100", "loop_1000_iterations", "nested_loops"])
+def test_verified_insns_is_the_processed_count(name: str, embedded: tuple[EmulatedKernel, dict[str, int]]) -> None:
+    """Issue 12 item 5: prog info's verified_insns is the "processed N insns" of the summary
+    line, and for these loops N is the number Linux 6.18 printed."""
+    from record import verified_insns
+
+    k, facts = embedded
+    case = next(c for c in CASES if c.name == name)
+    processed = int(RECORDED[name]["message"].split()[1])
+    assert verified_insns(k, case, facts) == processed
