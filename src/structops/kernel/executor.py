@@ -145,10 +145,6 @@ class VmExecutor:
                 from structops.kernel.ksym import ksym_address
 
                 return ksym_address(self.kernel, imm, imm_hi)
-            if src == 3:  # BPF_PSEUDO_BTF_ID: a kfunc's address (bpf_ksym_exists)
-                from structops.kernel.ksym import ksym_address
-
-                return ksym_address(self.kernel, imm, imm_hi)
             raise bpf_error(errno.EINVAL, f"ld_imm64 pseudo source {src} is not supported by the embedded kernel")
 
         vmprog = Program.load(prog.insns, vm=self.vm, resolver=resolve, prog_type=prog.prog_type, name=prog.name)

@@ -63,13 +63,18 @@ class ArrayMap(DataMap):
         off = idx * self.elem_size
         return bytes(self.mem.buf[off : off + self.value_size])
 
-    def update(self, key: bytes, value: bytes, flags: int) -> None:
+    def update_index(self, key: bytes, flags: int) -> int:
+        """The element an update writes: flags checked, -E2BIG past the end, -EEXIST for BPF_NOEXIST."""
         self.check_update_flags(flags)
         idx = self._index(key)
         if idx is None:
             raise bpf_error(errno.E2BIG, "index out of range")
         if flags == UpdateFlags.BPF_NOEXIST:
             raise bpf_error(errno.EEXIST, "array elements always exist")
+        return idx
+
+    def update(self, key: bytes, value: bytes, flags: int) -> None:
+        idx = self.update_index(key, flags)
         off = idx * self.elem_size
         self.mem.buf[off : off + self.value_size] = value[: self.value_size]
 

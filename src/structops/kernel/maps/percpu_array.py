@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from structops.errors import bpf_error
 from structops.kernel.maps.array import ArrayMap
 from structops.kernel.maps.base import DATA_MAP_FLAGS, round_up
-from structops.uapi import MapType, UpdateFlags
+from structops.uapi import MapType
 
 if TYPE_CHECKING:
     from structops.kernel.attrs import MapCreateAttr
@@ -71,12 +71,7 @@ class PercpuArrayMap(ArrayMap):
         ]
 
     def update(self, key: bytes, value: bytes, flags: int) -> None:
-        self.check_update_flags(flags)
-        idx = self._index(key)
-        if idx is None:
-            raise bpf_error(errno.E2BIG, "index out of range")
-        if flags == UpdateFlags.BPF_NOEXIST:
-            raise bpf_error(errno.EEXIST, "array elements always exist")
+        idx = self.update_index(key, flags)
         if len(value) == self.value_size:  # one value for every CPU (our API's short form)
             value = value.ljust(self.elem_size, b"\0") * self.nr_cpus
         for c in range(self.nr_cpus):
