@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from structops.errors import VMFault, bpf_error
+from structops.kernel.callbacks import callback_helpers
+from structops.kernel.ksym import ksym_address
 from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
@@ -87,9 +89,7 @@ class VmExecutor:
         ):
             if hid not in self.vm.helpers:
                 self.vm.helpers.register(HelperSpec(hid, name, fn))
-        from structops.kernel.callbacks import callback_helpers  # bpf_loop, for_each_map_elem
-
-        for spec in callback_helpers():
+        for spec in callback_helpers():  # bpf_loop, bpf_for_each_map_elem
             if spec.id not in self.vm.helpers:
                 self.vm.helpers.register(spec)
 
@@ -142,8 +142,6 @@ class VmExecutor:
                     raise bpf_error(errno.EINVAL, f"direct value offset {imm_hi} out of range")
                 return int(value_addr(0)) + imm_hi
             if src == 3:  # BPF_PSEUDO_BTF_ID: a kfunc's address (bpf_ksym_exists)
-                from structops.kernel.ksym import ksym_address
-
                 return ksym_address(self.kernel, imm, imm_hi)
             raise bpf_error(errno.EINVAL, f"ld_imm64 pseudo source {src} is not supported by the embedded kernel")
 

@@ -22,8 +22,8 @@ from structops.kernel.maps.base import BpfMap, check_obj_name
 from structops.kernel.maps.hash import HashMap
 from structops.kernel.maps.percpu_array import PercpuArrayMap
 from structops.kernel.maps.queue import QueueMap, StackMap
-from structops.kernel.maps.task_storage import TaskStorageMap
 from structops.kernel.maps.sk_storage import SkStorageMap
+from structops.kernel.maps.task_storage import TaskStorageMap
 from structops.kernel.objects import KObject
 from structops.kernel.prog import BpfProg
 from structops.kernel.progload import load_program
