@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from structops import btf as btflib
 from structops.verifier.env import MAX_CALL_FRAMES, Reject
-from structops.verifier.memory import check_helper_mem, struct_embeds
+from structops.verifier.memory import check_helper_mem, constant_key_hits, struct_embeds
 from structops.verifier.ops import (
     ARG_ANY,
     ARG_KEY,
@@ -138,8 +138,11 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 check_helper_mem(st, 1, size_reg.umin, write=True, what=f"{name} arg1")
             else:
                 raise _eacces("R2 min value is negative, either use unsigned or 'var &= const'")
+    nonnull = hid == 1 and m is not None and constant_key_hits(st, 2, m)  # issue 12 item 3
     _clobber(st)
-    if ret == RET_MAP_VALUE_OR_NULL:
+    if ret == RET_MAP_VALUE_OR_NULL and nonnull:
+        st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m)
+    elif ret == RET_MAP_VALUE_OR_NULL:
         st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m, maybe_null=True, id=v.new_id())
     elif ret == RET_U32:
         st.cur.regs[0] = unknown(0, 0xFFFFFFFF)

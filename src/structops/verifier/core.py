@@ -297,8 +297,8 @@ class Verifier:
             return pc + 1
         if k in (Kind.ST, Kind.STX):
             value: Reg | None = self._src_ok(st, s) if k == Kind.STX else const(i)
-            if spec.size < 8:
-                value = None
+            if spec.size < 8 and not (value is not None and value.is_const and value.umin == 0):
+                value = None  # a partial store; a known zero is kept (STACK_ZERO bytes)
             check_access(self, st, d, o, spec.size, write=True, value=value)
             return pc + 1
         if k == Kind.ATOMIC:

@@ -22,7 +22,7 @@ from structops.verifier.state import MAX_BPF_STACK, NOT_INIT, Frame, Reg, RegTyp
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier
 
-__all__ = ["check_access", "check_helper_mem", "sized_unknown", "struct_embeds"]
+__all__ = ["check_access", "check_helper_mem", "constant_key_hits", "sized_unknown", "struct_embeds"]
 
 #: Map flag that makes a map read-only for programs (``BPF_F_RDONLY_PROG``).
 BPF_F_RDONLY_PROG = 1 << 7
@@ -218,20 +218,54 @@ def _slot_of(o: int) -> tuple[int, int]:
     return slot, o + 8 * (slot + 1)
 
 
-def _mark_byte(frame: Frame, o: int) -> None:
+def _mark_byte(frame: Frame, o: int, zero: bool = False) -> None:
+    """Byte ``o`` is initialised (bit b of the slot mask); bit 8+b: it is known zero (STACK_ZERO)."""
     slot, b = _slot_of(o)
     cur = frame.stack.get(slot, 0)
     mask = 0xFF if isinstance(cur, Reg) else cur
-    frame.stack[slot] = mask | (1 << b)
+    mask |= 1 << b
+    frame.stack[slot] = mask | (1 << (8 + b)) if zero else mask & ~(1 << (8 + b))
 
 
 def stack_write(frame: Frame, o: int, size: int, value: Reg | None) -> None:
-    """Store ``size`` bytes at frame offset ``o``: a whole aligned 8-byte store spills ``value``."""
+    """Store ``size`` bytes at frame offset ``o``: a whole aligned 8-byte store spills ``value``;
+    a partial store of a known zero leaves zero bytes (a constant map key, issue 12 item 3)."""
     if size == 8 and o % 8 == 0 and value is not None and value.type != RegType.NOT_INIT:
         frame.stack[_slot_of(o)[0]] = value
         return
+    zero = value is not None and value.is_const and value.umin == 0
     for x in range(o, o + size):
-        _mark_byte(frame, x)
+        _mark_byte(frame, x, zero)
+
+
+#: Map types whose lookup with a constant in-range key cannot fail (``can_elide_value_nullness``).
+_ELIDE_NULL_MAP_TYPES = (2, 6)  # BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY
+
+
+def constant_key_hits(st: State, regno: int, m: object) -> bool:
+    """``get_constant_map_key`` + ``can_elide_value_nullness``: R<regno> points to a key that is
+    a known constant (zero bytes, or a spilled constant scalar of the key's size) below the
+    array map's ``max_entries``, so ``bpf_map_lookup_elem`` returns a non-NULL value."""
+    if int(getattr(m, "map_type", -1)) not in _ELIDE_NULL_MAP_TYPES:
+        return False
+    reg = st.cur.regs[regno]
+    key_size = int(getattr(m, "key_size", 0))
+    if reg.type != RegType.PTR_TO_STACK or reg.var_off or not 0 < key_size <= 8:
+        return False
+    frame = _stack_frame(st, regno, reg)
+    o = reg.off
+    slot, b = _slot_of(o)
+    if b + key_size > 8:
+        return False
+    cur = frame.stack.get(slot)
+    key: int | None = None
+    if isinstance(cur, int):
+        zeros = (cur >> 8) & 0xFF
+        if all(zeros >> (b + i) & 1 for i in range(key_size)):
+            key = 0
+    elif isinstance(cur, Reg) and cur.is_const and b == 0 and key_size == 8:
+        key = cur.umin
+    return key is not None and key < int(getattr(m, "max_entries", 0))
 
 
 def _stack_read(frame: Frame, regno: int, o: int, size: int, signed: bool, priv: bool = False) -> Reg:

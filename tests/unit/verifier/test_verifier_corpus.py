@@ -30,8 +30,6 @@ RECORDED: dict[str, dict[str, Any]] = json.loads((CORPUS / "linux-6.18.json").re
 
 #: case -> (fields that differ, why)
 DIVERGES: dict[str, tuple[set[str], str]] = {
-    "map_lookup_const_key_no_check": ({"verdict"}, "array lookup with a constant in-range key is still or_null"),
-    "or_null_arith": ({"verdict"}, "same root: the constant-key array lookup result is or_null here"),
     "ctx_read_past_args": ({"message"}, "ctx bound message wording differs"),
     "loop_hits_1m_limit": ({"insn"}, "the 1000001st processed insn is 2 here, 1 on Linux (processing order)"),
 }
