@@ -71,7 +71,7 @@ def test_link_object_registers_and_close_unregisters(kernel: Kernel, coll: Calla
     with m.attach_struct_ops() as link:
         assert "so_reno" in available(kernel)()
         info = link.info()
-        assert info["type"] == 9 and info["prog_id"] == 0 and info["map_id"] == m.id()
+        assert info["type"] == 9 and info["prog_id"] == 0 and info["map_id"] == m.id
         assert _state(m.lookup(0)) == (1, StructOpsState.BPF_STRUCT_OPS_STATE_READY)
     assert "so_reno" not in available(kernel)()
     assert _state(m.lookup(0)) == (0, StructOpsState.BPF_STRUCT_OPS_STATE_READY)
@@ -97,7 +97,7 @@ def test_hot_swap_with_link_update(kernel: Kernel, coll: Callable[[str], Collect
     v2 = coll("reno_v2").maps["so_reno_v2"]
     with v1.attach_struct_ops() as link:
         link.update_map(v2, expected=v1)
-        assert link.info()["map_id"] == v2.id()
+        assert link.info()["map_id"] == v2.id
         assert _state(v1.lookup(0))[0] == 0
         assert _state(v2.lookup(0))[0] == 1
         assert available(kernel)().count("so_reno") == 1
@@ -113,7 +113,7 @@ def test_lookup_bytes_show_prog_ids(kernel: Kernel, coll: Callable[[str], Collec
     m = c.maps["so_reno"]
     with m.attach_struct_ops():
         value = m.lookup(0)
-    ids = {p.id() for p in c.programs.values()}
+    ids = {p.id for p in c.programs.values()}
     slots = {struct.unpack_from("<Q", value, 64 + off)[0] for off in (0, 8, 64, 136, 144)}
     assert slots == ids
     assert value[64 + 88 : 64 + 96] == b"so_reno\0"

@@ -48,7 +48,7 @@ def _fdinfo(k: Kernel, fd: int) -> dict[str, str]:
 def _masked_value(c: Collection, m: Map) -> bytes:
     """The lookup value with each prog id replaced by the program's index in the object."""
     value = bytearray(m.lookup(0))
-    by_id = {p.id(): i + 1 for i, p in enumerate(sorted(c.programs.values(), key=lambda p: p.name))}
+    by_id = {p.id: i + 1 for i, p in enumerate(sorted(c.programs.values(), key=lambda p: p.name))}
     data = 64
     for off in range(data, len(value), 8):
         (slot,) = struct.unpack_from("<Q", value, off)
@@ -90,9 +90,9 @@ def _scenario(k: Kernel, obj: str, map_name: str) -> dict[str, object]:
         seen["registered"] = _masked_value(c, m)
         if not link.is_legacy:
             info = link.info()
-            seen["link_info"] = (info["type"], info["prog_id"], info["map_id"] == m.id())
+            seen["link_info"] = (info["type"], info["prog_id"], info["map_id"] == m.id)
             lfd = _fdinfo(k, link.fd)
-            seen["link_fdinfo"] = (lfd["link_type"], lfd.get("map_id") == str(m.id()), "prog_id" in lfd)
+            seen["link_fdinfo"] = (lfd["link_type"], lfd.get("map_id") == str(m.id), "prog_id" in lfd)
             link.detach()
             seen["detached_link_info"] = link.info()["map_id"]
             seen["detached_fdinfo_has_map"] = "map_id" in _fdinfo(k, link.fd)

@@ -39,16 +39,16 @@ def _bpftool(*args: str) -> object:
 def test_bpftool_struct_ops_show_lists_our_registration(linux, obj: str, map_name: str) -> None:  # type: ignore[no-untyped-def]
     with Collection.open(TESTDATA / f"{obj}.bpf.o").load(linux) as c:
         m = c.maps[map_name]
-        map_id = m.id()
+        map_id = m.id
         with m.attach_struct_ops() as link:
             shown = _bpftool("struct_ops", "show")
             assert isinstance(shown, list)
-            mine = [e for e in shown if e["id"] == m.id()]
-            assert mine == [{"id": m.id(), "name": map_name, "kernel_struct_ops": "tcp_congestion_ops"}]
+            mine = [e for e in shown if e["id"] == m.id]
+            assert mine == [{"id": m.id, "name": map_name, "kernel_struct_ops": "tcp_congestion_ops"}]
             progs = _bpftool("prog", "show")
             assert isinstance(progs, list)
             ids = {p["id"] for p in progs if p.get("type") == "struct_ops"}
-            assert {p.id() for p in c.programs.values()} <= ids
+            assert {p.id for p in c.programs.values()} <= ids
             if not link.is_legacy:
                 links = _bpftool("link", "show")
                 assert isinstance(links, list)

@@ -115,7 +115,7 @@ def test_func_info_line_info_and_full_names_reach_the_kernel(kernel: LinuxKernel
             assert info["nr_line_info"] == len(spec.line_infos) > 0
     with Collection.open(lc.obj("cc_long_name")).load(kernel) as c:
         full = "lo_a_rather_long_program_name_cong_avoid"
-        pid = c.programs[full].id()
+        pid = c.programs[full].id
         shown = json.loads(subprocess.run(["bpftool", "-j", "prog", "show", "id", str(pid)], capture_output=True,
                                           text=True, check=True, timeout=30).stdout)  # fmt: skip
         assert shown["name"] == full  # bpftool reads the full name from the program's BTF

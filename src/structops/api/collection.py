@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TypeVar
 
 from structops.abi.consts import ProgType
 from structops.abi.protocol import Kernel
@@ -21,6 +22,20 @@ from structops.loader.load import LoadedObjects, load_objects
 
 __all__ = ["Collection"]
 
+V = TypeVar("V")
+
+
+class _ByName(dict[str, V]):
+    """A name -> object dict whose KeyError lists the names there are."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self._what = what
+
+    def __missing__(self, name: str) -> V:
+        have = ", ".join(sorted(self)) or "none"
+        raise KeyError(f"no {self._what} {name!r} (there are: {have})")
+
 
 class Collection:
     """A BPF object: open -> (modify) -> load -> use -> close."""
@@ -28,8 +43,8 @@ class Collection:
     def __init__(self, spec: CollectionSpec) -> None:
         self.spec = spec
         self.kernel: Kernel | None = None
-        self.maps: dict[str, Map] = {}
-        self.programs: dict[str, Program] = {}
+        self.maps: dict[str, Map] = _ByName("map")
+        self.programs: dict[str, Program] = _ByName("program")
         self._disabled_maps: set[str] = set()
         self._disabled_progs: set[str] = set()
         self._loaded: LoadedObjects | None = None
@@ -123,13 +138,16 @@ class Collection:
         self.kernel = kernel
         self._loaded = loaded
         for name, fd in loaded.maps.items():
-            self.maps[name] = Map(kernel, fd, self.spec.map_by_name(name), loaded.struct_ops_values.get(name))
+            self.maps[name] = Map(
+                kernel, fd, self.spec.map_by_name(name), loaded.struct_ops_values.get(name), self.spec.btf
+            )
         for name, fd in loaded.programs.items():
             self.programs[name] = Program(kernel, fd, self.spec.programs[name])
         return self
 
     def close(self) -> None:
-        """Close every fd (struct_ops link maps go away; legacy registrations stay, F1)."""
+        """Close every fd: struct_ops links unregister; legacy registrations stay until
+        their map is deleted, as in Linux."""
         for prog in self.programs.values():
             prog.close()
         for m in self.maps.values():
@@ -140,6 +158,13 @@ class Collection:
                     with contextlib.suppress(OSError):
                         self.kernel.close(fd)
             self._loaded = None
+
+    def __repr__(self) -> str:
+        where = "not loaded" if self.kernel is None else f"loaded on {getattr(self.kernel, 'name', 'a kernel')}"
+        return (
+            f"<Collection {self.spec.object_name!r} {where}: maps {sorted(self.spec.maps)}, "
+            f"programs {sorted(self.spec.programs)}>"
+        )
 
     def __enter__(self) -> Collection:
         return self

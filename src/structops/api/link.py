@@ -6,7 +6,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from structops.abi.attrs import InfoAttr, LinkDetachAttr, LinkUpdateAttr, ObjPinAttr
-from structops.abi.consts import BPF_F_REPLACE, Cmd
+from structops.abi.consts import BPF_F_REPLACE, Cmd, LinkType
 from structops.abi.fd import Fd
 from structops.abi.protocol import Kernel
 
@@ -17,10 +17,11 @@ __all__ = ["Link"]
 
 
 class Link:
-    """A bpf link (``bpf_link__*``); a context manager that closes (and so unregisters, KP2).
+    """A bpf link (``bpf_link__*``); a context manager that closes it, which unregisters
+    what it registered when this was the last reference.
 
     With ``fd=None`` it is libbpf's fake link of a legacy struct_ops registration: no
-    kernel link exists; detach/close unregister with MAP_DELETE_ELEM (D3).
+    kernel link exists; detach/close unregister with MAP_DELETE_ELEM.
     """
 
     def __init__(self, kernel: Kernel, fd: int | None, map_: Map | None = None) -> None:
@@ -42,10 +43,10 @@ class Link:
         return self._fd.fd
 
     def update_map(self, new_map: Map, *, expected: Map | None = None) -> None:
-        """BPF_LINK_UPDATE to ``new_map`` (KU2); with ``expected`` uses BPF_F_REPLACE.
+        """BPF_LINK_UPDATE to ``new_map`` (a hot swap); with ``expected`` uses BPF_F_REPLACE.
 
-        Like ``bpf_link__update_map``, a struct_ops map still in INIT is first updated with
-        its kernel value so that it is READY (U12).
+        Like ``bpf_link__update_map``, a struct_ops map not yet populated is first updated
+        with its kernel value so that it is ready to be linked.
         """
         if new_map.struct_ops_value is not None and struct.unpack_from("<I", new_map.lookup(0), 4)[0] == 0:
             from structops.loader.load import register_struct_ops
@@ -58,7 +59,7 @@ class Link:
         self.map = new_map
 
     def detach(self) -> None:
-        """BPF_LINK_DETACH (KD2): unregister, keep the fd (idempotent); legacy: delete_elem."""
+        """BPF_LINK_DETACH: unregister now but keep the fd (idempotent); legacy: delete_elem."""
         if self._fd is None:
             if self._legacy_attached and self.map is not None:
                 self._legacy_attached = False
@@ -71,15 +72,17 @@ class Link:
         self.kernel.bpf(Cmd.BPF_OBJ_PIN, ObjPinAttr(path, bpf_fd=self.fd))
 
     def info(self) -> dict[str, int]:
-        """``bpf_link_info``: type, id, prog_id and (struct_ops) map_id (K8)."""
+        """``bpf_link_info``: ``type`` (a :class:`LinkType`), ``id``, ``prog_id`` and, for a
+        struct_ops link, ``map_id`` (0 once detached)."""
         attr = InfoAttr(self.fd, bytearray(64))
         self.kernel.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, attr)
         ltype, lid, prog_id = struct.unpack_from("<III", attr.info, 0)
         (map_id,) = struct.unpack_from("<I", attr.info, 16)
-        return {"type": ltype, "id": lid, "prog_id": prog_id, "map_id": map_id}
+        lt: int = LinkType(ltype) if ltype in LinkType._value2member_map_ else ltype
+        return {"type": lt, "id": lid, "prog_id": prog_id, "map_id": map_id}
 
     def close(self) -> None:
-        """Close the fd (the last reference unregisters, KP2); legacy: unregister."""
+        """Close the fd (the last reference unregisters); legacy: unregister."""
         if self._fd is None:
             self.detach()
             return
@@ -90,3 +93,12 @@ class Link:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        target = f" map={self.map.name!r}" if self.map is not None else ""
+        if self._fd is None:
+            return f"<Link legacy{target}>"
+        try:
+            return f"<Link id={self.info()['id']} type=struct_ops{target}>"
+        except (OSError, ValueError):
+            return f"<Link{target} (closed)>"

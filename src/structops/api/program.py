@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from structops.abi.attrs import InfoAttr, ObjPinAttr, TestRunAttr
-from structops.abi.consts import Cmd
+from structops.abi.consts import Cmd, ProgType
 from structops.abi.fd import Fd
 from structops.abi.protocol import Kernel
 
@@ -47,6 +47,12 @@ class Program:
         """The program's name in the object."""
         return self.spec.name
 
+    @property
+    def type(self) -> ProgType:
+        """The program type (``ProgType.BPF_PROG_TYPE_STRUCT_OPS``…)."""
+        return ProgType(self.spec.prog_type)
+
+    @property
     def id(self) -> int:
         """The kernel program id."""
         attr = InfoAttr(self.fd, bytearray(232))
@@ -56,7 +62,8 @@ class Program:
     def test_run(
         self, *, args: list[int] | None = None, ctx: bytes | None = None, data: bytes | None = None, repeat: int = 0
     ) -> TestRunResult:
-        """BPF_PROG_TEST_RUN; ``args`` is the struct_ops u64 argument array (DM7)."""
+        """BPF_PROG_TEST_RUN; ``args`` is the u64 argument array of a struct_ops program
+        (``bpf_dummy_ops`` only, as in Linux)."""
         ctx_in = struct.pack(f"<{len(args)}Q", *args) if args is not None else ctx
         data_out = bytearray(len(data) + 256) if data is not None else None
         attr = TestRunAttr(self.fd, data_in=data, data_out=data_out, ctx_in=ctx_in, repeat=repeat)
@@ -70,3 +77,10 @@ class Program:
     def close(self) -> None:
         """Close the fd."""
         self._fd.close()
+
+    def __repr__(self) -> str:
+        kind = self.type.name.removeprefix("BPF_PROG_TYPE_").lower()
+        try:
+            return f"<Program {self.name!r} id={self.id} type={kind}>"
+        except (OSError, ValueError):
+            return f"<Program {self.name!r} type={kind} (closed)>"

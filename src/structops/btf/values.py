@@ -57,6 +57,12 @@ def decode(t: btflib.Type, raw: bytes | bytearray | memoryview) -> Any:
         if _is_char(elem):
             return data[: t.nelems].split(b"\0", 1)[0]
         return [decode(elem, data[i * step : (i + 1) * step]) for i in range(t.nelems)]
+    if isinstance(t, btflib.Datasec):  # a global data section: its variables by name
+        return {
+            v.type.name: decode(v.type.type, data[v.offset : v.offset + v.size])
+            for v in t.vars
+            if isinstance(v.type, btflib.Var)
+        }
     if isinstance(t, btflib.Struct | btflib.Union):
         out: dict[str, Any] = {}
         for m in t.members:
@@ -99,6 +105,17 @@ def encode(t: btflib.Type, value: Any, what: str = "value") -> bytes:
             raise ValueError(f"{what}: {len(value)} elements do not fit in {t.nelems}")
         step = btflib.sizeof(elem)
         return b"".join(encode(elem, v, f"{what}[{i}]") for i, v in enumerate(value)).ljust(t.nelems * step, b"\0")
+    if isinstance(t, btflib.Datasec) and isinstance(value, dict):
+        buf = bytearray(t.size)
+        known = {v.type.name: v for v in t.vars if isinstance(v.type, btflib.Var)}
+        for name, val in value.items():
+            if name not in known:
+                raise ValueError(f"{what}: section {t.name} has no variable {name!r}")
+            info = known[name]
+            assert isinstance(info.type, btflib.Var)
+            raw = encode(info.type.type, val, f"{what}.{name}")
+            buf[info.offset : info.offset + len(raw)] = raw
+        return bytes(buf)
     if isinstance(t, btflib.Struct | btflib.Union) and isinstance(value, dict):
         buf = bytearray(size)
         names = {m.name for m in t.members}

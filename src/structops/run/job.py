@@ -82,7 +82,7 @@ def _struct_ops_map(coll: Collection, wanted: str | None, what: str) -> Map:
 
 def _entry_of(kernel: EmulatedKernel, m: Map) -> CongestionControl:
     for cc in kernel.tcp_congestion.entries:  # type: ignore[attr-defined]
-        if cc.kdata is not None and cc.kdata.map.id == m.id():
+        if cc.kdata is not None and cc.kdata.map.id == m.id:
             return cc  # type: ignore[no-any-return]
     raise bpf_error(errno.ENOENT, f"map {m.name} is not a registered tcp congestion control")
 

@@ -34,7 +34,7 @@ def test_map_show_json_and_text(cli: Cli, reno: tuple[Collection, Link]) -> None
     rows = {r["name"]: r for r in json.loads(cli("map", "show", "-j").out)}
     so = rows["so_reno"]
     assert list(so)[: len(MAP_KEYS)] == MAP_KEYS
-    assert so["id"] == coll.maps["so_reno"].id() and so["type"] == "struct_ops"
+    assert so["id"] == coll.maps["so_reno"].id and so["type"] == "struct_ops"
     assert so["flags"] == 0x2000 and so["bytes_key"] == 4 and so["bytes_value"] == coll.maps["so_reno"].value_size
     assert so["btf_id"] > 0
     text = cli("map", "show", "id", str(so["id"])).out
@@ -56,7 +56,7 @@ def test_map_dump_hex_and_json(cli: Cli, reno: tuple[Collection, Link]) -> None:
     bss = coll.maps[".bss"]
     value = bytes(range(1, bss.value_size + 1))
     bss.update(0, value)
-    res = cli("map", "dump", "id", str(bss.id()))
+    res = cli("map", "dump", "id", str(bss.id))
     names = ["n_init", "n_release", "n_ssthresh", "n_cong_avoid", "n_undo"]
     nums = [int.from_bytes(value[8 * i : 8 * i + 8], "little") for i in range(5)]
     body = "                },{\n".join(f"                    \"{n}\": {v}\n" for n, v in zip(names, nums, strict=True))
@@ -66,7 +66,7 @@ def test_map_dump_hex_and_json(cli: Cli, reno: tuple[Collection, Link]) -> None:
         + "                }\n            ]\n        }\n    }\n]\n"
     )
     assert res.out == expect
-    doc = json.loads(cli("map", "dump", "id", str(bss.id()), "-j").out)
+    doc = json.loads(cli("map", "dump", "id", str(bss.id), "-j").out)
     assert doc == [
         {
             "key": ["0x00"] * 4,
@@ -88,11 +88,11 @@ def test_map_dump_short_rows_and_struct_ops_formatted(cli: Cli, kernel: Emulated
     assert res.out == "key: 00 01 02 03  value: 64 65 66 67 68 69 6a 6b  6c 6d 6e 6f 70 71 72 73\nFound 1 element\n"
     coll = Collection.open(TESTDATA / "cubic_like.bpf.o").load(kernel)
     coll.maps["so_cubic"].attach_struct_ops()
-    so_id = coll.maps["so_cubic"].id()
+    so_id = coll.maps["so_cubic"].id
     doc = json.loads(cli("map", "dump", "id", str(so_id), "-j").out)
     assert len(doc) == 1 and len(doc[0]["value"]) == 256
     data = doc[0]["formatted"]["value"]["data"]
-    init_id = coll.programs["so_cubic_init"].id()
+    init_id = coll.programs["so_cubic_init"].id
     assert data["init"] == init_id and data["name"] == "so_cubic"
     plain = json.loads(cli("map", "dump", "id", str(so_id)).out)
     assert plain[0]["value"]["data"]["init"] == hex(init_id)
@@ -102,12 +102,12 @@ def test_prog_show(cli: Cli, reno: tuple[Collection, Link]) -> None:
     coll, _ = reno
     progs = json.loads(cli("prog", "show", "-j").out)
     by_id = {p["id"]: p for p in progs}
-    init = by_id[coll.programs["so_reno_init"].id()]
+    init = by_id[coll.programs["so_reno_init"].id]
     keys = ["id", "type", "name", "tag", "gpl_compatible", "loaded_at", "uid", "bytes_xlated", "jited"]
     assert list(init)[: len(keys)] == keys
     assert init["type"] == "struct_ops" and init["name"] == "so_reno_init" and init["gpl_compatible"] is True
     assert re.fullmatch(r"[0-9a-f]{16}", init["tag"])
-    assert init["map_ids"] == [coll.maps[".bss"].id()]
+    assert init["map_ids"] == [coll.maps[".bss"].id]
     text = cli("prog", "show", "id", str(init["id"])).out.splitlines()
     assert text[0] == f"{init['id']}: struct_ops  name so_reno_init  tag {init['tag']}  gpl"
     assert re.fullmatch(r"\tloaded_at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000  uid 0", text[1])
@@ -123,7 +123,7 @@ def test_link_show_and_detach(cli: Cli, reno: tuple[Collection, Link]) -> None:
     coll, link = reno
     info = link.info()
     rows = json.loads(cli("link", "show", "-j").out)
-    assert rows == [{"id": info["id"], "type": "struct_ops", "prog_id": 0, "map_id": coll.maps["so_reno"].id()}]
+    assert rows == [{"id": info["id"], "type": "struct_ops", "prog_id": 0, "map_id": coll.maps["so_reno"].id}]
     text = cli("link", "show", "id", str(info["id"])).out
     assert text == f"{info['id']}: struct_ops  prog 0  map {info['map_id']}  \n"
     assert cli("link", "detach", "id", str(info["id"])).rc == 0

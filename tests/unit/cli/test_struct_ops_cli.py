@@ -27,7 +27,7 @@ def two(kernel: EmulatedKernel) -> dict[str, int]:
     """so_reno (link map) and so_cubic (legacy) registered; name -> map id."""
     reno, reno_links = attach(kernel, "reno")
     cubic, _ = attach(kernel, "cubic_like")
-    ids = {"so_reno": reno.maps["so_reno"].id(), "so_cubic": cubic.maps["so_cubic"].id()}
+    ids = {"so_reno": reno.maps["so_reno"].id, "so_cubic": cubic.maps["so_cubic"].id}
     kernel._keep = (reno, reno_links, cubic)  # type: ignore[attr-defined]
     return ids
 
