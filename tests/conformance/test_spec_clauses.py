@@ -406,3 +406,48 @@ def test_t3_t4_refusals_say_what_to_change(kernel: Kernel, env: S.Env, t: S.Trac
         err = S.expect_errno(errno.EINVAL, lambda fd=fd, v=value: S.update(kernel, fd, v))
         if isinstance(kernel, EmulatedKernel):
             assert words in str(err), str(err)
+
+
+# --- BPF_ENABLE_STATS ----------------------------------------------------------------------
+def _run_stats(kernel: Kernel, prog_fd: int) -> tuple[int, int]:
+    info = InfoAttr(prog_fd, bytearray(232))
+    kernel.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, info)
+    run_time_ns, run_cnt = struct.unpack_from("<QQ", info.info, 192)
+    return run_cnt, run_time_ns
+
+
+def test_run_stats_count_only_while_enabled(kernel: Kernel, env: S.Env, t: S.Tracker) -> None:
+    """BPF_ENABLE_STATS(BPF_STATS_RUN_TIME) returns an fd; run_cnt/run_time_ns grow only while it is
+    open (measured on Linux 6.18 with kernel.bpf_stats_enabled = 0); type 1 is EINVAL."""
+    from structops.abi.attrs import EnableStatsAttr
+
+    if not isinstance(kernel, EmulatedKernel) and Path("/proc/sys/kernel/bpf_stats_enabled").read_text().strip() != "0":
+        pytest.skip("kernel.bpf_stats_enabled is on: stats are counted regardless")
+    p1 = S.load_struct_ops_prog(kernel, t, env.dummy_ops, "test_1", S.prog_dummy_test_1())
+    _run(kernel, p1, bytes(8))
+    assert _run_stats(kernel, p1) == (0, 0)
+    S.expect_errno(errno.EINVAL, lambda: kernel.bpf(Cmd.BPF_ENABLE_STATS, EnableStatsAttr(1)))
+    S.expect_errno(errno.EINVAL, lambda: kernel.bpf(Cmd.BPF_ENABLE_STATS, EnableStatsAttr(0, tail=b"\x01")))
+    stats_fd = kernel.bpf(Cmd.BPF_ENABLE_STATS, EnableStatsAttr(0))
+    try:
+        assert _fdinfo(kernel, stats_fd)["flags"] == "02000000"
+        _run(kernel, p1, bytes(8))
+        _run(kernel, p1, bytes(8))
+        cnt, ns = _run_stats(kernel, p1)
+        assert cnt == 2 and ns > 0
+    finally:
+        kernel.close(stats_fd)
+    _run(kernel, p1, bytes(8))
+    assert _run_stats(kernel, p1) == (cnt, ns)  # totals kept, no longer counting
+
+
+def test_enable_stats_needs_cap_sys_admin() -> None:
+    """Without CAP_SYS_ADMIN BPF_ENABLE_STATS is EPERM (embedded: a process without capabilities)."""
+    from structops.abi.attrs import EnableStatsAttr
+    from structops.kernel.emulated import CAP_BPF, CAP_PERFMON
+
+    k = EmulatedKernel()
+    proc = k.process(frozenset({CAP_BPF, CAP_PERFMON}))
+    S.expect_errno(errno.EPERM, lambda: proc.bpf(Cmd.BPF_ENABLE_STATS, EnableStatsAttr(0)))
+    k.stats.sysctl = True  # the sysctl alone turns counting on
+    assert k.stats.enabled

@@ -30,6 +30,7 @@ from structops.abi.layout import Field, Layout, Pin
 __all__ = [
     "Attr",
     "BtfLoadAttr",
+    "EnableStatsAttr",
     "GetIdAttr",
     "InfoAttr",
     "LinkCreateAttr",
@@ -244,6 +245,11 @@ class LinkUpdateAttr(Attr, layout=T.LINK_UPDATE, args="link_fd new_fd", required
 
 class LinkDetachAttr(Attr, layout=T.LINK_DETACH, args="link_fd", required=1):
     """``BPF_LINK_DETACH``."""
+
+
+class EnableStatsAttr(Attr, layout=T.ENABLE_STATS, args="type", required=0):
+    """``BPF_ENABLE_STATS``: ``type`` 0 is BPF_STATS_RUN_TIME; returns an fd that keeps
+    run_cnt / run_time_ns counting until it is closed."""
 
 
 class ProgBindMapAttr(Attr, layout=T.PROG_BIND_MAP, args="prog_fd map_fd flags", required=2):

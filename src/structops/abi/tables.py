@@ -17,6 +17,7 @@ from structops.abi.layout import Layout
 __all__ = [
     "BTF_INFO",
     "BTF_LOAD",
+    "ENABLE_STATS",
     "GET_ID",
     "LINK_CREATE",
     "LINK_DETACH",
@@ -163,6 +164,8 @@ LINK_UPDATE = Layout.parse("bpf_attr.link_update", 16, """
     """)
 
 LINK_DETACH = Layout.parse("bpf_attr.link_detach", 4, "0 u32 link_fd")
+
+ENABLE_STATS = Layout.parse("bpf_attr.enable_stats", 4, "0 u32 type")
 
 PROG_BIND_MAP = Layout.parse("bpf_attr.prog_bind_map", 12, """
     0    u32       prog_fd

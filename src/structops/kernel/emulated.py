@@ -13,6 +13,7 @@ import contextlib
 import errno
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from structops.kernel.objects import Bpffs, FdTable, File, IdTable, KObject
 from structops.kernel.prog import BpfProg
 from structops.kernel.rcu import Rcu
 from structops.kernel.services import ALL_CAPS, CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON, CAP_SYS_ADMIN
+from structops.kernel.stats import StatsSwitch
 from structops.kernel.struct_ops import FuncModel, StructOpsDesc, Trampoline, default_trampoline_size
 from structops.kernel.subsys import install_builtin
 from structops.kernel.syscall import dispatch
@@ -162,7 +164,7 @@ class Process:
         obj = file.obj
         # f_flags as Linux opens each kind: links and BTF objects are anon inodes opened
         # O_RDONLY|O_CLOEXEC whatever they allow; maps and programs show their access mode.
-        if obj.KIND in ("link", "btf"):
+        if obj.KIND in ("link", "btf", "stats"):
             mode = "02000000"
         else:
             mode = "02000002" if file.readable and file.writable else ("02000000" if file.readable else "02000001")
@@ -285,6 +287,7 @@ class EmulatedKernel:
         self.executor: Any = VmExecutor(self)
         #: The one helper registry (prototypes for the verifier, implementations for the VM).
         self.helpers = HelperTable()
+        self.stats = StatsSwitch()
         self.helpers.attach_vm(self.executor.vm.helpers)
         raw = vmlinux if vmlinux is not None else kbtf.vmlinux_btf_bytes()
         spec = btflib.parse(raw)
@@ -418,8 +421,14 @@ class EmulatedKernel:
         runner = prog.runner
         if runner is None:
             raise bpf_error(errno.EOPNOTSUPP, f"prog {prog.id} cannot run")
-        prog.stats.run_cnt += 1
-        return int(runner(args))
+        if not self.stats.enabled:  # counted only while stats are on (BPF_ENABLE_STATS)
+            return int(runner(args))
+        start = time.perf_counter_ns()
+        try:
+            return int(runner(args))
+        finally:
+            prog.stats.run_time_ns += max(time.perf_counter_ns() - start, 1)
+            prog.stats.run_cnt += 1
 
     # -- helpers and kfuncs --------------------------------------------------------------------
     def helper_exists(self, helper_id: int) -> bool:

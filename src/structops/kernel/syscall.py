@@ -28,6 +28,7 @@ from structops.kernel.objects import KObject
 from structops.kernel.prog import BpfProg
 from structops.kernel.progload import load_program
 from structops.kernel.services import CAP_BPF, CAP_SYS_ADMIN
+from structops.kernel.stats import sys_enable_stats
 from structops.kernel.struct_ops import (
     QuirkReturn,
     StructOpsLink,
@@ -333,6 +334,12 @@ def _prog_and_map(
         prog.put()
 
 
+def _sys_enable_stats(proc: Process, attr: A.EnableStatsAttr) -> int:
+    """BPF_ENABLE_STATS: attr checks here, the rest in :mod:`structops.kernel.stats`."""
+    _expect(attr, A.EnableStatsAttr)
+    return sys_enable_stats(proc, attr)
+
+
 def sys_prog_bind_map(proc: Process, attr: A.ProgBindMapAttr) -> int:
     """BPF_PROG_BIND_MAP: the prog keeps a reference to the map."""
     with _prog_and_map(proc, attr, A.ProgBindMapAttr) as (prog, m):
@@ -500,6 +507,7 @@ _DISPATCH: dict[int, Handler] = {
     Cmd.BPF_PROG_LOAD: sys_prog_load,
     Cmd.BPF_PROG_TEST_RUN: sys_prog_test_run,
     Cmd.BPF_PROG_BIND_MAP: sys_prog_bind_map,
+    Cmd.BPF_ENABLE_STATS: _sys_enable_stats,
     Cmd.BPF_PROG_ASSOC_STRUCT_OPS: sys_prog_assoc_struct_ops,
     Cmd.BPF_BTF_LOAD: sys_btf_load,
     Cmd.BPF_LINK_CREATE: sys_link_create,
