@@ -1,0 +1,162 @@
+"""Op-call cost: median µs of one struct_ops op call through each bridge vs plain Python.
+
+Measures, on the embedded kernel, one call of:
+
+- ``tcp_cc_bridge``: ``reno.cong_avoid`` through the TCP bridge as
+  :func:`structops.testing.load_cc` does it (socket fields written to ``struct tcp_sock``,
+  trampoline, VM, writable fields read back);
+- ``tcp_kdata_call``: the same op through ``kdata.call`` alone (no socket sync);
+- ``dummy_test_run``: ``bpf_dummy_ops.test_1`` through ``BPF_PROG_TEST_RUN``;
+- ``sched_ext_call``: ``sched_ext_ops.select_cpu`` of ``sx_fifo`` through ``ScxSched.call``;
+- ``python``: a plain Python reno ``cong_avoid`` on an object (the baseline).
+
+Prints ``<name>_us=<median>`` and ``<name>_vs_python=<ratio>`` lines, plus the load
+time of the reno object (``load_ms``, first and repeated loads).
+
+Run: ``python3 benchmarks/op_call.py [calls]``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTDATA = ROOT / "testdata"
+
+
+def _median_us(fn: Callable[[], object], calls: int, rounds: int = 7) -> float:
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter_ns()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter_ns() - start) / calls / 1000)
+    return statistics.median(samples)
+
+
+class _PySock:
+    __slots__ = ("snd_cwnd", "snd_cwnd_cnt", "snd_ssthresh")
+
+    def __init__(self) -> None:
+        self.snd_cwnd = 10
+        self.snd_ssthresh = 1 << 30
+        self.snd_cwnd_cnt = 0
+
+
+def _py_cong_avoid(sk: _PySock, ack: int, acked: int) -> None:
+    if sk.snd_cwnd < sk.snd_ssthresh:
+        sk.snd_cwnd = min(sk.snd_cwnd + acked, 1 << 30)
+        return
+    sk.snd_cwnd_cnt += acked
+    if sk.snd_cwnd_cnt >= sk.snd_cwnd:
+        sk.snd_cwnd_cnt = 0
+        sk.snd_cwnd += 1
+
+
+def bench_python(calls: int) -> float:
+    sk = _PySock()
+
+    def one() -> None:
+        sk.snd_cwnd = 10
+        _py_cong_avoid(sk, 1, 1)
+
+    return _median_us(one, calls)
+
+
+def bench_tcp(calls: int) -> tuple[float, float]:
+    from structops.testing import load_cc
+
+    with load_cc(TESTDATA / "reno.bpf.o") as cc:
+        sk = cc.socket(snd_cwnd=10, snd_ssthresh=1 << 30, is_cwnd_limited=1)
+
+        def bridge() -> None:
+            sk.snd_cwnd = 10
+            cc.cong_avoid(sk, 1, 1)
+
+        bridge()
+        assert sk.snd_cwnd == 11, sk.snd_cwnd
+        bridge_us = _median_us(bridge, calls)
+        kdata = cc.entry.kdata
+        assert kdata is not None
+        addr = sk.addr
+        rcu = cc.kernel.rcu
+
+        def direct() -> None:
+            with rcu.read_lock():
+                kdata.call("cong_avoid", addr, 1, 1)
+
+        direct_us = _median_us(direct, calls)
+        sk.close()
+    return bridge_us, direct_us
+
+
+def bench_dummy(calls: int) -> float:
+    from structops.testing import DummyState, load_struct_ops
+
+    with load_struct_ops(TESTDATA / "dummy_ops.bpf.o") as ops:
+        state = DummyState(val=3)
+        assert isinstance(ops.test_1(state), int)
+        fn = ops.test_1
+        return _median_us(lambda: fn(state), calls)
+
+
+def bench_sched_ext(calls: int) -> float:
+    from structops.api import Collection
+    from structops.kernel.emulated import EmulatedKernel
+    from structops.schedsim.machine import Machine
+
+    k = EmulatedKernel()
+    m = Machine(k, 4)
+    k.sched_ext.machine = m  # type: ignore[attr-defined]
+    for i in range(4):
+        m.add_task(f"hog{i}")
+    coll = Collection.open(TESTDATA / "sched" / "sx_fifo.bpf.o").load(k)
+    try:
+        with coll, coll.maps["sx_fifo"].attach_struct_ops():
+            sch = k.sched_ext.sch  # type: ignore[attr-defined]
+            t = m.tasks[0]
+            sch.call("select_cpu", t.cpu, t.addr, t.cpu, 0, tasks=(t,))
+            return _median_us(lambda: sch.call("select_cpu", t.cpu, t.addr, t.cpu, 0, tasks=(t,)), calls)
+    finally:
+        m.close()
+
+
+def bench_load(repeats: int = 5) -> tuple[float, float]:
+    from structops.api import Collection
+    from structops.kernel.emulated import EmulatedKernel
+
+    times = []
+    for _ in range(repeats):
+        k = EmulatedKernel()
+        spec = Collection.open(TESTDATA / "reno.bpf.o")
+        start = time.perf_counter_ns()
+        coll = spec.load(k)
+        times.append((time.perf_counter_ns() - start) / 1e6)
+        coll.close()
+    return times[0], statistics.median(times[1:])
+
+
+def main() -> None:
+    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    first_ms, again_ms = bench_load()
+    py = bench_python(calls * 10)
+    tcp_bridge, tcp_direct = bench_tcp(calls)
+    dummy = bench_dummy(calls)
+    scx = bench_sched_ext(calls)
+    print(f"load_ms_first={first_ms:.2f} load_ms_repeat={again_ms:.2f}")
+    print(f"python_us={py:.3f}")
+    for name, us in (
+        ("tcp_cc_bridge", tcp_bridge),
+        ("tcp_kdata_call", tcp_direct),
+        ("dummy_test_run", dummy),
+        ("sched_ext_call", scx),
+    ):
+        print(f"{name}_us={us:.2f} {name}_vs_python={us / py:.1f}")
+
+
+if __name__ == "__main__":
+    main()
