@@ -73,25 +73,45 @@ def point_table(table: pd.DataFrame) -> pd.DataFrame:
         from structops.sweep import sched_report
 
         return sched_report.point_table(table)
-    keys = [k for k in _POINT_KEYS if k in table.columns]
-    frame = table.copy()
-    first = frame.groupby("point_id", sort=False, dropna=False)[keys].first().reset_index(drop=True)
-    metrics = (
-        frame.groupby("point_id", sort=False, dropna=False)
-        .agg(
-            total_mbps=("total_mbps", "first"),
-            utilisation=("utilisation", "first"),
-            jain=("jain", "first"),
-            avg_rtt_ms=("avg_rtt_ms", "mean"),
-            queue_delay_ms=("queue_delay_ms", "mean"),
-            retransmits=("retransmits", "sum"),
-        )
-        .reset_index(drop=True)
+    points = _points(
+        table,
+        _POINT_KEYS,
+        **_each("first", "total_mbps", "utilisation", "jain"),
+        **_each("mean", "avg_rtt_ms", "queue_delay_ms"),
+        retransmits=("retransmits", "sum"),
     )
-    points = pd.concat([first, metrics], axis=1)
-    failed = points["status"] != "ok"
-    points.loc[failed, "retransmits"] = pd.NA
+    points.loc[points["status"] != "ok", "retransmits"] = pd.NA
     return points
+
+
+def _each(how: str, *columns: str) -> dict[str, tuple[str, str]]:
+    """Named aggregations applying ``how`` to each of ``columns``, each keeping its column's name."""
+    return {column: (column, how) for column in columns}
+
+
+def _points(table: pd.DataFrame, keys: tuple[str, ...], **metrics: tuple[str, Any]) -> pd.DataFrame:
+    """One row per point of ``table``: the first value of each of ``keys`` beside the ``metrics`` aggregates."""
+    present = [k for k in keys if k in table.columns]
+    grouped = table.groupby("point_id", sort=False, dropna=False)
+    first = grouped[present].first().reset_index(drop=True)
+    return pd.concat([first, grouped.agg(**metrics).reset_index(drop=True)], axis=1)
+
+
+def _per_algorithm(points: pd.DataFrame, floats: tuple[str, ...], **means: tuple[str, Any]) -> pd.DataFrame:
+    """Per algorithm: point and failure counts joined with the ``means`` over the ok points (``floats`` as float64)."""
+    ok = points[points["status"] == "ok"].copy()
+    for column in floats:
+        ok[column] = ok[column].astype("float64")
+    counts = points.groupby("algorithm").agg(
+        points=("point_id", "count"), failed=("status", lambda s: int((s != "ok").sum()))
+    )
+    return counts.join(ok.groupby("algorithm").agg(**means), how="left").reset_index()
+
+
+def _num(value: Any, spec: str) -> str:
+    """``value`` formatted with ``spec``, or a right-aligned dash when it is missing."""
+    width = int(spec.split(".")[0])
+    return f"{'-':>{width}}" if pd.isna(value) else format(float(value), spec)
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -101,22 +121,14 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 
         return sched_report.summary(table)
     points = point_table(table)
-    ok = points[points["status"] == "ok"].copy()
-    ok["utilisation_pct"] = ok["utilisation"].astype("float64") * 100
-    ok["retransmits"] = ok["retransmits"].astype("float64")
-    means = ok.groupby("algorithm").agg(
+    points["utilisation_pct"] = points["utilisation"].astype("float64") * 100
+    return _per_algorithm(
+        points,
+        ("retransmits",),
         cc=("cc", "first"),
         mbps=("total_mbps", "mean"),
-        utilisation_pct=("utilisation_pct", "mean"),
-        jain=("jain", "mean"),
-        avg_rtt_ms=("avg_rtt_ms", "mean"),
-        queue_delay_ms=("queue_delay_ms", "mean"),
-        retransmits=("retransmits", "mean"),
+        **_each("mean", "utilisation_pct", "jain", "avg_rtt_ms", "queue_delay_ms", "retransmits"),
     )
-    counts = points.groupby("algorithm").agg(
-        points=("point_id", "count"), failed=("status", lambda s: int((s != "ok").sum()))
-    )
-    return counts.join(means, how="left").reset_index()
 
 
 def format_summary(frame: pd.DataFrame) -> str:
@@ -130,17 +142,12 @@ def format_summary(frame: pd.DataFrame) -> str:
         f"{'Jain':>6} {'rtt ms':>8} {'queue ms':>8} {'retrans':>8}"
     )
     lines = [header, "-" * len(header)]
-
-    def num(value: Any, spec: str) -> str:
-        width = int(spec.split(".")[0])
-        return f"{'-':>{width}}" if pd.isna(value) else format(float(value), spec)
-
     for row in frame.itertuples(index=False):
         cc = "-" if pd.isna(row.cc) else str(row.cc)
         lines.append(
-            f"{row.algorithm!s:<24} {cc:<12} {row.points:>6} {row.failed:>6} {num(row.mbps, '8.2f')} "
-            f"{num(row.utilisation_pct, '7.1f')} {num(row.jain, '6.3f')} {num(row.avg_rtt_ms, '8.2f')} "
-            f"{num(row.queue_delay_ms, '8.2f')} {num(row.retransmits, '8.1f')}"
+            f"{row.algorithm!s:<24} {cc:<12} {row.points:>6} {row.failed:>6} {_num(row.mbps, '8.2f')} "
+            f"{_num(row.utilisation_pct, '7.1f')} {_num(row.jain, '6.3f')} {_num(row.avg_rtt_ms, '8.2f')} "
+            f"{_num(row.queue_delay_ms, '8.2f')} {_num(row.retransmits, '8.1f')}"
         )
     return "\n".join(lines) + "\n"
 
@@ -161,6 +168,31 @@ def _series(points: pd.DataFrame, x: str, y: str) -> dict[str, tuple[list[float]
             [0.0 if pd.isna(v) else float(v) for v in part["std"]],
         )
     return out
+
+
+def _draw(
+    plt: Any,
+    series: dict[str, tuple[list[float], list[float], list[float]]],
+    path: Path,
+    xlabel: str,
+    ylabel: str,
+    linthresh: float | None = None,
+) -> Path:
+    """Draw ``series`` (one error-bar line per algorithm) into the PNG ``path``; symlog x axis when ``linthresh``."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for algo, (xs, ys, errs) in series.items():
+        ax.errorbar(xs, ys, yerr=errs, label=algo, marker="o", capsize=3, linewidth=1.2)
+    if linthresh is not None:
+        ax.set_xscale("symlog", linthresh=linthresh)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{ylabel} vs {xlabel} (mean over seeds, error bars: std)", fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def write_plots(table: pd.DataFrame, out_dir: str | Path) -> list[str]:
@@ -203,19 +235,9 @@ def write_plots(table: pd.DataFrame, out_dir: str | Path) -> list[str]:
         if not series:
             notes.append(f"{name}: skipped (no {y} values)")
             continue
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for algo, (xs, ys, errs) in series.items():
-            ax.errorbar(xs, ys, yerr=errs, label=algo, marker="o", capsize=3, linewidth=1.2)
+        linthresh = None
         if symlog:
-            ax.set_xscale("symlog", linthresh=min(v for v in points[x] if v > 0) if (points[x] > 0).any() else 1e-4)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"{ylabel} vs {xlabel} (mean over seeds, error bars: std)", fontsize="medium")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
-        fig.tight_layout()
-        path = out / f"{name}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+            linthresh = min(v for v in points[x] if v > 0) if (points[x] > 0).any() else 1e-4
+        path = _draw(plt, series, out / f"{name}.png", xlabel, ylabel, linthresh)
         notes.append(f"wrote {path}")
     return notes

@@ -11,9 +11,10 @@ with the standard deviation as error bars (:func:`structops.sweep.report._series
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+from structops.sweep.report import _draw, _each, _num, _per_algorithm, _points, _series
 
 __all__ = ["format_summary", "point_table", "summary", "write_plots"]
 
@@ -22,18 +23,13 @@ _KEYS = ("point", "point_id", "algorithm", "object", "scheduler", "status", "cpu
 
 def point_table(table: pd.DataFrame) -> pd.DataFrame:
     """One row per point: options and aggregate metrics (failed points keep NaN metrics)."""
-    keys = [k for k in _KEYS if k in table.columns]
-    grouped = table.groupby("point_id", sort=False, dropna=False)
-    first = grouped[keys].first().reset_index(drop=True)
-    metrics = grouped.agg(
-        busy_pct=("busy_pct", "first"),
-        jain=("jain", "first"),
-        exit_kind=("exit_kind", "first"),
-        wait_ms=("wait_ms", "mean"),
-        wait_p99_ms=("wait_p99_ms", "mean"),
+    points = _points(
+        table,
+        _KEYS,
+        **_each("first", "busy_pct", "jain", "exit_kind"),
+        **_each("mean", "wait_ms", "wait_p99_ms"),
         switches=("nr_switches", "sum"),
-    ).reset_index(drop=True)
-    points = pd.concat([first, metrics], axis=1)
+    )
     points["ejected"] = points["exit_kind"].notna() & (points["status"] == "ok")
     points.loc[points["status"] != "ok", "switches"] = pd.NA
     return points
@@ -41,22 +37,13 @@ def point_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per scheduler: points, failures, ejections, and the mean of each point metric."""
-    points = point_table(table)
-    ok = points[points["status"] == "ok"].copy()
-    ok["switches"] = ok["switches"].astype("float64")
-    means = ok.groupby("algorithm").agg(
+    return _per_algorithm(
+        point_table(table),
+        ("switches",),
         scheduler=("scheduler", "first"),
         ejected=("ejected", "sum"),
-        busy_pct=("busy_pct", "mean"),
-        jain=("jain", "mean"),
-        wait_ms=("wait_ms", "mean"),
-        wait_p99_ms=("wait_p99_ms", "mean"),
-        switches=("switches", "mean"),
+        **_each("mean", "busy_pct", "jain", "wait_ms", "wait_p99_ms", "switches"),
     )
-    counts = points.groupby("algorithm").agg(
-        points=("point_id", "count"), failed=("status", lambda s: int((s != "ok").sum()))
-    )
-    return counts.join(means, how="left").reset_index()
 
 
 def format_summary(frame: pd.DataFrame) -> str:
@@ -66,18 +53,13 @@ def format_summary(frame: pd.DataFrame) -> str:
         f"{'Jain':>6} {'wait ms':>8} {'p99 ms':>8} {'switches':>9}"
     )
     lines = [header, "-" * len(header)]
-
-    def num(value: Any, spec: str) -> str:
-        width = int(spec.split(".")[0])
-        return f"{'-':>{width}}" if pd.isna(value) else format(float(value), spec)
-
     for row in frame.itertuples(index=False):
         name = "-" if pd.isna(row.scheduler) else str(row.scheduler)
         ejected = 0 if pd.isna(row.ejected) else int(row.ejected)
         lines.append(
             f"{row.algorithm!s:<20} {name:<12} {row.points:>6} {row.failed:>6} {ejected:>7} "
-            f"{num(row.busy_pct, '7.1f')} {num(row.jain, '6.3f')} {num(row.wait_ms, '8.2f')} "
-            f"{num(row.wait_p99_ms, '8.2f')} {num(row.switches, '9.1f')}"
+            f"{_num(row.busy_pct, '7.1f')} {_num(row.jain, '6.3f')} {_num(row.wait_ms, '8.2f')} "
+            f"{_num(row.wait_p99_ms, '8.2f')} {_num(row.switches, '9.1f')}"
         )
     return "\n".join(lines) + "\n"
 
@@ -91,8 +73,6 @@ def write_plots(table: pd.DataFrame, out_dir: str | Path) -> list[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return ["matplotlib is not installed: skipping the plots (pip install matplotlib)"]
-    from structops.sweep.report import _series
-
     points = point_table(table)
     points = points[points["status"] == "ok"].copy()
     if points.empty:
@@ -111,17 +91,6 @@ def write_plots(table: pd.DataFrame, out_dir: str | Path) -> list[str]:
         if not series:
             notes.append(f"{name}: skipped (no {y} values)")
             continue
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for algo, (xs, ys, errs) in series.items():
-            ax.errorbar(xs, ys, yerr=errs, label=algo, marker="o", capsize=3, linewidth=1.2)
-        ax.set_xlabel("CPUs")
-        ax.set_ylabel(ylabel)
-        ax.set_title(f"{ylabel} vs CPUs (mean over seeds, error bars: std)", fontsize="medium")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
-        fig.tight_layout()
-        path = out / f"{name}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        path = _draw(plt, series, out / f"{name}.png", "CPUs", ylabel)
         notes.append(f"wrote {path}")
     return notes
