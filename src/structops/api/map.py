@@ -7,10 +7,10 @@ import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from structops.abi.attrs import InfoAttr, LinkCreateAttr, MapElemAttr, ObjPinAttr
+from structops.abi.attrs import LinkCreateAttr, MapElemAttr
 from structops.abi.consts import Cmd, MapType
-from structops.abi.fd import Fd
 from structops.abi.protocol import Kernel
+from structops.api._handle import Handle
 from structops.api.link import Link
 
 if TYPE_CHECKING:
@@ -20,13 +20,16 @@ if TYPE_CHECKING:
 __all__ = ["Map"]
 
 
-class Map:
+class Map(Handle["MapSpec"]):
     """A map of a loaded collection (``bpf_map__*``).
 
     Keys and values are bytes (an ``int`` key is packed as a u32).  When the object's
     BTF describes the map's key and value, :meth:`get`, :meth:`set` and
     ``items(typed=True)`` convert them to and from Python data (ints, lists, dicts).
     """
+
+    _INFO_SIZE = 104
+    _TYPE_PREFIX = "BPF_MAP_TYPE_"
 
     def __init__(
         self,
@@ -36,41 +39,20 @@ class Map:
         struct_ops_value: bytes | None = None,
         btf: btflib.Spec | None = None,
     ) -> None:
-        self._fd = Fd.of(kernel, fd)
-        self.kernel = kernel
-        self.spec = spec
+        super().__init__(kernel, fd, spec)
         #: The kernel value a struct_ops map is updated with when it is attached.
         self.struct_ops_value = struct_ops_value
         self._btf = btf
 
     @property
-    def fd(self) -> int:
-        """The map fd."""
-        return self._fd.fd
-
-    @property
-    def name(self) -> str:
-        """The kernel name of the map."""
-        return self.spec.name
-
-    @property
     def value_size(self) -> int:
         """Value size as created (struct_ops: the kernel value type's size)."""
-        attr = InfoAttr(self.fd, bytearray(104))
-        self.kernel.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, attr)
-        return int(struct.unpack_from("<I", attr.info, 12)[0])
+        return int(struct.unpack_from("<I", self._info(), 12)[0])
 
     @property
     def type(self) -> MapType:
         """The map type (``MapType.BPF_MAP_TYPE_ARRAY``…)."""
         return MapType(self.spec.type)
-
-    @property
-    def id(self) -> int:
-        """The kernel map id."""
-        attr = InfoAttr(self.fd, bytearray(104))
-        self.kernel.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, attr)
-        return int(struct.unpack_from("<I", attr.info, 4)[0])
 
     def lookup(self, key: bytes | int = 0) -> bytes:
         """BPF_MAP_LOOKUP_ELEM (an int key is packed as u32)."""
@@ -167,18 +149,3 @@ class Map:
             return Link(self.kernel, None, self)
         fd = self.kernel.bpf(Cmd.BPF_LINK_CREATE, LinkCreateAttr.struct_ops(self.fd))
         return Link(self.kernel, fd, self)
-
-    def pin(self, path: str) -> None:
-        """BPF_OBJ_PIN the map at ``path``."""
-        self.kernel.bpf(Cmd.BPF_OBJ_PIN, ObjPinAttr(path, bpf_fd=self.fd))
-
-    def close(self) -> None:
-        """Close the fd."""
-        self._fd.close()
-
-    def __repr__(self) -> str:
-        kind = self.type.name.removeprefix("BPF_MAP_TYPE_").lower()
-        try:
-            return f"<Map {self.name!r} id={self.id} type={kind}>"
-        except (OSError, ValueError):
-            return f"<Map {self.name!r} type={kind} (closed)>"
