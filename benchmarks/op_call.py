@@ -10,8 +10,9 @@ Measures, on the embedded kernel, one call of:
 - ``sched_ext_call``: ``sched_ext_ops.select_cpu`` of ``sx_fifo`` through ``ScxSched.call``;
 - ``python``: a plain Python reno ``cong_avoid`` on an object (the baseline).
 
-Prints ``<name>_us=<median>`` and ``<name>_vs_python=<ratio>`` lines, plus the load
-time of the reno object (``load_ms``, first and repeated loads).
+Prints ``<name>_us=<median>`` and ``<name>_vs_python=<ratio>`` lines, plus load times
+(``load_ms``: first load, repeated loads with the translation cache, and repeated loads
+with the cache off, as before issue 17 item 3).
 
 Run: ``python3 benchmarks/op_call.py [calls]``.
 """
@@ -125,29 +126,45 @@ def bench_sched_ext(calls: int) -> float:
         m.close()
 
 
-def bench_load(repeats: int = 5) -> tuple[float, float]:
+def bench_load(obj: str, repeats: int = 7) -> tuple[float, float, float]:
+    """First load, repeated loads (translation cached), repeated loads with the cache off."""
     from structops.api import Collection
     from structops.kernel.emulated import EmulatedKernel
+    from structops.vm import jit
 
-    times = []
-    for _ in range(repeats):
+    def one() -> float:
         k = EmulatedKernel()
-        spec = Collection.open(TESTDATA / "reno.bpf.o")
+        spec = Collection.open(TESTDATA / obj)
         start = time.perf_counter_ns()
         coll = spec.load(k)
-        times.append((time.perf_counter_ns() - start) / 1e6)
+        took = (time.perf_counter_ns() - start) / 1e6
         coll.close()
-    return times[0], statistics.median(times[1:])
+        return took
+
+    jit.clear_cache()
+    first = one()
+    cached = statistics.median(one() for _ in range(repeats))
+    size = jit.CACHE_SIZE
+    jit.CACHE_SIZE = 0  # every translation is dropped at once: each load compiles
+    try:
+        uncached = statistics.median(one() for _ in range(repeats))
+    finally:
+        jit.CACHE_SIZE = size
+    return first, cached, uncached
 
 
 def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    first_ms, again_ms = bench_load()
     py = bench_python(calls * 10)
     tcp_bridge, tcp_direct = bench_tcp(calls)
     dummy = bench_dummy(calls)
     scx = bench_sched_ext(calls)
-    print(f"load_ms_first={first_ms:.2f} load_ms_repeat={again_ms:.2f}")
+    for obj in ("reno.bpf.o", "cubic.bpf.o"):
+        first, cached, uncached = bench_load(obj)
+        print(
+            f"load_ms[{obj}] first={first:.2f} repeat_cached={cached:.2f} repeat_uncached={uncached:.2f}"
+            f" uncached_vs_cached={uncached / cached:.2f}"
+        )
     print(f"python_us={py:.3f}")
     for name, us in (
         ("tcp_cc_bridge", tcp_bridge),

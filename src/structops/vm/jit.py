@@ -17,8 +17,11 @@ mapped back to its BPF pc so faults report the instruction index.
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from collections import OrderedDict
 from collections.abc import Callable
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 from structops.errors import VMFault
@@ -555,8 +558,42 @@ class _Gen:
         self.emit(ind, "left = C.left")
 
 
-def translate(prog: Program, filename: str) -> tuple[dict[int, Callable[..., int]], list[int]]:
-    """Translate ``prog``; returns ``{function entry: python function}`` and line->pc map."""
+#: Most translations kept by :func:`translate` (least recently used dropped first).
+CACHE_SIZE = 1024
+# content key -> (code object, line->pc map); see :func:`translate`.
+_CODE_CACHE: OrderedDict[str, tuple[CodeType, list[int]]] = OrderedDict()
+_STATS = {"hits": 0, "misses": 0}
+
+
+def cache_stats() -> dict[str, int]:
+    """Translation cache counters: ``hits``, ``misses`` and ``size`` (entries held)."""
+    return {**_STATS, "size": len(_CODE_CACHE)}
+
+
+def clear_cache() -> None:
+    """Drop every cached translation (and reset the counters)."""
+    _CODE_CACHE.clear()
+    _STATS["hits"] = _STATS["misses"] = 0
+
+
+def line_pcs(filename: str) -> list[int] | None:
+    """The line->pc map of the cached translation compiled as ``filename`` (fault reports)."""
+    hit = _CODE_CACHE.get(filename)
+    return hit[1] if hit is not None else None
+
+
+def translate(prog: Program) -> tuple[dict[int, Callable[..., int]], list[int], str]:
+    """Translate ``prog``; returns ``{function entry: python function}``, line->pc, filename.
+
+    Translation happens once per program content: the compiled code is cached under a
+    digest of the program's name and the generated source, which spells out everything
+    the translation depends on (the instructions, the resolved ``ld_imm64`` values such
+    as map addresses, which helper or kfunc each call binds to, the program type's
+    rules).  Objects bound per VM (helpers, kfuncs, the address space's accessors) are
+    not part of the code: they come from the namespace each load executes it in, so a
+    re-load of the same object on another kernel reuses the code with its own bindings,
+    and any difference in bindings that changes the source gives a different entry.
+    """
     gen = _Gen(prog)
     for func in prog.functions:
         gen.function(func)
@@ -590,7 +627,18 @@ def translate(prog: Program, filename: str) -> tuple[dict[int, Callable[..., int
     }
     namespace.update(gen.consts)
     source = "\n".join(gen.lines) + "\n"
-    code = compile(source, filename, "exec")
-    exec(code, namespace)
+    digest = hashlib.sha256(f"{prog.name}\0{source}".encode()).hexdigest()[:20]
+    filename = f"<bpf {prog.name} #{digest}>"
+    hit = _CODE_CACHE.get(filename)
+    if hit is None:
+        _STATS["misses"] += 1
+        hit = (compile(source, filename, "exec"), gen.line_pc)
+        _CODE_CACHE[filename] = hit
+        if len(_CODE_CACHE) > CACHE_SIZE:
+            _CODE_CACHE.popitem(last=False)
+    else:
+        _STATS["hits"] += 1
+        _CODE_CACHE.move_to_end(filename)
+    exec(hit[0], namespace)
     prog.jit_source = source
-    return {f.entry: namespace[f"f{f.entry}"] for f in prog.functions}, gen.line_pc
+    return {f.entry: namespace[f"f{f.entry}"] for f in prog.functions}, hit[1], filename

@@ -45,7 +45,8 @@ Engine = Literal["fast", "interp"]
 #: kernel object address.  It raises (e.g. a ``BpfError`` with EBADF) for bad input.
 Resolver = Callable[[int, int, int], int]
 
-# generated-code filename -> program, used to turn a Python traceback into a BPF pc.
+# generated-code filename -> program, used to turn a Python traceback into a BPF pc
+# (programs with the same content share a filename: the last one loaded stands).
 _PROGRAMS_BY_FILE: weakref.WeakValueDictionary[str, Program] = weakref.WeakValueDictionary()
 
 
@@ -128,8 +129,7 @@ class Program:
         self._analyse(resolver)
         from structops.vm import jit
 
-        self._filename = f"<bpf {self.name} @{id(self):x}>"
-        self._fast, self._line_pc = jit.translate(self, self._filename)
+        self._fast, self._line_pc, self._filename = jit.translate(self)
         _PROGRAMS_BY_FILE[self._filename] = self
         return self
 
@@ -337,9 +337,16 @@ def _with_pc(fault: VMFault) -> VMFault:
     pc = -1
     tb = fault.__traceback__
     while tb is not None:
-        prog = _PROGRAMS_BY_FILE.get(tb.tb_frame.f_code.co_filename)
+        filename = tb.tb_frame.f_code.co_filename
+        prog = _PROGRAMS_BY_FILE.get(filename)
         if prog is not None:
             pc = prog.pc_of_line(tb.tb_lineno)
+        elif filename.startswith("<bpf "):  # same content as a program since dropped
+            from structops.vm import jit
+
+            lines = jit.line_pcs(filename)
+            if lines is not None and 0 < tb.tb_lineno < len(lines):
+                pc = lines[tb.tb_lineno]
         tb = tb.tb_next
     if isinstance(fault, MemoryFault):
         return MemoryFault(fault.reason, pc=pc, addr=fault.addr)
