@@ -44,6 +44,7 @@ __all__ = [
     "MAX_VALUE_SIZE",
     "SkStorageMap",
     "free_socket_storage",
+    "local_storage_helpers",
     "sk_storage_helpers",
 ]
 
@@ -194,40 +195,54 @@ def sk_storage_helpers(kernel: EmulatedKernel, prog_types: frozenset[int]) -> li
     ``r1`` is the map's object address (ld_imm64 of the map fd); any other map type or
     address gives NULL / ``-EINVAL`` as a mismatched map would not pass the verifier.
     """
+    # Their verifier prototypes are in the kernel's helper registry (kernel.helpers.BASE_PROTOS).
+    return local_storage_helpers(kernel, SkStorageMap, "bpf_sk_storage", 107, prog_types)
+
+
+def local_storage_helpers(
+    kernel: EmulatedKernel,
+    map_cls: type[SkStorageMap],
+    prefix: str,
+    first_id: int,
+    prog_types: frozenset[int] | None = None,
+) -> list[HelperSpec]:
+    """The VM helpers ``<prefix>_get`` (``first_id``) and ``<prefix>_delete`` (``first_id + 1``) of a local storage.
+
+    ``r1`` is the map's object address (ld_imm64 of the map fd); a map that is not a
+    ``map_cls`` gives NULL / ``-EINVAL`` as a mismatched map would not pass the verifier.
+    """
     from structops.vm import ArgType, HelperSpec, RetType
 
-    # Their verifier prototypes are in the kernel's helper registry (kernel.helpers.BASE_PROTOS).
-
-    def storage_map(run: object, addr: int) -> SkStorageMap | None:
+    def storage_map(addr: int) -> SkStorageMap | None:
         backend = kernel.executor.vm.map_at(addr) if kernel.executor is not None else None
         m = getattr(backend, "m", None)
-        return m if isinstance(m, SkStorageMap) else None
+        return m if isinstance(m, map_cls) else None
 
     def get(run: object, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-        m = storage_map(run, r1)
+        m = storage_map(r1)
         if m is None:
             return 0
         init = kernel.kmem.space.read(r3, m.value_size) if r3 else None
         return m.storage_get(r2, init, r4)
 
     def delete(run: object, r1: int, r2: int, *_: int) -> int:
-        m = storage_map(run, r1)
+        m = storage_map(r1)
         if m is None:
             return -errno.EINVAL & _U64
         return m.storage_delete(r2) & _U64
 
     return [
         HelperSpec(
-            107,
-            "bpf_sk_storage_get",
+            first_id,
+            f"{prefix}_get",
             get,
             (ArgType.CONST_MAP_PTR, ArgType.PTR_TO_BTF_ID, ArgType.ANYTHING, ArgType.ANYTHING),
             RetType.PTR_TO_MAP_VALUE_OR_NULL,
             prog_types,
         ),
         HelperSpec(
-            108,
-            "bpf_sk_storage_delete",
+            first_id + 1,
+            f"{prefix}_delete",
             delete,
             (ArgType.CONST_MAP_PTR, ArgType.PTR_TO_BTF_ID),
             RetType.INTEGER,

@@ -14,7 +14,7 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 from structops.errors import bpf_error
-from structops.kernel.maps.sk_storage import SkStorageMap
+from structops.kernel.maps.sk_storage import SkStorageMap, local_storage_helpers
 from structops.uapi import MapType
 
 if TYPE_CHECKING:
@@ -55,33 +55,4 @@ def free_task_storage(kernel: Any, task: int) -> int:
 
 def task_storage_helpers(kernel: Any) -> list[HelperSpec]:
     """The VM helpers ``bpf_task_storage_get`` (156) and ``bpf_task_storage_delete`` (157)."""
-    from structops.vm import ArgType, HelperSpec, RetType
-
-    def storage_map(addr: int) -> TaskStorageMap | None:
-        backend = kernel.executor.vm.map_at(addr) if kernel.executor is not None else None
-        m = getattr(backend, "m", None)
-        return m if isinstance(m, TaskStorageMap) else None
-
-    def get(run: object, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-        m = storage_map(r1)
-        if m is None:
-            return 0
-        init = kernel.kmem.space.read(r3, m.value_size) if r3 else None
-        return m.storage_get(r2, init, r4)
-
-    def delete(run: object, r1: int, r2: int, *_: int) -> int:
-        m = storage_map(r1)
-        if m is None:
-            return -errno.EINVAL & _U64
-        return m.storage_delete(r2) & _U64
-
-    return [
-        HelperSpec(
-            156,
-            "bpf_task_storage_get",
-            get,
-            (ArgType.CONST_MAP_PTR, ArgType.PTR_TO_BTF_ID, ArgType.ANYTHING, ArgType.ANYTHING),
-            RetType.PTR_TO_MAP_VALUE_OR_NULL,
-        ),
-        HelperSpec(157, "bpf_task_storage_delete", delete, (ArgType.CONST_MAP_PTR, ArgType.PTR_TO_BTF_ID)),
-    ]
+    return local_storage_helpers(kernel, TaskStorageMap, "bpf_task_storage", 156)
