@@ -66,62 +66,48 @@ def _rot(x: int, k: int) -> int:
     return ((x << k) | (x >> (32 - k))) & 0xFFFFFFFF
 
 
+_MIX_ROTS = (4, 6, 8, 16, 19, 4)
+_FINAL_ROTS = (14, 11, 25, 16, 4, 14, 24)
+
+
+def _add_words(r: list[int], chunk: bytes) -> None:
+    """Add the three little-endian u32 words of the 12-byte ``chunk`` to ``r`` (a, b, c)."""
+    for i in range(3):
+        r[i] = (r[i] + int.from_bytes(chunk[4 * i : 4 * i + 4], "little")) & 0xFFFFFFFF
+
+
+def _mix(r: list[int]) -> None:
+    """lookup3's ``__jhash_mix`` on ``r`` (a, b, c): step i works on register i % 3."""
+    for i, k in enumerate(_MIX_ROTS):
+        x, y, z = i % 3, (i + 2) % 3, (i + 1) % 3
+        r[x] = (r[x] - r[y]) & 0xFFFFFFFF
+        r[x] ^= _rot(r[y], k)
+        r[y] = (r[y] + r[z]) & 0xFFFFFFFF
+
+
+def _final(r: list[int]) -> int:
+    """lookup3's ``__jhash_final`` on ``r`` (a, b, c), starting at c; returns c."""
+    for i, k in enumerate(_FINAL_ROTS):
+        x, y = (i + 2) % 3, (i + 1) % 3
+        r[x] ^= r[y]
+        r[x] = (r[x] - _rot(r[y], k)) & 0xFFFFFFFF
+    return r[2]
+
+
 def jhash(data: bytes, initval: int) -> int:
     """Bob Jenkins' lookup3 hash as the kernel's ``jhash`` (T5 key)."""
-    m = 0xFFFFFFFF
     length = len(data)
-    a = b = c = (0xDEADBEEF + length + initval) & m
-
-    def mix(a: int, b: int, c: int) -> tuple[int, int, int]:
-        a = (a - c) & m
-        a ^= _rot(c, 4)
-        c = (c + b) & m
-        b = (b - a) & m
-        b ^= _rot(a, 6)
-        a = (a + c) & m
-        c = (c - b) & m
-        c ^= _rot(b, 8)
-        b = (b + a) & m
-        a = (a - c) & m
-        a ^= _rot(c, 16)
-        c = (c + b) & m
-        b = (b - a) & m
-        b ^= _rot(a, 19)
-        a = (a + c) & m
-        c = (c - b) & m
-        c ^= _rot(b, 4)
-        b = (b + a) & m
-        return a, b, c
-
+    r = [(0xDEADBEEF + length + initval) & 0xFFFFFFFF] * 3
     i = 0
     while length > 12:
-        a = (a + int.from_bytes(data[i : i + 4], "little")) & m
-        b = (b + int.from_bytes(data[i + 4 : i + 8], "little")) & m
-        c = (c + int.from_bytes(data[i + 8 : i + 12], "little")) & m
-        a, b, c = mix(a, b, c)
+        _add_words(r, data[i : i + 12])
+        _mix(r)
         i += 12
         length -= 12
     if length == 0:
-        return c
-    tail = data[i:].ljust(12, b"\0")
-    a = (a + int.from_bytes(tail[0:4], "little")) & m
-    b = (b + int.from_bytes(tail[4:8], "little")) & m
-    c = (c + int.from_bytes(tail[8:12], "little")) & m
-    c ^= b
-    c = (c - _rot(b, 14)) & m
-    a ^= c
-    a = (a - _rot(c, 11)) & m
-    b ^= a
-    b = (b - _rot(a, 25)) & m
-    c ^= b
-    c = (c - _rot(b, 16)) & m
-    a ^= c
-    a = (a - _rot(c, 4)) & m
-    b ^= a
-    b = (b - _rot(a, 14)) & m
-    c ^= b
-    c = (c - _rot(b, 24)) & m
-    return c
+        return r[2]
+    _add_words(r, data[i:].ljust(12, b"\0"))
+    return _final(r)
 
 
 def ca_key(name: str) -> int:
