@@ -251,6 +251,21 @@ def _cmp32(op: int, x: int, y: int) -> bool:
     }[op]
 
 
+#: Ordered jumps (jgt, jge, jlt, jle, jsgt, jsge, jslt, jsle) when taken: which bound of
+#: ``a`` (0 umin, 1 umax, 2 smin, 3 smax) moves to the same bound of ``b`` plus an offset;
+#: even indexes are lower bounds (they only rise), odd ones upper bounds (they only fall).
+_ORDER_REFINE = {
+    0x20: (0, 1),
+    0x30: (0, 0),
+    0xA0: (1, -1),
+    0xB0: (1, 0),
+    0x60: (2, 1),
+    0x70: (2, 0),
+    0xC0: (3, -1),
+    0xD0: (3, 0),
+}
+
+
 def branch(op: int, a: Reg, b: Reg, bits: int, taken: bool) -> Reg:
     """``reg_set_min_max`` for ``a``: its facts given ``a op b`` is ``taken`` (or not)."""
     if a.type != RegType.SCALAR or b.type != RegType.SCALAR:
@@ -293,21 +308,11 @@ def branch(op: int, a: Reg, b: Reg, bits: int, taken: bool) -> Reg:
                 smin += 1
             elif smax == sv:
                 smax -= 1
-    elif op == 0x20:
-        umin = max(umin, b.umin + 1)
-    elif op == 0x30:
-        umin = max(umin, b.umin)
-    elif op == 0xA0:
-        umax = min(umax, b.umax - 1)
-    elif op == 0xB0:
-        umax = min(umax, b.umax)
-    elif op == 0x60:
-        smin = max(smin, b.smin + 1)
-    elif op == 0x70:
-        smin = max(smin, b.smin)
-    elif op == 0xC0:
-        smax = min(smax, b.smax - 1)
-    elif op == 0xD0:
-        smax = min(smax, b.smax)
+    elif op in _ORDER_REFINE:
+        i, delta = _ORDER_REFINE[op]
+        bounds = [umin, umax, smin, smax]
+        limit = (b.umin, b.umax, b.smin, b.smax)[i] + delta
+        bounds[i] = max(bounds[i], limit) if i % 2 == 0 else min(bounds[i], limit)
+        umin, umax, smin, smax = bounds
     reg = make_scalar(umin, umax, smin, smax, t)
     return reg if reg is not None else a
