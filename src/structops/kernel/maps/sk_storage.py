@@ -43,6 +43,7 @@ __all__ = [
     "BPF_SK_STORAGE_GET_F_CREATE",
     "MAX_VALUE_SIZE",
     "SkStorageMap",
+    "free_local_storage",
     "free_socket_storage",
     "local_storage_helpers",
     "sk_storage_helpers",
@@ -182,11 +183,12 @@ class SkStorageMap(BpfMap):
 
 def free_socket_storage(kernel: EmulatedKernel, sk: int) -> int:
     """``bpf_sk_storage_free``: drop ``sk``'s storage from every sk_storage map; count."""
-    n = 0
-    for obj in list(kernel.ids["map"]):
-        if isinstance(obj, SkStorageMap) and obj.owner_gone(sk):
-            n += 1
-    return n
+    return free_local_storage(kernel, SkStorageMap, sk)
+
+
+def free_local_storage(kernel: EmulatedKernel, map_cls: type[SkStorageMap], owner: int) -> int:
+    """Drop ``owner``'s element from every ``map_cls`` map; the number of maps that had one."""
+    return sum(1 for obj in list(kernel.ids["map"]) if isinstance(obj, map_cls) and obj.owner_gone(owner))
 
 
 def sk_storage_helpers(kernel: EmulatedKernel, prog_types: frozenset[int]) -> list[HelperSpec]:

@@ -14,7 +14,7 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 from structops.errors import bpf_error
-from structops.kernel.maps.sk_storage import SkStorageMap, local_storage_helpers
+from structops.kernel.maps.sk_storage import SkStorageMap, free_local_storage, local_storage_helpers
 from structops.uapi import MapType
 
 if TYPE_CHECKING:
@@ -46,11 +46,7 @@ class TaskStorageMap(SkStorageMap):
 
 def free_task_storage(kernel: Any, task: int) -> int:
     """``bpf_task_storage_free``: drop ``task``'s storage from every task_storage map; count."""
-    n = 0
-    for obj in list(kernel.ids["map"]):
-        if isinstance(obj, TaskStorageMap) and obj.owner_gone(task):
-            n += 1
-    return n
+    return free_local_storage(kernel, TaskStorageMap, task)
 
 
 def task_storage_helpers(kernel: Any) -> list[HelperSpec]:
