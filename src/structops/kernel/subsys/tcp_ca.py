@@ -165,18 +165,12 @@ class CongestionControls:
     def find(self, name: str) -> CongestionControl | None:
         """Look an algorithm up by name (RCU reader side in the kernel)."""
         with self.lock:
-            for e in self.entries:
-                if e.name == name:
-                    return e
-        return None
+            return next((e for e in self.entries if e.name == name), None)
 
     def find_key(self, key: int) -> CongestionControl | None:
         """Look an algorithm up by its jhash key."""
         with self.lock:
-            for e in self.entries:
-                if e.key == key:
-                    return e
-        return None
+            return next((e for e in self.entries if e.key == key), None)
 
 
 def _validate(kdata: KData) -> int:
