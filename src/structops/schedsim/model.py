@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from structops import btf as btflib
 from structops.kernel.btfview import field_path
@@ -82,6 +82,30 @@ def task_layout(task_struct: btflib.Struct) -> TaskLayout:
         runnable_at=off("scx.runnable_at"),
         disallow=off("scx.disallow"),
     )
+
+
+class _ScxU64:
+    """A u64 of ``p->scx`` read and written in the task's kernel struct at its layout offset."""
+
+    def __init__(self, field: str, doc: str) -> None:
+        self.field = field
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, task: None, owner: type[Task]) -> _ScxU64: ...
+
+    @overload
+    def __get__(self, task: Task, owner: type[Task]) -> int: ...
+
+    def __get__(self, task: Task | None, owner: type[Task]) -> _ScxU64 | int:
+        if task is None:
+            return self
+        assert task.layout is not None
+        return task._get(getattr(task.layout, self.field))
+
+    def __set__(self, task: Task, v: int) -> None:
+        assert task.layout is not None
+        task._set(getattr(task.layout, self.field), v)
 
 
 @dataclass(eq=False)
@@ -156,27 +180,8 @@ class Task:
         assert self.kstruct is not None
         _Q.pack_into(self.kstruct.buf, off, v & 0xFFFF_FFFF_FFFF_FFFF)
 
-    @property
-    def slice(self) -> int:
-        """``p->scx.slice``."""
-        assert self.layout is not None
-        return self._get(self.layout.slice)
-
-    @slice.setter
-    def slice(self, v: int) -> None:
-        assert self.layout is not None
-        self._set(self.layout.slice, v)
-
-    @property
-    def dsq_vtime(self) -> int:
-        """``p->scx.dsq_vtime``."""
-        assert self.layout is not None
-        return self._get(self.layout.dsq_vtime)
-
-    @dsq_vtime.setter
-    def dsq_vtime(self, v: int) -> None:
-        assert self.layout is not None
-        self._set(self.layout.dsq_vtime, v)
+    slice = _ScxU64("slice", "``p->scx.slice``.")
+    dsq_vtime = _ScxU64("dsq_vtime", "``p->scx.dsq_vtime``.")
 
     def set_u32(self, off: int, v: int) -> None:
         """Write a 32-bit field of the struct."""
