@@ -96,13 +96,16 @@ def bench_tcp(calls: int) -> tuple[float, float]:
 
 
 def bench_dummy(calls: int) -> float:
-    from structops.testing import DummyState, load_struct_ops
+    from structops.testing import load_struct_ops
 
     with load_struct_ops(TESTDATA / "dummy_ops.bpf.o") as ops:
-        state = DummyState(val=3)
-        assert isinstance(ops.test_1(state), int)
-        fn = ops.test_1
-        return _median_us(lambda: fn(state), calls)
+        # one state buffer for every call (``ops.test_1(state)`` allocates one per call)
+        buf = ops.kernel.alloc_user(4)  # type: ignore[attr-defined]
+        buf.write((3).to_bytes(4, "little"))
+        prog = ops.collection.programs[ops._funcs["test_1"]]
+        words = [buf.addr]
+        assert isinstance(prog.test_run(args=words).retval, int)
+        return _median_us(lambda: prog.test_run(args=words), calls)
 
 
 def bench_sched_ext(calls: int) -> float:

@@ -412,7 +412,14 @@ class EmulatedKernel:
         return len(self._tramp_pages)
 
     def run_trampoline(self, tr: Trampoline, args: list[int]) -> int:
-        """Enter a struct_ops trampoline: run its prog with ``args`` under RCU."""
+        """Enter a struct_ops trampoline: run its prog with ``args`` under RCU.
+
+        Already inside a read-side section (an op called from a bridge that holds the
+        lock, or from another op), nesting changes nothing the kernel could observe, so
+        the call goes straight to the program without another lock/unlock pair.
+        """
+        if self.rcu.in_reader():
+            return self.run_prog(tr.prog, args)
         with self.rcu.read_lock():
             return self.run_prog(tr.prog, args)
 

@@ -11,6 +11,7 @@ a struct_ops / tracing program passes the u64 argument array as a read-only ctx.
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -149,10 +150,7 @@ class VmExecutor:
         prog.vm_program = vmprog
         prog.jited_len = len(vmprog.jit_source)
 
-        def runner(args: list[int]) -> int:
-            return run_with_args(vmprog, args)
-
-        return runner
+        return functools.partial(run_with_args, vmprog)
 
     def test_run(self, proc: ProcessServices, prog: BpfProg, attr: TestRunAttr) -> int:
         """Generic BPF_PROG_TEST_RUN: ctx_in as a writable ctx (r1), ctx_out copied back."""

@@ -37,6 +37,9 @@ __all__ = ["MAX_INSNS", "Engine", "Function", "Program", "ProgramError", "Resolv
 MAX_INSNS = 1_000_000
 #: No region is mapped below this address (the NULL page): smaller values are scalars.
 _LOWEST_REGION = PAGE_SIZE
+_M64 = 0xFFFF_FFFF_FFFF_FFFF
+#: ``_ZEROS[n]``: the zero registers padding ``n`` arguments up to r1..r5.
+_ZEROS = tuple((0,) * (5 - n) for n in range(6))
 
 Engine = Literal["fast", "interp"]
 
@@ -102,6 +105,7 @@ class Program:
     _filename: str
     _fast: dict[int, Callable[..., int]]
     _line_pc: list[int]
+    _args_pools: dict[int, list[Region]]
 
     @classmethod
     def load(
@@ -118,6 +122,7 @@ class Program:
         self.vm = vm if vm is not None else VM()
         self.name = name or "prog"
         self.prog_type = prog_type
+        self._args_pools = {}
         if isinstance(insns, (bytes, bytearray)):
             self.insns = decode(insns)
         else:
@@ -264,17 +269,24 @@ class Program:
         """
         if len(args) > 5:
             raise ValueError("a BPF program takes at most 5 arguments")
-        full = tuple(a & 0xFFFF_FFFF_FFFF_FFFF for a in args) + (0,) * (5 - len(args))
-        limit = self.vm.insn_limit if insn_limit is None else insn_limit
+        full = tuple([a & _M64 for a in args]) + _ZEROS[len(args)]
         vm = self.vm
+        limit = vm.insn_limit if insn_limit is None else insn_limit
         run = RunContext(vm, self, engine=engine, limit=limit, packet=packet)
-        domain = run.space
+        # grant the regions the arguments point into (Domain.grant, inlined: once per call)
+        granted = run.grants
+        region_at = vm.space.region_at
         for addr in full:
-            if addr >= _LOWEST_REGION:
-                domain.grant(addr)
+            if addr > _LOWEST_REGION:
+                region = region_at(addr)
+                if region is not None:
+                    granted.add(region.base)
         for addr in grant:
-            if addr >= _LOWEST_REGION:
-                domain.grant(addr)
+            addr &= _M64
+            if addr > _LOWEST_REGION:
+                region = region_at(addr)
+                if region is not None:
+                    granted.add(region.base)
         outer = vm.active
         vm.active = run
         try:
@@ -316,6 +328,17 @@ class Program:
             return Interpreter(self, run).call(entry, args, depth)
         raise ValueError(f"unknown engine {run.engine!r}")
 
+    def args_pool(self, n: int) -> list[Region]:
+        """Idle read-only ``u64[n]`` argument regions of this program (reused across runs)."""
+        pool = self._args_pools.get(n)
+        if pool is None:
+            pool = self._args_pools[n] = []
+        return pool
+
+    def args_region(self, n: int) -> Region:
+        """A new read-only ``u64[n]`` argument region (returned to :meth:`args_pool` after a run)."""
+        return self.vm.space.map(8 * n, name=f"args:{self.name}", perm=Perm.R)
+
     def disassemble(self) -> str:
         """``llvm-objdump``-style listing of the loaded instructions."""
         return disassemble(self.insns, name=self.name)
@@ -330,6 +353,11 @@ class Program:
         """Release the program's address-space resources (its text region)."""
         if self.text.alive:
             self.vm.space.unmap(self.text)
+        for pool in self._args_pools.values():
+            for region in pool:
+                if region.alive:
+                    self.vm.space.unmap(region)
+            pool.clear()
 
 
 def _with_pc(fault: VMFault) -> VMFault:

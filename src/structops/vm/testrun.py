@@ -6,7 +6,12 @@
   of u64 arguments in a read-only context region (``bpf_struct_ops_test_run``).
 * :func:`run_with_data` is the ``bpf_conformance`` convention: ``r1`` = data, ``r2`` = length.
 
-Regions are unmapped after the run, so pointers a program stashed elsewhere fault later.
+Context regions are unmapped after the run, so pointers a program stashed elsewhere
+fault later.  The read-only argument arrays of :func:`run_with_args` are kept by their
+program between runs (one per nesting level and argument count, see
+:meth:`Program.args_region`): a stashed pointer to one can later be read only by a run
+of the same program, where it is that run's own arguments; any other run faults on it
+(it is never granted to them).
 """
 
 from __future__ import annotations
@@ -19,6 +24,19 @@ from structops.vm.memory import Perm
 from structops.vm.program import Engine, Program
 
 __all__ = ["TestRunResult", "run_with_args", "run_with_ctx", "run_with_data"]
+
+_M64 = 0xFFFF_FFFF_FFFF_FFFF
+
+
+class _ArgStructs(dict[int, struct.Struct]):
+    """``n -> struct.Struct("<nQ")``, built on first use."""
+
+    def __missing__(self, n: int) -> struct.Struct:
+        packer = self[n] = struct.Struct(f"<{n}Q")
+        return packer
+
+
+_ARGS = _ArgStructs()
 
 
 @dataclass(frozen=True)
@@ -53,15 +71,16 @@ def run_with_ctx(
 
 def run_with_args(prog: Program, args: Sequence[int], *, engine: Engine = "fast") -> int:
     """Run ``prog`` with ``r1`` pointing to ``args`` as a read-only ``u64[]`` context."""
-    if not args:
+    n = len(args)
+    if not n:
         return prog.run(0, engine=engine)
-    data = struct.pack(f"<{len(args)}Q", *(a & 0xFFFF_FFFF_FFFF_FFFF for a in args))
-    space = prog.vm.space
-    region = space.map(len(data), name="args", perm=Perm.R, data=data)
+    pool = prog.args_pool(n)
+    region = pool.pop() if pool else prog.args_region(n)
     try:
+        _ARGS[n].pack_into(region.buf, 0, *[a & _M64 for a in args])
         return prog.run(region.base, engine=engine, grant=args)  # the objects the args point to
     finally:
-        space.unmap(region)
+        pool.append(region)
 
 
 def run_with_data(prog: Program, data: bytes, *, engine: Engine = "fast") -> TestRunResult:
