@@ -32,7 +32,7 @@ import enum
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 from structops.errors import ELFError
 
@@ -169,6 +169,9 @@ class BTFExt:
 StringLookup = Callable[[int], str]
 
 
+_Rec = TypeVar("_Rec")
+
+
 def _blocks(
     data: bytes, start: int, length: int, min_rec: int, what: str, string: StringLookup
 ) -> tuple[int, list[tuple[str, int, list[bytes]]]]:
@@ -206,6 +209,25 @@ def _blocks(
     return rec_size, blocks
 
 
+def _section(
+    data: bytes,
+    start: int,
+    length: int,
+    min_rec: int,
+    what: str,
+    string: StringLookup,
+    out: dict[str, list[_Rec]],
+    decode: Callable[[str, bytes], _Rec],
+) -> int:
+    """Decode one sub-section's records into ``out`` (per ELF section, in order); its record size."""
+    size, blocks = _blocks(data, start, length, min_rec, what, string)
+    for sec, _pos, recs in blocks:
+        records = out.setdefault(sec, [])
+        for r in recs:
+            records.append(decode(sec, r))
+    return size
+
+
 def _insn(off: int, what: str, sec: str) -> int:
     if off % INSN_SIZE:
         raise ELFError(f".BTF.ext {what} of {sec!r}: insn_off {off} is not a multiple of {INSN_SIZE}")
@@ -240,40 +262,36 @@ def parse_btf_ext(data: bytes, string: StringLookup) -> BTFExt:
         cr_off, cr_len = _CORE_HDR.unpack_from(data, MIN_HDR_LEN)
     ext = BTFExt(flags=flags)
 
-    size, blocks = _blocks(data, hdr_len + fi_off, fi_len, FUNC_INFO_MIN, "func_info", string)
-    ext.func_info_rec_size = size
-    for sec, _pos, recs in blocks:
-        out = ext.func_info.setdefault(sec, [])
-        for r in recs:
-            off, tid = struct.unpack_from("<II", r)
-            out.append(FuncInfo(_insn(off, "func_info", sec), tid))
+    def func_info(sec: str, r: bytes) -> FuncInfo:
+        off, tid = struct.unpack_from("<II", r)
+        return FuncInfo(_insn(off, "func_info", sec), tid)
 
-    size, blocks = _blocks(data, hdr_len + li_off, li_len, LINE_INFO_MIN, "line_info", string)
-    ext.line_info_rec_size = size
-    for sec, _pos, recs in blocks:
-        lines = ext.line_info.setdefault(sec, [])
-        for r in recs:
-            off, fname, loff, lcol = struct.unpack_from("<IIII", r)
-            lines.append(
-                LineInfo(
-                    _insn(off, "line_info", sec),
-                    fname,
-                    loff,
-                    lcol,
-                    _str(string, fname, "line_info file name"),
-                    _str(string, loff, "line_info line"),
-                )
-            )
+    def line_info(sec: str, r: bytes) -> LineInfo:
+        off, fname, loff, lcol = struct.unpack_from("<IIII", r)
+        return LineInfo(
+            _insn(off, "line_info", sec),
+            fname,
+            loff,
+            lcol,
+            _str(string, fname, "line_info file name"),
+            _str(string, loff, "line_info line"),
+        )
 
-    size, blocks = _blocks(data, hdr_len + cr_off, cr_len, CORE_RELO_MIN, "core_relo", string)
-    ext.core_relo_rec_size = size
-    for sec, _pos, recs in blocks:
-        relos = ext.core_relos.setdefault(sec, [])
-        for r in recs:
-            off, tid, acc, kind = struct.unpack_from("<IIII", r)
-            try:
-                k = CoreReloKind(kind)
-            except ValueError:
-                raise ELFError(f".BTF.ext core_relo of {sec!r}: unknown relocation kind {kind}") from None
-            relos.append(CoreRelo(_insn(off, "core_relo", sec), tid, acc, k, _str(string, acc, "core_relo")))
+    def core_relo(sec: str, r: bytes) -> CoreRelo:
+        off, tid, acc, kind = struct.unpack_from("<IIII", r)
+        try:
+            k = CoreReloKind(kind)
+        except ValueError:
+            raise ELFError(f".BTF.ext core_relo of {sec!r}: unknown relocation kind {kind}") from None
+        return CoreRelo(_insn(off, "core_relo", sec), tid, acc, k, _str(string, acc, "core_relo"))
+
+    ext.func_info_rec_size = _section(
+        data, hdr_len + fi_off, fi_len, FUNC_INFO_MIN, "func_info", string, ext.func_info, func_info
+    )
+    ext.line_info_rec_size = _section(
+        data, hdr_len + li_off, li_len, LINE_INFO_MIN, "line_info", string, ext.line_info, line_info
+    )
+    ext.core_relo_rec_size = _section(
+        data, hdr_len + cr_off, cr_len, CORE_RELO_MIN, "core_relo", string, ext.core_relos, core_relo
+    )
     return ext
