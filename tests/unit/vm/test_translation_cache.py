@@ -10,7 +10,7 @@ from structops.api import Collection
 from structops.errors import VMFault
 from structops.isa import BPF_PSEUDO_MAP_VALUE, assemble
 from structops.kernel.emulated import EmulatedKernel
-from structops.vm import VM, Program, jit
+from structops.vm import VM, MemoryFault, Program, jit, run_with_args
 
 TESTDATA = Path(__file__).resolve().parents[3] / "testdata"
 
@@ -111,3 +111,30 @@ def test_cache_is_bounded() -> None:
         assert jit.cache_stats()["size"] == 3
     finally:
         jit.CACHE_SIZE = old
+
+
+def test_argument_arrays_are_reused_and_stay_contained() -> None:
+    """Issue 17 item 2: one args region per program and arg count, reused; unmapped on close.
+
+    A pointer to it stashed by one run is useless to another program (never granted).
+    """
+    vm = VM()
+    sock = vm.space.map(64, name="sock", data=(0x0A).to_bytes(8, "little"))
+    reader = Program.load(assemble("ldxdw %r1, [%r1]\nldxdw %r0, [%r1]\nexit"), vm=vm, name="reader")
+    ctxptr = Program.load(assemble("mov %r0, %r1\nexit"), vm=vm, name="ctxptr")
+    assert run_with_args(reader, [sock.base, 1]) == 0x0A
+    args = [r for r in vm.space.regions() if r.name == "args:reader"]
+    assert len(args) == 1
+    assert run_with_args(reader, [sock.base, 2]) == 0x0A
+    assert [r for r in vm.space.regions() if r.name == "args:reader"] == args  # the same region again
+    stashed = run_with_args(ctxptr, [7])
+    # another program holding the stashed ctx address as a plain number cannot read it
+    peek = Program.load(assemble(f"lddw %r2, {stashed:#x}\nldxdw %r0, [%r2]\nexit"), vm=vm, name="peek")
+    with pytest.raises(MemoryFault):
+        run_with_args(peek, [1])
+    # the arguments are written fresh each run (stale values never leak into a run)
+    assert run_with_args(Program.load(assemble("ldxdw %r0, [%r1+8]\nexit"), vm=vm), [1, 99]) == 99
+    reader.close()
+    ctxptr.close()
+    assert vm.space.region_at(stashed) is None
+    assert not args[0].alive
