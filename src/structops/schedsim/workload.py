@@ -17,10 +17,11 @@ Unknown keys and bad values raise :class:`WorkloadError` naming the group and ke
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from structops._toml import read_toml
 
 __all__ = ["Group", "WorkloadError", "default_workload", "load_workload", "parse_workload"]
 
@@ -124,15 +125,12 @@ def parse_workload(data: dict[str, Any]) -> list[Group]:
 
 def load_workload(path: str | Path) -> list[Group]:
     """Read and check a workload file."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise WorkloadError(f"cannot read workload {p}: {e.strerror or e}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise WorkloadError(f"workload {p} is not valid TOML: {e}") from None
+    data = read_toml(
+        Path(path),
+        WorkloadError,
+        "cannot read workload {path}: {reason}",
+        "workload {path} is not valid TOML: {reason}",
+    )
     return parse_workload(data)
 
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from structops._toml import read_toml
 from structops.sweep.axes import Axis, GridError, expand_values
 from structops.sweep.kinds import Kind, ObjectResolver, get_kind
 
@@ -164,12 +164,5 @@ def parse_grid(table: Mapping[str, Any], base: Path | None = None, *, source: Pa
 def load_grid(path: str | Path) -> Grid:
     """Read and expand the grid file ``path`` (TOML); GridError for anything unusable."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise GridError(f"cannot read grid file {path}: {exc.strerror or exc}") from None
-    try:
-        table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise GridError(f"{path}: not valid TOML: {exc}") from None
+    table = read_toml(path, GridError, "cannot read grid file {path}: {reason}", "{path}: not valid TOML: {reason}")
     return parse_grid(table, path.resolve().parent, source=path)
