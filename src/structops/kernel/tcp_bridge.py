@@ -137,6 +137,7 @@ class _Layout:
         self.bit_units = [
             (off, _FMT[size], tuple(fields), (1 << (8 * size)) - 1) for (off, size), fields in sorted(bits.items())
         ]
+        self._write_bits = _bit_writer(self.bit_units)
         priv = _locate(tcp_sock, "icsk_ca_priv")
         self.priv = (priv.offset, priv.size)
         self.rtt_min_off = _locate(tcp_sock, "rtt_min").offset
@@ -151,15 +152,11 @@ class _Layout:
     def write(self, sk: TcpSock, buf: bytearray, base: int, ca_ops_addr: int) -> None:
         """Copy all of ``sk`` into the struct at ``buf[base:]``."""
         self.plain.pack_into(buf, base + self.plain_off, *map(operator.and_, self.plain_get(sk), self.plain_masks))
-        for off, fmt, fields, mask in self.bit_units:
-            unit = 0
-            for name, shift, width in fields:
-                unit |= (getattr(sk, name) & ((1 << width) - 1)) << shift
-            struct.pack_into("<" + fmt, buf, base + off, unit & mask)
+        self._write_bits(sk, buf, base)
         off, size = self.priv
         buf[base + off : base + off + size] = sk.icsk_ca_priv
-        struct.pack_into("<6I", buf, base + self.rtt_min_off, *(v & U32 for v in sk.rtt_min))
-        struct.pack_into("<Q", buf, base + self.ca_ops_off, ca_ops_addr)
+        _RTT_MIN.pack_into(buf, base + self.rtt_min_off, *[v & U32 for v in sk.rtt_min])
+        _U64.pack_into(buf, base + self.ca_ops_off, ca_ops_addr)
 
     def read_back(self, sk: TcpSock, buf: bytearray, base: int) -> None:
         """Copy the BPF-writable fields (T8) and ``icsk_ca_priv`` back into ``sk``."""
@@ -167,6 +164,33 @@ class _Layout:
             setattr(sk, name, value)
         off, size = self.priv
         sk.icsk_ca_priv[:] = buf[base + off : base + off + size]
+
+
+_RTT_MIN = struct.Struct("<6I")
+_U64 = struct.Struct("<Q")
+
+
+def _bit_writer(
+    units: list[tuple[int, str, tuple[tuple[str, int, int], ...], int]],
+) -> Callable[[TcpSock, bytearray, int], None]:
+    """A function packing the bitfield storage units of a tcp_sock layout (built once per layout).
+
+    Each unit's fields (masked to their width, shifted to their bit offset) are or-ed
+    into one integer and stored with the unit's size; the names are ``TcpSock`` slots.
+    """
+    namespace: dict[str, Any] = {}
+    lines = ["def write_bits(sk, buf, base):"]
+    for i, (off, fmt, fields, mask) in enumerate(units):
+        for name, _shift, _width in fields:
+            if not name.isidentifier():
+                raise ValueError(f"tcp_sock bitfield {name!r} is not a field name")
+        expr = " | ".join(f"((sk.{name} & {(1 << width) - 1}) << {shift})" for name, shift, width in fields)
+        namespace[f"P{i}"] = struct.Struct("<" + fmt).pack_into
+        lines.append(f"    P{i}(buf, base + {off}, ({expr}) & {mask})")
+    lines.append("    return None")
+    exec(compile("\n".join(lines) + "\n", "<tcp_sock bitfields>", "exec"), namespace)
+    fn: Callable[[TcpSock, bytearray, int], None] = namespace["write_bits"]
+    return fn
 
 
 _CA_OPS_SLOT: Any = TcpSock.__dict__["icsk_ca_ops"]  # the member descriptor of the base class slot
