@@ -18,6 +18,7 @@ grid is skipped with a note.  Sched sweeps are reported by
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -131,25 +132,35 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: The summary table's columns: title and alignment/width.
+_SUMMARY_COLUMNS = (
+    ("algorithm", "<24"), ("cc", "<12"), ("points", ">6"), ("failed", ">6"), ("Mbit/s", ">8"),
+    ("util %", ">7"), ("Jain", ">6"), ("rtt ms", ">8"), ("queue ms", ">8"), ("retrans", ">8"),
+)  # fmt: skip
+
+
 def format_summary(frame: pd.DataFrame) -> str:
     """The summary as an aligned text table."""
     if "busy_pct" in frame.columns:
         from structops.sweep import sched_report
 
         return sched_report.format_summary(frame)
-    header = (
-        f"{'algorithm':<24} {'cc':<12} {'points':>6} {'failed':>6} {'Mbit/s':>8} {'util %':>7} "
-        f"{'Jain':>6} {'rtt ms':>8} {'queue ms':>8} {'retrans':>8}"
+    return _text_table(_SUMMARY_COLUMNS, map(_summary_row, frame.itertuples(index=False)))
+
+
+def _summary_row(row: Any) -> str:
+    cc = "-" if pd.isna(row.cc) else str(row.cc)
+    return (
+        f"{row.algorithm!s:<24} {cc:<12} {row.points:>6} {row.failed:>6} {_num(row.mbps, '8.2f')} "
+        f"{_num(row.utilisation_pct, '7.1f')} {_num(row.jain, '6.3f')} {_num(row.avg_rtt_ms, '8.2f')} "
+        f"{_num(row.queue_delay_ms, '8.2f')} {_num(row.retransmits, '8.1f')}"
     )
-    lines = [header, "-" * len(header)]
-    for row in frame.itertuples(index=False):
-        cc = "-" if pd.isna(row.cc) else str(row.cc)
-        lines.append(
-            f"{row.algorithm!s:<24} {cc:<12} {row.points:>6} {row.failed:>6} {_num(row.mbps, '8.2f')} "
-            f"{_num(row.utilisation_pct, '7.1f')} {_num(row.jain, '6.3f')} {_num(row.avg_rtt_ms, '8.2f')} "
-            f"{_num(row.queue_delay_ms, '8.2f')} {_num(row.retransmits, '8.1f')}"
-        )
-    return "\n".join(lines) + "\n"
+
+
+def _text_table(columns: tuple[tuple[str, str], ...], rows: Iterable[str]) -> str:
+    """A header of the ``columns`` (title, format spec), a dashed rule as wide, then ``rows``, one a line."""
+    header = " ".join(format(title, spec) for title, spec in columns)
+    return "\n".join([header, "-" * len(header), *rows]) + "\n"
 
 
 def _series(points: pd.DataFrame, x: str, y: str) -> dict[str, tuple[list[float], list[float], list[float]]]:

@@ -11,10 +11,11 @@ with the standard deviation as error bars (:func:`structops.sweep.report._series
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
-from structops.sweep.report import _draw, _each, _num, _per_algorithm, _points, _series
+from structops.sweep.report import _draw, _each, _num, _per_algorithm, _points, _series, _text_table
 
 __all__ = ["format_summary", "point_table", "summary", "write_plots"]
 
@@ -46,22 +47,26 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: The summary table's columns: title and alignment/width.
+_SUMMARY_COLUMNS = (
+    ("scheduler", "<20"), ("name", "<12"), ("points", ">6"), ("failed", ">6"), ("ejected", ">7"),
+    ("busy %", ">7"), ("Jain", ">6"), ("wait ms", ">8"), ("p99 ms", ">8"), ("switches", ">9"),
+)  # fmt: skip
+
+
 def format_summary(frame: pd.DataFrame) -> str:
     """The sched summary as an aligned text table."""
-    header = (
-        f"{'scheduler':<20} {'name':<12} {'points':>6} {'failed':>6} {'ejected':>7} {'busy %':>7} "
-        f"{'Jain':>6} {'wait ms':>8} {'p99 ms':>8} {'switches':>9}"
+    return _text_table(_SUMMARY_COLUMNS, map(_summary_row, frame.itertuples(index=False)))
+
+
+def _summary_row(row: Any) -> str:
+    name = "-" if pd.isna(row.scheduler) else str(row.scheduler)
+    ejected = 0 if pd.isna(row.ejected) else int(row.ejected)
+    return (
+        f"{row.algorithm!s:<20} {name:<12} {row.points:>6} {row.failed:>6} {ejected:>7} "
+        f"{_num(row.busy_pct, '7.1f')} {_num(row.jain, '6.3f')} {_num(row.wait_ms, '8.2f')} "
+        f"{_num(row.wait_p99_ms, '8.2f')} {_num(row.switches, '9.1f')}"
     )
-    lines = [header, "-" * len(header)]
-    for row in frame.itertuples(index=False):
-        name = "-" if pd.isna(row.scheduler) else str(row.scheduler)
-        ejected = 0 if pd.isna(row.ejected) else int(row.ejected)
-        lines.append(
-            f"{row.algorithm!s:<20} {name:<12} {row.points:>6} {row.failed:>6} {ejected:>7} "
-            f"{_num(row.busy_pct, '7.1f')} {_num(row.jain, '6.3f')} {_num(row.wait_ms, '8.2f')} "
-            f"{_num(row.wait_p99_ms, '8.2f')} {_num(row.switches, '9.1f')}"
-        )
-    return "\n".join(lines) + "\n"
 
 
 def write_plots(table: pd.DataFrame, out_dir: str | Path) -> list[str]:
