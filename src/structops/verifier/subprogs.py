@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from structops import btf as btflib
+from structops.loader.btf_ext import FuncInfo  # one struct bpf_func_info record, as the kernel received it
 from structops.verifier.core import Verifier, VerifyStats
 from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
@@ -47,14 +48,6 @@ _PSEUDO_FUNC: Final = 4
 CALLBACK_HELPERS: Final = {181: "bpf_loop", 164: "bpf_for_each_map_elem"}
 #: ``BPF_JMP | BPF_JA`` with offset -1: the trap dead instructions become.
 DEAD_TRAP: Final = struct.pack("<BBhi", 0x05, 0, -1, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class FuncInfo:
-    """One ``struct bpf_func_info`` record as the kernel received it."""
-
-    insn_off: int
-    type_id: int
 
 
 @dataclass(frozen=True, slots=True)
