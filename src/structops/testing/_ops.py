@@ -20,7 +20,7 @@ from structops.testing._globals import GlobalVariables
 from structops.testing._load import LoadedObject, build, kernel_map, open_and_register
 
 if TYPE_CHECKING:
-    from structops.abi.protocol import Kernel
+    from structops.abi.protocol import Kernel, UserBuffer
     from structops.api import Collection, Link, Map
 
 __all__ = ["DummyState", "StructOpsUnderTest", "load_struct_ops"]
@@ -54,13 +54,21 @@ class StructOpsUnderTest(LoadedObject):
         """The members the map implements (with a program)."""
         return [m for m, p in self._funcs.items() if p in self.collection.programs]
 
+    def _state_buffer(self) -> UserBuffer:
+        """One user buffer for the state, reused by every call (user memory is never freed)."""
+        buf = getattr(self, "_state_buf", None)
+        if buf is None:
+            buf = self.kernel.alloc_user(4)
+            self._state_buf = buf
+        return buf
+
     def _dummy_call(self, member: str) -> Callable[..., int]:
         prog = self.collection.programs[self._funcs[member]]
 
         def call(state: DummyState | None, *args: int) -> int:
             buf = None
             if state is not None:
-                buf = self.kernel.alloc_user(4)
+                buf = self._state_buffer()
                 buf.write(struct.pack("<i", state.val))
             words = [buf.addr if buf is not None else 0, *(a & 0xFFFF_FFFF_FFFF_FFFF for a in args)]
             res = prog.test_run(args=words)
