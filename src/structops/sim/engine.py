@@ -200,11 +200,19 @@ class Simulator:
             kind = ev[2]
             n += 1
             if kind == EV_ACK:
-                ev[3].on_ack(ev[4], ev[5], ev[6], ev[7], ev[8])
+                f = ev[3]
+                f.acks_pending -= 1
+                f.on_ack(ev[4], ev[5], ev[6], ev[7], ev[8])
+                if f.rto_event_ns < 0 and f.rto_deadline_ns >= 0:
+                    f.timer_after_ack()
             elif kind == EV_DATA:
-                rcv = ev[3].rcv
+                f = ev[3]
+                f.data_pending -= 1
+                rcv = f.rcv
                 if rcv is not None:
                     rcv.on_data(ev[4], ev[5], ev[6], ev[7], ev[8])
+                if f.rto_event_ns < 0 and f.rto_deadline_ns >= 0:
+                    f.timer_after_ack()
             elif kind == EV_RTO:
                 ev[3].on_rto_event()
             elif kind == EV_DELACK:
@@ -285,6 +293,8 @@ class Simulator:
             if t < flow.last_ack_ns:
                 t = flow.last_ack_ns
             flow.last_ack_ns = t
+        flow.acks_pending += 1
+        flow.ack_due_ns = t
         self._seq += 1
         heapq.heappush(self._heap, (t, self._seq, EV_ACK, flow, ack_i, sack_i, dsack_i, ece, tsecr))
 
@@ -324,6 +334,8 @@ class Simulator:
             if t < flow.last_data_ns:
                 t = flow.last_data_ns
             flow.last_data_ns = t
+        flow.data_pending += 1
+        flow.data_due_ns = t
         self._seq += 1
         heapq.heappush(self._heap, (t, self._seq, EV_DATA, flow, idx, tsval, ce, cwr, ect))
 

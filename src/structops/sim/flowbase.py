@@ -114,6 +114,10 @@ class FlowBase:
         self.tlp_high_i = 0
         self.tlp_retrans = False
         self.last_ack_ns = 0  # arrival of the latest ACK / data packet (jitter keeps order)
+        self.acks_pending = 0  # ACKs on their way back to the sender
+        self.ack_due_ns = 0  # arrival of the latest of them (ACK arrivals never reorder)
+        self.data_pending = 0  # data segments past the queue, on their way to the receiver
+        self.data_due_ns = 0  # arrival of the latest of them (never reorder either)
         self.last_data_ns = 0
         self.pace_event_ns = -1
         # stats

@@ -214,10 +214,38 @@ class Output(Recovery):
         self._arm_timer(self.sim.now + self.rto_us * 1000)
 
     def _arm_timer(self, deadline: int) -> None:
+        """Set the retransmit/probe deadline; queue an event only if nothing earlier will
+        look at it (a queued timer event, or an ACK or data segment of this flow arriving
+        before the deadline, see :meth:`timer_after_ack`)."""
         self.rto_deadline_ns = deadline
-        if self.rto_event_ns < 0 or self.rto_event_ns > deadline:
-            self.rto_event_ns = deadline
-            self.sim.schedule_rto(self, deadline)
+        ev = self.rto_event_ns
+        if ev < 0:
+            if (self.acks_pending and self.ack_due_ns < deadline) or (
+                self.data_pending and self.data_due_ns < deadline
+            ):
+                return
+        elif ev <= deadline:
+            return
+        self.rto_event_ns = deadline
+        self.sim.schedule_rto(self, deadline)
+
+    def timer_after_ack(self) -> None:
+        """After an ACK or data arrival of this flow, with the timer armed but no event
+        queued: queue its event unless another pending ACK or data segment of the flow
+        arrives before the deadline and checks again.
+
+        The deadline moves with every send (the loss probe is re-armed 2 srtt after the
+        latest transmission), so an event queued eagerly would mostly wake early and be
+        re-queued, about once per RTT per flow.  Arrivals of a flow in one direction never
+        reorder (FIFO queue, jitter clamped), so the latest pending one bounds the next.
+        Simulated behaviour is unchanged: the timer still fires exactly at its deadline."""
+        if self.closed:
+            return
+        deadline = self.rto_deadline_ns
+        if (self.acks_pending and self.ack_due_ns < deadline) or (self.data_pending and self.data_due_ns < deadline):
+            return
+        self.rto_event_ns = deadline
+        self.sim.schedule_rto(self, deadline)
 
     def _set_xmit_timer(self) -> None:
         """``tcp_set_xmit_timer()``: a loss probe if one may be sent, else the RTO."""
@@ -280,13 +308,17 @@ class Output(Recovery):
         self.write_xmit()
 
     def on_rto_event(self) -> None:
-        """A scheduled RTO check: fire if the (lazily re-armed) deadline passed."""
+        """A scheduled RTO check: fire if the (lazily re-armed) deadline passed.
+
+        An event superseded by an earlier one (the deadline moved earlier after it was
+        queued) is not the flow's current event and does nothing."""
+        if self.rto_event_ns != self.sim.now:
+            return
         self.rto_event_ns = -1
         if self.closed or self.rto_deadline_ns < 0:
             return
         if self.rto_deadline_ns > self.sim.now:
-            self.rto_event_ns = self.rto_deadline_ns
-            self.sim.schedule_rto(self, self.rto_deadline_ns)
+            self._arm_timer(self.rto_deadline_ns)
             return
         self.rto_deadline_ns = -1
         if self.probe_armed:
