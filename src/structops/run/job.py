@@ -19,13 +19,13 @@ from typing import TextIO
 from structops.api import Collection
 from structops.api.link import Link
 from structops.api.map import Map
-from structops.errors import bpf_error
+from structops.errors import BpfError, bpf_error
 from structops.kernel.emulated import EmulatedKernel
 from structops.kernel.subsys.tcp_ca import CongestionControl
 from structops.kernel.tcp_bridge import TcpBridge, kernel_simulator
 from structops.run.config import RunConfig
 from structops.run.progress import Progress
-from structops.sim import LinkConfig, SimConfig, Simulator
+from structops.sim import LinkConfig, SimConfig, Simulator, TcpFlow
 from structops.uapi import MapFlags
 
 __all__ = ["FlowResult", "RunResult", "run_job"]
@@ -43,6 +43,9 @@ class FlowResult:
     throughput_bps: float
     retransmits: int
     avg_rtt_us: float
+    window_bps: float = 0.0
+    """Goodput over the run's common window (:attr:`RunResult.window_start_us` to the end):
+    the rates of all flows share one interval, so they add up to at most the link rate."""
 
 
 @dataclass
@@ -60,6 +63,7 @@ class RunResult:
     swapped: bool
     sim: Simulator
     notes: list[str] = field(default_factory=list)
+    window_start_us: int = 0
 
     @property
     def total_bps(self) -> float:
@@ -87,6 +91,12 @@ def _entry_of(kernel: EmulatedKernel, m: Map) -> CongestionControl:
     raise bpf_error(errno.ENOENT, f"map {m.name} is not a registered tcp congestion control")
 
 
+def _acked_bytes(flow: TcpFlow) -> int:
+    """Bytes ``flow`` has had acknowledged so far (as :func:`structops.sim.trace.summarize`)."""
+    acked = flow.una * flow.mss
+    return acked if flow.total_bytes is None else min(acked, flow.total_bytes)
+
+
 def _version(flow_ops: object) -> str:
     owner = getattr(flow_ops, "owner", None)
     if isinstance(owner, CongestionControl) and owner.kdata is not None:
@@ -108,8 +118,26 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
         if cfg.swap is not None:
             if not st_map.spec.flags & MapFlags.BPF_F_LINK:
                 raise bpf_error(errno.EINVAL, f"--swap needs a .struct_ops.link map; {st_map.name} is legacy")
-            swap_coll = Collection.open(cfg.swap).load(kernel)
+            swap_coll = Collection.open(cfg.swap)
+            try:
+                swap_coll.load(kernel)
+            except BpfError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
+                raise bpf_error(
+                    errno.EEXIST,
+                    f"--swap {cfg.swap}: loading it registers a congestion control whose name is already taken "
+                    f"by {st_map.name}: a legacy struct_ops map (SEC(\".struct_ops\")) registers at load time and "
+                    "cannot take a name while the first map holds it; a link update needs a .struct_ops.link map",
+                ) from exc
             new_map = _struct_ops_map(swap_coll, cfg.swap_map, str(cfg.swap))
+            if not new_map.spec.flags & MapFlags.BPF_F_LINK:
+                raise bpf_error(
+                    errno.EINVAL,
+                    f"--swap {cfg.swap}: {new_map.name} is a legacy struct_ops map; a link update needs a map "
+                    "declared in SEC(\".struct_ops.link\") (and a legacy map with the same congestion control "
+                    f"name as {st_map.name} could not be registered while the first holds the name)",
+                )
         link = st_map.attach_struct_ops()
         cc_name = _entry_of(kernel, st_map).name
         sim_cfg = SimConfig(
@@ -132,8 +160,16 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
                 notes.append(f"t={s.now / 1e9:.3f} s: BPF_LINK_UPDATE {st_map.name} -> {swap_to.name}")
 
             sim.at(cfg.swap_at_us, swap)
-        for start in cfg.start_times_us():
+        starts = cfg.start_times_us()
+        for start in starts:
             sim.add_flow(base_rtt_us=cfg.rtt_us, start_us=start, cc=cc_name)
+        window_start = max(starts)
+        acked_at_window: list[int] = []
+
+        def snapshot(s: Simulator) -> None:
+            acked_at_window.extend(_acked_bytes(f) for f in s.flows)
+
+        sim.at(window_start, snapshot)
         started = time.perf_counter()
         bar = Progress(progress, cfg.duration_us)
         chunk = max(cfg.duration_us // 100, 1)
@@ -154,6 +190,7 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
                 s.throughput_bps,
                 s.retransmits,
                 s.avg_rtt_us,
+                (s.bytes_acked - acked_at_window[s.flow_id]) * 8 * 1_000_000 / max(cfg.duration_us - window_start, 1),
             )
             for s in sim.summary()
         ]
@@ -172,6 +209,7 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
             new_map is not None,
             sim,
             notes,
+            window_start,
         )
         bridge.close()
         bridge = None

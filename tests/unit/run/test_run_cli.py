@@ -78,6 +78,16 @@ def test_swap_from_legacy_map_is_refused() -> None:
     assert cli.main([*argv, "--duration", "0.2", "--no-progress"], stdout=io.StringIO()) == 1
 
 
+def test_swap_to_legacy_object_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    """A legacy map cannot be swapped in (the kernel's link update wants a map created
+    with BPF_F_LINK, else EINVAL): a clear message and exit status 1, as before."""
+    argv = ["run", "--example", "reno", "--swap", str(TESTDATA / "reno_legacy.bpf.o"), "--at", "0.1"]
+    assert cli.main([*argv, "--duration", "0.2", "--no-progress"], stdout=io.StringIO()) == 1
+    err = capsys.readouterr().err
+    assert "legacy struct_ops map" in err and ".struct_ops.link" in err and "so_reno" in err
+    assert "EEXIST" not in err
+
+
 def test_unit_parsers() -> None:
     """Rates and times with units."""
     assert parse_rate("20mbit") == 20_000_000
