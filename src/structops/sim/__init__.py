@@ -23,11 +23,13 @@ from structops.sim.config import LinkConfig, SimConfig
 from structops.sim.cubic import cubic
 from structops.sim.engine import Simulator
 from structops.sim.flow import TcpFlow
+from structops.sim.listener import Listener
 from structops.sim.ops import CongestionRegistry, TcpCongestionOps, reno, tcp_validate_congestion_control
 from structops.sim.sock import AckSample, RateSample, TcpSock
 from structops.sim.trace import FlowSummary, jain_fairness
 
 __all__ = [
+    "Listener",
     "AckSample",
     "CongestionRegistry",
     "FlowSummary",

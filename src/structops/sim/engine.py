@@ -32,6 +32,7 @@ from structops.sim.config import SimConfig
 from structops.sim.consts import U32
 from structops.sim.flow import TcpFlow
 from structops.sim.flowbase import FlowBase
+from structops.sim.listener import Listener
 from structops.sim.ops import CongestionRegistry, TcpCongestionOps
 from structops.sim.sock import TcpSock
 from structops.sim.trace import FlowSummary, jain_fairness, summarize, write_summary_csv, write_trace_csv
@@ -120,6 +121,7 @@ class Simulator:
         cc: CcChoice = None,
         ecn: bool | None = None,
         writes: Iterable[tuple[int, int]] = (),
+        listener: Listener | None = None,
     ) -> TcpFlow:
         """Add a flow that connects at ``start_us``.
 
@@ -127,7 +129,9 @@ class Simulator:
         closes (calling ``release``) once ``size_bytes`` plus any ``writes`` (pairs of
         ``(time_us, nbytes)`` the application writes later) are acknowledged.
         ``cc`` is a registered name, an ops object, or None for the default at
-        connect time.
+        connect time.  With ``listener`` the receiving socket is accepted from it: it
+        inherits the listener's CC at connect (accept) time, holds its reference and
+        runs its ``init``/``release`` (see :mod:`structops.sim.listener`).
         """
         if base_rtt_us < 1:
             raise ValueError(f"base_rtt_us must be >= 1, got {base_rtt_us}")
@@ -148,6 +152,7 @@ class Simulator:
             isn=isn,
             ecn=self.config.ecn if ecn is None else ecn,
         )
+        flow.listener = listener
         self.flows.append(flow)
         self._flow_cc[fid] = cc
         start_ns = start_us * 1000
@@ -160,6 +165,20 @@ class Simulator:
             self._push(t_us * 1000, EV_WRITE, flow, nbytes)
             flow.pending_writes += 1
         return flow
+
+    def listen(self, cc: CcChoice = None) -> Listener:
+        """A listening socket with ``cc`` (a name, ops, or None for the default now)."""
+        if cc is None:
+            ops = self.registry.default
+        elif isinstance(cc, str):
+            found = self.registry.find(cc)
+            if found is None:
+                raise bpf_error(errno.ENOENT, f"no congestion control named {cc!r}", op="listen")
+            ops = found
+        else:
+            ops = cc
+        sk = self.sock_factory(self.config.mss, flow_id=-1, role="listen")
+        return Listener(sk, ops)
 
     def at(self, t_us: int, fn: Callable[[Simulator], None]) -> None:
         """Run ``fn(self)`` at simulated time ``t_us`` (e.g. a struct_ops link update)."""

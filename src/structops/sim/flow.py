@@ -111,7 +111,11 @@ class TcpFlow(Output, Estimators):
         rsk.ecn_flags = tp.ecn_flags
         needs_ecn = bool(ops.flags & TCP_CONG_NEEDS_ECN)
         self.rcv = TcpReceiver(self, rsk, needs_ecn)
-        if needs_ecn:
+        if self.listener is not None:
+            # Accepted from a listener: its CC now (a reference), initialised by tcp_init_transfer.
+            rsk.icsk_ca_ops = self.listener.ops
+            self._init_cc(rsk)
+        elif needs_ecn:
             # The receiving socket runs the same CC (it needs the CE events).
             rsk.icsk_ca_ops = ops
             self._init_cc(rsk)

@@ -21,6 +21,7 @@ from structops.sim.sock import TcpSock
 
 if TYPE_CHECKING:
     from structops.sim.engine import Simulator
+    from structops.sim.listener import Listener
 
 # TCP_SKB_CB(skb)->sacked bits (TCPCB_*)
 TCPCB_SACKED_ACKED = 0x01
@@ -77,6 +78,7 @@ class FlowBase:
         self.ecn_wanted = ecn
         self.tp: TcpSock = self.new_sock("snd")
         self.rcv: TcpReceiver | None = None
+        self.listener: Listener | None = None  # accepted from it: the receiver inherits its CC
         self.ops: TcpCongestionOps | None = None
         self.oplog: list[tuple[int, str, str, tuple[Any, ...]]] | None = [] if cfg.trace_ops else None
         self.trace: list[tuple[int, int, int, int, int, int, int]] = []
