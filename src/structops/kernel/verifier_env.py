@@ -18,6 +18,7 @@ from structops import btf as btflib
 from structops.kernel.progtypes import prog_type_ops
 from structops.kernel.services import CAP_PERFMON
 from structops.verifier import BPF_COMPLEXITY_LIMIT_INSNS, KF, HelperProto, KfuncProto, ProgEnv, VerifyStats, verify
+from structops.verifier.access import AccessSet, called_functions
 from structops.verifier.env import LogSink
 
 if TYPE_CHECKING:
@@ -135,6 +136,17 @@ def verify_prog(proc: Process, prog: BpfProg, log: LogSink, *, limit: int = BPF_
         out.append(code)
         return stats
 
+    env.access = AccessSet()  # issue 17: what the program touches through BTF pointers
     stats = verify(prog.insns, env, log, limit=limit, runner=runner)
     prog.insns = out[0]
+    env.access.calls = called_functions(prog.insns, proc.kernel.helpers.name, _kfunc_name(proc))
+    prog.extra["access"] = env.access
     return stats
+
+
+def _kfunc_name(proc: Process) -> Any:
+    def name(btf_id: int, off: int) -> str | None:
+        k = proc.kernel.kfunc_by_id(btf_id, off)
+        return None if k is None else str(k.name)
+
+    return name

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from structops import btf as btflib
+from structops.verifier.access import AccessSet
 from structops.verifier.ops import HelperProto, ProgTypeOps
 
 __all__ = ["BPF_COMPLEXITY_LIMIT_INSNS", "MAX_CALL_FRAMES", "LogSink", "ProgEnv", "Reject"]
@@ -109,6 +110,8 @@ class ProgEnv:
     #: ``env->allow_uninit_stack`` (CAP_PERFMON): uninitialised stack reads give an unknown
     #: scalar and helpers may read uninitialised stack memory (issue 12 item 3, corpus).
     allow_uninit_stack: bool = False
+    #: Collects the accepted BTF-pointer accesses when set (issue 17: what a bridge syncs).
+    access: AccessSet | None = None
 
 
 __all__ += ["CtxArgInfo", "ListLog"]

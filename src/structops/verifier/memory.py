@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
+from structops.verifier.access import note_access
 from structops.verifier.ctx import prog_ctx_access
 from structops.verifier.env import Reject
 from structops.verifier.state import MAX_BPF_STACK, NOT_INIT, Frame, Reg, RegType, State, const, unknown
@@ -341,10 +342,12 @@ def _btf_access(v: Verifier, regno: int, reg: Reg, off: int, size: int, write: b
         err = check(name, total, size)
         if err:
             raise Reject(-err if err < 0 else err, v.write_denied(name, total, size))
+        note_access(v.env.access, st_t, total, size, True)
         return None
     ssize = getattr(st_t, "size", 0)
     if total + size > ssize:
         raise _eacces(f"access beyond struct {name} at off {total} size {size}")
+    note_access(v.env.access, st_t, total, size, False)
     member = _member_at(st_t, total, size)
     if member is not None and size == 8:
         mt = btflib.underlying(member.type)
