@@ -96,6 +96,8 @@ class ScxSched(IdleTracking):
     exit_info_alloc: Any = None
     _tramp: dict[str, Any] = field(default_factory=dict)
     _run_tramp: Any = None
+    _masks: dict[str, int] = field(default_factory=dict)  # op -> its SX-K1 kf mask (ops present only)
+    _vm: Any = None
 
     def __post_init__(self) -> None:
         kd = self.kdata
@@ -113,17 +115,22 @@ class ScxSched(IdleTracking):
         tramp = getattr(kd, "trampoline", None)
         self._tramp = {op: tramp(op) for op in self.ops} if tramp is not None else {}
         self._run_tramp = getattr(getattr(kd, "map", None), "kernel", None)
+        self._masks = {op: C.op_mask(op) for op in self.ops}
+        self._vm = self.machine.vm
 
     # -- calling ops ---------------------------------------------------------------------
     def call(self, op: str, cpu: int, *args: int, tasks: tuple[Task, ...] = (), ddsp: Task | None = None) -> int:
         """Run op ``op`` with the kf mask of SX-K1 (nested masks accumulate)."""
-        if op not in self.ops:
+        mask = self._masks.get(op)
+        if mask is None:
             return 0
-        outer = self.ctx[-1].mask if self.ctx else 0
-        self.ctx.append(_Ctx(op, outer | C.op_mask(op), (), cpu, ddsp))
-        vm = self.machine.vm
-        saved_cpu = vm.cpu if vm is not None else 0
+        ctx = self.ctx
+        if ctx:
+            mask |= ctx[-1].mask
+        ctx.append(_Ctx(op, mask, (), cpu, ddsp))
+        vm = self._vm
         if vm is not None:
+            saved_cpu = vm.cpu
             vm.cpu = cpu
         try:
             tr = self._tramp.get(op)
@@ -134,7 +141,7 @@ class ScxSched(IdleTracking):
             self.error(C.SCX_EXIT_ERROR, f"ops.{op}() faulted: {fault}")
             return 0
         finally:
-            self.ctx.pop()
+            ctx.pop()
             if vm is not None:
                 vm.cpu = saved_cpu
 
