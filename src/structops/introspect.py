@@ -22,12 +22,13 @@ import contextlib
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 from structops import btf as btflib
 from structops.abi.attrs import GetIdAttr, InfoAttr, MapElemAttr
 from structops.abi.consts import Cmd, LinkType, MapType, ProgType
 from structops.abi.protocol import Kernel
+from structops.abi.tables import BTF_INFO, LINK_INFO, MAP_INFO, PROG_INFO
 from structops.errors import BpfError
 
 __all__ = [
@@ -57,31 +58,6 @@ _FD_BY_ID = {
     "btf": Cmd.BPF_BTF_GET_FD_BY_ID,
 }
 
-#: ``struct bpf_map_info`` members in declaration order (uapi/linux/bpf.h, 6.18).
-MAP_INFO_FIELDS: tuple[tuple[str, str, int], ...] = (
-    ("type", "I", 0),
-    ("id", "I", 4),
-    ("key_size", "I", 8),
-    ("value_size", "I", 12),
-    ("max_entries", "I", 16),
-    ("map_flags", "I", 20),
-    ("name", "16s", 24),
-    ("ifindex", "I", 40),
-    ("btf_vmlinux_value_type_id", "I", 44),
-    ("netns_dev", "Q", 48),
-    ("netns_ino", "Q", 56),
-    ("btf_id", "I", 64),
-    ("btf_key_type_id", "I", 68),
-    ("btf_value_type_id", "I", 72),
-    ("btf_vmlinux_id", "I", 76),
-    ("map_extra", "Q", 80),
-    ("hash", "Q", 88),
-    ("hash_size", "I", 96),
-)
-MAP_INFO_SIZE = 104
-PROG_INFO_SIZE = 232
-LINK_INFO_SIZE = 64
-BTF_INFO_SIZE = 32
 #: Struct_ops value type names start with this prefix (bpftool strips it, C.1).
 VALUE_PREFIX = "bpf_struct_ops_"
 
@@ -143,12 +119,7 @@ class MapInfo:
     @classmethod
     def from_bytes(cls, raw: bytes) -> MapInfo:
         """Decode the info bytes the kernel wrote (short buffers read as zero)."""
-        buf = bytes(raw).ljust(MAP_INFO_SIZE, b"\0")
-        out: dict[str, int | str] = {}
-        for name, fmt, off in MAP_INFO_FIELDS:
-            value = struct.unpack_from("<" + fmt, buf, off)[0]
-            out[name] = _cstr(value) if isinstance(value, bytes) else int(value)
-        return cls(out)
+        return cls({k: _cstr(v) if isinstance(v, bytes) else v for k, v in MAP_INFO.unpack(raw).items()})
 
     id = _IntField("Map id.")
     type = _IntField("``enum bpf_map_type`` value.")
@@ -196,18 +167,9 @@ class ProgInfo:
     @classmethod
     def from_bytes(cls, raw: bytes, map_ids: tuple[int, ...] = ()) -> ProgInfo:
         """Decode the info bytes (``map_ids`` were copied to a user buffer separately)."""
-        buf = bytes(raw).ljust(PROG_INFO_SIZE, b"\0")
-        ptype, pid, tag, jited, xlated = struct.unpack_from("<II8sII", buf, 0)
-        load_time, uid = struct.unpack_from("<QI", buf, 40)
-        name = _cstr(buf[64:80])
-        (flags,) = struct.unpack_from("<I", buf, 84)
-        (btf_id,) = struct.unpack_from("<I", buf, 128)
-        run_ns, run_cnt, misses, verified = struct.unpack_from("<QQQI", buf, 192)
-        abo, abi = struct.unpack_from("<II", buf, 220)
-        return cls(
-            ptype, pid, tag, jited, xlated, load_time, uid, map_ids, name, bool(flags & 1), btf_id,
-            run_ns, run_cnt, misses, verified, abo, abi,
-        )  # fmt: skip
+        kw: dict[str, Any] = {k: v for k, v in PROG_INFO.unpack(raw).items() if k in cls.__dataclass_fields__}
+        kw.update(map_ids=map_ids, name=_cstr(kw["name"]), gpl_compatible=bool(kw["gpl_compatible"]))
+        return cls(**kw)
 
 
 @dataclass(frozen=True)
@@ -222,10 +184,10 @@ class LinkInfo:
     @classmethod
     def from_bytes(cls, raw: bytes) -> LinkInfo:
         """Decode the info bytes; ``map_id`` is meaningful for struct_ops links only."""
-        buf = bytes(raw).ljust(LINK_INFO_SIZE, b"\0")
-        ltype, lid, prog_id = struct.unpack_from("<III", buf, 0)
-        map_id = struct.unpack_from("<I", buf, 16)[0] if ltype == LinkType.BPF_LINK_TYPE_STRUCT_OPS else 0
-        return cls(ltype, lid, prog_id, map_id)
+        f = {k: LINK_INFO.read_int(k, raw) for k in ("type", "id", "prog_id", "map_id")}
+        if f["type"] != LinkType.BPF_LINK_TYPE_STRUCT_OPS:
+            f["map_id"] = 0
+        return cls(**f)
 
 
 @dataclass(frozen=True)
@@ -288,35 +250,32 @@ class Introspector:
     # -- infos --------------------------------------------------------------------------
     def map_info(self, fd: int) -> MapInfo:
         """``bpf_map_info`` of a map fd."""
-        return MapInfo.from_bytes(self._info(fd, MAP_INFO_SIZE))
+        return MapInfo.from_bytes(self._info(fd, MAP_INFO.size))
 
     def prog_info(self, fd: int) -> ProgInfo:
         """``bpf_prog_info`` of a program fd, with its map ids (two calls, like bpftool)."""
-        raw = self._info(fd, PROG_INFO_SIZE)
-        nr = struct.unpack_from("<I", raw, 52)[0]
+        raw = self._info(fd, PROG_INFO.size)
+        nr = PROG_INFO.read_int("nr_map_ids", raw)
         if not nr:
             return ProgInfo.from_bytes(raw)
         ubuf = self.kernel.alloc_user(4 * nr)
-        pre = bytearray(PROG_INFO_SIZE)
-        struct.pack_into("<IQ", pre, 52, nr, ubuf.addr)
-        raw = self._info(fd, PROG_INFO_SIZE, bytes(pre))
-        got = min(nr, struct.unpack_from("<I", raw, 52)[0])
+        raw = self._info(fd, PROG_INFO.size, PROG_INFO.pack({"nr_map_ids": nr, "map_ids": ubuf.addr}))
+        got = min(nr, PROG_INFO.read_int("nr_map_ids", raw))
         ids = struct.unpack_from(f"<{got}I", ubuf.read(0, 4 * got)) if got else ()
         return ProgInfo.from_bytes(raw, tuple(int(i) for i in ids))
 
     def link_info(self, fd: int) -> LinkInfo:
         """``bpf_link_info`` of a link fd."""
-        return LinkInfo.from_bytes(self._info(fd, LINK_INFO_SIZE))
+        return LinkInfo.from_bytes(self._info(fd, LINK_INFO.size))
 
     def btf_info(self, fd: int) -> BtfInfo:
         """``bpf_btf_info`` of a BTF fd, with its name."""
         name_buf = self.kernel.alloc_user(64)
-        pre = bytearray(BTF_INFO_SIZE)
-        struct.pack_into("<QI", pre, 16, name_buf.addr, 64)
-        raw = self._info(fd, BTF_INFO_SIZE, bytes(pre))
-        _, size, bid, _, name_len, kernel_btf = struct.unpack_from("<QIIQII", raw, 0)
+        raw = self._info(fd, BTF_INFO.size, BTF_INFO.pack({"name": name_buf.addr, "name_len": 64}))
+        name_len = BTF_INFO.read_int("name_len", raw)
         name = _cstr(name_buf.read(0, min(name_len, 64))) if name_len else ""
-        return BtfInfo(bid, size, name, bool(kernel_btf))
+        f = {k: BTF_INFO.read_int(k, raw) for k in ("id", "btf_size", "kernel_btf")}
+        return BtfInfo(f["id"], f["btf_size"], name, bool(f["kernel_btf"]))
 
     def btf_spec(self, btf_obj_id: int) -> btflib.Spec:
         """The BTF object ``btf_obj_id`` (a program's or map's BTF) read through its info."""
@@ -325,9 +284,7 @@ class Introspector:
         fd = self.fd_by_id("btf", btf_obj_id)
         size = self.btf_info(fd).btf_size
         ubuf = self.kernel.alloc_user(max(size, 1))
-        pre = bytearray(BTF_INFO_SIZE)
-        struct.pack_into("<QI", pre, 0, ubuf.addr, size)
-        self._info(fd, BTF_INFO_SIZE, bytes(pre))
+        self._info(fd, BTF_INFO.size, BTF_INFO.pack({"btf": ubuf.addr, "btf_size": size}))
         raw = ubuf.read(0, size)
         try:
             spec = btflib.parse(raw, validate=False)
@@ -344,13 +301,12 @@ class Introspector:
             return info.name
         try:
             spec = self.btf_spec(info.btf_id)
-            raw = self._info(fd, PROG_INFO_SIZE)
-            rec_size, nr = struct.unpack_from("<I", raw, 132)[0], struct.unpack_from("<I", raw, 144)[0]
+            raw = self._info(fd, PROG_INFO.size)
+            rec_size, nr = PROG_INFO.read_int("func_info_rec_size", raw), PROG_INFO.read_int("nr_func_info", raw)
             if nr and rec_size >= 8:
                 ubuf = self.kernel.alloc_user(rec_size)
-                pre = bytearray(PROG_INFO_SIZE)
-                struct.pack_into("<IQI", pre, 132, rec_size, ubuf.addr, 1)
-                self._info(fd, PROG_INFO_SIZE, bytes(pre))
+                pre = {"func_info_rec_size": rec_size, "func_info": ubuf.addr, "nr_func_info": 1}
+                self._info(fd, PROG_INFO.size, PROG_INFO.pack(pre))
                 type_id = struct.unpack_from("<I", ubuf.read(0, 8), 4)[0]
                 func = spec.type_by_id(type_id)
                 if isinstance(func, btflib.Func):

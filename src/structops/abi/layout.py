@@ -204,15 +204,24 @@ class Layout:
             value = values.get(f.name)
             if value is None and f.name in counted:
                 value = self.buffer_count(counted[f.name], values)
-            if f.ctype in _SCALARS:
-                mask = (1 << (8 * f.size)) - 1
-                fmt = _SCALARS[f.ctype][0].upper()
-                struct.pack_into(fmt, out, f.offset, int(value or 0) & mask)
-            elif f.is_bytes:
-                raw = value.encode() if isinstance(value, str) else bytes(value or b"")
-                out[f.offset : f.end] = raw[: f.size].ljust(f.size, b"\0")
-            else:
-                struct.pack_into("<Q", out, f.offset, self._address(f, value, pin))
+            self.write(out, f, value, pin)
+
+    def write(self, out: bytearray, field: Field | str, value: Any, pin: Pin | None = None) -> None:
+        """Write one field (by :class:`Field` or name) into ``out``, leaving the other bytes.
+
+        Scalars are masked to their width, arrays cut or NUL-padded to their size, buffers
+        become addresses through ``pin`` (an int is a raw address; None writes zero).
+        """
+        f = self._by_name[field] if isinstance(field, str) else field
+        if f.ctype in _SCALARS:
+            mask = (1 << (8 * f.size)) - 1
+            fmt = _SCALARS[f.ctype][0].upper()
+            struct.pack_into(fmt, out, f.offset, int(value or 0) & mask)
+        elif f.is_bytes:
+            raw = value.encode() if isinstance(value, str) else bytes(value or b"")
+            out[f.offset : f.end] = raw[: f.size].ljust(f.size, b"\0")
+        else:
+            struct.pack_into("<Q", out, f.offset, self._address(f, value, pin))
 
     @staticmethod
     def _address(f: Field, value: Any, pin: Pin | None) -> int:
