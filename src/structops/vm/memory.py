@@ -21,6 +21,7 @@ import functools
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from structops.errors import VMFault
 
@@ -126,7 +127,86 @@ class Region:
 _PageEntry = tuple[int, int, bytearray]
 
 
-class AddressSpace:
+class _Access:
+    """Python-side access shared by :class:`AddressSpace` and :class:`Domain`.
+
+    Built on each one's ``_span`` (the backing buffer of a checked range) and its
+    ``ld[n]`` / ``st[n]`` accessors, so a Python caller is checked like a program access.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        @property
+        def ld(self) -> dict[int, Callable[[int], int]]: ...
+
+        @property
+        def st(self) -> dict[int, Callable[[int, int], None]]: ...
+
+    def _span(self, addr: int, size: int, write: bool) -> tuple[bytearray, int]:
+        raise NotImplementedError
+
+    def read(self, addr: int, size: int) -> bytes:
+        """Copy ``size`` bytes out."""
+        buf, off = self._span(addr, size, False)
+        return bytes(buf[off : off + size])
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        """Copy ``data`` in."""
+        buf, off = self._span(addr, len(data), True)
+        buf[off : off + len(data)] = data
+
+    def view(self, addr: int, size: int, *, writable: bool = False) -> memoryview:
+        """A memoryview of ``size`` bytes at ``addr`` inside one region (zero copy)."""
+        buf, off = self._span(addr, size, writable)
+        return memoryview(buf)[off : off + size]
+
+    def read_u8(self, addr: int) -> int:
+        """Read an unsigned byte."""
+        return self.ld[1](addr)
+
+    def read_u16(self, addr: int) -> int:
+        """Read a little-endian u16."""
+        return self.ld[2](addr)
+
+    def read_u32(self, addr: int) -> int:
+        """Read a little-endian u32."""
+        return self.ld[4](addr)
+
+    def read_u64(self, addr: int) -> int:
+        """Read a little-endian u64."""
+        return self.ld[8](addr)
+
+    def write_u8(self, addr: int, value: int) -> None:
+        """Write a byte (value truncated to 8 bits)."""
+        self.st[1](addr, value)
+
+    def write_u16(self, addr: int, value: int) -> None:
+        """Write a little-endian u16 (value truncated)."""
+        self.st[2](addr, value)
+
+    def write_u32(self, addr: int, value: int) -> None:
+        """Write a little-endian u32 (value truncated)."""
+        self.st[4](addr, value)
+
+    def write_u64(self, addr: int, value: int) -> None:
+        """Write a little-endian u64 (value truncated)."""
+        self.st[8](addr, value)
+
+    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
+        """Read a NUL-terminated string of at most ``limit`` bytes (without the NUL)."""
+        out = bytearray()
+        load = self.ld[1]
+        while len(out) < limit:
+            byte = load(addr + len(out))
+            if byte == 0:
+                break
+            out.append(byte)
+        return bytes(out)
+
+
+class AddressSpace(_Access):
     """A sparse 64-bit address space made of :class:`Region` objects.
 
     ``ld[n](addr)`` / ``st[n](addr, value)`` (n in 1, 2, 4, 8) are the fast checked
@@ -332,63 +412,6 @@ class AddressSpace:
                 return entry[2], off
         raise self.fault(addr, max(size, 1), write)
 
-    def read(self, addr: int, size: int) -> bytes:
-        """Copy ``size`` bytes out (checked like a program read)."""
-        buf, off = self._span(addr, size, False)
-        return bytes(buf[off : off + size])
-
-    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
-        """Copy ``data`` in (checked like a program write)."""
-        buf, off = self._span(addr, len(data), True)
-        buf[off : off + len(data)] = data
-
-    def view(self, addr: int, size: int, *, writable: bool = False) -> memoryview:
-        """A memoryview of ``size`` bytes at ``addr`` inside one region (zero copy)."""
-        buf, off = self._span(addr, size, writable)
-        return memoryview(buf)[off : off + size]
-
-    def read_u8(self, addr: int) -> int:
-        """Read an unsigned byte."""
-        return self.ld[1](addr)
-
-    def read_u16(self, addr: int) -> int:
-        """Read a little-endian u16."""
-        return self.ld[2](addr)
-
-    def read_u32(self, addr: int) -> int:
-        """Read a little-endian u32."""
-        return self.ld[4](addr)
-
-    def read_u64(self, addr: int) -> int:
-        """Read a little-endian u64."""
-        return self.ld[8](addr)
-
-    def write_u8(self, addr: int, value: int) -> None:
-        """Write a byte (value truncated to 8 bits)."""
-        self.st[1](addr, value)
-
-    def write_u16(self, addr: int, value: int) -> None:
-        """Write a little-endian u16 (value truncated)."""
-        self.st[2](addr, value)
-
-    def write_u32(self, addr: int, value: int) -> None:
-        """Write a little-endian u32 (value truncated)."""
-        self.st[4](addr, value)
-
-    def write_u64(self, addr: int, value: int) -> None:
-        """Write a little-endian u64 (value truncated)."""
-        self.st[8](addr, value)
-
-    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
-        """Read a NUL-terminated string of at most ``limit`` bytes (without the NUL)."""
-        out = bytearray()
-        while len(out) < limit:
-            byte = self.ld[1](addr + len(out))
-            if byte == 0:
-                break
-            out.append(byte)
-        return bytes(out)
-
     # ------------------------------------------------------------------ stack frames
     def acquire_frame(self) -> Region:
         """A zeroed 512-byte stack frame region (pooled; give it back with release)."""
@@ -404,7 +427,7 @@ class AddressSpace:
         self._free_frames.append(frame)
 
 
-class Domain:
+class Domain(_Access):
     """The part of an :class:`AddressSpace` one program run may touch (defense in depth).
 
     A run is granted the regions it was given: its own stack frames (while they are
@@ -472,64 +495,6 @@ class Domain:
             if size >= 0 and off + size <= entry[1]:
                 return entry[2], off
         raise self.space.denied(addr, max(size, 1), write, self.granted)
-
-    def read(self, addr: int, size: int) -> bytes:
-        """Copy ``size`` bytes out of a granted region."""
-        buf, off = self._span(addr, size, False)
-        return bytes(buf[off : off + size])
-
-    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
-        """Copy ``data`` into a granted region."""
-        buf, off = self._span(addr, len(data), True)
-        buf[off : off + len(data)] = data
-
-    def view(self, addr: int, size: int, *, writable: bool = False) -> memoryview:
-        """A memoryview of ``size`` bytes of a granted region (zero copy)."""
-        buf, off = self._span(addr, size, writable)
-        return memoryview(buf)[off : off + size]
-
-    def read_u8(self, addr: int) -> int:
-        """Read an unsigned byte."""
-        return self.ld[1](addr)
-
-    def read_u16(self, addr: int) -> int:
-        """Read a little-endian u16."""
-        return self.ld[2](addr)
-
-    def read_u32(self, addr: int) -> int:
-        """Read a little-endian u32."""
-        return self.ld[4](addr)
-
-    def read_u64(self, addr: int) -> int:
-        """Read a little-endian u64."""
-        return self.ld[8](addr)
-
-    def write_u8(self, addr: int, value: int) -> None:
-        """Write a byte."""
-        self.st[1](addr, value)
-
-    def write_u16(self, addr: int, value: int) -> None:
-        """Write a little-endian u16."""
-        self.st[2](addr, value)
-
-    def write_u32(self, addr: int, value: int) -> None:
-        """Write a little-endian u32."""
-        self.st[4](addr, value)
-
-    def write_u64(self, addr: int, value: int) -> None:
-        """Write a little-endian u64."""
-        self.st[8](addr, value)
-
-    def read_cstr(self, addr: int, limit: int = 4096) -> bytes:
-        """Read a NUL-terminated string of at most ``limit`` bytes from granted memory."""
-        out = bytearray()
-        load = self.ld[1]
-        while len(out) < limit:
-            byte = load(addr + len(out))
-            if byte == 0:
-                break
-            out.append(byte)
-        return bytes(out)
 
     def region_at(self, addr: int) -> Region | None:
         """The granted region containing ``addr``, or ``None``."""
