@@ -41,6 +41,7 @@ from structops.uapi import PAGE_SIZE, Cmd
 
 if TYPE_CHECKING:
     from structops.kernel.services import StructOpsServices
+    from structops.kernel.subsystem import Subsystem
 
 __all__ = ["CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON", "CAP_SYS_ADMIN", "EmulatedKernel", "Process"]
 
@@ -276,6 +277,10 @@ class EmulatedKernel:
         self.trampolines: dict[int, Trampoline] = {}
         self.modules: dict[str, Module] = {}
         self.kfuncs: dict[tuple[int, int], Kfunc] = {}
+        #: Kfuncs Linux offers that no plugged-in subsystem implements (named at PROG_LOAD).
+        self.unimplemented_kfuncs: set[str] = set()
+        #: Subsystems plugged in (``kernel.subsystem.plug_in``), by name: the one way in.
+        self.subsystems: dict[str, Subsystem] = {}
         self.logs: list[str] = []
         self.trace_log: list[str] = []
         self.trampoline_size: Callable[[FuncModel, bool], int] = default_trampoline_size

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from structops.kernel.btf_obj import BtfObject
     from structops.kernel.emulated import EmulatedKernel
 
-__all__ = ["STRUCT_OPS_PROGS", "KfuncDef", "Subsystem", "SubsystemError", "plug_in"]
+__all__ = ["STRUCT_OPS_PROGS", "KfuncDef", "Subsystem", "SubsystemError", "plug_in", "unplug"]
 
 #: The kfunc set most subsystems register into (``BPF_PROG_TYPE_STRUCT_OPS``).
 STRUCT_OPS_PROGS = frozenset({int(ProgType.BPF_PROG_TYPE_STRUCT_OPS)})
@@ -69,15 +69,27 @@ class Subsystem:
     setup: Callable[[EmulatedKernel], None] | None = None
 
 
-def plug_in(kernel: EmulatedKernel, sub: Subsystem) -> None:
-    """Install ``sub``: setup, struct_ops types, helper prototypes and implementations, kfuncs."""
+def plug_in(kernel: EmulatedKernel, sub: Subsystem, *, strict: bool = True) -> None:
+    """Install ``sub``: setup, struct_ops types, helper prototypes and implementations, kfuncs.
+
+    The subsystem is recorded in ``kernel.subsystems`` under its name (a second subsystem of
+    the same name is refused).  ``strict=False`` (a module's types, as ``load_module``
+    does) logs a type that fails registration in the kernel log and goes on with the rest.
+    """
+    if sub.name in kernel.subsystems:
+        raise SubsystemError(f"a subsystem named {sub.name} is already plugged in; unplug it first")
     btf = sub.btf if sub.btf is not None else kernel.vmlinux
     if sub.setup is not None:
         sub.setup(kernel)
     for ops in sub.struct_ops:
+        if btf.module is not None:
+            ops.owner = btf.module  # maps of this type hold the module (C10a)
         err = register_struct_ops(kernel, btf, ops)
-        if err:
+        if not err:
+            continue
+        if strict:
             raise SubsystemError(f"registering {ops.name} of subsystem {sub.name} failed: {err}")
+        kernel.log(f"module {sub.name}: registering struct_ops {ops.name} failed: {err}")
     for hid, (args, ret) in sub.helper_protos.items():
         kernel.helpers.declare(hid, args, ret)
     for spec in sub.helpers:
@@ -85,5 +97,25 @@ def plug_in(kernel: EmulatedKernel, sub: Subsystem) -> None:
             kernel.helpers.implement(spec)
     for k in sub.kfuncs:
         kernel.register_kfunc(k.name, k.fn, k.prog_types, None if btf is kernel.vmlinux else btf, int(k.flags))
-    if sub.unimplemented_kfuncs:
-        kernel.__dict__.setdefault("unimplemented_kfuncs", set()).update(sub.unimplemented_kfuncs)
+    kernel.unimplemented_kfuncs.update(sub.unimplemented_kfuncs)
+    kernel.subsystems[sub.name] = sub
+
+
+def unplug(kernel: EmulatedKernel, name: str) -> Subsystem | None:
+    """Remove what :func:`plug_in` registered for subsystem ``name`` (its struct_ops types and
+    the kfuncs of its own BTF); returns it, None when no such subsystem is plugged in.
+
+    A module unload does this (``unload_module``); built-in subsystems stay for the
+    kernel's lifetime.  Helpers stay: the helper table is the kernel's, not a subsystem's.
+    """
+    sub = kernel.subsystems.pop(name, None)
+    if sub is None:
+        return None
+    btf = sub.btf if sub.btf is not None else kernel.vmlinux
+    mine = [id(ops) for ops in sub.struct_ops]
+    descs = kernel.struct_ops_descs.get(btf.id, [])
+    descs[:] = [d for d in descs if id(d.ops) not in mine]
+    if btf is not kernel.vmlinux:
+        for key in [key for key, k in kernel.kfuncs.items() if k.btf is btf]:
+            del kernel.kfuncs[key]
+    return sub

@@ -45,6 +45,10 @@ class ScxState:
     machine: Machine | None = None
     sch: ScxSched | None = None
 
+    def attach(self, kernel: EmulatedKernel) -> None:
+        """The subsystem's setup: the kernel reaches its sched_ext state as ``kernel.sched_ext``."""
+        kernel.sched_ext = self  # type: ignore[attr-defined]
+
     def ensure_machine(self) -> Machine:
         """The machine schedulers run on (a default 4-CPU one if none was bound)."""
         if self.machine is None:
@@ -114,9 +118,13 @@ def _kfunc_names(kernel: EmulatedKernel, prog: BpfProg) -> set[str]:
 
 
 def install(kernel: EmulatedKernel) -> None:
-    """Register ``sched_ext_ops`` and the sched_ext kfuncs in vmlinux."""
+    """Plug in ``sched_ext_ops`` and the sched_ext kfuncs (vmlinux BTF)."""
     state = ScxState(kernel)
-    kernel.sched_ext = state  # type: ignore[attr-defined]
+    plug_in(kernel, _subsystem(kernel, state, _struct_ops(kernel, state)))
+
+
+def _struct_ops(kernel: EmulatedKernel, state: ScxState) -> StructOpsOps:
+    """The ``sched_ext_ops`` type: SX-R5 writes, SX-R7 sleepable members, SX-R8/9/13/14."""
     spec = kernel.vmlinux.spec
     task_struct = spec.find("task_struct", btflib.Struct)
     writable = []
@@ -177,7 +185,7 @@ def install(kernel: EmulatedKernel) -> None:
         for m in spec.find(NAME, btflib.Struct).members
         if isinstance(btflib.underlying(m.type), btflib.Pointer) and m.name != "priv"
     }
-    ops = StructOpsOps(
+    return StructOpsOps(
         name=NAME,
         cfi_stubs=stubs,
         init=lambda s: 0,
@@ -189,7 +197,6 @@ def install(kernel: EmulatedKernel) -> None:
         check_member=check_member,
         verifier_ops=VerifierOps(get_func_proto=get_func_proto, btf_struct_access=btf_struct_access),
     )
-    plug_in(kernel, _subsystem(kernel, state, ops))
 
 
 def _subsystem(kernel: EmulatedKernel, state: ScxState, ops: StructOpsOps) -> Subsystem:
@@ -205,6 +212,7 @@ def _subsystem(kernel: EmulatedKernel, state: ScxState, ops: StructOpsOps) -> Su
 
     return Subsystem(
         NAME,
+        setup=state.attach,
         struct_ops=[ops],
         kfuncs=sched_ext_kfuncs(kernel, state),
         unimplemented_kfuncs=UNIMPLEMENTED,
