@@ -9,7 +9,11 @@ no wall clock, no hashing of objects, one seeded ``random.Random``.
 Path model: sender -> bottleneck FIFO (rate ``bandwidth_bps``, drop-tail buffer,
 optional random loss and CE marking) -> ``base_rtt/2`` propagation -> receiver;
 ACKs return over an uncongested ``base_rtt/2`` path.  The link computes each
-packet's departure time when it is queued, so a data packet costs one event.
+packet's departure time when it is queued, so a data packet costs one event.  The
+link is full duplex and symmetric: client-to-server ("up") data queues at
+:attr:`Simulator.up`, server-to-client ("down") data at :attr:`Simulator.down`, a second
+FIFO with the same configuration (the ACKs of each direction travel the other one's
+path, uncongested).
 
 Congestion control is chosen per socket: a flow takes ``registry.default`` when it
 starts (``tcp_assign_congestion_control``) unless it names one, and keeps its ops
@@ -49,6 +53,30 @@ EV_SAMPLE = 8
 EV_REO = 9
 
 CcChoice = str | TcpCongestionOps | None
+DIRECTIONS = ("up", "down", "both")
+
+
+class LinkQueue:
+    """One direction of the bottleneck: its FIFO (departure times) and counters."""
+
+    __slots__ = ("deps", "drops", "free_x", "marks", "max_queue", "trace", "tx", "used")
+
+    def __init__(self) -> None:
+        self.deps: deque[int] = deque()  # departure time (ns) of each queued packet
+        self.free_x = 0  # when the link is free, in ns x bandwidth
+        self.tx = 0
+        self.drops = 0
+        self.marks = 0
+        self.max_queue = 0
+        self.trace: list[tuple[int, int]] = []  # (t_us, queue length) samples
+        self.used = False  # a flow sends this way
+
+    def length(self, now: int) -> int:
+        """Packets queued at ``now`` (departed ones leave the FIFO)."""
+        deps = self.deps
+        while deps and deps[0] <= now:
+            deps.popleft()
+        return len(deps)
 
 
 class Simulator:
@@ -79,16 +107,12 @@ class Simulator:
         link = self.config.link
         self._bw = link.bandwidth_bps
         self._ser_x = self.config.wire_bytes * 8 * 1_000_000_000
-        self._free_x = 0
-        self._deps: deque[int] = deque()
+        self.up = LinkQueue()
+        self.up.used = True
+        self.down = LinkQueue()
         self._buffer = self.config.buffer_limit
         self._ecn_k = link.ecn_threshold_pkts
         self._loss_p = link.loss_prob
-        self.link_tx = 0
-        self.link_drops = 0
-        self.link_marks = 0
-        self.max_queue = 0
-        self.queue_trace: list[tuple[int, int]] = []
         if self.config.sample_interval_us:
             self._push(0, EV_SAMPLE, None)
 
@@ -122,6 +146,7 @@ class Simulator:
         ecn: bool | None = None,
         writes: Iterable[tuple[int, int]] = (),
         listener: Listener | None = None,
+        direction: str = "up",
     ) -> TcpFlow:
         """Add a flow that connects at ``start_us``.
 
@@ -132,7 +157,22 @@ class Simulator:
         connect time.  With ``listener`` the receiving socket is accepted from it: it
         inherits the listener's CC at connect (accept) time, holds its reference and
         runs its ``init``/``release`` (see :mod:`structops.sim.listener`).
+
+        ``direction`` says who sends: ``"up"`` (client to server, the client socket's CC
+        ``cc``), ``"down"`` (server to client: the accepted socket sends with the CC it
+        inherited from ``listener``, which it needs, over the link's reverse direction)
+        or ``"both"`` (two data flows on the same two sockets).  The returned flow carries
+        the requested direction (for ``"both"`` the up one, its :attr:`~TcpFlow.peer` the
+        down one, which gets the next flow id); ``size_bytes`` applies to each direction,
+        ``writes`` to the returned flow.
         """
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        if direction != "up" and listener is None:
+            raise ValueError(
+                f"direction {direction!r} needs a listener: server-to-client data is sent by the accepted "
+                "socket with the congestion control it inherits (use Simulator.listen())"
+            )
         if base_rtt_us < 1:
             raise ValueError(f"base_rtt_us must be >= 1, got {base_rtt_us}")
         if start_us * 1000 < self.now:
@@ -141,19 +181,14 @@ class Simulator:
             raise ValueError(f"size_bytes must be >= 0, got {size_bytes}")
         if isinstance(cc, str) and self.registry.find(cc) is None:
             raise bpf_error(errno.ENOENT, f"no congestion control named {cc!r}", op="add flow")
-        fid = len(self.flows)
-        isn = self.rng.getrandbits(32) if self.config.random_isn else 0
-        flow = TcpFlow(
-            self,
-            fid,
-            base_rtt_us=base_rtt_us,
-            start_us=start_us,
-            size_bytes=size_bytes,
-            isn=isn,
-            ecn=self.config.ecn if ecn is None else ecn,
+        ecn_on = self.config.ecn if ecn is None else ecn
+        flow = self._new_flow(
+            base_rtt_us, start_us, size_bytes, ecn_on, listener, "down" if direction == "down" else "up"
         )
-        flow.listener = listener
-        self.flows.append(flow)
+        fid = flow.flow_id
+        if direction == "both":
+            flow.peer = self._new_flow(base_rtt_us, start_us, size_bytes, ecn_on, listener, "peer")
+            flow.peer.peer = flow
         self._flow_cc[fid] = cc
         start_ns = start_us * 1000
         if self.config.start_jitter_us:
@@ -164,6 +199,30 @@ class Simulator:
                 raise ValueError(f"write at {t_us} us is before the flow starts ({start_us} us)")
             self._push(t_us * 1000, EV_WRITE, flow, nbytes)
             flow.pending_writes += 1
+        return flow
+
+    def _new_flow(
+        self, base_rtt_us: int, start_us: int, size_bytes: int | None, ecn: bool, listener: Listener | None, way: str
+    ) -> TcpFlow:
+        """``way``: ``"up"``, ``"down"``, or ``"peer"`` (the down half of a ``"both"`` flow,
+        whose sockets are its up half's, so it makes none)."""
+        isn = self.rng.getrandbits(32) if self.config.random_isn else 0
+        flow = TcpFlow(
+            self,
+            len(self.flows),
+            base_rtt_us=base_rtt_us,
+            start_us=start_us,
+            size_bytes=size_bytes,
+            isn=isn,
+            ecn=ecn,
+            sock=TcpSock(self.config.mss, flow_id=len(self.flows), role="peer") if way == "peer" else None,
+        )
+        flow.listener = listener
+        if way != "up":
+            flow.direction = "down"
+            flow.link = self.down
+            self.down.used = True
+        self.flows.append(flow)
         return flow
 
     def listen(self, cc: CcChoice = None) -> Listener:
@@ -277,10 +336,9 @@ class Simulator:
         for f in self.flows:
             if f.ops is not None and not f.closed:
                 f.sample(t_us)
-        deps = self._deps
-        while deps and deps[0] <= self.now:
-            deps.popleft()
-        self.queue_trace.append((t_us, len(deps)))
+        self.up.trace.append((t_us, self.up.length(self.now)))
+        if self.down.used:
+            self.down.trace.append((t_us, self.down.length(self.now)))
         self._push(self.now + self.config.sample_interval_us * 1000, EV_SAMPLE, None)
 
     # -- scheduling helpers used by flows -------------------------------------------------
@@ -318,35 +376,36 @@ class Simulator:
         heapq.heappush(self._heap, (t, self._seq, EV_ACK, flow, ack_i, sack_i, dsack_i, ece, tsecr))
 
     def transmit(self, flow: FlowBase, idx: int, tsval: int, cwr: int, ect: int) -> None:
-        """Offer data segment ``idx`` of ``flow`` to the bottleneck queue."""
+        """Offer data segment ``idx`` of ``flow`` to its direction's bottleneck queue."""
         now = self.now
-        deps = self._deps
+        link = flow.link
+        deps = link.deps
         while deps and deps[0] <= now:
             deps.popleft()
         qlen = len(deps)
         if flow.drop_plan and flow.drop_plan.get(idx):
             flow.drop_plan[idx] -= 1
-            self.link_drops += 1
+            link.drops += 1
             flow.drops += 1
             return
         if qlen >= self._buffer or (self._loss_p and self.rng.random() < self._loss_p):
-            self.link_drops += 1
+            link.drops += 1
             flow.drops += 1
             return
         ce = 0
         if ect and self._ecn_k is not None and qlen >= self._ecn_k:
             ce = 1
-            self.link_marks += 1
+            link.marks += 1
         bw = self._bw
         start = now * bw
-        if self._free_x > start:
-            start = self._free_x
-        self._free_x = start + self._ser_x
-        dep = -(-self._free_x // bw)
+        if link.free_x > start:
+            start = link.free_x
+        link.free_x = start + self._ser_x
+        dep = -(-link.free_x // bw)
         deps.append(dep)
-        if qlen + 1 > self.max_queue:
-            self.max_queue = qlen + 1
-        self.link_tx += 1
+        if qlen + 1 > link.max_queue:
+            link.max_queue = qlen + 1
+        link.tx += 1
         t = dep + flow.fwd_delay_ns
         if self._proc_j:
             t += int(self.jitter_rng.random() * self._proc_j)
@@ -359,6 +418,31 @@ class Simulator:
         heapq.heappush(self._heap, (t, self._seq, EV_DATA, flow, idx, tsval, ce, cwr, ect))
 
     # -- results ----------------------------------------------------------------------------
+    @property
+    def link_tx(self) -> int:
+        """Data packets the link carried (both directions)."""
+        return self.up.tx + self.down.tx
+
+    @property
+    def link_drops(self) -> int:
+        """Data packets dropped at the bottleneck (both directions)."""
+        return self.up.drops + self.down.drops
+
+    @property
+    def link_marks(self) -> int:
+        """Data packets CE-marked at the bottleneck (both directions)."""
+        return self.up.marks + self.down.marks
+
+    @property
+    def max_queue(self) -> int:
+        """The longest queue seen in either direction (packets)."""
+        return max(self.up.max_queue, self.down.max_queue)
+
+    @property
+    def queue_trace(self) -> list[tuple[int, int]]:
+        """``(t_us, packets)`` samples of the up (client-to-server) queue."""
+        return self.up.trace
+
     def summary(self) -> list[FlowSummary]:
         """One :class:`FlowSummary` per started flow."""
         t_us = self.now // 1000
@@ -370,12 +454,19 @@ class Simulator:
         chosen = flows if flows is not None else [f for f in self.flows if f.ops is not None]
         return jain_fairness([summarize(f, t_us).throughput_bps for f in chosen])
 
-    def utilisation(self) -> float:
-        """Fraction of link capacity used by acknowledged data (wire bytes) so far."""
+    def utilisation(self, direction: str | None = None) -> float:
+        """Fraction of link capacity used by acknowledged data (wire bytes) so far: of one
+        ``direction`` (``"up"``/``"down"``), or by default of every direction flows use."""
         if self.now <= 0:
             raise ValueError("utilisation needs a positive time span")
-        acked = sum(f.una for f in self.flows) * self.config.wire_bytes * 8
-        return acked * 1_000_000_000 / (self._bw * self.now)
+        if direction is None:
+            chosen = self.flows
+            lanes = int(self.up.used) + int(self.down.used)
+        else:
+            chosen = [f for f in self.flows if f.direction == direction]
+            lanes = 1
+        acked = sum(f.una for f in chosen) * self.config.wire_bytes * 8
+        return acked * 1_000_000_000 / (self._bw * self.now * lanes)
 
     def write_trace_csv(self, out: TextIO) -> int:
         """Write all flow traces as CSV (see :data:`~structops.sim.trace.TRACE_COLUMNS`)."""

@@ -31,8 +31,6 @@ timer are in :mod:`structops.sim.output`, loss recovery in :mod:`structops.sim.r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from structops.sim.consts import (
     CA_ACK_ECE,
     CA_ACK_SLOWPATH,
@@ -62,13 +60,6 @@ from structops.sim.consts import (
     TCP_CA_Open,
     TCP_CA_Recovery,
 )
-from structops.sim.ops import TcpCongestionOps
-from structops.sim.receiver import TcpReceiver
-from structops.sim.sock import AckSample, RateSample, TcpSock
-from structops.sim.tcp_cong import minmax_running_min
-
-if TYPE_CHECKING:
-    pass
 from structops.sim.estimators import Estimators
 from structops.sim.flowbase import (
     REXMIT_NONE,
@@ -77,37 +68,34 @@ from structops.sim.flowbase import (
     TCPCB_SACKED_ACKED,
     TCPCB_SACKED_RETRANS,
 )
+from structops.sim.ops import TcpCongestionOps
 from structops.sim.output import Output
+from structops.sim.receiver import TcpReceiver
+from structops.sim.sock import AckSample, RateSample, TcpSock
+from structops.sim.tcp_cong import minmax_running_min
 
 
 class TcpFlow(Output, Estimators):
     """One connection: a sender :class:`TcpSock` (``tp``), its receiver and stats."""
 
     def open(self, ops: TcpCongestionOps) -> None:
-        """Become established: ``tcp_init_transfer()`` then ``tcp_init_congestion_control()``."""
+        """Become established: ``tcp_init_transfer()`` then ``tcp_init_congestion_control()``
+        on each socket.  ``ops`` is the client socket's CC (its connect-time choice); an
+        accepted socket takes its listener's.  With a :attr:`peer` (data both ways) the
+        peer sends from this flow's receiving socket to its sending one."""
+        if self.direction == "down":
+            self._open_down(ops)
+            return
         tp = self.tp
-        sim = self.sim
-        tp.tcp_mstamp_refresh(sim.now)
-        tp.snd_una = tp.snd_nxt = tp.write_seq = tp.high_seq = tp.rtt_seq = tp.cwnd_usage_seq = self.isn
-        tp.icsk_ca_ops = ops
-        tp.icsk_ca_priv[:] = bytes(TCP_CA_PRIV_SIZE)
-        tp.icsk_rto = self.rto_us * sim.config.hz // 1_000_000
-        tp.snd_cwnd = min(sim.config.init_cwnd, tp.snd_cwnd_clamp)
-        tp.snd_cwnd_stamp = self._jiffies()
-        tp.rtt_min = [self._jiffies(), U32, self._jiffies(), U32, self._jiffies(), U32]
-        if self.ecn_wanted or ops.flags & TCP_CONG_NEEDS_ECN:
-            tp.ecn_flags = TCP_ECN_OK
-        self.ops = ops
-        # The handshake is not simulated, but like tcp_synack_rtt_meas() its RTT
-        # sample (the path's base RTT) seeds srtt / rto before the first data.
-        self._rtt_estimator(self.base_rtt_us)
-        self.rto_us = min((tp.srtt_us >> 3) + tp.rttvar_us, TCP_RTO_MAX_US)
-        tp.icsk_rto = self.rto_us * sim.config.hz // 1_000_000
-        minmax_running_min(tp.rtt_min, TCP_MIN_RTT_WLEN_S * sim.config.hz, self._jiffies(), self.base_rtt_us)
+        self._prepare_sender(ops, bool(self.ecn_wanted or ops.flags & TCP_CONG_NEEDS_ECN))
         self._init_cc(tp)
         rsk = self.new_sock("rcv")
+        peer = self.peer
+        if peer is not None and self.listener is not None:
+            peer.tp = rsk
+            peer._prepare_sender(self.listener.ops, bool(tp.ecn_flags & TCP_ECN_OK))
         rsk.rcv_nxt = self.isn
-        rsk.tcp_mstamp_refresh(sim.now)
+        rsk.tcp_mstamp_refresh(self.sim.now)
         rsk.ecn_flags = tp.ecn_flags
         needs_ecn = bool(ops.flags & TCP_CONG_NEEDS_ECN)
         self.rcv = TcpReceiver(self, rsk, needs_ecn)
@@ -119,8 +107,61 @@ class TcpFlow(Output, Estimators):
             # The receiving socket runs the same CC (it needs the CE events).
             rsk.icsk_ca_ops = ops
             self._init_cc(rsk)
+        self._start_sending()
+        if peer is not None:
+            peer._receive_on(tp)
+            peer._start_sending()
+
+    def _open_down(self, client_ops: TcpCongestionOps) -> None:
+        """Server-to-client data only: the client socket (``client_ops``, initialised first,
+        as the client completes the handshake first) receives; the accepted socket sends
+        with the listener's CC."""
+        assert self.listener is not None
+        client = self.new_sock("rcv")
+        client.tcp_mstamp_refresh(self.sim.now)
+        client.icsk_ca_ops = client_ops
+        client.icsk_ca_priv[:] = bytes(TCP_CA_PRIV_SIZE)
+        ecn_ok = bool(self.ecn_wanted or client_ops.flags & TCP_CONG_NEEDS_ECN)  # the client asks in its SYN
+        if ecn_ok:
+            client.ecn_flags = TCP_ECN_OK
+        self._init_cc(client)
+        self._prepare_sender(self.listener.ops, ecn_ok)
+        self._init_cc(self.tp)
+        self._receive_on(client)
+        self._start_sending()
+
+    def _prepare_sender(self, ops: TcpCongestionOps, ecn_ok: bool) -> None:
+        """The sending socket ``tp`` established with ``ops`` (not yet initialised)."""
+        tp = self.tp
+        sim = self.sim
+        tp.tcp_mstamp_refresh(sim.now)
+        tp.snd_una = tp.snd_nxt = tp.write_seq = tp.high_seq = tp.rtt_seq = tp.cwnd_usage_seq = self.isn
+        tp.icsk_ca_ops = ops
+        tp.icsk_ca_priv[:] = bytes(TCP_CA_PRIV_SIZE)
+        tp.icsk_rto = self.rto_us * sim.config.hz // 1_000_000
+        tp.snd_cwnd = min(sim.config.init_cwnd, tp.snd_cwnd_clamp)
+        tp.snd_cwnd_stamp = self._jiffies()
+        tp.rtt_min = [self._jiffies(), U32, self._jiffies(), U32, self._jiffies(), U32]
+        if ecn_ok:
+            tp.ecn_flags = TCP_ECN_OK
+        self.ops = ops
+        # The handshake is not simulated, but like tcp_synack_rtt_meas() its RTT
+        # sample (the path's base RTT) seeds srtt / rto before the first data.
+        self._rtt_estimator(self.base_rtt_us)
+        self.rto_us = min((tp.srtt_us >> 3) + tp.rttvar_us, TCP_RTO_MAX_US)
+        tp.icsk_rto = self.rto_us * sim.config.hz // 1_000_000
+        minmax_running_min(tp.rtt_min, TCP_MIN_RTT_WLEN_S * sim.config.hz, self._jiffies(), self.base_rtt_us)
+
+    def _receive_on(self, sk: TcpSock) -> None:
+        """Receive this flow's data on the client socket ``sk`` (CE events if its CC needs ECN)."""
+        sk.rcv_nxt = self.isn
+        sk.tcp_mstamp_refresh(self.sim.now)
+        ops = sk.icsk_ca_ops
+        self.rcv = TcpReceiver(self, sk, ops is not None and bool(ops.flags & TCP_CONG_NEEDS_ECN))
+
+    def _start_sending(self) -> None:
         if self.size_bytes is not None:
-            tp.write_seq = self._seq(self.end)
+            self.tp.write_seq = self._seq(self.end)
         self.write_xmit()
 
     def _init_cc(self, sk: TcpSock) -> None:
@@ -150,12 +191,15 @@ class TcpFlow(Output, Estimators):
             self._init_cc(tp)
 
     def close(self) -> None:
-        """Close both sockets, calling ``release`` where the CC was initialised."""
+        """Stop sending; close both sockets (``release`` where the CC was initialised) unless
+        the :attr:`peer` direction still runs."""
         if self.closed:
             return
         self.closed = True
         self.end_us = self.sim.now // 1000
         self.rto_deadline_ns = -1
+        if self.peer is not None and not self.peer.closed:
+            return  # the other direction still uses both sockets: the last to finish closes them
         self._cleanup_cc(self.tp)
         if self.rcv is not None and self.rcv.sk.icsk_ca_ops is not None:
             self._cleanup_cc(self.rcv.sk)

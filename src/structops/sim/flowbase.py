@@ -20,7 +20,8 @@ from structops.sim.receiver import TcpReceiver
 from structops.sim.sock import TcpSock
 
 if TYPE_CHECKING:
-    from structops.sim.engine import Simulator
+    from structops.sim.engine import LinkQueue, Simulator
+    from structops.sim.flow import TcpFlow
     from structops.sim.listener import Listener
 
 # TCP_SKB_CB(skb)->sacked bits (TCPCB_*)
@@ -63,7 +64,10 @@ class FlowBase:
         size_bytes: int | None,
         isn: int,
         ecn: bool,
+        sock: TcpSock | None = None,
     ) -> None:
+        """``sock``: a stand-in sender socket (no factory call) for a flow whose sockets
+        another flow makes (the down half of a two-way connection)."""
         cfg = sim.config
         self.sim = sim
         self.flow_id = flow_id
@@ -76,9 +80,15 @@ class FlowBase:
         self.end_us: int | None = None
         self.closed = False
         self.ecn_wanted = ecn
-        self.tp: TcpSock = self.new_sock("snd")
+        self.tp: TcpSock = self.new_sock("snd") if sock is None else sock
         self.rcv: TcpReceiver | None = None
-        self.listener: Listener | None = None  # accepted from it: the receiver inherits its CC
+        self.listener: Listener | None = None  # accepted from it: the server socket inherits its CC
+        #: "up": the client sends (``tp`` is the client socket); "down": the server sends
+        #: (``tp`` is the accepted socket, the receiver is the client) on the reverse link.
+        self.direction = "up"
+        self.link: LinkQueue = sim.up
+        #: the other direction of the same connection (same two sockets), if it carries data
+        self.peer: TcpFlow | None = None
         self.ops: TcpCongestionOps | None = None
         self.oplog: list[tuple[int, str, str, tuple[Any, ...]]] | None = [] if cfg.trace_ops else None
         self.trace: list[tuple[int, int, int, int, int, int, int]] = []

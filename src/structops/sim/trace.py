@@ -1,4 +1,9 @@
-"""Per-flow summaries, Jain's fairness index and CSV export of simulation traces."""
+"""Per-flow summaries, Jain's fairness index and CSV export of simulation traces.
+
+A flow carries data one way: ``direction`` ``"up"`` (client to server) or ``"down"``
+(server to client, sent by the accepted socket).  The CSV files get a ``direction``
+column when some flow is ``"down"`` (and stay as before when every flow is ``"up"``).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ class FlowSummary:
     drops: int
     avg_rtt_us: float
     min_rtt_us: int
+    direction: str = "up"
 
 
 def summarize(flow: TcpFlow, now_us: int) -> FlowSummary:
@@ -50,6 +56,7 @@ def summarize(flow: TcpFlow, now_us: int) -> FlowSummary:
         drops=flow.drops,
         avg_rtt_us=flow.rtt_sum / flow.rtt_cnt if flow.rtt_cnt else 0.0,
         min_rtt_us=tp.rtt_min[1] if tp.rtt_min[1] != 0xFFFFFFFF else 0,
+        direction=flow.direction,
     )
 
 
@@ -66,25 +73,30 @@ def jain_fairness(values: Sequence[float]) -> float:
 
 def write_trace_csv(flows: Iterable[TcpFlow], out: TextIO) -> int:
     """Write every flow's sampled trace as CSV (``TRACE_COLUMNS``); returns rows."""
+    flows = list(flows)
+    two_way = any(f.direction != "up" for f in flows)
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(TRACE_COLUMNS)
+    w.writerow((*TRACE_COLUMNS, "direction") if two_way else TRACE_COLUMNS)
     n = 0
     for f in flows:
+        tail = (f.direction,) if two_way else ()
         for row in f.trace:
-            w.writerow((f.flow_id, *row))
+            w.writerow((f.flow_id, *row, *tail))
             n += 1
     return n
 
 
 def write_summary_csv(summaries: Iterable[FlowSummary], out: TextIO) -> int:
     """Write flow summaries as CSV (one row per flow); returns rows."""
+    rows = [astuple(s) for s in summaries]
+    names = [f.name for f in fields(FlowSummary)]
+    if all(s[-1] == "up" for s in rows):
+        names.pop()  # one-way runs keep their columns
+        rows = [s[:-1] for s in rows]
     w = csv.writer(out, lineterminator="\n")
-    w.writerow([f.name for f in fields(FlowSummary)])
-    n = 0
-    for s in summaries:
-        w.writerow(astuple(s))
-        n += 1
-    return n
+    w.writerow(names)
+    w.writerows(rows)
+    return len(rows)
 
 
 def write_oplog_csv(flows: Iterable[TcpFlow], out: TextIO) -> int:
