@@ -175,10 +175,13 @@ class Member(_Lazy):
         return self.bit_offset // 8
 
 
+@dataclass(frozen=True, eq=False, repr=False)
 class _Composite(Type):
+    """The fields of a struct or union: ``name``, ``size`` in bytes, ``members``."""
+
     name: str
     size: int
-    members: tuple[Member, ...]
+    members: tuple[Member, ...] = ()
 
     def member(self, name: str) -> Member:
         """Return the direct member called ``name`` (KeyError if there is none)."""
@@ -188,23 +191,15 @@ class _Composite(Type):
         raise KeyError(f"{describe(self)} has no member {name!r}")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Struct(_Composite):
     """BTF_KIND_STRUCT: ``struct name`` of ``size`` bytes."""
 
-    name: str
-    size: int
-    members: tuple[Member, ...] = ()
     kind = 4
 
 
-@dataclass(frozen=True, eq=False, repr=False)
 class Union(_Composite):
     """BTF_KIND_UNION: ``union name`` of ``size`` bytes."""
 
-    name: str
-    size: int
-    members: tuple[Member, ...] = ()
     kind = 5
 
 
@@ -217,24 +212,24 @@ class EnumValue(_Lazy):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Enum(Type):
-    """BTF_KIND_ENUM: up to 32-bit enumerators; ``signed`` is the kind_flag (btf.rst 2.2.6)."""
+class _Enumeration(Type):
+    """The fields of both enum kinds: ``name``, ``size``, ``values``; ``signed`` is the kind_flag."""
 
     name: str
     size: int
     values: tuple[EnumValue, ...] = ()
     signed: bool = False
+
+
+class Enum(_Enumeration):
+    """BTF_KIND_ENUM: up to 32-bit enumerators (btf.rst 2.2.6)."""
+
     kind = 6
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Enum64(Type):
-    """BTF_KIND_ENUM64: 64-bit enumerators; ``signed`` is the kind_flag (btf.rst 2.2.19)."""
+class Enum64(_Enumeration):
+    """BTF_KIND_ENUM64: 64-bit enumerators (btf.rst 2.2.19)."""
 
-    name: str
-    size: int
-    values: tuple[EnumValue, ...] = ()
-    signed: bool = False
     kind = 19
 
 
@@ -248,35 +243,41 @@ class Fwd(Type):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Typedef(Type):
-    """BTF_KIND_TYPEDEF: ``typedef type name``."""
+class _Named(Type):
+    """A kind that gives a ``name`` to (or tags with it) another ``type``."""
 
     name: str
     type: Type
+
+
+class Typedef(_Named):
+    """BTF_KIND_TYPEDEF: ``typedef type name``."""
+
     kind = 8
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class Volatile(Type):
-    """BTF_KIND_VOLATILE: ``volatile type``."""
+class _Qualifier(Type):
+    """A kind that qualifies ``type`` and has no name."""
 
     type: Type
+
+
+class Volatile(_Qualifier):
+    """BTF_KIND_VOLATILE: ``volatile type``."""
+
     kind = 9
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Const(Type):
+class Const(_Qualifier):
     """BTF_KIND_CONST: ``const type``."""
 
-    type: Type
     kind = 10
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Restrict(Type):
+class Restrict(_Qualifier):
     """BTF_KIND_RESTRICT: ``restrict type``."""
 
-    type: Type
     kind = 11
 
 
@@ -347,22 +348,17 @@ class Float(Type):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class DeclTag(Type):
+class DeclTag(_Named):
     """BTF_KIND_DECL_TAG: ``btf_decl_tag(name)`` on ``type`` or, with ``component_idx`` >= 0, on
     its member / parameter number ``component_idx``."""
 
-    name: str
-    type: Type
     component_idx: int = -1
     kind = 17
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class TypeTag(Type):
+class TypeTag(_Named):
     """BTF_KIND_TYPE_TAG: ``btf_type_tag(name)`` qualifying ``type`` (e.g. ``__user``)."""
 
-    name: str
-    type: Type
     kind = 18
 
 
@@ -417,10 +413,8 @@ def _lazy_fields(cls: type, *names: str) -> None:
 
 
 for _cls, _names in (
-    (Struct, ("members",)),
-    (Union, ("members",)),
-    (Enum, ("values",)),
-    (Enum64, ("values",)),
+    (_Composite, ("members",)),
+    (_Enumeration, ("values",)),
     (FuncProto, ("params",)),
     (Datasec, ("vars",)),
 ):
