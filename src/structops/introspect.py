@@ -19,17 +19,22 @@ Every fd the introspector opens is closed by :meth:`Introspector.close`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from structops import btf as btflib
 from structops.abi.attrs import GetIdAttr, InfoAttr, MapElemAttr
 from structops.abi.consts import Cmd, LinkType, MapType, ProgType
+from structops.abi.layout import Layout
 from structops.abi.protocol import Kernel
 from structops.abi.tables import BTF_INFO, LINK_INFO, MAP_INFO, PROG_INFO
 from structops.errors import BpfError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "BtfInfo",
@@ -44,6 +49,7 @@ __all__ = [
 ]
 
 ObjKind = Literal["map", "prog", "link", "btf"]
+InfoT = TypeVar("InfoT", bound="DataclassInstance")
 
 _NEXT_ID = {
     "map": Cmd.BPF_MAP_GET_NEXT_ID,
@@ -86,6 +92,18 @@ def link_type_name(value: int) -> str | None:
 
 def _cstr(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def _decode(cls: type[InfoT], layout: Layout, raw: bytes, **given: Any) -> InfoT:
+    """An info record whose fields are read from the layout fields of the same names
+    (``str`` ones from char arrays, ``bool`` ones from flags); ``given`` values win."""
+    values = layout.unpack(raw)
+    kw = dict(given)
+    for f in dataclasses.fields(cls):
+        if f.name not in kw:
+            v = values[f.name]
+            kw[f.name] = _cstr(v) if isinstance(v, bytes) and f.type == "str" else bool(v) if f.type == "bool" else v
+    return cls(**kw)
 
 
 class _IntField:
@@ -167,9 +185,7 @@ class ProgInfo:
     @classmethod
     def from_bytes(cls, raw: bytes, map_ids: tuple[int, ...] = ()) -> ProgInfo:
         """Decode the info bytes (``map_ids`` were copied to a user buffer separately)."""
-        kw: dict[str, Any] = {k: v for k, v in PROG_INFO.unpack(raw).items() if k in cls.__dataclass_fields__}
-        kw.update(map_ids=map_ids, name=_cstr(kw["name"]), gpl_compatible=bool(kw["gpl_compatible"]))
-        return cls(**kw)
+        return _decode(cls, PROG_INFO, raw, map_ids=map_ids)
 
 
 @dataclass(frozen=True)
@@ -184,10 +200,8 @@ class LinkInfo:
     @classmethod
     def from_bytes(cls, raw: bytes) -> LinkInfo:
         """Decode the info bytes; ``map_id`` is meaningful for struct_ops links only."""
-        f = {k: LINK_INFO.read_int(k, raw) for k in ("type", "id", "prog_id", "map_id")}
-        if f["type"] != LinkType.BPF_LINK_TYPE_STRUCT_OPS:
-            f["map_id"] = 0
-        return cls(**f)
+        struct_ops = LINK_INFO.read_int("type", raw) == LinkType.BPF_LINK_TYPE_STRUCT_OPS
+        return _decode(cls, LINK_INFO, raw) if struct_ops else _decode(cls, LINK_INFO, raw, map_id=0)
 
 
 @dataclass(frozen=True)
@@ -274,8 +288,7 @@ class Introspector:
         raw = self._info(fd, BTF_INFO.size, BTF_INFO.pack({"name": name_buf.addr, "name_len": 64}))
         name_len = BTF_INFO.read_int("name_len", raw)
         name = _cstr(name_buf.read(0, min(name_len, 64))) if name_len else ""
-        f = {k: BTF_INFO.read_int(k, raw) for k in ("id", "btf_size", "kernel_btf")}
-        return BtfInfo(f["id"], f["btf_size"], name, bool(f["kernel_btf"]))
+        return _decode(BtfInfo, BTF_INFO, raw, name=name)
 
     def btf_spec(self, btf_obj_id: int) -> btflib.Spec:
         """The BTF object ``btf_obj_id`` (a program's or map's BTF) read through its info."""
