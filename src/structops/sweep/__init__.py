@@ -13,17 +13,10 @@ when a sweep runs or a table is built.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
-
 from structops.sweep.axes import Axis, GridError
+from structops.sweep.engine import run
 from structops.sweep.grid import Grid, Point, load_grid, parse_grid
 from structops.sweep.kinds import Kind, get_kind, kind_names, register_kind
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from structops.sweep.engine import OnPoint
 
 __all__ = [
     "Axis",
@@ -39,28 +32,3 @@ __all__ = [
     "run",
 ]
 
-
-def run(
-    grid: Grid | str | Path | Mapping[str, Any],
-    client: Any = None,
-    *,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    out: str | Path | None = None,
-    resume: bool = False,
-    progress: TextIO | None = None,
-    on_point: OnPoint | None = None,
-) -> Any:
-    """Run the sweep ``grid`` and return its table (pandas DataFrame); see :func:`structops.sweep.engine.run`."""
-    from structops.sweep.engine import run as _run
-
-    return _run(
-        grid,
-        client,
-        workers=workers,
-        scheduler=scheduler,
-        out=out,
-        resume=resume,
-        progress=progress,
-        on_point=on_point,
-    )
