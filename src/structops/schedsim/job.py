@@ -70,6 +70,7 @@ def load_scheduler(kernel: Any, obj: Path, nr_cpus: int) -> Any:
     """Open ``obj``, fill the scx enum and CPU-count tunables, load it on ``kernel``."""
     from structops.api import Collection
     from structops.loader import globals as gv
+    from structops.loader.resize import resize_cpu_arrays
 
     coll = Collection.open(obj)
     scx_enum_init(coll, kernel)
@@ -77,6 +78,7 @@ def load_scheduler(kernel: Any, obj: Path, nr_cpus: int) -> Any:
     for tun in _TUNABLES:
         if tun in names:
             coll.set_global(tun, nr_cpus)
+    resize_cpu_arrays(coll.spec, nr_cpus)  # RESIZE_ARRAY(skel, data, arr, nr_cpu_ids)
     return coll.load(kernel)
 
 

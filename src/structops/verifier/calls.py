@@ -16,8 +16,9 @@ import errno
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
+from structops.verifier import iters
 from structops.verifier.env import MAX_CALL_FRAMES, Reject
-from structops.verifier.memory import check_helper_mem, constant_key_hits, struct_embeds
+from structops.verifier.memory import RDONLY_MEM, check_helper_mem, constant_key_hits, struct_embeds
 from structops.verifier.ops import (
     ARG_ANY,
     ARG_KEY,
@@ -160,10 +161,14 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
     flags = KF(getattr(k, "flags", 0))
     proto = func.type
     released = 0
+    if flags & iters.ITER_KINDS:
+        iters.check_iter_arg(v, st, pc, k, flags)
     for i, p in enumerate(proto.params):
         regno = i + 1
         if regno > 5:
             raise Reject(errno.EINVAL, f"function {name} has {len(proto.params)} args, more than 5")
+        if i == 0 and flags & iters.ITER_KINDS:
+            continue
         reg = st.cur.regs[regno]
         pt = btflib.underlying(p.type)
         if isinstance(pt, btflib.Pointer):
@@ -214,6 +219,9 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
         target = btflib.underlying(ret.target)
         null = bool(flags & KF.RET_NULL)
         regs[0] = Reg(RegType.PTR_TO_BTF_ID, 0, 0, obj=target, trusted=True, maybe_null=null, ref_obj_id=ref, id=ref)
+    elif isinstance(ret, btflib.Pointer) and isinstance(btflib.underlying(ret.target), btflib.Int):
+        null = bool(flags & KF.RET_NULL)  # e.g. bpf_iter_num_next: rdonly mem of the int's size
+        regs[0] = Reg(RegType.PTR_TO_MEM, 0, 0, obj=RDONLY_MEM, maybe_null=null, id=v.new_id() if null else 0)
     elif isinstance(ret, btflib.Int) and not ret.signed and ret.size < 8:
         regs[0] = unknown(0, (1 << (8 * ret.size)) - 1)
     else:
@@ -276,7 +284,11 @@ def check_main_exit(v: Verifier, st: State) -> None:
     returned = r0.ref_obj_id if ret_struct is not None and r0.type == RegType.PTR_TO_BTF_ID else 0
     for ref, insn in sorted(st.refs.items()):
         if ref != returned:
-            raise Reject(errno.EINVAL, f"Unreleased reference id={ref} alloc_insn={insn}")
+            raise Reject(
+                errno.EINVAL,
+                f"Unreleased reference id={ref} alloc_insn={insn}\n"
+                "BPF_EXIT instruction in main prog would lead to reference leak",
+            )
     if isinstance(ret, btflib.Void):
         return
     if r0.type == RegType.NOT_INIT:

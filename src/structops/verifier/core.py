@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
+from structops import btf as btflib
 from structops.isa import Insn, check_insn, format_insn
 from structops.isa.opcodes import OPCODES, AtomicOp, Kind
 from structops.uapi import (
@@ -26,7 +27,7 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.verifier import calls
+from structops.verifier import calls, iters
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.memory import MAX_VAR_OFF, check_access, sized_unknown
 from structops.verifier.scalar import alu_range, branch_outcome, refine, swap_op, unary
@@ -92,6 +93,8 @@ class Verifier:
         self._visited: dict[int, list[_Checkpoint]] = {}
         self._exact: dict[tuple[int, tuple[object, ...]], list[_Checkpoint]] = {}
         self._has_may_goto = False
+        #: ``KF_ITER_NEXT`` call insns and their iterator type (:mod:`structops.verifier.iters`).
+        self.iter_next: dict[int, btflib.Struct] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -211,6 +214,8 @@ class Verifier:
     def run(self) -> VerifyStats:
         """Verify; raise :class:`Reject` on the first invalid path."""
         self.check_cfg()
+        self.iter_next = iters.iter_next_pcs(self)
+        self._prune.update(self.iter_next)
         first = self.initial_state()
         first.priv = self.env.allow_uninit_stack
         stack: _Stack = [(0, first, None)]
@@ -236,7 +241,18 @@ class Verifier:
     def _walk(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> None:
         since = _CHECKPOINT_EVERY
         while True:
-            if pc in self._prune:
+            if pc in self.iter_next:  # forced checkpoint; converged loops are pruned here
+                olds = self._visited.setdefault(pc, [])
+                if iters.visit(self, pc, st, olds[-_MAX_STATES_PER_INSN:]):
+                    self._finish(cp)
+                    return
+                new = _Checkpoint(pc, st.copy(), cp)
+                olds.append(new)
+                self.stats.total_states += 1
+                self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
+                cp = new
+                since = 0
+            elif pc in self._prune:
                 key = st.key()
                 for old in self._exact.get((pc, key), ()):
                     if old.branches == 0:
@@ -317,6 +333,8 @@ class Verifier:
             if s == BPF_PSEUDO_CALL:
                 calls.call_subprog(self, st, pc, pc + 1 + i)
                 return pc + 1 + i
+            if s == BPF_PSEUDO_KFUNC_CALL and pc in self.iter_next:
+                return iters.next_call(self, st, pc, cp, stack, i, o)
             if s == BPF_PSEUDO_KFUNC_CALL:
                 calls.call_kfunc(self, st, pc, i, o)
             else:

@@ -23,10 +23,12 @@ from structops.verifier.state import MAX_BPF_STACK, NOT_INIT, Frame, Reg, RegTyp
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier
 
-__all__ = ["check_access", "check_helper_mem", "constant_key_hits", "sized_unknown", "struct_embeds"]
+__all__ = ["RDONLY_MEM", "check_access", "check_helper_mem", "constant_key_hits", "sized_unknown", "struct_embeds"]
 
 #: Map flag that makes a map read-only for programs (``BPF_F_RDONLY_PROG``).
 BPF_F_RDONLY_PROG = 1 << 7
+#: ``obj`` of a ``PTR_TO_MEM`` register that is ``MEM_RDONLY`` (e.g. ``bpf_iter_num_next``'s int).
+RDONLY_MEM = "rdonly"
 #: Variable offsets beyond this are "unbounded" (``BPF_MAX_VAR_OFF``).
 MAX_VAR_OFF = 1 << 29
 
@@ -99,12 +101,35 @@ def check_access(
         lo = map_value_region_check(regno, reg, off, size, vsize)
         if write and int(getattr(m, "map_flags", 0)) & BPF_F_RDONLY_PROG:
             raise _eacces(f"write into map forbidden, value_size={vsize} off={lo} size={size}")
+        if not write and not reg.var_off:
+            known = _rdonly_map_read(m, lo, size, signed)
+            if known is not None:
+                return known
         return None if write else sized_unknown(size, signed)
     if t == RegType.PTR_TO_BTF_ID:
         return _btf_access(v, regno, reg, off, size, write, signed)
     if t == RegType.PTR_TO_MEM and not reg.maybe_null:
+        if write and reg.obj == RDONLY_MEM:
+            raise _eacces(f"R{regno} cannot write into rdonly_mem")
         return None if write else sized_unknown(size, signed)
     raise _eacces(f"R{regno} invalid mem access '{reg.type_str()}'")
+
+
+def _rdonly_map_read(m: object, off: int, size: int, signed: bool) -> Reg | None:
+    """``bpf_map_direct_read``: a load at a constant offset of a frozen ``BPF_F_RDONLY_PROG``
+    array (``.rodata``, e.g. scx's ``const volatile`` settings) is the value stored there."""
+    if not int(getattr(m, "map_flags", 0)) & BPF_F_RDONLY_PROG or not getattr(m, "frozen", False):
+        return None
+    if int(getattr(m, "map_type", -1)) != 2 or size not in (1, 2, 4, 8):
+        return None
+    try:
+        raw = m.lookup(b"\0\0\0\0")[off : off + size]  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    if len(raw) != size:
+        return None
+    val = int.from_bytes(raw, "little", signed=signed)
+    return const(val)
 
 
 def map_value_region_check(regno: int, reg: Reg, off: int, size: int, vsize: int) -> int:
@@ -272,6 +297,8 @@ def constant_key_hits(st: State, regno: int, m: object) -> bool:
 def _stack_read(frame: Frame, regno: int, o: int, size: int, signed: bool, priv: bool = False) -> Reg:
     slot, b = _slot_of(o)
     cur = frame.stack.get(slot)
+    if isinstance(cur, Reg) and cur.type == RegType.ITER:  # STACK_ITER bytes are not readable
+        raise _eacces(f"invalid read from stack off {o}+0 size {size}")
     if isinstance(cur, Reg) and o % 8 == 0 and size == 8:
         return cur
     if isinstance(cur, Reg) and b + size <= 8:
@@ -311,6 +338,8 @@ def check_helper_mem(st: State, regno: int, size: int, *, write: bool, what: str
             s, bb = _slot_of(x)
             c = frame.stack.get(s)
             if (c is None or (isinstance(c, int) and not c & (1 << bb))) and not st.priv:
+                raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
+            if isinstance(c, Reg) and c.type == RegType.ITER:
                 raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
         return
     if reg.type == RegType.PTR_TO_MAP_VALUE and not reg.maybe_null:

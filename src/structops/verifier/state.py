@@ -44,6 +44,9 @@ class RegType(enum.IntEnum):
     PTR_TO_BTF_ID = 6
     PTR_TO_MEM = 7
     PTR_TO_FUNC = 8
+    #: A stack slot of an open-coded iterator (``STACK_ITER``; never in a register):
+    #: ``umin`` its state, ``vmin`` its loop depth, ``off`` the slot's index in it.
+    ITER = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +242,8 @@ def reg_subsumes(old: Reg, new: Reg) -> bool:
             and new.tm & ~old.tm == 0  # tnum_in(old, new)
             and new.tv & ~old.tm == old.tv
         )
+    if old.type == RegType.ITER:  # stacksafe: the iterator's depth is ignored
+        return new.type == RegType.ITER and replace(old, vmin=0) == replace(new, vmin=0)
     return old == new
 
 

@@ -18,6 +18,7 @@ from structops.kernel.subsys.sched_ext.dsq import Dsq
 from structops.kernel.subsystem import KfuncDef
 from structops.uapi import ProgType
 from structops.verifier.ops import KF
+from structops.vm.iter_num import KF_ITER_FLAGS, iter_num_kfuncs
 
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
@@ -469,13 +470,16 @@ def sched_ext_kfuncs(kernel: EmulatedKernel, state: ScxState) -> list[KfuncDef]:
     def cpumask_empty(mask: int, *_: int) -> int:
         return int(not cpumask(mask))
 
-    return [KfuncDef(name, fn, KF(KF_FLAGS.get(name, 0)), fn.prog_types) for name, fn in impl.items()]  # type: ignore[attr-defined]
+    out = [KfuncDef(name, fn, KF(KF_FLAGS.get(name, 0)), fn.prog_types) for name, fn in impl.items()]  # type: ignore[attr-defined]
+    every = frozenset(int(t) for t in ProgType)  # the common kfunc set (BPF_PROG_TYPE_UNSPEC)
+    out += [KfuncDef(n, fn, KF(KF_ITER_FLAGS[n]), every) for n, fn in iter_num_kfuncs(space).items()]
+    return out
 
 
 #: Kfuncs Linux 6.18 offers schedulers that this kernel does not run (PROG_LOAD names them):
 #: open-coded iterators and bpf_cpumask kptrs need verifier support that is not there yet.
 UNIMPLEMENTED = frozenset(
-    {"bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy", "scx_bpf_task_cgroup", "scx_bpf_cpu_rq"}
+    {"scx_bpf_task_cgroup", "scx_bpf_cpu_rq"}
     | {"bpf_cpumask_create", "bpf_cpumask_acquire", "bpf_cpumask_release", "bpf_cpumask_set_cpu"}
     | {"bpf_cpumask_clear_cpu", "bpf_cpumask_clear"}
 )
