@@ -44,12 +44,11 @@ from structops.sim.consts import CA_EVENT_TX_START, SK_PACING_NONE, TCP_CONG_NON
 from structops.sim.ops import TcpCongestionOps
 from structops.sim.sock import AckSample, TcpSock
 from structops.sim.tcp_cong import (
+    cong_avoid_acked,
     tcp_cong_avoid_ai,
     tcp_in_slow_start,
-    tcp_is_cwnd_limited,
     tcp_jiffies32,
     tcp_reno_undo_cwnd,
-    tcp_slow_start,
 )
 
 _PRIV = struct.Struct("<10IHBB4I")
@@ -281,16 +280,13 @@ def _update(sk: TcpSock, ca: list[int], cwnd: int, acked: int) -> None:
 
 def cubic_cong_avoid(sk: TcpSock, ack: int, acked: int) -> None:
     """``cong_avoid``: slow start, then grow along the cubic curve."""
-    if not tcp_is_cwnd_limited(sk):
+    left = cong_avoid_acked(sk, acked)
+    if left is None:
         return
-    if tcp_in_slow_start(sk):
-        acked = tcp_slow_start(sk, acked)
-        if not acked:
-            return
     ca = _load(sk)
-    _update(sk, ca, sk.snd_cwnd, acked)
+    _update(sk, ca, sk.snd_cwnd, left)
     _store(sk, ca)
-    tcp_cong_avoid_ai(sk, ca[CNT], acked)
+    tcp_cong_avoid_ai(sk, ca[CNT], left)
 
 
 def cubic() -> TcpCongestionOps:

@@ -104,13 +104,22 @@ def tcp_reno_cong_avoid(sk: TcpSock, ack: int, acked: int) -> None:
 
     Does nothing unless :func:`tcp_is_cwnd_limited`.
     """
+    left = cong_avoid_acked(sk, acked)
+    if left is not None:
+        tcp_cong_avoid_ai(sk, sk.snd_cwnd, left)
+
+
+def cong_avoid_acked(sk: TcpSock, acked: int) -> int | None:
+    """The opening of every Reno-style ``cong_avoid``: None when the flow is not
+    cwnd-limited or slow start used up all ``acked``; else the acked count left for
+    congestion avoidance (after :func:`tcp_slow_start` when in slow start)."""
     if not tcp_is_cwnd_limited(sk):
-        return
+        return None
     if tcp_in_slow_start(sk):
         acked = tcp_slow_start(sk, acked)
         if not acked:
-            return
-    tcp_cong_avoid_ai(sk, sk.snd_cwnd, acked)
+            return None
+    return acked
 
 
 def tcp_reno_ssthresh(sk: TcpSock) -> int:
@@ -174,6 +183,7 @@ def tcp_min_rtt(tp: TcpSock) -> int:
 
 __all__ = [
     "KFUNCS",
+    "cong_avoid_acked",
     "minmax_reset",
     "minmax_running_min",
     "tcp_cong_avoid_ai",
