@@ -81,6 +81,10 @@ class Section:
         return self.type == SHT_PROGBITS and bool(self.flags & SHF_EXECINSTR)
 
 
+#: The :class:`Section` fields that are ``Elf64_Shdr`` members (``sh_`` + the name).
+_SHDR_FIELDS: Final = ("type", "flags", "offset", "size", "link", "info", "entsize")
+
+
 @dataclass(frozen=True, slots=True)
 class Symbol:
     """One ``Elf64_Sym`` with its name resolved."""
@@ -160,20 +164,8 @@ class ElfObject:
         for i, h in enumerate(headers):
             name = _cstr(names, h["sh_name"], f"section {i} name") if i else ""
             data = b"" if h["sh_type"] == SHT_NOBITS else self._bytes(h, i)
-            self.sections.append(
-                Section(
-                    index=i,
-                    name=name,
-                    type=h["sh_type"],
-                    flags=h["sh_flags"],
-                    offset=h["sh_offset"],
-                    size=h["sh_size"],
-                    link=h["sh_link"],
-                    info=h["sh_info"],
-                    entsize=h["sh_entsize"],
-                    data=data,
-                )
-            )
+            header = {f: h[f"sh_{f}"] for f in _SHDR_FIELDS}
+            self.sections.append(Section(index=i, name=name, data=data, **header))
         symtabs = [s for s in self.sections if s.type == SHT_SYMTAB]
         if len(symtabs) != 1:
             raise ELFError(f"expected exactly one symbol table, found {len(symtabs)}")
