@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
 from structops.kernel.btfview import field_path
@@ -25,6 +25,8 @@ __all__ = ["Cpu", "Task", "TaskLayout", "task_layout"]
 _Q = struct.Struct("<Q")
 _I = struct.Struct("<I")
 _i = struct.Struct("<i")
+_Q_unpack = _Q.unpack_from
+_Q_pack = _Q.pack_into
 
 
 @dataclass(frozen=True)
@@ -84,30 +86,6 @@ def task_layout(task_struct: btflib.Struct) -> TaskLayout:
     )
 
 
-class _ScxU64:
-    """A u64 of ``p->scx`` read and written in the task's kernel struct at its layout offset."""
-
-    def __init__(self, field: str, doc: str) -> None:
-        self.field = field
-        self.__doc__ = doc
-
-    @overload
-    def __get__(self, task: None, owner: type[Task]) -> _ScxU64: ...
-
-    @overload
-    def __get__(self, task: Task, owner: type[Task]) -> int: ...
-
-    def __get__(self, task: Task | None, owner: type[Task]) -> _ScxU64 | int:
-        if task is None:
-            return self
-        assert task.layout is not None
-        return task._get(getattr(task.layout, self.field))
-
-    def __set__(self, task: Task, v: int) -> None:
-        assert task.layout is not None
-        task._set(getattr(task.layout, self.field), v)
-
-
 @dataclass(eq=False)
 class Task:
     """A simulated task: its workload behaviour, its statistics and its kernel struct."""
@@ -145,6 +123,9 @@ class Task:
     scx: Any = None
     kstruct: Allocation | None = None
     layout: TaskLayout | None = None
+    _buf: bytearray = field(default_factory=bytearray, repr=False)  # kstruct.buf once attached
+    _slice_off: int = 0
+    _vtime_off: int = 0
 
     # -- the task_struct -----------------------------------------------------------------
     def attach_struct(self, kmem: KernelMemory, layout: TaskLayout) -> None:
@@ -152,6 +133,7 @@ class Task:
         a = kmem.alloc(layout.size, f"task_struct {self.comm}[{self.pid}]")
         self.kstruct, self.layout = a, layout
         buf = a.buf
+        self._buf, self._slice_off, self._vtime_off = buf, layout.slice, layout.dsq_vtime
         _i.pack_into(buf, layout.pid, self.pid)
         name = self.comm.encode()[:15]
         buf[layout.comm : layout.comm + len(name)] = name
@@ -180,8 +162,25 @@ class Task:
         assert self.kstruct is not None
         _Q.pack_into(self.kstruct.buf, off, v & 0xFFFF_FFFF_FFFF_FFFF)
 
-    slice = _ScxU64("slice", "``p->scx.slice``.")
-    dsq_vtime = _ScxU64("dsq_vtime", "``p->scx.dsq_vtime``.")
+    # ``slice`` and ``dsq_vtime`` are read and written in the struct on every scheduling
+    # decision: straight to the buffer at offsets cached by attach_struct.
+    @property
+    def slice(self) -> int:
+        """``p->scx.slice``."""
+        return int(_Q_unpack(self._buf, self._slice_off)[0])
+
+    @slice.setter
+    def slice(self, v: int) -> None:
+        _Q_pack(self._buf, self._slice_off, v & 0xFFFF_FFFF_FFFF_FFFF)
+
+    @property
+    def dsq_vtime(self) -> int:
+        """``p->scx.dsq_vtime``."""
+        return int(_Q_unpack(self._buf, self._vtime_off)[0])
+
+    @dsq_vtime.setter
+    def dsq_vtime(self, v: int) -> None:
+        _Q_pack(self._buf, self._vtime_off, v & 0xFFFF_FFFF_FFFF_FFFF)
 
     def set_u32(self, off: int, v: int) -> None:
         """Write a 32-bit field of the struct."""

@@ -98,6 +98,7 @@ class ScxSched(IdleTracking):
     _run_tramp: Any = None
     _masks: dict[str, int] = field(default_factory=dict)  # op -> its SX-K1 kf mask (ops present only)
     _vm: Any = None
+    _order_cache: dict[tuple[tuple[int, ...], int | None], list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         kd = self.kdata
@@ -109,7 +110,7 @@ class ScxSched(IdleTracking):
         self.exit_dump_len = kd.read_int("exit_dump_len") or C.SCX_EXIT_DUMP_DFL_LEN
         names = [m.name for m in kd.desc.type.members]
         self.ops = frozenset(n for n in names if kd.desc.member_supported(names.index(n)) and kd.has(n))
-        self.local = [Dsq(C.SCX_DSQ_LOCAL_ON | c, builtin=True) for c in range(self.machine.nr_cpus)]
+        self.local = [Dsq(C.SCX_DSQ_LOCAL_ON | c, builtin=True, cpu=c) for c in range(self.machine.nr_cpus)]
         self.builtin_idle = "update_idle" not in self.ops or bool(self.flags & C.SCX_OPS_KEEP_BUILTIN_IDLE)
         # op -> trampoline, so a call skips the member lookups (kdata.call does the same)
         tramp = getattr(kd, "trampoline", None)
@@ -435,16 +436,15 @@ class ScxSched(IdleTracking):
     def dispatch_enqueue(self, t: Task, dsq_id: int, enq_flags: int, cpu: int) -> None:
         """Put ``t`` on the DSQ ``dsq_id`` names (migrating for remote local DSQs, SX-D10)."""
         d = self.find_dsq(t, dsq_id, cpu)
-        if d in self.local:
-            target = self.local.index(d)
-            if target != t.cpu:
-                if not t.allowed(target):
-                    self.error(
-                        C.SCX_EXIT_ERROR, f"SCX_DSQ_LOCAL[_ON] target CPU {target} not allowed for {t.comm}[{t.pid}]"
-                    )
-                    d = self.global_dsq
-                else:
-                    self.machine.migrate(t, target)
+        target = d.cpu
+        if target >= 0 and target != t.cpu:
+            if not t.allowed(target):
+                self.error(
+                    C.SCX_EXIT_ERROR, f"SCX_DSQ_LOCAL[_ON] target CPU {target} not allowed for {t.comm}[{t.pid}]"
+                )
+                d = self.global_dsq
+            else:
+                self.machine.migrate(t, target)
         vt = bool(enq_flags & (1 << 57))
         if vt and d.builtin:
             self.error(C.SCX_EXIT_ERROR, "cannot use vtime ordering for built-in DSQs")
@@ -459,8 +459,8 @@ class ScxSched(IdleTracking):
         else:
             d.insert_fifo(t, bool(enq_flags & (C.SCX_ENQ_HEAD | C.SCX_ENQ_PREEMPT)))
         t.scx.dsq = d
-        if d in self.local:
-            c = self.local.index(d)
+        c = d.cpu
+        if c >= 0:
             curr = self.machine.cpus[c].curr
             if curr is None:
                 self.machine.resched(c)

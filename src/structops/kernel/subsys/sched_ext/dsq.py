@@ -28,6 +28,7 @@ class Dsq:
     priq: bool = False
     seq: int = 0
     dead: bool = False
+    cpu: int = -1  # the CPU of a local DSQ; -1 for the others
 
     @property
     def nr(self) -> int:

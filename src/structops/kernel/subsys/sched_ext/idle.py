@@ -26,6 +26,7 @@ class IdleTracking:
     idle: set[int]
     ops: frozenset[str]
     bypass: int
+    _order_cache: dict[tuple[tuple[int, ...], int | None], list[int]]
 
     def call(self, op: str, cpu: int, *args: int, tasks: tuple[Any, ...] = (), ddsp: Any = None) -> int:
         raise NotImplementedError
@@ -52,9 +53,7 @@ class IdleTracking:
 
     def pick_idle(self, allowed: tuple[int, ...] | list[int], flags: int, near: int | None = None) -> int:
         """``scx_pick_idle_cpu``: a fully idle core first, then any idle CPU; claims it."""
-        order = sorted(
-            allowed, key=lambda c: (near is not None and self.machine.cpus[c].llc != self.machine.cpus[near].llc, c)
-        )
+        order = self._pick_order(tuple(allowed), near)
         if self.machine.smt:
             for c in order:
                 if self.core_idle(c) and self.claim(c):
@@ -65,6 +64,17 @@ class IdleTracking:
             if self.claim(c):
                 return c
         return -16  # -EBUSY
+
+    def _pick_order(self, allowed: tuple[int, ...], near: int | None) -> list[int]:
+        """``allowed`` in search order: CPUs sharing ``near``'s LLC first, each part by id (cached)."""
+        cpus = self.machine.cpus
+        llc = cpus[near].llc if near is not None else None
+        order = self._order_cache.get((allowed, llc))
+        if order is None:
+            order = self._order_cache[(allowed, llc)] = sorted(
+                allowed, key=lambda c: (llc is not None and cpus[c].llc != llc, c)
+            )
+        return order
 
     def select_cpu_dfl(self, t: Task, prev: int, wake_flags: int) -> tuple[int, bool]:
         """``scx_select_cpu_dfl`` on the simulated topology (SX-I3)."""
