@@ -1,12 +1,13 @@
-"""The verifier differential corpus: raw-instruction struct_ops programs (issue 12 items 3-5).
+"""The verifier differential corpus (issue 12): struct_ops programs here, the other program
+types, unprivileged loaders, hostile bytecode and the C objects in ``cases_types.py``.
 
 Each :class:`Case` is assembly text (:mod:`structops.isa.asm`) for one member of a
 struct_ops type both kernels have (``bpf_dummy_ops.test_1`` takes
 ``struct bpf_dummy_ops_state *``; ``tcp_congestion_ops.ssthresh`` takes ``struct sock *``).
 Programs that call map helpers target ``tcp_congestion_ops`` (``bpf_dummy_ops`` members may
-not call them on 6.18).  Placeholders are filled per kernel by :func:`render`: ``{MAP8}`` / ``{MAP16}`` are fds of
-ARRAY maps (4-byte key, 8/16-byte value, 4 entries), ``{SND_CWND}`` is the offset of
-``tcp_sock.snd_cwnd`` in that kernel's BTF.
+not call them on 6.18).  Placeholders are filled per kernel by :func:`render`: ``{MAP8}`` /
+``{MAP16}`` are fds of ARRAY maps (4-byte key, 8/16-byte value, 4 entries), ``{HASH8}`` a HASH
+map (4/8, 4 entries), ``{SND_CWND}`` is the offset of ``tcp_sock.snd_cwnd`` in that kernel's BTF.
 
 ``record.py`` loads every case on this machine's kernel and writes the verdict, errno,
 failing instruction and log line to ``linux-6.18.json``; the embedded replay
@@ -15,41 +16,15 @@ failing instruction and log line to ``linux-6.18.json``; the embedded replay
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from casemodel import BAD as _BAD
+from casemodel import CHECKED8 as _CHECKED8
+from casemodel import CHECKED16 as _CHECKED16
+from casemodel import DUMMY, TCP, Case, render
+from casemodel import LOOKUP8 as _LOOKUP8
+from casemodel import OUT as _OUT
+from cases_types import C_CASES, TYPE_CASES
 
 __all__ = ["CASES", "Case", "render"]
-
-DUMMY = ("bpf_dummy_ops", "test_1")
-TCP = ("tcp_congestion_ops", "ssthresh")
-
-# value = map_value_or_null of MAP at key 0 in r0 (clobbers r1, r2)
-_LOOKUP8 = """
-stw [%r10-4], 0
-ld_pseudo %r1, 1, {MAP8}
-mov %r2, %r10
-add %r2, -4
-call 1
-"""
-_LOOKUP16 = _LOOKUP8.replace("{MAP8}", "{MAP16}")
-_CHECKED8 = _LOOKUP8 + "jne %r0, 0, ok\nmov %r0, 0\nexit\nok:\n"
-_OUT = "\nexit\nout:\nmov %r0, 0\nexit"  # the "out:" exit of a bounds check
-_BAD = "\nmov %r0, 0\nexit\nbad:\nmov %r2, 0\nldxdw %r0, [%r2]\nexit"  # "bad:" dereferences a scalar
-_CHECKED16 = _LOOKUP16 + "jne %r0, 0, ok\nmov %r0, 0\nexit\nok:\n"
-
-
-@dataclass(frozen=True)
-class Case:
-    """One program: ``name``, target ``(ops, member)``, assembly, the issue item it covers."""
-
-    name: str
-    target: tuple[str, str]
-    asm: str
-    item: str
-
-
-def render(case: Case, facts: dict[str, int]) -> str:
-    """The case's assembly with the kernel's fds and offsets filled in."""
-    return case.asm.format(**facts)
 
 
 def _c(name: str, asm: str, item: str, target: tuple[str, str] | None = None) -> Case:
@@ -308,3 +283,4 @@ CASES: list[Case] = [
     _c("tcp_write_snd_cwnd", "ldxdw %r1, [%r1]\nstw [%r1+{SND_CWND}], 10\nmov %r0, 1\nexit", "3", TCP),
     _c("tcp_write_offset_0", "ldxdw %r1, [%r1]\nstw [%r1+0], 10\nmov %r0, 1\nexit", "3", TCP),
 ]
+CASES += TYPE_CASES + C_CASES

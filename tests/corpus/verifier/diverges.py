@@ -1,0 +1,420 @@
+# ruff: noqa: E501
+"""Corpus cases where the embedded verifier still differs from Linux 6.18: case -> (fields, why).
+
+The replay (tests/unit/verifier/test_verifier_corpus.py) runs these as strict xfails, so a fix
+turns its test red until the entry is removed.  The reason names what differs and where the fix
+belongs."""
+
+from __future__ import annotations
+
+__all__ = ["DIVERGES"]
+
+DIVERGES: dict[str, tuple[set[str], str]] = {
+    "loop_hits_1m_limit": ({"insn"}, "the 1000001st processed insn is 2 here, 1 on Linux (processing order)"),
+    "c_sk_bpf_loop_oob": (
+        {"message"},
+        "var-offset stack writes with an unbounded offset: Linux's wording 'invalid unbounded variable-offset write to stack'",
+    ),
+    "c_tc_parse_eth": (
+        {"verdict"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "c_tc_parse_eth_nocheck": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "c_tc_sk_lookup_leak": (
+        {"insn", "message"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "c_tc_sk_lookup_release": (
+        {"verdict"},
+        "bpf_sk_lookup_tcp has no modelled proto (kernel/helpers.py): R0 is a scalar, not sock_or_null",
+    ),
+    "c_tp_stack_too_big": (
+        {"verdict"},
+        "the combined stack depth across frames (512) is not checked (subprogs.py / calls.py)",
+    ),
+    "c_xdp_drop_ipv6": (
+        {"verdict"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "c_xdp_off_by_one": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "ctx_read_past_args": ({"message"}, "ctx bound message wording differs"),
+    "hostile_sk_bad_alu_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_sk_invalid_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_sk_ld_imm64_bad_src": (
+        {"message"},
+        "check_cfg wording: Linux says 'unrecognized bpf_ld_imm64 insn' (no src); core._ld_imm64 appends the src and prints the insn line",
+    ),
+    "hostile_sk_recursion": (
+        {"message"},
+        "calls.call_subprog appends ' !' to 'the call stack of 9 frames is too deep'",
+    ),
+    "hostile_sku_bad_alu_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_sku_infinite_loop": (
+        {"insn", "message"},
+        "unprivileged loops: check_cfg (core.py) does not refuse back-edges without CAP_BPF",
+    ),
+    "hostile_sku_invalid_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_sku_ld_imm64_bad_src": (
+        {"message"},
+        "check_cfg wording: Linux says 'unrecognized bpf_ld_imm64 insn' (no src); core._ld_imm64 appends the src and prints the insn line",
+    ),
+    "hostile_sku_recursion": (
+        {"errno", "insn", "message"},
+        "unprivileged bpf-to-bpf calls/callbacks: EPERM check (bpf_capable) missing in core.check_cfg/subprogs",
+    ),
+    "hostile_sku_scalar_as_ptr_after_alu": (
+        {"insn", "message"},
+        "unprivileged mov32 of a pointer ('partial copy of pointer') not refused in core._alu",
+    ),
+    "hostile_st_bad_alu_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_st_invalid_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_st_ld_imm64_bad_src": (
+        {"message"},
+        "check_cfg wording: Linux says 'unrecognized bpf_ld_imm64 insn' (no src); core._ld_imm64 appends the src and prints the insn line",
+    ),
+    "hostile_st_recursion": (
+        {"message"},
+        "calls.call_subprog appends ' !' to 'the call stack of 9 frames is too deep'",
+    ),
+    "hostile_tc_bad_alu_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_tc_invalid_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_tc_ld_imm64_bad_src": (
+        {"message"},
+        "check_cfg wording: Linux says 'unrecognized bpf_ld_imm64 insn' (no src); core._ld_imm64 appends the src and prints the insn line",
+    ),
+    "hostile_tc_recursion": (
+        {"message"},
+        "calls.call_subprog appends ' !' to 'the call stack of 9 frames is too deep'",
+    ),
+    "hostile_tp_bad_alu_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_tp_ctx_negative_off": (
+        {"verdict"},
+        "Linux 6.18 accepts a negative tracepoint ctx offset (tp_prog_is_valid_access compares an int with sizeof); refused here",
+    ),
+    "hostile_tp_invalid_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_tp_ld_imm64_bad_src": (
+        {"message"},
+        "check_cfg wording: Linux says 'unrecognized bpf_ld_imm64 insn' (no src); core._ld_imm64 appends the src and prints the insn line",
+    ),
+    "hostile_tp_recursion": (
+        {"message"},
+        "calls.call_subprog appends ' !' to 'the call stack of 9 frames is too deep'",
+    ),
+    "hostile_xdp_bad_alu_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_xdp_invalid_opcode": (
+        {"message"},
+        "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
+    ),
+    "hostile_xdp_ld_imm64_bad_src": (
+        {"message"},
+        "check_cfg wording: Linux says 'unrecognized bpf_ld_imm64 insn' (no src); core._ld_imm64 appends the src and prints the insn line",
+    ),
+    "hostile_xdp_recursion": (
+        {"message"},
+        "calls.call_subprog appends ' !' to 'the call stack of 9 frames is too deep'",
+    ),
+    "sk_alu_add32_wrap": (
+        {"errno", "insn", "message"},
+        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
+    ),
+    "sk_alu_arsh32": (
+        {"message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_alu_div32": (
+        {"errno", "insn", "message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_alu_le16": (
+        {"verdict"},
+        "le16 of a bounded value: Linux keeps the bounds (truncation of a value already < 2^16), here unbounded above",
+    ),
+    "sk_alu_mod32_imm": (
+        {"errno", "insn", "message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_alu_movsx_neg": (
+        {"errno", "insn", "message"},
+        "movsx8 bounds: Linux gives [-128,127] (smin -128 -> 'max value outside' after +128), here unbounded",
+    ),
+    "sk_alu_mul_overflow": (
+        {"message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_alu_neg32": (
+        {"verdict"},
+        "neg32 then add32: Linux keeps a 32-bit range that zero-extends, here the 64-bit signed range is lost",
+    ),
+    "sk_bounded_loop_unpriv": (
+        {"verdict"},
+        "unprivileged loops: check_cfg (core.py) does not refuse back-edges without CAP_BPF",
+    ),
+    "sk_bpf2bpf_call_unpriv": (
+        {"verdict"},
+        "unprivileged bpf-to-bpf calls/callbacks: EPERM check (bpf_capable) missing in core.check_cfg/subprogs",
+    ),
+    "sk_bpf_loop": (
+        {"insn"},
+        "Linux rejects a callback without func_info at the ld_imm64 (insn line printed); subprogs reports it without the insn",
+    ),
+    "sk_bpf_loop_cb_bad_ret": (
+        {"insn"},
+        "Linux rejects a callback without func_info at the ld_imm64 (insn line printed); subprogs reports it without the insn",
+    ),
+    "sk_bpf_loop_cb_reads_ctx_null": (
+        {"insn"},
+        "Linux rejects a callback without func_info at the ld_imm64 (insn line printed); subprogs reports it without the insn",
+    ),
+    "sk_call_depth_9": ({"message"}, "calls.call_subprog appends ' !' to 'the call stack of 9 frames is too deep'"),
+    "sk_call_recursion": ({"message"}, "calls.call_subprog appends ' !' to 'the call stack of 9 frames is too deep'"),
+    "sk_call_stack_over_512": (
+        {"verdict"},
+        "the combined stack depth across frames (512) is not checked (subprogs.py / calls.py)",
+    ),
+    "sk_helper_bpf_loop_unpriv": (
+        {"insn"},
+        "Linux rejects a callback without func_info at the ld_imm64 (insn line printed); subprogs reports it without the insn",
+    ),
+    "sk_helper_bpf_loop_unpriv_unpriv": (
+        {"errno", "message"},
+        "unprivileged bpf-to-bpf calls/callbacks: EPERM check (bpf_capable) missing in core.check_cfg/subprogs",
+    ),
+    "sk_jeq32_9_in_dw": (
+        {"message"},
+        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
+    ),
+    "sk_jne32_9_out_dw": (
+        {"message"},
+        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
+    ),
+    "sk_jset32_1_in_dw": (
+        {"message"},
+        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
+    ),
+    "sk_jset32_1_in_w": (
+        {"message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_jset_1_in_dw": (
+        {"message"},
+        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
+    ),
+    "sk_jset_1_in_w": (
+        {"message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_jsge32_16_out_w": (
+        {"message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_jsgt32_15_out_w": (
+        {"message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_jsle32_15_in_w": (
+        {"message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_jslt32_16_in_w": (
+        {"message"},
+        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
+    ),
+    "sk_map_delete_key_oob": (
+        {"errno"},
+        "a helper stack access past fp (off+size > 0) is EINVAL on Linux, EACCES here",
+    ),
+    "sk_ptr_compare_ptr_unpriv": (
+        {"verdict"},
+        "unprivileged pointer comparison (allow_ptr_leaks) not checked in core._ptr_jcond",
+    ),
+    "sk_ptr_compare_scalar_unpriv": (
+        {"verdict"},
+        "unprivileged pointer comparison (allow_ptr_leaks) not checked in core._ptr_jcond",
+    ),
+    "sk_ptr_leak_to_ctx_cb_unpriv": (
+        {"verdict"},
+        "unprivileged pointer store into map/ctx: a sub-8-byte STX reaches memory.py without its value (core._step drops it)",
+    ),
+    "sk_ptr_leak_to_map_unpriv": (
+        {"verdict"},
+        "unprivileged pointer store into map/ctx: a sub-8-byte STX reaches memory.py without its value (core._step drops it)",
+    ),
+    "sk_ptr_minus_ptr_unpriv": ({"verdict"}, "unprivileged ptr - ptr not refused in core._ptr_alu"),
+    "sk_ptr_to_scalar_mov32_unpriv": (
+        {"verdict"},
+        "unprivileged mov32 of a pointer ('partial copy of pointer') not refused in core._alu",
+    ),
+    "sk_return_ctx_pointer_unpriv": ({"verdict"}, "unprivileged pointer return not refused in calls.check_main_exit"),
+    "sk_return_pointer_unpriv": ({"verdict"}, "unprivileged pointer return not refused in calls.check_main_exit"),
+    "sk_spill32_fill32_bounds": (
+        {"verdict"},
+        "a 4-byte spill of a scalar keeps its bounds on Linux; core._step passes no value for sub-8-byte stores",
+    ),
+    "sk_spill32_fill32_bounds_unpriv": (
+        {"insn", "message"},
+        "unprivileged pointer-arithmetic sanitation (retrieve_ptr_limit) not modelled in core._ptr_alu",
+    ),
+    "sk_spill_fill_bounds_unpriv": (
+        {"verdict"},
+        "without CAP_BPF Linux does not track spilled scalars (fill gives unknown); tracked here",
+    ),
+    "sk_spill_ptr_corrupt_unpriv": (
+        {"verdict"},
+        "unprivileged partial overwrite of a spilled pointer ('attempt to corrupt spilled pointer on stack') not refused",
+    ),
+    "sk_stack_var_off_read_unpriv": (
+        {"verdict"},
+        "unprivileged variable-offset stack pointer arithmetic not refused in core._ptr_alu",
+    ),
+    "sk_uninit_key_to_helper_unpriv": (
+        {"message"},
+        "stack beyond allocated_stack: Linux's 'off=N size=N' wording (check_stack_access_within_bounds)",
+    ),
+    "sk_uninit_stack_partial_unpriv": (
+        {"message"},
+        "uninitialised bytes of an allocated slot: Linux's wording has no register ('invalid read from stack off -8+4 size 8')",
+    ),
+    "sk_uninit_stack_read_unpriv": (
+        {"message"},
+        "stack beyond allocated_stack: Linux's 'off=N size=N' wording (check_stack_access_within_bounds)",
+    ),
+    "tc_helper_redirect": (
+        {"verdict"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "tc_pkt_end_deref": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "tc_pkt_in_range": (
+        {"verdict"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "tc_pkt_jlt_check": (
+        {"verdict"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "tc_pkt_no_check": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "tc_pkt_off_by_one": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "tc_pkt_var_off": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "tc_pkt_write": (
+        {"verdict"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "tc_sk_lookup_double_release": (
+        {"errno", "insn", "message"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "tc_sk_lookup_leak": (
+        {"insn", "message"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "tc_sk_lookup_leak_one_path": (
+        {"insn", "message"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "tc_sk_lookup_release": (
+        {"verdict"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "tc_sk_lookup_release_null": (
+        {"errno", "insn", "message"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "tp_helper_get_current_task": (
+        {"verdict"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "xdp_helper_adjust_head": (
+        {"verdict"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "xdp_helper_get_current_task": (
+        {"verdict"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "xdp_helper_redirect": (
+        {"verdict"},
+        "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
+    ),
+    "xdp_pkt_end_deref": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "xdp_pkt_in_range": (
+        {"verdict"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "xdp_pkt_jlt_check": (
+        {"verdict"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "xdp_pkt_meta": (
+        {"verdict"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "xdp_pkt_no_check": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "xdp_pkt_off_by_one": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "xdp_pkt_var_off": (
+        {"insn", "message"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+    "xdp_pkt_write": (
+        {"verdict"},
+        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+    ),
+}
