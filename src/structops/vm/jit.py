@@ -372,60 +372,39 @@ class _Gen:
         return False
 
     def _alu(self, insn: Insn, spec: OpSpec) -> str:
+        """One ALU / ALU64 operation; 32-bit ones read the low halves and zero-extend."""
         d = f"r{insn.dst}"
         name = spec.name
         x = spec.use_src_reg
-        k64 = insn.imm & alu.M64
-        k32 = insn.imm & alu.M32
-        bits = 64 if spec.is64 else 32
-        if spec.is64:
-            s = f"r{insn.src}" if x else str(k64)
-            if insn.off == 1:  # signed div / mod
-                return f"{d} = {'SDIV' if name == 'div' else 'SMOD'}({d}, {s}, 64)"
-            if name in _ARITH:
-                return f"{d} = ({d} {_ARITH[name]} {s}) & {M64}"
-            if name in _BITOP:
-                return f"{d} = {d} {_BITOP[name]} {s}"
-            if name == "lsh":
-                return f"{d} = ({d} << ({s} & 63)) & {M64}" if x else f"{d} = ({d} << {k64 & 63}) & {M64}"
-            if name == "rsh":
-                return f"{d} = {d} >> ({s} & 63)" if x else f"{d} = {d} >> {k64 & 63}"
-            if name == "arsh":
-                amount = f"({s} & 63)" if x else str(k64 & 63)
-                return f"{d} = ((({d} ^ {S64}) - {S64}) >> {amount}) & {M64}"
-            if name == "div":
-                if x:
-                    return f"{d} = {d} // {s} if {s} else 0"
-                return f"{d} = {d} // {k64}" if k64 else f"{d} = 0"
-            # mod
-            if x:
-                return f"{d} = {d} % {s} if {s} else {d}"
-            return f"{d} = {d} % {k64}" if k64 else "pass"
-        s = f"r{insn.src}" if x else str(k32)
-        sm = f"({s} & {W})" if x else str(k32)
-        if insn.off == 1:
-            return f"{d} = {'SDIV' if name == 'div' else 'SMOD'}({d}, {s}, 32)"
+        bits, mask, sign = (64, M64, S64) if spec.is64 else (32, W, S32)
+        k = insn.imm & (alu.M64 if spec.is64 else alu.M32)
+        s = f"r{insn.src}" if x else str(k)
+        # the operands' values at the operation's width (a 64-bit register is already one)
+        dv = d if spec.is64 else f"({d} & {W})"
+        sv = f"({s} & {W})" if x and not spec.is64 else s
+        if insn.off == 1:  # signed div / mod
+            return f"{d} = {'SDIV' if name == 'div' else 'SMOD'}({d}, {s}, {bits})"
         if name in _ARITH:
-            return f"{d} = ({d} {_ARITH[name]} {s}) & {W}"
+            return f"{d} = ({d} {_ARITH[name]} {s}) & {mask}"
         if name in _BITOP:
-            return f"{d} = ({d} {_BITOP[name]} {s}) & {W}"
+            return f"{d} = {d} {_BITOP[name]} {s}" if spec.is64 else f"{d} = ({d} {_BITOP[name]} {s}) & {W}"
+        amount = f"({s} & {bits - 1})" if x else str(k & (bits - 1))
         if name == "lsh":
-            amount = f"({s} & 31)" if x else str(k32 & 31)
-            return f"{d} = ({d} << {amount}) & {W}"
+            return f"{d} = ({d} << {amount}) & {mask}"
         if name == "rsh":
-            amount = f"({s} & 31)" if x else str(k32 & 31)
-            return f"{d} = ({d} & {W}) >> {amount}"
+            return f"{d} = {dv} >> {amount}"
         if name == "arsh":
-            amount = f"({s} & 31)" if x else str(k32 & 31)
-            return f"{d} = (((({d} & {W}) ^ {S32}) - {S32}) >> {amount}) & {W}"
+            return f"{d} = ((({dv} ^ {sign}) - {sign}) >> {amount}) & {mask}"
         if name == "div":
             if x:
-                return f"{d} = ({d} & {W}) // {sm} if {sm} else 0"
-            return f"{d} = ({d} & {W}) // {k32}" if k32 else f"{d} = 0"
-        assert name == "mod" and bits == 32
+                return f"{d} = {dv} // {sv} if {sv} else 0"
+            return f"{d} = {dv} // {k}" if k else f"{d} = 0"
+        assert name == "mod"
         if x:
-            return f"{d} = ({d} & {W}) % {sm} if {sm} else {d} & {W}"
-        return f"{d} = ({d} & {W}) % {k32}" if k32 else f"{d} = {d} & {W}"
+            return f"{d} = {dv} % {sv} if {sv} else {dv}"
+        if k:
+            return f"{d} = {dv} % {k}"
+        return "pass" if spec.is64 else f"{d} = {dv}"
 
     def _mov(self, insn: Insn, spec: OpSpec) -> str:
         d = f"r{insn.dst}"
