@@ -44,17 +44,7 @@ struct refcount_struct {
 };
 typedef struct refcount_struct refcount_t;
 
-enum bpf_struct_ops_state {
-	BPF_STRUCT_OPS_STATE_INIT = 0,
-	BPF_STRUCT_OPS_STATE_INUSE = 1,
-	BPF_STRUCT_OPS_STATE_TOBEFREE = 2,
-	BPF_STRUCT_OPS_STATE_READY = 3,
-};
-
-struct bpf_struct_ops_common_value {
-	refcount_t refcnt;
-	enum bpf_struct_ops_state state;
-};
+#include "bpf_struct_ops.h"
 
 struct bpf_testmod_ops {
 	int (*test_1)(void);
@@ -136,30 +126,11 @@ struct bpf_testmod_multi_st_ops {
 };
 
 /* Value types, as the kernel's BPF_STRUCT_OPS_TYPE() would generate them. */
-struct bpf_struct_ops_bpf_testmod_ops {
-	struct bpf_struct_ops_common_value common;
-	struct bpf_testmod_ops data __aligned(64);
-};
-
-struct bpf_struct_ops_bpf_testmod_ops2 {
-	struct bpf_struct_ops_common_value common;
-	struct bpf_testmod_ops2 data __aligned(64);
-};
-
-struct bpf_struct_ops_bpf_testmod_ops3 {
-	struct bpf_struct_ops_common_value common;
-	struct bpf_testmod_ops3 data __aligned(64);
-};
-
-struct bpf_struct_ops_bpf_testmod_st_ops {
-	struct bpf_struct_ops_common_value common;
-	struct bpf_testmod_st_ops data __aligned(64);
-};
-
-struct bpf_struct_ops_bpf_testmod_multi_st_ops {
-	struct bpf_struct_ops_common_value common;
-	struct bpf_testmod_multi_st_ops data __aligned(64);
-};
+BPF_STRUCT_OPS_VALUE(bpf_testmod_ops);
+BPF_STRUCT_OPS_VALUE(bpf_testmod_ops2);
+BPF_STRUCT_OPS_VALUE(bpf_testmod_ops3);
+BPF_STRUCT_OPS_VALUE(bpf_testmod_st_ops);
+BPF_STRUCT_OPS_VALUE(bpf_testmod_multi_st_ops);
 
 /* ---- cfi stubs of bpf_testmod_ops (unsupported_ops deliberately has none) ---- */
 __stub int bpf_testmod_test_1(void)

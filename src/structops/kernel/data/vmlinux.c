@@ -348,17 +348,7 @@ struct xdp_md {
 };
 
 /* ---- struct_ops core (kernel/bpf/bpf_struct_ops.c) ---- */
-enum bpf_struct_ops_state {
-	BPF_STRUCT_OPS_STATE_INIT = 0,
-	BPF_STRUCT_OPS_STATE_INUSE = 1,
-	BPF_STRUCT_OPS_STATE_TOBEFREE = 2,
-	BPF_STRUCT_OPS_STATE_READY = 3,
-};
-
-struct bpf_struct_ops_common_value {
-	refcount_t refcnt;
-	enum bpf_struct_ops_state state;
-};
+#include "bpf_struct_ops.h"
 
 struct bpf_struct_ops_value {
 	struct bpf_struct_ops_common_value common;
@@ -390,10 +380,7 @@ struct bpf_dummy_ops {
 	int (*test_sleepable)(struct bpf_dummy_ops_state *);
 };
 
-struct bpf_struct_ops_bpf_dummy_ops {
-	struct bpf_struct_ops_common_value common;
-	struct bpf_dummy_ops data __aligned(64);
-};
+BPF_STRUCT_OPS_VALUE(bpf_dummy_ops);
 
 /* ---- sockets: sock_common / sock / inet_sock / inet_connection_sock (faithful) ---- */
 struct in6_addr {
@@ -734,10 +721,7 @@ struct tcp_congestion_ops {
 	void (*release)(struct sock *);
 } __aligned(64);
 
-struct bpf_struct_ops_tcp_congestion_ops {
-	struct bpf_struct_ops_common_value common;
-	struct tcp_congestion_ops data __aligned(64);
-};
+BPF_STRUCT_OPS_VALUE(tcp_congestion_ops);
 
 struct inet_connection_sock {
 	struct inet_sock icsk_inet;
@@ -1026,214 +1010,55 @@ struct tcp_sock {
 };
 
 /* ---- cfi stubs: bpf_dummy_ops (parameter names are the kernel's) ---- */
-__stub int bpf_dummy_ops__test_1(struct bpf_dummy_ops_state *cb__nullable)
-{
-	return cb__nullable ? cb__nullable->val : 0;
-}
-
-__stub int bpf_dummy_test_2(struct bpf_dummy_ops_state *cb, int a1, unsigned short a2, char a3,
-			    unsigned long a4)
-{
-	return cb->val + a1 + a2 + a3 + (int)a4;
-}
-
-__stub int bpf_dummy_test_sleepable(struct bpf_dummy_ops_state *cb)
-{
-	return cb->val;
-}
+__stub int bpf_dummy_ops__test_1(struct bpf_dummy_ops_state *cb__nullable) { return 0; }
+__stub int bpf_dummy_test_2(struct bpf_dummy_ops_state *cb, int a1, unsigned short a2, char a3, unsigned long a4) { return 0; }
+__stub int bpf_dummy_test_sleepable(struct bpf_dummy_ops_state *cb) { return 0; }
 
 /* ---- cfi stubs: tcp_congestion_ops (net/ipv4/bpf_tcp_ca.c) ---- */
-__stub u32 bpf_tcp_ca_ssthresh(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub void bpf_tcp_ca_cong_avoid(struct sock *sk, u32 ack, u32 acked)
-{
-	sk->sk_pacing_shift = (u8)(ack + acked);
-}
-
-__stub void bpf_tcp_ca_set_state(struct sock *sk, u8 new_state)
-{
-	sk->sk_pacing_shift = new_state;
-}
-
-__stub void bpf_tcp_ca_cwnd_event(struct sock *sk, enum tcp_ca_event ev)
-{
-	sk->sk_pacing_shift = (u8)ev;
-}
-
-__stub void bpf_tcp_ca_in_ack_event(struct sock *sk, u32 flags)
-{
-	sk->sk_pacing_shift = (u8)flags;
-}
-
-__stub void bpf_tcp_ca_pkts_acked(struct sock *sk, const struct ack_sample *sample)
-{
-	sk->sk_pacing_shift = (u8)sample->pkts_acked;
-}
-
-__stub u32 bpf_tcp_ca_min_tso_segs(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub void bpf_tcp_ca_cong_control(struct sock *sk, u32 ack, int flag, const struct rate_sample *rs)
-{
-	sk->sk_pacing_shift = (u8)(ack + flag + rs->losses);
-}
-
-__stub u32 bpf_tcp_ca_undo_cwnd(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub u32 bpf_tcp_ca_sndbuf_expand(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub void __bpf_tcp_ca_init(struct sock *sk)
-{
-	sk->sk_pacing_shift = 0;
-}
-
-__stub void __bpf_tcp_ca_release(struct sock *sk)
-{
-	sk->sk_pacing_shift = 0;
-}
+__stub u32 bpf_tcp_ca_ssthresh(struct sock *sk) { return 0; }
+__stub void bpf_tcp_ca_cong_avoid(struct sock *sk, u32 ack, u32 acked) { }
+__stub void bpf_tcp_ca_set_state(struct sock *sk, u8 new_state) { }
+__stub void bpf_tcp_ca_cwnd_event(struct sock *sk, enum tcp_ca_event ev) { }
+__stub void bpf_tcp_ca_in_ack_event(struct sock *sk, u32 flags) { }
+__stub void bpf_tcp_ca_pkts_acked(struct sock *sk, const struct ack_sample *sample) { }
+__stub u32 bpf_tcp_ca_min_tso_segs(struct sock *sk) { return 0; }
+__stub void bpf_tcp_ca_cong_control(struct sock *sk, u32 ack, int flag, const struct rate_sample *rs) { }
+__stub u32 bpf_tcp_ca_undo_cwnd(struct sock *sk) { return 0; }
+__stub u32 bpf_tcp_ca_sndbuf_expand(struct sock *sk) { return 0; }
+__stub void __bpf_tcp_ca_init(struct sock *sk) { }
+__stub void __bpf_tcp_ca_release(struct sock *sk) { }
 
 /* ---- kfuncs a BPF congestion control may call (bpf_tcp_ca_check_kfunc_ids) ---- */
-__stub u32 tcp_reno_ssthresh(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub void tcp_reno_cong_avoid(struct sock *sk, u32 ack, u32 acked)
-{
-	sk->sk_pacing_shift = (u8)(ack + acked);
-}
-
-__stub u32 tcp_reno_undo_cwnd(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub u32 tcp_slow_start(struct tcp_sock *tp, u32 acked)
-{
-	return tp->snd_cwnd + acked;
-}
-
-__stub void tcp_cong_avoid_ai(struct tcp_sock *tp, u32 w, u32 acked)
-{
-	tp->snd_cwnd_cnt += w + acked;
-}
+__stub u32 tcp_reno_ssthresh(struct sock *sk) { return 0; }
+__stub void tcp_reno_cong_avoid(struct sock *sk, u32 ack, u32 acked) { }
+__stub u32 tcp_reno_undo_cwnd(struct sock *sk) { return 0; }
+__stub u32 tcp_slow_start(struct tcp_sock *tp, u32 acked) { return 0; }
+__stub void tcp_cong_avoid_ai(struct tcp_sock *tp, u32 w, u32 acked) { }
 
 /* cubic and bbr are built in on the reference kernel; their kfuncs */
-__stub void cubictcp_init(struct sock *sk)
-{
-	sk->sk_pacing_shift = 0;
-}
-
-__stub u32 cubictcp_recalc_ssthresh(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub void cubictcp_cong_avoid(struct sock *sk, u32 ack, u32 acked)
-{
-	sk->sk_pacing_shift = (u8)(ack + acked);
-}
-
-__stub void cubictcp_state(struct sock *sk, u8 new_state)
-{
-	sk->sk_pacing_shift = new_state;
-}
-
-__stub void cubictcp_cwnd_event(struct sock *sk, enum tcp_ca_event event)
-{
-	sk->sk_pacing_shift = (u8)event;
-}
-
-__stub void cubictcp_acked(struct sock *sk, const struct ack_sample *sample)
-{
-	sk->sk_pacing_shift = (u8)sample->pkts_acked;
-}
-
-__stub void bbr_init(struct sock *sk)
-{
-	sk->sk_pacing_shift = 0;
-}
-
-__stub void bbr_main(struct sock *sk, u32 ack, int flag, const struct rate_sample *rs)
-{
-	sk->sk_pacing_shift = (u8)(ack + flag + rs->losses);
-}
-
-__stub u32 bbr_sndbuf_expand(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub u32 bbr_undo_cwnd(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub void bbr_cwnd_event(struct sock *sk, enum tcp_ca_event event)
-{
-	sk->sk_pacing_shift = (u8)event;
-}
-
-__stub u32 bbr_ssthresh(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub u32 bbr_min_tso_segs(struct sock *sk)
-{
-	return sk != 0;
-}
-
-__stub void bbr_set_state(struct sock *sk, u8 new_state)
-{
-	sk->sk_pacing_shift = new_state;
-}
+__stub void cubictcp_init(struct sock *sk) { }
+__stub u32 cubictcp_recalc_ssthresh(struct sock *sk) { return 0; }
+__stub void cubictcp_cong_avoid(struct sock *sk, u32 ack, u32 acked) { }
+__stub void cubictcp_state(struct sock *sk, u8 new_state) { }
+__stub void cubictcp_cwnd_event(struct sock *sk, enum tcp_ca_event event) { }
+__stub void cubictcp_acked(struct sock *sk, const struct ack_sample *sample) { }
+__stub void bbr_init(struct sock *sk) { }
+__stub void bbr_main(struct sock *sk, u32 ack, int flag, const struct rate_sample *rs) { }
+__stub u32 bbr_sndbuf_expand(struct sock *sk) { return 0; }
+__stub u32 bbr_undo_cwnd(struct sock *sk) { return 0; }
+__stub void bbr_cwnd_event(struct sock *sk, enum tcp_ca_event event) { }
+__stub u32 bbr_ssthresh(struct sock *sk) { return 0; }
+__stub u32 bbr_min_tso_segs(struct sock *sk) { return 0; }
+__stub void bbr_set_state(struct sock *sk, u8 new_state) { }
 
 /* ---- generic kfuncs on task and cgroup references (kernel/bpf/helpers.c) ---- */
-__stub struct task_struct *bpf_task_acquire(struct task_struct *p)
-{
-	return p;
-}
-
-__stub void bpf_task_release(struct task_struct *p)
-{
-	p->prio = 0;
-}
-
-__stub struct task_struct *bpf_task_from_pid(s32 pid)
-{
-	(void)pid;
-	return 0;
-}
-
-__stub struct cgroup *bpf_cgroup_acquire(struct cgroup *cgrp)
-{
-	return cgrp;
-}
-
-__stub void bpf_cgroup_release(struct cgroup *cgrp)
-{
-	cgrp->level = 0;
-}
-
-__stub void bpf_rcu_read_lock(void)
-{
-}
-
-__stub void bpf_rcu_read_unlock(void)
-{
-}
+__stub struct task_struct *bpf_task_acquire(struct task_struct *p) { return 0; }
+__stub void bpf_task_release(struct task_struct *p) { }
+__stub struct task_struct *bpf_task_from_pid(s32 pid) { return 0; }
+__stub struct cgroup *bpf_cgroup_acquire(struct cgroup *cgrp) { return 0; }
+__stub void bpf_cgroup_release(struct cgroup *cgrp) { }
+__stub void bpf_rcu_read_lock(void) { }
+__stub void bpf_rcu_read_unlock(void) { }
 
 /* ---- sched_ext (kernel/sched/ext_internal.h, ext.c, ext_idle.c; 6.18) ---- */
 struct rq;
@@ -1540,10 +1365,7 @@ struct sched_ext_ops {
 	void *priv;
 };
 
-struct bpf_struct_ops_sched_ext_ops {
-	struct bpf_struct_ops_common_value common;
-	struct sched_ext_ops data __aligned(64);
-};
+BPF_STRUCT_OPS_VALUE(sched_ext_ops);
 
 /* cfi stubs of sched_ext_ops (prev__nullable, to__nullable: SX-R3) */
 static volatile long scx_stub_sink;
