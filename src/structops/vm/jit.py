@@ -428,25 +428,20 @@ class _Gen:
         return f"{d} = BSWAP({d}, {bits})"
 
     def _cond(self, insn: Insn, spec: OpSpec) -> str:
+        """A jump condition; JMP32 compares the low halves."""
         name = spec.name
         x = spec.use_src_reg
         d = f"r{insn.dst}"
-        if spec.is64:
-            s = f"r{insn.src}" if x else str(insn.imm & alu.M64)
-            if name in _CMP:
-                return f"{d} {_CMP[name]} {s}"
-            if name == "jset":
-                return f"{d} & {s}"
-            rhs = f"({s} ^ {S64})" if x else str((insn.imm & alu.M64) ^ S64)
-            return f"({d} ^ {S64}) {_SCMP[name]} {rhs}"
-        a = f"({d} & {W})"
-        b = f"({'r' + str(insn.src)} & {W})" if x else str(insn.imm & alu.M32)
+        mask, sign = (alu.M64, S64) if spec.is64 else (alu.M32, S32)
+        k = insn.imm & mask
+        a = d if spec.is64 else f"({d} & {W})"
+        b = (f"r{insn.src}" if spec.is64 else f"(r{insn.src} & {W})") if x else str(k)
         if name in _CMP:
             return f"{a} {_CMP[name]} {b}"
         if name == "jset":
             return f"{d} & {b}"
-        rhs = f"({b} ^ {S32})" if x else str((insn.imm & alu.M32) ^ S32)
-        return f"({a} ^ {S32}) {_SCMP[name]} {rhs}"
+        rhs = f"({b} ^ {sign})" if x else str(k ^ sign)
+        return f"({a} ^ {sign}) {_SCMP[name]} {rhs}"
 
     @staticmethod
     def _addr(reg: int, off: int) -> str:
