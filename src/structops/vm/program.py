@@ -294,6 +294,41 @@ class Program:
         finally:
             vm.active = outer
 
+    def run_on_args(self, region: Region, args: Sequence[int], engine: Engine = "fast") -> int:
+        """:meth:`run` with ``r1`` = ``region`` (a packed ``u64[]`` of ``args``), ``grant=args``.
+
+        The struct_ops / tracing calling convention on the hot path: the same grants and
+        fault handling as ``run(region.base, engine=engine, grant=args)``, without the
+        generic argument handling.
+        """
+        vm = self.vm
+        run = RunContext(vm, self, engine=engine, limit=vm.insn_limit)
+        granted = run.grants
+        granted.add(region.base)
+        region_at = vm.space.region_at
+        for addr in args:
+            addr &= _M64
+            if addr > _LOWEST_REGION:
+                r = region_at(addr)
+                if r is not None:
+                    granted.add(r.base)
+        granted.update(self.grants)
+        outer = vm.active
+        vm.active = run
+        run.program = self
+        try:
+            if engine == "fast":
+                return int(self._fast[0](run, region.base, 0, 0, 0, 0, 1))
+            return self._call(run, 0, (region.base, 0, 0, 0, 0), 1)
+        except ProgramExit as stop:
+            return stop.r0
+        except VMFault as fault:
+            if fault.pc >= 0:
+                raise
+            raise _with_pc(fault) from None
+        finally:
+            vm.active = outer
+
     def enter(self, run: RunContext, args: tuple[int, ...], depth: int = 1) -> int:
         """Run the main function inside an existing run at call ``depth`` (tail calls)."""
         previous = run.program

@@ -78,7 +78,7 @@ def run_with_args(prog: Program, args: Sequence[int], *, engine: Engine = "fast"
     region = pool.pop() if pool else prog.args_region(n)
     try:
         _ARGS[n].pack_into(region.buf, 0, *[a & _M64 for a in args])
-        return prog.run(region.base, engine=engine, grant=args)  # the objects the args point to
+        return prog.run_on_args(region, args, engine)  # grants the objects the args point to
     finally:
         pool.append(region)
 
