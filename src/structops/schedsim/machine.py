@@ -61,6 +61,8 @@ class Machine:
         self.layout = task_layout(kernel.vmlinux.spec.find("task_struct", _struct()))
         self._next_pid = 1000
         self._tick_armed = False
+        #: True while events run inside the machine's RCU read-side section (see :meth:`run`).
+        self.in_rcu = False
         self._watchdog_armed = False
         self._handlers: dict[str, Callable[[Any], None]] = {
             "tick": self._ev_tick,
@@ -84,6 +86,9 @@ class Machine:
             vm.clock_ns = lambda: self.now
             self._saved_random = vm.random
             vm.random = random.Random(self.rng.getrandbits(64))
+            from structops.kernel.maps.timer import drive_timers  # bpf_timer callbacks on this clock
+
+            self._handlers["bpf_timer"] = drive_timers(vm, lambda when: self._push(max(when, self.now), "bpf_timer", 0))
 
     def close(self) -> None:
         """Give the VM its clock back and free every kernel allocation of the machine."""
@@ -91,6 +96,9 @@ class Machine:
             self.vm.clock_ns = self._saved_clock
             self.vm.random = self._saved_random
             self._saved_clock = None
+            from structops.kernel.maps.timer import timers_of
+
+            timers_of(self.vm).on_arm = None
         for t in self.tasks:
             if t.kstruct is not None:
                 self.kernel.kmem.free(t.kstruct)
@@ -216,7 +224,11 @@ class Machine:
                 tick = self._run_batch(end, progress is not None)
             else:
                 with rcu.read_lock():
-                    tick = self._run_batch(end, progress is not None)
+                    self.in_rcu = True
+                    try:
+                        tick = self._run_batch(end, progress is not None)
+                    finally:
+                        self.in_rcu = False
             if tick is not None and progress is not None:
                 progress(tick)
         self.now = end

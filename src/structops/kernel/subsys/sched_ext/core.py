@@ -135,8 +135,13 @@ class ScxSched(IdleTracking):
             vm.cpu = cpu
         try:
             tr = self._tramp.get(op)
-            if tr is not None and self._run_tramp is not None:
-                return int(self._run_tramp.run_trampoline(tr, list(args)))
+            kern = self._run_tramp
+            if tr is not None and kern is not None:
+                runner = tr.prog.runner
+                if runner is not None and self.machine.in_rcu and not kern.stats.enabled:
+                    # what run_trampoline does inside a read-side section with stats off
+                    return int(runner(args))
+                return int(kern.run_trampoline(tr, list(args)))
             return self.kdata.call(op, *args)
         except VMFault as fault:
             self.error(C.SCX_EXIT_ERROR, f"ops.{op}() faulted: {fault}")
