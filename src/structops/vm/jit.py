@@ -55,6 +55,19 @@ _CMP = {"jeq": "==", "jne": "!=", "jgt": ">", "jge": ">=", "jlt": "<", "jle": "<
 _SCMP = {"jsgt": ">", "jsge": ">=", "jslt": "<", "jsle": "<="}
 _BITOP = {"or": "|", "and": "&", "xor": "^"}
 _ARITH = {"add": "+", "sub": "-", "mul": "*"}
+_ATOMIC_OPS: dict[int, str] = {AtomicOp.ADD: "+", AtomicOp.OR: "|", AtomicOp.AND: "&", AtomicOp.XOR: "^"}
+_ATOMIC_RMW = frozenset(
+    {
+        AtomicOp.ADD,
+        AtomicOp.FETCH_ADD,
+        AtomicOp.OR,
+        AtomicOp.FETCH_OR,
+        AtomicOp.AND,
+        AtomicOp.FETCH_AND,
+        AtomicOp.XOR,
+        AtomicOp.FETCH_XOR,
+    }
+)
 
 
 def _budget_fault(pc: int) -> None:
@@ -492,6 +505,16 @@ class _Gen:
             return
         if insn.imm == STORE_REL:
             self.emit(ind, f"ST{n}(({self._addr(insn.dst, insn.off)}) & {M64}, r{insn.src}, G)")
+            return
+        op = _ATOMIC_OPS.get(insn.imm & ~1)
+        if op is not None and insn.imm in _ATOMIC_RMW:
+            # add/or/and/xor (fetch or not) inline: the checked load, then the checked store
+            # (which truncates to the size), as alu.atomic does through the run's Domain
+            self.emit(ind, f"ax = ({self._addr(insn.dst, insn.off)}) & {M64}")
+            self.emit(ind, f"ox = LD{n}(ax, G)")
+            self.emit(ind, f"ST{n}(ax, ox {op} r{insn.src}, G)")
+            if insn.imm & 1:
+                self.emit(ind, f"r{insn.src} = ox")
             return
         self.consts["ATOMIC"] = alu.atomic
         call = f"ATOMIC(C.space, {n}, {insn.imm}, ({self._addr(insn.dst, insn.off)}) & {M64}, r{insn.src}, r0)"
