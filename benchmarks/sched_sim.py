@@ -5,13 +5,17 @@
 BPF scheduler (``testdata/sched/sx_vtime.bpf.o`` through the VM) and for
 :class:`VtimePy` (the same callbacks written in Python on the same core and kfuncs),
 their ratio, and whether both made the same decisions (identical per-task runtimes).
+With ``--repeat N`` the two runs alternate N times and the medians are printed, wall
+and CPU time (the CPU figure is steadier on a shared machine); each ratio is taken
+within one repetition.
 
-    python3 benchmarks/sched_sim.py [--seconds 10]
+    python3 benchmarks/sched_sim.py [--seconds 10] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
@@ -34,8 +38,8 @@ def workload() -> list[Group]:
     return groups
 
 
-def run(kind: str, seconds: float) -> tuple[float, list[int]]:
-    """One run; (wall seconds, per-task runtimes)."""
+def run(kind: str, seconds: float) -> tuple[float, list[int], float]:
+    """One run; (wall seconds, per-task runtimes, CPU seconds)."""
     k = EmulatedKernel()
     m = Machine(k, 8, seed=1)
     k.sched_ext.machine = m  # type: ignore[attr-defined]
@@ -47,9 +51,9 @@ def run(kind: str, seconds: float) -> tuple[float, list[int]]:
         link = coll.maps["sx_vtime"].attach_struct_ops()
     else:
         attach_python(m, VtimePy(m))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     m.run(int(seconds * 1e9))
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert not m.exits, m.exits
     runtimes = [t.runtime_ns for t in m.tasks]
     if link is not None:
@@ -57,21 +61,35 @@ def run(kind: str, seconds: float) -> tuple[float, list[int]]:
     if coll is not None:
         coll.close()
     m.close()
-    return wall, runtimes
+    return wall, runtimes, cpu
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="simulated seconds (default 10)")
+    ap.add_argument("--repeat", type=int, default=3, help="alternating BPF/Python runs, medians printed (default 3)")
     args = ap.parse_args()
-    bpf_wall, bpf_rt = run("bpf", args.seconds)
-    py_wall, py_rt = run("python", args.seconds)
-    print(f"workload: 8 CPUs, 64 tasks, {args.seconds:g} simulated s, weighted vtime")
-    rate = args.seconds / bpf_wall
-    print(f"BPF (sx_vtime.bpf.o via the VM): {bpf_wall:7.2f} s wall  {rate:6.2f} sim-s/wall-s (target >= 5)")
-    print(f"Python (VtimePy, same core):     {py_wall:7.2f} s wall  {args.seconds / py_wall:6.2f} sim-s/wall-s")
-    print(f"ratio BPF/Python: {bpf_wall / py_wall:.2f}x (target <= 3x)")
-    print(f"same decisions (per-task runtimes identical): {bpf_rt == py_rt}")
+    sec = args.seconds
+    bpf, py, same = [], [], True
+    for _ in range(max(1, args.repeat)):
+        b_wall, b_rt, b_cpu = run("bpf", sec)
+        p_wall, p_rt, p_cpu = run("python", sec)
+        bpf.append((b_wall, b_cpu))
+        py.append((p_wall, p_cpu))
+        same = same and b_rt == p_rt
+    med = statistics.median
+    bw, bc = med(w for w, _ in bpf), med(c for _, c in bpf)
+    pw, pc = med(w for w, _ in py), med(c for _, c in py)
+    ratios = [b[0] / p[0] for b, p in zip(bpf, py, strict=True)]
+    cpu_ratios = [b[1] / p[1] for b, p in zip(bpf, py, strict=True)]
+    print(f"workload: 8 CPUs, 64 tasks, {sec:g} simulated s, weighted vtime; medians of {len(bpf)} runs")
+    print(f"BPF (sx_vtime.bpf.o via the VM): {bw:7.2f} s wall  {sec / bw:6.2f} sim-s/wall-s (target >= 5)", end="")
+    print(f"  [{sec / bc:.2f} sim-s/cpu-s]")
+    print(f"Python (VtimePy, same core):     {pw:7.2f} s wall  {sec / pw:6.2f} sim-s/wall-s", end="")
+    print(f"  [{sec / pc:.2f} sim-s/cpu-s]")
+    print(f"ratio BPF/Python: {med(ratios):.2f}x (target <= 3x)  [cpu {med(cpu_ratios):.2f}x]", end="")
+    print(f"  per run: {', '.join(f'{r:.2f}' for r in ratios)}")
+    print(f"same decisions (per-task runtimes identical): {same}")
 
 
 if __name__ == "__main__":
