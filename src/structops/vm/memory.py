@@ -106,12 +106,7 @@ class Region:
 
     @property
     def end(self) -> int:
-        """First address after the region."""
-        return self.base + self.size
-
-    @property
-    def top(self) -> int:
-        """Alias of :attr:`end`; for a stack frame this is the frame pointer (r10)."""
+        """First address after the region (for a stack frame, the frame pointer r10)."""
         return self.base + self.size
 
     def contains(self, addr: int, size: int = 1) -> bool:
