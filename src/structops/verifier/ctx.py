@@ -11,17 +11,36 @@ from __future__ import annotations
 
 import errno
 
+from structops.uapi import ProgType
 from structops.verifier.env import Reject
 from structops.verifier.ops import ProgTypeOps
-from structops.verifier.state import Reg, unknown
+from structops.verifier.state import Reg, RegType, unknown
 
 __all__ = ["prog_ctx_access"]
+
+_PKT, _END, _META = RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_END, RegType.PTR_TO_PACKET_META
+#: Context fields that load packet pointers (``__sk_buff``/``xdp_md`` ``data``, ``data_end``,
+#: ``data_meta``), by program type and offset; a socket filter has none (Linux 6.18, corpus).
+_PACKET_FIELDS: dict[int, dict[int, RegType]] = {
+    ProgType.BPF_PROG_TYPE_SCHED_CLS: {76: _PKT, 80: _END, 140: _META},
+    ProgType.BPF_PROG_TYPE_XDP: {0: _PKT, 4: _END, 8: _META},
+}
 
 
 def prog_ctx_access(ops: ProgTypeOps, regno: int, reg: Reg, off: int, size: int, write: bool) -> Reg | None:
     """``check_ctx_access`` for ``[R<regno> + off]``: the loaded value, None for a store."""
     if reg.off or reg.var_off:
         raise Reject(errno.EACCES, f"dereference of modified ctx ptr R{regno} off={reg.off} disallowed")
+    pkt = _PACKET_FIELDS.get(ops.prog_type, {}).get(off)
+    if pkt is not None:  # a full-size read only (``bpf_skb_is_valid_access`` / ``xdp_is_valid_access``)
+        if write or size != 4:
+            raise Reject(errno.EACCES, f"invalid bpf_context access off={off} size={size}")
+        return Reg(pkt, 0, 0)
+    if ops.prog_type == ProgType.BPF_PROG_TYPE_TRACEPOINT and off < 0 and not write and not off % size:
+        # tp_prog_is_valid_access compares the (negative) int offset with sizeof(void *) as an
+        # unsigned value: Linux 6.18 accepts an aligned read below the record (corpus case
+        # hostile_tp_ctx_negative_off); kept for fidelity.
+        return unknown(0, (1 << (8 * size)) - 1)
     if not ops.ctx_check(off, size, write):
         raise Reject(errno.EACCES, f"invalid bpf_context access off={off} size={size}")
     if write:

@@ -76,8 +76,11 @@ def check_access(
     if t == RegType.PTR_TO_STACK:
         frame = _stack_frame(st, regno, reg)
         if reg.var_off:
+            if reg.vmax >= MAX_VAR_OFF or reg.vmin <= -MAX_VAR_OFF:
+                kind = "write to" if write else "read from"
+                raise _eacces(f"invalid unbounded variable-offset {kind} stack R{regno}")
             lo, hi = reg.off + reg.vmin + off, reg.off + reg.vmax + off
-            _stack_bounds(regno, lo, hi, size, write)
+            _stack_bounds(regno, lo, hi, size, write, frame, st.priv)
             if write:
                 for o in range(lo, hi + size):
                     _mark_byte(frame, o)
@@ -88,9 +91,9 @@ def check_access(
         o = reg.off + off
         if o % size:  # check_ptr_alignment: stack accesses are always strictly aligned
             raise _eacces(f"misaligned stack access off 0+{reg.off}+{off} size {size}")
-        _stack_bounds(regno, o, o, size, write)
+        _stack_bounds(regno, o, o, size, write, frame, st.priv)
         if write:
-            stack_write(frame, o, size, value)
+            stack_write(frame, o, size, value, st.priv)
             return None
         return _stack_read(frame, regno, o, size, signed, st.priv)
     if t == RegType.PTR_TO_MAP_VALUE:
@@ -108,6 +111,9 @@ def check_access(
         return None if write else sized_unknown(size, signed)
     if t == RegType.PTR_TO_BTF_ID:
         return _btf_access(v, regno, reg, off, size, write, signed)
+    if t in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
+        _packet_access(regno, reg, off, size)
+        return None if write else sized_unknown(size, signed)
     if t == RegType.PTR_TO_MEM and not reg.maybe_null:
         if write and reg.obj == RDONLY_MEM:
             raise _eacces(f"R{regno} cannot write into rdonly_mem")
@@ -155,6 +161,19 @@ def map_value_region_check(regno: int, reg: Reg, off: int, size: int, vsize: int
             f"R{regno} max value is outside of the allowed memory range"
         )
     return lo
+
+
+def _packet_access(regno: int, reg: Reg, off: int, size: int) -> None:
+    """``check_packet_access``: the bytes must lie inside the range a ``data_end`` check proved
+    (``reg.rng``; 0 until one does, so an unchecked access is refused as on Linux 6.18)."""
+    if reg.vmin < 0:
+        raise _eacces(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
+    total = reg.off + off
+    if total < 0 or total + size > reg.rng or reg.var_off:
+        raise _eacces(
+            f"invalid access to packet, off={total} size={size}, R{regno}(id={reg.id},off={reg.off},r={reg.rng})\n"
+            f"R{regno} offset is outside of the packet"
+        )
 
 
 # -- ctx (V12-V14) ------------------------------------------------------------------------
@@ -232,10 +251,21 @@ def _stack_frame(st: State, regno: int, reg: Reg) -> Frame:
     return st.frames[frameno]
 
 
-def _stack_bounds(regno: int, lo: int, hi: int, size: int, write: bool) -> None:
-    if lo < -MAX_BPF_STACK or hi + size > 0 or size <= 0:
-        kind = "write to" if write else "read from"
+def allocated_stack(frame: Frame) -> int:
+    """``state->allocated_stack``: bytes of the frame's stack touched so far (8-byte slots)."""
+    return 8 * (max(frame.stack) + 1) if frame.stack else 0
+
+
+def _stack_bounds(regno: int, lo: int, hi: int, size: int, write: bool, frame: Frame, priv: bool) -> None:
+    """``check_stack_access_within_bounds``: EACCES when the lowest byte is outside the stack
+    (below ``allocated_stack`` for a read without ``allow_uninit_stack``, as Linux 6.18),
+    EINVAL when the access runs past the frame pointer."""
+    kind = "write to" if write else "read from"
+    min_valid = -MAX_BPF_STACK if write or priv else -allocated_stack(frame)
+    if lo < min_valid or lo > -1 or size <= 0:
         raise _eacces(f"invalid {kind} stack R{regno} off={lo} size={size}")
+    if hi + size > 0:
+        raise Reject(errno.EINVAL, f"invalid {kind} stack R{regno} off={lo} size={size}")
 
 
 def _slot_of(o: int) -> tuple[int, int]:
@@ -253,10 +283,19 @@ def _mark_byte(frame: Frame, o: int, zero: bool = False) -> None:
     frame.stack[slot] = mask | (1 << (8 + b)) if zero else mask & ~(1 << (8 + b))
 
 
-def stack_write(frame: Frame, o: int, size: int, value: Reg | None) -> None:
+def stack_write(frame: Frame, o: int, size: int, value: Reg | None, priv: bool = True) -> None:
     """Store ``size`` bytes at frame offset ``o``: a whole aligned 8-byte store spills ``value``;
-    a partial store of a known zero leaves zero bytes (a constant map key, issue 12 item 3)."""
-    if size == 8 and o % 8 == 0 and value is not None and value.type != RegType.NOT_INIT:
+    a partial store of a known zero leaves zero bytes (a constant map key, issue 12 item 3).
+
+    Without privileges (``priv`` false: no CAP_BPF/CAP_PERFMON) Linux spills only pointers,
+    a scalar store leaves initialised bytes, and a partial store over a spilled pointer is
+    "attempt to corrupt spilled pointer on stack"."""
+    cur = frame.stack.get(_slot_of(o)[0])
+    if not priv and isinstance(cur, Reg) and cur.type != RegType.SCALAR and (size != 8 or o % 8):
+        raise _eacces("attempt to corrupt spilled pointer on stack")
+    spill = value is not None and value.type != RegType.NOT_INIT and (priv or value.type != RegType.SCALAR)
+    if size == 8 and o % 8 == 0 and spill:
+        assert value is not None
         frame.stack[_slot_of(o)[0]] = value
         return
     zero = value is not None and value.is_const and value.umin == 0
@@ -313,7 +352,7 @@ def _stack_read(frame: Frame, regno: int, o: int, size: int, signed: bool, priv:
         if c is None or (isinstance(c, int) and not c & (1 << bb)):
             if priv:  # allow_uninit_stack: the bytes read as an unknown scalar
                 continue
-            raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
+            raise _eacces(f"invalid read from stack off {o}+{x - o} size {size}")
         if isinstance(c, Reg) and c.type != RegType.SCALAR:
             raise _eacces("invalid size of register fill")
     return sized_unknown(size, signed)
@@ -329,7 +368,7 @@ def check_helper_mem(st: State, regno: int, size: int, *, write: bool, what: str
         if reg.var_off:
             raise _eacces(f"R{regno} variable offset stack access prohibited for {what}")
         o = reg.off
-        _stack_bounds(regno, o, o, size, write)
+        _stack_bounds(regno, o, o, size, write, frame, st.priv)
         if write:
             for x in range(o, o + size):
                 _mark_byte(frame, x)

@@ -47,6 +47,11 @@ class RegType(enum.IntEnum):
     #: A stack slot of an open-coded iterator (``STACK_ITER``; never in a register):
     #: ``umin`` its state, ``vmin`` its loop depth, ``off`` the slot's index in it.
     ITER = 9
+    #: Packet pointers of tc / xdp programs (``__sk_buff``/``xdp_md`` ``data``, ``data_end``,
+    #: ``data_meta``); ``rng`` is the number of bytes past ``data`` a check proved readable.
+    PTR_TO_PACKET = 10
+    PTR_TO_PACKET_END = 11
+    PTR_TO_PACKET_META = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,8 @@ class Reg:
     smax: int = (1 << 63) - 1
     tv: int = 0
     tm: int = (1 << 64) - 1
+    #: Packet pointers: bytes from the packet pointer's base known to be inside the packet.
+    rng: int = 0
 
     @property
     def is_ptr(self) -> bool:
@@ -133,7 +140,14 @@ class Reg:
             return "mem_or_null" if self.maybe_null else "mem"
         if t == RegType.PTR_TO_FUNC:
             return "func"
-        return "?"
+        return _PKT_NAMES.get(t, "?")
+
+
+_PKT_NAMES = {
+    RegType.PTR_TO_PACKET: "pkt",
+    RegType.PTR_TO_PACKET_END: "pkt_end",
+    RegType.PTR_TO_PACKET_META: "pkt_meta",
+}
 
 
 NOT_INIT = Reg(RegType.NOT_INIT, 0, 0)

@@ -11,17 +11,9 @@ __all__ = ["DIVERGES"]
 
 DIVERGES: dict[str, tuple[set[str], str]] = {
     "loop_hits_1m_limit": ({"insn"}, "the 1000001st processed insn is 2 here, 1 on Linux (processing order)"),
-    "c_sk_bpf_loop_oob": (
-        {"message"},
-        "var-offset stack writes with an unbounded offset: Linux's wording 'invalid unbounded variable-offset write to stack'",
-    ),
     "c_tc_parse_eth": (
         {"verdict"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
-    ),
-    "c_tc_parse_eth_nocheck": (
-        {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "c_tc_sk_lookup_leak": (
         {"insn", "message"},
@@ -37,11 +29,7 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     ),
     "c_xdp_drop_ipv6": (
         {"verdict"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
-    ),
-    "c_xdp_off_by_one": (
-        {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "ctx_read_past_args": ({"message"}, "ctx bound message wording differs"),
     "hostile_sk_bad_alu_opcode": (
@@ -119,10 +107,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     "hostile_tp_bad_alu_opcode": (
         {"message"},
         "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
-    ),
-    "hostile_tp_ctx_negative_off": (
-        {"verdict"},
-        "Linux 6.18 accepts a negative tracepoint ctx offset (tp_prog_is_valid_access compares an int with sizeof); refused here",
     ),
     "hostile_tp_invalid_opcode": (
         {"message"},
@@ -258,10 +242,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         {"message"},
         "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
     ),
-    "sk_map_delete_key_oob": (
-        {"errno"},
-        "a helper stack access past fp (off+size > 0) is EINVAL on Linux, EACCES here",
-    ),
     "sk_ptr_compare_ptr_unpriv": (
         {"verdict"},
         "unprivileged pointer comparison (allow_ptr_leaks) not checked in core._ptr_jcond",
@@ -293,61 +273,29 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         {"insn", "message"},
         "unprivileged pointer-arithmetic sanitation (retrieve_ptr_limit) not modelled in core._ptr_alu",
     ),
-    "sk_spill_fill_bounds_unpriv": (
-        {"verdict"},
-        "without CAP_BPF Linux does not track spilled scalars (fill gives unknown); tracked here",
-    ),
-    "sk_spill_ptr_corrupt_unpriv": (
-        {"verdict"},
-        "unprivileged partial overwrite of a spilled pointer ('attempt to corrupt spilled pointer on stack') not refused",
-    ),
     "sk_stack_var_off_read_unpriv": (
         {"verdict"},
         "unprivileged variable-offset stack pointer arithmetic not refused in core._ptr_alu",
-    ),
-    "sk_uninit_key_to_helper_unpriv": (
-        {"message"},
-        "stack beyond allocated_stack: Linux's 'off=N size=N' wording (check_stack_access_within_bounds)",
-    ),
-    "sk_uninit_stack_partial_unpriv": (
-        {"message"},
-        "uninitialised bytes of an allocated slot: Linux's wording has no register ('invalid read from stack off -8+4 size 8')",
-    ),
-    "sk_uninit_stack_read_unpriv": (
-        {"message"},
-        "stack beyond allocated_stack: Linux's 'off=N size=N' wording (check_stack_access_within_bounds)",
     ),
     "tc_helper_redirect": (
         {"verdict"},
         "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
     ),
-    "tc_pkt_end_deref": (
-        {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
-    ),
     "tc_pkt_in_range": (
         {"verdict"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "tc_pkt_jlt_check": (
         {"verdict"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
-    ),
-    "tc_pkt_no_check": (
-        {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
-    ),
-    "tc_pkt_off_by_one": (
-        {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "tc_pkt_var_off": (
         {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "tc_pkt_write": (
         {"verdict"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "tc_sk_lookup_double_release": (
         {"errno", "insn", "message"},
@@ -385,36 +333,24 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         {"verdict"},
         "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
     ),
-    "xdp_pkt_end_deref": (
-        {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
-    ),
     "xdp_pkt_in_range": (
         {"verdict"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "xdp_pkt_jlt_check": (
         {"verdict"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "xdp_pkt_meta": (
         {"verdict"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
-    ),
-    "xdp_pkt_no_check": (
-        {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
-    ),
-    "xdp_pkt_off_by_one": (
-        {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "xdp_pkt_var_off": (
         {"insn", "message"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
     "xdp_pkt_write": (
         {"verdict"},
-        "packet pointers: data/data_end/data_meta are PTR_TO_PACKET* on Linux; the embedded ctx refuses them or (once typed) core._ptr_jcond does not refine the packet range on a data_end comparison",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
 }
