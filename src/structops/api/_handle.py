@@ -2,19 +2,19 @@
 
 Both are an fd owned by the object (:class:`structops.abi.fd.Fd`), the spec they were
 loaded from, and the kernel they live in; their id comes from BPF_OBJ_GET_INFO_BY_FD
-(``id`` is the second u32 of both ``bpf_map_info`` and ``bpf_prog_info``), pinning is
+(read through the ``structops.abi.tables`` info layout of the kind), pinning is
 BPF_OBJ_PIN of the fd.
 """
 
 from __future__ import annotations
 
 import enum
-import struct
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 from structops.abi.attrs import InfoAttr, ObjPinAttr
 from structops.abi.consts import Cmd
 from structops.abi.fd import Fd
+from structops.abi.layout import Layout
 from structops.abi.protocol import Kernel
 
 __all__ = ["Handle"]
@@ -31,8 +31,8 @@ SpecT = TypeVar("SpecT", bound=_Named)
 class Handle(Generic[SpecT]):
     """A loaded kernel object held by an fd: fd, name, id, pin, close and repr."""
 
-    #: Bytes of the info struct BPF_OBJ_GET_INFO_BY_FD fills for this kind of object.
-    _INFO_SIZE: ClassVar[int]
+    #: The info struct BPF_OBJ_GET_INFO_BY_FD fills for this kind of object.
+    _INFO: ClassVar[Layout]
     #: The enum prefix dropped from the type's name in the repr (``BPF_MAP_TYPE_``…).
     _TYPE_PREFIX: ClassVar[str]
 
@@ -58,14 +58,14 @@ class Handle(Generic[SpecT]):
 
     def _info(self) -> bytearray:
         """The object's info struct from BPF_OBJ_GET_INFO_BY_FD."""
-        attr = InfoAttr(self.fd, bytearray(self._INFO_SIZE))
+        attr = InfoAttr(self.fd, bytearray(self._INFO.size))
         self.kernel.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, attr)
         return attr.info
 
     @property
     def id(self) -> int:
         """The kernel id of the object."""
-        return int(struct.unpack_from("<I", self._info(), 4)[0])
+        return self._INFO.read_int("id", self._info())
 
     def pin(self, path: str) -> None:
         """BPF_OBJ_PIN the object at ``path``."""

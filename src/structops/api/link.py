@@ -9,6 +9,7 @@ from structops.abi.attrs import InfoAttr, LinkDetachAttr, LinkUpdateAttr, ObjPin
 from structops.abi.consts import BPF_F_REPLACE, Cmd, LinkType
 from structops.abi.fd import Fd
 from structops.abi.protocol import Kernel
+from structops.abi.tables import LINK_INFO
 
 if TYPE_CHECKING:
     from structops.api.map import Map
@@ -74,12 +75,12 @@ class Link:
     def info(self) -> dict[str, int]:
         """``bpf_link_info``: ``type`` (a :class:`LinkType`), ``id``, ``prog_id`` and, for a
         struct_ops link, ``map_id`` (0 once detached)."""
-        attr = InfoAttr(self.fd, bytearray(64))
+        attr = InfoAttr(self.fd, bytearray(LINK_INFO.size))
         self.kernel.bpf(Cmd.BPF_OBJ_GET_INFO_BY_FD, attr)
-        ltype, lid, prog_id = struct.unpack_from("<III", attr.info, 0)
-        (map_id,) = struct.unpack_from("<I", attr.info, 16)
-        lt: int = LinkType(ltype) if ltype in LinkType._value2member_map_ else ltype
-        return {"type": lt, "id": lid, "prog_id": prog_id, "map_id": map_id}
+        out = {f.name: LINK_INFO.read_int(f.name, attr.info) for f in LINK_INFO}
+        if out["type"] in LinkType._value2member_map_:
+            out["type"] = LinkType(out["type"])
+        return out
 
     def close(self) -> None:
         """Close the fd (the last reference unregisters); legacy: unregister."""

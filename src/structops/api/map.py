@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from structops.abi.attrs import LinkCreateAttr, MapElemAttr
 from structops.abi.consts import Cmd, MapType
 from structops.abi.protocol import Kernel
+from structops.abi.tables import MAP_INFO
 from structops.api._handle import Handle
 from structops.api.link import Link
 
@@ -28,7 +29,7 @@ class Map(Handle["MapSpec"]):
     ``items(typed=True)`` convert them to and from Python data (ints, lists, dicts).
     """
 
-    _INFO_SIZE = 104
+    _INFO = MAP_INFO
     _TYPE_PREFIX = "BPF_MAP_TYPE_"
 
     def __init__(
@@ -47,7 +48,7 @@ class Map(Handle["MapSpec"]):
     @property
     def value_size(self) -> int:
         """Value size as created (struct_ops: the kernel value type's size)."""
-        return int(struct.unpack_from("<I", self._info(), 12)[0])
+        return MAP_INFO.read_int("value_size", self._info())
 
     @property
     def type(self) -> MapType:

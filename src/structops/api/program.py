@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from structops.abi.attrs import TestRunAttr
 from structops.abi.consts import Cmd, ProgType
+from structops.abi.tables import PROG_INFO
 from structops.api._handle import Handle
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class TestRunResult:
 class Program(Handle["ProgramSpec"]):
     """A program of a loaded collection (``bpf_program__*``)."""
 
-    _INFO_SIZE = 232
+    _INFO = PROG_INFO
     _TYPE_PREFIX = "BPF_PROG_TYPE_"
     spec: ProgramSpec
 
