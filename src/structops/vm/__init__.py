@@ -26,7 +26,7 @@ from structops.vm.helpers import (
     UnknownFunction,
     base_helpers,
 )
-from structops.vm.kfuncs import KfuncFlags, KfuncRegistry, KfuncSpec
+from structops.vm.kfuncs import KfuncRegistry, KfuncSpec
 from structops.vm.memory import PAGE_SIZE, STACK_SIZE, AddressSpace, MemoryFault, Perm, Region
 from structops.vm.program import MAX_INSNS, Engine, Function, Program, ProgramError, Resolver
 from structops.vm.testrun import TestRunResult, run_with_args, run_with_ctx, run_with_data
@@ -47,7 +47,6 @@ __all__ = [
     "HelperFunc",
     "HelperRegistry",
     "HelperSpec",
-    "KfuncFlags",
     "KfuncRegistry",
     "KfuncSpec",
     "MapBackend",

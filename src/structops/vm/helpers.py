@@ -19,7 +19,7 @@ import enum
 import errno
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 from structops.errors import FormatError, VMFault
 
@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArgType",
+    "FuncRegistry",
     "HelperFunc",
     "HelperRegistry",
     "HelperSpec",
     "MapBackend",
+    "ProgTypeSet",
     "RetType",
     "UnknownFunction",
     "base_helpers",
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 HelperFunc = Callable[["RunContext", int, int, int, int, int], int]
+K = TypeVar("K")
+S = TypeVar("S", bound="ProgTypeSet")
 
 
 class UnknownFunction(FormatError):
@@ -68,8 +72,18 @@ class RetType(enum.Enum):
     PTR_TO_BTF_ID_OR_NULL = "ptr_to_btf_id_or_null"
 
 
+class ProgTypeSet:
+    """What helpers and kfuncs share: the program types that may call them (None: any)."""
+
+    prog_types: frozenset[int] | None
+
+    def allowed_for(self, prog_type: int | None) -> bool:
+        """Whether programs of ``prog_type`` may call this function."""
+        return self.prog_types is None or prog_type is None or prog_type in self.prog_types
+
+
 @dataclass(frozen=True)
-class HelperSpec:
+class HelperSpec(ProgTypeSet):
     """One helper: id, name, signature, allowed program types, implementation.
 
     ``prog_types`` is ``None`` for "any program type".  ``tail_call`` marks the one
@@ -83,10 +97,6 @@ class HelperSpec:
     ret: RetType = RetType.INTEGER
     prog_types: frozenset[int] | None = None
     tail_call: bool = False
-
-    def allowed_for(self, prog_type: int | None) -> bool:
-        """Whether programs of ``prog_type`` may call this helper."""
-        return self.prog_types is None or prog_type is None or prog_type in self.prog_types
 
 
 @runtime_checkable
@@ -121,56 +131,70 @@ class MapBackend(Protocol):
         ...
 
 
-class HelperRegistry:
-    """Helper functions by id; the emulated kernel adds subsystem helpers here."""
+class FuncRegistry(Generic[K, S]):
+    """The common part of the helper and kfunc registries: specs by key, copyable."""
 
-    def __init__(self, specs: Iterable[HelperSpec] = ()) -> None:
-        self._by_id: dict[int, HelperSpec] = {}
+    def __init__(self, specs: Iterable[S] = ()) -> None:
+        self._entries: dict[K, S] = {}
         for spec in specs:
             self.register(spec)
+
+    def register(self, spec: S) -> S:
+        """Add ``spec`` (each registry keys and checks it its own way)."""
+        raise NotImplementedError
+
+    def copy(self) -> Self:
+        """An independent registry with the same entries."""
+        return type(self)(self._entries.values())
+
+    def _callable_by(self, spec: S, prog_type: int | None, refusal: str) -> S:
+        """``spec`` if programs of ``prog_type`` may call it, else :class:`UnknownFunction`."""
+        if not spec.allowed_for(prog_type):
+            raise UnknownFunction(refusal)
+        return spec
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class HelperRegistry(FuncRegistry[int, HelperSpec]):
+    """Helper functions by id; the emulated kernel adds subsystem helpers here."""
 
     def register(self, spec: HelperSpec, *, replace: bool = False) -> HelperSpec:
         """Add ``spec``; an id already present needs ``replace=True``."""
         if not 0 < spec.id < 1 << 31:
             raise ValueError(f"helper id {spec.id} out of range")
-        if spec.id in self._by_id and not replace:
-            raise ValueError(f"helper #{spec.id} ({self._by_id[spec.id].name}) is already registered")
-        self._by_id[spec.id] = spec
+        if spec.id in self._entries and not replace:
+            raise ValueError(f"helper #{spec.id} ({self._entries[spec.id].name}) is already registered")
+        self._entries[spec.id] = spec
         return spec
 
     def unregister(self, helper_id: int) -> None:
         """Remove a helper (no error when absent)."""
-        self._by_id.pop(helper_id, None)
+        self._entries.pop(helper_id, None)
 
     def get(self, helper_id: int) -> HelperSpec | None:
         """The helper with ``helper_id``, or ``None``."""
-        return self._by_id.get(helper_id)
+        return self._entries.get(helper_id)
 
     def resolve(self, helper_id: int, prog_type: int | None = None) -> HelperSpec:
         """The helper a program of ``prog_type`` calls as ``call helper_id``.
 
         Raises :class:`UnknownFunction` with the kernel verifier's wording.
         """
-        spec = self._by_id.get(helper_id)
+        spec = self._entries.get(helper_id)
         if spec is None:
             raise UnknownFunction(f"invalid func unknown#{helper_id}")
-        if not spec.allowed_for(prog_type):
-            raise UnknownFunction(f"program of type {prog_type} may not call helper {spec.name}#{helper_id}")
-        return spec
+        return self._callable_by(
+            spec, prog_type, f"program of type {prog_type} may not call helper {spec.name}#{helper_id}"
+        )
 
     def ids(self) -> list[int]:
         """Registered ids, sorted."""
-        return sorted(self._by_id)
-
-    def copy(self) -> HelperRegistry:
-        """An independent registry with the same entries."""
-        return HelperRegistry(self._by_id.values())
-
-    def __contains__(self, helper_id: object) -> bool:
-        return helper_id in self._by_id
-
-    def __len__(self) -> int:
-        return len(self._by_id)
+        return sorted(self._entries)
 
 
 # ---------------------------------------------------------------------------- base helpers

@@ -4,69 +4,48 @@ A kfunc call is ``call`` with ``src_reg = BPF_PSEUDO_KFUNC_CALL`` (2); ``imm`` i
 BTF id of the function's ``BTF_KIND_FUNC`` in the kernel (``off = 0``) or module BTF
 (``off`` = index into ``fd_array``).  The emulated kernel registers each kfunc by name
 with a Python implementation ``func(run, r1..r5) -> r0`` and binds the BTF id its own BTF
-gives the name (:meth:`KfuncRegistry.bind`).  Flags mirror the kernel's ``KF_*`` set
-annotations and are informational for the verifier.
+gives the name (:meth:`KfuncRegistry.bind`).  ``KF_*`` flags are the verifier's business
+(:class:`structops.verifier.ops.KF`); the VM only calls.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from structops.vm.helpers import ArgType, HelperFunc, RetType, UnknownFunction
+from structops.vm.helpers import ArgType, FuncRegistry, HelperFunc, ProgTypeSet, RetType, UnknownFunction
 
-__all__ = ["KfuncFlags", "KfuncRegistry", "KfuncSpec"]
-
-
-class KfuncFlags(enum.IntFlag):
-    """The kernel's ``KF_*`` kfunc flags (``include/linux/btf.h``)."""
-
-    NONE = 0
-    ACQUIRE = 1 << 0
-    RELEASE = 1 << 1
-    RET_NULL = 1 << 2
-    TRUSTED_ARGS = 1 << 4
-    SLEEPABLE = 1 << 5
-    DESTRUCTIVE = 1 << 6
-    RCU = 1 << 7
+__all__ = ["KfuncRegistry", "KfuncSpec"]
 
 
 @dataclass(frozen=True)
-class KfuncSpec:
-    """One kfunc: name, implementation, signature, flags, BTF id once bound."""
+class KfuncSpec(ProgTypeSet):
+    """One kfunc: name, implementation, signature, BTF id once bound."""
 
     name: str
     func: HelperFunc
     args: tuple[ArgType, ...] = ()
     ret: RetType = RetType.INTEGER
-    flags: KfuncFlags = KfuncFlags.NONE
     btf_id: int | None = None
     btf_fd_idx: int = 0
     prog_types: frozenset[int] | None = None
 
-    def allowed_for(self, prog_type: int | None) -> bool:
-        """Whether programs of ``prog_type`` may call this kfunc."""
-        return self.prog_types is None or prog_type is None or prog_type in self.prog_types
 
-
-class KfuncRegistry:
+class KfuncRegistry(FuncRegistry[str, KfuncSpec]):
     """Kfuncs by name and by (BTF fd index, BTF id)."""
 
     def __init__(self, specs: Iterable[KfuncSpec] = ()) -> None:
-        self._by_name: dict[str, KfuncSpec] = {}
         self._by_id: dict[tuple[int, int], str] = {}
-        for spec in specs:
-            self.register(spec)
+        super().__init__(specs)
 
     def register(self, spec: KfuncSpec, *, replace_existing: bool = False) -> KfuncSpec:
         """Add ``spec`` (a name already present needs ``replace_existing=True``)."""
-        if spec.name in self._by_name and not replace_existing:
+        if spec.name in self._entries and not replace_existing:
             raise ValueError(f"kfunc {spec.name} is already registered")
-        old = self._by_name.get(spec.name)
+        old = self._entries.get(spec.name)
         if old is not None and old.btf_id is not None:
             self._by_id.pop((old.btf_fd_idx, old.btf_id), None)
-        self._by_name[spec.name] = spec
+        self._entries[spec.name] = spec
         if spec.btf_id is not None:
             self._by_id[(spec.btf_fd_idx, spec.btf_id)] = spec.name
         return spec
@@ -79,7 +58,7 @@ class KfuncRegistry:
     def by_name(self, name: str) -> KfuncSpec:
         """The kfunc called ``name`` (:class:`UnknownFunction` if absent)."""
         try:
-            return self._by_name[name]
+            return self._entries[name]
         except KeyError:
             raise UnknownFunction(f"kfunc {name} is not registered") from None
 
@@ -88,18 +67,9 @@ class KfuncRegistry:
         name = self._by_id.get((btf_fd_idx, btf_id))
         if name is None:
             raise UnknownFunction(f"calling kernel function btf_id {btf_id} (fd_idx {btf_fd_idx}) is not allowed")
-        spec = self._by_name[name]
-        if not spec.allowed_for(prog_type):
-            raise UnknownFunction(f"calling kernel function {name} is not allowed for program type {prog_type}")
-        return spec
+        refusal = f"calling kernel function {name} is not allowed for program type {prog_type}"
+        return self._callable_by(self._entries[name], prog_type, refusal)
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
-        return sorted(self._by_name)
-
-    def copy(self) -> KfuncRegistry:
-        """An independent registry with the same entries."""
-        return KfuncRegistry(self._by_name.values())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._by_name
+        return sorted(self._entries)
