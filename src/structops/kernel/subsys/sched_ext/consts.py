@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 __all__ = [
     "EXIT_REASONS",
     "HZ",
@@ -12,90 +14,51 @@ __all__ = [
 U64 = (1 << 64) - 1
 HZ = 250
 
-SCX_DSQ_FLAG_BUILTIN = 1 << 63
-SCX_DSQ_FLAG_LOCAL_ON = 1 << 62
-SCX_DSQ_INVALID = 1 << 63
-SCX_DSQ_GLOBAL = (1 << 63) | 1
-SCX_DSQ_LOCAL = (1 << 63) | 2
-SCX_DSQ_LOCAL_ON = (1 << 63) | (1 << 62)
-SCX_DSQ_LOCAL_CPU_MASK = 0xFFFFFFFF
 
-SCX_SLICE_DFL = 20_000_000
-SCX_SLICE_INF = U64
-SCX_OPS_NAME_LEN = 128
-SCX_DSP_DFL_MAX_BATCH = 32
-SCX_DSP_MAX_LOOPS = 32
+def _scx_enums() -> dict[str, dict[str, int]]:
+    """The ``enum scx_*`` types of the embedded vmlinux BTF: enum name -> enumerators.
+
+    The kernel declares its sched_ext constants as enums (``scx_enq_flags``, ``scx_kf_mask``,
+    ``scx_exit_kind``, ``scx_public_consts`` ...); BPF schedulers read them from vmlinux.h
+    and this module from the same BTF, so there is one copy of each value.
+    """
+    from structops import btf as btflib
+    from structops.kernel.kbtf import vmlinux_btf_bytes
+
+    spec = btflib.parse(vmlinux_btf_bytes())
+    return {
+        t.name: {v.name: v.value for v in t.values}
+        for t in spec.types
+        if isinstance(t, btflib.Enum | btflib.Enum64) and t.name and t.name.startswith("scx_")
+    }
+
+
+_ENUMS = _scx_enums()
+_E = {name: value for values in _ENUMS.values() for name, value in values.items()}
+globals().update(_E)  # SCX_DSQ_LOCAL, SCX_ENQ_WAKEUP, SCX_KF_DISPATCH, SCX_EXIT_ERROR, ...
+
+if TYPE_CHECKING:
+
+    def __getattr__(name: str) -> int:  # the enumerators above, for type checkers
+        ...
+
+
+SCX_ENQ_INTERNAL_MASK = _E["__SCX_ENQ_INTERNAL_MASK"]
+#: SX-R6: ``timeout_ms`` limit (the kernel's ``SCX_WATCHDOG_MAX_TIMEOUT`` is 30 s in jiffies).
 SCX_WATCHDOG_MAX_TIMEOUT_MS = 30_000
-SCX_EXIT_MSG_LEN = 1024
-SCX_EXIT_DUMP_DFL_LEN = 32768
-SCX_CPUPERF_ONE = 1024
-
-SCX_ENQ_WAKEUP = 1
-SCX_ENQ_HEAD = 0x10
-SCX_ENQ_CPU_SELECTED = 0x400
-SCX_ENQ_PREEMPT = 1 << 32
-SCX_ENQ_REENQ = 1 << 40
-SCX_ENQ_LAST = 1 << 41
-SCX_ENQ_INTERNAL_MASK = 0xFF << 56
-SCX_DEQ_SLEEP = 1
-
-SCX_WAKE_FORK = 4
-SCX_WAKE_TTWU = 8
-SCX_WAKE_SYNC = 16
-
-SCX_KICK_IDLE = 1
-SCX_KICK_PREEMPT = 2
-SCX_KICK_WAIT = 4
-
-SCX_PICK_IDLE_CORE = 1
-
-SCX_OPS_KEEP_BUILTIN_IDLE = 1
-SCX_OPS_ENQ_LAST = 2
-SCX_OPS_ENQ_EXITING = 4
-SCX_OPS_SWITCH_PARTIAL = 8
-SCX_OPS_BUILTIN_IDLE_PER_NODE = 0x40
-SCX_OPS_ALL_FLAGS = 0x1007F
-SCX_OPS_HAS_CPU_PREEMPT = 1 << 56
-
-SCX_KF_UNLOCKED = 0
-SCX_KF_CPU_RELEASE = 1
-SCX_KF_DISPATCH = 2
-SCX_KF_ENQUEUE = 4
-SCX_KF_SELECT_CPU = 8
-SCX_KF_REST = 16
-
-SCX_EXIT_NONE = 0
-SCX_EXIT_DONE = 1
-SCX_EXIT_UNREG = 64
-SCX_EXIT_UNREG_BPF = 65
-SCX_EXIT_UNREG_KERN = 66
-SCX_EXIT_SYSRQ = 67
-SCX_EXIT_ERROR = 1024
-SCX_EXIT_ERROR_BPF = 1025
-SCX_EXIT_ERROR_STALL = 1026
-SCX_EFLAG_INITIALIZED = 1
 
 #: SX-E1: the reason string of each exit kind.
 EXIT_REASONS = {
-    SCX_EXIT_UNREG: "unregistered from user space",
-    SCX_EXIT_UNREG_BPF: "unregistered from BPF",
-    SCX_EXIT_UNREG_KERN: "unregistered from the main kernel",
-    SCX_EXIT_SYSRQ: "disabled by sysrq-S",
-    SCX_EXIT_ERROR: "runtime error",
-    SCX_EXIT_ERROR_BPF: "scx_bpf_error",
-    SCX_EXIT_ERROR_STALL: "runnable task stall",
+    _E["SCX_EXIT_UNREG"]: "unregistered from user space",
+    _E["SCX_EXIT_UNREG_BPF"]: "unregistered from BPF",
+    _E["SCX_EXIT_UNREG_KERN"]: "unregistered from the main kernel",
+    _E["SCX_EXIT_SYSRQ"]: "disabled by sysrq-S",
+    _E["SCX_EXIT_ERROR"]: "runtime error",
+    _E["SCX_EXIT_ERROR_BPF"]: "scx_bpf_error",
+    _E["SCX_EXIT_ERROR_STALL"]: "runnable task stall",
 }
-EXIT_KIND_NAMES = {
-    SCX_EXIT_NONE: "SCX_EXIT_NONE",
-    SCX_EXIT_DONE: "SCX_EXIT_DONE",
-    SCX_EXIT_UNREG: "SCX_EXIT_UNREG",
-    SCX_EXIT_UNREG_BPF: "SCX_EXIT_UNREG_BPF",
-    SCX_EXIT_UNREG_KERN: "SCX_EXIT_UNREG_KERN",
-    SCX_EXIT_SYSRQ: "SCX_EXIT_SYSRQ",
-    SCX_EXIT_ERROR: "SCX_EXIT_ERROR",
-    SCX_EXIT_ERROR_BPF: "SCX_EXIT_ERROR_BPF",
-    SCX_EXIT_ERROR_STALL: "SCX_EXIT_ERROR_STALL",
-}
+#: ``enum scx_exit_kind`` value -> its name.
+EXIT_KIND_NAMES = {value: name for name, value in _ENUMS["scx_exit_kind"].items()}
 
 #: ``sched_prio_to_weight`` (CFS load weight of nice -20 .. 19).
 NICE_TO_WEIGHT = (
@@ -117,10 +80,10 @@ def scx_weight(load_weight: int) -> int:
 
 #: Ops that run with each kf mask (SX-K1).
 OP_MASK = {
-    "select_cpu": SCX_KF_ENQUEUE | SCX_KF_SELECT_CPU,
-    "enqueue": SCX_KF_ENQUEUE,
-    "dispatch": SCX_KF_DISPATCH,
-    "cpu_release": SCX_KF_CPU_RELEASE,
+    "select_cpu": _E["SCX_KF_ENQUEUE"] | _E["SCX_KF_SELECT_CPU"],
+    "enqueue": _E["SCX_KF_ENQUEUE"],
+    "dispatch": _E["SCX_KF_DISPATCH"],
+    "cpu_release": _E["SCX_KF_CPU_RELEASE"],
 }
 UNLOCKED_OPS = frozenset(
     [
@@ -149,5 +112,5 @@ def op_mask(op: str) -> int:
     if op in OP_MASK:
         return OP_MASK[op]
     if op in UNLOCKED_OPS:
-        return SCX_KF_UNLOCKED
-    return SCX_KF_REST
+        return _E["SCX_KF_UNLOCKED"]
+    return _E["SCX_KF_REST"]
