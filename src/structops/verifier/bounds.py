@@ -55,10 +55,11 @@ def make_scalar(
     """A scalar from its facts after ``reg_bounds_sync``; ``None`` when they contradict."""
     tv, tm = t
     for _ in range(3):
-        # known bits -> ranges
+        # known bits -> ranges (``__update_reg64_bounds``: with the sign bit unknown the
+        # smallest value sets it and the largest clears it)
         umin, umax = max(umin, tv), min(umax, tv | tm)
-        if not tm >> 63:  # sign bit known
-            smin, smax = max(smin, _s(tv)), min(smax, _s(tv | tm))
+        smin = max(smin, _s(tv | (tm & (1 << 63))))
+        smax = min(smax, _s(tv | (tm & S64_MAX)))
         # signed <-> unsigned
         if umax <= S64_MAX or umin > S64_MAX:
             smin, smax = max(smin, _s(umin)), min(smax, _s(umax))
@@ -90,6 +91,25 @@ def project32(r: Reg) -> Reg:
     if r.umax <= U32:
         return r
     return _sc(0, U32, 0, U32, tcast(_t(r), 4))
+
+
+def truncate(r: Reg, width: int) -> Reg:
+    """The low ``width`` bits of ``r`` zero-extended (``le16``/``le32``, a narrowing cast)."""
+    top = (1 << width) - 1
+    if r.umax <= top:
+        return r
+    return _sc(0, top, 0, top, tcast(_t(r), width // 8))
+
+
+def sign_extend(r: Reg, from_bits: int, bits: int) -> Reg:
+    """``movsx`` of ``r``'s low ``from_bits`` bits to ``bits`` (``set_sext64_default_val``):
+    a value already in ``[0, 2^(from_bits-1))`` is unchanged, else the signed range."""
+    half = 1 << (from_bits - 1)
+    if r.umax < half:
+        return r
+    if bits == 32:
+        return _unknown(32)
+    return _sc(0, U64, -half, half - 1, UNKNOWN)
 
 
 def _unknown(bits: int) -> Reg:

@@ -65,14 +65,15 @@ def _pow2_mask(x: int) -> int:
 
 def alu_range(op: int, a: Reg, b: Reg, bits: int, off: int = 0) -> Reg:
     """``a op b`` for scalars: exact for constants, else the kernel's domain (:mod:`.bounds`)."""
-    mask = (1 << bits) - 1
     if op in (0x30, 0x90) and not (a.is_const and b.is_const):
-        return unknown(0, mask)  # Linux 6.18: div/mod results are unbounded
+        # Linux 6.18 marks a div/mod result unknown before the 32-bit zero extension: a
+        # div32/mod32 result is an unknown 64-bit scalar (corpus sk_alu_mod32_imm, sk_alu_div32)
+        return unknown()
     if (a.is_const or op == 0xB0) and b.is_const:
         return const(alu_const(op, a.umin, b.umin, bits, off))
     if op == 0xB0:  # mov
-        if off:
-            return unknown(0, mask)
+        if off:  # movsx: a value already in the narrow signed range is kept, else that range
+            return bounds.sign_extend(b, off, bits)
         return b if bits == 64 else bounds.project32(b)
     return bounds.alu(op, a, b, bits)
 
@@ -85,6 +86,8 @@ def unary(op: int, a: Reg, bits: int, imm: int, mode: str) -> Reg:
     if a.is_const:
         v = a.umin & ((1 << width) - 1)
         return const(v if mode == "le" else bswap(v, width))
+    if mode == "le":  # a truncation on little-endian: a value that fits keeps its bounds
+        return a if a.umax < (1 << width) else bounds.truncate(a, width)
     return unknown(0, (1 << width) - 1)
 
 

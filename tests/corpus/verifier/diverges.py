@@ -144,22 +144,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         {"message"},
         "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
     ),
-    "sk_alu_div32": (
-        {"errno", "insn", "message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
-    ),
-    "sk_alu_le16": (
-        {"verdict"},
-        "le16 of a bounded value: Linux keeps the bounds (truncation of a value already < 2^16), here unbounded above",
-    ),
-    "sk_alu_mod32_imm": (
-        {"errno", "insn", "message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
-    ),
-    "sk_alu_movsx_neg": (
-        {"errno", "insn", "message"},
-        "movsx8 bounds: Linux gives [-128,127] (smin -128 -> 'max value outside' after +128), here unbounded",
-    ),
     "sk_alu_mul_overflow": (
         {"message"},
         "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
