@@ -4,7 +4,10 @@ Argument glue only; the job lives in :mod:`structops.run`.  ``OBJ`` is a BPF obj
 file, or ``--example NAME`` one of the objects shipped with structops (``reno``,
 ``reno_v2``, ``cubic_like``, ``dctcp_like``); ``--swap OTHER.o --at T`` (or
 ``--swap-example NAME``) replaces the registered struct_ops map through
-``BPF_LINK_UPDATE`` at T seconds.  Runs on the embedded kernel: no root, no clang.
+``BPF_LINK_UPDATE`` at T seconds.  ``--listener`` accepts the flows from a listening
+socket holding the CC; ``--direction down|both`` (which implies it) makes the accepted
+sockets send server-to-client data with the CC they inherited.  Runs on the embedded
+kernel: no root, no clang.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from structops.run import (
+    DIRECTIONS,
     EXAMPLES,
     RunConfig,
     example_path,
@@ -48,6 +52,20 @@ def register(groups: Any) -> None:
     p.add_argument("--swap-example", choices=EXAMPLES, help="shipped example to swap to")
     p.add_argument("--swap-map", metavar="NAME", help="struct_ops map of the swap object")
     p.add_argument("--at", metavar="T", help="swap time (bare numbers are seconds)")
+    p.add_argument(
+        "--listener",
+        action="store_true",
+        help="accept the flows from a listening socket set up at the start with the CC: "
+        "each accepted socket inherits it (and keeps it across --swap)",
+    )
+    p.add_argument(
+        "--direction",
+        choices=DIRECTIONS,
+        default="up",
+        help="who sends: up = clients to server (default), down = server to clients "
+        "(the accepted sockets, with the listener's CC), both = each connection both ways; "
+        "down and both imply --listener",
+    )
     p.add_argument("--csv", metavar="PATH", help="write the per-flow cwnd trace as CSV")
     p.add_argument("--plot", metavar="PATH", help="write a cwnd/throughput plot (PNG, needs matplotlib)")
     p.add_argument("--progress", action="store_true", help="always draw the progress bar on stderr")
@@ -94,6 +112,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
         swap_at_us=parse_time_us(args.at, "s") if args.at is not None else None,
         csv=Path(args.csv) if args.csv else None,
         plot=Path(args.plot) if args.plot else None,
+        listener=args.listener,
+        direction=args.direction,
     )
 
 

@@ -10,11 +10,12 @@ Example objects ship in ``structops/run/examples`` (:func:`example_path`).
 
 from __future__ import annotations
 
-from structops.run.config import EXAMPLES, RunConfig, example_path, parse_rate, parse_time_us
+from structops.run.config import DIRECTIONS, EXAMPLES, RunConfig, example_path, parse_rate, parse_time_us
 from structops.run.job import FlowResult, RunResult, run_job
 from structops.run.report import print_summary, print_timing, struct_ops_show, write_csv, write_plot
 
 __all__ = [
+    "DIRECTIONS",
     "EXAMPLES",
     "FlowResult",
     "RunConfig",

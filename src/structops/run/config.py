@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["EXAMPLES", "RunConfig", "example_path", "parse_rate", "parse_time_us"]
+__all__ = ["DIRECTIONS", "EXAMPLES", "RunConfig", "example_path", "parse_rate", "parse_time_us"]
+
+#: Who sends data (``--direction``): the clients, the accepted sockets, or both.
+DIRECTIONS = ("up", "down", "both")
 
 #: Example objects shipped as package data (``structops run --example NAME``).
 EXAMPLES = ("reno", "reno_v2", "cubic", "cubic_like", "dctcp", "dctcp_like")
@@ -64,6 +67,12 @@ class RunConfig:
     object whose struct_ops map replaces the registered one through BPF_LINK_UPDATE at
     ``swap_at_us``) the second half of the flows starts right after the swap so they pick
     up the new version.
+
+    With ``listener`` the flows are accepted from a listening socket set up at time 0
+    with the registered CC (each accepted socket inherits it and holds a map reference);
+    ``direction`` says who sends: ``"up"`` (the clients), ``"down"`` (the accepted
+    sockets, with the listener's CC, over the link's reverse direction) or ``"both"``.
+    ``"down"`` and ``"both"`` imply ``listener``.
     """
 
     obj: Path
@@ -83,6 +92,8 @@ class RunConfig:
     sample_interval_us: int = 100_000
     csv: Path | None = None
     plot: Path | None = None
+    listener: bool = False
+    direction: str = "up"
 
     def __post_init__(self) -> None:
         if self.flows < 1:
@@ -99,6 +110,8 @@ class RunConfig:
             raise ValueError("--swap and --at go together")
         if self.swap_at_us is not None and not 0 <= self.swap_at_us < self.duration_us:
             raise ValueError("--at must lie inside the run (0 <= T < duration)")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"--direction must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
         if self.sample_interval_us < 1:
             raise ValueError("the sample interval must be positive")
 
@@ -109,6 +122,11 @@ class RunConfig:
             return self.buffer_pkts
         bdp = self.bandwidth_bps * self.rtt_us // (8 * 1500 * 1_000_000)
         return max(bdp, 10)
+
+    @property
+    def accepts(self) -> bool:
+        """Flows are accepted from a listener (asked for, or needed for server-to-client data)."""
+        return self.listener or self.direction != "up"
 
     def start_times_us(self) -> list[int]:
         """When each flow connects."""

@@ -6,7 +6,10 @@ Steps (each on the embedded kernel, no root, no clang): load the object
 whose sockets live in kernel memory (:mod:`structops.kernel.tcp_bridge`), start the
 flows with ``setsockopt(TCP_CONGESTION)`` of the registered name, optionally replace the
 map at time T with ``BPF_LINK_UPDATE`` (flows started later pick up the new version),
-and collect the per-flow results.
+and collect the per-flow results.  With a listener (``--listener``, implied by
+``--direction down|both``) the flows are accepted from a listening socket set up at the
+start with the registered CC: server-to-client data is sent with it, also after a swap
+(a listener keeps the ops it was given, as on Linux).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from structops.kernel.subsys.tcp_ca import CongestionControl
 from structops.kernel.tcp_bridge import TcpBridge, kernel_simulator
 from structops.run.config import RunConfig
 from structops.run.progress import Progress
-from structops.sim import LinkConfig, SimConfig, Simulator, TcpFlow
+from structops.sim import LinkConfig, Listener, SimConfig, Simulator, TcpFlow
 from structops.uapi import MapFlags
 
 __all__ = ["FlowResult", "RunResult", "run_job"]
@@ -45,7 +48,10 @@ class FlowResult:
     avg_rtt_us: float
     window_bps: float = 0.0
     """Goodput over the run's common window (:attr:`RunResult.window_start_us` to the end):
-    the rates of all flows share one interval, so they add up to at most the link rate."""
+    the rates of all flows share one interval, so they add up to at most the link rate
+    (per direction)."""
+    direction: str = "up"
+    """``"up"``: the client sends; ``"down"``: the accepted socket sends."""
 
 
 @dataclass
@@ -68,7 +74,17 @@ class RunResult:
     @property
     def total_bps(self) -> float:
         """Aggregate goodput: all acknowledged bytes over the whole run."""
-        return sum(f.bytes_acked for f in self.flows) * 8 * 1_000_000 / self.config.duration_us
+        return self.direction_bps(None)
+
+    def direction_bps(self, direction: str | None) -> float:
+        """Goodput of the flows sending ``direction`` (``None``: all) over the whole run."""
+        acked = sum(f.bytes_acked for f in self.flows if direction in (None, f.direction))
+        return acked * 8 * 1_000_000 / self.config.duration_us
+
+    @property
+    def directions(self) -> list[str]:
+        """The directions data flowed in, ``"up"`` first."""
+        return [d for d in ("up", "down") if any(f.direction == d for f in self.flows)]
 
 
 def _struct_ops_map(coll: Collection, wanted: str | None, what: str) -> Map:
@@ -112,6 +128,7 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
     swap_coll: Collection | None = None
     link: Link | None = None
     bridge: TcpBridge | None = None
+    listener: Listener | None = None
     try:
         st_map = _struct_ops_map(coll, cfg.map_name, str(cfg.obj))
         new_map: Map | None = None
@@ -127,7 +144,7 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
                 raise bpf_error(
                     errno.EEXIST,
                     f"--swap {cfg.swap}: loading it registers a congestion control whose name is already taken "
-                    f"by {st_map.name}: a legacy struct_ops map (SEC(\".struct_ops\")) registers at load time and "
+                    f'by {st_map.name}: a legacy struct_ops map (SEC(".struct_ops")) registers at load time and '
                     "cannot take a name while the first map holds it; a link update needs a .struct_ops.link map",
                 ) from exc
             new_map = _struct_ops_map(swap_coll, cfg.swap_map, str(cfg.swap))
@@ -135,7 +152,7 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
                 raise bpf_error(
                     errno.EINVAL,
                     f"--swap {cfg.swap}: {new_map.name} is a legacy struct_ops map; a link update needs a map "
-                    "declared in SEC(\".struct_ops.link\") (and a legacy map with the same congestion control "
+                    'declared in SEC(".struct_ops.link") (and a legacy map with the same congestion control '
                     f"name as {st_map.name} could not be registered while the first holds the name)",
                 )
         link = st_map.attach_struct_ops()
@@ -160,9 +177,12 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
                 notes.append(f"t={s.now / 1e9:.3f} s: BPF_LINK_UPDATE {st_map.name} -> {swap_to.name}")
 
             sim.at(cfg.swap_at_us, swap)
+        if cfg.accepts:
+            listener = sim.listen(cc_name)
+            notes.append(f"listener with {cc_name!r} ({_version(listener.ops)}): flows are accepted from it")
         starts = cfg.start_times_us()
         for start in starts:
-            sim.add_flow(base_rtt_us=cfg.rtt_us, start_us=start, cc=cc_name)
+            sim.add_flow(base_rtt_us=cfg.rtt_us, start_us=start, cc=cc_name, listener=listener, direction=cfg.direction)
         window_start = max(starts)
         acked_at_window: list[int] = []
 
@@ -191,6 +211,7 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
                 s.retransmits,
                 s.avg_rtt_us,
                 (s.bytes_acked - acked_at_window[s.flow_id]) * 8 * 1_000_000 / max(cfg.duration_us - window_start, 1),
+                s.direction,
             )
             for s in sim.summary()
         ]
@@ -201,7 +222,7 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
             cfg,
             cc_name,
             flows,
-            sim.utilisation(),
+            sim.utilisation(),  # of the directions in use
             sim.jain_fairness(),
             sim.events,
             wall,
@@ -211,10 +232,15 @@ def run_job(cfg: RunConfig, *, progress: TextIO | None = None, kernel: EmulatedK
             notes,
             window_start,
         )
+        if listener is not None:
+            listener.close()
+            listener = None
         bridge.close()
         bridge = None
         return result
     finally:
+        if listener is not None:
+            listener.close()
         if bridge is not None:
             bridge.close()
         if link is not None:

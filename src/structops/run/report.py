@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 __all__ = ["print_summary", "print_timing", "struct_ops_show", "write_csv", "write_plot"]
 
 _VALUE_PREFIX = "bpf_struct_ops_"
+_WAYS = {
+    "down": "server to client only: the accepted sockets send with the listener's CC",
+    "both": "both ways: clients send up, accepted sockets send down with the listener's CC "
+    "(the link is full duplex: each direction has the full rate)",
+}
 
 
 def struct_ops_show(kernel: Kernel) -> list[str]:
@@ -76,32 +81,43 @@ def print_summary(result: RunResult, out: TextIO) -> None:
         f"  link {cfg.bandwidth_bps / 1e6:g} Mbit/s, rtt {cfg.rtt_us / 1000:g} ms, buffer {cfg.buffer} pkts, "
         f"loss {cfg.loss:g}, seed {cfg.seed}, {cfg.flows} flows, {cfg.duration_us / 1e6:g} s simulated\n"
     )
+    if cfg.direction != "up":
+        out.write(f"  data {_WAYS[cfg.direction]}\n")
     for note in result.notes:
         out.write(f"  {note}\n")
     out.write("\nregistered struct_ops (bpftool struct_ops show):\n")
     for line in result.struct_ops:
         out.write(f"  {line.rstrip()}\n")
     out.write("\n")
+    two_way = result.directions != ["up"]
+    way = f"{'dir':<5}" if two_way else ""
     header = (
-        f"{'flow':>4}  {'start s':>7}  {'cc':<12} {'version':<28} {'Mbit/s*':>8}  {'retrans':>7}  {'avg rtt ms':>10}"
+        f"{'flow':>4}  {way}{'start s':>7}  {'cc':<12} {'version':<28} {'Mbit/s*':>8}  {'retrans':>7}  "
+        f"{'avg rtt ms':>10}"
     )
     out.write(header + "\n" + "-" * len(header) + "\n")
     for f in result.flows:
+        way = f"{f.direction:<5}" if two_way else ""
         out.write(
-            f"{f.flow_id:>4}  {f.start_us / 1e6:>7.2f}  {f.cc:<12} {f.version:<28} {f.window_bps / 1e6:>8.2f}  "
+            f"{f.flow_id:>4}  {way}{f.start_us / 1e6:>7.2f}  {f.cc:<12} {f.version:<28} {f.window_bps / 1e6:>8.2f}  "
             f"{f.retransmits:>7}  {f.avg_rtt_us / 1000:>10.2f}\n"
         )
     out.write("-" * len(header) + "\n")
     retrans = sum(f.retransmits for f in result.flows)
+    if two_way:
+        total = ", ".join(f"{d} {result.direction_bps(d) / 1e6:.2f} Mbit/s" for d in result.directions)
+    else:
+        total = f"{result.total_bps / 1e6:.2f} Mbit/s"
     out.write(
-        f"total {result.total_bps / 1e6:.2f} Mbit/s, retransmits {retrans}, "
+        f"total {total}, retransmits {retrans}, "
         f"utilisation {result.utilisation * 100:.1f}%, "
         f"Jain index {result.jain:.3f}, {result.events} events\n"
     )
     out.write(
         f"* goodput over the common window {result.window_start_us / 1e6:.2f}-{cfg.duration_us / 1e6:g} s "
-        "(from the last flow start to the end), so the per-flow rates add up to at most the link rate; "
-        "the total is over the whole run\n"
+        "(from the last flow start to the end), so the per-flow rates add up to at most the link rate"
+        + (" in each direction" if two_way else "")
+        + "; the total is over the whole run\n"
     )
 
 
@@ -135,7 +151,8 @@ def write_plot(result: RunResult, path: Path) -> str | None:
         trace = flow.trace
         if not trace:
             continue
-        label = f"flow {flow.flow_id} ({row.version.split(' ', 1)[0]})"
+        way = "" if flow.direction == "up" else f" {flow.direction}"
+        label = f"flow {flow.flow_id}{way} ({row.version.split(' ', 1)[0]})"
         ts = [r[0] / 1e6 for r in trace]
         ax_cwnd.plot(ts, [r[1] for r in trace], label=label, linewidth=1)
         rates = [0.0] + [

@@ -108,7 +108,6 @@ class Simulator:
         self._bw = link.bandwidth_bps
         self._ser_x = self.config.wire_bytes * 8 * 1_000_000_000
         self.up = LinkQueue()
-        self.up.used = True
         self.down = LinkQueue()
         self._buffer = self.config.buffer_limit
         self._ecn_k = link.ecn_threshold_pkts
@@ -221,7 +220,7 @@ class Simulator:
         if way != "up":
             flow.direction = "down"
             flow.link = self.down
-            self.down.used = True
+        flow.link.used = True
         self.flows.append(flow)
         return flow
 
@@ -336,7 +335,7 @@ class Simulator:
         for f in self.flows:
             if f.ops is not None and not f.closed:
                 f.sample(t_us)
-        self.up.trace.append((t_us, self.up.length(self.now)))
+        self.up.trace.append((t_us, self.up.length(self.now)))  # sampled even before any flow
         if self.down.used:
             self.down.trace.append((t_us, self.down.length(self.now)))
         self._push(self.now + self.config.sample_interval_us * 1000, EV_SAMPLE, None)
@@ -461,7 +460,7 @@ class Simulator:
             raise ValueError("utilisation needs a positive time span")
         if direction is None:
             chosen = self.flows
-            lanes = int(self.up.used) + int(self.down.used)
+            lanes = max(int(self.up.used) + int(self.down.used), 1)
         else:
             chosen = [f for f in self.flows if f.direction == direction]
             lanes = 1

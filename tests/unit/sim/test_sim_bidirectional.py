@@ -60,6 +60,7 @@ def test_down_data_is_sent_with_the_listener_cc_not_the_client_cc() -> None:
     assert _cwnds(down) == reno_trace
     assert sim.down.tx > 0 and sim.up.tx == 0  # server-to-client data uses the reverse queue
     assert [s.direction for s in sim.summary()] == ["down"]
+    assert sim.utilisation() == sim.utilisation("down") > 0.5  # only the down direction is in use
 
 
 def test_both_directions_share_two_sockets_and_each_direction_of_the_link_fairly() -> None:
