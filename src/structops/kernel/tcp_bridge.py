@@ -6,9 +6,10 @@ docs/tcp-sim.md ("The socket object and the bridge"):
 
 * :class:`KernelTcpSock` -- a :class:`~structops.sim.TcpSock` backed by a
   ``struct tcp_sock`` allocated in kernel memory (the VM's address space).
-  ``sync_to_kernel`` writes every simulated field into the struct at its BTF offset
-  (bitfields included), ``sync_from_kernel`` reads back the fields a BPF congestion
-  control may write (spec T8: ``snd_cwnd``, ``snd_cwnd_cnt``, ``snd_cwnd_stamp``,
+  ``sync_to_kernel`` writes simulated fields into the struct at their BTF offsets
+  (bitfields included) -- only those the algorithm's programs may touch, and only when
+  changed (:mod:`structops.kernel.tcp_sync`, issue 17) -- and ``sync_from_kernel``
+  reads back the fields a BPF congestion control may write (spec T8: ``snd_cwnd``, ``snd_cwnd_cnt``, ``snd_cwnd_stamp``,
   ``snd_ssthresh``, ``ecn_flags``, ``app_limited``, ``sk_pacing_rate``,
   ``sk_pacing_status``, ``icsk_ack.pending``) and ``icsk_ca_priv``.  A socket holds a
   reference on the struct_ops map of the BPF algorithm it uses (``bpf_try_module_get``
@@ -54,12 +55,14 @@ from structops.errors import bpf_error
 from structops.kernel.btfview import StructView, field_path
 from structops.kernel.maps.sk_storage import free_socket_storage
 from structops.kernel.subsys.tcp_ca import CongestionControl
+from structops.kernel.tcp_sync import SyncLayout, SyncPlan
 from structops.sim import cubic as native_cubic
 from structops.sim import reno as native_reno
 from structops.sim.config import SimConfig
 from structops.sim.engine import Simulator
 from structops.sim.ops import OP_NAMES, CongestionRegistry, TcpCongestionOps
-from structops.sim.sock import WRITABLE_FIELDS, AckSample, RateSample, TcpSock
+from structops.sim.sock import AckSample, RateSample, TcpSock
+from structops.verifier.access import AccessSet
 
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
@@ -75,17 +78,10 @@ __all__ = [
 
 U32 = 0xFFFF_FFFF
 _FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
-#: Simulator field name -> kernel path where they differ (docs/tcp-sim.md).
-_ALIASES = {
-    "sk_state": "skc_state",
-    "icsk_ack_pending": "icsk_ack.pending",
-    "rx_opt_rcv_tsecr": "rx_opt.rcv_tsecr",
-    "rx_opt_saw_tstamp": "rx_opt.saw_tstamp",
-}
-#: Fields written separately (pointer, arrays) rather than as plain integers.
-_SPECIAL = frozenset({"icsk_ca_ops", "icsk_ca_priv", "rtt_min"})
 #: Native algorithms of the kernel list that the simulator models.
 NATIVE_OPS: dict[str, Callable[[], TcpCongestionOps]] = {"reno": native_reno, "cubic": native_cubic}
+#: Shadow value of a unit never written (differs from every value).
+_UNSET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -114,85 +110,6 @@ def _int_struct(entries: list[tuple[str, _Loc]]) -> struct.Struct:
     return struct.Struct("".join(fmt))
 
 
-class _Layout:
-    """The precomputed copy plan between :class:`TcpSock` fields and ``struct tcp_sock``."""
-
-    def __init__(self, tcp_sock: btflib.Struct) -> None:
-        self.size = tcp_sock.size
-        plain: list[tuple[str, _Loc]] = []
-        bits: dict[tuple[int, int], list[tuple[str, int, int]]] = {}
-        for name in TcpSock.__slots__:
-            if name.startswith(("sim_", "_")) or name in _SPECIAL:
-                continue
-            loc = _locate(tcp_sock, _ALIASES.get(name, name))
-            if loc.bit_size:
-                bits.setdefault((loc.offset, loc.size), []).append((name, loc.bit_offset, loc.bit_size))
-            else:
-                plain.append((name, loc))
-        plain.sort(key=lambda e: e[1].offset)
-        self.plain_off = plain[0][1].offset
-        self.plain = _int_struct(plain)
-        self.plain_get = operator.attrgetter(*(n for n, _ in plain))
-        self.plain_masks = tuple((1 << (8 * loc.size)) - 1 for _, loc in plain)
-        self.bit_units = [
-            (off, _FMT[size], tuple(fields), (1 << (8 * size)) - 1) for (off, size), fields in sorted(bits.items())
-        ]
-        self._write_bits = _bit_writer(self.bit_units)
-        priv = _locate(tcp_sock, "icsk_ca_priv")
-        self.priv = (priv.offset, priv.size)
-        self.rtt_min_off = _locate(tcp_sock, "rtt_min").offset
-        self.ca_ops_off = _locate(tcp_sock, "icsk_ca_ops").offset
-        back = sorted(((n, _locate(tcp_sock, _ALIASES.get(n, n))) for n in WRITABLE_FIELDS), key=lambda e: e[1].offset)
-        if any(loc.bit_size for _, loc in back):
-            raise ValueError("a writable tcp_sock field is a bitfield; the bridge reads whole integers")
-        self.back_names = tuple(n for n, _ in back)
-        self.back_off = back[0][1].offset
-        self.back = _int_struct(back)
-
-    def write(self, sk: TcpSock, buf: bytearray, base: int, ca_ops_addr: int) -> None:
-        """Copy all of ``sk`` into the struct at ``buf[base:]``."""
-        self.plain.pack_into(buf, base + self.plain_off, *map(operator.and_, self.plain_get(sk), self.plain_masks))
-        self._write_bits(sk, buf, base)
-        off, size = self.priv
-        buf[base + off : base + off + size] = sk.icsk_ca_priv
-        _RTT_MIN.pack_into(buf, base + self.rtt_min_off, *[v & U32 for v in sk.rtt_min])
-        _U64.pack_into(buf, base + self.ca_ops_off, ca_ops_addr)
-
-    def read_back(self, sk: TcpSock, buf: bytearray, base: int) -> None:
-        """Copy the BPF-writable fields (T8) and ``icsk_ca_priv`` back into ``sk``."""
-        for name, value in zip(self.back_names, self.back.unpack_from(buf, base + self.back_off), strict=True):
-            setattr(sk, name, value)
-        off, size = self.priv
-        sk.icsk_ca_priv[:] = buf[base + off : base + off + size]
-
-
-_RTT_MIN = struct.Struct("<6I")
-_U64 = struct.Struct("<Q")
-
-
-def _bit_writer(
-    units: list[tuple[int, str, tuple[tuple[str, int, int], ...], int]],
-) -> Callable[[TcpSock, bytearray, int], None]:
-    """A function packing the bitfield storage units of a tcp_sock layout (built once per layout).
-
-    Each unit's fields (masked to their width, shifted to their bit offset) are or-ed
-    into one integer and stored with the unit's size; the names are ``TcpSock`` slots.
-    """
-    namespace: dict[str, Any] = {}
-    lines = ["def write_bits(sk, buf, base):"]
-    for i, (off, fmt, fields, mask) in enumerate(units):
-        for name, _shift, _width in fields:
-            if not name.isidentifier():
-                raise ValueError(f"tcp_sock bitfield {name!r} is not a field name")
-        expr = " | ".join(f"((sk.{name} & {(1 << width) - 1}) << {shift})" for name, shift, width in fields)
-        namespace[f"P{i}"] = struct.Struct("<" + fmt).pack_into
-        lines.append(f"    P{i}(buf, base + {off}, ({expr}) & {mask})")
-    lines.append("    return None")
-    exec(compile("\n".join(lines) + "\n", "<tcp_sock bitfields>", "exec"), namespace)
-    fn: Callable[[TcpSock, bytearray, int], None] = namespace["write_bits"]
-    return fn
-
-
 _CA_OPS_SLOT: Any = TcpSock.__dict__["icsk_ca_ops"]  # the member descriptor of the base class slot
 
 
@@ -210,10 +127,13 @@ class KernelTcpSock(TcpSock):
     """
 
     NEEDS_SYNC: ClassVar[bool] = True
-    __slots__ = ("_alloc", "_bridge", "_free_pending", "_held", "addr", "sockopt")
+    __slots__ = ("_alloc", "_bridge", "_free_pending", "_held", "_plan", "_plan_src", "_shadow", "addr", "sockopt")
 
     def __init__(self, bridge: TcpBridge, mss: int = 1448, *, flow_id: int = 0, role: str = "snd") -> None:
         self._bridge = bridge
+        self._plan: SyncPlan | None = None  # what the socket's algorithms touch (grows on a switch)
+        self._plan_src: SyncPlan | None = None  # the plan of the algorithm last merged in
+        self._shadow: list[Any] = [_UNSET] * len(bridge.layout.units)  # dirty tracking
         self._held: CongestionControl | None = None
         self._free_pending = False
         self._alloc: Allocation | None = bridge.kernel.kmem.alloc(bridge.layout.size, f"tcp_sock:{flow_id}:{role}")
@@ -261,29 +181,63 @@ class KernelTcpSock(TcpSock):
 
     # -- the bridge contract ---------------------------------------------------------
     def sync_to_kernel(self) -> None:
-        """Write every field into the kernel ``struct tcp_sock``."""
+        """Write into the kernel ``struct tcp_sock`` the fields the algorithm in use may
+        read or write (all of them for an unverified program or a socket without one,
+        none for a native algorithm), skipping those unchanged since they were last synced."""
         alloc = self._alloc
         if alloc is None:
             raise bpf_error(errno.EBADF, f"socket {self.sim_flow_id}/{self.sim_role} is closed", op="sync tcp_sock")
-        cc = _bpf_cc(_CA_OPS_SLOT.__get__(self, TcpSock))
+        ops = _CA_OPS_SLOT.__get__(self, TcpSock)
+        bridge = self._bridge
+        plan = bridge.plans.get(id(ops))
+        if plan is None:
+            plan = bridge.plan_for_ops(ops)
+        if plan is not self._plan_src:
+            self._plan = bridge.layout.merge(self._plan, plan)
+            self._plan_src = plan
+        cc = _bpf_cc(ops)
         ca_addr = cc.kdata.addr if cc is not None and cc.kdata is not None else 0
-        self._bridge.layout.write(self, alloc.buf, self.addr - alloc.addr, ca_addr)
+        assert self._plan is not None
+        self._plan.write_in(self, alloc.buf, self.addr - alloc.addr, self._shadow, ca_addr)
         if self.sockopt is not None:  # tcp_sockopt.SockoptExtras (bpf_setsockopt state)
             self.sockopt.apply(alloc.buf, self.addr - alloc.addr)
 
     def sync_from_kernel(self) -> None:
-        """Read the BPF-writable fields back; frees the struct if the socket was closed."""
+        """Read back the fields the algorithm may write (T8, ``icsk_ca_priv``); frees the
+        struct if the socket was closed."""
         alloc = self._alloc
         if alloc is None:
             return
-        self._bridge.layout.read_back(self, alloc.buf, self.addr - alloc.addr)
+        plan = self._plan if self._plan is not None else self._bridge.layout.full
+        plan.read_back(self, alloc.buf, self.addr - alloc.addr, self._shadow)
         if self._free_pending:
             self.free()
 
+    def synced_fields(self) -> frozenset[str]:
+        """Names of the fields synced around op calls (the plan of the algorithms used so far)."""
+        return self._plan.names if self._plan is not None else frozenset()
+
+    def invalidate(self) -> None:
+        """Forget what the kernel struct holds: the next sync rewrites every planned field
+        (after writing the struct by other means than a program, e.g. through :meth:`view`)."""
+        self._shadow[:] = [_UNSET] * len(self._shadow)
+
     def view(self) -> StructView:
-        """A BTF view of the kernel struct (``view().snd_cwnd``)."""
-        if self._alloc is None:
+        """A BTF view of the kernel struct (``view().snd_cwnd``).
+
+        Op calls sync only the fields their programs touch; the view first writes every
+        field, so it shows the whole socket.  Writes through the view are overwritten by
+        the next sync, as the simulator's fields are the truth (:meth:`invalidate`).
+        """
+        alloc = self._alloc
+        if alloc is None:
             raise bpf_error(errno.EBADF, "socket is closed", op="tcp_sock view")
+        cc = _bpf_cc(_CA_OPS_SLOT.__get__(self, TcpSock))
+        ca_addr = cc.kdata.addr if cc is not None and cc.kdata is not None else 0
+        self._bridge.layout.full.write_in(self, alloc.buf, self.addr - alloc.addr, self._shadow, ca_addr)
+        if self.sockopt is not None:
+            self.sockopt.apply(alloc.buf, self.addr - alloc.addr)
+        self.invalidate()
         return StructView(self._bridge.kernel.kmem, self.addr, self._bridge.tcp_sock_type)
 
     @property
@@ -480,6 +434,9 @@ class TcpBridge:
         self.layout = _layout(self.tcp_sock_type)
         self.scratch = _Scratch(kernel)
         self.sockets: list[KernelTcpSock] = []
+        #: id(ops) -> the sync plan of those ops (ops objects are kept alive by the registry)
+        self.plans: dict[int, SyncPlan] = {}
+        self._plan_ops: list[Any] = []  # keeps the keys of ``plans`` alive
         self.registry = KernelCongestionRegistry(self)
         self.sim: Simulator | None = None
         self._saved_clock: Callable[[], int] | None = None
@@ -504,6 +461,21 @@ class TcpBridge:
         saved, self._saved_clock = self._saved_clock, None
         if saved is not None:
             self._vm().clock_ns = saved
+
+    def plan_for_ops(self, ops: Any) -> SyncPlan:
+        """The sync plan of a socket using ``ops`` (cached): the union of the access sets of
+        the BPF algorithm's programs, nothing for a native algorithm, everything without ops."""
+        layout = self.layout
+        if ops is None:
+            return layout.full
+        cc = getattr(ops, "owner", None)
+        if not isinstance(cc, CongestionControl) or not cc.is_bpf:
+            plan = layout.empty  # native Python: the struct is not read
+        else:
+            plan = layout.plan_for(_map_access(cc))
+        self.plans[id(ops)] = plan
+        self._plan_ops.append(ops)
+        return plan
 
     def socket(self, mss: int = 1448, *, flow_id: int = 0, role: str = "snd") -> KernelTcpSock:
         """``sock_factory``: a new kernel-backed socket."""
@@ -540,10 +512,22 @@ class TcpBridge:
         self._unbind_clock()
 
 
+def _map_access(cc: CongestionControl) -> AccessSet | None:
+    """The union of the access sets of the programs of ``cc``'s struct_ops map (None: unknown)."""
+    kdata = cc.kdata
+    trampolines = getattr(getattr(kdata, "map", None), "trampolines", None)
+    if not trampolines:
+        return None
+    sets = [tr.prog.extra.get("access") for tr in trampolines.values()]
+    if not all(isinstance(a, AccessSet) for a in sets):
+        return None  # a program loaded without the verifier
+    return AccessSet.union_of(a for a in sets if isinstance(a, AccessSet))
+
+
 @cache
-def _layout(tcp_sock: btflib.Struct) -> _Layout:
-    """The copy plan for one ``struct tcp_sock`` type (computed once per BTF)."""
-    return _Layout(tcp_sock)
+def _layout(tcp_sock: btflib.Struct) -> SyncLayout:
+    """The sync units and plans for one ``struct tcp_sock`` type (computed once per BTF)."""
+    return SyncLayout(tcp_sock)
 
 
 def kernel_simulator(kernel: EmulatedKernel, config: SimConfig | None = None) -> tuple[Simulator, TcpBridge]:

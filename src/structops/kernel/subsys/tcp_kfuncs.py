@@ -1,9 +1,10 @@
 """The tcp congestion-control kfuncs (T2) over ``struct tcp_sock`` in kernel memory.
 
 Each kfunc receives the raw u64 arguments of the BPF call (``sk`` is a kernel address)
-and runs the native algorithm of :mod:`structops.sim.tcp_cong` on a BTF-typed view of
-that socket, so a BPF program calling ``tcp_reno_cong_avoid`` and the native Reno
-change exactly the same bytes.
+and runs the native algorithm of :mod:`structops.sim.tcp_cong` on the simulated socket
+that owns the struct (the program's writes read back first, the struct synced after),
+or on a BTF-typed view of a ``tcp_sock`` no simulated socket owns, so a BPF program
+calling ``tcp_reno_cong_avoid`` and the native Reno change exactly the same state.
 
 The ``cubictcp_*`` kfuncs (``tcp_cubic_check_kfunc_ids`` of Linux 6.18, callable from
 any struct_ops program) run :mod:`structops.sim.cubic` on the simulated socket that owns
@@ -17,6 +18,7 @@ BBR: PROG_LOAD names them as not implemented (EINVAL).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BBR_KFUNCS", "CUBIC_KFUNCS", "cubic_implementation", "implementation", "tcp_sock_view"]
 
+U32 = 0xFFFF_FFFF
 #: ``tcp_cubic_check_kfunc_ids`` (Linux 6.18): kfunc name -> native op of sim.cubic.
 CUBIC_KFUNCS: dict[str, str] = {
     "cubictcp_init": "cubic_init",
@@ -45,27 +48,50 @@ BBR_KFUNCS = frozenset(
 
 def tcp_sock_view(kernel: EmulatedKernel, addr: int) -> Any:
     """A :class:`StructView` of the ``struct tcp_sock`` at ``addr``."""
-    tcp_sock = kernel.vmlinux.spec.find("tcp_sock", btflib.Struct)
-    return StructView(kernel.kmem, addr, tcp_sock)
+    return StructView(kernel.kmem, addr, _tcp_sock_type(kernel.vmlinux.spec))
+
+
+@cache
+def _tcp_sock_type(spec: btflib.Spec) -> btflib.Struct:
+    return spec.find("tcp_sock", btflib.Struct)
+
+
+def _simulated(kernel: EmulatedKernel, addr: int) -> Any:
+    """The live simulated socket whose ``struct tcp_sock`` is at ``addr``, or None."""
+    sock = kernel.__dict__.get("tcp_socks", {}).get(addr)
+    return None if sock is None or sock.freed else sock
 
 
 def implementation(kernel: EmulatedKernel, name: str) -> Callable[..., int]:
-    """The Python implementation of kfunc ``name`` taking raw u64 arguments."""
+    """The Python implementation of kfunc ``name`` taking raw u64 arguments.
+
+    On a bridged socket the native function runs on the simulated socket (the program's
+    writes read back first, the socket synced after), so the kfunc reads no field the
+    bridge did not copy (issue 17); on any other ``tcp_sock`` it runs on a BTF view.
+    """
+    from structops.sim import tcp_cong
+
+    native = getattr(tcp_cong, name)
+    if name in ("tcp_reno_ssthresh", "tcp_reno_undo_cwnd"):
+        run: Callable[[Any, tuple[int, ...]], int] = lambda tp, a: int(native(tp)) & U32  # noqa: E731
+    elif name == "tcp_slow_start":
+        run = lambda tp, a: int(native(tp, a[1] & U32)) & U32  # noqa: E731
+    else:  # tcp_cong_avoid_ai, tcp_reno_cong_avoid: void
+
+        def run(tp: Any, a: tuple[int, ...]) -> int:
+            native(tp, a[1] & U32, a[2] & U32)
+            return 0
 
     def call(*args: int) -> int:
-        from structops.sim import tcp_cong
-
-        native = getattr(tcp_cong, name)
-        tp = tcp_sock_view(kernel, args[0])
-        if name in ("tcp_reno_ssthresh", "tcp_reno_undo_cwnd"):
-            return int(native(tp)) & 0xFFFFFFFF
-        if name == "tcp_slow_start":
-            return int(native(tp, args[1] & 0xFFFFFFFF)) & 0xFFFFFFFF
-        if name == "tcp_cong_avoid_ai":
-            native(tp, args[1] & 0xFFFFFFFF, args[2] & 0xFFFFFFFF)
-            return 0
-        native(tp, args[1] & 0xFFFFFFFF, args[2] & 0xFFFFFFFF)  # tcp_reno_cong_avoid
-        return 0
+        sock = _simulated(kernel, args[0])
+        if sock is None:
+            return run(tcp_sock_view(kernel, args[0]), args)
+        sock.sync_from_kernel()
+        sock.truncate_writable()
+        result = run(sock, args)
+        sock.truncate_writable()
+        sock.sync_to_kernel()
+        return result
 
     call.__name__ = name
     return call
