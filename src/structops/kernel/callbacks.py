@@ -82,8 +82,11 @@ def _for_each_map_elem(run: RunContext, map_addr: int, fn: int, ctx: int, flags:
 
 def callback_helpers() -> list[HelperSpec]:
     """HelperSpecs of the callback helpers (any program type; availability is the subsystem's)."""
+    from structops.kernel.maps.timer import timer_helpers  # bpf_timer_* (169-172)
+
     A = ArgType
     return [
+        *timer_helpers(),
         HelperSpec(181, "bpf_loop", _loop, (A.ANYTHING, A.ANYTHING, A.ANYTHING, A.ANYTHING)),
         HelperSpec(
             164, "bpf_for_each_map_elem", _for_each_map_elem, (A.CONST_MAP_PTR, A.ANYTHING, A.ANYTHING, A.ANYTHING)

@@ -86,6 +86,9 @@ class Machine:
             vm.clock_ns = lambda: self.now
             self._saved_random = vm.random
             vm.random = random.Random(self.rng.getrandbits(64))
+            from structops.kernel.maps.timer import drive_timers  # bpf_timer callbacks on this clock
+
+            self._handlers["bpf_timer"] = drive_timers(vm, lambda when: self._push(max(when, self.now), "bpf_timer", 0))
 
     def close(self) -> None:
         """Give the VM its clock back and free every kernel allocation of the machine."""
@@ -93,6 +96,9 @@ class Machine:
             self.vm.clock_ns = self._saved_clock
             self.vm.random = self._saved_random
             self._saved_clock = None
+            from structops.kernel.maps.timer import timers_of
+
+            timers_of(self.vm).on_arm = None
         for t in self.tasks:
             if t.kstruct is not None:
                 self.kernel.kmem.free(t.kstruct)

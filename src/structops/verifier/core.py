@@ -27,7 +27,7 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.verifier import calls, iters
+from structops.verifier import calls, iters, timer
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.memory import MAX_VAR_OFF, check_access, sized_unknown
 from structops.verifier.scalar import alu_range, branch_outcome, refine, swap_op, unary
@@ -337,10 +337,15 @@ class Verifier:
                 return iters.next_call(self, st, pc, cp, stack, i, o)
             if s == BPF_PSEUDO_KFUNC_CALL:
                 calls.call_kfunc(self, st, pc, i, o)
+            elif i in timer.TIMER_HELPERS:
+                return timer.call_timer_helper(self, st, pc, i, cp, stack)
             else:
                 calls.call_helper(self, st, pc, i)
             return pc + 1
         if k == Kind.EXIT:
+            if len(st.frames) == 1 and st.cur.callsite == timer.ASYNC_CALLSITE:
+                timer.async_exit(st)
+                return None
             if len(st.frames) > 1:
                 return calls.exit_subprog(st)
             calls.check_main_exit(self, st)

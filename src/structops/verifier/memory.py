@@ -102,6 +102,9 @@ def check_access(
         m = reg.obj
         vsize = int(getattr(m, "value_size", 0))
         lo = map_value_region_check(regno, reg, off, size, vsize)
+        toff = getattr(m, "timer_off", None)
+        if toff is not None and lo < toff + 16 and toff < reg.vmax + reg.off + off + size:
+            raise _eacces("bpf_timer cannot be accessed directly by load/store")
         if write and int(getattr(m, "map_flags", 0)) & BPF_F_RDONLY_PROG:
             raise _eacces(f"write into map forbidden, value_size={vsize} off={lo} size={size}")
         if not write and not reg.var_off:
@@ -190,7 +193,10 @@ def _ctx_access(v: Verifier, st: State, regno: int, reg: Reg, off: int, size: in
     env = v.env
     arg = off // 8
     if arg >= len(env.params):
-        raise _eacces(f"func '{env.member_name}' doesn't have {arg + 1}-th argument")
+        raise _eacces(
+            f"func '{env.member_name}' doesn't have {arg + 1}-th argument\n"
+            f"invalid bpf_context access off={off} size={size}"
+        )
     param = env.params[arg]
     t = btflib.underlying(param.type)
     if not isinstance(t, btflib.Pointer):

@@ -30,6 +30,7 @@ from structops.loader.btf_ext import FuncInfo  # one struct bpf_func_info record
 from structops.verifier.core import Verifier, VerifyStats
 from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
+from structops.verifier.timer import ASYNC_CALLSITE
 
 __all__ = [
     "FuncInfo",
@@ -218,6 +219,8 @@ class FuncInfoVerifier(Verifier):
             return self._call_with_callback(pc, st, imm)
         if code == 0x95 and len(st.frames) > 1 and st.cur.callsite < 0:
             return self._callback_exit(st)
+        if code == 0x95 and len(st.frames) == 1 and st.cur.callsite == ASYNC_CALLSITE:
+            return super()._step(pc, st, cp, stack)  # a timer callback's exit (verifier.timer)
         if code == 0x95 and len(st.frames) == 1 and self.entry is not None:
             r0 = st.cur.regs[0]
             ret = btflib.underlying(self.entry.func.type.return_type) if self.entry.func else None

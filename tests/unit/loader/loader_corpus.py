@@ -58,6 +58,17 @@ VERDICTS: dict[str, Verdict] = {
     "cc_skc_dport": OK,
     "cc_static_subprog": OK,
     "cc_timer": OK,
+    "cc_timer_bad_off": Verdict(
+        "verifier", errno.EINVAL, "off 16 doesn't point to 'struct bpf_timer' that is at 0", "lo_tb_init"
+    ),
+    "cc_timer_cb_ret": Verdict(
+        "verifier",
+        errno.EINVAL,
+        "At async callback return the register R0 has smin=0 smax=1 should have been in [0, 0]",
+        "lo_tr_init",
+    ),
+    "cc_bpf_for": OK,
+    "cc_iter_leak": Verdict("verifier", errno.EINVAL, "Unreleased reference id=1 alloc_insn=8", "lo_il_cong_avoid"),
     "cc_verifier_reject": Verdict(
         "verifier", errno.EACCES, "access beyond struct tcp_sock at off 60000 size 8", "lo_rej_cong_avoid"
     ),
@@ -67,9 +78,7 @@ VERDICTS: dict[str, Verdict] = {
 }
 
 #: Objects whose verdict the embedded kernel does not reproduce yet, with the reason.
-EMBEDDED_GAPS: dict[str, str] = {
-    "cc_timer": "the embedded kernel has no bpf_timer helpers (bpf_timer_init is unknown#169)",
-}
+EMBEDDED_GAPS: dict[str, str] = {}
 
 
 def obj(name: str) -> Path:

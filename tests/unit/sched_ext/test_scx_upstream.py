@@ -35,6 +35,20 @@ def test_keeps_all_cpus_busy_and_serves_every_task(name: str) -> None:
     assert res.scheduler == name
 
 
+def test_central_keeps_all_cpus_busy_from_its_first_timer_tick() -> None:
+    """scx_central: one CPU dispatches for all, driven by a 1 ms BPF timer (bpf_timer with
+    BPF_F_TIMER_CPU_PIN, bpf_for loops).  Wakeups are steered to the central CPU, so the
+    other CPUs get their first task when the timer first kicks them (as on Linux): from
+    then on every CPU is busy, no error exit, every task served, the timer fired each ms."""
+    res = run_sched(SchedConfig(_obj("central"), cpus=4, duration_ns=1_000_000_000, workload=CPU_BOUND))
+    assert res.exit is None
+    assert res.scheduler == "central"
+    assert all(c.busy_ns >= 1_000_000_000 - 1_000_000 for c in res.machine.cpus)
+    assert all(t.runtime_ns > 100_000_000 for t in res.machine.tasks)
+    assert res.maps["nr_timers"] >= 990
+    assert res.maps["nr_dispatches"] > 0
+
+
 def test_simple_stats_count_local_and_global() -> None:
     """scx_simple's PERCPU_ARRAY stats (summed over CPUs): enqueues went through the shared DSQ."""
     res = run_sched(SchedConfig(_obj("simple"), cpus=4, duration_ns=500_000_000, workload=CPU_BOUND))

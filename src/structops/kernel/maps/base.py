@@ -69,6 +69,8 @@ class BpfMap(KObject):
         self.btf_vmlinux_value_type_id = attr.btf_vmlinux_value_type_id
         self.frozen = False
         self.usercnt = 0
+        #: Offset of the ``struct bpf_timer`` in the value (found in its BTF), or None.
+        self.timer_off: int | None = None
 
     # -- creation ---------------------------------------------------------------------
     @classmethod
@@ -93,6 +95,10 @@ class BpfMap(KObject):
                 raise bpf_error(errno.EINVAL, f"btf {what} type id {type_id}: {exc}") from None
             if actual != size:
                 raise bpf_error(errno.EINVAL, f"btf {what} type size {actual} != map {what}_size {size}")
+        if self.btf_value_type_id:
+            from structops.kernel.maps.timer import find_timer
+
+            self.timer_off = find_timer(self, spec.type_by_id(self.btf_value_type_id))
 
     # -- syscall-side element operations ----------------------------------------------
     def lookup(self, key: bytes) -> bytes:
