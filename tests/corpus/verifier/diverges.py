@@ -31,7 +31,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         {"verdict"},
         "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
     ),
-    "ctx_read_past_args": ({"message"}, "ctx bound message wording differs"),
     "hostile_sk_bad_alu_opcode": (
         {"message"},
         "check_cfg wording: Linux prints 'unknown opcode ff' without the insn line; core.check_cfg prefixes 'insn N:' and 0x",
