@@ -14,14 +14,28 @@ epoch < *e* remains.  Readers nest (per thread).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 __all__ = ["Rcu", "RcuError"]
 
 
 class RcuError(RuntimeError):
     """Misuse of RCU (synchronize inside a read-side section: a deadlock in the kernel)."""
+
+
+class _ReadGuard:
+    """``with rcu.read_lock():`` -- lock on entry, unlock on exit (exceptions included)."""
+
+    __slots__ = ("_rcu",)
+
+    def __init__(self, rcu: Rcu) -> None:
+        self._rcu = rcu
+
+    def __enter__(self) -> None:
+        self._rcu.lock()
+
+    def __exit__(self, *exc: object) -> None:
+        self._rcu.unlock()
 
 
 class Rcu:
@@ -34,36 +48,46 @@ class Rcu:
         self._callbacks: list[tuple[int, Callable[[], None]]] = []
         self._tls = threading.local()
         self.grace_periods = 0
+        self._guard = _ReadGuard(self)
 
-    @contextmanager
-    def read_lock(self) -> Iterator[None]:
-        """``rcu_read_lock()`` ... ``rcu_read_unlock()`` for the current thread."""
-        depth = getattr(self._tls, "depth", 0)
+    def read_lock(self) -> _ReadGuard:
+        """``rcu_read_lock()`` ... ``rcu_read_unlock()`` for the current thread (a ``with``
+        guard; one object per Rcu, so entering a section allocates nothing)."""
+        return self._guard
+
+    def lock(self) -> None:
+        """``rcu_read_lock()``: enter (or nest) a read-side section on this thread."""
+        tls = self._tls
+        depth = getattr(tls, "depth", 0)
         if depth:
-            self._tls.depth = depth + 1
-            try:
-                yield
-            finally:
-                self._tls.depth -= 1
+            tls.depth = depth + 1
             return
         with self._cond:
             epoch = self._epoch
             self._readers[epoch] = self._readers.get(epoch, 0) + 1
-        self._tls.depth = 1
-        try:
-            yield
-        finally:
-            self._tls.depth = 0
-            with self._cond:
-                left = self._readers[epoch] - 1
-                if left:
-                    self._readers[epoch] = left
-                else:
-                    del self._readers[epoch]
-                ready = self._take_ready()
-                self._cond.notify_all()
-            for fn in ready:
-                fn()
+        tls.epoch = epoch
+        tls.depth = 1
+
+    def unlock(self) -> None:
+        """``rcu_read_unlock()``: leave the innermost section; callbacks whose grace period
+        ended run when the outermost one is left."""
+        tls = self._tls
+        depth = tls.depth
+        if depth > 1:
+            tls.depth = depth - 1
+            return
+        tls.depth = 0
+        epoch = tls.epoch
+        with self._cond:
+            left = self._readers[epoch] - 1
+            if left:
+                self._readers[epoch] = left
+            else:
+                del self._readers[epoch]
+            ready = self._take_ready() if self._callbacks else []
+            self._cond.notify_all()
+        for fn in ready:
+            fn()
 
     def in_reader(self) -> bool:
         """True inside a read-side section on this thread."""

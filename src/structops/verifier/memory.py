@@ -179,6 +179,51 @@ def _packet_access(regno: int, reg: Reg, off: int, size: int) -> None:
         )
 
 
+_PKT_TYPES = (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META)
+#: ``try_match_pkt_pointers``: for ``pkt' OP pkt_end`` (pointer on the left) the branch that
+#: proves the bytes below ``pkt'`` are in the packet (True: taken, False: fall-through) and
+#: whether the bound is right-open (``<``); with the operands swapped the sides swap too.
+_PKT_CMP = {0x20: (False, False), 0xA0: (True, True), 0x30: (False, True), 0xB0: (True, False)}
+
+
+def packet_compare(op: int, dst: Reg, src: Reg) -> tuple[bool, Reg, bool] | None:
+    """For a 64-bit ``dst OP src`` comparing a packet pointer with its end (``pkt`` vs
+    ``pkt_end``, or ``pkt_meta`` vs ``pkt``): (which branch gains a range, the pointer, whether
+    the bound is right-open); None when the jump proves nothing about the packet."""
+    swapped = False
+    if dst.type in _PKT_TYPES and src.type == _packet_end_of(dst.type):
+        ptr = dst
+    elif src.type in _PKT_TYPES and dst.type == _packet_end_of(src.type):
+        ptr, swapped = src, True
+    else:
+        return None
+    if op not in _PKT_CMP:
+        return None
+    taken, open_ = _PKT_CMP[op]
+    if swapped:  # pkt_end > pkt' is pkt' < pkt_end
+        taken, open_ = _PKT_CMP[{0x20: 0xA0, 0xA0: 0x20, 0x30: 0xB0, 0xB0: 0x30}[op]]
+    return taken, ptr, open_
+
+
+def _packet_end_of(t: RegType) -> RegType:
+    return RegType.PTR_TO_PACKET_END if t == RegType.PTR_TO_PACKET else RegType.PTR_TO_PACKET
+
+
+def mark_packet_range(st: State, ptr: Reg, right_open: bool) -> None:
+    """``find_good_pkt_pointers``: every fixed-offset pointer of ``ptr``'s kind now has at least
+    ``ptr.off`` (right-open: one more) bytes proven inside the packet."""
+    if ptr.off < 0 or (ptr.off == 0 and right_open) or ptr.var_off:
+        return
+    new_range = ptr.off + 1 if right_open else ptr.off
+
+    def widen(r: Reg) -> Reg:
+        if r.type == ptr.type and not r.var_off and r.rng < new_range:
+            return replace(r, rng=new_range)
+        return r
+
+    st.map_regs(widen)
+
+
 # -- ctx (V12-V14) ------------------------------------------------------------------------
 
 

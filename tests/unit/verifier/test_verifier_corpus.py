@@ -84,3 +84,25 @@ def test_verified_insns_is_the_processed_count(name: str, embedded: tuple[Emulat
     case = next(c for c in CASES if c.name == name)
     processed = int(RECORDED[name]["message"].split()[1])
     assert verified_insns(k, case, facts) == processed
+
+
+def test_packet_compare_gives_the_branch_that_proves_the_range() -> None:
+    """``try_match_pkt_pointers`` as Linux 6.18 (corpus tc_pkt_in_range / *_pkt_jlt_check):
+    ``pkt+14 > pkt_end`` proves 14 bytes on the fall-through, ``pkt_end < pkt+8`` proves 8
+    there too, ``pkt+8 < pkt_end`` proves 9 on the taken side; copies of the pointer's kind
+    without a variable part get the range."""
+    from structops.verifier.memory import mark_packet_range, packet_compare
+    from structops.verifier.state import Frame, Reg, RegType, State
+
+    pkt, end = Reg(RegType.PTR_TO_PACKET, 0, 0), Reg(RegType.PTR_TO_PACKET_END, 0, 0)
+    p14, p8 = Reg(RegType.PTR_TO_PACKET, 0, 0, off=14), Reg(RegType.PTR_TO_PACKET, 0, 0, off=8)
+    assert packet_compare(0x20, p14, end) == (False, p14, False)  # jgt: fall-through
+    assert packet_compare(0xA0, end, p8) == (False, p8, False)  # jlt swapped: fall-through
+    assert packet_compare(0xA0, p8, end) == (True, p8, True)  # jlt: taken, right-open
+    assert packet_compare(0x10, p8, end) is None and packet_compare(0x20, pkt, pkt) is None
+    var = Reg(RegType.PTR_TO_PACKET, 0, 0, vmin=0, vmax=7)
+    st = State([Frame([pkt, p14, end, var] + [Reg(RegType.NOT_INIT, 0, 0)] * 7, {})])
+    mark_packet_range(st, p14, False)
+    assert [r.rng for r in st.cur.regs[:4]] == [14, 14, 0, 0]
+    mark_packet_range(st, p8, True)
+    assert st.cur.regs[0].rng == 14

@@ -25,6 +25,7 @@ class KData:
     def __init__(self, st_map: StructOpsMap) -> None:
         self.map = st_map
         self.state: dict[str, Any] = {}
+        self._index: dict[str, int] = {}  # op name -> member index (the type never changes)
 
     @property
     def desc(self) -> StructOpsDesc:
@@ -69,7 +70,10 @@ class KData:
 
     def trampoline(self, name: str) -> Trampoline | None:
         """The trampoline installed for op ``name`` (None when the op is NULL)."""
-        idx = self.desc.type.members.index(self.member(name))
+        idx = self._index.get(name)
+        if idx is None:
+            idx = self.desc.type.members.index(self.member(name))
+            self._index[name] = idx
         return self.map.trampolines.get(idx)
 
     def has(self, name: str) -> bool:
@@ -78,7 +82,8 @@ class KData:
 
     def call(self, name: str, *args: int) -> int:
         """Call op ``name`` with u64 ``args``; returns r0 (0 for a NULL op)."""
-        tr = self.trampoline(name)
+        idx = self._index.get(name)
+        tr = self.map.trampolines.get(idx) if idx is not None else self.trampoline(name)
         if tr is None:
             return 0
         return self.map.kernel.run_trampoline(tr, list(args))
