@@ -67,6 +67,9 @@ VERDICTS: dict[str, Verdict] = {
         "At async callback return the register R0 has smin=0 smax=1 should have been in [0, 0]",
         "lo_tr_init",
     ),
+    "cc_timer_direct": Verdict(
+        "verifier", errno.EACCES, "bpf_timer cannot be accessed directly by load/store", "lo_td_init"
+    ),
     "cc_bpf_for": OK,
     "cc_iter_leak": Verdict("verifier", errno.EINVAL, "Unreleased reference id=1 alloc_insn=8", "lo_il_cong_avoid"),
     "cc_verifier_reject": Verdict(
