@@ -178,8 +178,8 @@ class Simulator:
             raise ValueError(f"start_us {start_us} is in the past (now {self.now // 1000} us)")
         if size_bytes is not None and size_bytes < 0:
             raise ValueError(f"size_bytes must be >= 0, got {size_bytes}")
-        if isinstance(cc, str) and self.registry.find(cc) is None:
-            raise bpf_error(errno.ENOENT, f"no congestion control named {cc!r}", op="add flow")
+        if isinstance(cc, str):
+            self._resolve(cc, "add flow")  # ENOENT now, not at connect time
         ecn_on = self.config.ecn if ecn is None else ecn
         flow = self._new_flow(
             base_rtt_us, start_us, size_bytes, ecn_on, listener, "down" if direction == "down" else "up"
@@ -226,15 +226,7 @@ class Simulator:
 
     def listen(self, cc: CcChoice = None) -> Listener:
         """A listening socket with ``cc`` (a name, ops, or None for the default now)."""
-        if cc is None:
-            ops = self.registry.default
-        elif isinstance(cc, str):
-            found = self.registry.find(cc)
-            if found is None:
-                raise bpf_error(errno.ENOENT, f"no congestion control named {cc!r}", op="listen")
-            ops = found
-        else:
-            ops = cc
+        ops = self._resolve(cc, "listen")
         sk = self.sock_factory(self.config.mss, flow_id=-1, role="listen")
         return Listener(sk, ops)
 
@@ -246,9 +238,7 @@ class Simulator:
 
     def set_flow_cc(self, flow: TcpFlow, cc: str | TcpCongestionOps) -> None:
         """``setsockopt(TCP_CONGESTION)`` on a live flow: release the old CC, init the new."""
-        ops = self.registry.find(cc) if isinstance(cc, str) else cc
-        if ops is None:
-            raise bpf_error(errno.ENOENT, f"no congestion control named {cc!r}", op="set flow cc")
+        ops = self._resolve(cc, "set flow cc")
         if flow.ops is None:
             self._flow_cc[flow.flow_id] = ops
             return
@@ -317,18 +307,20 @@ class Simulator:
             if f.ops is not None:
                 f.close()
 
+    def _resolve(self, cc: CcChoice, op: str) -> TcpCongestionOps:
+        """The ops ``cc`` names now: the default for None, a registered name (ENOENT if
+        none), or the ops object itself."""
+        if cc is None:
+            return self.registry.default
+        if not isinstance(cc, str):
+            return cc
+        found = self.registry.find(cc)
+        if found is None:
+            raise bpf_error(errno.ENOENT, f"no congestion control named {cc!r}", op=op)
+        return found
+
     def _start(self, flow: TcpFlow) -> None:
-        choice = self._flow_cc.get(flow.flow_id)
-        if choice is None:
-            ops = self.registry.default
-        elif isinstance(choice, str):
-            found = self.registry.find(choice)
-            if found is None:
-                raise bpf_error(errno.ENOENT, f"no congestion control named {choice!r}", op="connect")
-            ops = found
-        else:
-            ops = choice
-        flow.open(ops)
+        flow.open(self._resolve(self._flow_cc.get(flow.flow_id), "connect"))
 
     def _sample(self) -> None:
         t_us = self.now // 1000

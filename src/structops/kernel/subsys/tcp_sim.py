@@ -7,42 +7,9 @@ module re-exports what the kernel subsystem needs.  See docs/tcp-sim.md.
 
 from __future__ import annotations
 
-from structops.sim import (
-    AckSample,
-    CongestionRegistry,
-    FlowSummary,
-    LinkConfig,
-    RateSample,
-    SimConfig,
-    Simulator,
-    TcpCongestionOps,
-    TcpFlow,
-    TcpSock,
-    cubic,
-    jain_fairness,
-    reno,
-    tcp_cong,
-    tcp_validate_congestion_control,
-)
+from structops import sim as _sim
+from structops.sim import *  # noqa: F403  (the simulator's public surface, re-exported as is)
 from structops.sim.ops import OP_NAMES
 from structops.sim.sock import WRITABLE_FIELDS
 
-__all__ = [
-    "OP_NAMES",
-    "WRITABLE_FIELDS",
-    "AckSample",
-    "CongestionRegistry",
-    "FlowSummary",
-    "LinkConfig",
-    "RateSample",
-    "SimConfig",
-    "Simulator",
-    "TcpCongestionOps",
-    "TcpFlow",
-    "TcpSock",
-    "cubic",
-    "jain_fairness",
-    "reno",
-    "tcp_cong",
-    "tcp_validate_congestion_control",
-]
+__all__ = ["OP_NAMES", "WRITABLE_FIELDS", *_sim.__all__]
