@@ -6,6 +6,8 @@ Measures, on the embedded kernel, one call of:
   :func:`structops.testing.load_cc` does it (socket fields written to ``struct tcp_sock``,
   trampoline, VM, writable fields read back);
 - ``tcp_kdata_call``: the same op through ``kdata.call`` alone (no socket sync);
+- ``tcp_sim_op_call``: the same op as the simulator calls it (the socket's sync plan,
+  the ops entry, read-back; issue 17 item 1);
 - ``dummy_test_run``: ``bpf_dummy_ops.test_1`` through ``BPF_PROG_TEST_RUN``;
 - ``sched_ext_call``: ``sched_ext_ops.select_cpu`` of ``sx_fifo`` through ``ScxSched.call``;
 - ``python``: a plain Python reno ``cong_avoid`` on an object (the baseline).
@@ -95,6 +97,40 @@ def bench_tcp(calls: int) -> tuple[float, float]:
     return bridge_us, direct_us
 
 
+def bench_tcp_sim_path(calls: int) -> float:
+    """One ``cong_avoid`` as the simulator makes it (``flowbase.call_op``): sync the socket's
+    planned fields, call the ops entry, read the written fields back, truncate."""
+    from structops.api import Collection
+    from structops.kernel.emulated import EmulatedKernel
+    from structops.kernel.tcp_bridge import TcpBridge
+
+    k = EmulatedKernel()
+    coll = Collection.open(TESTDATA / "reno.bpf.o").load(k)
+    with coll, coll.maps["so_reno"].attach_struct_ops():
+        bridge = TcpBridge(k)
+        ops = bridge.registry.find("so_reno")
+        assert ops is not None
+        sock = bridge.socket()
+        sock.icsk_ca_ops = ops
+        sock.snd_ssthresh = 1 << 30
+        sock.is_cwnd_limited = 1
+        fn = ops.cong_avoid
+        assert fn is not None
+
+        def one() -> None:
+            sock.snd_cwnd = 10
+            sock.sync_to_kernel()
+            fn(sock, 1, 1)
+            sock.sync_from_kernel()
+            sock.truncate_writable()
+
+        one()
+        assert sock.snd_cwnd == 11, sock.snd_cwnd
+        us = _median_us(one, calls)
+        bridge.close()
+        return us
+
+
 def bench_dummy(calls: int) -> float:
     from structops.testing import load_struct_ops
 
@@ -160,6 +196,7 @@ def main() -> None:
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     py = bench_python(calls * 10)
     tcp_bridge, tcp_direct = bench_tcp(calls)
+    tcp_sim = bench_tcp_sim_path(calls)
     dummy = bench_dummy(calls)
     scx = bench_sched_ext(calls)
     for obj in ("reno.bpf.o", "cubic.bpf.o"):
@@ -172,6 +209,7 @@ def main() -> None:
     for name, us in (
         ("tcp_cc_bridge", tcp_bridge),
         ("tcp_kdata_call", tcp_direct),
+        ("tcp_sim_op_call", tcp_sim),
         ("dummy_test_run", dummy),
         ("sched_ext_call", scx),
     ):
