@@ -4,8 +4,9 @@ Scenario of docs/tcp-sim.md: 100 bulk flows share a 100 Mbit/s bottleneck, 20 ms
 RTT, 167-packet drop-tail buffer, delayed ACKs, 100 ms trace sampling.  The BPF run loads
 testdata/reno.bpf.o on an embedded kernel, attaches its struct_ops link and gives the
 simulator kernel-backed sockets (structops.kernel.tcp_bridge): every op call syncs the
-socket into its ``struct tcp_sock``, enters the trampoline and runs the program (and the
-reno kfuncs) on the VM.  Both runs are measured side by side in one process; the cwnd
+fields the programs may touch into the socket's ``struct tcp_sock`` (issue 17 sync plan),
+enters the trampoline and runs the program on the VM (the reno kfuncs run on the
+simulated socket).  Both runs are measured side by side in one process; the cwnd
 traces are compared too (they must be identical).
 
     python benchmarks/tcp_sim_bpf.py [--seconds 2] [--flows 100] [--repeat 3]
