@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from structops.cli._objects import add_object_arguments, check_object_file, chosen_object
 from structops.run import (
     DIRECTIONS,
     EXAMPLES,
@@ -37,9 +38,7 @@ __all__ = ["add_parser", "main", "register"]
 def register(groups: Any) -> None:
     """Add the ``run`` command to the top-level sub-parsers."""
     p = groups.add_parser("run", help="simulate TCP flows driven by a BPF congestion control")
-    p.add_argument("obj", nargs="?", help="BPF object with a tcp_congestion_ops struct_ops map")
-    p.add_argument("--example", choices=EXAMPLES, help="use a shipped example object instead of OBJ")
-    p.add_argument("--map", dest="map_name", metavar="NAME", help="struct_ops map to register (default: the only one)")
+    add_object_arguments(p, ops="tcp_congestion_ops", examples=EXAMPLES, verb="register")
     p.add_argument("--flows", type=int, default=4, help="number of bulk flows (default 4)")
     p.add_argument("--duration", default="10s", help="simulated time (default 10s; bare numbers are seconds)")
     p.add_argument("--bandwidth", default="20mbit", help="bottleneck rate (default 20mbit)")
@@ -83,19 +82,12 @@ add_parser = register
 
 
 def _config(args: argparse.Namespace) -> RunConfig:
-    if (args.obj is None) == (args.example is None):
-        raise ValueError("give exactly one of OBJ or --example NAME")
-    obj = example_path(args.example) if args.example else Path(args.obj)
+    obj = chosen_object(args, example_path)
     if args.swap is not None and args.swap_example is not None:
         raise ValueError("give only one of --swap and --swap-example")
     swap = example_path(args.swap_example) if args.swap_example else (Path(args.swap) if args.swap else None)
-    for path in (obj, swap):
-        if path is not None and path.is_dir():
-            objs = sorted(p.name for p in path.glob("*.bpf.o"))[:5]
-            hint = f" (it has {', '.join(objs)})" if objs else ""
-            raise FileNotFoundError(f"{path} is a directory: give a BPF object file{hint}")
-        if path is not None and not path.is_file():
-            raise FileNotFoundError(f"no such object file: {path}")
+    if swap is not None:
+        check_object_file(swap)
     return RunConfig(
         obj=obj,
         map_name=args.map_name,

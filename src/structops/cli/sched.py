@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any, TextIO
 
+from structops.cli._objects import add_object_arguments, chosen_object
 from structops.schedsim.examples import EXAMPLES, example_path
 
 __all__ = ["main", "register"]
@@ -22,9 +22,7 @@ __all__ = ["main", "register"]
 def register(groups: Any) -> None:
     """Add the ``sched`` command to the top-level sub-parsers."""
     p = groups.add_parser("sched", help="run a sched_ext BPF scheduler on a simulated machine")
-    p.add_argument("obj", nargs="?", help="BPF object with a sched_ext_ops struct_ops map")
-    p.add_argument("--example", choices=EXAMPLES, help="use a shipped example scheduler instead of OBJ")
-    p.add_argument("--map", dest="map_name", metavar="NAME", help="sched_ext_ops map to attach (default: the only one)")
+    add_object_arguments(p, ops="sched_ext_ops", examples=EXAMPLES, verb="attach")
     p.add_argument("--cpus", type=int, default=4, help="simulated CPUs, 1..256 (default 4)")
     p.add_argument("--smt", type=int, default=1, help="hardware threads per core (default 1)")
     p.add_argument("--duration", default="1s", help="simulated time (default 1s; bare numbers are seconds)")
@@ -57,18 +55,14 @@ def main(args: argparse.Namespace, out: TextIO) -> int:
     from structops.schedsim.workload import WorkloadError, load_workload
 
     try:
-        if (args.obj is None) == (args.example is None):
-            raise ValueError("give exactly one of OBJ or --example NAME")
-        obj = example_path(args.example) if args.example else Path(args.obj)
-        if not obj.is_file():
-            raise ValueError(f"no such object file: {obj}")
+        obj = chosen_object(args, example_path)
         if not 1 <= args.cpus <= 256:
             raise ValueError(f"--cpus must be between 1 and 256, not {args.cpus}")
         if args.smt < 1 or args.cpus % args.smt:
             raise ValueError(f"--smt {args.smt} must divide --cpus {args.cpus}")
         workload = tuple(load_workload(args.workload)) if args.workload else None
         cfg = SchedConfig(obj, args.map_name, args.cpus, _duration_ns(args.duration), workload, args.seed, args.smt)
-    except (ValueError, WorkloadError) as e:
+    except (ValueError, FileNotFoundError, WorkloadError) as e:
         print(f"structops sched: error: {e}", file=sys.stderr)
         return 2
     show = args.progress or (not args.no_progress and not args.json and sys.stderr.isatty())
