@@ -353,14 +353,17 @@ class Simulator:
         """Queue the receiver's delayed-ACK timer to expire at ``t_ns``."""
         self._push(t_ns, EV_DELACK, flow, gen)
 
+    def _jittered(self, t: int, last: int) -> int:
+        """Arrival ``t`` plus processing jitter, never before ``last`` (the previous
+        arrival of the same kind on that flow: packets of a path never reorder)."""
+        t += int(self.jitter_rng.random() * self._proc_j)
+        return t if t > last else last
+
     def send_ack(self, flow: TcpFlow, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
         """Deliver an ACK to ``flow``'s sender after the reverse-path delay (+ jitter)."""
         t = self.now + flow.rev_delay_ns
         if self._proc_j:
-            t += int(self.jitter_rng.random() * self._proc_j)
-            if t < flow.last_ack_ns:
-                t = flow.last_ack_ns
-            flow.last_ack_ns = t
+            t = flow.last_ack_ns = self._jittered(t, flow.last_ack_ns)
         flow.acks_pending += 1
         flow.ack_due_ns = t
         self._seq += 1
@@ -399,10 +402,7 @@ class Simulator:
         link.tx += 1
         t = dep + flow.fwd_delay_ns
         if self._proc_j:
-            t += int(self.jitter_rng.random() * self._proc_j)
-            if t < flow.last_data_ns:
-                t = flow.last_data_ns
-            flow.last_data_ns = t
+            t = flow.last_data_ns = self._jittered(t, flow.last_data_ns)
         flow.data_pending += 1
         flow.data_due_ns = t
         self._seq += 1
