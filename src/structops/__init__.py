@@ -19,27 +19,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from structops import errors as _errors
 from structops.abi.protocol import Kernel
 from structops.api import Collection, Link, Map, Program, TestRunResult
-from structops.errors import (
-    AlreadyExists,
-    BadFd,
-    BpfError,
-    BTFError,
-    Busy,
-    ELFError,
-    FormatError,
-    InProgress,
-    InvalidArgument,
-    LinkDetached,
-    NoMemory,
-    NotFound,
-    NotSupported,
-    PermissionDenied,
-    TooBig,
-    VerifierError,
-    VMFault,
-)
+from structops.errors import *  # noqa: F403  (the exception classes, errors.__all__)
 from structops.linux import LinuxKernel
 
 if TYPE_CHECKING:
@@ -57,31 +40,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'structops' has no attribute {name!r}")
 
 
+_INTERNAL_ERRORS = ("Fault", "bpf_error")  # importable from structops.errors only
 __all__ = [
-    "AlreadyExists",
-    "BTFError",
-    "BadFd",
-    "BpfError",
-    "Busy",
     "Collection",
-    "ELFError",
     "EmulatedKernel",
-    "FormatError",
-    "InProgress",
-    "InvalidArgument",
     "Kernel",
     "Link",
-    "LinkDetached",
     "LinuxKernel",
     "Map",
-    "NoMemory",
-    "NotFound",
-    "NotSupported",
-    "PermissionDenied",
     "Program",
     "TestRunResult",
-    "TooBig",
-    "VMFault",
-    "VerifierError",
     "__version__",
+    *(name for name in _errors.__all__ if name not in _INTERNAL_ERRORS),
 ]

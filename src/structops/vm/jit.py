@@ -31,15 +31,12 @@ from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL
 from structops.vm import alu
 from structops.vm.context import MAX_CALL_FRAMES, RunContext, grant_result, returns_pointer
 from structops.vm.interp import load_packet
+from structops.vm.jit_skips import structured_skips
 from structops.vm.memory import STACK_SIZE
 
 if TYPE_CHECKING:
     from structops.vm.program import Function, Program
 
-#: Longest forward skip turned into a nested ``if`` (bounds the analysis cost).
-_MAX_SKIP = 256
-#: Deepest nesting of structured skips (CPython allows 100 indentation levels in all).
-_MAX_NEST = 32
 #: Longest run of ALU ops fused into one Python statement (bounds intermediate sizes).
 _MAX_FUSE = 8
 _RING = {"add": "+", "sub": "-", "mul": "*", "or": "|", "and": "&", "xor": "^", "lsh": "<<"}
@@ -91,60 +88,6 @@ def _make_callx(prog: Program) -> Callable[..., int]:
     return callx
 
 
-def _structured_skips(pcs: list[int], jumps: dict[int, int], slots: list[Insn | None]) -> set[int]:
-    """Conditional forward jumps that can be emitted as ``if not cond: <skipped code>``.
-
-    A skip from ``j`` to ``T`` qualifies when control can enter ``(j, T)`` only by
-    falling through ``j``: every jump landing inside comes from inside and is itself a
-    qualifying skip nested within ``T``.  Found by shrinking the candidate set to a
-    fixpoint.
-    """
-    incoming: dict[int, list[int]] = {}
-    for src, dst in jumps.items():
-        incoming.setdefault(dst, []).append(src)
-    skips = set()
-    for j, t in jumps.items():
-        insn = slots[j]
-        assert insn is not None and insn.spec is not None
-        if insn.spec.kind is Kind.JCOND and j + 1 < t <= j + _MAX_SKIP:
-            skips.add(j)
-    changed = True
-    while changed:
-        changed = False
-        for j in sorted(skips):
-            t = jumps[j]
-            ok = True
-            for pc in range(j + 1, t):
-                for src in incoming.get(pc, ()):
-                    if not (j < src < pc and src in skips):
-                        ok = False
-                if pc in skips and jumps[pc] > t:
-                    ok = False
-                if not ok:
-                    break
-            if not ok:
-                skips.discard(j)
-                changed = True
-        if not changed:
-            changed = _drop_deep_skips(skips, jumps)
-    return skips
-
-
-def _drop_deep_skips(skips: set[int], jumps: dict[int, int]) -> bool:
-    """Drop skips nested deeper than :data:`_MAX_NEST` (Python limits indentation)."""
-    open_targets: list[int] = []
-    dropped = False
-    for j in sorted(skips):
-        while open_targets and open_targets[-1] <= j:
-            open_targets.pop()
-        if len(open_targets) >= _MAX_NEST:
-            skips.discard(j)
-            dropped = True
-        else:
-            open_targets.append(jumps[j])
-    return dropped
-
-
 class _Gen:
     """Source generator for one program."""
 
@@ -175,7 +118,7 @@ class _Gen:
                 jumps[pc] = target
             if insn.spec.kind is Kind.MAY_GOTO:
                 has_may_goto = True
-        self.skips = _structured_skips(pcs, jumps, slots)
+        self.skips = structured_skips(pcs, jumps, slots)
         leaders = {func.entry} | {t for pc, t in jumps.items() if pc not in self.skips}
         starts = sorted(leaders)
         blocks: list[tuple[int, int]] = list(zip(starts, [*starts[1:], func.end], strict=True))

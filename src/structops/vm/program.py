@@ -16,7 +16,7 @@ or kfunc allowed for the program type.  Violations raise :class:`ProgramError` (
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -274,19 +274,9 @@ class Program:
         limit = vm.insn_limit if insn_limit is None else insn_limit
         run = RunContext(vm, self, engine=engine, limit=limit, packet=packet)
         # grant the regions the arguments point into (Domain.grant, inlined: once per call)
-        granted = run.grants
         region_at = vm.space.region_at
-        for addr in full:
-            if addr > _LOWEST_REGION:
-                region = region_at(addr)
-                if region is not None:
-                    granted.add(region.base)
-        for addr in grant:
-            addr &= _M64
-            if addr > _LOWEST_REGION:
-                region = region_at(addr)
-                if region is not None:
-                    granted.add(region.base)
+        _grant_regions(run.grants, region_at, full)
+        _grant_regions(run.grants, region_at, grant)
         outer = vm.active
         vm.active = run
         try:
@@ -305,27 +295,13 @@ class Program:
         run = RunContext(vm, self, engine=engine, limit=vm.insn_limit)
         granted = run.grants
         granted.add(region.base)
-        region_at = vm.space.region_at
-        for addr in args:
-            addr &= _M64
-            if addr > _LOWEST_REGION:
-                r = region_at(addr)
-                if r is not None:
-                    granted.add(r.base)
+        _grant_regions(granted, vm.space.region_at, args)
         granted.update(self.grants)
         outer = vm.active
         vm.active = run
         run.program = self
         try:
-            if engine == "fast":
-                return int(self._fast[0](run, region.base, 0, 0, 0, 0, 1))
-            return self._call(run, 0, (region.base, 0, 0, 0, 0), 1)
-        except ProgramExit as stop:
-            return stop.r0
-        except VMFault as fault:
-            if fault.pc >= 0:
-                raise
-            raise _with_pc(fault) from None
+            return self._main(run, (region.base, 0, 0, 0, 0), 1, engine == "fast")
         finally:
             vm.active = outer
 
@@ -335,6 +311,15 @@ class Program:
         run.program = self
         run.grants.update(self.grants)
         try:
+            return self._main(run, args, depth)
+        finally:
+            run.program = previous
+
+    def _main(self, run: RunContext, args: tuple[int, ...], depth: int, fast: bool = False) -> int:
+        """Run the main function; a ``bpf_exit``-style stop returns its r0, a fault gets its pc."""
+        try:
+            if fast:
+                return int(self._fast[0](run, *args, depth))
             return self._call(run, 0, args, depth)
         except ProgramExit as stop:
             return stop.r0
@@ -342,8 +327,6 @@ class Program:
             if fault.pc >= 0:
                 raise
             raise _with_pc(fault) from None
-        finally:
-            run.program = previous
 
     def call_function(self, run: RunContext, addr: int, args: tuple[int, ...], depth: int = 2) -> int:
         """Call the function a function pointer ``addr`` names (helper callbacks)."""
@@ -393,6 +376,16 @@ class Program:
                 if region.alive:
                     self.vm.space.unmap(region)
             pool.clear()
+
+
+def _grant_regions(granted: set[int], region_at: Callable[[int], Region | None], addrs: Iterable[int]) -> None:
+    """Grant the run the regions ``addrs`` point into (:class:`Domain` grant, inlined per call)."""
+    for addr in addrs:
+        addr &= _M64
+        if addr > _LOWEST_REGION:
+            region = region_at(addr)
+            if region is not None:
+                granted.add(region.base)
 
 
 def _with_pc(fault: VMFault) -> VMFault:

@@ -53,6 +53,11 @@ class CtxArg:
     refcounted: bool
 
 
+def _init_nothing(spec: btflib.Spec) -> int:
+    """The default ``init`` callback: a subsystem with nothing to set up at registration."""
+    return 0
+
+
 @dataclass
 class StructOpsOps:
     """``struct bpf_struct_ops`` supplied by a subsystem or module (R1-R4, 2.1).
@@ -65,11 +70,11 @@ class StructOpsOps:
 
     name: str
     cfi_stubs: dict[str, str | None] | None
-    init: Callable[[btflib.Spec], int]
     init_member: Callable[[btflib.Struct, btflib.Member, KData, bytes], int]
     reg: Callable[[KData, StructOpsLink | None], int]
     unreg: Callable[[KData, StructOpsLink | None], None]
     verifier_ops: VerifierOps = field(default_factory=VerifierOps)
+    init: Callable[[btflib.Spec], int] = _init_nothing
     check_member: Callable[[btflib.Struct, btflib.Member, BpfProg], int] | None = None
     validate: Callable[[KData], int] | None = None
     update: Callable[[KData, KData, StructOpsLink], int] | None = None

@@ -61,7 +61,6 @@ def install(kernel: EmulatedKernel) -> None:
             "test_2": "bpf_dummy_test_2",
             "test_sleepable": "bpf_dummy_test_sleepable",
         },
-        init=lambda spec: 0,
         init_member=lambda t, m, kdata, udata: -errno.EOPNOTSUPP,
         reg=lambda kdata, link: -errno.EOPNOTSUPP,
         unreg=lambda kdata, link: None,

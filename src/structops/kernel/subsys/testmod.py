@@ -62,7 +62,6 @@ def _ops(name: str, stubs: dict[str, str | None], *, single: bool, regs: dict[st
     return StructOpsOps(
         name=name,
         cfi_stubs=stubs,
-        init=lambda spec: 0,
         init_member=init_member,
         reg=reg,
         unreg=unreg,

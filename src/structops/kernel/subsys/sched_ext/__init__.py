@@ -188,11 +188,9 @@ def _struct_ops(kernel: EmulatedKernel, state: ScxState) -> StructOpsOps:
     return StructOpsOps(
         name=NAME,
         cfi_stubs=stubs,
-        init=lambda s: 0,
         init_member=_init_member,
         reg=reg,
         unreg=unreg,
-        validate=lambda kdata: 0,
         update=update,
         check_member=check_member,
         verifier_ops=VerifierOps(get_func_proto=get_func_proto, btf_struct_access=btf_struct_access),
