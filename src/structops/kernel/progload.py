@@ -277,7 +277,7 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
             elif s.src in (BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE):
                 raise _fail(log, errno.EINVAL, "fd_array map references are not supported")
             elif s.src not in (0, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC):
-                raise _fail(log, errno.EINVAL, f"unrecognized bpf_ld_imm64 insn src {s.src}")
+                raise _fail(log, errno.EINVAL, "unrecognized bpf_ld_imm64 insn")
             i += 2
             continue
         if s.code == 0x85:

@@ -249,7 +249,7 @@ def release_reference(st: State, ref: int) -> None:
 def call_subprog(v: Verifier, st: State, pc: int, target: int) -> None:
     """A bpf-to-bpf call: a fresh frame with R1-R5 from the caller (max ``MAX_CALL_FRAMES``)."""
     if len(st.frames) >= MAX_CALL_FRAMES:
-        raise Reject(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep !")
+        raise Reject(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep")
     caller = st.cur
     regs = [NOT_INIT] * 11
     for r in range(1, 6):

@@ -152,6 +152,8 @@ class Verifier:
             except Exception as exc:
                 why = str(exc)
             if why is not None:
+                if c not in OPCODES:  # resolve_pseudo_ldimm64's opcode check: no insn line
+                    raise Reject(errno.EINVAL, f"unknown opcode {c:02x}")
                 raise Reject(errno.EINVAL, f"insn {pc}: {why}")
             spec = OPCODES[c]
             if spec.kind in (Kind.LD_ABS, Kind.LD_IND):

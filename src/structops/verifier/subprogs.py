@@ -249,7 +249,7 @@ class FuncInfoVerifier(Verifier):
         if not (ctx.type == RegType.PTR_TO_STACK or (ctx.type == RegType.SCALAR and ctx.is_const and ctx.umin == 0)):
             raise Reject(errno.EACCES, f"R3 type={ctx.type_str()} expected=fp, scalar")
         if len(st.frames) >= MAX_CALL_FRAMES:
-            raise Reject(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep !")
+            raise Reject(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep")
         target = int(fn.obj)
         sub = self.subprogs.get(target)
         if sub is not None and sub.is_global:

@@ -85,7 +85,7 @@ def call_timer_helper(
         if sub is not None and sub.is_global:
             raise Reject(errno.EINVAL, f"bpf_timer_set_callback: callback {sub.name} must be static")
         if len(st.frames) >= MAX_CALL_FRAMES:
-            raise Reject(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep !")
+            raise Reject(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep")
         cb = [NOT_INIT] * 11
         cb[1] = Reg(RegType.CONST_PTR_TO_MAP, 0, 0, obj=m)
         cb[2] = Reg(RegType.PTR_TO_MEM, 0, 0)  # the key (PTR_TO_MAP_KEY)
