@@ -41,6 +41,7 @@ from structops.cli import main
 from structops.errors import BpfError
 from structops.kernel.attrs import InfoAttr, MapCreateAttr
 from structops.linux import LinuxKernel, features
+from structops.loader.externs import kernel_symbols
 from structops.uapi import Cmd, MapFlags, MapType
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
@@ -263,6 +264,17 @@ def test_weak_kfunc_cc_reports_what_exists(kernel: LinuxKernel) -> None:
     with _registered(kernel, "cc_ksym_weak", "lo_weak") as c:
         _transfer("lo_weak", 1 << 16)
         assert (c.get_global("missing_exists"), c.get_global("present_exists")) == (0, 1)
+
+
+def test_untyped_ksym_cc_sees_the_kallsyms_address(kernel: LinuxKernel) -> None:
+    """An untyped ``__ksym`` loads the address /proc/kallsyms lists; a weak missing one is 0."""
+    want = kernel_symbols(kernel)["bbr_main"]
+    if not want:
+        pytest.skip("/proc/kallsyms hides addresses here (kptr_restrict)")
+    with _registered(kernel, "cc_ksym_untyped", "lo_ku") as c:
+        _transfer("lo_ku", 1 << 16)
+        assert c.get_global("ku_present") == want
+        assert (c.get_global("ku_missing"), c.get_global("ku_missing_exists")) == (0, 0)
 
 
 @pytest.mark.parametrize(("name", "cc"), [("legacy_bitfield", "lo_lbit"), ("legacy_loop", "lo_lloop")])

@@ -14,7 +14,7 @@ import errno
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,8 @@ __all__ = ["CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON", "CAP_SYS_ADMIN", "Emulated
 
 USER_BASE = 0x7F00_0000_0000
 TRAMP_BASE = 0xFFFF_FFFF_C000_0000  # bpf trampoline images (never mapped for programs)
+_KSYM_TEXT = 0xFFFF_FFFF_8100_0000  # kallsyms() addresses of functions (never mapped)
+_KSYM_DATA = 0xFFFF_FFFF_8300_0000  # ... and of variables
 
 
 @dataclass(frozen=True)
@@ -364,6 +366,20 @@ class EmulatedKernel:
             "CONFIG_DEFAULT_TCP_CONG": '"bbr"',
         }
 
+    def kallsyms(self) -> dict[str, int | None]:
+        """The embedded kernel's symbol table: every function and variable of its vmlinux BTF.
+
+        Addresses are synthetic, stable and unmapped (functions from ``0xffffffff81000000``,
+        variables from ``0xffffffff83000000``, in name order): an untyped ``__ksym`` gets a
+        real-looking constant, and a program that dereferences it faults.
+        """
+        spec = self.vmlinux.spec
+        funcs = sorted({t.name for t in spec.types if isinstance(t, btflib.Func)})
+        variables = sorted({t.name for t in spec.types if isinstance(t, btflib.Var)})
+        table: dict[str, int | None] = {name: _KSYM_TEXT + 16 * i for i, name in enumerate(funcs)}
+        table.update({name: _KSYM_DATA + 64 * i for i, name in enumerate(variables) if name not in table})
+        return table
+
     # -- logging ----------------------------------------------------------------------------
     def log(self, message: str) -> None:
         """The kernel log (pr_warn / pr_err lines)."""
@@ -416,19 +432,24 @@ class EmulatedKernel:
         """Image pages currently allocated."""
         return len(self._tramp_pages)
 
-    def run_trampoline(self, tr: Trampoline, args: list[int]) -> int:
+    def run_trampoline(self, tr: Trampoline, args: Sequence[int]) -> int:
         """Enter a struct_ops trampoline: run its prog with ``args`` under RCU.
 
-        Already inside a read-side section (an op called from a bridge that holds the
-        lock, or from another op), nesting changes nothing the kernel could observe, so
-        the call goes straight to the program without another lock/unlock pair.
+        Inside a read-side section already (an op called from a bridge that holds the
+        lock, or from another op) the lock only nests.  Without run statistics the
+        program's runner is called straight away (:meth:`run_prog` otherwise).
         """
-        if self.rcu.in_reader():
-            return self.run_prog(tr.prog, args)
-        with self.rcu.read_lock():
-            return self.run_prog(tr.prog, args)
+        rcu = self.rcu
+        runner = tr.prog.runner
+        rcu.lock()
+        try:
+            if runner is None or self.stats.enabled:
+                return self.run_prog(tr.prog, args)
+            return int(runner(args))
+        finally:
+            rcu.unlock()
 
-    def run_prog(self, prog: BpfProg, args: list[int]) -> int:
+    def run_prog(self, prog: BpfProg, args: Sequence[int]) -> int:
         """Run ``prog`` with u64 arguments (struct_ops / tracing calling convention)."""
         runner = prog.runner
         if runner is None:

@@ -15,10 +15,10 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from structops.btf.layout import alignof, sizeof
+from structops.btf.layout import alignof, sizeof, underlying
 from structops.btf.parse import Spec as BTFSpec
 from structops.btf.parse import parse as parse_btf
-from structops.btf.types import Datasec, Func, Var, VarLinkage
+from structops.btf.types import Datasec, Func, Var, VarLinkage, Void
 from structops.errors import BTFError, ELFError
 from structops.loader._btf_externs import sanitize_externs
 from structops.loader._elf import SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_NOTYPE, ElfObject
@@ -104,7 +104,8 @@ def _collect_externs(elf: ElfObject, spec: BTFSpec) -> dict[str, ExternSpec]:
         elif isinstance(t, Func):
             out[sym.name] = ExternSpec(sym.name, ExternKind.KFUNC, weak, tid)
         else:
-            out[sym.name] = ExternSpec(sym.name, ExternKind.KSYM_VAR, weak, tid)
+            typeless = isinstance(t, Var) and isinstance(underlying(t.type), Void)
+            out[sym.name] = ExternSpec(sym.name, ExternKind.KSYM_VAR, weak, tid, typeless=typeless)
     off = 0
     for align, size, name, tid, weak in sorted(kcfg, key=lambda e: (-e[0], e[1], e[2])):
         off = (off + align - 1) // align * align

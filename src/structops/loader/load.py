@@ -54,6 +54,7 @@ from structops.loader.externs import (
     LoadError,
     kconfig_contents,
     kernel_config,
+    kernel_symbols,
     relocate_ksym,
 )
 from structops.loader.spec import CollectionSpec, MapKind, MapSpec, ProgramSpec, RelocKind, essential_name
@@ -77,6 +78,14 @@ class KernelTypes:
 
     vmlinux: btflib.Spec
     modules: dict[str, btflib.Spec] = field(default_factory=dict)
+    kernel: Kernel | None = None
+    _symbols: dict[str, int | None] | None = None
+
+    def symbols(self) -> dict[str, int | None]:
+        """The kernel's symbol table (kallsyms), read once and only when an extern needs it."""
+        if self._symbols is None:
+            self._symbols = kernel_symbols(self.kernel) if self.kernel is not None else {}
+        return self._symbols
 
     @classmethod
     def of(cls, kernel: Kernel) -> KernelTypes:
@@ -88,7 +97,7 @@ class KernelTypes:
                 mods[name] = btflib.parse(raw, base=vml)
             except Exception:  # a module BTF we cannot read is skipped, like libbpf does
                 continue
-        return cls(vml, mods)
+        return cls(vml, mods, kernel)
 
     def find_struct_ops(self, name: str) -> tuple[btflib.Spec, str | None, btflib.Struct, btflib.Struct]:
         """(spec, module or None, struct <name>, struct bpf_struct_ops_<name>): vmlinux first."""
@@ -179,7 +188,7 @@ def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes
             if r.kind is RelocKind.MAP_VALUE:
                 struct.pack_into("<i", code, off + 12, r.offset)
         elif r.kind in (RelocKind.KFUNC, RelocKind.KSYM):
-            relocate_ksym(p, code, off, r.kind, r.target, spec, ktypes.vmlinux)
+            relocate_ksym(p, code, off, r.kind, r.target, spec, ktypes.vmlinux, ktypes.symbols)
     return bytes(code)
 
 
@@ -304,6 +313,8 @@ def _load(
             continue
         fd = _create_map(kernel, m, out)
         out.maps[m.real_name] = fd
+        if m.init_slots and m.type != MapType.BPF_MAP_TYPE_PROG_ARRAY:
+            _init_map_in_map_slots(kernel, m, fd, out)
         contents = m.contents
         if m.kind is MapKind.KCONFIG:
             contents = kconfig_contents(spec, m, kernel)
@@ -395,8 +406,42 @@ def _create_map(kernel: Kernel, m: MapSpec, out: LoadedObjects) -> int:
 
     BTF-defined maps pass their ``key``/``value`` types, global data maps their DATASEC as
     the value type.  As libbpf does, a refusal with BTF is retried without it, except
-    for the map types that cannot exist without BTF (local storage).
+    for the map types that cannot exist without BTF (local storage).  A map-in-map
+    declared with ``__array(values, struct inner)`` first gets its inner map template
+    created from that definition (``<outer>.inner``); its fd goes in ``inner_map_fd``
+    and is closed once the outer map exists.
     """
+    if m.inner is not None and m.type in _MAP_IN_MAP:
+        inner_fd = _create_map(kernel, m.inner, out)
+        try:
+            return _create_map_attr(kernel, m, out, inner_fd)
+        finally:
+            kernel.close(inner_fd)
+    return _create_map_attr(kernel, m, out, 0)
+
+
+_MAP_IN_MAP = frozenset({MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS, MapType.BPF_MAP_TYPE_HASH_OF_MAPS})
+
+
+def _init_map_in_map_slots(kernel: Kernel, m: MapSpec, fd: int, out: LoadedObjects) -> None:
+    """libbpf ``init_map_in_map_slots``: store the maps named by the static ``.values`` initialiser."""
+    for idx, target in sorted(m.init_slots.items()):
+        inner_fd = out.maps.get(target)
+        if inner_fd is None:
+            raise LoadError(
+                f"map '{m.name}': slot {idx} of its .values initialiser names map '{target}', "
+                "which is not created (define it before the map-in-map, and keep it autocreated)"
+            )
+        try:
+            kernel.bpf(
+                Cmd.BPF_MAP_UPDATE_ELEM,
+                MapElemAttr(fd, key=struct.pack("<I", idx), value=struct.pack("<I", inner_fd)),
+            )
+        except BpfError as exc:
+            raise LoadError(f"map '{m.name}': failed to initialise slot {idx} with map '{target}': {exc}") from exc
+
+
+def _create_map_attr(kernel: Kernel, m: MapSpec, out: LoadedObjects, inner_map_fd: int) -> int:
     key_id, value_id = m.btf_key_type_id, m.btf_value_type_id
     use_btf = out.btf_is_object and bool(value_id)
 
@@ -413,6 +458,7 @@ def _create_map(kernel: Kernel, m: MapSpec, out: LoadedObjects) -> int:
             btf_fd=out.btf_fd if with_btf else 0,
             btf_key_type_id=key_id if with_btf else 0,
             btf_value_type_id=value_id if with_btf else 0,
+            inner_map_fd=inner_map_fd,
         )
 
     if not use_btf:

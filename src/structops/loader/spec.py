@@ -91,6 +91,9 @@ class ExternSpec:
     #: ``.kconfig`` only: offset and size of the value inside the ``.kconfig`` map.
     offset: int = 0
     size: int = 0
+    #: ``__ksym`` variable declared without a type (``extern const void sym __ksym``):
+    #: resolved from the kernel's symbol table (kallsyms), not from BTF, as libbpf does.
+    typeless: bool = False
 
 
 @dataclass(slots=True)

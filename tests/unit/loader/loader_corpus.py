@@ -47,6 +47,8 @@ VERDICTS: dict[str, Verdict] = {
     "cc_hash_map": OK,
     "cc_kconfig": OK,
     "cc_ksym_strong_missing": Verdict("loader", 0, "extern (kfunc) 'lo_no_such_kfunc': not found", "lo_strong_init"),
+    "cc_ksym_untyped": OK,
+    "cc_ksym_untyped_missing": Verdict("loader", 0, "extern (ksym) 'lo_no_such_symbol': not found", "lo_kum_init"),
     "cc_ksym_var": OK,
     "cc_ksym_weak": OK,
     "cc_long_name": OK,

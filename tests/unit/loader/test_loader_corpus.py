@@ -19,7 +19,9 @@ from structops.kernel.emulated import EmulatedKernel
 from structops.loader import load_collection_spec
 from structops.loader.btf_ext import CoreReloKind as K
 from structops.loader.core import CoreError, apply_core
+from structops.loader.externs import parse_kallsyms
 from structops.loader.load import POISON_CALL_KFUNC_BASE, KernelTypes, _relocate
+from structops.testing import load_cc
 from structops.uapi import Cmd, MapFlags, MapType
 
 
@@ -301,6 +303,49 @@ def test_weak_kfunc_missing_is_poisoned_and_its_address_is_zero() -> None:
 def test_strong_missing_kfunc_is_a_load_error_naming_it() -> None:
     with pytest.raises(ELFError, match=r"prog 'lo_strong_init': extern \(kfunc\) 'lo_no_such_kfunc'"):
         Collection.open(obj("cc_ksym_strong_missing")).load(EmulatedKernel())
+
+
+def test_untyped_ksym_loads_its_kallsyms_address_as_a_constant() -> None:
+    """An untyped ``__ksym`` becomes ``ld_imm64`` (src_reg 0) of the symbol's address from the
+    kernel's symbol table; a missing ``__weak`` one is 0 (bpf_ksym_exists() false)."""
+    k = EmulatedKernel()
+    table = k.kallsyms()
+    assert table["bbr_main"] is not None and table["bbr_main"] >> 48 == 0xFFFF
+    spec = load_collection_spec(obj("cc_ksym_untyped"))
+    assert spec.externs["bbr_main"].typeless and spec.externs["lo_no_such_symbol"].weak
+    p = spec.programs["lo_ku_init"]
+    code = _relocate(p, {n: 3 for n in spec.maps}, spec, KernelTypes.of(k))
+    got = {}
+    for r in p.relocations:
+        if r.kind.value == "ksym":
+            op, regs, _off, lo = struct.unpack_from("<BBhI", code, r.insn * 8)
+            hi = struct.unpack_from("<I", code, r.insn * 8 + 12)[0]
+            assert op == 0x18 and regs >> 4 == 0
+            got[r.target] = lo | hi << 32
+    assert got == {"bbr_main": table["bbr_main"], "lo_no_such_symbol": 0}
+    with load_cc(obj("cc_ksym_untyped"), kernel=k) as cc:
+        cc.init(cc.socket())
+        assert cc.globals["ku_present"] == table["bbr_main"]
+        assert (cc.globals["ku_missing"], cc.globals["ku_missing_exists"]) == (0, 0)
+
+
+def test_untyped_ksym_resolution_rules() -> None:
+    """kallsyms text as libbpf reads it: module symbols by bare name, a name at two
+    addresses is ambiguous (a load error naming it), a strong missing one is a load error."""
+    table = parse_kallsyms(
+        "ffffffff81000000 T start\nffffffffc0001000 t helper\t[mod_a]\nffffffffc0002000 t helper\t[mod_b]\n"
+        "ffffffff81000010 T twice\nffffffff81000010 T twice\nbad line\n"
+    )
+    assert table == {"start": 0xFFFFFFFF81000000, "helper": None, "twice": 0xFFFFFFFF81000010}
+
+    class Ambiguous(EmulatedKernel):
+        def kallsyms(self) -> dict[str, int | None]:
+            return {"bbr_main": None}
+
+    with pytest.raises(ELFError, match=r"prog 'lo_ku_init': extern \(ksym\) 'bbr_main': resolution is ambiguous"):
+        Collection.open(obj("cc_ksym_untyped")).load(Ambiguous())
+    with pytest.raises(ELFError, match=r"prog 'lo_kum_init': extern \(ksym\) 'lo_no_such_symbol': not found"):
+        Collection.open(obj("cc_ksym_untyped_missing")).load(EmulatedKernel())
 
 
 def test_kconfig_values_come_from_the_kernel_config() -> None:
