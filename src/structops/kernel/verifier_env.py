@@ -127,7 +127,8 @@ def verify_prog(proc: Process, prog: BpfProg, log: LogSink, *, limit: int = BPF_
     from structops.verifier.subprogs import verify_with_func_info
 
     env = env_for_prog(proc, prog)
-    env.allow_uninit_stack = proc.capable(CAP_PERFMON)  # bpf_allow_uninit_stack()
+    env.allow_uninit_stack = env.allow_ptr_leaks = proc.capable(CAP_PERFMON)  # bpf_allow_uninit_stack()
+    env.bpf_capable = proc.bpf_capable()
     btf = prog.btf.spec if prog.btf is not None else None
     out: list[bytes] = []
 

@@ -112,9 +112,12 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
             regno = i + 1
             reg = _need_init(st, regno)
             if kind == ARG_MAP:
-                if reg.type != RegType.CONST_PTR_TO_MAP:
+                if reg.type != RegType.CONST_PTR_TO_MAP or reg.maybe_null:
                     raise _eacces(f"R{regno} type={reg.type_str()} expected=map_ptr")
                 m = reg.obj
+                if getattr(m, "inner_meta", None) is not None and hid != 1:  # check_map_func_compatibility
+                    mtype = getattr(m, "map_type", 0)
+                    raise Reject(errno.EINVAL, f"cannot pass map_type {mtype} into func {name}#{hid}")
             elif kind in (ARG_KEY, ARG_VAL, ARG_UVAL) and m is not None:
                 size = int(getattr(m, "key_size" if kind == ARG_KEY else "value_size", 0)) if m is not None else 0
                 what = f"{name} arg{regno}"
@@ -141,7 +144,12 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 raise _eacces("R2 min value is negative, either use unsigned or 'var &= const'")
     nonnull = hid == 1 and m is not None and constant_key_hits(st, 2, m)  # issue 12 item 3
     _clobber(st)
-    if ret == RET_MAP_VALUE_OR_NULL and nonnull:
+    inner = getattr(m, "inner_meta", None) if ret == RET_MAP_VALUE_OR_NULL else None
+    if inner is not None:
+        # map-in-map: the value is the inner map; after the NULL check a map pointer typed
+        # by the inner map template (mark_ptr_or_null_reg's inner_map_meta case)
+        st.cur.regs[0] = Reg(RegType.CONST_PTR_TO_MAP, 0, 0, obj=inner, maybe_null=True, id=v.new_id())
+    elif ret == RET_MAP_VALUE_OR_NULL and nonnull:
         st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m)
     elif ret == RET_MAP_VALUE_OR_NULL:
         st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m, maybe_null=True, id=v.new_id())
@@ -173,6 +181,9 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
         pt = btflib.underlying(p.type)
         if isinstance(pt, btflib.Pointer):
             target = btflib.underlying(pt.target)
+            if isinstance(target, btflib.Struct) and (p.name or "").endswith("__iter"):
+                _check_iter_param(st, regno, i, target)  # e.g. scx_bpf_dsq_move(it__iter, ...)
+                continue
             if not isinstance(target, btflib.Struct):
                 _need_init(st, regno)
                 continue
@@ -226,6 +237,18 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
         regs[0] = unknown(0, (1 << (8 * ret.size)) - 1)
     else:
         regs[0] = unknown()
+
+
+def _check_iter_param(st: State, regno: int, argno: int, it: btflib.Struct) -> None:
+    """A ``__iter`` argument of a non-iterator kfunc: an initialised iterator of that type on the stack."""
+    reg = st.cur.regs[regno]
+    name = (it.name or "").removeprefix("bpf_iter_")
+    bad = f"expected an initialized iter_{name} as arg #{argno}"
+    if reg.type != RegType.PTR_TO_STACK or reg.var_off or reg.off % 8 or int(reg.obj or 0) >= len(st.frames):
+        raise Reject(errno.EINVAL, bad)
+    frame = st.frames[int(reg.obj or 0)]
+    if iters.valid_iter(frame, reg.off, it, st.refs) is None:
+        raise Reject(errno.EINVAL, bad)
 
 
 def _scalar_struct(t: btflib.Type, depth: int = 0) -> bool:
@@ -293,6 +316,8 @@ def check_main_exit(v: Verifier, st: State) -> None:
         return
     if r0.type == RegType.NOT_INIT:
         raise _eacces("R0 !read_ok")
+    if r0.is_ptr and not v.env.allow_ptr_leaks:
+        raise _eacces("R0 leaks addr as return value")
     if ret_struct is None:
         return  # V15: scalar-returning op, any value (even a pointer) with no range check
     if r0.type == RegType.PTR_TO_BTF_ID and r0.ref_obj_id:

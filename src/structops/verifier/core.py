@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from structops import btf as btflib
@@ -27,16 +27,15 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.verifier import calls, iters, timer
+from structops.verifier import calls, iters, ptrops, timer, unpriv
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
-from structops.verifier.memory import MAX_VAR_OFF, check_access, sized_unknown
+from structops.verifier.memory import check_access, sized_unknown
 from structops.verifier.scalar import alu_range, branch_outcome, refine, swap_op, unary
 from structops.verifier.state import NOT_INIT, U64_MAX, Frame, Reg, RegType, State, const, state_subsumes, unknown
 
 __all__ = ["VerifyStats", "Verifier"]
 
 _M32 = 0xFFFFFFFF
-_OP_NAMES = {0x20: "*=", 0x30: "/=", 0x40: "|=", 0x50: "&=", 0x60: "<<=", 0x70: ">>=", 0x90: "%=", 0xA0: "^="}
 #: Insns a path runs before a new pruning checkpoint may be recorded (kernel heuristic).
 _CHECKPOINT_EVERY = 4
 #: States kept per insn for subsumption checks.
@@ -69,17 +68,11 @@ class VerifyStats:
     subprogs: set[int] = field(default_factory=set)
 
 
-def _known_not_null(reg: Reg) -> bool:
-    """``reg_not_null``: pointers the kernel knows are not NULL (map values, trusted BTF, mem)."""
-    if reg.type == RegType.PTR_TO_BTF_ID:
-        return reg.trusted or bool(reg.ref_obj_id)
-    return reg.type in (RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM)
-
-
 class Verifier:
     """One verification run over raw instruction slots for one program."""
 
     def __init__(self, insns: bytes, env: ProgEnv, log: LogSink, *, limit: int = BPF_COMPLEXITY_LIMIT_INSNS):
+        self._raw = insns
         self.code: list[tuple[int, int, int, int, int]] = [
             (int(c), int(r) & 0xF, int(r) >> 4, int(o), int(i)) for c, r, o, i in struct.iter_unpack("<BBhi", insns)
         ]
@@ -133,6 +126,7 @@ class Verifier:
         n = len(self.code)
         if n == 0:
             raise Reject(errno.EINVAL, "empty program")
+        unpriv.check_calls_allowed(self._raw, self.env)
         second: set[int] = set()
         entries = [0]
         pc = 0
@@ -195,6 +189,7 @@ class Verifier:
                 if k in (Kind.JA, Kind.JCOND, Kind.MAY_GOTO):
                     self._prune.add(t)
                 work.append(t)
+        unpriv.check_back_edges(self, second)
         for pc in range(n):
             if pc not in seen and pc not in second:
                 raise Reject(errno.EINVAL, f"unreachable insn {pc}")
@@ -315,8 +310,10 @@ class Verifier:
             return pc + 1
         if k in (Kind.ST, Kind.STX):
             value: Reg | None = self._src_ok(st, s) if k == Kind.STX else const(i)
-            if spec.size < 8 and not (value is not None and value.is_const and value.umin == 0):
-                value = None  # a partial store; a known zero is kept (STACK_ZERO bytes)
+            if k == Kind.STX and value is not None:
+                unpriv.check_store_leak(self, st.cur.regs[d], value, s)
+            if spec.size < 8 and not (value is not None and value.type == RegType.SCALAR):
+                value = None  # a partial store of a pointer; scalars may be narrow spills
             check_access(self, st, d, o, spec.size, write=True, value=value)
             return pc + 1
         if k == Kind.ATOMIC:
@@ -415,67 +412,17 @@ class Verifier:
                 raise Reject(errno.EINVAL, f"invalid shift {i}")
         if k == Kind.MOV:
             if use_x and src.is_ptr:
+                if not is64 and not self.env.allow_ptr_leaks:
+                    raise Reject(errno.EACCES, f"R{s} partial copy of pointer")
                 regs[d] = src if is64 and o == 0 else unknown(0, _M32 if not is64 else U64_MAX)
                 return
             regs[d] = alu_range(0xB0, NOT_INIT, src, bits, o)
             return
         dst = self._src_ok(st, d)
         if dst.is_ptr or src.is_ptr:
-            regs[d] = self._ptr_alu(d, op, dst, src, is64)
+            regs[d] = ptrops.ptr_alu(self, d, op, dst, src, is64)
             return
         regs[d] = alu_range(op, dst, src, bits, o)
-
-    def _ptr_alu(self, d: int, op: int, dst: Reg, src: Reg, is64: bool) -> Reg:
-        """``adjust_ptr_min_max_vals``: pointer +/- scalar moves the offset; the rest is refused."""
-        if not is64:
-            raise Reject(errno.EACCES, f"R{d} 32-bit pointer arithmetic prohibited")
-        if op == 0x10 and dst.is_ptr and src.is_ptr:
-            same = dst.type == src.type and dst.obj is src.obj
-            if same and dst.type in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE):
-                if not dst.var_off and not src.var_off:
-                    return const(dst.off - src.off)
-                return unknown()
-            raise Reject(errno.EACCES, f"R{d} pointer -= pointer prohibited")
-        if op not in (0x00, 0x10):
-            name = _OP_NAMES.get(op, "?")
-            if op in (0x40, 0x50, 0xA0):
-                raise Reject(errno.EACCES, f"R{d} bitwise operator {name} on pointer prohibited")
-            raise Reject(errno.EACCES, f"R{d} pointer arithmetic with {name} operator prohibited")
-        if op == 0x00 and dst.is_ptr and src.is_ptr:
-            raise Reject(errno.EACCES, f"R{d} pointer += pointer prohibited")
-        if op == 0x10 and src.is_ptr:
-            raise Reject(errno.EACCES, f"R{d} tried to subtract pointer from scalar")
-        ptr, sc = (dst, src) if dst.is_ptr else (src, dst)
-        if ptr.maybe_null:
-            raise Reject(errno.EACCES, f"R{d} pointer arithmetic on {ptr.type_str()} prohibited, null-check it first")
-        if ptr.type in (RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_FUNC):
-            raise Reject(errno.EACCES, f"R{d} pointer arithmetic on {ptr.type_str()} prohibited")
-        if op == 0x10 and ptr.type == RegType.PTR_TO_STACK:
-            raise Reject(errno.EACCES, f"R{d} subtraction from stack pointer prohibited")
-        if sc.is_const:
-            delta = sc.umin - (1 << 64) if sc.umin >> 63 else sc.umin
-            if op == 0x10:
-                delta = -delta
-            new_off = ptr.off + delta
-            if abs(new_off) >= MAX_VAR_OFF:
-                raise Reject(errno.EACCES, f"value {delta} makes {ptr.type_str()} pointer be out of bounds")
-            return replace(ptr, off=new_off)
-        if sc.smin == -(1 << 63):  # check_reg_sane_offset (observed EINVAL on 6.18, corpus)
-            raise Reject(
-                errno.EINVAL,
-                f"math between {ptr.type_str()} pointer and register with unbounded min value is not allowed",
-            )
-        lo, hi = (sc.umin, sc.umax) if sc.smin >= 0 else (sc.smin, sc.smax)
-        wide = hi >= MAX_VAR_OFF or lo <= -MAX_VAR_OFF
-        hi = min(hi, MAX_VAR_OFF)
-        if op == 0x10:
-            lo, hi = -hi, -lo
-        vmin, vmax = ptr.vmin + lo, ptr.vmax + hi
-        if wide or vmin < -MAX_VAR_OFF:
-            vmin, vmax = min(vmin, -MAX_VAR_OFF), MAX_VAR_OFF
-        elif op == 0x10 and ptr.vmin < sc.umax:  # the unsigned var part may wrap: umax unknown
-            vmax = MAX_VAR_OFF
-        return replace(ptr, vmin=vmin, vmax=vmax)
 
     # -- atomics ---------------------------------------------------------------------------
     def _atomic(self, st: State, d: int, s: int, o: int, i: int, size: int) -> None:
@@ -524,7 +471,7 @@ class Verifier:
         b = self._src_ok(st, s) if c & 0x08 else const(i if is64 else i & _M32)
         target = pc + 1 + o
         if a.is_ptr or b.is_ptr:
-            return self._ptr_jcond(pc, st, cp, stack, op, d, a, b, is64, target)
+            return ptrops.ptr_jcond(self, pc, st, cp, stack, op, d, s if c & 0x08 else -1, a, b, is64, target)
         outcome = branch_outcome(op, a, b, bits)
         if outcome is True:
             return target
@@ -541,57 +488,3 @@ class Verifier:
         if cp is not None:
             cp.branches += 1
         return pc + 1
-
-    def _ptr_jcond(
-        self,
-        pc: int,
-        st: State,
-        cp: _Checkpoint | None,
-        stack: _Stack,
-        op: int,
-        d: int,
-        a: Reg,
-        b: Reg,
-        is64: bool,
-        target: int,
-    ) -> int | None:
-        """Pointer comparisons: ``ptr ==/!= 0`` decides NULL-ness (V13); others explore both sides."""
-        ptr, other_reg = (a, b) if a.is_ptr else (b, a)
-        zero = other_reg.type == RegType.SCALAR and other_reg.is_const and other_reg.umin == 0
-        if op in (0x10, 0x50) and zero and is64:
-            if not ptr.maybe_null:
-                if _known_not_null(ptr):
-                    return pc + 1 if op == 0x10 else target  # a non-NULL pointer is never 0
-                stack.append((target, st.copy(), cp))  # e.g. a walked (untrusted) pointer
-                if cp is not None:
-                    cp.branches += 1
-                return pc + 1
-            null_st = st.copy()
-            self._mark_null(null_st, ptr, True)
-            self._mark_null(st, ptr, False)
-            taken, fall = (null_st, st) if op == 0x10 else (st.copy(), null_st)
-            stack.append((target, taken, cp))
-            if cp is not None:
-                cp.branches += 1
-            st.frames, st.refs = fall.frames, fall.refs
-            return pc + 1
-        stack.append((target, st.copy(), cp))
-        if cp is not None:
-            cp.branches += 1
-        return pc + 1
-
-    def _mark_null(self, st: State, ptr: Reg, is_null: bool) -> None:
-        """``mark_ptr_or_null_regs``: every copy of ``ptr`` (same id) becomes 0 or non-NULL."""
-        pid = ptr.id
-
-        def fix(r: Reg) -> Reg:
-            if not r.maybe_null or r.id != pid or r.type != ptr.type:
-                return r
-            if is_null:
-                return const(0)
-            return replace(r, maybe_null=False)
-
-        if pid:
-            st.map_regs(fix)
-        if is_null and ptr.ref_obj_id:
-            st.refs.pop(ptr.ref_obj_id, None)

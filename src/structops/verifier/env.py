@@ -110,6 +110,11 @@ class ProgEnv:
     #: ``env->allow_uninit_stack`` (CAP_PERFMON): uninitialised stack reads give an unknown
     #: scalar and helpers may read uninitialised stack memory (issue 12 item 3, corpus).
     allow_uninit_stack: bool = False
+    #: ``env->allow_ptr_leaks`` (CAP_PERFMON): without it pointers may not be stored into
+    #: maps/ctx, returned, compared, partially copied or subtracted (unprivileged rules).
+    allow_ptr_leaks: bool = True
+    #: ``env->bpf_capable`` (CAP_BPF): without it no bpf-to-bpf calls, callbacks or loops.
+    bpf_capable: bool = True
     #: Collects the accepted BTF-pointer accesses when set (issue 17: what a bridge syncs).
     access: AccessSet | None = None
 

@@ -31,6 +31,7 @@ from structops.verifier.core import Verifier, VerifyStats
 from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 from structops.verifier.timer import ASYNC_CALLSITE
+from structops.verifier.unpriv import check_calls_allowed
 
 __all__ = [
     "FuncInfo",
@@ -314,6 +315,7 @@ def verify_with_func_info(
     insns: bytes, env: ProgEnv, log: LogSink, *, limit: int, func_info: bytes, btf: btflib.Spec | None
 ) -> tuple[VerifyStats, bytes]:
     """Verify the main program, then each global function it calls; return stats and sanitized code."""
+    check_calls_allowed(insns, env)
     subprogs = check_func_info(insns, decode_func_info(func_info, FUNC_INFO_MIN), btf)
     main = FuncInfoVerifier(insns, env, log, limit=limit, subprogs=subprogs)
     stats = main.run()

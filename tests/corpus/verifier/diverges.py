@@ -15,10 +15,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         "may_goto loop: Linux stops exploring at the may_goto counter (14 insns processed, accepted); the embedded walk runs to the 1M-insn limit (E2BIG, ~35 s; core.py)",
     ),
     "loop_hits_1m_limit": ({"insn"}, "the 1000001st processed insn is 2 here, 1 on Linux (processing order)"),
-    "c_tc_parse_eth": (
-        {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
-    ),
     "c_tc_sk_lookup_leak": (
         {"insn", "message"},
         "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
@@ -30,22 +26,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     "c_tp_stack_too_big": (
         {"verdict"},
         "the combined stack depth across frames (512) is not checked (subprogs.py / calls.py)",
-    ),
-    "c_xdp_drop_ipv6": (
-        {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
-    ),
-    "hostile_sku_infinite_loop": (
-        {"insn", "message"},
-        "unprivileged loops: check_cfg (core.py) does not refuse back-edges without CAP_BPF",
-    ),
-    "hostile_sku_recursion": (
-        {"errno", "insn", "message"},
-        "unprivileged bpf-to-bpf calls/callbacks: EPERM check (bpf_capable) missing in core.check_cfg/subprogs",
-    ),
-    "hostile_sku_scalar_as_ptr_after_alu": (
-        {"insn", "message"},
-        "unprivileged mov32 of a pointer ('partial copy of pointer') not refused in core._alu",
     ),
     "sk_alu_add32_wrap": (
         {"errno", "insn", "message"},
@@ -62,14 +42,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     "sk_alu_neg32": (
         {"verdict"},
         "neg32 then add32: Linux keeps a 32-bit range that zero-extends, here the 64-bit signed range is lost",
-    ),
-    "sk_bounded_loop_unpriv": (
-        {"verdict"},
-        "unprivileged loops: check_cfg (core.py) does not refuse back-edges without CAP_BPF",
-    ),
-    "sk_bpf2bpf_call_unpriv": (
-        {"verdict"},
-        "unprivileged bpf-to-bpf calls/callbacks: EPERM check (bpf_capable) missing in core.check_cfg/subprogs",
     ),
     "sk_bpf_loop": (
         {"insn"},
@@ -90,10 +62,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     "sk_helper_bpf_loop_unpriv": (
         {"insn"},
         "Linux rejects a callback without func_info at the ld_imm64 (insn line printed); subprogs reports it without the insn",
-    ),
-    "sk_helper_bpf_loop_unpriv_unpriv": (
-        {"errno", "message"},
-        "unprivileged bpf-to-bpf calls/callbacks: EPERM check (bpf_capable) missing in core.check_cfg/subprogs",
     ),
     "sk_jeq32_9_in_dw": (
         {"message"},
@@ -135,60 +103,13 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         {"message"},
         "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
     ),
-    "sk_ptr_compare_ptr_unpriv": (
-        {"verdict"},
-        "unprivileged pointer comparison (allow_ptr_leaks) not checked in core._ptr_jcond",
-    ),
-    "sk_ptr_compare_scalar_unpriv": (
-        {"verdict"},
-        "unprivileged pointer comparison (allow_ptr_leaks) not checked in core._ptr_jcond",
-    ),
-    "sk_ptr_leak_to_ctx_cb_unpriv": (
-        {"verdict"},
-        "unprivileged pointer store into map/ctx: a sub-8-byte STX reaches memory.py without its value (core._step drops it)",
-    ),
-    "sk_ptr_leak_to_map_unpriv": (
-        {"verdict"},
-        "unprivileged pointer store into map/ctx: a sub-8-byte STX reaches memory.py without its value (core._step drops it)",
-    ),
-    "sk_ptr_minus_ptr_unpriv": ({"verdict"}, "unprivileged ptr - ptr not refused in core._ptr_alu"),
-    "sk_ptr_to_scalar_mov32_unpriv": (
-        {"verdict"},
-        "unprivileged mov32 of a pointer ('partial copy of pointer') not refused in core._alu",
-    ),
-    "sk_return_ctx_pointer_unpriv": ({"verdict"}, "unprivileged pointer return not refused in calls.check_main_exit"),
-    "sk_return_pointer_unpriv": ({"verdict"}, "unprivileged pointer return not refused in calls.check_main_exit"),
     "sk_spill32_fill32_bounds": (
         {"verdict"},
         "a 4-byte spill of a scalar keeps its bounds on Linux; core._step passes no value for sub-8-byte stores",
     ),
-    "sk_spill32_fill32_bounds_unpriv": (
-        {"insn", "message"},
-        "unprivileged pointer-arithmetic sanitation (retrieve_ptr_limit) not modelled in core._ptr_alu",
-    ),
-    "sk_stack_var_off_read_unpriv": (
-        {"verdict"},
-        "unprivileged variable-offset stack pointer arithmetic not refused in core._ptr_alu",
-    ),
     "tc_helper_redirect": (
         {"verdict"},
         "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
-    ),
-    "tc_pkt_in_range": (
-        {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
-    ),
-    "tc_pkt_jlt_check": (
-        {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
-    ),
-    "tc_pkt_var_off": (
-        {"insn", "message"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
-    ),
-    "tc_pkt_write": (
-        {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
     "tc_sk_lookup_double_release": (
         {"errno", "insn", "message"},
@@ -225,25 +146,5 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     "xdp_helper_redirect": (
         {"verdict"},
         "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",
-    ),
-    "xdp_pkt_in_range": (
-        {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
-    ),
-    "xdp_pkt_jlt_check": (
-        {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
-    ),
-    "xdp_pkt_meta": (
-        {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
-    ),
-    "xdp_pkt_var_off": (
-        {"insn", "message"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
-    ),
-    "xdp_pkt_write": (
-        {"verdict"},
-        "packet pointers are typed (pkt/pkt_end, range 0) but core._ptr_jcond does not raise the range on a pkt vs pkt_end comparison: it should call memory.packet_compare / mark_packet_range (measured: fixes every packet case)",
     ),
 }
