@@ -6,7 +6,7 @@ kernel BTF and agree with it (README.md of that directory defines the three kind
 - faithful structs/unions: same size and the same members (name, type, bit offset,
   bitfield size), anonymous members compared recursively;
 - opaque structs (one ``__opaque`` member): same size;
-- subset structs (task_struct, cgroup, module): each member exists in the real struct
+- subset structs (task_struct, sched_entity, cgroup, kernfs_node, module): each member exists in the real struct
   with the same type;
 - typedefs, enums and FUNC prototypes (parameter names included) equal.
 
@@ -24,7 +24,7 @@ from structops.kernel import kbtf
 from structops.kernel.subsys.sched_ext.btf_names import SCX_TASK_MEMBERS, is_sched_ext_name
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
-SUBSET = {"task_struct", "cgroup", "module"}
+SUBSET = {"task_struct", "sched_entity", "cgroup", "kernfs_node", "module"}
 
 pytestmark = pytest.mark.skipif(not VMLINUX.exists(), reason="no kernel BTF at /sys/kernel/btf/vmlinux")
 

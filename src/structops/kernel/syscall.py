@@ -20,6 +20,7 @@ from structops.kernel.btf_obj import BtfObject, load_user_btf
 from structops.kernel.maps.array import ArrayMap
 from structops.kernel.maps.base import BpfMap, check_obj_name
 from structops.kernel.maps.hash import HashMap
+from structops.kernel.maps.map_in_map import ArrayOfMaps, HashOfMaps, MapInMap, meta_alloc
 from structops.kernel.maps.percpu_array import PercpuArrayMap
 from structops.kernel.maps.queue import QueueMap, StackMap
 from structops.kernel.maps.sk_storage import SkStorageMap
@@ -92,6 +93,8 @@ MAP_TYPES: dict[int, type[BpfMap]] = {
     MapType.BPF_MAP_TYPE_QUEUE: QueueMap,
     MapType.BPF_MAP_TYPE_STACK: StackMap,
     MapType.BPF_MAP_TYPE_TASK_STORAGE: TaskStorageMap,
+    MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS: ArrayOfMaps,
+    MapType.BPF_MAP_TYPE_HASH_OF_MAPS: HashOfMaps,
 }
 
 
@@ -123,6 +126,8 @@ def sys_map_create(proc: Process, attr: A.MapCreateAttr) -> int:
     m: BpfMap
     if cls is StructOpsMap:
         m = _alloc_struct_ops_map(proc, attr)
+    elif issubclass(cls, MapInMap):
+        m = cls(kernel, attr, meta_alloc(proc, attr.inner_map_fd))
     else:
         m = cls(kernel, attr)
     try:
@@ -180,6 +185,8 @@ def _map_for(proc: Process, fd: int, *, read: bool = False, write: bool = False)
 
 def _key(m: BpfMap, key: bytes | bytearray | None, size: int | None = None) -> bytes:
     n = m.key_size if size is None else size
+    if n == 0:  # queue/stack: __bpf_copy_key reads nothing for key_size 0 (NULL is fine)
+        return b""
     if key is None or isinstance(key, int):
         raise bpf_error(errno.EFAULT, "key pointer is NULL")
     if len(key) < n:
@@ -212,7 +219,10 @@ def sys_map_update(proc: Process, attr: A.MapElemAttr) -> int:
     if attr.value is None or isinstance(attr.value, int) or len(attr.value) < m.value_size:
         raise bpf_error(errno.EFAULT, "value buffer too small")
     try:
-        m.update(key, bytes(attr.value[: m.value_size]), attr.flags)
+        if isinstance(m, MapInMap):
+            m.update_fd(proc, key, bytes(attr.value[:4]), attr.flags)
+        else:
+            m.update(key, bytes(attr.value[: m.value_size]), attr.flags)
     except QuirkReturn as q:
         return q.value
     return 0
@@ -257,11 +267,17 @@ def sys_map_lookup_and_delete(proc: Process, attr: A.MapElemAttr) -> int:
     m = _map_for(proc, attr.map_fd, read=True, write=True)
     if attr.flags & ~int(UpdateFlags.BPF_F_LOCK):
         raise bpf_error(errno.EINVAL, "bad flags")
-    if isinstance(m, StructOpsMap | ArrayMap):
+    if isinstance(m, StructOpsMap | ArrayMap | MapInMap):
         raise bpf_error(ENOTSUPP, "lookup_and_delete is not supported by this map type")
     key = _key(m, attr.key)
-    value = m.lookup(key)
-    m.delete(key)
+    if isinstance(m, QueueMap):  # map_pop_elem
+        popped = m.take(True)
+        if popped is None:
+            raise bpf_error(errno.ENOENT, "queue is empty")
+        value = popped
+    else:
+        value = m.lookup(key)
+        m.delete(key)
     if isinstance(attr.value, bytearray):
         attr.value[: len(value)] = value
     return 0

@@ -66,13 +66,16 @@ def scx_enum_init(coll: Any, kernel: Any) -> list[str]:
     return done
 
 
-def load_scheduler(kernel: Any, obj: Path, nr_cpus: int) -> Any:
-    """Open ``obj``, fill the scx enum and CPU-count tunables, load it on ``kernel``."""
+def load_scheduler(kernel: Any, obj: Path, nr_cpus: int, before_load: Callable[[Any], None] | None = None) -> Any:
+    """Open ``obj``, fill the scx enum and CPU-count tunables, load it on ``kernel``
+    (``before_load(coll)`` may set more of the object's configuration first)."""
     from structops.api import Collection
     from structops.loader import globals as gv
     from structops.loader.resize import resize_cpu_arrays
 
     coll = Collection.open(obj)
+    if before_load is not None:
+        before_load(coll)
     scx_enum_init(coll, kernel)
     names = gv.global_vars(coll.spec)
     for tun in _TUNABLES:
@@ -136,7 +139,19 @@ def run_sched(cfg: SchedConfig, progress: Callable[[int], None] | None = None) -
     kernel.sched_ext.machine = machine  # type: ignore[attr-defined]
     groups = cfg.workload if cfg.workload is not None else tuple(default_workload(cfg.cpus))
     add_workload(machine, groups)
-    coll = load_scheduler(kernel, cfg.obj, cfg.cpus)
+    halves: list[Any] = []
+
+    def user_half(coll: Any) -> None:  # a scheduler with a user-space half gets the Python one
+        from structops.schedsim.userland import userland_half_for
+
+        half = userland_half_for(coll)
+        if half is not None:
+            half.prepare(machine)
+            halves.append(half)
+
+    coll = load_scheduler(kernel, cfg.obj, cfg.cpus, user_half)
+    for half in halves:
+        half.start()
     try:
         name = _ops_map(coll, kernel, cfg.map_name)
         link = coll.maps[name].attach_struct_ops()

@@ -71,6 +71,8 @@ class Machine:
             "exit": self._ev_exit,
             "burst": self._ev_burst,
             "wake": self._ev_wake,
+            "user": self._ev_user,
+            "yield": self._ev_yield,
         }
         self._bind_clock()
         self._push(0, "tick", None)
@@ -280,6 +282,7 @@ class Machine:
         if t is None or delta <= 0:
             return
         t.runtime_ns += delta
+        t.add_exec_runtime(delta)
         cpu.busy_ns += delta
         if t.sched_class == "scx":
             s = t.slice
@@ -419,6 +422,34 @@ class Machine:
         t.fair_slice_start = self.now
         if t.run_ns is not None:
             self._arm_burst(t)
+        if t.user_fn is not None:
+            self._push(self.now, "user", (t, t.run_token))
+
+    def _ev_user(self, data: tuple[Task, int]) -> None:
+        """A user-space task got the CPU: run one pass of its program, then it yields."""
+        t, token = data
+        if t.run_token != token or not t.running or t.dead or t.user_fn is None:
+            return
+        cost = max(1, int(t.user_fn()))
+        self._push(self.now + cost, "yield", (t, token))
+
+    def _ev_yield(self, data: tuple[Task, int]) -> None:
+        """``sched_yield()``: sched_ext calls ``ops.yield`` or zeroes the slice (yield_task_scx)."""
+        t, token = data
+        if t.run_token != token or not t.running or t.dead:
+            return
+        c = self.cpus[t.cpu]
+        self._account(c)
+        sch = self.scx
+        if t.sched_class == "scx" and sch is not None and not sch.disabled:
+            if "yield" in sch.ops:
+                sch.call("yield", c.id, t.addr, 0, tasks=(t,))
+            else:
+                t.slice = 0
+        c.need_resched = True
+        # sched_yield() returns once the task has the CPU again; if this reschedule keeps it
+        # (its own dispatch refilled its slice), its loop goes on with the next pass
+        self._push(self.now, "user", (t, token))
 
     def _arm_burst(self, t: Task) -> None:
         self._push(self.now + max(1, t.burst_left), "burst", (t, t.run_token))

@@ -53,6 +53,7 @@ class TaskLayout:
     ddsp_dsq_id: int
     runnable_at: int
     disallow: int
+    sum_exec_runtime: int
 
 
 @cache
@@ -83,6 +84,7 @@ def task_layout(task_struct: btflib.Struct) -> TaskLayout:
         ddsp_dsq_id=off("scx.ddsp_dsq_id"),
         runnable_at=off("scx.runnable_at"),
         disallow=off("scx.disallow"),
+        sum_exec_runtime=off("se.sum_exec_runtime"),
     )
 
 
@@ -119,6 +121,9 @@ class Task:
     # fair class
     vruntime: int = 0
     fair_slice_start: int = 0
+    # a user-space program (e.g. scx_userland's scheduler half): called each time the task
+    # starts running, returns the CPU time the pass took; the task then calls sched_yield()
+    user_fn: Any = None
     # sched_ext
     scx: Any = None
     kstruct: Allocation | None = None
@@ -126,6 +131,7 @@ class Task:
     _buf: bytearray = field(default_factory=bytearray, repr=False)  # kstruct.buf once attached
     _slice_off: int = 0
     _vtime_off: int = 0
+    _sum_off: int = -1
 
     # -- the task_struct -----------------------------------------------------------------
     def attach_struct(self, kmem: KernelMemory, layout: TaskLayout) -> None:
@@ -134,6 +140,7 @@ class Task:
         self.kstruct, self.layout = a, layout
         buf = a.buf
         self._buf, self._slice_off, self._vtime_off = buf, layout.slice, layout.dsq_vtime
+        self._sum_off = layout.sum_exec_runtime
         _i.pack_into(buf, layout.pid, self.pid)
         name = self.comm.encode()[:15]
         buf[layout.comm : layout.comm + len(name)] = name
@@ -181,6 +188,11 @@ class Task:
     @dsq_vtime.setter
     def dsq_vtime(self, v: int) -> None:
         _Q_pack(self._buf, self._vtime_off, v & 0xFFFF_FFFF_FFFF_FFFF)
+
+    def add_exec_runtime(self, delta: int) -> None:
+        """Runtime was charged: ``p->se.sum_exec_runtime`` follows ``runtime_ns`` (all classes)."""
+        if self._sum_off >= 0:
+            _Q_pack(self._buf, self._sum_off, self.runtime_ns & 0xFFFF_FFFF_FFFF_FFFF)
 
     def set_u32(self, off: int, v: int) -> None:
         """Write a 32-bit field of the struct."""

@@ -270,6 +270,15 @@ struct sched_ext_entity {
 	struct list_head tasks_node;
 };
 
+/* subset: the runtime accounting schedulers read (scx_userland, scx_flatcg: se.sum_exec_runtime) */
+struct sched_entity {
+	u64 exec_start;
+	u64 sum_exec_runtime;
+	u64 prev_sum_exec_runtime;
+	u64 vruntime;
+	u64 nr_migrations;
+};
+
 struct task_struct {
 	unsigned int __state;
 	unsigned int flags;
@@ -277,6 +286,7 @@ struct task_struct {
 	int prio;
 	int static_prio;
 	int normal_prio;
+	struct sched_entity se;
 	struct sched_ext_entity scx;
 	unsigned int policy;
 	int nr_cpus_allowed;
@@ -290,10 +300,17 @@ struct task_struct {
 	char comm[16];
 };
 
+/* subset: a cgroup's id is its kernfs node's (cgroup_id(), scx_flatcg reads cgrp->kn->id) */
+struct kernfs_node {
+	const char *name;
+	u64 id;
+};
+
 struct cgroup {
 	unsigned long flags;
 	int level;
 	int max_depth;
+	struct kernfs_node *kn;
 };
 
 /* ---- program context types of include/uapi/linux/bpf.h (faithful) ---- */
@@ -1471,3 +1488,22 @@ __stub bool bpf_cpumask_test_cpu(u32 cpu, const struct cpumask *cpumask) { retur
 __stub void bpf_cpumask_clear(struct bpf_cpumask *cpumask) { SCX_SINK(cpumask); }
 __stub bool bpf_cpumask_empty(const struct cpumask *cpumask) { return cpumask != 0; }
 __stub u32 bpf_cpumask_weight(const struct cpumask *cpumask) { SCX_SINK(cpumask); return 0; }
+__stub bool bpf_cpumask_and(struct bpf_cpumask *dst, const struct cpumask *src1, const struct cpumask *src2) { SCX_SINK(dst); return src1 == src2; }
+__stub void bpf_cpumask_or(struct bpf_cpumask *dst, const struct cpumask *src1, const struct cpumask *src2) { SCX_SINK(dst); SCX_SINK(src1); SCX_SINK(src2); }
+__stub void bpf_cpumask_xor(struct bpf_cpumask *dst, const struct cpumask *src1, const struct cpumask *src2) { SCX_SINK(dst); SCX_SINK(src1); SCX_SINK(src2); }
+__stub void bpf_cpumask_copy(struct bpf_cpumask *dst, const struct cpumask *src) { SCX_SINK(dst); SCX_SINK(src); }
+__stub void bpf_cpumask_setall(struct bpf_cpumask *cpumask) { SCX_SINK(cpumask); }
+__stub bool bpf_cpumask_full(const struct cpumask *cpumask) { return cpumask != 0; }
+__stub bool bpf_cpumask_equal(const struct cpumask *src1, const struct cpumask *src2) { return src1 == src2; }
+__stub bool bpf_cpumask_intersects(const struct cpumask *src1, const struct cpumask *src2) { return src1 == src2; }
+__stub bool bpf_cpumask_subset(const struct cpumask *src1, const struct cpumask *src2) { return src1 == src2; }
+__stub u32 bpf_cpumask_first_zero(const struct cpumask *cpumask) { SCX_SINK(cpumask); return 0; }
+__stub u32 bpf_cpumask_first_and(const struct cpumask *src1, const struct cpumask *src2) { SCX_SINK(src1); SCX_SINK(src2); return 0; }
+__stub bool bpf_cpumask_test_and_set_cpu(u32 cpu, struct bpf_cpumask *cpumask) { return cpumask != 0 && cpu; }
+__stub bool bpf_cpumask_test_and_clear_cpu(u32 cpu, struct bpf_cpumask *cpumask) { return cpumask != 0 && cpu; }
+__stub u32 bpf_cpumask_any_distribute(const struct cpumask *cpumask) { SCX_SINK(cpumask); return 0; }
+__stub u32 bpf_cpumask_any_and_distribute(const struct cpumask *src1, const struct cpumask *src2) { SCX_SINK(src1); SCX_SINK(src2); return 0; }
+
+/* cgroup kfuncs (kernel/bpf/helpers.c) */
+__stub struct cgroup *bpf_cgroup_ancestor(struct cgroup *cgrp, int level) { SCX_SINK(level); return cgrp; }
+__stub struct cgroup *bpf_cgroup_from_id(u64 cgid) { SCX_SINK(cgid); return 0; }
