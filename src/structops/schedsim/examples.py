@@ -12,7 +12,7 @@ from pathlib import Path
 __all__ = ["EXAMPLES", "example_path"]
 
 #: Shipped example scheduler names.
-EXAMPLES = ("fifo", "vtime", "qmap")
+EXAMPLES = ("fifo", "vtime", "qmap", "central")
 
 
 def example_path(name: str) -> Path:

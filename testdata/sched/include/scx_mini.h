@@ -40,6 +40,13 @@ enum bpf_map_type {
 enum { BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2, BPF_F_NO_PREALLOC = 1 };
 enum { BPF_LOCAL_STORAGE_GET_F_CREATE = 1 };
 
+/* BPF timers (a map value member; the kernel owns its contents) */
+struct bpf_timer {
+	u64 __opaque[2];
+} __attribute__((aligned(8)));
+#define CLOCK_MONOTONIC 1
+#define BPF_F_TIMER_CPU_PIN (1ULL << 1)
+
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 struct cpumask {
 	unsigned long bits[128];
