@@ -22,7 +22,7 @@ from typing import Final
 from structops.abi.consts import BPF_OBJ_NAME_LEN, MapFlags, MapType
 from structops.btf.layout import sizeof, underlying
 from structops.btf.parse import Spec as BTFSpec
-from structops.btf.types import Array, Datasec, FuncProto, Pointer, Struct, Type, Var, VarLinkage
+from structops.btf.types import Array, Datasec, Enum, Enum64, FuncProto, Pointer, Struct, Type, Var, VarLinkage
 from structops.errors import BTFError, ELFError
 from structops.loader._elf import SHF_ALLOC, SHT_NOBITS, SHT_PROGBITS, ElfObject, Section
 from structops.loader.spec import ExternKind, ExternSpec, MapKind, MapSpec
@@ -130,6 +130,11 @@ def data_maps(
 
 def _int_attr(m_type: Type, map_name: str, attr: str) -> int:
     t = underlying(m_type)
+    if attr == "map_extra" and isinstance(t, Enum | Enum64):
+        # __ulong(map_extra, v): a one-value enum carries a 64-bit value (libbpf >= 1.4)
+        if len(t.values) != 1:
+            raise ELFError(f"map {map_name!r}: attr {attr!r}: invalid __ulong (an enum of exactly one value)")
+        return t.values[0].value & 0xFFFF_FFFF_FFFF_FFFF
     if not isinstance(t, Pointer):
         raise ELFError(f"map {map_name!r}: attr {attr!r}: expected PTR, got {type(t).__name__}")
     arr = underlying(t.target)

@@ -23,10 +23,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         {"verdict"},
         "bpf_sk_lookup_tcp has no modelled proto (kernel/helpers.py): R0 is a scalar, not sock_or_null",
     ),
-    "c_tp_stack_too_big": (
-        {"verdict"},
-        "the combined stack depth across frames (512) is not checked (subprogs.py / calls.py)",
-    ),
     "sk_alu_add32_wrap": (
         {"errno", "insn", "message"},
         "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
@@ -42,26 +38,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
     "sk_alu_neg32": (
         {"verdict"},
         "neg32 then add32: Linux keeps a 32-bit range that zero-extends, here the 64-bit signed range is lost",
-    ),
-    "sk_bpf_loop": (
-        {"insn"},
-        "Linux rejects a callback without func_info at the ld_imm64 (insn line printed); subprogs reports it without the insn",
-    ),
-    "sk_bpf_loop_cb_bad_ret": (
-        {"insn"},
-        "Linux rejects a callback without func_info at the ld_imm64 (insn line printed); subprogs reports it without the insn",
-    ),
-    "sk_bpf_loop_cb_reads_ctx_null": (
-        {"insn"},
-        "Linux rejects a callback without func_info at the ld_imm64 (insn line printed); subprogs reports it without the insn",
-    ),
-    "sk_call_stack_over_512": (
-        {"verdict"},
-        "the combined stack depth across frames (512) is not checked (subprogs.py / calls.py)",
-    ),
-    "sk_helper_bpf_loop_unpriv": (
-        {"insn"},
-        "Linux rejects a callback without func_info at the ld_imm64 (insn line printed); subprogs reports it without the insn",
     ),
     "sk_jeq32_9_in_dw": (
         {"message"},
