@@ -27,7 +27,7 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.verifier import calls, iters, ptrops, timer, unpriv
+from structops.verifier import calls, iters, ptrops, stackdepth, timer, unpriv
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.memory import check_access, sized_unknown
 from structops.verifier.scalar import alu_range, branch_outcome, refine, swap_op, unary
@@ -88,6 +88,9 @@ class Verifier:
         self._has_may_goto = False
         #: ``KF_ITER_NEXT`` call insns and their iterator type (:mod:`structops.verifier.iters`).
         self.iter_next: dict[int, btflib.Struct] = {}
+        #: Subprogram start of every insn, and each subprogram's deepest stack use (bytes).
+        self.owner: dict[int, int] = {}
+        self.stack_depth: dict[int, int] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -172,6 +175,7 @@ class Verifier:
                 raise Reject(errno.EINVAL, "last insn is not an exit or jmp")
             for x in range(start, end):
                 owner[x] = start
+        self.owner = owner
         seen: set[int] = set()
         work = list(entries)
         while work:
@@ -241,6 +245,7 @@ class Verifier:
             if pc in self.iter_next:  # forced checkpoint; converged loops are pruned here
                 olds = self._visited.setdefault(pc, [])
                 if iters.visit(self, pc, st, olds[-_MAX_STATES_PER_INSN:]):
+                    stackdepth.record_depth(self, st, pc)
                     self._finish(cp)
                     return
                 new = _Checkpoint(pc, st.copy(), cp)
@@ -253,6 +258,7 @@ class Verifier:
                 key = st.key()
                 for old in self._exact.get((pc, key), ()):
                     if old.branches == 0:
+                        stackdepth.record_depth(self, st, pc)
                         self._finish(cp)
                         return
                     if not self._has_may_goto and self._is_ancestor(old, cp):
@@ -260,6 +266,7 @@ class Verifier:
                 olds = self._visited.setdefault(pc, [])
                 for old in olds[-_MAX_STATES_PER_INSN:]:
                     if old.branches == 0 and state_subsumes(old.state, st):
+                        stackdepth.record_depth(self, st, pc)
                         self._finish(cp)
                         return
                 if since >= _CHECKPOINT_EVERY:
@@ -338,10 +345,15 @@ class Verifier:
                 calls.call_kfunc(self, st, pc, i, o)
             elif i in timer.TIMER_HELPERS:
                 return timer.call_timer_helper(self, st, pc, i, cp, stack)
+            elif i == 194:  # bpf_kptr_xchg
+                from structops.verifier.kptr import call_kptr_xchg
+
+                return call_kptr_xchg(self, st, pc)
             else:
                 calls.call_helper(self, st, pc, i)
             return pc + 1
         if k == Kind.EXIT:
+            stackdepth.record_depth(self, st, pc)
             if len(st.frames) == 1 and st.cur.callsite == timer.ASYNC_CALLSITE:
                 timer.async_exit(st)
                 return None

@@ -29,6 +29,7 @@ from structops import btf as btflib
 from structops.loader.btf_ext import FuncInfo  # one struct bpf_func_info record, as the kernel received it
 from structops.verifier.core import Verifier, VerifyStats
 from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
+from structops.verifier.stackdepth import check_max_stack_depth
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 from structops.verifier.timer import ASYNC_CALLSITE
 from structops.verifier.unpriv import check_calls_allowed
@@ -99,10 +100,8 @@ def decode_func_info(raw: bytes, rec_size: int) -> list[FuncInfo]:
 
 def check_func_info(insns: bytes, infos: list[FuncInfo], btf: btflib.Spec | None) -> list[SubprogInfo]:
     """``check_btf_func`` (see module doc): the subprograms with their FUNC, or Reject."""
-    starts, has_func_addr = subprog_starts(insns)
-    if not infos:
-        if has_func_addr:
-            raise Reject(errno.EINVAL, "missing btf func_info")
+    starts, _has_func_addr = subprog_starts(insns)
+    if not infos:  # a function address then fails at its ld_imm64 (FuncInfoVerifier._step)
         return [SubprogInfo(s) for s in starts]
     if btf is None:
         raise Reject(errno.EINVAL, "func_info needs prog_btf_fd")
@@ -211,6 +210,8 @@ class FuncInfoVerifier(Verifier):
     def _step(self, pc: int, st: State, cp: Any, stack: Any) -> int | None:
         self.seen.add(pc)
         code, _dst, src, _off, imm = self.code[pc]
+        if code == 0x18 and src == _PSEUDO_FUNC and all(s.func is None for s in self.subprogs.values()):
+            raise Reject(errno.EINVAL, "missing btf func_info")  # check_ld_imm: at the insn
         if code == 0x85 and src == _PSEUDO_CALL:
             target = self.subprogs.get(pc + 1 + imm)
             if target is not None and target.is_global:
@@ -333,4 +334,8 @@ def verify_with_func_info(
         stats.total_states += sub_stats.total_states
         seen |= sub.seen
         queue.extend(sub.called_globals)
+        for at, used in sub.stack_depth.items():
+            main.stack_depth[at] = max(used, main.stack_depth.get(at, 0))
+    roots = [0, *(g for g in done if g)]
+    check_max_stack_depth(insns, main.owner, main.stack_depth, roots)
     return stats, sanitize_dead_code(insns, seen)
