@@ -286,6 +286,7 @@ BASE_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     108: ((ARG_MAP, ARG_ANY), RET_INT),  # sk_storage_delete
     113: ((ARG_UVAL, ARG_SIZE, ARG_ANY), RET_INT),  # probe_read_kernel (dst, size, unsafe src)
     118: ((), RET_INT),  # jiffies64
+    195: ((ARG_MAP, ARG_KEY, ARG_ANY), RET_MAP_VALUE_OR_NULL),  # map_lookup_percpu_elem
     125: ((), RET_INT),  # ktime_get_boot_ns
     160: ((), RET_INT),  # ktime_get_coarse_ns
     208: ((), RET_INT),  # ktime_get_tai_ns

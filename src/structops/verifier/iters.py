@@ -29,7 +29,16 @@ from structops.verifier.state import Frame, Reg, RegType, State, const, state_su
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier, _Checkpoint
 
-__all__ = ["ITER_ACTIVE", "ITER_DRAINED", "ITER_KINDS", "check_iter_arg", "iter_next_pcs", "next_call", "visit"]
+__all__ = [
+    "ITER_ACTIVE",
+    "ITER_DRAINED",
+    "ITER_KINDS",
+    "check_iter_arg",
+    "iter_next_pcs",
+    "next_call",
+    "valid_iter",
+    "visit",
+]
 
 ITER_ACTIVE = 1
 ITER_DRAINED = 2
@@ -90,6 +99,11 @@ def _valid_init(frame: Frame, first: int, nr: int, it: btflib.Struct, refs: dict
     if not isinstance(head, Reg) or head.ref_obj_id not in refs:
         return None
     return head
+
+
+def valid_iter(frame: Frame, off: int, it: btflib.Struct, refs: dict[int, int]) -> Reg | None:
+    """The head slot of the initialised ``it`` iterator at stack offset ``off`` of ``frame``, or None."""
+    return _valid_init(frame, (-off - 1) // 8, max(1, it.size // 8), it, refs)
 
 
 def check_iter_arg(v: Verifier, st: State, pc: int, k: object, flags: KF) -> None:
@@ -212,7 +226,10 @@ def next_call(
         qframe = queued.frames[st.frames.index(frame)]
         qframe.stack[idx] = replace(head, vmin=head.vmin + 1)  # depth + 1 (ignored by comparisons)
         prev = _prev_entry(pc, st, cp)
-        if prev is not None:
+        before = _head(prev, it) if prev is not None else None
+        # Linux widens only imprecise scalars; lacking precision marks, widen only against an
+        # earlier visit of the same iterator (an outer loop's counter is left exact)
+        if prev is not None and before is not None and before[2].ref_obj_id == head.ref_obj_id:
             _widen(prev, queued)
         queued.cur.regs[0] = replace(r0, maybe_null=False) if r0.is_ptr else r0
         stack.append((pc + 1, queued, cp))

@@ -102,6 +102,11 @@ def check_access(
         m = reg.obj
         vsize = int(getattr(m, "value_size", 0))
         lo = map_value_region_check(regno, reg, off, size, vsize)
+        from structops.verifier.kptr import map_kptr_access
+
+        kptr = map_kptr_access(v, m, reg, lo, size, write=write)
+        if kptr is not None:
+            return kptr
         toff = getattr(m, "timer_off", None)
         if toff is not None and lo < toff + 16 and toff < reg.vmax + reg.off + off + size:
             raise _eacces("bpf_timer cannot be accessed directly by load/store")
@@ -349,6 +354,12 @@ def stack_write(frame: Frame, o: int, size: int, value: Reg | None, priv: bool =
         assert value is not None
         frame.stack[_slot_of(o)[0]] = value
         return
+    if spill and priv and o % 8 == 0 and value is not None and value.type == RegType.SCALAR:
+        # a narrow scalar spill (32-bit counters spilled with a 4-byte store) keeps its value
+        # when it fits in the stored bytes; the rest of the slot becomes initialised misc
+        kept = value if value.umax < 1 << (8 * size) else sized_unknown(size)
+        frame.stack[_slot_of(o)[0]] = replace(kept, spill=size)
+        return
     zero = value is not None and value.is_const and value.umin == 0
     for x in range(o, o + size):
         _mark_byte(frame, x, zero)
@@ -379,7 +390,7 @@ def constant_key_hits(st: State, regno: int, m: object) -> bool:
         zeros = (cur >> 8) & 0xFF
         if all(zeros >> (b + i) & 1 for i in range(key_size)):
             key = 0
-    elif isinstance(cur, Reg) and cur.is_const and b == 0 and key_size == 8:
+    elif isinstance(cur, Reg) and cur.is_const and b == 0 and key_size == cur.spill:
         key = cur.umin
     return key is not None and key < int(getattr(m, "max_entries", 0))
 
@@ -389,8 +400,14 @@ def _stack_read(frame: Frame, regno: int, o: int, size: int, signed: bool, priv:
     cur = frame.stack.get(slot)
     if isinstance(cur, Reg) and cur.type == RegType.ITER:  # STACK_ITER bytes are not readable
         raise _eacces(f"invalid read from stack off {o}+0 size {size}")
-    if isinstance(cur, Reg) and o % 8 == 0 and size == 8:
+    if isinstance(cur, Reg) and o % 8 == 0 and size == 8 and cur.spill == 8:
         return cur
+    if isinstance(cur, Reg) and cur.spill < 8 and cur.type == RegType.SCALAR:
+        if b == 0 and size == cur.spill:  # fill of a narrow spill: the spilled scalar
+            return replace(cur, spill=8)
+        if b == 0 and size < cur.spill and cur.is_const and not signed:
+            return const(cur.umin & ((1 << (8 * size)) - 1))
+        return sized_unknown(size, signed)
     if isinstance(cur, Reg) and b + size <= 8:
         if cur.type != RegType.SCALAR:
             raise _eacces("invalid size of register fill")

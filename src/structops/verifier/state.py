@@ -84,6 +84,9 @@ class Reg:
     tm: int = (1 << 64) - 1
     #: Packet pointers: bytes from the packet pointer's base known to be inside the packet.
     rng: int = 0
+    #: A scalar spilled to the stack by a narrower store (1, 2 or 4 bytes at the slot's
+    #: start: ``save_register_state`` with ``size < 8``); 8 otherwise.
+    spill: int = 8
 
     @property
     def is_ptr(self) -> bool:
@@ -129,8 +132,8 @@ class Reg:
             return "ctx"
         if t == RegType.PTR_TO_STACK:
             return "fp"
-        if t == RegType.CONST_PTR_TO_MAP:
-            return "map_ptr"
+        if t == RegType.CONST_PTR_TO_MAP:  # maybe NULL: a map-in-map lookup not yet checked
+            return "map_value_or_null" if self.maybe_null else "map_ptr"
         if t == RegType.PTR_TO_MAP_VALUE:
             return "map_value_or_null" if self.maybe_null else "map_value"
         if t == RegType.PTR_TO_BTF_ID:
@@ -273,7 +276,7 @@ def slot_subsumes(old: Slot | None, new: Slot | None) -> bool:
         return new.type == RegType.SCALAR or old == 0
     if isinstance(new, int):
         return False
-    return reg_subsumes(old, new)
+    return old.spill == new.spill and reg_subsumes(old, new)
 
 
 def state_subsumes(old: State, new: State) -> bool:

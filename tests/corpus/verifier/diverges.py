@@ -79,10 +79,6 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         {"message"},
         "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
     ),
-    "sk_spill32_fill32_bounds": (
-        {"verdict"},
-        "a 4-byte spill of a scalar keeps its bounds on Linux; core._step passes no value for sub-8-byte stores",
-    ),
     "tc_helper_redirect": (
         {"verdict"},
         "the helper is in Linux's set for this type but the embedded kernel has no implementation (kernel/helpers.py), so the load is refused",

@@ -9,7 +9,7 @@ The number of possible CPUs is the simulated machine's when one is bound, else 1
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from structops.errors import bpf_error
 from structops.kernel.maps.array import ArrayMap
@@ -19,8 +19,9 @@ from structops.uapi import MapType
 if TYPE_CHECKING:
     from structops.kernel.attrs import MapCreateAttr
     from structops.kernel.services import KernelServices
+    from structops.vm import HelperSpec
 
-__all__ = ["PercpuArrayMap", "current_cpu", "possible_cpus"]
+__all__ = ["PercpuArrayMap", "current_cpu", "percpu_helpers", "possible_cpus"]
 
 
 def possible_cpus(kernel: object) -> int:
@@ -96,3 +97,21 @@ class PercpuArrayMap(ArrayMap):
 
     def mem_usage(self) -> int:
         return round_up(self.elem_size * self.max_entries * self.nr_cpus, 4096)
+
+
+def percpu_helpers(kernel: Any) -> list[HelperSpec]:
+    """VM helper ``bpf_map_lookup_percpu_elem`` (195): element ``key`` of CPU ``cpu``, or NULL
+    when the key is out of range or ``cpu`` is not a possible CPU."""
+    from structops.vm import ArgType, HelperSpec, RetType
+
+    def lookup_percpu(run: Any, r1: int, r2: int, r3: int, *_: int) -> int:
+        backend = kernel.executor.vm.map_at(r1) if kernel.executor is not None else None
+        m = getattr(backend, "m", None)
+        if not isinstance(m, PercpuArrayMap):
+            return 0
+        idx = m._index(kernel.kmem.space.read(r2, 4))
+        cpu = r3 & 0xFFFF_FFFF
+        return 0 if idx is None or cpu >= m.nr_cpus else m.value_addr(idx, cpu)
+
+    args = (ArgType.CONST_MAP_PTR, ArgType.ANYTHING, ArgType.ANYTHING)
+    return [HelperSpec(195, "map_lookup_percpu_elem", lookup_percpu, args, RetType.PTR_TO_MAP_VALUE_OR_NULL)]
