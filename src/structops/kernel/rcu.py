@@ -9,11 +9,19 @@ reader that started before it has left; :meth:`Rcu.synchronize` blocks until the
 Epochs: each reader records the epoch current when it started; ``call_rcu`` and
 ``synchronize`` advance the epoch; a callback of epoch *e* is ready when no reader of an
 epoch < *e* remains.  Readers nest (per thread).
+
+Each thread keeps its own reader state (section depth, epoch), so entering and leaving
+a section takes no lock; the updaters (``call_rcu``, ``synchronize``) scan the states of
+all threads, and a reader leaving its outermost section takes the lock only when
+callbacks are queued or a ``synchronize`` is waiting.  A reader that starts while an
+updater scans may be missed by the scan: it cannot reach what the update unpublished
+before, which is all RCU promises.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 
 __all__ = ["Rcu", "RcuError"]
@@ -38,13 +46,25 @@ class _ReadGuard:
         self._rcu.unlock()
 
 
+class _Reader:
+    """One thread's read-side state: nesting depth (0: outside) and the epoch it entered in."""
+
+    __slots__ = ("__weakref__", "depth", "epoch")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.epoch = 0
+
+
 class Rcu:
     """Grace-period tracking for one emulated kernel."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
+        self._waiting = 0  # synchronize() callers blocked on the condition
         self._epoch = 0
-        self._readers: dict[int, int] = {}
+        self._states: weakref.WeakSet[_Reader] = weakref.WeakSet()  # one per thread (dies with it)
         self._callbacks: list[tuple[int, Callable[[], None]]] = []
         self._tls = threading.local()
         self.grace_periods = 0
@@ -55,51 +75,61 @@ class Rcu:
         guard; one object per Rcu, so entering a section allocates nothing)."""
         return self._guard
 
+    def _new_state(self) -> _Reader:
+        state = _Reader()
+        with self._mutex:
+            self._states.add(state)
+        self._tls.state = state
+        return state
+
     def lock(self) -> None:
         """``rcu_read_lock()``: enter (or nest) a read-side section on this thread."""
-        tls = self._tls
-        depth = getattr(tls, "depth", 0)
+        try:
+            state = self._tls.state
+        except AttributeError:
+            state = self._new_state()
+        depth = state.depth
         if depth:
-            tls.depth = depth + 1
+            state.depth = depth + 1
             return
-        with self._cond:
-            epoch = self._epoch
-            self._readers[epoch] = self._readers.get(epoch, 0) + 1
-        tls.epoch = epoch
-        tls.depth = 1
+        state.epoch = self._epoch
+        state.depth = 1
 
     def unlock(self) -> None:
         """``rcu_read_unlock()``: leave the innermost section; callbacks whose grace period
-        ended run when the outermost one is left."""
-        tls = self._tls
-        depth = tls.depth
+        ended run when the outermost one is left, and a waiting ``synchronize`` is woken."""
+        state = self._tls.state
+        depth = state.depth
         if depth > 1:
-            tls.depth = depth - 1
+            state.depth = depth - 1
             return
-        tls.depth = 0
-        epoch = tls.epoch
-        with self._cond:
-            left = self._readers[epoch] - 1
-            if left:
-                self._readers[epoch] = left
-            else:
-                del self._readers[epoch]
+        state.depth = 0
+        if not self._callbacks and not self._waiting:
+            return
+        with self._mutex:
             ready = self._take_ready() if self._callbacks else []
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
         for fn in ready:
             fn()
 
     def in_reader(self) -> bool:
         """True inside a read-side section on this thread."""
-        return bool(getattr(self._tls, "depth", 0))
+        state = getattr(self._tls, "state", None)
+        return state is not None and state.depth > 0
 
     def active_readers(self) -> int:
-        """Number of read-side sections currently open (all threads)."""
-        with self._cond:
-            return sum(self._readers.values())
+        """Number of read-side sections currently open (all threads, nested ones count once)."""
+        with self._mutex:
+            return sum(1 for state in self._states if state.depth)
+
+    def _oldest(self) -> int | None:
+        """The epoch of the oldest open section (None: no reader); call with the lock held."""
+        epochs = [state.epoch for state in self._states if state.depth]
+        return min(epochs) if epochs else None
 
     def _take_ready(self) -> list[Callable[[], None]]:
-        oldest = min(self._readers) if self._readers else None
+        oldest = self._oldest()
         ready = [fn for epoch, fn in self._callbacks if oldest is None or epoch <= oldest]
         if ready:
             self._callbacks = [(e, fn) for e, fn in self._callbacks if not (oldest is None or e <= oldest)]
@@ -108,7 +138,7 @@ class Rcu:
 
     def call_rcu(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` after every reader that may see the old state has finished."""
-        with self._cond:
+        with self._mutex:
             self._epoch += 1
             self._callbacks.append((self._epoch, fn))
             ready = self._take_ready()
@@ -119,10 +149,19 @@ class Rcu:
         """``synchronize_rcu()``: block until pre-existing readers have left."""
         if self.in_reader():
             raise RcuError("synchronize_rcu() called inside an RCU read-side critical section")
+
+        def done() -> bool:
+            oldest = self._oldest()
+            return oldest is None or oldest >= target
+
         with self._cond:
             self._epoch += 1
             target = self._epoch
-            ok = self._cond.wait_for(lambda: not self._readers or min(self._readers) >= target, timeout=timeout)
+            self._waiting += 1
+            try:
+                ok = self._cond.wait_for(done, timeout=timeout)
+            finally:
+                self._waiting -= 1
             if not ok:
                 raise RcuError("grace period did not end (a reader is stuck)")
             self.grace_periods += 1
@@ -132,5 +171,5 @@ class Rcu:
 
     def pending_callbacks(self) -> int:
         """Callbacks still waiting for a grace period."""
-        with self._cond:
+        with self._mutex:
             return len(self._callbacks)

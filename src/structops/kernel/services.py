@@ -17,7 +17,7 @@ layer and program load check them against :meth:`ProcessServices.capable`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -145,7 +145,7 @@ class StructOpsServices(KernelServices, Protocol):
         """Free an image page (uncharge)."""
         ...
 
-    def run_trampoline(self, tr: Trampoline, args: list[int]) -> int:
+    def run_trampoline(self, tr: Trampoline, args: Sequence[int]) -> int:
         """Enter a trampoline: run its program with ``args`` under RCU."""
         ...
 

@@ -67,6 +67,7 @@ from structops.verifier.access import AccessSet
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
     from structops.kernel.kmem import Allocation
+    from structops.kernel.struct_ops.kdata import KData
 
 __all__ = [
     "KernelCongestionRegistry",
@@ -127,7 +128,21 @@ class KernelTcpSock(TcpSock):
     """
 
     NEEDS_SYNC: ClassVar[bool] = True
-    __slots__ = ("_alloc", "_bridge", "_free_pending", "_held", "_plan", "_plan_src", "_shadow", "addr", "sockopt")
+    __slots__ = (
+        "_alloc",
+        "_base",
+        "_bridge",
+        "_buf",
+        "_ca_addr",
+        "_free_pending",
+        "_held",
+        "_plan",
+        "_plan_src",
+        "_shadow",
+        "_sync_ops",
+        "addr",
+        "sockopt",
+    )
 
     def __init__(self, bridge: TcpBridge, mss: int = 1448, *, flow_id: int = 0, role: str = "snd") -> None:
         self._bridge = bridge
@@ -138,6 +153,11 @@ class KernelTcpSock(TcpSock):
         self._free_pending = False
         self._alloc: Allocation | None = bridge.kernel.kmem.alloc(bridge.layout.size, f"tcp_sock:{flow_id}:{role}")
         self.addr = self._alloc.addr
+        self._buf = self._alloc.buf
+        self._base = self.addr - self._alloc.addr  # the struct's offset in its allocation
+        # sync_to_kernel's cache: the ops it last synced for, and their ``icsk_ca_ops`` value
+        self._sync_ops: Any = _UNSET
+        self._ca_addr = 0
         super().__init__(mss, flow_id=flow_id, role=role)
         bridge.sockets.append(self)
         # tcp_sockopt: option state the simulator lacks, and the kernel's socket table by address
@@ -184,10 +204,18 @@ class KernelTcpSock(TcpSock):
         """Write into the kernel ``struct tcp_sock`` the fields the algorithm in use may
         read or write (all of them for an unverified program or a socket without one,
         none for a native algorithm), skipping those unchanged since they were last synced."""
-        alloc = self._alloc
-        if alloc is None:
-            raise bpf_error(errno.EBADF, f"socket {self.sim_flow_id}/{self.sim_role} is closed", op="sync tcp_sock")
         ops = _CA_OPS_SLOT.__get__(self, TcpSock)
+        if ops is not self._sync_ops:
+            self._sync_for(ops)
+        self._plan.write_in(self, self._buf, self._base, self._shadow, self._ca_addr)  # type: ignore[union-attr]
+        if self.sockopt is not None:  # tcp_sockopt.SockoptExtras (bpf_setsockopt state)
+            self.sockopt.apply(self._buf, self._base)
+
+    def _sync_for(self, ops: Any) -> None:
+        """Plan the syncs of a socket now using ``ops``: their plan merged into the socket's,
+        and the ``icsk_ca_ops`` value (the struct_ops map's kdata address of a BPF algorithm)."""
+        if self._alloc is None:
+            raise bpf_error(errno.EBADF, f"socket {self.sim_flow_id}/{self.sim_role} is closed", op="sync tcp_sock")
         bridge = self._bridge
         plan = bridge.plans.get(id(ops))
         if plan is None:
@@ -196,11 +224,8 @@ class KernelTcpSock(TcpSock):
             self._plan = bridge.layout.merge(self._plan, plan)
             self._plan_src = plan
         cc = _bpf_cc(ops)
-        ca_addr = cc.kdata.addr if cc is not None and cc.kdata is not None else 0
-        assert self._plan is not None
-        self._plan.write_in(self, alloc.buf, self.addr - alloc.addr, self._shadow, ca_addr)
-        if self.sockopt is not None:  # tcp_sockopt.SockoptExtras (bpf_setsockopt state)
-            self.sockopt.apply(alloc.buf, self.addr - alloc.addr)
+        self._ca_addr = cc.kdata.addr if cc is not None and cc.kdata is not None else 0
+        self._sync_ops = ops
 
     def sync_from_kernel(self) -> None:
         """Read back the fields the algorithm may write (T8, ``icsk_ca_priv``); frees the
@@ -250,6 +275,7 @@ class KernelTcpSock(TcpSock):
         alloc, self._alloc = self._alloc, None
         if alloc is None:
             return
+        self._sync_ops = _UNSET  # the next sync_to_kernel raises EBADF
         self.drop_ca_ref()
         self._bridge.kernel.__dict__.get("tcp_socks", {}).pop(self.addr, None)  # tcp_sockopt table
         free_socket_storage(self._bridge.kernel, self.addr)
@@ -296,25 +322,39 @@ class _Scratch:
         kernel.kmem.free(self.ack_alloc)
 
 
+def _op_caller(kdata: KData, op: str) -> Callable[..., int]:
+    """``kdata.call`` bound to op ``op``: its trampoline entered with the u64 arguments
+    (0 when the op is NULL), without the per-call name lookup."""
+    st_map = kdata.map
+    run = st_map.kernel.run_trampoline
+    idx = kdata.desc.type.members.index(kdata.member(op))
+
+    def call(*args: int) -> int:
+        tr = st_map.trampolines.get(idx)
+        return 0 if tr is None else run(tr, args)
+
+    return call
+
+
 def _bpf_op(cc: CongestionControl, op: str, scratch: _Scratch) -> Callable[..., Any]:
     """The simulator callable for BPF op ``op`` of ``cc`` (C argument / return widths)."""
     kdata = cc.kdata
     assert kdata is not None
-    call = kdata.call
+    call = _op_caller(kdata, op)
     if op in ("ssthresh", "undo_cwnd", "min_tso_segs", "sndbuf_expand"):
-        return lambda sk: call(op, sk.addr) & U32
+        return lambda sk: call(sk.addr) & U32
     if op == "cong_avoid":
-        return lambda sk, ack, acked: call(op, sk.addr, ack & U32, acked & U32)
+        return lambda sk, ack, acked: call(sk.addr, ack & U32, acked & U32)
     if op == "set_state":
-        return lambda sk, state: call(op, sk.addr, state & 0xFF)
+        return lambda sk, state: call(sk.addr, state & 0xFF)
     if op in ("cwnd_event", "in_ack_event"):
-        return lambda sk, value: call(op, sk.addr, value & U32)
+        return lambda sk, value: call(sk.addr, value & U32)
     if op == "pkts_acked":
-        return lambda sk, sample: call(op, sk.addr, scratch.ack_sample(sample))
+        return lambda sk, sample: call(sk.addr, scratch.ack_sample(sample))
     if op == "cong_control":
-        return lambda sk, ack, flag, rs: call(op, sk.addr, ack & U32, flag & U32, scratch.rate_sample(rs))
+        return lambda sk, ack, flag, rs: call(sk.addr, ack & U32, flag & U32, scratch.rate_sample(rs))
     if op in ("init", "release"):
-        return lambda sk: call(op, sk.addr)
+        return lambda sk: call(sk.addr)
     raise ValueError(f"unknown tcp_congestion_ops member {op}")
 
 

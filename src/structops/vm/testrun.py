@@ -71,6 +71,8 @@ def run_with_ctx(
 
 def run_with_args(prog: Program, args: Sequence[int], *, engine: Engine = "fast") -> int:
     """Run ``prog`` with ``r1`` pointing to ``args`` as a read-only ``u64[]`` context."""
+    if engine == "fast":
+        return prog.run_args(args)
     n = len(args)
     if not n:
         return prog.run(0, engine=engine)

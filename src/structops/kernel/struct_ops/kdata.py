@@ -83,7 +83,8 @@ class KData:
     def call(self, name: str, *args: int) -> int:
         """Call op ``name`` with u64 ``args``; returns r0 (0 for a NULL op)."""
         idx = self._index.get(name)
-        tr = self.map.trampolines.get(idx) if idx is not None else self.trampoline(name)
+        st_map = self.map
+        tr = st_map.trampolines.get(idx) if idx is not None else self.trampoline(name)
         if tr is None:
             return 0
-        return self.map.kernel.run_trampoline(tr, list(args))
+        return st_map.kernel.run_trampoline(tr, args)
