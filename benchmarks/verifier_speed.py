@@ -3,7 +3,8 @@
 Workloads (issue 12 item 5), each loaded as a ``tcp_congestion_ops.ssthresh`` /
 ``bpf_dummy_ops.test_1`` struct_ops program through BPF_PROG_LOAD with ``log_level=0``:
 
-* ``corpus``: every case of ``tests/corpus/verifier`` but the 1M-insn loop, once each;
+* ``corpus``: every privileged case of ``tests/corpus/verifier`` but the 1M-insn loop,
+  once each (raw instruction cases through PROG_LOAD, C cases through the loader);
 * ``straight``: N-1 ``r0 = 0`` then ``exit`` (N processed insns; N = 1,000,000 by default);
 * ``loop_limit``: a counted loop of 10M iterations that hits the 1M processed-insn limit
   (E2BIG on both kernels).
@@ -24,23 +25,26 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "corpus" / "verifier"))
 
 from cases import CASES, Case  # type: ignore[import-not-found]  # noqa: E402
-from record import _target, kernel_facts, render  # type: ignore[import-not-found]  # noqa: E402
+from record import _attr, _load_obj, kernel_facts  # type: ignore[import-not-found]  # noqa: E402
 
 from structops.errors import BpfError  # noqa: E402
-from structops.isa import assemble, encode  # noqa: E402
-from structops.kernel.attrs import ProgLoadAttr  # noqa: E402
 from structops.kernel.emulated import EmulatedKernel  # noqa: E402
-from structops.uapi import Cmd, ProgType  # noqa: E402
+from structops.uapi import Cmd  # noqa: E402
 
 MOV_R0_0 = bytes([0xB7, 0, 0, 0, 0, 0, 0, 0])
 EXIT = bytes([0x95, 0, 0, 0, 0, 0, 0, 0])
 LOOP = "mov %r1, 0\nloop:\nadd %r1, 1\njlt %r1, 10000000, loop\nmov %r0, 0\nexit"
 
 
-def _load(k: Any, case: Case, code: bytes) -> float:
-    """Seconds one PROG_LOAD of ``code`` for ``case``'s target takes (accepted or not)."""
-    type_id, member = _target(k, case)
-    attr = ProgLoadAttr(ProgType.BPF_PROG_TYPE_STRUCT_OPS, code, expected_attach_type=member, attach_btf_id=type_id)
+def _load(k: Any, case: Case, facts: dict[str, int], code: bytes | None = None) -> float:
+    """Seconds one load of ``case`` (or of raw ``code`` for its target) takes, accepted or not."""
+    if case.obj is not None and code is None:
+        t0 = time.perf_counter()
+        _load_obj(k, case)
+        return time.perf_counter() - t0
+    attr = _attr(k, case, facts, None)
+    if code is not None:
+        attr.insns = code
     t0 = time.perf_counter()
     try:
         fd = k.bpf(Cmd.BPF_PROG_LOAD, attr)
@@ -51,26 +55,24 @@ def _load(k: Any, case: Case, code: bytes) -> float:
     return time.perf_counter() - t0
 
 
-def workloads(n: int) -> dict[str, list[tuple[Case, str | bytes]]]:
-    """name -> [(case for the target, assembly text or raw bytecode)]."""
-    corpus: list[tuple[Case, str | bytes]] = [(c, c.asm) for c in CASES if c.name != "loop_hits_1m_limit"]
+def workloads(n: int) -> dict[str, list[tuple[Case, bytes | None]]]:
+    """name -> [(case, raw bytecode replacing the case's own or None)]."""
+    corpus: list[tuple[Case, bytes | None]] = [
+        (c, None) for c in CASES if c.priv and c.name != "loop_hits_1m_limit"
+    ]
     base = next(c for c in CASES if c.name == "ret0")
+    loop = Case("loop_limit", base.target, LOOP, base.item)
     return {
         "corpus": corpus,
         "straight": [(base, MOV_R0_0 * (n - 1) + EXIT)],
-        "loop_limit": [(base, LOOP)],
+        "loop_limit": [(loop, None)],
     }
 
 
-def measure(k: Any, items: list[tuple[Case, str | bytes]]) -> float:
+def measure(k: Any, items: list[tuple[Case, bytes | None]]) -> float:
     """Total seconds to load every item on ``k``."""
     facts = kernel_facts(k)
-    total = 0.0
-    for case, prog in items:
-        text = prog if isinstance(prog, bytes) else render(Case(case.name, case.target, prog, ""), facts)
-        code = text if isinstance(text, bytes) else encode(assemble(text))
-        total += _load(k, case, code)
-    return total
+    return sum(_load(k, case, facts, code) for case, code in items)
 
 
 def main(argv: list[str]) -> None:
