@@ -290,6 +290,11 @@ def branch(op: int, a: Reg, b: Reg, bits: int, taken: bool) -> Reg:
     """``reg_set_min_max`` for ``a``: its facts given ``a op b`` is ``taken`` (or not)."""
     if a.type != RegType.SCALAR or b.type != RegType.SCALAR:
         return a
+    if bits == 32 and b.umin == b.umax <= U32:
+        if (op == 0x10 and taken) or (op == 0x50 and not taken):  # the low 32 bits are known
+            return make_scalar(a.umin, a.umax, a.smin, a.smax, ((a.tv & ~U32) | b.umin, a.tm & ~U32)) or a
+        if op == 0x40:  # a 32-bit mask tests the same bits of the 64-bit value
+            bits = 64
     if bits == 32:
         signed = op in _SIGNED
         if not _fits32(a, b, signed):

@@ -101,13 +101,17 @@ def _moved(ptr: Reg, sc: Reg, op: int, d: int) -> Reg:
             errno.EINVAL,
             f"math between {ptr.type_str()} pointer and register with unbounded min value is not allowed",
         )
+    if not -MAX_VAR_OFF < sc.smin < MAX_VAR_OFF:  # check_reg_sane_offset: the scalar's smin
+        raise Reject(errno.EINVAL, f"value {sc.smin} makes {ptr.type_str()} pointer be out of bounds")
     lo, hi = (sc.umin, sc.umax) if sc.smin >= 0 else (sc.smin, sc.smax)
     wide = hi >= MAX_VAR_OFF or lo <= -MAX_VAR_OFF
     hi = min(hi, MAX_VAR_OFF)
     if op == 0x10:
         lo, hi = -hi, -lo
     vmin, vmax = ptr.vmin + lo, ptr.vmax + hi
-    if wide or vmin < -MAX_VAR_OFF:
+    if wide and op == 0x00 and lo >= 0 and vmin >= 0:  # unbounded above only: umax too large
+        vmax = MAX_VAR_OFF
+    elif wide or vmin < -MAX_VAR_OFF:
         vmin, vmax = min(vmin, -MAX_VAR_OFF), MAX_VAR_OFF
     elif op == 0x10 and ptr.vmin < sc.umax:  # the unsigned var part may wrap: umax unknown
         vmax = MAX_VAR_OFF

@@ -23,61 +23,9 @@ DIVERGES: dict[str, tuple[set[str], str]] = {
         {"verdict"},
         "bpf_sk_lookup_tcp has no modelled proto (kernel/helpers.py): R0 is a scalar, not sock_or_null",
     ),
-    "sk_alu_add32_wrap": (
-        {"errno", "insn", "message"},
-        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
-    ),
-    "sk_alu_arsh32": (
-        {"message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
-    ),
-    "sk_alu_mul_overflow": (
-        {"message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
-    ),
     "sk_alu_neg32": (
         {"verdict"},
         "neg32 then add32: Linux keeps a 32-bit range that zero-extends, here the 64-bit signed range is lost",
-    ),
-    "sk_jeq32_9_in_dw": (
-        {"message"},
-        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
-    ),
-    "sk_jne32_9_out_dw": (
-        {"message"},
-        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
-    ),
-    "sk_jset32_1_in_dw": (
-        {"message"},
-        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
-    ),
-    "sk_jset32_1_in_w": (
-        {"message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
-    ),
-    "sk_jset_1_in_dw": (
-        {"message"},
-        "check_reg_sane_offset's 'value N makes ... out of bounds' (EINVAL, smin <= -2^29 or a large constant) not in core._ptr_alu",
-    ),
-    "sk_jset_1_in_w": (
-        {"message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
-    ),
-    "sk_jsge32_16_out_w": (
-        {"message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
-    ),
-    "sk_jsgt32_15_out_w": (
-        {"message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
-    ),
-    "sk_jsle32_15_in_w": (
-        {"message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
-    ),
-    "sk_jslt32_16_in_w": (
-        {"message"},
-        "32-bit ALU/JMP32 result: Linux keeps smin >= 0 for a zero-extended 32-bit value (then 'unbounded memory access'/'unbounded min'), here the 64-bit signed range is lost",
     ),
     "tc_helper_redirect": (
         {"verdict"},
