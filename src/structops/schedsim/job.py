@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from structops import btf as btflib
+from structops.kernel.subsys.sched_ext import consts as C
 from structops.schedsim.machine import Machine
 from structops.schedsim.model import Task
 from structops.schedsim.workload import Group, default_workload
@@ -22,6 +23,9 @@ from structops.schedsim.workload import Group, default_workload
 __all__ = ["SchedConfig", "SchedResult", "load_scheduler", "run_sched", "scx_enum_init"]
 
 _TUNABLES = ("nr_cpu_ids", "nr_cpus", "num_possible_cpus")
+#: ``.rodata`` slice settings the upstream tools set to SCX_SLICE_DFL (scx_central.c, scx_qmap.c,
+#: scx_nest.c: ``slice_ns``; scx_flatcg.c: ``cgrp_slice_ns``) unless given on the command line.
+_SLICE_TUNABLES = ("slice_ns", "cgrp_slice_ns")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ def load_scheduler(kernel: Any, obj: Path, nr_cpus: int, before_load: Callable[[
     for tun in _TUNABLES:
         if tun in names:
             coll.set_global(tun, nr_cpus)
+    for tun in _SLICE_TUNABLES:  # the scx tools write SCX_SLICE_DFL there before load
+        if tun in names and not coll.get_global(tun):
+            coll.set_global(tun, C.SCX_SLICE_DFL)
     resize_cpu_arrays(coll.spec, nr_cpus)  # RESIZE_ARRAY(skel, data, arr, nr_cpu_ids)
     return coll.load(kernel)
 

@@ -11,13 +11,15 @@ import errno
 import os
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from structops.errors import BpfError
+from structops.errors import BpfError, VMFault
 from structops.kernel.attrs import MapCreateAttr, MapElemAttr
 from structops.kernel.emulated import EmulatedKernel
 from structops.schedsim.job import SchedConfig, run_sched
+from structops.schedsim.machine import Machine
 from structops.schedsim.userland import PASS_NS
 from structops.schedsim.workload import Group
 from structops.uapi import Cmd, MapType
@@ -83,3 +85,95 @@ def test_userland_keeps_pinned_tasks_in_the_kernel() -> None:
     assert res.maps["nr_kernel_enqueues"] > 0 and res.maps["nr_user_enqueues"] > 0
     pinned = next(t for t in res.machine.tasks if t.group == "pinned")
     assert pinned.runtime_ns > 50_000_000 and pinned.nr_migrations == 0
+
+
+# -- bpf_cpumask kfuncs and kptrs -----------------------------------------------------------------
+def _kfunc(k: EmulatedKernel, name: str) -> Any:
+    return next(kf.fn for kf in k.kfuncs.values() if kf.name == name)
+
+
+def test_bpf_cpumask_kfuncs_follow_cpumask_c() -> None:
+    """bpf_cpumask objects: create (zeroed, one reference), set/clear ignore CPUs >= nr_cpu_ids,
+    and/or/xor/copy/equal/subset/first*, setall covers nr_cpu_ids bits, the last release frees
+    after a grace period."""
+    k = EmulatedKernel()
+    m = Machine(k, 6)
+    k.sched_ext.machine = m  # type: ignore[attr-defined]
+    f = {n: _kfunc(k, n) for n in ("bpf_cpumask_create", "bpf_cpumask_release", "bpf_cpumask_acquire")}
+    a, b = f["bpf_cpumask_create"](), f["bpf_cpumask_create"]()
+    assert a and b and a != b
+    for cpu in (1, 3, 9):  # 9 >= nr_cpu_ids: ignored
+        _kfunc(k, "bpf_cpumask_set_cpu")(cpu, a)
+    _kfunc(k, "bpf_cpumask_set_cpu")(3, b)
+    _kfunc(k, "bpf_cpumask_set_cpu")(4, b)
+    assert k.kmem.space.read(a, 1)[0] == 0b1010
+    assert _kfunc(k, "bpf_cpumask_test_cpu")(9, a) == 0
+    assert _kfunc(k, "bpf_cpumask_test_and_set_cpu")(1, a) == 1
+    assert _kfunc(k, "bpf_cpumask_test_and_clear_cpu")(1, a) == 1 and _kfunc(k, "bpf_cpumask_test_cpu")(1, a) == 0
+    dst = f["bpf_cpumask_create"]()
+    assert _kfunc(k, "bpf_cpumask_and")(dst, a, b) == 1 and k.kmem.space.read(dst, 1)[0] == 0b1000
+    _kfunc(k, "bpf_cpumask_or")(dst, a, b)
+    assert k.kmem.space.read(dst, 1)[0] == 0b11000
+    _kfunc(k, "bpf_cpumask_xor")(dst, a, b)
+    assert k.kmem.space.read(dst, 1)[0] == 0b10000
+    assert _kfunc(k, "bpf_cpumask_first_and")(a, b) == 3
+    assert _kfunc(k, "bpf_cpumask_first_zero")(b) == 0
+    assert _kfunc(k, "bpf_cpumask_subset")(a, b) == 1 and _kfunc(k, "bpf_cpumask_subset")(b, a) == 0
+    _kfunc(k, "bpf_cpumask_copy")(dst, b)
+    assert _kfunc(k, "bpf_cpumask_equal")(dst, b) == 1
+    _kfunc(k, "bpf_cpumask_setall")(dst)
+    assert k.kmem.space.read(dst, 2) == bytes([0b111111, 0]) and _kfunc(k, "bpf_cpumask_full")(dst) == 1
+    assert _kfunc(k, "bpf_cpumask_first_zero")(dst) == 6  # nothing found: nr_cpu_ids
+    _kfunc(k, "bpf_cpumask_clear")(dst)
+    assert _kfunc(k, "bpf_cpumask_weight")(dst) == 0 and _kfunc(k, "bpf_cpumask_first")(dst) == 6
+    picks = [_kfunc(k, "bpf_cpumask_any_distribute")(b) for _ in range(3)]
+    assert picks in ([3, 4, 3], [4, 3, 4])  # rotates over the set CPUs
+    assert f["bpf_cpumask_acquire"](a) == a
+    f["bpf_cpumask_release"](a)
+    assert k.kmem.space.read(a, 1)[0] == 0b1000  # one reference left
+    f["bpf_cpumask_release"](a)
+    k.rcu.synchronize()
+    with pytest.raises(VMFault):
+        k.kmem.space.read(a, 1)
+    m.close()
+
+
+# -- scx_nest -----------------------------------------------------------------------------------
+def test_nest_keeps_all_cpus_busy_and_serves_every_task() -> None:
+    """scx_nest (bpf_cpumask kptrs in .data.nests and task storage, bpf_kptr_xchg, cpumask
+    kfuncs, per-CPU BPF timers): CPU-bound workload, every CPU busy, no error exit, equal
+    shares in SCX_SLICE_DFL slices (the tool's default slice_ns)."""
+    res = run_sched(SchedConfig(_obj("nest"), cpus=4, duration_ns=SEC, workload=CPU_BOUND))
+    assert res.exit is None
+    assert res.scheduler == "nest"
+    assert all(c.busy_ns == SEC for c in res.machine.cpus)
+    assert all(t.runtime_ns == SEC // 2 for t in res.machine.tasks)
+    assert all(20 <= t.nr_switches <= 30 for t in res.machine.tasks)  # 20 ms slices
+    assert res.maps["vtime_now"] > 0
+
+
+# nest's stats array (scx_nest_stats_table.h order)
+WAKEUP_ATTACHED, PROMOTED_TO_PRIMARY, SCHEDULED_COMPACTION, CALLBACK_COMPACTED = 0, 8, 12, 15
+
+
+def test_nest_keeps_woken_tasks_on_their_primary_cores() -> None:
+    """Tasks that sleep less than p_remove_ns (2 ms) wake on their attached core in the
+    primary nest; the other cores stay idle."""
+    wl = (Group("io", count=6, run_ns=2_000_000, sleep_ns=1_000_000),)
+    res = run_sched(SchedConfig(_obj("nest"), cpus=8, duration_ns=SEC, workload=wl))
+    assert res.exit is None
+    stats = res.maps["stats"]
+    assert stats[WAKEUP_ATTACHED] > 1500
+    assert res.maps["stats_primary_mask"] == 0b111111
+    assert [c.busy_ns for c in res.machine.cpus][6:] == [0, 0]
+
+
+def test_nest_compacts_cores_from_its_timer() -> None:
+    """A core idle for longer than p_remove_ns is demoted by its per-CPU bpf_timer callback."""
+    wl = (Group("io", count=6, run_ns=2_000_000, sleep_ns=3_000_000),)
+    res = run_sched(SchedConfig(_obj("nest"), cpus=8, duration_ns=SEC, workload=wl))
+    assert res.exit is None
+    stats = res.maps["stats"]
+    assert stats[SCHEDULED_COMPACTION] > 100 and stats[CALLBACK_COMPACTED] > 100
+    assert stats[PROMOTED_TO_PRIMARY] > 100
+    assert all(t.runtime_ns >= 350_000_000 for t in res.machine.tasks)

@@ -206,6 +206,7 @@ def _subsystem(kernel: EmulatedKernel, state: ScxState, ops: StructOpsOps) -> Su
     from structops.kernel.maps.percpu_array import percpu_helpers
     from structops.kernel.maps.queue import queue_helpers
     from structops.kernel.maps.task_storage import task_storage_helpers
+    from structops.kernel.subsys.sched_ext.cpumask import kptr_xchg_helper
     from structops.kernel.subsys.sched_ext.kfuncs import UNIMPLEMENTED, sched_ext_kfuncs
     from structops.verifier import ops as vops
 
@@ -215,7 +216,12 @@ def _subsystem(kernel: EmulatedKernel, state: ScxState, ops: StructOpsOps) -> Su
         struct_ops=[ops],
         kfuncs=sched_ext_kfuncs(kernel, state),
         unimplemented_kfuncs=UNIMPLEMENTED,
-        helpers=[*queue_helpers(kernel), *task_storage_helpers(kernel), *percpu_helpers(kernel)],
+        helpers=[
+            *queue_helpers(kernel),
+            *task_storage_helpers(kernel),
+            *percpu_helpers(kernel),
+            *kptr_xchg_helper(kernel),
+        ],
         helper_protos={  # bpf_task_storage_get/delete_proto
             156: ((vops.ARG_MAP, vops.ARG_ANY, vops.ARG_ANY, vops.ARG_ANY), vops.RET_MAP_VALUE_OR_NULL),
             157: ((vops.ARG_MAP, vops.ARG_ANY), vops.RET_INT),

@@ -470,19 +470,19 @@ def sched_ext_kfuncs(kernel: EmulatedKernel, state: ScxState) -> list[KfuncDef]:
     def cpumask_empty(mask: int, *_: int) -> int:
         return int(not cpumask(mask))
 
+    from structops.kernel.subsys.sched_ext.cpumask import cpumask_kfuncs
+
     out = [KfuncDef(name, fn, KF(KF_FLAGS.get(name, 0)), fn.prog_types) for name, fn in impl.items()]  # type: ignore[attr-defined]
     every = frozenset(int(t) for t in ProgType)  # the common kfunc set (BPF_PROG_TYPE_UNSPEC)
     out += [KfuncDef(n, fn, KF(KF_ITER_FLAGS[n]), every) for n, fn in iter_num_kfuncs(space).items()]
+    # bpf_rcu_read_lock/unlock (common set): ops already run inside the machine's RCU section
+    out += [KfuncDef(n, lambda *_: 0, KF(0), every) for n in ("bpf_rcu_read_lock", "bpf_rcu_read_unlock")]
+    out += cpumask_kfuncs(kernel, state)
     return out
 
 
-#: Kfuncs Linux 6.18 offers schedulers that this kernel does not run (PROG_LOAD names them):
-#: open-coded iterators and bpf_cpumask kptrs need verifier support that is not there yet.
-UNIMPLEMENTED = frozenset(
-    {"scx_bpf_task_cgroup", "scx_bpf_cpu_rq"}
-    | {"bpf_cpumask_create", "bpf_cpumask_acquire", "bpf_cpumask_release", "bpf_cpumask_set_cpu"}
-    | {"bpf_cpumask_clear_cpu", "bpf_cpumask_clear"}
-)
+#: Kfuncs Linux 6.18 offers schedulers that this kernel does not run (PROG_LOAD names them).
+UNIMPLEMENTED = frozenset({"scx_bpf_task_cgroup", "scx_bpf_cpu_rq"})
 
 
 _ACQ, _REL, _NULL, _TRUSTED, _SLEEP, _RCU = 1, 2, 4, 16, 32, 128
