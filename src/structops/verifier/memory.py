@@ -102,6 +102,11 @@ def check_access(
         m = reg.obj
         vsize = int(getattr(m, "value_size", 0))
         lo = map_value_region_check(regno, reg, off, size, vsize)
+        from structops.verifier.kptr import map_kptr_access
+
+        kptr = map_kptr_access(v, m, reg, lo, size, write=write)
+        if kptr is not None:
+            return kptr
         toff = getattr(m, "timer_off", None)
         if toff is not None and lo < toff + 16 and toff < reg.vmax + reg.off + off + size:
             raise _eacces("bpf_timer cannot be accessed directly by load/store")
