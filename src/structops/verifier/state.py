@@ -133,7 +133,7 @@ class Reg:
         if t == RegType.PTR_TO_STACK:
             return "fp"
         if t == RegType.CONST_PTR_TO_MAP:  # maybe NULL: a map-in-map lookup not yet checked
-            return "map_value_or_null" if self.maybe_null else "map_ptr"
+            return "map_ptr_or_null" if self.maybe_null else "map_ptr"
         if t == RegType.PTR_TO_MAP_VALUE:
             return "map_value_or_null" if self.maybe_null else "map_value"
         if t == RegType.PTR_TO_BTF_ID:
