@@ -55,3 +55,18 @@ def test_simple_stats_count_local_and_global() -> None:
     local, glob = res.maps["stats"]
     assert glob > 0 and local >= 0
     assert res.maps["vtime_now"] > 0
+
+
+def test_qmap_serves_every_task_through_its_queue_maps() -> None:
+    """scx_qmap: enqueue pushes pids into one of five QUEUE maps reached through the
+    ARRAY_OF_MAPS ``queue_arr`` (static ``.values`` initialiser), dispatch pops them in
+    weighted round robin into a user DSQ (SX-D*), with task storage and a PERCPU_ARRAY
+    cursor.  CPU-bound workload: every CPU busy all the time, no error exit, every task
+    served, and the tasks went through the queues (enqueued and dispatched counts)."""
+    res = run_sched(SchedConfig(_obj("qmap"), cpus=4, duration_ns=1_000_000_000, workload=CPU_BOUND))
+    assert res.exit is None
+    assert res.scheduler == "qmap"
+    assert all(c.busy_ns == 1_000_000_000 for c in res.machine.cpus)
+    assert all(t.runtime_ns > 100_000_000 for t in res.machine.tasks)
+    assert res.maps["nr_enqueued"] > 0
+    assert res.maps["nr_dispatched"] >= res.maps["nr_enqueued"] - len(res.machine.tasks)
