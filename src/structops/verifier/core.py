@@ -31,7 +31,18 @@ from structops.verifier import calls, iters, ptrops, stackdepth, timer, unpriv
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.memory import check_access, sized_unknown
 from structops.verifier.scalar import alu_range, branch_outcome, refine, swap_op, unary
-from structops.verifier.state import NOT_INIT, U64_MAX, Frame, Reg, RegType, State, const, state_subsumes, unknown
+from structops.verifier.state import (
+    NOT_INIT,
+    U64_MAX,
+    Frame,
+    Reg,
+    RegType,
+    State,
+    const,
+    state_subsumes,
+    unknown,
+    widen_scalars,
+)
 
 __all__ = ["VerifyStats", "Verifier"]
 
@@ -86,6 +97,7 @@ class Verifier:
         self._visited: dict[int, list[_Checkpoint]] = {}
         self._exact: dict[tuple[int, tuple[object, ...]], list[_Checkpoint]] = {}
         self._has_may_goto = False
+        self._may_goto_pcs: set[int] = set()
         #: ``KF_ITER_NEXT`` call insns and their iterator type (:mod:`structops.verifier.iters`).
         self.iter_next: dict[int, btflib.Struct] = {}
         #: Subprogram start of every insn, and each subprogram's deepest stack use (bytes).
@@ -159,6 +171,7 @@ class Verifier:
                 raise Reject(errno.EINVAL, "BPF_CALL uses reserved fields")
             if spec.kind == Kind.MAY_GOTO:
                 self._has_may_goto = True
+                self._may_goto_pcs.add(pc)
             if spec.kind == Kind.CALL and s == BPF_PSEUDO_CALL:
                 entries.append(pc + 1 + i)
                 self.stats.subprogs.add(pc + 1 + i)
@@ -254,6 +267,22 @@ class Verifier:
                 self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
                 cp = new
                 since = 0
+            elif pc in self._may_goto_pcs:  # forced checkpoint; another depth of the same state prunes
+                olds = self._visited.setdefault(pc, [])
+                for old in olds[-_MAX_STATES_PER_INSN:]:
+                    if (old.branches == 0 or old.state.may_goto_depth != st.may_goto_depth) and state_subsumes(
+                        old.state, st
+                    ):
+                        self.stats.insns_processed += 1
+                        stackdepth.record_depth(self, st, pc)
+                        self._finish(cp)
+                        return
+                new = _Checkpoint(pc, st.copy(), cp)
+                olds.append(new)
+                self.stats.total_states += 1
+                self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
+                cp = new
+                since = 0
             elif pc in self._prune:
                 key = st.key()
                 for old in self._exact.get((pc, key), ()):
@@ -290,6 +319,23 @@ class Verifier:
                 self._finish(cp)
                 return
             pc = nxt
+
+    def _may_goto(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack, off: int) -> int:
+        """``may_goto``: the path goes on at the jump target; the fall-through (the loop body)
+        is explored later one ``may_goto`` deeper, with the scalars that changed since the
+        previous visit of this instruction on the path widened to unknown (the kernel's
+        widen_imprecise_scalars; every scalar counts as imprecise here)."""
+        body = st.copy()
+        body.may_goto_depth += 1
+        prev = cp.parent if cp is not None and cp.pc == pc else cp
+        while prev is not None and prev.pc != pc:
+            prev = prev.parent
+        if prev is not None:
+            widen_scalars(prev.state, body)
+        stack.append((pc + 1, body, cp))
+        if cp is not None:
+            cp.branches += 1
+        return pc + 1 + off
 
     def _reject_at(self, pc: int, st: State, rej: Reject) -> NoReturn:
         regs = " ".join(f"R{i}={r.describe()}" for i, r in enumerate(st.cur.regs) if r.type != RegType.NOT_INIT)
@@ -329,10 +375,7 @@ class Verifier:
         if k == Kind.JA:
             return pc + 1 + (o if spec.is64 else i)
         if k == Kind.MAY_GOTO:
-            stack.append((pc + 1 + o, st.copy(), cp))
-            if cp is not None:
-                cp.branches += 1
-            return pc + 1
+            return self._may_goto(pc, st, cp, stack, o)
         if k == Kind.JCOND:
             return self._jcond(pc, st, cp, stack, c, d, s, o, i, spec.is64)
         if k == Kind.CALL:

@@ -213,6 +213,8 @@ class State:
     refs: dict[int, int] = field(default_factory=dict)  # ref id -> insn that acquired it
     #: The program's ``allow_uninit_stack`` (privileged), carried for the memory checks.
     priv: bool = False
+    #: How many ``may_goto`` fall-throughs this path took (the kernel's ``may_goto_depth``).
+    may_goto_depth: int = 0
 
     @property
     def cur(self) -> Frame:
@@ -221,7 +223,7 @@ class State:
 
     def copy(self) -> State:
         """An independent copy (for a branch)."""
-        return State([f.copy() for f in self.frames], dict(self.refs), self.priv)
+        return State([f.copy() for f in self.frames], dict(self.refs), self.priv, self.may_goto_depth)
 
     def key(self) -> tuple[object, ...]:
         """A hashable snapshot for exact-equality checks."""
@@ -277,6 +279,20 @@ def slot_subsumes(old: Slot | None, new: Slot | None) -> bool:
     if isinstance(new, int):
         return False
     return old.spill == new.spill and reg_subsumes(old, new)
+
+
+def widen_scalars(prev: State, cur: State) -> None:
+    """Make every scalar of ``cur`` (registers and spilled slots) that differs from the same
+    place in ``prev`` unknown, so a loop's states converge (the kernel's
+    widen_imprecise_scalars, with every scalar counted as imprecise)."""
+    for fp, fc in zip(prev.frames, cur.frames, strict=False):
+        for i, (rp, rc) in enumerate(zip(fp.regs, fc.regs, strict=True)):
+            if rp.type == RegType.SCALAR and rc.type == RegType.SCALAR and rp != rc:
+                fc.regs[i] = unknown()
+        for k, sc in list(fc.stack.items()):
+            sp = fp.stack.get(k)
+            if isinstance(sc, Reg) and isinstance(sp, Reg) and sc.type == sp.type == RegType.SCALAR and sc != sp:
+                fc.stack[k] = replace(unknown(0, (1 << 8 * sc.spill) - 1), spill=sc.spill)
 
 
 def state_subsumes(old: State, new: State) -> bool:

@@ -10,10 +10,6 @@ from __future__ import annotations
 __all__ = ["DIVERGES"]
 
 DIVERGES: dict[str, tuple[set[str], str]] = {
-    "sk_may_goto_loop": (
-        {"verdict"},
-        "may_goto loop: Linux stops exploring at the may_goto counter (14 insns processed, accepted); the embedded walk runs to the 1M-insn limit (E2BIG, ~35 s; core.py)",
-    ),
     "loop_hits_1m_limit": ({"insn"}, "the 1000001st processed insn is 2 here, 1 on Linux (processing order)"),
     "c_tc_sk_lookup_leak": (
         {"insn", "message"},
