@@ -344,6 +344,11 @@ class HelperTable:
                 )
                 self._defs[hid] = HelperDef(proto)
         self.add_impls(base_helpers())
+        from structops.kernel.net_helpers import NET_PROTOS, net_helpers
+
+        for hid, (args, ret) in NET_PROTOS.items():
+            self.declare(hid, args, ret)
+        self.add_impls(net_helpers())
 
     def declare(self, hid: int, args: tuple[str, ...], ret: str = RET_INT) -> HelperDef:
         """Give helper ``hid`` a modelled prototype (a subsystem's ``bpf_func_proto``)."""

@@ -21,12 +21,14 @@ from structops.verifier.env import MAX_CALL_FRAMES, Reject
 from structops.verifier.memory import RDONLY_MEM, check_helper_mem, constant_key_hits, struct_embeds
 from structops.verifier.ops import (
     ARG_ANY,
+    ARG_CTX,
     ARG_KEY,
     ARG_MAP,
     ARG_RDMEM,
     ARG_RDONLY,
     ARG_SIZE,
     ARG_SOCK,
+    ARG_SOCK_RELEASE,
     ARG_SZMEM,
     ARG_TCPSK,
     ARG_UVAL,
@@ -34,8 +36,10 @@ from structops.verifier.ops import (
     ARG_WRMEM,
     KF,
     RET_MAP_VALUE_OR_NULL,
+    RET_SOCK_OR_NULL,
     RET_U32,
 )
+from structops.verifier.sockets import check_sock_release_arg
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 
 if TYPE_CHECKING:
@@ -44,6 +48,11 @@ if TYPE_CHECKING:
 __all__ = ["call_helper", "call_kfunc", "call_subprog", "check_main_exit", "exit_subprog"]
 
 _MAX_HELPER_MEM = 1 << 29
+#: Helpers that may move or resize the packet (``bpf_helper_changes_pkt_data``): every
+#: packet pointer is invalid after the call (skb_store_bytes, csum_replace, vlan push/pop,
+#: change_proto/tail/head, pull_data, adjust_room, xdp_adjust_head/meta/tail).
+_CHANGES_PKT_DATA = frozenset({9, 10, 11, 18, 19, 31, 38, 39, 43, 44, 50, 54, 65})
+_PKT = (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_END, RegType.PTR_TO_PACKET_META)
 
 
 def _check_sock_arg(v: Verifier, st: State, regno: int, want: str) -> None:
@@ -106,6 +115,7 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
         raise Reject(errno.EINVAL, "cannot call GPL-restricted function from non-GPL compatible program")
     ret = "int"
     m = None
+    released = 0
     if proto is not None and proto.args is not None:
         ret = proto.ret
         for i, kind in enumerate(proto.args):
@@ -134,6 +144,10 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 _check_sized_mem(st, regno, kind == ARG_WRMEM, f"{name} arg{regno}")
             elif kind == ARG_SIZE and reg.type != RegType.SCALAR:
                 raise _eacces(f"R{regno} type={reg.type_str()} expected=scalar")
+            elif kind == ARG_CTX and reg.type != RegType.PTR_TO_CTX:
+                raise _eacces(f"R{regno} type={reg.type_str()} expected=ctx")
+            elif kind == ARG_SOCK_RELEASE:
+                released = check_sock_release_arg(st.cur.regs, regno)
             elif kind == ARG_ANY:
                 pass
         if hid == 113:  # probe_read_kernel: dst written
@@ -143,6 +157,10 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
             else:
                 raise _eacces("R2 min value is negative, either use unsigned or 'var &= const'")
     nonnull = hid == 1 and m is not None and constant_key_hits(st, 2, m)  # issue 12 item 3
+    if released:
+        release_reference(st, released)
+    if hid in _CHANGES_PKT_DATA:  # clear_all_pkt_pointers
+        st.map_regs(lambda r: unknown() if r.type in _PKT else r)
     _clobber(st)
     inner = getattr(m, "inner_meta", None) if ret == RET_MAP_VALUE_OR_NULL else None
     if inner is not None:
@@ -153,6 +171,10 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
         st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m)
     elif ret == RET_MAP_VALUE_OR_NULL:
         st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m, maybe_null=True, id=v.new_id())
+    elif ret == RET_SOCK_OR_NULL:  # acquires a reference (V14)
+        ref = v.new_id()
+        st.refs[ref] = pc
+        st.cur.regs[0] = Reg(RegType.PTR_TO_SOCKET, 0, 0, maybe_null=True, ref_obj_id=ref, id=ref)
     elif ret == RET_U32:
         st.cur.regs[0] = unknown(0, 0xFFFFFFFF)
     else:

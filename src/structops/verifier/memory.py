@@ -18,6 +18,7 @@ from structops import btf as btflib
 from structops.verifier.access import note_access
 from structops.verifier.ctx import prog_ctx_access
 from structops.verifier.env import Reject
+from structops.verifier.sockets import sock_access
 from structops.verifier.state import MAX_BPF_STACK, NOT_INIT, Frame, Reg, RegType, State, const, unknown
 
 if TYPE_CHECKING:
@@ -126,6 +127,8 @@ def check_access(
         if write and reg.obj == RDONLY_MEM:
             raise _eacces(f"R{regno} cannot write into rdonly_mem")
         return None if write else sized_unknown(size, signed)
+    if t == RegType.PTR_TO_SOCKET and not reg.maybe_null:
+        return sock_access(regno, reg, off, size, write)
     raise _eacces(f"R{regno} invalid mem access '{reg.type_str()}'")
 
 

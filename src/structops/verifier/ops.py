@@ -37,6 +37,9 @@ __all__ = [
     "ARG_UVAL",
     "ARG_VAL",
     "ARG_WRMEM",
+    "ARG_CTX",
+    "ARG_SOCK_RELEASE",
+    "RET_SOCK_OR_NULL",
     "KF",
     "RET_INT",
     "RET_MAP_VALUE_OR_NULL",
@@ -61,11 +64,14 @@ ARG_SOCK = "sock"  #: ARG_PTR_TO_BTF_ID_SOCK_COMMON: trusted pointer embedding s
 ARG_TCPSK = "tcp_sock"  #: ARG_PTR_TO_BTF_ID with arg_btf_id = tcp_sock
 ARG_RDMEM = "rdmem"  #: ARG_PTR_TO_MEM | MEM_RDONLY, sized by ARG_CONST_SIZE_OR_ZERO next
 ARG_WRMEM = "wrmem"  #: ARG_PTR_TO_UNINIT_MEM, sized by ARG_CONST_SIZE next
+ARG_CTX = "ctx"  #: ARG_PTR_TO_CTX: the program's context, unmodified
+ARG_SOCK_RELEASE = "sock_release"  #: ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE (bpf_sk_release)
 
 # Return kinds (``enum bpf_return_type``).
 RET_INT = "int"  #: RET_INTEGER
 RET_U32 = "u32"  #: RET_INTEGER known to fit 32 bits
 RET_MAP_VALUE_OR_NULL = "map_value_or_null"  #: RET_PTR_TO_MAP_VALUE_OR_NULL
+RET_SOCK_OR_NULL = "sock_or_null"  #: RET_PTR_TO_SOCKET_OR_NULL, an acquired reference (bpf_sk_lookup_*)
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def ptr_alu(v: Verifier, d: int, op: int, dst: Reg, src: Reg, is64: bool) -> Reg
     ptr, sc = (dst, src) if dst.is_ptr else (src, dst)
     if ptr.maybe_null:
         raise _eacces(f"R{d} pointer arithmetic on {ptr.type_str()} prohibited, null-check it first")
-    if ptr.type in (RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_FUNC):
+    if ptr.type in (RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_FUNC, RegType.PTR_TO_SOCKET):
         raise _eacces(f"R{d} pointer arithmetic on {ptr.type_str()} prohibited")
     if op == 0x10 and ptr.type == RegType.PTR_TO_STACK:
         raise _eacces(f"R{d} subtraction from stack pointer prohibited")

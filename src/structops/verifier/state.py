@@ -52,6 +52,8 @@ class RegType(enum.IntEnum):
     PTR_TO_PACKET = 10
     PTR_TO_PACKET_END = 11
     PTR_TO_PACKET_META = 12
+    #: ``struct bpf_sock`` returned by ``bpf_sk_lookup_*`` (a reference until released).
+    PTR_TO_SOCKET = 13
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,8 @@ class Reg:
             return "mem_or_null" if self.maybe_null else "mem"
         if t == RegType.PTR_TO_FUNC:
             return "func"
+        if t == RegType.PTR_TO_SOCKET:
+            return "sock_or_null" if self.maybe_null else "sock"
         return _PKT_NAMES.get(t, "?")
 
 

@@ -126,11 +126,11 @@ def test_unimplemented_helper_is_refused_by_name(k: EmulatedKernel) -> None:
     from structops.abi import ProgLoadAttr
     from structops.uapi import Cmd
 
-    code = b"".join(struct.pack("<BBhi", *i) for i in ((0x85, 0, 0, 35), (0xB7, 0, 0, 0), (0x95, 0, 0, 0)))
+    code = b"".join(struct.pack("<BBhi", *i) for i in ((0x85, 0, 0, 42), (0xB7, 0, 0, 0), (0x95, 0, 0, 0)))
     with pytest.raises(BpfError) as ei:
         k.bpf(Cmd.BPF_PROG_LOAD, ProgLoadAttr(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, code))
     assert ei.value.errno == errno.EINVAL
-    assert "bpf_get_current_task#35" in str(ei.value) and "does not implement" in str(ei.value)
+    assert "bpf_get_numa_node_id#42" in str(ei.value) and "does not implement" in str(ei.value)
 
 
 def test_bbr_kfuncs_are_named_as_not_implemented(k: EmulatedKernel) -> None:
