@@ -149,9 +149,10 @@ def run_sched(cfg: SchedConfig, progress: Callable[[int], None] | None = None) -
     halves: list[Any] = []
 
     def user_half(coll: Any) -> None:  # a scheduler with a user-space half gets the Python one
+        from structops.schedsim.pair_half import pair_half_for
         from structops.schedsim.userland import userland_half_for
 
-        half = userland_half_for(coll)
+        half: Any = userland_half_for(coll) or pair_half_for(coll)
         if half is not None:
             half.prepare(machine)
             halves.append(half)

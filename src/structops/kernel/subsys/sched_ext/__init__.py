@@ -205,6 +205,7 @@ def _subsystem(kernel: EmulatedKernel, state: ScxState, ops: StructOpsOps) -> Su
     """
     from structops.kernel.maps.percpu_array import percpu_helpers
     from structops.kernel.maps.queue import queue_helpers
+    from structops.kernel.maps.spin_lock import spin_lock_helpers
     from structops.kernel.maps.task_storage import task_storage_helpers
     from structops.kernel.subsys.sched_ext.cpumask import kptr_xchg_helper
     from structops.kernel.subsys.sched_ext.kfuncs import UNIMPLEMENTED, sched_ext_kfuncs
@@ -220,6 +221,7 @@ def _subsystem(kernel: EmulatedKernel, state: ScxState, ops: StructOpsOps) -> Su
             *queue_helpers(kernel),
             *task_storage_helpers(kernel),
             *percpu_helpers(kernel),
+            *spin_lock_helpers(),
             *kptr_xchg_helper(kernel),
         ],
         helper_protos={  # bpf_task_storage_get/delete_proto
