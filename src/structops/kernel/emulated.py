@@ -441,9 +441,10 @@ class EmulatedKernel:
         """
         rcu = self.rcu
         runner = tr.prog.runner
+        stats = self.stats
         rcu.lock()
         try:
-            if runner is None or self.stats.enabled:
+            if runner is None or stats.sysctl or stats.fds > 0:  # StatsSwitch.enabled, inlined
                 return self.run_prog(tr.prog, args)
             return int(runner(args))
         finally:

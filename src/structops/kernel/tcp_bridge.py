@@ -43,31 +43,29 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import operator
-import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from structops import btf as btflib
 from structops.errors import bpf_error
-from structops.kernel.btfview import StructView, field_path
+from structops.kernel.btfview import StructView
 from structops.kernel.maps.sk_storage import free_socket_storage
 from structops.kernel.subsys.tcp_ca import CongestionControl
+from structops.kernel.tcp_bridge_ops import Scratch, bpf_op
+from structops.kernel.tcp_bridge_ops import _locate as _locate  # tcp_sockopt uses it
 from structops.kernel.tcp_sync import SyncLayout, SyncPlan
 from structops.sim import cubic as native_cubic
 from structops.sim import reno as native_reno
 from structops.sim.config import SimConfig
 from structops.sim.engine import Simulator
 from structops.sim.ops import OP_NAMES, CongestionRegistry, TcpCongestionOps
-from structops.sim.sock import AckSample, RateSample, TcpSock
+from structops.sim.sock import TcpSock
 from structops.verifier.access import AccessSet
 
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
     from structops.kernel.kmem import Allocation
-    from structops.kernel.struct_ops.kdata import KData
 
 __all__ = [
     "KernelCongestionRegistry",
@@ -77,38 +75,10 @@ __all__ = [
     "ops_for",
 ]
 
-U32 = 0xFFFF_FFFF
-_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 #: Native algorithms of the kernel list that the simulator models.
 NATIVE_OPS: dict[str, Callable[[], TcpCongestionOps]] = {"reno": native_reno, "cubic": native_cubic}
 #: Shadow value of a unit never written (differs from every value).
 _UNSET: Any = object()
-
-
-@dataclass(frozen=True)
-class _Loc:
-    offset: int
-    size: int
-    bit_offset: int
-    bit_size: int
-
-
-def _locate(root: btflib.Struct, path: str) -> _Loc:
-    """Where the (possibly dotted) field ``path`` lives in ``root`` (btfview's one walk)."""
-    loc = field_path(root, path)
-    return _Loc(loc.offset, loc.size, loc.bit_offset, loc.bit_size)
-
-
-def _int_struct(entries: list[tuple[str, _Loc]]) -> struct.Struct:
-    """One ``struct.Struct`` covering plain integer fields sorted by offset (pads between)."""
-    fmt = ["<"]
-    pos = entries[0][1].offset
-    for _, loc in entries:
-        if loc.offset > pos:
-            fmt.append(f"{loc.offset - pos}x")
-        fmt.append(_FMT[loc.size])
-        pos = loc.offset + loc.size
-    return struct.Struct("".join(fmt))
 
 
 _CA_OPS_SLOT: Any = TcpSock.__dict__["icsk_ca_ops"]  # the member descriptor of the base class slot
@@ -207,7 +177,9 @@ class KernelTcpSock(TcpSock):
         ops = _CA_OPS_SLOT.__get__(self, TcpSock)
         if ops is not self._sync_ops:
             self._sync_for(ops)
-        self._plan.write_in(self, self._buf, self._base, self._shadow, self._ca_addr)  # type: ignore[union-attr]
+        plan: SyncPlan = self._plan  # type: ignore[assignment]
+        if plan.write:
+            plan.write_in(self, self._buf, self._base, self._shadow, self._ca_addr)
         if self.sockopt is not None:  # tcp_sockopt.SockoptExtras (bpf_setsockopt state)
             self.sockopt.apply(self._buf, self._base)
 
@@ -230,11 +202,13 @@ class KernelTcpSock(TcpSock):
     def sync_from_kernel(self) -> None:
         """Read back the fields the algorithm may write (T8, ``icsk_ca_priv``); frees the
         struct if the socket was closed."""
-        alloc = self._alloc
-        if alloc is None:
+        if self._alloc is None:
             return
-        plan = self._plan if self._plan is not None else self._bridge.layout.full
-        plan.read_back(self, alloc.buf, self.addr - alloc.addr, self._shadow)
+        plan = self._plan
+        if plan is None:
+            plan = self._bridge.layout.full
+        if plan.back:
+            plan.read_back(self, self._buf, self._base, self._shadow)
         if self._free_pending:
             self.free()
 
@@ -285,79 +259,6 @@ class KernelTcpSock(TcpSock):
 # ---------------------------------------------------------------------------------------
 # ops adapter
 # ---------------------------------------------------------------------------------------
-class _Scratch:
-    """Kernel allocations for the struct arguments (``ack_sample``, ``rate_sample``)."""
-
-    def __init__(self, kernel: EmulatedKernel) -> None:
-        spec = kernel.vmlinux.spec
-        rs = spec.find("rate_sample", btflib.Struct)
-        ack = spec.find("ack_sample", btflib.Struct)
-        self.rs_alloc = kernel.kmem.alloc(rs.size, "rate_sample")
-        self.ack_alloc = kernel.kmem.alloc(ack.size, "ack_sample")
-        rs_members = [(m.name, m.offset, btflib.sizeof(m.type)) for m in rs.members]
-        self.rs_fmt = _int_struct([(n, _Loc(o, s, 0, 0)) for n, o, s in rs_members])
-        self.rs_names = operator.attrgetter(*(n for n, _, _ in rs_members))
-        self.rs_masks = tuple((1 << (8 * s)) - 1 for _, _, s in rs_members)
-        self.rs_off = rs_members[0][1]
-        ack_members = [(m.name, m.offset, btflib.sizeof(m.type)) for m in ack.members]
-        self.ack_fmt = _int_struct([(n, _Loc(o, s, 0, 0)) for n, o, s in ack_members])
-        self.ack_names = operator.attrgetter(*(n for n, _, _ in ack_members))
-        self.ack_masks = tuple((1 << (8 * s)) - 1 for _, _, s in ack_members)
-
-    def rate_sample(self, rs: RateSample) -> int:
-        """Write ``rs`` as ``struct rate_sample``; its address."""
-        a = self.rs_alloc
-        self.rs_fmt.pack_into(a.buf, self.rs_off, *map(operator.and_, map(int, self.rs_names(rs)), self.rs_masks))
-        return a.addr
-
-    def ack_sample(self, sample: AckSample) -> int:
-        """Write ``sample`` as ``struct ack_sample``; its address."""
-        a = self.ack_alloc
-        self.ack_fmt.pack_into(a.buf, 0, *map(operator.and_, self.ack_names(sample), self.ack_masks))
-        return a.addr
-
-    def free(self, kernel: EmulatedKernel) -> None:
-        """Free both allocations."""
-        kernel.kmem.free(self.rs_alloc)
-        kernel.kmem.free(self.ack_alloc)
-
-
-def _op_caller(kdata: KData, op: str) -> Callable[..., int]:
-    """``kdata.call`` bound to op ``op``: its trampoline entered with the u64 arguments
-    (0 when the op is NULL), without the per-call name lookup."""
-    st_map = kdata.map
-    run = st_map.kernel.run_trampoline
-    idx = kdata.desc.type.members.index(kdata.member(op))
-
-    def call(*args: int) -> int:
-        tr = st_map.trampolines.get(idx)
-        return 0 if tr is None else run(tr, args)
-
-    return call
-
-
-def _bpf_op(cc: CongestionControl, op: str, scratch: _Scratch) -> Callable[..., Any]:
-    """The simulator callable for BPF op ``op`` of ``cc`` (C argument / return widths)."""
-    kdata = cc.kdata
-    assert kdata is not None
-    call = _op_caller(kdata, op)
-    if op in ("ssthresh", "undo_cwnd", "min_tso_segs", "sndbuf_expand"):
-        return lambda sk: call(sk.addr) & U32
-    if op == "cong_avoid":
-        return lambda sk, ack, acked: call(sk.addr, ack & U32, acked & U32)
-    if op == "set_state":
-        return lambda sk, state: call(sk.addr, state & 0xFF)
-    if op in ("cwnd_event", "in_ack_event"):
-        return lambda sk, value: call(sk.addr, value & U32)
-    if op == "pkts_acked":
-        return lambda sk, sample: call(sk.addr, scratch.ack_sample(sample))
-    if op == "cong_control":
-        return lambda sk, ack, flag, rs: call(sk.addr, ack & U32, flag & U32, scratch.rate_sample(rs))
-    if op in ("init", "release"):
-        return lambda sk: call(sk.addr)
-    raise ValueError(f"unknown tcp_congestion_ops member {op}")
-
-
 def _release(inner: Callable[[TcpSock], Any] | None) -> Callable[[TcpSock], None]:
     """``tcp_cleanup_congestion_control``: the algorithm's ``release`` (if any), then module put."""
 
@@ -370,7 +271,7 @@ def _release(inner: Callable[[TcpSock], Any] | None) -> Callable[[TcpSock], None
     return release
 
 
-def ops_for(cc: CongestionControl, scratch: _Scratch) -> TcpCongestionOps:
+def ops_for(cc: CongestionControl, scratch: Scratch) -> TcpCongestionOps:
     """A :class:`TcpCongestionOps` running ``cc``: BPF ops through ``kdata.call``, natives in Python.
 
     Raises ``EOPNOTSUPP`` for a native algorithm the simulator does not model (bbr).
@@ -387,7 +288,7 @@ def ops_for(cc: CongestionControl, scratch: _Scratch) -> TcpCongestionOps:
         return ops
     kdata = cc.kdata
     assert kdata is not None
-    fns = {op: _bpf_op(cc, op, scratch) for op in OP_NAMES if kdata.has(op)}
+    fns = {op: bpf_op(kdata, op, scratch) for op in OP_NAMES if kdata.has(op)}
     inner = fns.pop("release", None)
     return TcpCongestionOps(cc.name, flags=cc.flags, owner=cc, release=_release(inner), **fns)
 
@@ -472,7 +373,7 @@ class TcpBridge:
         self.kernel = kernel
         self.tcp_sock_type = kernel.vmlinux.spec.find("tcp_sock", btflib.Struct)
         self.layout = _layout(self.tcp_sock_type)
-        self.scratch = _Scratch(kernel)
+        self.scratch = Scratch(kernel)
         self.sockets: list[KernelTcpSock] = []
         #: id(ops) -> the sync plan of those ops (ops objects are kept alive by the registry)
         self.plans: dict[int, SyncPlan] = {}

@@ -352,11 +352,14 @@ class Program:
         base = region.base
         outer = vm.active
         try:
-            _PACK_ARGS[n](region.buf, 0, *[a & _M64 for a in args])
+            try:
+                _PACK_ARGS[n](region.buf, 0, *args)
+            except struct.error:  # negative or wider than 64 bits: as u64
+                args = [a & _M64 for a in args]
+                _PACK_ARGS[n](region.buf, 0, *args)
             granted.add(base)
             pages = vm.space._regions
-            for addr in args:  # _grant_regions, inlined
-                addr &= _M64
+            for addr in args:  # _grant_regions, inlined (args are u64 here)
                 if addr > _LOWEST_REGION:
                     r = pages.get(addr >> _PAGE_SHIFT)
                     if r is not None and r.base <= addr < r.base + r.size:

@@ -56,12 +56,6 @@ def _tcp_sock_type(spec: btflib.Spec) -> btflib.Struct:
     return spec.find("tcp_sock", btflib.Struct)
 
 
-def _simulated(kernel: EmulatedKernel, addr: int) -> Any:
-    """The live simulated socket whose ``struct tcp_sock`` is at ``addr``, or None."""
-    sock = kernel.__dict__.get("tcp_socks", {}).get(addr)
-    return None if sock is None or sock.freed else sock
-
-
 def implementation(kernel: EmulatedKernel, name: str) -> Callable[..., int]:
     """The Python implementation of kfunc ``name`` taking raw u64 arguments.
 
@@ -82,9 +76,11 @@ def implementation(kernel: EmulatedKernel, name: str) -> Callable[..., int]:
             native(tp, a[1] & U32, a[2] & U32)
             return 0
 
+    socks: dict[int, Any] = kernel.__dict__.setdefault("tcp_socks", {})  # the bridge's table
+
     def call(*args: int) -> int:
-        sock = _simulated(kernel, args[0])
-        if sock is None:
+        sock = socks.get(args[0])  # the live simulated socket owning the struct, if any
+        if sock is None or sock.freed:
             return run(tcp_sock_view(kernel, args[0]), args)
         sock.sync_from_kernel()
         sock.truncate_writable()
