@@ -212,6 +212,26 @@ def scenario_hash_of_maps_elements(k: Kernel) -> None:
         assert m.delete(outer, u64(5)) == errno.ENOENT
 
 
+def scenario_struct_ops_inner(k: Kernel, tcp_value_type_id: int, tcp_value_size: int) -> None:
+    """A struct_ops map has no map_meta_equal either: ENOTSUPP as the inner map template."""
+    from test_linux_scenarios import minimal_btf
+
+    from structops.abi.attrs import BtfLoadAttr
+
+    with maps_on(k) as m:
+        btf_fd = k.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(btf=minimal_btf()))
+        m.fds.append(btf_fd)
+        so = m.create(
+            T.BPF_MAP_TYPE_STRUCT_OPS,
+            4,
+            tcp_value_size,
+            1,
+            btf_fd=btf_fd,
+            btf_vmlinux_value_type_id=tcp_value_type_id,
+        )
+        assert m.create_errno(AOM, 4, 4, 1, inner_map_fd=so) == ENOTSUPP
+
+
 #: A socket filter that looks up slot 0 of the outer map and pushes 42 into the inner queue.
 PUSH_PROG = """
     stw [%r10-4], 0
