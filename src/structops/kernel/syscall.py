@@ -19,6 +19,7 @@ from structops.kernel import info
 from structops.kernel.btf_obj import BtfObject, load_user_btf
 from structops.kernel.maps.array import ArrayMap
 from structops.kernel.maps.base import BpfMap, check_obj_name
+from structops.kernel.maps.cgrp_storage import CgrpStorageMap
 from structops.kernel.maps.hash import HashMap
 from structops.kernel.maps.map_in_map import ArrayOfMaps, HashOfMaps, MapInMap, meta_alloc
 from structops.kernel.maps.percpu_array import PercpuArrayMap
@@ -93,6 +94,7 @@ MAP_TYPES: dict[int, type[BpfMap]] = {
     MapType.BPF_MAP_TYPE_QUEUE: QueueMap,
     MapType.BPF_MAP_TYPE_STACK: StackMap,
     MapType.BPF_MAP_TYPE_TASK_STORAGE: TaskStorageMap,
+    MapType.BPF_MAP_TYPE_CGRP_STORAGE: CgrpStorageMap,
     MapType.BPF_MAP_TYPE_ARRAY_OF_MAPS: ArrayOfMaps,
     MapType.BPF_MAP_TYPE_HASH_OF_MAPS: HashOfMaps,
 }

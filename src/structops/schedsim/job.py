@@ -120,6 +120,7 @@ def add_workload(machine: Machine, groups: list[Group] | tuple[Group, ...]) -> l
             raise ValueError(
                 f"group {g.name!r}: affinity names CPU {max(g.affinity)} but the machine has {machine.nr_cpus}"
             )
+        cgroup = machine.cgroups.get(g.name) or machine.cgroups.add(g.name)
         for i in range(g.count):
             tasks.append(
                 machine.add_task(
@@ -132,6 +133,7 @@ def add_workload(machine: Machine, groups: list[Group] | tuple[Group, ...]) -> l
                     sleep_ns=g.sleep_ns,
                     start_ns=g.start_ns,
                     exit_ns=g.exit_ns,
+                    cgroup=cgroup,
                 )
             )
     return tasks

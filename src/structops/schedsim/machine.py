@@ -59,6 +59,9 @@ class Machine:
         self.trace: list[tuple[int, int, int, int]] = []  # (cpu, start, end, pid)
         self.exits: list[Any] = []
         self.layout = task_layout(kernel.vmlinux.spec.find("task_struct", _struct()))
+        from structops.schedsim.cgroups import CgroupTree
+
+        self.cgroups = CgroupTree(kernel)
         self._next_pid = 1000
         self._tick_armed = False
         #: True while events run inside the machine's RCU read-side section (see :meth:`run`).
@@ -107,6 +110,7 @@ class Machine:
         for a in self._scratch:
             self.kernel.kmem.free(a)
         self._scratch = []
+        self.cgroups.close()
 
     def scratch(self, size: int) -> Allocation:
         """A zeroed kernel allocation for op arguments (freed with the machine)."""
@@ -152,6 +156,7 @@ class Machine:
         start_ns: int = 0,
         exit_ns: int | None = None,
         load_weight: int | None = None,
+        cgroup: Any = None,
     ) -> Task:
         """Create a task that starts at ``start_ns`` (CPU-bound when ``run_ns`` is None)."""
         aff = tuple(sorted(set(affinity))) if affinity else tuple(range(self.nr_cpus))
@@ -163,6 +168,7 @@ class Machine:
         w = load_weight if load_weight is not None else C.NICE_TO_WEIGHT[nice + 20]
         t = Task(self._next_pid, comm, group or comm, nice, w, aff, run_ns, sleep_ns, start_ns, exit_ns)
         t.cpu = aff[(self._next_pid) % len(aff)]
+        t.cgroup = cgroup if cgroup is not None else self.cgroups.root
         t.attach_struct(self.kernel.kmem, self.layout)
         self._by_addr[t.addr] = t
         self.tasks.append(t)

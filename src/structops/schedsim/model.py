@@ -124,6 +124,7 @@ class Task:
     # a user-space program (e.g. scx_userland's scheduler half): called each time the task
     # starts running, returns the CPU time the pass took; the task then calls sched_yield()
     user_fn: Any = None
+    cgroup: Any = None  # schedsim.cgroups.Cgroup (the root when None)
     # sched_ext
     scx: Any = None
     kstruct: Allocation | None = None

@@ -177,3 +177,34 @@ def test_nest_compacts_cores_from_its_timer() -> None:
     assert stats[SCHEDULED_COMPACTION] > 100 and stats[CALLBACK_COMPACTED] > 100
     assert stats[PROMOTED_TO_PRIMARY] > 100
     assert all(t.runtime_ns >= 350_000_000 for t in res.machine.tasks)
+
+
+# -- cgroups ------------------------------------------------------------------------------------
+def test_cgroup_tree_and_cgroup_kfuncs() -> None:
+    """SX-T30/SX-K27 pieces: the root cgroup (id 1, level 0) and one cgroup per workload group
+    (level 1) with level and kn->id readable in the struct; bpf_cgroup_ancestor /
+    bpf_cgroup_from_id / scx_bpf_task_cgroup (no scheduler: the task's cgroup)."""
+    k = EmulatedKernel()
+    m = Machine(k, 2)
+    k.sched_ext.machine = m  # type: ignore[attr-defined]
+    web = m.cgroups.add("web")
+    t = m.add_task("w", group="web", cgroup=web)
+    assert (m.cgroups.root.id, m.cgroups.root.level, web.id, web.level, web.path) == (1, 0, 2, 1, "/web")
+    spec = k.vmlinux.spec
+    from structops import btf as btflib
+    from structops.kernel.btfview import field_path
+
+    cg_t = spec.find("cgroup", btflib.Struct)
+    level = struct.unpack_from("<i", k.kmem.space.read(web.addr + field_path(cg_t, "level").offset, 4))[0]
+    kn = struct.unpack("<Q", k.kmem.space.read(web.addr + field_path(cg_t, "kn").offset, 8))[0]
+    kn_t = spec.find("kernfs_node", btflib.Struct)
+    cgid = struct.unpack("<Q", k.kmem.space.read(kn + field_path(kn_t, "id").offset, 8))[0]
+    assert (level, cgid) == (1, 2)
+    assert _kfunc(k, "bpf_cgroup_ancestor")(web.addr, 0) == m.cgroups.root.addr
+    assert _kfunc(k, "bpf_cgroup_ancestor")(web.addr, 1) == web.addr
+    assert _kfunc(k, "bpf_cgroup_ancestor")(web.addr, 2) == 0
+    assert _kfunc(k, "bpf_cgroup_from_id")(2) == web.addr and _kfunc(k, "bpf_cgroup_from_id")(9) == 0
+    assert _kfunc(k, "scx_bpf_task_cgroup")(t.addr) == web.addr
+    assert [c.name for c in m.cgroups.pre_order()] == ["", "web"]
+    assert [c.name for c in m.cgroups.post_order()] == ["web", ""]
+    m.close()

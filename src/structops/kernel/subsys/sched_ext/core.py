@@ -128,7 +128,7 @@ class ScxSched(IdleTracking):
         ctx = self.ctx
         if ctx:
             mask |= ctx[-1].mask
-        ctx.append(_Ctx(op, mask, (), cpu, ddsp))
+        ctx.append(_Ctx(op, mask, tuple(x.addr for x in tasks), cpu, ddsp))
         vm = self._vm
         if vm is not None:
             saved_cpu = vm.cpu
@@ -197,6 +197,10 @@ class ScxSched(IdleTracking):
         if self.flags & C.SCX_OPS_ENQ_LAST and "enqueue" not in self.ops:
             self.error(C.SCX_EXIT_ERROR, "SCX_OPS_ENQ_LAST requires ops.enqueue() to be implemented")
             return
+        from structops.kernel.subsys.sched_ext.cgroup import cgroup_init_all
+
+        if not cgroup_init_all(self):  # SX-T30
+            return
         for t in m.live_tasks():
             if not self.init_task(t, fork=False):
                 return
@@ -216,6 +220,7 @@ class ScxSched(IdleTracking):
         if "init_task" in self.ops:
             args = self.machine.scratch(16)
             args.buf[0] = int(fork)
+            struct.pack_into("<Q", args.buf, 8, getattr(t.cgroup, "addr", 0))  # args->cgroup
             ret = _s32(self.call("init_task", t.cpu, t.addr, args.addr, tasks=(t,)))
             if ret:
                 err = self.sanitize("init_task", ret)
@@ -254,6 +259,9 @@ class ScxSched(IdleTracking):
         if not self.exit.kind:
             self.exit = ExitInfo(C.SCX_EXIT_UNREG, 0, C.EXIT_REASONS[C.SCX_EXIT_UNREG], "")
         m = self.machine
+        from structops.kernel.subsys.sched_ext.cgroup import cgroup_exit_all
+
+        cgroup_exit_all(self)  # SX-R16 step 5
         for t in m.live_tasks():
             st: ScxTask | None = t.scx
             if st is None:
