@@ -220,6 +220,8 @@ class KernelTcpSock(TcpSock):
         """Forget what the kernel struct holds: the next sync rewrites every planned field
         (after writing the struct by other means than a program, e.g. through :meth:`view`)."""
         self._shadow[:] = [_UNSET] * len(self._shadow)
+        if self.sockopt is not None:
+            self.sockopt.invalidate()
 
     def view(self) -> StructView:
         """A BTF view of the kernel struct (``view().snd_cwnd``).

@@ -38,11 +38,13 @@ every ``sync_to_kernel``.  Any other socket address is plain kernel memory.
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
-from structops.kernel.tcp_bridge import KernelTcpSock, _locate
+from structops.kernel.tcp_bridge import KernelTcpSock, _layout, _locate
+from structops.kernel.tcp_bridge_ops import _Loc
 from structops.sim.sock import TcpSock
 from structops.uapi import ENOTSUPP
 
@@ -159,8 +161,23 @@ def _mem_write(kernel: EmulatedKernel, addr: int, path: str, value: int) -> None
     kernel.kmem.space.write(addr + loc.offset, unit)
 
 
+@functools.lru_cache(maxsize=1024)
+def _loc(tcp_sock: btflib.Struct, path: str) -> _Loc:
+    """:func:`_locate`, remembered (a BTF member walk per field and sync was the cost of apply)."""
+    return _locate(tcp_sock, path)
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_paths(tcp_sock: btflib.Struct) -> tuple[str, ...]:
+    """Extra fields sharing bytes with a unit the bridge syncs (``nonagle`` sits in the byte of
+    ``rate_app_limited``): rewriting that unit clears them, so every apply writes them."""
+    units = _layout(tcp_sock).units
+    locs = {path: _loc(tcp_sock, path) for path in _EXTRA_DEFAULTS}
+    return tuple(p for p, loc in locs.items() if any(u.overlaps(loc.offset, loc.size) for u in units))
+
+
 def _put(buf: bytearray | memoryview, base: int, tcp_sock: btflib.Struct, path: str, value: int) -> None:
-    loc = _locate(tcp_sock, path)
+    loc = _loc(tcp_sock, path)
     off = base + loc.offset
     if loc.bit_size:
         mask = ((1 << loc.bit_size) - 1) << loc.bit_offset
@@ -178,16 +195,30 @@ class SockoptExtras:
     simulator's fields only).
     """
 
-    __slots__ = ("tcp_sock", "values")
+    __slots__ = ("_shared", "_written", "tcp_sock", "values")
 
     def __init__(self, tcp_sock: btflib.Struct) -> None:
         self.tcp_sock = tcp_sock
         self.values: dict[str, int] = dict(_EXTRA_DEFAULTS)
+        self._written: dict[str, int] = {}  # path -> value last written into the struct
+        self._shared = _shared_paths(tcp_sock)
 
     def apply(self, buf: bytearray, base: int) -> None:
-        """Write every stored value into the ``struct tcp_sock`` at ``buf[base:]``."""
-        for path, value in self.values.items():
-            _put(buf, base, self.tcp_sock, path, value)
+        """Write the stored values into the ``struct tcp_sock`` at ``buf[base:]``: those not
+        written yet or changed since, and those sharing bytes with the bridge's units."""
+        values, written = self.values, self._written
+        if values != written:
+            for path, value in values.items():
+                if written.get(path) != value:
+                    _put(buf, base, self.tcp_sock, path, value)
+                    written[path] = value
+        for path in self._shared:
+            _put(buf, base, self.tcp_sock, path, values.get(path, _EXTRA_DEFAULTS[path]))
+
+    def invalidate(self) -> None:
+        """Forget what the struct holds (it was written by other means): the next
+        :meth:`apply` writes every value."""
+        self._written.clear()
 
 
 class _Sock:
