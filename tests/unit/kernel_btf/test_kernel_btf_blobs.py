@@ -311,8 +311,8 @@ def test_opaque_structs_hold_only_their_size(spec: btf.Spec) -> None:
     opaque = [
         t for t in spec.types[1:] if isinstance(t, btf.Struct) and [m.name for m in t.members] == ["__opaque"]
     ]
-    # bpf_iter_num / bpf_iter_scx_dsq: the kernel's own member is named __opaque
-    real_opaque = {"bpf_iter_num", "bpf_iter_scx_dsq"}
+    # iterators and graph roots/nodes: the kernel's own member is named __opaque
+    real_opaque = {"bpf_iter_num", "bpf_iter_scx_dsq", "bpf_rb_root", "bpf_rb_node"}
     stand_ins = {"hrtimer", "mutex", "request_sock_queue", "inet_cork_full", "bpf_map"}
     assert {t.name for t in opaque} - real_opaque == stand_ins
     names = {

@@ -208,3 +208,76 @@ def test_cgroup_tree_and_cgroup_kfuncs() -> None:
     assert [c.name for c in m.cgroups.pre_order()] == ["", "web"]
     assert [c.name for c in m.cgroups.post_order()] == ["web", ""]
     m.close()
+
+
+# -- verifier: referenced kptrs in map values ------------------------------------------------------
+class _FakeVerifier:
+    """What verifier/kptr.py uses of a Verifier: the kernel BTF, helper availability, ids."""
+
+    def __init__(self, spec: Any) -> None:
+        self.env = type("Env", (), {"spec": spec, "helper_proto": None})()
+        self._id = 0
+
+    def new_id(self) -> int:
+        self._id += 1
+        return self._id
+
+
+def _kptr_map() -> Any:
+    """A map whose value is ``struct { u64 a; struct bpf_cpumask __kptr *mask; }``."""
+    from structops import btf as btflib
+
+    u64 = btflib.Int("unsigned long long", 8)
+    fwd = btflib.Struct("bpf_cpumask", 0)
+    ptr = btflib.Pointer(btflib.TypeTag("kptr", fwd))
+    value = btflib.Struct("ctx", 16, (btflib.Member("a", u64, 0), btflib.Member("mask", ptr, 64)))
+    spec = type("S", (), {"type_by_id": staticmethod(lambda i: value)})()
+    return type("M", (), {"btf": type("B", (), {"spec": spec})(), "btf_value_type_id": 1, "value_size": 16})()
+
+
+def test_kptr_fields_loads_stores_and_xchg_follow_check_map_kptr_access() -> None:
+    """A load of the kptr is a maybe-NULL pointer of the kernel type; stores, partial or
+    misaligned accesses are refused; bpf_kptr_xchg needs the field's exact offset and a
+    referenced pointer of the type (or NULL), releases it and returns a new reference."""
+    from structops.verifier.env import Reject
+    from structops.verifier.kptr import call_kptr_xchg, kptr_fields, map_kptr_access
+    from structops.verifier.state import Frame, Reg, RegType, State, const
+
+    k = EmulatedKernel()
+    v = _FakeVerifier(k.vmlinux.spec)
+    m = _kptr_map()
+    assert kptr_fields(m) == {8: "bpf_cpumask"}
+    ptr = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m)
+    assert map_kptr_access(v, m, ptr, 0, 8, write=True) is None  # the plain u64
+    loaded = map_kptr_access(v, m, ptr, 8, 8, write=False)
+    assert loaded is not None and loaded.type == RegType.PTR_TO_BTF_ID and loaded.maybe_null
+    assert loaded.obj.name == "bpf_cpumask" and not loaded.ref_obj_id
+    for lo, size, write, msg in (
+        (8, 8, True, "store to referenced kptr disallowed"),
+        (8, 4, False, "kptr access size must be BPF_DW"),
+        (4, 8, False, "kptr access misaligned expected=8 off=4"),
+    ):
+        with pytest.raises(Reject, match=msg):
+            map_kptr_access(v, m, ptr, lo, size, write=write)
+
+    def state(r1: Reg, r2: Reg) -> State:
+        regs = [Reg(RegType.NOT_INIT)] * 11
+        regs[1], regs[2] = r1, r2
+        return State([Frame(regs, {})], {})
+
+    mask_t = k.vmlinux.spec.find("bpf_cpumask", type(loaded.obj))
+    owned = Reg(RegType.PTR_TO_BTF_ID, 0, 0, obj=mask_t, trusted=True, ref_obj_id=7, id=7)
+    st = state(Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, off=8, obj=m), owned)
+    st.refs[7] = 3
+    assert call_kptr_xchg(v, st, 10) == 11
+    r0 = st.cur.regs[0]
+    assert 7 not in st.refs and r0.ref_obj_id in st.refs and r0.maybe_null and r0.obj.name == "bpf_cpumask"
+    st = state(Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, off=8, obj=m), const(0))
+    call_kptr_xchg(v, st, 10)  # NULL: nothing released
+    for r1, r2, msg in (
+        (Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, off=0, obj=m), const(0), "off=0 doesn't point to kptr"),
+        (Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, off=8, obj=m), loaded, "must be referenced"),
+        (Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, off=8, obj=m), const(5), "expected=ptr_bpf_cpumask"),
+    ):
+        with pytest.raises(Reject, match=msg):
+            call_kptr_xchg(v, state(r1, r2), 10)

@@ -1338,6 +1338,15 @@ struct bpf_cpumask {
 	refcount_t usage;
 };
 
+/* BPF graph roots/nodes in map values and allocated objects (include/linux/bpf.h, uapi) */
+struct bpf_rb_root {
+	__u64 __opaque[2];
+} __aligned(8);
+
+struct bpf_rb_node {
+	__u64 __opaque[4];
+} __aligned(8);
+
 struct sched_ext_ops {
 	s32 (*select_cpu)(struct task_struct *, s32, u64);
 	void (*enqueue)(struct task_struct *, u64);
@@ -1507,3 +1516,10 @@ __stub u32 bpf_cpumask_any_and_distribute(const struct cpumask *src1, const stru
 /* cgroup kfuncs (kernel/bpf/helpers.c) */
 __stub struct cgroup *bpf_cgroup_ancestor(struct cgroup *cgrp, int level) { SCX_SINK(level); return cgrp; }
 __stub struct cgroup *bpf_cgroup_from_id(u64 cgid) { SCX_SINK(cgid); return 0; }
+
+/* allocated objects and rbtrees (kernel/bpf/helpers.c); declared so a load names them */
+__stub void *bpf_obj_new_impl(u64 local_type_id__k, void *meta__ign) { SCX_SINK(local_type_id__k); return meta__ign; }
+__stub void bpf_obj_drop_impl(void *p__alloc, void *meta__ign) { SCX_SINK(p__alloc); SCX_SINK(meta__ign); }
+__stub int bpf_rbtree_add_impl(struct bpf_rb_root *root, struct bpf_rb_node *node, bool (*less)(struct bpf_rb_node *, const struct bpf_rb_node *), void *meta__ign, u64 off) { SCX_SINK(root); SCX_SINK(node); SCX_SINK(less); SCX_SINK(meta__ign); return (int)off; }
+__stub struct bpf_rb_node *bpf_rbtree_first(struct bpf_rb_root *root) { SCX_SINK(root); return 0; }
+__stub struct bpf_rb_node *bpf_rbtree_remove(struct bpf_rb_root *root, struct bpf_rb_node *node) { SCX_SINK(root); return node; }

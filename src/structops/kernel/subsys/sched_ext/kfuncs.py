@@ -352,7 +352,7 @@ def sched_ext_kfuncs(kernel: EmulatedKernel, state: ScxState) -> list[KfuncDef]:
     @kf("scx_bpf_now")
     def now(*_: int) -> int:
         m = state.machine
-        return m.now if m is not None else 0
+        return m.now + m.boot_ns if m is not None else 0  # the rq clock: time since boot (SX-K29)
 
     kf("scx_bpf_cpuperf_cap")(lambda *_: C.SCX_CPUPERF_ONE)
     kf("scx_bpf_cpuperf_cur")(lambda *_: C.SCX_CPUPERF_ONE)
@@ -482,7 +482,11 @@ def sched_ext_kfuncs(kernel: EmulatedKernel, state: ScxState) -> list[KfuncDef]:
 
 
 #: Kfuncs Linux 6.18 offers schedulers that this kernel does not run (PROG_LOAD names them).
-UNIMPLEMENTED = frozenset({"scx_bpf_task_cgroup", "scx_bpf_cpu_rq"})
+UNIMPLEMENTED = frozenset(
+    {"scx_bpf_cpu_rq"}
+    # allocated objects and rbtrees (scx_flatcg): need the verifier's graph-object rules
+    | {"bpf_obj_new_impl", "bpf_obj_drop_impl", "bpf_rbtree_add_impl", "bpf_rbtree_first", "bpf_rbtree_remove"}
+)
 
 
 _ACQ, _REL, _NULL, _TRUSTED, _SLEEP, _RCU = 1, 2, 4, 16, 32, 128
