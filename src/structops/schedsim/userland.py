@@ -75,6 +75,7 @@ class UserlandHalf:
     nr_failed: int = 0
     passes: int = 0
     _seq: int = 0
+    _published: dict[str, int] = field(default_factory=dict)
 
     def prepare(self, machine: Machine) -> Task:
         """Before load: create the scheduler process's task and name it in ``usersched_pid``."""
@@ -112,8 +113,14 @@ class UserlandHalf:
                 break
             pid, _, runtime, weight = _ENQUEUED.unpack_from(out)
             self._enqueue(pid, runtime, weight)
-        self.coll.set_global("nr_queued", 0)
-        self.coll.set_global("nr_scheduled", len(self.queue))
+        self._publish("nr_queued", 0)
+        self._publish("nr_scheduled", len(self.queue))
+
+    def _publish(self, name: str, value: int) -> None:
+        """``skel->bss->name = value`` (only user space writes these two: skip unchanged ones)."""
+        if self._published.get(name) != value:
+            self.coll.set_global(name, value)
+            self._published[name] = value
 
     def _enqueue(self, pid: int, runtime: int, weight: int) -> None:
         e = self.entries.setdefault(pid, _Entry(pid))
@@ -140,4 +147,4 @@ class UserlandHalf:
                 self.queue.insert(0, (vr, seq, pid))
                 break
             self.nr_dispatches += 1
-        self.coll.set_global("nr_scheduled", len(self.queue))
+        self._publish("nr_scheduled", len(self.queue))
