@@ -5,18 +5,37 @@ The reference scenario of docs/tcp-sim.md: 100 bulk flows with native Reno share
 delayed ACKs, 100 ms trace sampling.  Prints one line per scenario.
 
     python benchmarks/tcp_sim.py [--seconds 10] [--flows 100] [--cc reno|cubic]
+
+With ``--baseline REV`` it compares against the simulator of git revision ``REV``
+(e.g. ``4e77e1d^``, the tree before the fidelity work of issue 15) in the same run: the
+revision's ``src`` is exported to a temporary directory (``git archive``, nothing in the
+working tree changes) and both trees run the same native scenario in fresh
+subprocesses, alternating ``--rounds`` times; each subprocess runs it ``--repeat`` times
+and reports the least process time (CPU seconds, steadier than wall time on a shared
+machine).  Prints the minimum per tree, events, simulated s per CPU s and the ratio
+current / baseline (below 1: the current tree is faster).
+
+    python benchmarks/tcp_sim.py --baseline 4e77e1d^ --seconds 2
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from structops.sim import LinkConfig, SimConfig, Simulator, cubic
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def run(flows: int, seconds: float, cc: str, trace_ops: bool) -> dict[str, float]:
-    """Run one scenario and return its measurements."""
+
+def build(flows: int, cc: str, trace_ops: bool) -> Simulator:
+    """The reference scenario, ready to run."""
     link = LinkConfig(bandwidth_bps=100_000_000, buffer_pkts=167)
     sim = Simulator(SimConfig(link=link, sample_interval_us=100_000, trace_ops=trace_ops))
     if cc != "reno":
@@ -24,6 +43,12 @@ def run(flows: int, seconds: float, cc: str, trace_ops: bool) -> dict[str, float
         sim.set_default_cc(cc)
     for i in range(flows):
         sim.add_flow(base_rtt_us=20_000, start_us=i * 100)
+    return sim
+
+
+def run(flows: int, seconds: float, cc: str, trace_ops: bool) -> dict[str, float]:
+    """Run one scenario and return its measurements."""
+    sim = build(flows, cc, trace_ops)
     t0 = time.perf_counter()
     sim.run(int(seconds * 1_000_000))
     wall = time.perf_counter() - t0
@@ -38,13 +63,70 @@ def run(flows: int, seconds: float, cc: str, trace_ops: bool) -> dict[str, float
     }
 
 
+def child(flows: int, seconds: float, cc: str, repeat: int) -> None:
+    """Subprocess side of ``--baseline``: the least process time of ``repeat`` runs as JSON.
+
+    Only the simulator's public API is used, so a baseline tree runs this same code."""
+    best = float("inf")
+    events = 0
+    for _ in range(repeat):
+        sim = build(flows, cc, False)
+        c0 = time.process_time()
+        sim.run(int(seconds * 1_000_000))
+        best = min(best, time.process_time() - c0)
+        events = sim.events
+    print(json.dumps({"cpu_s": best, "events": events}))
+
+
+def export(rev: str, dest: Path) -> Path:
+    """``git archive`` the ``src`` tree of ``rev`` into ``dest``; returns its src path."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "src"], capture_output=True, check=False)
+    if archive.returncode:
+        raise SystemExit(f"tcp_sim: git archive {rev!r} failed: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest / "src"
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Alternate the baseline revision and this tree in subprocesses; print both and the ratio."""
+    with tempfile.TemporaryDirectory(prefix="tcp_sim_base_") as tmp:
+        trees = {f"baseline {args.baseline}": export(args.baseline, Path(tmp)), "current": ROOT / "src"}
+        best: dict[str, dict[str, float]] = {}
+        for _ in range(args.rounds):
+            for name, src in trees.items():
+                env = dict(os.environ, PYTHONPATH=str(src))
+                cmd = [sys.executable, __file__, "--child", "--flows", str(args.flows)]
+                cmd += ["--seconds", str(args.seconds), "--cc", args.cc, "--repeat", str(args.repeat)]
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+                got = json.loads(out.strip().splitlines()[-1])
+                if name not in best or got["cpu_s"] < best[name]["cpu_s"]:
+                    best[name] = got
+    base = best[next(iter(trees))]["cpu_s"]
+    print(f"{args.flows} flows native {args.cc} 100Mbit/s 20ms, {args.seconds:g} s simulated, least process time:")
+    for name, got in best.items():
+        print(
+            f"  {name:>22}: {got['cpu_s']:.3f} s, {args.seconds / got['cpu_s']:.2f} sim s/cpu s, "
+            f"{got['events']:,} events, ratio {got['cpu_s'] / base:.3f}"
+        )
+
+
 def main() -> None:
     """Parse arguments and print the measurements."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--flows", type=int, default=100)
     ap.add_argument("--cc", default="reno", choices=["reno", "cubic"])
+    ap.add_argument("--baseline", metavar="REV", help="compare with git revision REV's simulator in this run")
+    ap.add_argument("--rounds", type=int, default=3, help="alternations of baseline and current (--baseline)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per subprocess, the least time counts (--baseline)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args.flows, args.seconds, args.cc, args.repeat)
+        return
+    if args.baseline:
+        compare(args)
+        return
     for trace_ops in (False, True):
         r = run(args.flows, args.seconds, args.cc, trace_ops)
         print(

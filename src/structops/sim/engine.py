@@ -262,40 +262,36 @@ class Simulator:
         pop = heapq.heappop
         n = 0
         while heap and heap[0][0] <= until:
-            ev = pop(heap)
-            self.now = ev[0]
-            kind = ev[2]
+            self.now, _, kind, f, a, b, c, d, e = pop(heap)
             n += 1
             if kind == EV_ACK:
-                f = ev[3]
                 f.acks_pending -= 1
-                f.on_ack(ev[4], ev[5], ev[6], ev[7], ev[8])
+                f.on_ack(a, b, c, d, e)
                 if f.rto_event_ns < 0 and f.rto_deadline_ns >= 0:
                     f.timer_after_ack()
             elif kind == EV_DATA:
-                f = ev[3]
                 f.data_pending -= 1
                 rcv = f.rcv
                 if rcv is not None:
-                    rcv.on_data(ev[4], ev[5], ev[6], ev[7], ev[8])
+                    rcv.on_data(a, b, c, d, e)
                 if f.rto_event_ns < 0 and f.rto_deadline_ns >= 0:
                     f.timer_after_ack()
             elif kind == EV_RTO:
-                ev[3].on_rto_event()
+                f.on_rto_event()
             elif kind == EV_DELACK:
-                rcv = ev[3].rcv
+                rcv = f.rcv
                 if rcv is not None:
-                    rcv.on_delack(ev[4])
+                    rcv.on_delack(a)
             elif kind == EV_PACE:
-                ev[3].on_pace()
+                f.on_pace()
             elif kind == EV_START:
-                self._start(ev[3])
+                self._start(f)
             elif kind == EV_WRITE:
-                ev[3].app_write(ev[4])
+                f.app_write(a)
             elif kind == EV_CALL:
-                ev[3](self)
+                f(self)
             elif kind == EV_REO:
-                ev[3].on_reo_timer()
+                f.on_reo_timer()
             else:
                 self._sample()
         self.events += n

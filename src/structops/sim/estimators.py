@@ -25,6 +25,8 @@ from structops.sim.tcp_cong import minmax_running_min
 class Estimators(FlowBase):
     """RTT and delivery-rate estimation mixed into :class:`~structops.sim.flow.TcpFlow`."""
 
+    __slots__ = ()
+
     def _rate_check_app_limited(self) -> None:
         """``tcp_rate_check_app_limited()``: mark a bubble when nothing is queued."""
         tp = self.tp
@@ -38,7 +40,7 @@ class Estimators(FlowBase):
             return
         tp = self.tp
         tx = seg.tx_us
-        end_seq = self._seq(i + 1)
+        end_seq = (self.isn + (i + 1) * self.mss) & U32
         if (
             not rs.prior_delivered
             or tx > tp.first_tx_mstamp
@@ -67,14 +69,15 @@ class Estimators(FlowBase):
         rs.rtt_us = ca_rtt
         if seq_rtt < 0:
             return
-        wlen = TCP_MIN_RTT_WLEN_S * self.sim.config.hz
-        minmax_running_min(tp.rtt_min, wlen, self._jiffies(), ca_rtt or 1)
+        hz = self.hz
+        minmax_running_min(tp.rtt_min, TCP_MIN_RTT_WLEN_S * hz, self.sim.now * hz // 1_000_000_000, ca_rtt or 1)
         self._rtt_estimator(seq_rtt)
         self.rtt_sum += seq_rtt
         self.rtt_cnt += 1
         # tcp_set_rto + tcp_bound_rto
-        self.rto_us = min((tp.srtt_us >> 3) + tp.rttvar_us, TCP_RTO_MAX_US)
-        tp.icsk_rto = self.rto_us * self.sim.config.hz // 1_000_000
+        rto = (tp.srtt_us >> 3) + tp.rttvar_us
+        self.rto_us = rto if rto < TCP_RTO_MAX_US else TCP_RTO_MAX_US
+        tp.icsk_rto = self.rto_us * hz // 1_000_000
         tp.icsk_backoff = 0
 
     def _rtt_estimator(self, m: int) -> None:
@@ -109,7 +112,7 @@ class Estimators(FlowBase):
             tp.mdev_max_us = tp.rttvar_us
             self.rtt_seq_i = self.nxt
             tp.rtt_seq = tp.snd_nxt
-        tp.srtt_us = max(1, srtt) & U32
+        tp.srtt_us = (srtt if srtt > 1 else 1) & U32
 
     def _rate_gen(self, delivered: int, lost: int, is_sack_reneg: int, rs: RateSample) -> None:
         """``tcp_rate_gen()``: finish the delivery-rate sample of this ACK."""
@@ -128,7 +131,7 @@ class Estimators(FlowBase):
         rs.delivered_ce = (tp.delivered_ce - rs.prior_delivered_ce) & 0xFFFFF
         snd_us = rs.interval_us
         ack_us = tp.tcp_mstamp - rs.prior_mstamp
-        rs.interval_us = max(snd_us, ack_us)
+        rs.interval_us = snd_us if snd_us > ack_us else ack_us
         rs.snd_interval_us = snd_us & U32
         rs.rcv_interval_us = ack_us & U32
         if rs.interval_us < tp.rtt_min[1]:
@@ -147,10 +150,12 @@ class Estimators(FlowBase):
             rate *= TCP_PACING_SS_RATIO
         else:
             rate *= TCP_PACING_CA_RATIO
-        rate *= max(tp.snd_cwnd, tp.packets_out)
+        cwnd = tp.snd_cwnd
+        rate *= cwnd if cwnd > tp.packets_out else tp.packets_out
         if tp.srtt_us:
             rate //= tp.srtt_us
-        tp.sk_pacing_rate = min(rate, tp.sk_max_pacing_rate) & U64
+        cap = tp.sk_max_pacing_rate
+        tp.sk_pacing_rate = (rate if rate < cap else cap) & U64
 
 
 __all__ = ["Estimators"]

@@ -78,6 +78,8 @@ from structops.sim.tcp_cong import minmax_running_min
 class TcpFlow(Output, Estimators):
     """One connection: a sender :class:`TcpSock` (``tp``), its receiver and stats."""
 
+    __slots__ = ()
+
     def open(self, ops: TcpCongestionOps) -> None:
         """Become established: ``tcp_init_transfer()`` then ``tcp_init_congestion_control()``
         on each socket.  ``ops`` is the client socket's CC (its connect-time choice); an
@@ -228,10 +230,13 @@ class TcpFlow(Output, Estimators):
         if self.closed:
             return
         tp = self.tp
-        tp.tcp_mstamp_refresh(self.sim.now)
+        now = self.sim.now
+        tp.tcp_clock_cache = now  # tcp_mstamp_refresh
+        tp.tcp_mstamp = now // 1000
         prior_una = self.una
         if ack_i < prior_una or ack_i > self.nxt:
             return
+        ops = tp.icsk_ca_ops
         flag = FLAG_SLOWPATH if (sack_i >= 0 or dsack_i >= 0 or ece) else 0
         rs = RateSample()
         is_sack_reneg = tp.is_sack_reneg
@@ -259,16 +264,18 @@ class TcpFlow(Output, Estimators):
                 if flag & FLAG_ECE:
                     tp.delivered_ce += sack_state[2]
         self.una = ack_i
-        tp.snd_una = self._seq(ack_i)
+        tp.snd_una = (self.isn + ack_i * self.mss) & U32
         rexmit = REXMIT_NONE
         if not prior_packets:
-            self._in_ack_event(flag)
+            if ops.in_ack_event is not None:
+                self._in_ack_event(flag)
             if flag & FLAG_DSACKING_ACK:
                 flag, rexmit = self._fastretrans_alert(prior_una, 0, flag)
             self._finish_ack(rexmit)
             return
         flag |= self._clean_rtx_queue(prior_una, ack_i, sack_state, rs, flag)
-        self._in_ack_event(flag)
+        if ops.in_ack_event is not None:
+            self._in_ack_event(flag)
         if not flag & FLAG_NOT_DUP or flag & FLAG_CA_ALERT or tp.icsk_ca_state != TCP_CA_Open:
             num_dupack = 0
             if not flag & (FLAG_SND_UNA_ADVANCED | FLAG_NOT_DUP | FLAG_DSACKING_ACK):
@@ -276,8 +283,8 @@ class TcpFlow(Output, Estimators):
             flag, rexmit = self._fastretrans_alert(prior_una, num_dupack, flag)
         if tp.tlp_high_seq:
             self._process_tlp_ack(ack_i, flag)
-        if flag & FLAG_SET_XMIT_TIMER:
-            self._set_xmit_timer()
+        if flag & FLAG_SET_XMIT_TIMER and not self._schedule_loss_probe(True):  # tcp_set_xmit_timer
+            self._rearm_rto()
         delivered = (tp.delivered - prior_delivered) & U32
         lost = (tp.lost - prior_lost) & U32
         self._rate_gen(delivered, lost, is_sack_reneg, rs)
@@ -381,6 +388,7 @@ class TcpFlow(Output, Estimators):
         q = self.q
         base = self.qbase
         scan_i = self.scan_i
+        high_i = self.high_i
         track = self.rack and bool(tp.sacked_out or tp.retrans_out or tp.lost_out)
         for i in range(prior_una, ack_i):
             seg = q[i - base]
@@ -393,7 +401,7 @@ class TcpFlow(Output, Estimators):
                 last_ackt = seg.tx_us or 1
                 if not first_ackt:
                     first_ackt = last_ackt
-                if i < self.high_i:
+                if i < high_i:
                     flag |= FLAG_ORIG_SACK_ACKED
             if s & TCPCB_SACKED_ACKED:
                 tp.sacked_out -= 1
@@ -406,7 +414,8 @@ class TcpFlow(Output, Estimators):
             if s & TCPCB_LOST:
                 tp.lost_out -= 1
             pkts_acked += 1
-            self._rate_skb_delivered(i, seg, rs)
+            if seg.dlv_mstamp:
+                self._rate_skb_delivered(i, seg, rs)
         if delivered_now:
             tp.delivered += delivered_now
             if ece_ack:
@@ -457,7 +466,7 @@ class TcpFlow(Output, Estimators):
                 may_raise = flag & FLAG_FORWARD_PROGRESS
             if may_raise:
                 self.call_op(tp, "cong_avoid", ack, acked_sacked)
-                tp.snd_cwnd_stamp = self._jiffies()
+                tp.snd_cwnd_stamp = (self.sim.now * self.hz // 1_000_000_000) & U32
         self._update_pacing_rate()
 
 

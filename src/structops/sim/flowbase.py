@@ -39,20 +39,90 @@ class Seg:
 
     __slots__ = ("app_limited", "dlv", "dlv_ce", "dlv_mstamp", "first_tx", "retx_nxt", "sacked", "tx_ns", "tx_us")
 
+    # The send stamps are set when the segment is sent, right after it is made
+    # (Output._transmit): one pass over the slots instead of two.
+    tx_us: int
+    tx_ns: int  # the last send in ns: RACK's send order (skb_mstamp_ns)
+    first_tx: int
+    dlv: int
+    dlv_mstamp: int
+    dlv_ce: int
+    app_limited: bool
+
     def __init__(self) -> None:
-        self.tx_us = 0
-        self.tx_ns = 0  # the last send in ns: RACK's send order (skb_mstamp_ns)
         self.sacked = 0
-        self.first_tx = 0
-        self.dlv = 0
-        self.dlv_mstamp = 0
-        self.dlv_ce = 0
-        self.app_limited = False
         self.retx_nxt = 0
 
 
 class FlowBase:
     """State and shared helpers of :class:`~structops.sim.flow.TcpFlow`."""
+
+    __slots__ = (
+        "ack_due_ns",
+        "acks_pending",
+        "base_rtt_us",
+        "closed",
+        "cwnd_usage_i",
+        "data_due_ns",
+        "data_pending",
+        "direction",
+        "drop_plan",
+        "drops",
+        "ecn_wanted",
+        "end",
+        "end_us",
+        "flow_id",
+        "fwd_delay_ns",
+        "high_i",
+        "highest_sack_i",
+        "hz",
+        "isn",
+        "last_ack_ns",
+        "last_data_ns",
+        "link",
+        "listener",
+        "mss",
+        "next_tx_ns",
+        "nxt",
+        "oplog",
+        "ops",
+        "pace_event_ns",
+        "peer",
+        "pending_writes",
+        "probe_armed",
+        "q",
+        "qbase",
+        "rack",
+        "rack_advanced",
+        "rack_end_i",
+        "rack_mstamp",
+        "rack_rtt_us",
+        "rcv",
+        "reo_event_ns",
+        "retx_fifo",
+        "rev_delay_ns",
+        "rto_count",
+        "rto_deadline_ns",
+        "rto_event_ns",
+        "rto_us",
+        "rtt_cnt",
+        "rtt_seq_i",
+        "rtt_sum",
+        "rtx_i",
+        "sacked_below",
+        "scan_i",
+        "sim",
+        "size_bytes",
+        "start_us",
+        "tlp",
+        "tlp_high_i",
+        "tlp_retrans",
+        "total_bytes",
+        "tp",
+        "trace",
+        "una",
+        "undo_i",
+    )
 
     def __init__(
         self,
@@ -167,9 +237,10 @@ class FlowBase:
             self.oplog.append((self.sim.now // 1000, sk.sim_role, name, args))
         if sk.NEEDS_SYNC:
             sk.sync_to_kernel()
-        ret = fn(sk, *args)
-        if sk.NEEDS_SYNC:
+            ret = fn(sk, *args)
             sk.sync_from_kernel()
+        else:
+            ret = fn(sk, *args)
         sk.truncate_writable()
         return ret
 

@@ -40,6 +40,8 @@ from structops.sim.tcp_cong import tcp_current_ssthresh, tcp_is_cwnd_limited
 class Output(Recovery):
     """Transmit path and RTO timer of :class:`~structops.sim.flow.TcpFlow`."""
 
+    __slots__ = ()
+
     def _cwnd_restart(self, delta: int) -> None:
         """``tcp_cwnd_restart()``: decay cwnd after an idle period of ``delta`` jiffies."""
         tp = self.tp
@@ -59,12 +61,13 @@ class Output(Recovery):
     def _transmit(self, i: int, seg: Seg, retrans: bool) -> None:
         """``__tcp_transmit_skb()``: rate stamps, TX_START, pacing, hand to the link."""
         tp = self.tp
-        now_us = self.sim.now // 1000
+        now = self.sim.now
+        now_us = now // 1000
         if not tp.packets_out:
             tp.first_tx_mstamp = now_us
             tp.delivered_mstamp = now_us
         seg.tx_us = now_us
-        seg.tx_ns = self.sim.now
+        seg.tx_ns = now
         seg.first_tx = tp.first_tx_mstamp
         seg.dlv_mstamp = tp.delivered_mstamp
         seg.dlv = tp.delivered
@@ -73,7 +76,7 @@ class Output(Recovery):
         # tcp_event_data_sent
         if tp.packets_out - (tp.sacked_out + tp.lost_out) + tp.retrans_out == 0:
             self._ca_event(CA_EVENT_TX_START)
-        tp.lsndtime = self._jiffies()
+        tp.lsndtime = (now * self.hz // 1_000_000_000) & U32
         tp.segs_out += 1
         tp.data_segs_out += 1
         tp.bytes_sent += self.mss
@@ -85,8 +88,7 @@ class Output(Recovery):
         if tp.sk_pacing_status != SK_PACING_NONE:
             rate = tp.sk_pacing_rate
             if rate and rate != U64 and tp.data_segs_out >= 10:
-                now_ns = self.sim.now
-                self.next_tx_ns = max(self.next_tx_ns, now_ns) + self.mss * 1_000_000_000 // rate
+                self.next_tx_ns = max(self.next_tx_ns, now) + self.mss * 1_000_000_000 // rate
         self.sim.transmit(self, i, now_us, cwr, ect)
 
     def _retransmit(self, i: int, seg: Seg) -> None:
@@ -119,7 +121,7 @@ class Output(Recovery):
     def xmit_retransmit_queue(self) -> None:
         """``tcp_xmit_retransmit_queue()``: resend segments marked lost, cwnd permitting."""
         tp = self.tp
-        i = max(self.rtx_i, self.una)
+        i = self.rtx_i if self.rtx_i > self.una else self.una
         q = self.q
         base = self.qbase
         while i < self.nxt and tp.retrans_out < tp.lost_out:
@@ -144,18 +146,19 @@ class Output(Recovery):
             return
         tp = self.tp
         sent = 0
+        q = self.q
         while self.nxt < self.end:
-            if self._pacing_blocked():
+            if tp.sk_pacing_status != SK_PACING_NONE and self._pacing_blocked():
                 break
             if tp.packets_out - (tp.sacked_out + tp.lost_out) + tp.retrans_out >= tp.snd_cwnd:
                 break
             i = self.nxt
             seg = Seg()
-            self.q.append(seg)
+            q.append(seg)
             self._transmit(i, seg, False)
             prior_packets = tp.packets_out
             self.nxt = i + 1
-            tp.snd_nxt = self._seq(self.nxt)
+            tp.snd_nxt = (self.isn + (i + 1) * self.mss) & U32
             tp.packets_out += 1
             if not prior_packets:
                 self._rearm_rto()
@@ -182,7 +185,7 @@ class Output(Recovery):
             tp.cwnd_usage_seq = tp.snd_nxt
         if tcp_is_cwnd_limited(tp):
             tp.snd_cwnd_used = 0
-            tp.snd_cwnd_stamp = self._jiffies()
+            tp.snd_cwnd_stamp = (self.sim.now * self.hz // 1_000_000_000) & U32
         else:
             if tp.packets_out > tp.snd_cwnd_used:
                 tp.snd_cwnd_used = tp.packets_out
@@ -247,11 +250,6 @@ class Output(Recovery):
         self.rto_event_ns = deadline
         self.sim.schedule_rto(self, deadline)
 
-    def _set_xmit_timer(self) -> None:
-        """``tcp_set_xmit_timer()``: a loss probe if one may be sent, else the RTO."""
-        if not self._schedule_loss_probe(True):
-            self._rearm_rto()
-
     def _schedule_loss_probe(self, advancing_rto: bool) -> bool:
         """``tcp_schedule_loss_probe()``: PTO = 2 srtt (+ 200 ms with one segment out,
         else + 2 jiffies), never past the RTO; only in Open or CWR."""
@@ -267,9 +265,11 @@ class Output(Recovery):
         if advancing_rto:
             rto_delta_us = self.rto_us
         else:
-            rto_delta_us = self._seg(self.una).tx_us + self.rto_us - tp.tcp_mstamp
+            rto_delta_us = self.q[self.una - self.qbase].tx_us + self.rto_us - tp.tcp_mstamp
         if rto_delta_us > 0:
-            pto_j = min(pto_j, -(-rto_delta_us * hz // 1_000_000))
+            rto_j = -(-rto_delta_us * hz // 1_000_000)
+            if rto_j < pto_j:
+                pto_j = rto_j
         self.probe_armed = True
         self._arm_timer(self.sim.now + pto_j * 1_000_000_000 // hz)
         return True

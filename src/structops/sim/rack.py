@@ -28,6 +28,8 @@ from structops.sim.flowbase import (
 class Rack(FlowBase):
     """RACK state and loss marking of one connection."""
 
+    __slots__ = ()
+
     def _rack_advance(self, i: int, seg: Seg, sacked: int) -> None:
         """``tcp_rack_advance``: segment ``i`` (state bits before delivery) was delivered."""
         tp = self.tp
@@ -50,7 +52,9 @@ class Rack(FlowBase):
         tp = self.tp
         if tp.icsk_ca_state >= TCP_CA_Recovery or tp.sacked_out >= tp.reordering:
             return 0
-        return min(tp.rtt_min[1] >> 2, tp.srtt_us >> 3)
+        wnd = tp.rtt_min[1] >> 2
+        srtt = tp.srtt_us >> 3
+        return wnd if wnd < srtt else srtt
 
     def _rack_detect_loss(self) -> int:
         """``tcp_rack_detect_loss``: mark what is old enough; the longest wait left (us)."""

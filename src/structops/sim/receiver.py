@@ -49,7 +49,9 @@ class TcpReceiver:
         "_delack_gen",
         "ato",
         "ato_min",
+        "delayed_ack",
         "flow",
+        "hz",
         "lrcvtime",
         "ooo",
         "pending",
@@ -73,7 +75,8 @@ class TcpReceiver:
         self._delack_gen = 0
         self._delack_armed = False
         self.wants_ce_events = wants_ce_events
-        hz = flow.sim.config.hz
+        hz = self.hz = flow.sim.config.hz
+        self.delayed_ack = flow.sim.config.delayed_ack
         self.ato = 0  # icsk_ack.ato in jiffies; 0 = no data seen yet
         self.ato_min = max(1, flow.sim.config.delack_us * hz // 1_000_000)  # TCP_ATO_MIN
         self.lrcvtime = 0
@@ -89,7 +92,9 @@ class TcpReceiver:
         """A data segment ``idx`` arrived (tcp_rcv_established / tcp_data_queue)."""
         sk = self.sk
         flow = self.flow
-        sk.tcp_mstamp_refresh(flow.sim.now)
+        now = flow.sim.now
+        sk.tcp_clock_cache = now  # tcp_mstamp_refresh
+        sk.tcp_mstamp = now // 1000
         if idx < self.rcv_nxt_i or idx in self.ooo:
             # Duplicate: D-SACK it at once (tcp_dsack_set + quick ACK).
             self.send_ack(-1, idx)
@@ -119,12 +124,12 @@ class TcpReceiver:
             sk.rcv_nxt = (flow.isn + nxt * flow.mss) & U32
             self.ts_recent = tsval
             self.pending += 1
-            self._event_data_recv()
+            self._event_data_recv(now * self.hz // 1_000_000_000)
             if (
                 filled
-                or self.ooo
+                or ooo
                 or self.quick
-                or not flow.sim.config.delayed_ack
+                or not self.delayed_ack
                 or self.pending >= 2
                 or sk.icsk_ack_pending & ICSK_ACK_NOW
             ):
@@ -144,9 +149,9 @@ class TcpReceiver:
         if self.quick < TCP_MAX_QUICKACKS:
             self.quick = TCP_MAX_QUICKACKS
 
-    def _event_data_recv(self) -> None:
-        """``tcp_event_data_recv``: quick-ACK mode at start and after idle; adapt ``ato``."""
-        now = self._jiffies()
+    def _event_data_recv(self, now: int) -> None:
+        """``tcp_event_data_recv`` at jiffies ``now``: quick-ACK mode at start and after
+        idle; adapt ``ato``."""
         if not self.ato:
             self._incr_quickack()
             self.ato = self.ato_min
@@ -155,7 +160,8 @@ class TcpReceiver:
             if m <= self.ato_min // 2:
                 self.ato = (self.ato >> 1) + self.ato_min // 2
             elif m < self.ato:
-                self.ato = min((self.ato >> 1) + m, self.rto_j)
+                ato = (self.ato >> 1) + m
+                self.ato = ato if ato < self.rto_j else self.rto_j
             elif m > self.rto_j:
                 self._incr_quickack()  # the sender failed to restart its window: ACK quickly
         self.lrcvtime = now
@@ -164,9 +170,12 @@ class TcpReceiver:
         """``tcp_send_delayed_ack``: arm the timer ``ato`` jiffies out (capped by the RTT)."""
         ato = self.ato
         if ato > self.ato_min:
-            max_ato = max(1, self.flow.sim.config.hz // 2)
-            max_ato = min(max_ato, max(self.srtt_j, self.ato_min))
-            ato = min(ato, max_ato)
+            max_ato = self.hz // 2 or 1
+            rtt_cap = self.srtt_j if self.srtt_j > self.ato_min else self.ato_min
+            if rtt_cap < max_ato:
+                max_ato = rtt_cap
+            if max_ato < ato:
+                ato = max_ato
         sim = self.flow.sim
         hz = sim.config.hz
         expires = -(-(self._jiffies() + ato) * 1_000_000_000 // hz)

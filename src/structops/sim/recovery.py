@@ -42,6 +42,8 @@ from structops.sim.tcp_cong import tcp_current_ssthresh
 class Recovery(Rack):
     """The CA state machine mixed into :class:`~structops.sim.flow.TcpFlow`."""
 
+    __slots__ = ()
+
     def _enter_loss(self) -> None:
         """``tcp_enter_loss()`` after ``tcp_timeout_mark_lost()``."""
         tp = self.tp
@@ -104,11 +106,16 @@ class Recovery(Rack):
             dividend = tp.snd_ssthresh * tp.prr_delivered + tp.prior_cwnd - 1
             sndcnt = dividend // tp.prior_cwnd - tp.prr_out
         else:
-            sndcnt = max(tp.prr_delivered - tp.prr_out, newly_acked_sacked)
+            sndcnt = tp.prr_delivered - tp.prr_out
+            if sndcnt < newly_acked_sacked:
+                sndcnt = newly_acked_sacked
             if flag & FLAG_SND_UNA_ADVANCED and not newly_lost:
                 sndcnt += 1
-            sndcnt = min(delta, sndcnt)
-        sndcnt = max(sndcnt, 0 if tp.prr_out else 1)
+            if delta < sndcnt:
+                sndcnt = delta
+        floor = 0 if tp.prr_out else 1
+        if sndcnt < floor:
+            sndcnt = floor
         tp.snd_cwnd = (inflight + sndcnt) & U32
 
     def _init_undo(self) -> None:

@@ -50,8 +50,9 @@ def tcp_is_cwnd_limited(sk: TcpSock) -> bool:
     """
     if sk.is_cwnd_limited:
         return True
-    if tcp_in_slow_start(sk):
-        return sk.snd_cwnd < 2 * sk.max_packets_out
+    cwnd = sk.snd_cwnd
+    if cwnd < sk.snd_ssthresh:  # tcp_in_slow_start
+        return cwnd < 2 * sk.max_packets_out
     return False
 
 
@@ -74,9 +75,12 @@ def tcp_slow_start(tp: TcpSock, acked: int) -> int:
     Returns the part of ``acked`` left over once cwnd reached ssthresh (u32).
     """
     acked &= U32
-    cwnd = min((tp.snd_cwnd + acked) & U32, tp.snd_ssthresh)
+    cwnd = (tp.snd_cwnd + acked) & U32
+    if tp.snd_ssthresh < cwnd:
+        cwnd = tp.snd_ssthresh
     acked = (acked - ((cwnd - tp.snd_cwnd) & U32)) & U32
-    tp.snd_cwnd = min(cwnd, tp.snd_cwnd_clamp) & U32
+    clamp = tp.snd_cwnd_clamp
+    tp.snd_cwnd = (cwnd if cwnd < clamp else clamp) & U32
     return acked
 
 
@@ -96,7 +100,8 @@ def tcp_cong_avoid_ai(tp: TcpSock, w: int, acked: int) -> None:
         delta = tp.snd_cwnd_cnt // w
         tp.snd_cwnd_cnt = (tp.snd_cwnd_cnt - delta * w) & U32
         tp.snd_cwnd = (tp.snd_cwnd + delta) & U32
-    tp.snd_cwnd = min(tp.snd_cwnd, tp.snd_cwnd_clamp)
+    if tp.snd_cwnd_clamp < tp.snd_cwnd:
+        tp.snd_cwnd = tp.snd_cwnd_clamp
 
 
 def tcp_reno_cong_avoid(sk: TcpSock, ack: int, acked: int) -> None:
@@ -115,7 +120,7 @@ def cong_avoid_acked(sk: TcpSock, acked: int) -> int | None:
     congestion avoidance (after :func:`tcp_slow_start` when in slow start)."""
     if not tcp_is_cwnd_limited(sk):
         return None
-    if tcp_in_slow_start(sk):
+    if sk.snd_cwnd < sk.snd_ssthresh:  # tcp_in_slow_start
         acked = tcp_slow_start(sk, acked)
         if not acked:
             return None
