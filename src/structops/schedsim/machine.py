@@ -4,7 +4,9 @@ Discrete events in time order (ties broken by insertion order, so a seed gives o
 task start/exit, the end of a run burst (the task sleeps), wakeups, the scheduler tick
 (every 1/HZ on every CPU), the sched_ext watchdog (every timeout/2) and reschedules.
 BPF programs see this clock through every time helper and ``scx_bpf_now`` (the VM's
-``clock_ns`` is bound to it while the machine lives).
+``clock_ns`` is bound to it while the machine lives), as time since boot: the machine has
+been up :data:`BOOT_NS` when the simulation starts (a scheduler is never loaded at
+``sched_clock() == 0``; scx_pair's first batch expiry relies on it).
 """
 
 from __future__ import annotations
@@ -23,15 +25,20 @@ if TYPE_CHECKING:
     from structops.kernel.kmem import Allocation
     from structops.kernel.subsys.sched_ext.core import ScxSched
 
-__all__ = ["Machine"]
+__all__ = ["BOOT_NS", "Machine"]
 
 TICK_NS = 1_000_000_000 // C.HZ
+#: Uptime at simulated time 0: what ``bpf_ktime_get_ns`` / ``scx_bpf_now`` read then.
+BOOT_NS = 10_000_000_000
 #: Events run per RCU read-side section (bounds how long ``call_rcu`` frees wait).
 _BATCH = 256
 
 
 class Machine:
     """``nr_cpus`` CPUs (``smt`` threads per core, ``llc_size`` CPUs per LLC) on ``kernel``."""
+
+    #: Uptime at simulated time 0 (what BPF clocks read then).
+    boot_ns: int = BOOT_NS
 
     def __init__(
         self, kernel: EmulatedKernel, nr_cpus: int = 4, *, smt: int = 1, llc_size: int = 0, seed: int = 0
@@ -88,12 +95,15 @@ class Machine:
         self._saved_random: Any = None
         if vm is not None:
             self._saved_clock = vm.clock_ns
-            vm.clock_ns = lambda: self.now
+            vm.clock_ns = lambda: self.now + self.boot_ns  # ktime since boot (bpf_ktime_get_ns, timers)
             self._saved_random = vm.random
             vm.random = random.Random(self.rng.getrandbits(64))
             from structops.kernel.maps.timer import drive_timers  # bpf_timer callbacks on this clock
 
-            self._handlers["bpf_timer"] = drive_timers(vm, lambda when: self._push(max(when, self.now), "bpf_timer", 0))
+            def arm(when: int) -> None:  # a deadline on the BPF clock, an event on the machine's
+                self._push(max(when - self.boot_ns, self.now), "bpf_timer", 0)
+
+            self._handlers["bpf_timer"] = drive_timers(vm, arm)
 
     def close(self) -> None:
         """Give the VM its clock back and free every kernel allocation of the machine."""

@@ -66,3 +66,22 @@ def test_pair_half_sets_rodata_and_fills_the_cgroup_queues() -> None:
     finally:
         coll.close()
         machine.close()
+
+
+def test_bpf_clocks_read_time_since_boot() -> None:
+    """BPF clocks (bpf_ktime_get_ns, bpf_timer deadlines, scx_bpf_now) read uptime: the
+    simulated machine has been up BOOT_NS at time 0 (SX-K29: the rq clock is sched_clock,
+    never 0 once a scheduler can load); the VM gets its own clock back at close."""
+    from structops.kernel.emulated import EmulatedKernel
+    from structops.schedsim.machine import BOOT_NS, Machine
+
+    kernel = EmulatedKernel()
+    vm = kernel.executor.vm  # type: ignore[attr-defined]
+    machine = Machine(kernel, 2)
+    try:
+        assert vm.clock_ns() == BOOT_NS == machine.boot_ns
+        machine.run(3_000_000)
+        assert vm.clock_ns() == BOOT_NS + machine.now
+    finally:
+        machine.close()
+    assert vm.clock_ns() != BOOT_NS + machine.now
