@@ -15,6 +15,8 @@ the kernel's separate 32-bit sub-ranges are not tracked.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from structops.verifier.state import Reg, RegType
 from structops.verifier.tnum import (
     UNKNOWN,
@@ -124,7 +126,50 @@ def alu(op: int, a: Reg, b: Reg, bits: int) -> Reg:
     res = _alu64(op, a, b, bits, top)
     if bits == 32:
         res = project32(res) if res.umax > U32 else res
+        if op in (0x00, 0x10, 0x80):
+            res = _with_s32(res, _s32_result(op, a, b))
     return res
+
+
+S32_MIN, S32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def s32_range(r: Reg) -> tuple[int, int]:
+    """The signed range of ``r``'s low 32 bits: what its zero-extended range implies, narrowed
+    by the 32-bit signed range a 32-bit op recorded (``s32_min_value``/``s32_max_value``)."""
+    lo, hi = S32_MIN, S32_MAX
+    if r.umax <= U32:
+        if r.umax <= S32_MAX:
+            lo, hi = r.umin, r.umax
+        elif r.umin > S32_MAX:
+            lo, hi = r.umin - (1 << 32), r.umax - (1 << 32)
+    return max(lo, r.smin32), min(hi, r.smax32)
+
+
+def _s32_result(op: int, a: Reg, b: Reg) -> tuple[int, int]:
+    """The s32 range of a 32-bit add / sub / neg (``scalar32_min_max_add``/``sub``): full on overflow."""
+    if op == 0x80:  # neg: 0 - a
+        a, b = _zero(), a
+    alo, ahi = s32_range(a)
+    blo, bhi = s32_range(b)
+    lo, hi = (alo + blo, ahi + bhi) if op == 0x00 else (alo - bhi, ahi - blo)
+    if lo < S32_MIN or hi > S32_MAX:
+        return S32_MIN, S32_MAX
+    return lo, hi
+
+
+def _with_s32(res: Reg, s32: tuple[int, int]) -> Reg:
+    """``res`` (a zero-extended 32-bit result) with the signed 32-bit range ``s32``: a range of one
+    sign bounds the 32-bit value (then the 64-bit one); one crossing zero is kept alongside."""
+    lo, hi = s32
+    if lo == S32_MIN and hi == S32_MAX:
+        return res
+    if lo >= 0 or hi < 0:
+        ulo, uhi = (lo, hi) if lo >= 0 else (lo + (1 << 32), hi + (1 << 32))
+        return make_scalar(max(res.umin, ulo), min(res.umax, uhi), 0, U32, _t(res)) or res
+    if s32_range(res) == (lo, hi):
+        return res
+    return replace(res, smin32=max(lo, res.smin32), smax32=min(hi, res.smax32))
 
 
 def _alu64(op: int, a: Reg, b: Reg, bits: int, top: int) -> Reg:

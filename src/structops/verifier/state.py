@@ -86,6 +86,10 @@ class Reg:
     tm: int = (1 << 64) - 1
     #: Packet pointers: bytes from the packet pointer's base known to be inside the packet.
     rng: int = 0
+    #: Scalars: a signed range of the low 32 bits known beyond what ``umin``/``umax`` say
+    #: (kept by 32-bit add/sub/neg, e.g. ``neg32`` of [0, 7] is [-7, 0]); full when none.
+    smin32: int = -(1 << 31)
+    smax32: int = (1 << 31) - 1
     #: A scalar spilled to the stack by a narrower store (1, 2 or 4 bytes at the slot's
     #: start: ``save_register_state`` with ``size < 8``); 8 otherwise.
     spill: int = 8
@@ -264,6 +268,8 @@ def reg_subsumes(old: Reg, new: Reg) -> bool:
             and new.smax <= old.smax
             and new.tm & ~old.tm == 0  # tnum_in(old, new)
             and new.tv & ~old.tm == old.tv
+            and old.smin32 <= new.smin32
+            and new.smax32 <= old.smax32
         )
     if old.type == RegType.ITER:  # stacksafe: the iterator's depth is ignored
         return new.type == RegType.ITER and replace(old, vmin=0) == replace(new, vmin=0)

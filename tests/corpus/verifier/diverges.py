@@ -10,8 +10,4 @@ __all__ = ["DIVERGES"]
 
 DIVERGES: dict[str, tuple[set[str], str]] = {
     "loop_hits_1m_limit": ({"insn"}, "the 1000001st processed insn is 2 here, 1 on Linux (processing order)"),
-    "sk_alu_neg32": (
-        {"verdict"},
-        "neg32 then add32: Linux keeps a 32-bit range that zero-extends, here the 64-bit signed range is lost",
-    ),
 }
