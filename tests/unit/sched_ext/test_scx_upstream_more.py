@@ -281,3 +281,24 @@ def test_kptr_fields_loads_stores_and_xchg_follow_check_map_kptr_access() -> Non
     ):
         with pytest.raises(Reject, match=msg):
             call_kptr_xchg(v, state(r1, r2), 10)
+
+
+def test_userland_from_the_cli_is_deterministic() -> None:
+    """``structops sched scx_userland.bpf.o --json``: the Python user half is picked by itself,
+    its task is reported (group usersched), the same seed gives the same JSON."""
+    import io
+    import json
+
+    from structops.cli import main
+
+    argv = ["sched", str(_obj("userland")), "--cpus", "2", "--duration", "0.2s", "--json", "--seed", "3"]
+    outs = []
+    for _ in range(2):
+        out = io.StringIO()
+        assert main(argv, out) == 0
+        outs.append(out.getvalue())
+    assert outs[0] == outs[1]
+    report = json.loads(outs[0])
+    assert report["scheduler"] == "userland" and report["exit"] is None
+    groups = {t["group"] for t in report["tasks"]}
+    assert "usersched" in groups and all(t["runtime_ns"] > 0 for t in report["tasks"])
