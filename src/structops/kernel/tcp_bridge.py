@@ -135,13 +135,7 @@ class KernelTcpSock(TcpSock):
         bridge.kernel.__dict__.setdefault("tcp_socks", {})[self.addr] = self
 
     # -- icsk_ca_ops with the module reference ----------------------------------------
-    @property
-    def icsk_ca_ops(self) -> Any:
-        """The ops the socket uses (``icsk_ca_ops``)."""
-        return _CA_OPS_SLOT.__get__(self, TcpSock)
-
-    @icsk_ca_ops.setter
-    def icsk_ca_ops(self, ops: Any) -> None:
+    def _set_ca_ops(self, ops: Any) -> None:
         try:
             old = _CA_OPS_SLOT.__get__(self, TcpSock)
         except AttributeError:
@@ -156,6 +150,10 @@ class KernelTcpSock(TcpSock):
             cc.sockets += 1
             self._held = cc
         _CA_OPS_SLOT.__set__(self, ops)
+
+    #: The ops the socket uses; read straight from the base class slot (the simulator reads
+    #: it on every event: no Python frame), set through :meth:`_set_ca_ops` (map reference).
+    icsk_ca_ops = property(_CA_OPS_SLOT.__get__, _set_ca_ops, doc="The ops the socket uses (``icsk_ca_ops``).")
 
     def drop_ca_ref(self) -> None:
         """``bpf_module_put`` of the algorithm in use (after ``release``)."""
