@@ -70,3 +70,40 @@ def test_qmap_serves_every_task_through_its_queue_maps() -> None:
     assert all(t.runtime_ns > 100_000_000 for t in res.machine.tasks)
     assert res.maps["nr_enqueued"] > 0
     assert res.maps["nr_dispatched"] >= res.maps["nr_enqueued"] - len(res.machine.tasks)
+
+
+def test_pair_keeps_all_cpus_busy_with_its_python_user_half() -> None:
+    """scx_pair (SX-U7) with its user-space half in Python (schedsim/pair_half.py): per-cgroup
+    QUEUE maps in an ARRAY_OF_MAPS filled after load, bpf_spin_lock'd pair contexts,
+    scx_bpf_task_cgroup.  CPU-bound workload: every CPU busy, no error exit, every task
+    served, batches expired and the next cgroup picked."""
+    res = run_sched(SchedConfig(_obj("pair"), cpus=4, duration_ns=1_000_000_000, workload=CPU_BOUND))
+    assert res.exit is None
+    assert res.scheduler == "pair"
+    assert all(c.busy_ns == 1_000_000_000 for c in res.machine.cpus)
+    assert all(t.runtime_ns > 100_000_000 for t in res.machine.tasks)
+    assert res.maps["nr_dispatched"] > 0 and res.maps["nr_cgrp_next"] > 0
+    assert res.maps["nr_missing"] == 0
+
+
+def test_pair_siblings_never_run_two_cgroups_at_once() -> None:
+    """scx_pair's point (SX-U7): CPU i and its sibling (i + nr_cpus/2) run tasks of one
+    cgroup at a time.  Two cgroups of CPU hogs on 4 CPUs: the pairs (0, 2) and (1, 3) never
+    overlap with tasks of different cgroups, every CPU stays busy, both cgroups get CPU."""
+    two = (Group("a", count=4), Group("b", count=4))
+    res = run_sched(SchedConfig(_obj("pair"), cpus=4, duration_ns=1_000_000_000, workload=two))
+    assert res.exit is None
+    group = {t.pid: t.group for t in res.machine.tasks}
+    cpus = res.machine.cpus
+    together = mixed = 0
+    for a, b in ((0, 2), (1, 3)):
+        for s1, e1, p1 in cpus[a].timeline:
+            for s2, e2, p2 in cpus[b].timeline:
+                overlap = min(e1, e2) - max(s1, s2)
+                if overlap > 0:
+                    together += overlap
+                    mixed += overlap if group[p1] != group[p2] else 0
+    assert together == 2_000_000_000 and mixed == 0
+    assert all(c.busy_ns == 1_000_000_000 for c in cpus)
+    share = {g: sum(t.runtime_ns for t in res.machine.tasks if t.group == g) for g in ("a", "b")}
+    assert min(share.values()) > 1_000_000_000  # of 4 CPU-seconds
