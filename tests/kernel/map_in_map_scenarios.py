@@ -293,6 +293,48 @@ def scenario_program_uses_inner_map(k: Kernel) -> None:
             k.close(prog)
 
 
+#: A socket filter that pops one u32 from the queue stored under key 7 of a hash-of-maps.
+POP_PROG = """
+    stdw [%r10-8], 7
+    ld_pseudo %r1, 1, {outer}
+    mov %r2, %r10
+    add %r2, -8
+    call 1
+    jeq %r0, 0, miss
+    mov %r1, %r0
+    mov %r2, %r10
+    add %r2, -16
+    call 88
+    jne %r0, 0, empty
+    ldxw %r0, [%r10-16]
+    exit
+empty:
+    mov %r0, 1000
+    exit
+miss:
+    mov %r0, 2000
+    exit
+"""
+
+
+def scenario_program_pops_from_hash_of_maps(k: Kernel) -> None:
+    """bpf_map_lookup_elem on a hash-of-maps gives the inner map stored under the key;
+    bpf_map_pop_elem on it returns what user space pushed (NULL when the key is absent)."""
+    with maps_on(k) as m:
+        q = m.create(T.BPF_MAP_TYPE_QUEUE, 0, 4, 10)
+        outer = m.create(HOM, 8, 4, 4, inner_map_fd=q)
+        prog = load_prog(k, POP_PROG.format(outer=outer))
+        try:
+            assert run_prog(k, prog) == 2000
+            assert m.update(outer, u64(7), u32(q)) == 0
+            assert run_prog(k, prog) == 1000
+            k.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(q, key=None, value=u32(55)))  # push
+            assert run_prog(k, prog) == 55
+            assert run_prog(k, prog) == 1000
+        finally:
+            k.close(prog)
+
+
 def scenario_verifier_rules(k: Kernel) -> None:
     """The lookup result is map_ptr_or_null until checked (no dereference, not a map
     argument: EACCES); programs may only look up a map-in-map (update: EINVAL)."""
@@ -330,5 +372,6 @@ SCENARIOS = {
     "array_template_max_entries": scenario_array_template_max_entries,
     "hash_of_maps_elements": scenario_hash_of_maps_elements,
     "program_uses_inner_map": scenario_program_uses_inner_map,
+    "program_pops_from_hash_of_maps": scenario_program_pops_from_hash_of_maps,
     "verifier_rules": scenario_verifier_rules,
 }
