@@ -122,20 +122,6 @@ class Verifier:
         return Insn(c, d, s, o, i, hi)
 
     # -- check_cfg -------------------------------------------------------------------------
-    def _successors(self, pc: int) -> list[int]:
-        c, _d, _s, o, i = self.code[pc]
-        spec = OPCODES[c]
-        k = spec.kind
-        if k == Kind.LD_IMM64:
-            return [pc + 2]
-        if k == Kind.EXIT:
-            return []
-        if k == Kind.JA:
-            return [pc + 1 + (o if spec.is64 else i)]
-        if k in (Kind.JCOND, Kind.MAY_GOTO):
-            return [pc + 1, pc + 1 + o]
-        return [pc + 1]
-
     def check_cfg(self) -> None:
         """Reject malformed insns, bad jumps, unreachable code (``check_cfg``), all -EINVAL."""
         n = len(self.code)
@@ -196,7 +182,7 @@ class Verifier:
             if pc in seen:
                 continue
             seen.add(pc)
-            succ = self._successors(pc)
+            succ = unpriv.successors(self.code, pc)
             k = OPCODES[self.code[pc][0]].kind
             for t in succ:
                 if not 0 <= t < n or owner[t] != owner[pc]:
@@ -252,6 +238,14 @@ class Verifier:
             cp = cp.parent
         return False
 
+    def _checkpoint(self, pc: int, st: State, parent: _Checkpoint | None, olds: list[_Checkpoint]) -> _Checkpoint:
+        """Record ``st`` at ``pc`` (a new explored state below ``parent``)."""
+        new = _Checkpoint(pc, st.copy(), parent)
+        olds.append(new)
+        self.stats.total_states += 1
+        self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
+        return new
+
     def _walk(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> None:
         since = _CHECKPOINT_EVERY
         while True:
@@ -261,11 +255,7 @@ class Verifier:
                     stackdepth.record_depth(self, st, pc)
                     self._finish(cp)
                     return
-                new = _Checkpoint(pc, st.copy(), cp)
-                olds.append(new)
-                self.stats.total_states += 1
-                self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
-                cp = new
+                cp = self._checkpoint(pc, st, cp, olds)
                 since = 0
             elif pc in self._may_goto_pcs:  # forced checkpoint; another depth of the same state prunes
                 olds = self._visited.setdefault(pc, [])
@@ -277,11 +267,7 @@ class Verifier:
                         stackdepth.record_depth(self, st, pc)
                         self._finish(cp)
                         return
-                new = _Checkpoint(pc, st.copy(), cp)
-                olds.append(new)
-                self.stats.total_states += 1
-                self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
-                cp = new
+                cp = self._checkpoint(pc, st, cp, olds)
                 since = 0
             elif pc in self._prune:
                 key = st.key()
@@ -299,12 +285,8 @@ class Verifier:
                         self._finish(cp)
                         return
                 if since >= _CHECKPOINT_EVERY:
-                    new = _Checkpoint(pc, st.copy(), cp)
-                    olds.append(new)
-                    self._exact.setdefault((pc, key), []).append(new)
-                    self.stats.total_states += 1
-                    self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
-                    cp = new
+                    cp = self._checkpoint(pc, st, cp, olds)
+                    self._exact.setdefault((pc, key), []).append(cp)
                     since = 0
             self.stats.insns_processed += 1
             since += 1

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from structops import btf as btflib
 from structops.verifier.env import Reject
 from structops.verifier.ops import KF
-from structops.verifier.state import Frame, Reg, RegType, State, const, state_subsumes, unknown
+from structops.verifier.state import Frame, Reg, RegType, State, const, state_subsumes, widen_scalars
 
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier, _Checkpoint
@@ -180,18 +180,6 @@ def visit(v: Verifier, pc: int, st: State, olds: list[_Checkpoint]) -> bool:
     return any((old.branches == 0 or active) and state_subsumes(old.state, st) for old in olds)
 
 
-def _widen(prev: State, cur: State) -> None:
-    """``widen_imprecise_scalars``: scalars of ``cur`` that differ from ``prev`` become unknown."""
-    for fp, fc in zip(prev.frames, cur.frames, strict=True):
-        for r, (a, b) in enumerate(zip(fp.regs, fc.regs, strict=True)):
-            if a.type == RegType.SCALAR and b.type == RegType.SCALAR and a != b:
-                fc.regs[r] = unknown()
-        for key, b2 in list(fc.stack.items()):
-            a2 = fp.stack.get(key)
-            if isinstance(a2, Reg) and isinstance(b2, Reg) and a2.type == b2.type == RegType.SCALAR and a2 != b2:
-                fc.stack[key] = unknown()
-
-
 def _prev_entry(pc: int, st: State, cp: _Checkpoint | None) -> State | None:
     """``find_prev_entry``: the latest state at ``pc`` on the current path (before this visit)."""
     node = cp.parent if cp is not None and cp.pc == pc else cp
@@ -230,7 +218,7 @@ def next_call(
         # Linux widens only imprecise scalars; lacking precision marks, widen only against an
         # earlier visit of the same iterator (an outer loop's counter is left exact)
         if prev is not None and before is not None and before[2].ref_obj_id == head.ref_obj_id:
-            _widen(prev, queued)
+            widen_scalars(prev, queued)
         queued.cur.regs[0] = replace(r0, maybe_null=False) if r0.is_ptr else r0
         stack.append((pc + 1, queued, cp))
         if cp is not None:

@@ -58,7 +58,7 @@ def check_back_edges(v: Verifier, second: set[int]) -> None:
     n = len(code)
     on_path: set[int] = set()
     done: set[int] = set()
-    stack: list[tuple[int, list[int]]] = [(0, _succ(code, 0))]
+    stack: list[tuple[int, list[int]]] = [(0, successors(code, 0))]
     on_path.add(0)
     while stack:
         t, succ = stack[-1]
@@ -74,10 +74,11 @@ def check_back_edges(v: Verifier, second: set[int]) -> None:
             raise Reject(errno.EINVAL, f"back-edge from insn {t} to {w}")
         if w not in done:
             on_path.add(w)
-            stack.append((w, _succ(code, w)))
+            stack.append((w, successors(code, w)))
 
 
-def _succ(code: list[tuple[int, int, int, int, int]], pc: int) -> list[int]:
+def successors(code: list[tuple[int, int, int, int, int]], pc: int) -> list[int]:
+    """The insns control can reach next from ``pc`` (none for an exit or an unknown opcode)."""
     c, _d, _s, o, i = code[pc]
     spec = OPCODES.get(c)
     if spec is None:

@@ -302,3 +302,31 @@ def test_userland_from_the_cli_is_deterministic() -> None:
     assert report["scheduler"] == "userland" and report["exit"] is None
     groups = {t["group"] for t in report["tasks"]}
     assert "usersched" in groups and all(t["runtime_ns"] > 0 for t in report["tasks"])
+
+
+def test_nest_task_cpumasks_are_released_when_tasks_exit() -> None:
+    """Each task's tmp_mask kptr (task storage) is released when the task exits
+    (bpf_obj_free_fields calls bpf_cpumask_release): only the live tasks' masks and the
+    two nest masks remain."""
+    from structops.schedsim.job import add_workload, load_scheduler
+    from structops.schedsim.machine import Machine as M
+
+    k = EmulatedKernel()
+    m = M(k, 4)
+    k.sched_ext.machine = m  # type: ignore[attr-defined]
+    add_workload(m, (Group("stay", count=3), Group("gone", count=5, exit_ns=50_000_000)))
+    coll = load_scheduler(k, _obj("nest"), 4)
+    link = coll.maps["nest_ops"].attach_struct_ops()
+
+    def masks() -> int:
+        return sum(1 for a in k.kmem.live() if a.name == "bpf_cpumask")
+
+    m.run(20_000_000)
+    assert masks() == 8 + 2
+    m.run(80_000_000)
+    k.rcu.synchronize()
+    assert masks() == 3 + 2
+    assert k.sched_ext.sch is not None and not k.sched_ext.sch.exit.kind  # type: ignore[attr-defined]
+    link.close()
+    coll.close()
+    m.close()

@@ -165,6 +165,10 @@ class SkStorageMap(BpfMap):
 
     def _free_later(self, elems: list[Allocation]) -> None:
         kmem = self.kernel.kmem
+        from structops.kernel.maps.kptr_dtor import release_kptr_fields
+
+        for e in elems:  # bpf_obj_free_fields: referenced kptrs in the value are released now
+            release_kptr_fields(self.kernel, self, e.addr)
 
         def free() -> None:
             for e in elems:

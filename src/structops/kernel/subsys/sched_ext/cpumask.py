@@ -138,6 +138,10 @@ def cpumask_kfuncs(kernel: EmulatedKernel, state: ScxState) -> list[KfuncDef]:
         store(addr, v | 1 << cpu if on else v & ~(1 << cpu))
         return old
 
+    from structops.kernel.maps.kptr_dtor import register_dtor
+
+    register_dtor(kernel, "bpf_cpumask", release)  # bpf_cpumask_release_dtor
+
     kf("bpf_cpumask_set_cpu")(lambda cpu, addr, *_: set_bit(cpu, addr, True) & 0)
     kf("bpf_cpumask_clear_cpu")(lambda cpu, addr, *_: set_bit(cpu, addr, False) & 0)
     kf("bpf_cpumask_test_and_set_cpu")(lambda cpu, addr, *_: set_bit(cpu, addr, True))
