@@ -102,6 +102,8 @@ class Verifier:
         self.iter_next: dict[int, btflib.Struct] = {}
         #: Subprogram start of every insn, and each subprogram's deepest stack use (bytes).
         self.owner: dict[int, int] = {}
+        #: The last insn processed (Linux's log of an E2BIG rejection ends with it).
+        self._last_pc = 0
         self.stack_depth: dict[int, int] = {}
 
     # -- helpers ---------------------------------------------------------------------------
@@ -290,9 +292,10 @@ class Verifier:
                     since = 0
             self.stats.insns_processed += 1
             since += 1
-            if self.stats.insns_processed > self.limit:
+            if self.stats.insns_processed > self.limit:  # checked before the insn is printed:
                 too_big = Reject(errno.E2BIG, f"BPF program is too large. Processed {self.stats.insns_processed} insn")
-                self._reject_at(pc, st, too_big)
+                self._reject_at(self._last_pc, st, too_big)  # the log ends at the previous one
+            self._last_pc = pc
             try:
                 nxt = self._step(pc, st, cp, stack)
             except Reject as rej:
