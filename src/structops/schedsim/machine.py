@@ -405,7 +405,10 @@ class Machine:
         if t.sched_class == "scx" and self.scx is not None:
             cpu = self.scx.select_cpu(t, prev, wake_flags)
             self.migrate(t, cpu)
-            self.scx.enqueue_task(t, C.SCX_ENQ_WAKEUP | C.SCX_ENQ_CPU_SELECTED)
+            # select_task_rq runs (WF_RQ_SELECTED -> SCX_ENQ_CPU_SELECTED) only for a task
+            # allowed on more than one CPU
+            selected = C.SCX_ENQ_CPU_SELECTED if len(t.affinity) > 1 else 0
+            self.scx.enqueue_task(t, C.SCX_ENQ_WAKEUP | selected)
             if self.cpus[t.cpu].curr is None:
                 self.resched(t.cpu)
         else:

@@ -107,3 +107,19 @@ def test_pair_siblings_never_run_two_cgroups_at_once() -> None:
     assert all(c.busy_ns == 1_000_000_000 for c in cpus)
     share = {g: sum(t.runtime_ns for t in res.machine.tasks if t.group == g) for g in ("a", "b")}
     assert min(share.values()) > 1_000_000_000  # of 4 CPU-seconds
+
+
+def test_qmap_direct_dispatches_a_pinned_wakeup_to_its_cpu() -> None:
+    """A task allowed on one CPU wakes without SCX_ENQ_CPU_SELECTED (select_task_rq only runs
+    for nr_cpus_allowed > 1, spec SX-T11 flags), so scx_qmap's enqueue inserts it straight into
+    SCX_DSQ_LOCAL_ON | its CPU (nr_ddsp_from_enq) instead of its FIFO queues."""
+    wl = (
+        Group("hog", count=3, affinity=(0, 1, 2)),
+        Group("pin", count=1, affinity=(3,), run_ns=1_000_000, sleep_ns=2_000_000),
+    )
+    res = run_sched(SchedConfig(_obj("qmap"), cpus=4, duration_ns=500_000_000, workload=wl))
+    assert res.exit is None
+    pin = next(t for t in res.machine.tasks if t.group == "pin")
+    assert res.maps["nr_ddsp_from_enq"] >= pin.nr_switches - 1 > 100
+    assert res.maps["nr_enqueued"] == 0  # nothing went through the queue maps
+    assert pin.nr_migrations == 0 and pin.runtime_ns > 150_000_000
