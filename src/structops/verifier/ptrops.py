@@ -53,24 +53,17 @@ def known_not_null(reg: Reg) -> bool:
 def ptr_alu(v: Verifier, d: int, op: int, dst: Reg, src: Reg, is64: bool) -> Reg:
     """``adjust_ptr_min_max_vals``: pointer +/- scalar moves the offset; the rest is refused."""
     leaks = v.env.allow_ptr_leaks
-    if dst.is_ptr and src.is_ptr and not leaks:  # any op on two pointers, !root
+    if dst.is_ptr and src.is_ptr:  # two pointers: only a subtraction, only with allow_ptr_leaks
+        if op == 0x10 and leaks:
+            return unknown()
         raise _eacces(f"R{d} pointer {_OP_NAMES.get(op, '?')} pointer prohibited")
     if not is64:
         raise _eacces(f"R{d} 32-bit pointer arithmetic prohibited")
-    if op == 0x10 and dst.is_ptr and src.is_ptr:
-        same = dst.type == src.type and dst.obj is src.obj
-        if same and dst.type in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE):
-            if not dst.var_off and not src.var_off:
-                return const(dst.off - src.off)
-            return unknown()
-        raise _eacces(f"R{d} pointer -= pointer prohibited")
     if op not in (0x00, 0x10):
         name = _OP_NAMES.get(op, "?")
         if op in (0x40, 0x50, 0xA0):
             raise _eacces(f"R{d} bitwise operator {name} on pointer prohibited")
         raise _eacces(f"R{d} pointer arithmetic with {name} operator prohibited")
-    if op == 0x00 and dst.is_ptr and src.is_ptr:
-        raise _eacces(f"R{d} pointer += pointer prohibited")
     if op == 0x10 and src.is_ptr:
         raise _eacces(f"R{d} tried to subtract pointer from scalar")
     ptr, sc = (dst, src) if dst.is_ptr else (src, dst)
