@@ -123,3 +123,41 @@ def test_qmap_direct_dispatches_a_pinned_wakeup_to_its_cpu() -> None:
     assert res.maps["nr_ddsp_from_enq"] >= pin.nr_switches - 1 > 100
     assert res.maps["nr_enqueued"] == 0  # nothing went through the queue maps
     assert pin.nr_migrations == 0 and pin.runtime_ns > 150_000_000
+
+
+def test_qmap_error_exit_carries_the_debug_dump_with_its_dump_ops() -> None:
+    """scx_qmap's ``test_error_cnt``: scx_bpf_error after N enqueues ejects it with
+    SCX_EXIT_ERROR_BPF and the formatted message (SX-E2); the exit's debug dump (SX-E10) has
+    the header, ops.dump's FIFO listing unprefixed, each busy CPU with ops.dump_cpu output
+    prefixed "  " and its tasks with ops.dump_task output prefixed "    ", and the event
+    counters; the tasks keep running on the fair class (every CPU stays busy)."""
+    from structops.kernel.emulated import EmulatedKernel
+    from structops.schedsim.job import add_workload, load_scheduler
+    from structops.schedsim.machine import Machine
+
+    kernel = EmulatedKernel()
+    machine = Machine(kernel, 4)
+    kernel.sched_ext.machine = machine  # type: ignore[attr-defined]
+    add_workload(machine, CPU_BOUND)
+    coll = load_scheduler(kernel, _obj("qmap"), 4, lambda c: c.set_global("test_error_cnt", 20))
+    try:
+        link = coll.maps["qmap_ops"].attach_struct_ops()
+        machine.run(300_000_000)
+        link.close()
+        (ex,) = [e for e in machine.exits if e.kind_name == "SCX_EXIT_ERROR_BPF"]
+        assert ex.msg.endswith("test triggering error")
+        lines = ex.dump.splitlines()
+        assert lines[0].endswith("triggered exit kind 1025:")
+        assert lines[1] == f"  scx_bpf_error ({ex.msg})"
+        fifos = [ln.split(":")[0] for ln in lines if ln.startswith("QMAP FIFO[")]
+        assert fifos == [f"QMAP FIFO[{i}]" for i in range(5)]
+        assert [ln[:8] for ln in lines if ln.startswith("CPU ") and ln[4].isdigit()] == [
+            f"CPU {i:<4d}" for i in range(4)
+        ]
+        assert sum(ln.startswith("  QMAP: dsp_idx=") for ln in lines) == 4
+        assert sum(ln.startswith("    QMAP: force_local=") for ln in lines) >= 4
+        assert "Event counters" in lines and lines[-1].strip().startswith("SCX_EV_BYPASS_ACTIVATE:")
+        assert all(c.busy_ns == 300_000_000 for c in machine.cpus)
+    finally:
+        coll.close()
+        machine.close()

@@ -60,6 +60,8 @@ class ExitInfo:
     reason: str = ""
     msg: str = ""
     flags: int = 0
+    #: The debug dump of an error exit (SX-E10), what ``scx_exit_info.dump`` holds.
+    dump: str = ""
 
     @property
     def kind_name(self) -> str:
@@ -92,6 +94,8 @@ class ScxSched(IdleTracking):
     dsp_progress: int = 0
     events: dict[str, int] = field(default_factory=dict)
     dump_lines: list[str] = field(default_factory=list)
+    #: CPU of the op that requested the exit (-1: none), whose current task the dump names.
+    exit_cpu: int = -1
     log: list[str] = field(default_factory=list)
     exit_info_alloc: Any = None
     _tramp: dict[str, Any] = field(default_factory=dict)
@@ -181,6 +185,7 @@ class ScxSched(IdleTracking):
         if self.exit.kind:
             return
         self.exit = ExitInfo(kind, code, C.EXIT_REASONS.get(kind, "<UNKNOWN>"), msg[: C.SCX_EXIT_MSG_LEN - 1])
+        self.exit_cpu = self.ctx[-1].cpu if self.ctx else -1
         self.machine.defer_disable(self)
 
     # -- enable / disable ----------------------------------------------------------------
@@ -255,6 +260,10 @@ class ScxSched(IdleTracking):
         """SX-R16: every task back to the fair class, exit_task, ``ops.exit(ei)``."""
         if self.disabled:
             return
+        if self.exit.kind >= C.SCX_EXIT_ERROR and not self.exit.dump:  # SX-E5 step 3, before disabling
+            from structops.kernel.subsys.sched_ext.dump import debug_dump
+
+            self.exit.dump = debug_dump(self, self.exit_cpu)
         self.disabled = True
         if not self.exit.kind:
             self.exit = ExitInfo(C.SCX_EXIT_UNREG, 0, C.EXIT_REASONS[C.SCX_EXIT_UNREG], "")
@@ -297,7 +306,9 @@ class ScxSched(IdleTracking):
         msg = m.scratch(C.SCX_EXIT_MSG_LEN)
         raw = self.exit.msg.encode()[: C.SCX_EXIT_MSG_LEN - 1]
         msg.buf[: len(raw)] = raw
-        dump = m.scratch(max(1, min(self.exit_dump_len, 4096)))
+        dump = m.scratch(max(1, self.exit_dump_len))
+        raw = self.exit.dump.encode()[: self.exit_dump_len - 1]
+        dump.buf[: len(raw)] = raw
         offs = {mm.name: mm.offset for mm in ei_t.members}
         struct.pack_into("<I", ei.buf, offs["kind"], self.exit.kind)
         struct.pack_into("<q", ei.buf, offs["exit_code"], _s64(self.exit.exit_code))
