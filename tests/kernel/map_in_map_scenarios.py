@@ -335,6 +335,53 @@ def scenario_program_pops_from_hash_of_maps(k: Kernel) -> None:
             k.close(prog)
 
 
+#: Look up slot 1 of an array-of-maps, then element 2 of that inner array; add 5 to it.
+INNER_ARRAY_PROG = """
+    stw [%r10-4], 1
+    ld_pseudo %r1, 1, {outer}
+    mov %r2, %r10
+    add %r2, -4
+    call 1
+    jeq %r0, 0, miss
+    stw [%r10-8], 2
+    mov %r1, %r0
+    mov %r2, %r10
+    add %r2, -8
+    call 1
+    jeq %r0, 0, miss
+    ldxdw %r1, [%r0+8]
+    add %r1, 5
+    stxdw [%r0+8], %r1
+    mov %r0, %r1
+    exit
+miss:
+    mov %r0, 0
+    exit
+"""
+
+
+def scenario_program_writes_inner_array(k: Kernel) -> None:
+    """The inner map pointer is typed by the template (an ARRAY of 16-byte values): a lookup
+    in it gives a map value the program may read and write within value_size."""
+    with maps_on(k) as m:
+        template = m.create(T.BPF_MAP_TYPE_ARRAY, 4, 16, 4)
+        inner = m.create(T.BPF_MAP_TYPE_ARRAY, 4, 16, 4)
+        outer = m.create(AOM, 4, 4, 2, inner_map_fd=template)
+        assert m.update(outer, u32(1), u32(inner)) == 0
+        assert m.update(inner, u32(2), u64(0) + u64(37)) == 0
+        prog = load_prog(k, INNER_ARRAY_PROG.format(outer=outer))
+        try:
+            assert run_prog(k, prog) == 42
+            assert m.lookup(inner, u32(2), 16) == u64(0) + u64(42)
+            assert m.lookup(template, u32(2), 16) == bytes(16)
+        finally:
+            k.close(prog)
+        too_far = INNER_ARRAY_PROG.format(outer=outer).replace("[%r0+8]", "[%r0+12]")
+        log = bytearray(1 << 16)
+        assert errno_of(lambda: k.close(load_prog(k, too_far, log))) == errno.EACCES
+        assert "invalid access to map value, value_size=16 off=12 size=8" in log.rstrip(b"\0").decode()
+
+
 def scenario_verifier_rules(k: Kernel) -> None:
     """The lookup result is map_ptr_or_null until checked (no dereference, not a map
     argument: EACCES); programs may only look up a map-in-map (update: EINVAL)."""
@@ -373,5 +420,6 @@ SCENARIOS = {
     "hash_of_maps_elements": scenario_hash_of_maps_elements,
     "program_uses_inner_map": scenario_program_uses_inner_map,
     "program_pops_from_hash_of_maps": scenario_program_pops_from_hash_of_maps,
+    "program_writes_inner_array": scenario_program_writes_inner_array,
     "verifier_rules": scenario_verifier_rules,
 }
