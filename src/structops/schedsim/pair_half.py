@@ -45,8 +45,12 @@ def pairing(n: int, stride: int) -> tuple[list[int], list[int], list[int]]:
         j = (i + stride) % n
         if pair_cpu[i] >= 0:
             continue
-        if i == j or pair_cpu[j] >= 0:
-            raise ValueError(f"scx_pair: stride {stride} does not pair CPU {i} on {n} CPUs")
+        if i == j:
+            raise ValueError(f"scx_pair: Invalid stride {stride} - CPU{i} wants to be its own pair")
+        if pair_cpu[j] >= 0:
+            raise ValueError(
+                f"scx_pair: Invalid stride {stride} - three CPUs ({i}, {j}, {pair_cpu[j]}) want to be a pair"
+            )
         pair_cpu[i], pair_cpu[j] = j, i
         pair_id[i] = pair_id[j] = i
         idx[i], idx[j] = 0, 1
@@ -66,8 +70,6 @@ class PairHalf:
 
         spec = self.coll.spec
         n = machine.nr_cpus
-        if n % 2:
-            raise ValueError(f"scx_pair needs an even number of CPUs (the machine has {n})")
         self.coll.set_global("pair_batch_dur_ns", C.SCX_SLICE_DFL)
         spec.maps["pair_ctx"].max_entries = n // 2
         values = dict(zip(_ARRAYS, pairing(n, n // 2), strict=True))

@@ -20,8 +20,10 @@ def test_pairing_as_scx_pair_c() -> None:
     assert pairing(4, 2) == ([2, 3, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1])
     assert pairing(8, 4)[0] == [4, 5, 6, 7, 0, 1, 2, 3]
     assert pairing(6, 1) == ([1, 0, 3, 2, 5, 4], [0, 0, 2, 2, 4, 4], [0, 1, 0, 1, 0, 1])
-    with pytest.raises(ValueError, match="does not pair CPU"):
+    with pytest.raises(ValueError, match="CPU0 wants to be its own pair"):
         pairing(4, 4)
+    with pytest.raises(ValueError, match=r"three CPUs \(2, 0, 1\) want to be a pair"):
+        pairing(3, 1)  # scx_pair.c's SCX_BUG_ON messages
 
 
 def test_pair_half_sets_rodata_and_fills_the_cgroup_queues() -> None:
