@@ -87,6 +87,7 @@ def env_for_prog(proc: Process, prog: BpfProg) -> ProgEnv:
             helper_proto=type_proto,
             prog_ops=ops,
             gpl_compatible=prog.gpl_compatible,
+            prog_btf=prog.btf.spec if prog.btf is not None else None,
         )
     if prog.attach_btf is None:
         raise ValueError("struct_ops program without an attach BTF")
@@ -116,6 +117,7 @@ def env_for_prog(proc: Process, prog: BpfProg) -> ProgEnv:
         helper_proto=st_proto,
         write_denied=getattr(vops, "write_denied", None),
         gpl_compatible=prog.gpl_compatible,
+        prog_btf=prog.btf.spec if prog.btf is not None else None,
     )
 
 

@@ -16,7 +16,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
-from structops.verifier import iters
+from structops.verifier import graph, iters
 from structops.verifier.env import MAX_CALL_FRAMES, Reject
 from structops.verifier.memory import RDONLY_MEM, check_helper_mem, constant_key_hits, struct_embeds
 from structops.verifier.ops import (
@@ -188,6 +188,9 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
         raise Reject(errno.EINVAL, f"kernel btf_id {btf_id} is not a function")
     func: btflib.Func = k.func
     name = getattr(k, "name", func.name)
+    if name in graph.GRAPH_KFUNCS:  # allocated objects and rbtrees (verifier/graph.py)
+        graph.call_graph_kfunc(v, st, pc, name)
+        return
     flags = KF(getattr(k, "flags", 0))
     proto = func.type
     released = 0

@@ -460,7 +460,7 @@ class Verifier:
             return
         dst = self._src_ok(st, d)
         if dst.is_ptr or src.is_ptr:
-            regs[d] = ptrops.ptr_alu(self, d, op, dst, src, is64)
+            regs[d] = ptrops.ptr_alu(self, d, s if use_x else -1, op, dst, src, is64)
             return
         regs[d] = alu_range(op, dst, src, bits, o)
 

@@ -117,6 +117,8 @@ class ProgEnv:
     bpf_capable: bool = True
     #: Collects the accepted BTF-pointer accesses when set (issue 17: what a bridge syncs).
     access: AccessSet | None = None
+    #: The program's own BTF (``prog_btf_fd``): local types of ``bpf_obj_new``.
+    prog_btf: btflib.Spec | None = None
 
 
 __all__ += ["CtxArgInfo", "ListLog"]

@@ -90,11 +90,21 @@ def kptr_fields(m: Any) -> dict[int, str]:
     return dict(out)
 
 
-def _kernel_struct(v: Verifier, name: str) -> btflib.Struct:
+def _kernel_struct(v: Verifier, name: str, m: Any = None) -> btflib.Struct:
+    """The kptr's pointee: a kernel struct, else (a kptr to an object of ``bpf_obj_new``) the
+    struct of that name in the map's own BTF."""
     try:
         return v.env.spec.find(name, btflib.Struct)
     except KeyError:
-        raise Reject(errno.EINVAL, f"kptr type struct {name} is not a kernel type") from None
+        pass
+    btf = getattr(m, "btf", None)
+    if btf is not None:
+        try:
+            local: btflib.Struct = btf.spec.find(name, btflib.Struct)
+            return local
+        except KeyError:
+            pass
+    raise Reject(errno.EINVAL, f"kptr type struct {name} is neither a kernel type nor in the map's BTF")
 
 
 def map_kptr_access(v: Verifier, m: Any, reg: Reg, lo: int, size: int, *, write: bool) -> Reg | None:
@@ -115,7 +125,7 @@ def map_kptr_access(v: Verifier, m: Any, reg: Reg, lo: int, size: int, *, write:
         raise Reject(errno.EACCES, f"kptr access misaligned expected={hit} off={lo}")
     if write:
         raise Reject(errno.EACCES, "store to referenced kptr disallowed")
-    t = _kernel_struct(v, fields[hit])
+    t = _kernel_struct(v, fields[hit], m)
     return Reg(RegType.PTR_TO_BTF_ID, 0, 0, obj=t, trusted=True, maybe_null=True, id=v.new_id())
 
 
@@ -140,7 +150,7 @@ def call_kptr_xchg(v: Verifier, st: State, pc: int) -> int:
     off = r1.off
     if off not in fields:
         raise Reject(errno.EINVAL, f"off={off} doesn't point to kptr")
-    t = _kernel_struct(v, fields[off])
+    t = _kernel_struct(v, fields[off], r1.obj)
     released = 0
     if r2.type == RegType.SCALAR:
         if not (r2.is_const and r2.umin == 0):

@@ -32,6 +32,8 @@ BPF_F_RDONLY_PROG = 1 << 7
 RDONLY_MEM = "rdonly"
 #: Variable offsets beyond this are "unbounded" (``BPF_MAX_VAR_OFF``).
 MAX_VAR_OFF = 1 << 29
+#: The largest offset into a packet (``MAX_PACKET_OFF``).
+MAX_PACKET_OFF = 0xFFFF
 
 
 def sized_unknown(size: int, signed: bool = False) -> Reg:
@@ -179,8 +181,8 @@ def _packet_access(regno: int, reg: Reg, off: int, size: int) -> None:
     (``reg.rng``; 0 until one does, so an unchecked access is refused as on Linux 6.18)."""
     if reg.vmin < 0:
         raise _eacces(f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
-    total = reg.off + off
-    if total < 0 or total + size > reg.rng or reg.var_off:
+    total = reg.off + off  # a variable part comes before the proven range: only the fixed offset
+    if total < 0 or total + size > reg.rng:
         raise _eacces(
             f"invalid access to packet, off={total} size={size}, R{regno}(id={reg.id},off={reg.off},r={reg.rng})\n"
             f"R{regno} offset is outside of the packet"
@@ -218,14 +220,16 @@ def _packet_end_of(t: RegType) -> RegType:
 
 
 def mark_packet_range(st: State, ptr: Reg, right_open: bool) -> None:
-    """``find_good_pkt_pointers``: every fixed-offset pointer of ``ptr``'s kind now has at least
-    ``ptr.off`` (right-open: one more) bytes proven inside the packet."""
-    if ptr.off < 0 or (ptr.off == 0 and right_open) or ptr.var_off:
+    """``find_good_pkt_pointers``: every pointer of ``ptr``'s kind and id (the fixed-offset ones,
+    or the copies of one variable offset) now has ``ptr.off`` (right-open: one more) bytes
+    proven inside the packet past its variable part."""
+    if ptr.off < 0 or (ptr.off == 0 and right_open) or ptr.vmax + ptr.off > MAX_PACKET_OFF:
         return
     new_range = ptr.off + 1 if right_open else ptr.off
 
-    def widen(r: Reg) -> Reg:
-        if r.type == ptr.type and not r.var_off and r.rng < new_range:
+    def widen(r: Reg) -> Reg:  # the same id: the same base (a variable offset gets its own id)
+        same = r.id == ptr.id and (ptr.var_off or not r.var_off)
+        if r.type == ptr.type and same and r.rng < new_range:
             return replace(r, rng=new_range)
         return r
 

@@ -39,6 +39,9 @@ _OP_NAMES = {
 }
 
 
+_NOT_ROOT = "pointer arithmetic with it prohibited for !root"
+
+
 def _eacces(msg: str) -> Reject:
     return Reject(errno.EACCES, msg)
 
@@ -50,8 +53,9 @@ def known_not_null(reg: Reg) -> bool:
     return reg.type in (RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM)
 
 
-def ptr_alu(v: Verifier, d: int, op: int, dst: Reg, src: Reg, is64: bool) -> Reg:
-    """``adjust_ptr_min_max_vals``: pointer +/- scalar moves the offset; the rest is refused."""
+def ptr_alu(v: Verifier, d: int, s: int, op: int, dst: Reg, src: Reg, is64: bool) -> Reg:
+    """``adjust_ptr_min_max_vals`` for ``R<d> op= R<s>`` (``s`` -1: an immediate): pointer +/-
+    scalar moves the offset; the rest is refused."""
     leaks = v.env.allow_ptr_leaks
     if dst.is_ptr and src.is_ptr:  # two pointers: only a subtraction, only with allow_ptr_leaks
         if op == 0x10 and leaks:
@@ -73,7 +77,17 @@ def ptr_alu(v: Verifier, d: int, op: int, dst: Reg, src: Reg, is64: bool) -> Reg
         raise _eacces(f"R{d} pointer arithmetic on {ptr.type_str()} prohibited")
     if op == 0x10 and ptr.type == RegType.PTR_TO_STACK:
         raise _eacces(f"R{d} subtraction from stack pointer prohibited")
+    if not leaks and s >= 0 and -MAX_VAR_OFF < sc.smin < MAX_VAR_OFF:
+        # sanitize_ptr_alu (a register operand, no bypass_spec_v1); Linux 6.18 names the source
+        # register for the scalar and the destination for the pointer, whichever side each is
+        # on (measured: ``r0 += r1`` names R1, ``r1 += r0`` names R0)
+        if not sc.is_const and sc.smin < 0 <= sc.smax:
+            raise _eacces(f"R{s} has unknown scalar with mixed signed bounds, {_NOT_ROOT}")
+        if ptr.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE):
+            raise _eacces(f"R{d} has pointer with unsupported alu operation, {_NOT_ROOT}")
     out = _moved(ptr, sc, op, d)
+    if not sc.is_const and out.type in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
+        out = replace(out, rng=0, id=v.new_id())  # a new base: nothing proven past it yet
     if not leaks:
         _sanitize_check_bounds(d, out, ptr, sc, op)
     return out
@@ -108,10 +122,7 @@ def _moved(ptr: Reg, sc: Reg, op: int, d: int) -> Reg:
         vmin, vmax = min(vmin, -MAX_VAR_OFF), MAX_VAR_OFF
     elif op == 0x10 and ptr.vmin < sc.umax:  # the unsigned var part may wrap: umax unknown
         vmax = MAX_VAR_OFF
-    out = replace(ptr, vmin=vmin, vmax=vmax)
-    if ptr.type in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
-        out = replace(out, rng=0)  # a variable offset gets a new id: nothing proven yet
-    return out
+    return replace(ptr, vmin=vmin, vmax=vmax)
 
 
 def _sanitize_check_bounds(d: int, out: Reg, ptr: Reg, sc: Reg, op: int) -> None:
@@ -124,7 +135,7 @@ def _sanitize_check_bounds(d: int, out: Reg, ptr: Reg, sc: Reg, op: int) -> None
                 f"R{d} variable stack access prohibited for !root, var_off=(0x{tv:x}; 0x{tm:x}) off={out.off}"
             )
         if out.off >= 0 or out.off < -MAX_BPF_STACK:
-            raise _eacces(f"R{d} stack pointer arithmetic goes out of range, prohibited for !root, off={out.off}")
+            raise _eacces(f"R{d} stack pointer arithmetic goes out of range, prohibited for !root; off={out.off}")
     elif out.type == RegType.PTR_TO_MAP_VALUE:
         try:
             map_value_region_check(d, out, 0, 1, int(getattr(out.obj, "value_size", 0)))

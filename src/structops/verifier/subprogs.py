@@ -219,6 +219,12 @@ class FuncInfoVerifier(Verifier):
                 return pc + 1
         if code == 0x85 and src == 0 and imm in CALLBACK_HELPERS:
             return self._call_with_callback(pc, st, imm)
+        if code == 0x85 and src == 2 and self.env.kfunc is not None:  # a kfunc with a callback
+            k = self.env.kfunc(imm, _off)
+            if getattr(k, "name", "") == "bpf_rbtree_add_impl":
+                from structops.verifier.graph import enter_rbtree_less
+
+                return enter_rbtree_less(self, pc, st)
         if code == 0x95 and len(st.frames) > 1 and st.cur.callsite < 0:
             return self._callback_exit(st)
         if code == 0x95 and len(st.frames) == 1 and st.cur.callsite == ASYNC_CALLSITE:

@@ -330,3 +330,21 @@ def test_nest_task_cpumasks_are_released_when_tasks_exit() -> None:
     link.close()
     coll.close()
     m.close()
+
+
+# -- scx_flatcg ----------------------------------------------------------------------------------
+def test_flatcg_runs_its_cgroup_tree_on_bpf_obj_new_and_an_rbtree() -> None:
+    """scx_flatcg: cgroups (cgroup_init per cgroup, CGRP_STORAGE, task_cgroup, cgroup_ancestor),
+    allocated cgv_node objects (bpf_obj_new, stashed as __kptr in a HASH value via
+    bpf_kptr_xchg) in an rbtree ordered by its BPF less() callback.  Two cgroups of CPU-bound
+    tasks: every CPU busy, no error exit, every task served, cgroups picked from the tree."""
+    wl = (Group("a", count=6), Group("b", count=2))
+    res = run_sched(SchedConfig(_obj("flatcg"), cpus=4, duration_ns=SEC, workload=wl))
+    assert res.exit is None
+    assert res.scheduler == "flatcg"
+    assert all(c.busy_ns == SEC for c in res.machine.cpus)
+    assert all(t.runtime_ns >= 300_000_000 for t in res.machine.tasks)
+    b = sum(t.runtime_ns for t in res.machine.tasks if t.group == "b")
+    assert b > 2 * 0.6 * SEC  # cgroup b (2 tasks) gets far more than its 2/8 of the tasks
+    assert res.maps["cvtime_now"] > 0
+    assert res.maps["stats"][15] > 100  # FCG_STAT_PNC_NEXT: a cgroup taken from the rbtree

@@ -121,6 +121,9 @@ def install(kernel: EmulatedKernel) -> None:
     """Plug in ``sched_ext_ops`` and the sched_ext kfuncs (vmlinux BTF)."""
     state = ScxState(kernel)
     plug_in(kernel, _subsystem(kernel, state, _struct_ops(kernel, state)))
+    from structops.kernel.subsys.sched_ext.graph import install_graph_runtime
+
+    install_graph_runtime(kernel)  # obj_new/rbtree kfuncs need the running program
 
 
 def _struct_ops(kernel: EmulatedKernel, state: ScxState) -> StructOpsOps:

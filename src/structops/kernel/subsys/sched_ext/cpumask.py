@@ -199,6 +199,10 @@ def kptr_xchg_helper(kernel: EmulatedKernel) -> list[HelperSpec]:
     def xchg(run: object, r1: int, r2: int, *_: int) -> int:
         (old,) = struct.unpack("<Q", space.read(r1, 8))
         space.write(r1, struct.pack("<Q", r2 & M64))
+        grants: set[int] | None = getattr(run, "grants", None)
+        region = space.region_at(old) if old and grants is not None else None
+        if region is not None and grants is not None:  # the program now holds (and may read) the old object
+            grants.add(region.base)
         return int(old)
 
     return [Spec(194, "kptr_xchg", xchg, (ArgType.ANYTHING, ArgType.ANYTHING))]

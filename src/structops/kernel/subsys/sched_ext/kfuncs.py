@@ -478,15 +478,14 @@ def sched_ext_kfuncs(kernel: EmulatedKernel, state: ScxState) -> list[KfuncDef]:
     # bpf_rcu_read_lock/unlock (common set): ops already run inside the machine's RCU section
     out += [KfuncDef(n, lambda *_: 0, KF(0), every) for n in ("bpf_rcu_read_lock", "bpf_rcu_read_unlock")]
     out += cpumask_kfuncs(kernel, state)
+    from structops.kernel.subsys.sched_ext.graph import graph_kfunc_defs
+
+    out += graph_kfunc_defs()
     return out
 
 
 #: Kfuncs Linux 6.18 offers schedulers that this kernel does not run (PROG_LOAD names them).
-UNIMPLEMENTED = frozenset(
-    {"scx_bpf_cpu_rq"}
-    # allocated objects and rbtrees (scx_flatcg): need the verifier's graph-object rules
-    | {"bpf_obj_new_impl", "bpf_obj_drop_impl", "bpf_rbtree_add_impl", "bpf_rbtree_first", "bpf_rbtree_remove"}
-)
+UNIMPLEMENTED = frozenset({"scx_bpf_cpu_rq"})
 
 
 _ACQ, _REL, _NULL, _TRUSTED, _SLEEP, _RCU = 1, 2, 4, 16, 32, 128
