@@ -121,6 +121,10 @@ def check_access(
                 return known
         return None if write else sized_unknown(size, signed)
     if t == RegType.PTR_TO_BTF_ID:
+        from structops.verifier.graph import alloc_access, is_alloc
+
+        if is_alloc(v, reg):  # an object of bpf_obj_new (MEM_ALLOC)
+            return alloc_access(regno, reg, off, size, write)
         return _btf_access(v, regno, reg, off, size, write, signed)
     if t in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
         _packet_access(regno, reg, off, size)
