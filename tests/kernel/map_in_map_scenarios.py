@@ -382,6 +382,30 @@ def scenario_program_writes_inner_array(k: Kernel) -> None:
         assert "invalid access to map value, value_size=16 off=12 size=8" in log.rstrip(b"\0").decode()
 
 
+#: Look up a constant in-range key of an ARRAY and dereference without a NULL check.
+CONST_KEY_PROG = """
+    stw [%r10-8], 0
+    ld_pseudo %r1, 1, {arr}
+    mov %r2, %r10
+    add %r2, -8
+    call 1
+    ldxdw %r0, [%r0+0]
+    exit
+"""
+
+
+def scenario_inner_map_flag_keeps_null_checks(k: Kernel) -> None:
+    """A constant in-range key makes an ARRAY lookup non-NULL, except for an array created
+    with BPF_F_INNER_MAP (a template whose inner maps may have other sizes): EACCES."""
+    with maps_on(k) as m:
+        plain = m.create(T.BPF_MAP_TYPE_ARRAY, 4, 8, 4)
+        inner = m.create(T.BPF_MAP_TYPE_ARRAY, 4, 8, 4, map_flags=int(MapFlags.BPF_F_INNER_MAP))
+        assert errno_of(lambda: k.close(load_prog(k, CONST_KEY_PROG.format(arr=plain)))) == 0
+        log = bytearray(1 << 16)
+        assert errno_of(lambda: k.close(load_prog(k, CONST_KEY_PROG.format(arr=inner), log))) == errno.EACCES
+        assert "R0 invalid mem access 'map_value_or_null'" in log.rstrip(b"\0").decode()
+
+
 def scenario_verifier_rules(k: Kernel) -> None:
     """The lookup result is map_ptr_or_null until checked (no dereference, not a map
     argument: EACCES); programs may only look up a map-in-map (update: EINVAL)."""
@@ -421,5 +445,6 @@ SCENARIOS = {
     "program_uses_inner_map": scenario_program_uses_inner_map,
     "program_pops_from_hash_of_maps": scenario_program_pops_from_hash_of_maps,
     "program_writes_inner_array": scenario_program_writes_inner_array,
+    "inner_map_flag_keeps_null_checks": scenario_inner_map_flag_keeps_null_checks,
     "verifier_rules": scenario_verifier_rules,
 }

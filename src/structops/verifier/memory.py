@@ -378,6 +378,7 @@ def stack_write(frame: Frame, o: int, size: int, value: Reg | None, priv: bool =
 
 #: Map types whose lookup with a constant in-range key cannot fail (``can_elide_value_nullness``).
 _ELIDE_NULL_MAP_TYPES = (2, 6)  # BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY
+_BPF_F_INNER_MAP = 1 << 12
 
 
 def constant_key_hits(st: State, regno: int, m: object) -> bool:
@@ -385,6 +386,8 @@ def constant_key_hits(st: State, regno: int, m: object) -> bool:
     a known constant (zero bytes, or a spilled constant scalar of the key's size) below the
     array map's ``max_entries``, so ``bpf_map_lookup_elem`` returns a non-NULL value."""
     if int(getattr(m, "map_type", -1)) not in _ELIDE_NULL_MAP_TYPES:
+        return False
+    if int(getattr(m, "map_flags", 0)) & _BPF_F_INNER_MAP:  # its size may differ at run time
         return False
     reg = st.cur.regs[regno]
     key_size = int(getattr(m, "key_size", 0))
