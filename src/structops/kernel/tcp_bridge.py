@@ -45,7 +45,7 @@ import dataclasses
 import errno
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
 from structops.errors import bpf_error
@@ -95,10 +95,15 @@ class KernelTcpSock(TcpSock):
     ``addr`` is the ``struct sock *`` BPF programs receive.  Assigning ``icsk_ca_ops``
     takes a map reference for a BPF algorithm (``EBUSY`` if the map is going away) and
     drops the previous one.
+
+    ``NEEDS_SYNC`` is per socket here: false while the algorithm in use has an empty
+    sync plan (a native algorithm, a BPF one touching no socket field itself) and no
+    setsockopt state, so the simulator calls its ops directly; assigning
+    ``icsk_ca_ops``, setsockopt state and freeing set it again.
     """
 
-    NEEDS_SYNC: ClassVar[bool] = True
     __slots__ = (
+        "NEEDS_SYNC",
         "_alloc",
         "_base",
         "_bridge",
@@ -128,6 +133,7 @@ class KernelTcpSock(TcpSock):
         # sync_to_kernel's cache: the ops it last synced for, and their ``icsk_ca_ops`` value
         self._sync_ops: Any = _UNSET
         self._ca_addr = 0
+        self.NEEDS_SYNC = True  # type: ignore[misc]  # until the first sync plans the socket
         super().__init__(mss, flow_id=flow_id, role=role)
         bridge.sockets.append(self)
         # tcp_sockopt: option state the simulator lacks, and the kernel's socket table by address
@@ -150,10 +156,15 @@ class KernelTcpSock(TcpSock):
             cc.sockets += 1
             self._held = cc
         _CA_OPS_SLOT.__set__(self, ops)
+        self.resync()  # the next op call plans the new ops
 
     #: The ops the socket uses; read straight from the base class slot (the simulator reads
     #: it on every event: no Python frame), set through :meth:`_set_ca_ops` (map reference).
     icsk_ca_ops = property(_CA_OPS_SLOT.__get__, _set_ca_ops, doc="The ops the socket uses (``icsk_ca_ops``).")
+
+    def resync(self) -> None:
+        """Make the next op call sync the socket (and plan it again)."""
+        self.NEEDS_SYNC = True  # type: ignore[misc]  # a slot here, a class constant in TcpSock
 
     def drop_ca_ref(self) -> None:
         """``bpf_module_put`` of the algorithm in use (after ``release``)."""
@@ -196,6 +207,9 @@ class KernelTcpSock(TcpSock):
         cc = _bpf_cc(ops)
         self._ca_addr = cc.kdata.addr if cc is not None and cc.kdata is not None else 0
         self._sync_ops = ops
+        plan = self._plan
+        assert plan is not None
+        self.NEEDS_SYNC = bool(plan.write or plan.back) or self.sockopt is not None  # type: ignore[misc]
 
     def sync_from_kernel(self) -> None:
         """Read back the fields the algorithm may write (T8, ``icsk_ca_priv``); frees the
@@ -249,6 +263,7 @@ class KernelTcpSock(TcpSock):
         alloc, self._alloc = self._alloc, None
         if alloc is None:
             return
+        self.resync()  # an op call syncs, and fails (EBADF)
         self._sync_ops = _UNSET  # the next sync_to_kernel raises EBADF
         self.drop_ca_ref()
         self._bridge.kernel.__dict__.get("tcp_socks", {}).pop(self.addr, None)  # tcp_sockopt table
@@ -431,7 +446,11 @@ class TcpBridge:
         flow = sim.flows[sk.sim_flow_id]
         if not flow.closed:
             return
-        sk._free_pending = True  # freed right after the op returns (sync_from_kernel)
+        plan = sk._plan
+        if plan is not None and not plan.back:
+            sk.free()  # nothing to read back after the op: freed now, as right after it
+        else:
+            sk._free_pending = True  # freed right after the op returns (sync_from_kernel)
         rcv = flow.rcv.sk if flow.rcv is not None else None
         if isinstance(rcv, KernelTcpSock) and rcv is not sk and rcv.icsk_ca_ops is None:
             rcv.free()  # a receiver without a CC has no release to wait for

@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
 from structops.kernel.tcp_bridge import KernelTcpSock, _layout, _locate
-from structops.kernel.tcp_bridge_ops import _Loc
 from structops.sim.sock import TcpSock
 from structops.uapi import ENOTSUPP
 
@@ -161,19 +160,15 @@ def _mem_write(kernel: EmulatedKernel, addr: int, path: str, value: int) -> None
     kernel.kmem.space.write(addr + loc.offset, unit)
 
 
-@functools.lru_cache(maxsize=1024)
-def _loc(tcp_sock: btflib.Struct, path: str) -> _Loc:
-    """:func:`_locate`, remembered (a BTF member walk per field and sync was the cost of apply)."""
-    return _locate(tcp_sock, path)
+_loc = functools.lru_cache(maxsize=1024)(_locate)  # a BTF member walk per field and sync was apply's cost
 
 
 @functools.lru_cache(maxsize=64)
 def _shared_paths(tcp_sock: btflib.Struct) -> tuple[str, ...]:
     """Extra fields sharing bytes with a unit the bridge syncs (``nonagle`` sits in the byte of
     ``rate_app_limited``): rewriting that unit clears them, so every apply writes them."""
-    units = _layout(tcp_sock).units
     locs = {path: _loc(tcp_sock, path) for path in _EXTRA_DEFAULTS}
-    return tuple(p for p, loc in locs.items() if any(u.overlaps(loc.offset, loc.size) for u in units))
+    return tuple(p for p, lc in locs.items() if any(u.overlaps(lc.offset, lc.size) for u in _layout(tcp_sock).units))
 
 
 def _put(buf: bytearray | memoryview, base: int, tcp_sock: btflib.Struct, path: str, value: int) -> None:
@@ -236,6 +231,7 @@ class _Sock:
             self.sim.truncate_writable()
             if self.sim.sockopt is None:
                 self.sim.sockopt = SockoptExtras(_tcp_sock_type(kernel))
+                self.sim.resync()  # op calls now apply the extras
 
     def get(self, path: str) -> int:
         sim = self.sim
