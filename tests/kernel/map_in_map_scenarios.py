@@ -437,6 +437,44 @@ def scenario_verifier_rules(k: Kernel) -> None:
             assert line in log.rstrip(b"\0").decode(), (name, log.rstrip(b"\0").decode()[-400:])
 
 
+_KEY4 = "stw [%r10-4], 0\nld_pseudo %r1, 1, {m}\nmov %r2, %r10\nadd %r2, -4\n"
+_VAL8 = "stdw [%r10-8], 0\nld_pseudo %r1, 1, {m}\nmov %r2, %r10\nadd %r2, -8\n"
+#: (map kind, program, helper) whose pairing check_map_func_compatibility refuses.
+MAP_FUNC_MISMATCHES = {
+    "delete on array-of-maps": ("outer", _KEY4 + "call 3\nexit\n", "bpf_map_delete_elem#3"),
+    "push on array-of-maps": ("outer", _VAL8 + "mov %r3, 0\ncall 87\nexit\n", "bpf_map_push_elem#87"),
+    "push on array": ("array", _VAL8 + "mov %r3, 0\ncall 87\nexit\n", "bpf_map_push_elem#87"),
+    "pop on hash": ("hash", _VAL8 + "call 88\nexit\n", "bpf_map_pop_elem#88"),
+    "peek on hash": ("hash", _VAL8 + "call 89\nexit\n", "bpf_map_peek_elem#89"),
+    "lookup_percpu_elem on array": (
+        "array",
+        _KEY4 + "mov %r3, 0\ncall 195\nmov %r0, 0\nexit\n",
+        "bpf_map_lookup_percpu_elem#195",
+    ),
+}
+
+
+def scenario_map_func_compatibility(k: Kernel) -> None:
+    """Programs may pass a map only to the helpers of its type (and a helper takes only its
+    map types): EINVAL, "cannot pass map_type N into func NAME#ID"."""
+    with maps_on(k) as m:
+        q = m.create(T.BPF_MAP_TYPE_QUEUE, 0, 4, 4)
+        fds = {
+            "outer": m.create(AOM, 4, 4, 2, inner_map_fd=q),
+            "array": m.create(T.BPF_MAP_TYPE_ARRAY, 4, 8, 4),
+            "hash": m.create(T.BPF_MAP_TYPE_HASH, 4, 8, 4),
+        }
+        types = {"outer": int(AOM), "array": int(T.BPF_MAP_TYPE_ARRAY), "hash": int(T.BPF_MAP_TYPE_HASH)}
+        for case, (kind, text, func) in MAP_FUNC_MISMATCHES.items():
+            log = bytearray(1 << 16)
+
+            def load(text: str = text, kind: str = kind, log: bytearray = log) -> None:
+                k.close(load_prog(k, text.format(m=fds[kind]), log))
+
+            assert errno_of(load) == errno.EINVAL, case
+            assert f"cannot pass map_type {types[kind]} into func {func}" in log.rstrip(b"\0").decode(), case
+
+
 SCENARIOS = {
     "create_rules": scenario_create_rules,
     "array_of_maps_elements": scenario_array_of_maps_elements,
@@ -446,5 +484,6 @@ SCENARIOS = {
     "program_pops_from_hash_of_maps": scenario_program_pops_from_hash_of_maps,
     "program_writes_inner_array": scenario_program_writes_inner_array,
     "inner_map_flag_keeps_null_checks": scenario_inner_map_flag_keeps_null_checks,
+    "map_func_compatibility": scenario_map_func_compatibility,
     "verifier_rules": scenario_verifier_rules,
 }

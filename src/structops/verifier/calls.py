@@ -125,9 +125,6 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 if reg.type != RegType.CONST_PTR_TO_MAP or reg.maybe_null:
                     raise _eacces(f"R{regno} type={reg.type_str()} expected=map_ptr")
                 m = reg.obj
-                if getattr(m, "inner_meta", None) is not None and hid != 1:  # check_map_func_compatibility
-                    mtype = getattr(m, "map_type", 0)
-                    raise Reject(errno.EINVAL, f"cannot pass map_type {mtype} into func {name}#{hid}")
             elif kind in (ARG_KEY, ARG_VAL, ARG_UVAL) and m is not None:
                 size = int(getattr(m, "key_size" if kind == ARG_KEY else "value_size", 0)) if m is not None else 0
                 what = f"{name} arg{regno}"
@@ -156,6 +153,8 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 check_helper_mem(st, 1, size_reg.umin, write=True, what=f"{name} arg1")
             else:
                 raise _eacces("R2 min value is negative, either use unsigned or 'var &= const'")
+    if m is not None:
+        _check_map_func(m, hid, name)
     nonnull = hid == 1 and m is not None and constant_key_hits(st, 2, m)  # issue 12 item 3
     if released:
         release_reference(st, released)
@@ -179,6 +178,42 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
         st.cur.regs[0] = unknown(0, 0xFFFFFFFF)
     else:
         st.cur.regs[0] = unknown()
+
+
+#: ``check_map_func_compatibility``: map type -> the only helpers it may be passed to ...
+_MAP_ONLY_FUNCS: dict[int, frozenset[int]] = {
+    12: frozenset({1}),  # ARRAY_OF_MAPS: lookup only
+    13: frozenset({1}),  # HASH_OF_MAPS
+    22: frozenset({87, 88, 89}),  # QUEUE: push, pop, peek
+    23: frozenset({87, 88, 89}),  # STACK
+    30: frozenset({87, 89}),  # BLOOM_FILTER: push, peek
+    24: frozenset({107, 108, 194}),  # SK_STORAGE: sk_storage_get/delete (kptr_xchg)
+    29: frozenset({156, 157, 194}),  # TASK_STORAGE
+    32: frozenset({210, 211, 194}),  # CGRP_STORAGE
+}
+#: ... and helper -> the only map types it accepts.
+_FUNC_ONLY_MAPS: dict[int, frozenset[int]] = {
+    87: frozenset({22, 23, 30}),
+    88: frozenset({22, 23}),
+    89: frozenset({22, 23, 30}),
+    195: frozenset({5, 6, 10}),  # lookup_percpu_elem: PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
+    107: frozenset({24}),
+    108: frozenset({24}),
+    156: frozenset({29}),
+    157: frozenset({29}),
+    210: frozenset({32}),
+    211: frozenset({32}),
+}
+
+
+def _check_map_func(m: object, hid: int, name: str) -> None:
+    """``check_map_func_compatibility`` (after the argument checks): -EINVAL when the map
+    type and the helper do not go together."""
+    mtype = int(getattr(m, "map_type", 0))
+    only = _MAP_ONLY_FUNCS.get(mtype)
+    maps = _FUNC_ONLY_MAPS.get(hid)
+    if (only is not None and hid not in only) or (maps is not None and mtype not in maps):
+        raise Reject(errno.EINVAL, f"cannot pass map_type {mtype} into func {name}#{hid}")
 
 
 def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
