@@ -439,16 +439,12 @@ class EmulatedKernel:
         lock, or from another op) the lock only nests.  Without run statistics the
         program's runner is called straight away (:meth:`run_prog` otherwise).
         """
-        rcu = self.rcu
         runner = tr.prog.runner
         stats = self.stats
-        rcu.lock()
-        try:
-            if runner is None or stats.sysctl or stats.fds > 0:  # StatsSwitch.enabled, inlined
+        if runner is None or stats.sysctl or stats.fds > 0:  # StatsSwitch.enabled, inlined
+            with self.rcu.read_lock():
                 return self.run_prog(tr.prog, args)
-            return int(runner(args))
-        finally:
-            rcu.unlock()
+        return int(self.rcu.call(runner, args))
 
     def run_prog(self, prog: BpfProg, args: Sequence[int]) -> int:
         """Run ``prog`` with u64 arguments (struct_ops / tracing calling convention)."""

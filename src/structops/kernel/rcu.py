@@ -23,8 +23,12 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
+from typing import TypeVar
 
 __all__ = ["Rcu", "RcuError"]
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
 
 
 class RcuError(RuntimeError):
@@ -104,8 +108,34 @@ class Rcu:
             state.depth = depth - 1
             return
         state.depth = 0
-        if not self._callbacks and not self._waiting:
-            return
+        if self._callbacks or self._waiting:
+            self._left()
+
+    def call(self, fn: Callable[[_A], _R], arg: _A) -> _R:
+        """``fn(arg)`` inside a read-side section: :meth:`lock`, the call, :meth:`unlock`
+        (exceptions included) in one frame, for callers on a hot path (op calls)."""
+        try:
+            state = self._tls.state
+        except AttributeError:
+            state = self._new_state()
+        depth = state.depth
+        if depth:
+            state.depth = depth + 1
+            try:
+                return fn(arg)
+            finally:
+                state.depth -= 1
+        state.epoch = self._epoch
+        state.depth = 1
+        try:
+            return fn(arg)
+        finally:
+            state.depth = 0
+            if self._callbacks or self._waiting:
+                self._left()
+
+    def _left(self) -> None:
+        """The outermost section of this thread was left with callbacks queued or a waiter."""
         with self._mutex:
             ready = self._take_ready() if self._callbacks else []
             if self._waiting:
