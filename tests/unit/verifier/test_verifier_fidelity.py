@@ -124,3 +124,34 @@ def test_bpf_redirect_returns_the_verdict_linux_returns(ptype: int, flags: int, 
 
 def _call(hid: int) -> bytes:
     return struct.pack("<BBhi", 0x85, 0, 0, hid)
+
+
+_TC_PKT = struct.pack("<BBhi", 0x61, 0x21, 76, 0) + struct.pack("<BBhi", 0x61, 0x31, 80, 0)  # r2 data, r3 end
+
+
+def _tc_load(body: bytes) -> int:
+    k = EmulatedKernel()
+    return int(k.bpf(Cmd.BPF_PROG_LOAD, ProgLoadAttr(ProgType.BPF_PROG_TYPE_SCHED_CLS, _TC_PKT + body)))
+
+
+def _x(op: int, dst: int, src: int, off: int = 0) -> bytes:
+    return struct.pack("<BBhi", op, dst | src << 4, off, 0)
+
+
+def test_variable_offset_packet_pointer_gets_its_own_range() -> None:
+    """``p = data + (data[0] & 7); if (p + 8 > data_end) goto out; return p[7];`` loads on Linux
+    6.18 (measured here); ``p[8]`` is refused: the range is proven past the variable part."""
+
+    def prog(off: int) -> bytes:
+        return (
+            movr(4, 2) + add(4, 14) + _x(0x2D, 4, 3, 9)  # if data + 14 > end goto out
+            + _x(0x71, 5, 2) + struct.pack("<BBhi", 0x57, 5, 0, 7)  # r5 = data[0] & 7
+            + movr(6, 2) + _x(0x0F, 6, 5) + movr(7, 6) + add(7, 8)  # r6 = data + r5; r7 = r6 + 8
+            + _x(0x2D, 7, 3, 2) + _x(0x71, 0, 6, off) + EXIT  # if r7 > end goto out; r0 = r6[off]
+            + mov(0, 0) + EXIT
+        )  # fmt: skip
+
+    assert _tc_load(prog(7)) > 0
+    with pytest.raises(VerifierError) as info:
+        _tc_load(prog(8))
+    assert info.value.errno == errno.EACCES and "R6 offset is outside of the packet" in info.value.log
