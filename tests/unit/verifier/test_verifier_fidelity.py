@@ -126,7 +126,7 @@ def _call(hid: int) -> bytes:
     return struct.pack("<BBhi", 0x85, 0, 0, hid)
 
 
-_TC_PKT = struct.pack("<BBhi", 0x61, 0x21, 76, 0) + struct.pack("<BBhi", 0x61, 0x31, 80, 0)  # r2 data, r3 end
+_TC_PKT = struct.pack("<BBhi", 0x61, 0x12, 76, 0) + struct.pack("<BBhi", 0x61, 0x13, 80, 0)  # r2 data, r3 end
 
 
 def _tc_load(body: bytes) -> int:
