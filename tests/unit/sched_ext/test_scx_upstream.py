@@ -61,15 +61,21 @@ def test_qmap_serves_every_task_through_its_queue_maps() -> None:
     """scx_qmap: enqueue pushes pids into one of five QUEUE maps reached through the
     ARRAY_OF_MAPS ``queue_arr`` (static ``.values`` initialiser), dispatch pops them in
     weighted round robin into a user DSQ (SX-D*), with task storage and a PERCPU_ARRAY
-    cursor.  CPU-bound workload: every CPU busy all the time, no error exit, every task
-    served, and the tasks went through the queues (enqueued and dispatched counts)."""
-    res = run_sched(SchedConfig(_obj("qmap"), cpus=4, duration_ns=1_000_000_000, workload=CPU_BOUND))
+    cursor.  CPU-bound workload plus a sleeper pinned to CPU 3: every CPU busy all the time,
+    no error exit, every task served, the hogs went through the queues; the pinned task
+    wakes without SCX_ENQ_CPU_SELECTED (select_task_rq runs only for nr_cpus_allowed > 1),
+    so qmap inserts it straight into SCX_DSQ_LOCAL_ON | 3 from enqueue (nr_ddsp_from_enq)."""
+    wl = (*CPU_BOUND, Group("pin", count=1, affinity=(3,), run_ns=1_000_000, sleep_ns=2_000_000))
+    res = run_sched(SchedConfig(_obj("qmap"), cpus=4, duration_ns=1_000_000_000, workload=wl))
     assert res.exit is None
     assert res.scheduler == "qmap"
     assert all(c.busy_ns == 1_000_000_000 for c in res.machine.cpus)
-    assert all(t.runtime_ns > 100_000_000 for t in res.machine.tasks)
+    assert all(t.runtime_ns > (20_000_000 if t.group == "pin" else 100_000_000) for t in res.machine.tasks)
     assert res.maps["nr_enqueued"] > 0
     assert res.maps["nr_dispatched"] >= res.maps["nr_enqueued"] - len(res.machine.tasks)
+    pin = next(t for t in res.machine.tasks if t.group == "pin")
+    assert pin.nr_migrations == 0 and pin.nr_switches > 20  # each wakeup waits for a hog's slice
+    assert res.maps["nr_ddsp_from_enq"] >= pin.nr_switches - 1
 
 
 def test_pair_keeps_all_cpus_busy_with_its_python_user_half() -> None:
@@ -107,22 +113,6 @@ def test_pair_siblings_never_run_two_cgroups_at_once() -> None:
     assert all(c.busy_ns == 1_000_000_000 for c in cpus)
     share = {g: sum(t.runtime_ns for t in res.machine.tasks if t.group == g) for g in ("a", "b")}
     assert min(share.values()) > 1_000_000_000  # of 4 CPU-seconds
-
-
-def test_qmap_direct_dispatches_a_pinned_wakeup_to_its_cpu() -> None:
-    """A task allowed on one CPU wakes without SCX_ENQ_CPU_SELECTED (select_task_rq only runs
-    for nr_cpus_allowed > 1, spec SX-T11 flags), so scx_qmap's enqueue inserts it straight into
-    SCX_DSQ_LOCAL_ON | its CPU (nr_ddsp_from_enq) instead of its FIFO queues."""
-    wl = (
-        Group("hog", count=3, affinity=(0, 1, 2)),
-        Group("pin", count=1, affinity=(3,), run_ns=1_000_000, sleep_ns=2_000_000),
-    )
-    res = run_sched(SchedConfig(_obj("qmap"), cpus=4, duration_ns=500_000_000, workload=wl))
-    assert res.exit is None
-    pin = next(t for t in res.machine.tasks if t.group == "pin")
-    assert res.maps["nr_ddsp_from_enq"] >= pin.nr_switches - 1 > 100
-    assert res.maps["nr_enqueued"] == 0  # nothing went through the queue maps
-    assert pin.nr_migrations == 0 and pin.runtime_ns > 150_000_000
 
 
 def test_qmap_error_exit_carries_the_debug_dump_with_its_dump_ops() -> None:
