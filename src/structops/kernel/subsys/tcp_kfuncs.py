@@ -90,14 +90,16 @@ def implementation(kernel: EmulatedKernel, name: str) -> Callable[..., int]:
         return result
 
     def call_void2(*args: int) -> int:  # call with run inlined for the (sk, u32, u32) void kfuncs
-        sock = socks.get(args[0])
-        if sock is None or sock.freed:
+        sock = socks.get(args[0])  # freed sockets leave the table
+        if sock is None:
             return run(tcp_sock_view(kernel, args[0]), args)
-        sock.sync_from_kernel()
+        if sock.NEEDS_SYNC:  # else its plan is empty: both syncs would do nothing
+            sock.sync_from_kernel()
         sock.truncate_writable()
         native(sock, args[1] & U32, args[2] & U32)
         sock.truncate_writable()
-        sock.sync_to_kernel()
+        if sock.NEEDS_SYNC:
+            sock.sync_to_kernel()
         return 0
 
     if name in ("tcp_cong_avoid_ai", "tcp_reno_cong_avoid"):
