@@ -52,6 +52,8 @@ EV_CALL = 7
 EV_SAMPLE = 8
 EV_REO = 9
 
+_heappush = heapq.heappush
+
 CcChoice = str | TcpCongestionOps | None
 DIRECTIONS = ("up", "down", "both")
 
@@ -100,6 +102,7 @@ class Simulator:
         self.rng = random.Random(self.config.seed)
         #: Jitter has its own stream so that turning it off leaves ISNs and losses alone.
         self.jitter_rng = random.Random(f"jitter:{self.config.seed}")
+        self._jitter_random = self.jitter_rng.random
         self._proc_j = self.config.proc_jitter_us * 1000
         self._heap: list[tuple[Any, ...]] = []
         self._seq = 0
@@ -349,21 +352,23 @@ class Simulator:
         """Queue the receiver's delayed-ACK timer to expire at ``t_ns``."""
         self._push(t_ns, EV_DELACK, flow, gen)
 
-    def _jittered(self, t: int, last: int) -> int:
-        """Arrival ``t`` plus processing jitter, never before ``last`` (the previous
-        arrival of the same kind on that flow: packets of a path never reorder)."""
-        t += int(self.jitter_rng.random() * self._proc_j)
-        return t if t > last else last
-
     def send_ack(self, flow: TcpFlow, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
-        """Deliver an ACK to ``flow``'s sender after the reverse-path delay (+ jitter)."""
+        """Deliver an ACK to ``flow``'s sender after the reverse-path delay (+ jitter).
+
+        Processing jitter (here and in :meth:`transmit`, one draw per arrival from
+        ``jitter_rng``): the arrival moves up to ``proc_jitter_us`` later, but never
+        before the previous arrival of the same kind on that flow (packets of a path
+        never reorder)."""
         t = self.now + flow.rev_delay_ns
         if self._proc_j:
-            t = flow.last_ack_ns = self._jittered(t, flow.last_ack_ns)
+            t += int(self._jitter_random() * self._proc_j)
+            if t < flow.last_ack_ns:
+                t = flow.last_ack_ns
+            flow.last_ack_ns = t
         flow.acks_pending += 1
         flow.ack_due_ns = t
-        self._seq += 1
-        heapq.heappush(self._heap, (t, self._seq, EV_ACK, flow, ack_i, sack_i, dsack_i, ece, tsecr))
+        seq = self._seq = self._seq + 1
+        _heappush(self._heap, (t, seq, EV_ACK, flow, ack_i, sack_i, dsack_i, ece, tsecr))
 
     def transmit(self, flow: FlowBase, idx: int, tsval: int, cwr: int, ect: int) -> None:
         """Offer data segment ``idx`` of ``flow`` to its direction's bottleneck queue."""
@@ -390,19 +395,22 @@ class Simulator:
         start = now * bw
         if link.free_x > start:
             start = link.free_x
-        link.free_x = start + self._ser_x
-        dep = -(-link.free_x // bw)
+        free = link.free_x = start + self._ser_x
+        dep = -(-free // bw)
         deps.append(dep)
         if qlen + 1 > link.max_queue:
             link.max_queue = qlen + 1
         link.tx += 1
         t = dep + flow.fwd_delay_ns
-        if self._proc_j:
-            t = flow.last_data_ns = self._jittered(t, flow.last_data_ns)
+        if self._proc_j:  # processing jitter, as in send_ack
+            t += int(self._jitter_random() * self._proc_j)
+            if t < flow.last_data_ns:
+                t = flow.last_data_ns
+            flow.last_data_ns = t
         flow.data_pending += 1
         flow.data_due_ns = t
-        self._seq += 1
-        heapq.heappush(self._heap, (t, self._seq, EV_DATA, flow, idx, tsval, ce, cwr, ect))
+        seq = self._seq = self._seq + 1
+        _heappush(self._heap, (t, seq, EV_DATA, flow, idx, tsval, ce, cwr, ect))
 
     # -- results ----------------------------------------------------------------------------
     @property

@@ -21,6 +21,8 @@ from structops.sim.flowbase import TCPCB_EVER_RETRANS, TCPCB_SACKED_ACKED, TCPCB
 from structops.sim.sock import RateSample
 from structops.sim.tcp_cong import minmax_running_min
 
+_RETRANS_BITS = TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS
+
 
 class Estimators(FlowBase):
     """RTT and delivery-rate estimation mixed into :class:`~structops.sim.flow.TcpFlow`."""
@@ -40,17 +42,18 @@ class Estimators(FlowBase):
             return
         tp = self.tp
         tx = seg.tx_us
+        first = tp.first_tx_mstamp
         end_seq = (self.isn + (i + 1) * self.mss) & U32
         if (
-            not rs.prior_delivered
-            or tx > tp.first_tx_mstamp
-            or (tx == tp.first_tx_mstamp and ((end_seq - rs.last_end_seq) & U32) - 1 < 0x7FFFFFFF)
+            tx > first
+            or not rs.prior_delivered
+            or (tx == first and ((end_seq - rs.last_end_seq) & U32) - 1 < 0x7FFFFFFF)
         ):
             rs.prior_delivered_ce = seg.dlv_ce
             rs.prior_delivered = seg.dlv
             rs.prior_mstamp = seg.dlv_mstamp
             rs.is_app_limited = seg.app_limited
-            rs.is_retrans = bool(seg.sacked & (TCPCB_SACKED_RETRANS | TCPCB_EVER_RETRANS))
+            rs.is_retrans = seg.sacked & _RETRANS_BITS != 0
             rs.last_end_seq = end_seq
             tp.first_tx_mstamp = tx
             rs.interval_us = tx - seg.first_tx

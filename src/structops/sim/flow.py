@@ -383,7 +383,6 @@ class TcpFlow(Output, Estimators):
         flag = 0
         first_ackt = 0
         last_ackt = 0
-        pkts_acked = 0
         delivered_now = 0
         q = self.q
         base = self.qbase
@@ -393,6 +392,18 @@ class TcpFlow(Output, Estimators):
         for i in range(prior_una, ack_i):
             seg = q[i - base]
             s = seg.sacked
+            if not s:  # the common case: sent once, neither SACKed nor marked lost
+                last_ackt = seg.tx_us or 1
+                if not first_ackt:
+                    first_ackt = last_ackt
+                if i < high_i:
+                    flag |= FLAG_ORIG_SACK_ACKED
+                delivered_now += 1
+                if track:
+                    self._rack_advance(i, seg, 0)
+                if seg.dlv_mstamp:
+                    self._rate_skb_delivered(i, seg, rs)
+                continue
             if s & TCPCB_EVER_RETRANS:
                 if s & TCPCB_SACKED_RETRANS:
                     tp.retrans_out -= 1
@@ -413,9 +424,9 @@ class TcpFlow(Output, Estimators):
                     self._rack_advance(i, seg, s)
             if s & TCPCB_LOST:
                 tp.lost_out -= 1
-            pkts_acked += 1
             if seg.dlv_mstamp:
                 self._rate_skb_delivered(i, seg, rs)
+        pkts_acked = ack_i - prior_una
         if delivered_now:
             tp.delivered += delivered_now
             if ece_ack:

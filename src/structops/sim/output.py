@@ -36,6 +36,8 @@ from structops.sim.flowbase import (
 from structops.sim.recovery import Recovery
 from structops.sim.tcp_cong import tcp_current_ssthresh, tcp_is_cwnd_limited
 
+_TLP_STATES = frozenset((TCP_CA_Open, TCP_CA_CWR))  # tcp_schedule_loss_probe sends probes only there
+
 
 class Output(Recovery):
     """Transmit path and RTO timer of :class:`~structops.sim.flow.TcpFlow`."""
@@ -253,13 +255,16 @@ class Output(Recovery):
     def _schedule_loss_probe(self, advancing_rto: bool) -> bool:
         """``tcp_schedule_loss_probe()``: PTO = 2 srtt (+ 200 ms with one segment out,
         else + 2 jiffies), never past the RTO; only in Open or CWR."""
+        if not self.tlp:
+            return False
         tp = self.tp
-        if not self.tlp or not tp.packets_out or tp.icsk_ca_state not in (TCP_CA_Open, TCP_CA_CWR):
+        if not tp.packets_out or tp.icsk_ca_state not in _TLP_STATES:
             return False
         hz = self.hz
-        if tp.srtt_us:
-            pto_j = -(-(tp.srtt_us >> 2) * hz // 1_000_000)
-            pto_j += TCP_RTO_MIN_US * hz // 1_000_000 if tp.packets_out == 1 else 2
+        srtt = tp.srtt_us
+        if srtt:
+            pto_j = -(-(srtt >> 2) * hz // 1_000_000)
+            pto_j += 2 if tp.packets_out != 1 else TCP_RTO_MIN_US * hz // 1_000_000
         else:
             pto_j = TCP_TIMEOUT_INIT_US * hz // 1_000_000
         if advancing_rto:

@@ -14,6 +14,8 @@ Mixed into :class:`~structops.sim.flow.TcpFlow` when ``SimConfig.rack`` is on.
 
 from __future__ import annotations
 
+from itertools import islice
+
 from structops.sim.consts import TCP_CA_Recovery
 from structops.sim.flowbase import (
     TCPCB_EVER_RETRANS,
@@ -60,20 +62,18 @@ class Rack(FlowBase):
         """``tcp_rack_detect_loss``: mark what is old enough; the longest wait left (us)."""
         now = self.tp.tcp_mstamp
         deadline = self.rack_rtt_us + self._rack_reo_wnd()
-        rack_t, rack_end = self.rack_mstamp, self.rack_end_i
-        q = self.q
+        rack_t, rack_last = self.rack_mstamp, self.rack_end_i - 1
         base = self.qbase
         wait = 0
-        for i in range(self.una, self.nxt):
-            seg = q[i - base]
-            s = seg.sacked
+        for i, seg in enumerate(islice(self.q, self.una - base, self.nxt - base), self.una):
             t = seg.tx_ns
-            if not s & TCPCB_EVER_RETRANS and (t > rack_t or (t == rack_t and i + 1 >= rack_end)):
-                break  # this and every later original were sent after the RACK segment
+            if t >= rack_t and (t > rack_t or i >= rack_last):  # sent after the RACK segment
+                if not seg.sacked & TCPCB_EVER_RETRANS:
+                    break  # an original: so was every later one
+                continue  # a retransmission
+            s = seg.sacked
             if s & TCPCB_SACKED_ACKED or (s & TCPCB_LOST and not s & TCPCB_SACKED_RETRANS):
                 continue
-            if t > rack_t or (t == rack_t and i + 1 >= rack_end):
-                continue  # a retransmission sent after the RACK segment
             remaining = deadline - (now - seg.tx_us)
             if remaining <= 0:
                 self._mark_lost(i, seg)

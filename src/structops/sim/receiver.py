@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 
 TCP_MAX_QUICKACKS = 16
+_ECE_BITS = TCP_ECN_OK | TCP_ECN_DEMAND_CWR  # echo ECE while both are set
 
 
 class TcpReceiver:
@@ -114,17 +115,33 @@ class TcpReceiver:
                     flow.call_op(sk, "cwnd_event", CA_EVENT_ECN_NO_CE)
                 sk.ecn_flags |= TCP_ECN_SEEN
         if idx == self.rcv_nxt_i:
-            filled = bool(self.ooo)
-            nxt = idx + 1
             ooo = self.ooo
-            while nxt in ooo:
-                del ooo[nxt]
-                nxt += 1
+            filled = bool(ooo)
+            nxt = idx + 1
+            if filled:
+                while nxt in ooo:
+                    del ooo[nxt]
+                    nxt += 1
             self.rcv_nxt_i = nxt
             sk.rcv_nxt = (flow.isn + nxt * flow.mss) & U32
             self.ts_recent = tsval
             self.pending += 1
-            self._event_data_recv(now * self.hz // 1_000_000_000)
+            # tcp_event_data_recv: quick-ACK mode at start and after idle; adapt ato
+            now_j = now * self.hz // 1_000_000_000
+            ato = self.ato
+            if not ato:
+                self._incr_quickack()
+                self.ato = self.ato_min
+            else:
+                m = now_j - self.lrcvtime
+                if m <= self.ato_min // 2:
+                    self.ato = (ato >> 1) + self.ato_min // 2
+                elif m < ato:
+                    ato = (ato >> 1) + m
+                    self.ato = ato if ato < self.rto_j else self.rto_j
+                elif m > self.rto_j:
+                    self._incr_quickack()  # the sender failed to restart its window: ACK quickly
+            self.lrcvtime = now_j
             if (
                 filled
                 or ooo
@@ -140,31 +157,10 @@ class TcpReceiver:
             self.ooo[idx] = None
             self.send_ack(idx, -1)
 
-    def _jiffies(self) -> int:
-        sim = self.flow.sim
-        return sim.now * sim.config.hz // 1_000_000_000
-
     def _incr_quickack(self) -> None:
         """``tcp_incr_quickack(sk, TCP_MAX_QUICKACKS)``: the window allows 16 quick ACKs."""
         if self.quick < TCP_MAX_QUICKACKS:
             self.quick = TCP_MAX_QUICKACKS
-
-    def _event_data_recv(self, now: int) -> None:
-        """``tcp_event_data_recv`` at jiffies ``now``: quick-ACK mode at start and after
-        idle; adapt ``ato``."""
-        if not self.ato:
-            self._incr_quickack()
-            self.ato = self.ato_min
-        else:
-            m = now - self.lrcvtime
-            if m <= self.ato_min // 2:
-                self.ato = (self.ato >> 1) + self.ato_min // 2
-            elif m < self.ato:
-                ato = (self.ato >> 1) + m
-                self.ato = ato if ato < self.rto_j else self.rto_j
-            elif m > self.rto_j:
-                self._incr_quickack()  # the sender failed to restart its window: ACK quickly
-        self.lrcvtime = now
 
     def _send_delayed_ack(self) -> None:
         """``tcp_send_delayed_ack``: arm the timer ``ato`` jiffies out (capped by the RTT)."""
@@ -177,8 +173,8 @@ class TcpReceiver:
             if max_ato < ato:
                 ato = max_ato
         sim = self.flow.sim
-        hz = sim.config.hz
-        expires = -(-(self._jiffies() + ato) * 1_000_000_000 // hz)
+        hz = self.hz
+        expires = -(-(sim.now * hz // 1_000_000_000 + ato) * 1_000_000_000 // hz)
         self._delack_armed = True
         self._delack_gen += 1
         self.sk.icsk_ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_TIMER
@@ -202,7 +198,7 @@ class TcpReceiver:
         self.pending = 0
         self._delack_armed = False
         sk.icsk_ack_pending = 0
-        ece = 1 if (sk.ecn_flags & (TCP_ECN_OK | TCP_ECN_DEMAND_CWR)) == (TCP_ECN_OK | TCP_ECN_DEMAND_CWR) else 0
+        ece = 1 if sk.ecn_flags & _ECE_BITS == _ECE_BITS else 0
         self.flow.sim.send_ack(self.flow, self.rcv_nxt_i, sack_i, dsack_i, ece, self.ts_recent)
 
 
