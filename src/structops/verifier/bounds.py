@@ -158,6 +158,28 @@ def _s32_result(op: int, a: Reg, b: Reg) -> tuple[int, int]:
     return lo, hi
 
 
+def _branch_s32(op: int, a: Reg, b: Reg, taken: bool) -> Reg:
+    """A signed 32-bit jump narrows ``a``'s s32 range (then, for a zero-extended value, its range)."""
+    if not taken:
+        op = _NEG[op]
+    (lo, hi), (blo, bhi) = s32_range(a), s32_range(b)
+    if op == 0x60:
+        lo = max(lo, blo + 1)
+    elif op == 0x70:
+        lo = max(lo, blo)
+    elif op == 0xC0:
+        hi = min(hi, bhi - 1)
+    else:
+        hi = min(hi, bhi)
+    if lo > hi:
+        return a
+    if a.umax <= U32:
+        return _with_s32(a, (lo, hi))
+    if (lo, hi) == s32_range(a):
+        return a
+    return replace(a, smin32=lo, smax32=hi)
+
+
 def _with_s32(res: Reg, s32: tuple[int, int]) -> Reg:
     """``res`` (a zero-extended 32-bit result) with the signed 32-bit range ``s32``: a range of one
     sign bounds the 32-bit value (then the 64-bit one); one crossing zero is kept alongside."""
@@ -263,6 +285,9 @@ def outcome(op: int, a: Reg, b: Reg, bits: int) -> bool | None:
         if not _fits32(a, b, signed):
             if a.umin == a.umax and b.umin == b.umax:
                 return _cmp32(op, a.umin, b.umin)
+            if signed:  # the signed 32-bit ranges decide it
+                (alo, ahi), (blo, bhi) = s32_range(a), s32_range(b)
+                return _decide(_SIGNED[op], alo, ahi, blo, bhi)
             return None
         if signed:
             op = {0x60: 0x20, 0x70: 0x30, 0xC0: 0xA0, 0xD0: 0xB0}[op]
@@ -286,7 +311,10 @@ def outcome(op: int, a: Reg, b: Reg, bits: int) -> bool | None:
         lo_a, hi_a, lo_b, hi_b = a.smin, a.smax, b.smin, b.smax
     else:
         return None
-    rel = _UNSIGNED.get(op) or _SIGNED[op]
+    return _decide(_UNSIGNED.get(op) or _SIGNED[op], lo_a, hi_a, lo_b, hi_b)
+
+
+def _decide(rel: str, lo_a: int, hi_a: int, lo_b: int, hi_b: int) -> bool | None:
     if rel == ">":
         return True if lo_a > hi_b else False if hi_a <= lo_b else None
     if rel == ">=":
@@ -343,7 +371,7 @@ def branch(op: int, a: Reg, b: Reg, bits: int, taken: bool) -> Reg:
     if bits == 32:
         signed = op in _SIGNED
         if not _fits32(a, b, signed):
-            return a
+            return _branch_s32(op, a, b, taken) if signed else a
         if signed:
             op = {0x60: 0x20, 0x70: 0x30, 0xC0: 0xA0, 0xD0: 0xB0}[op]
     if op == 0x40:

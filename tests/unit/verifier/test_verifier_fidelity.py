@@ -155,3 +155,14 @@ def test_variable_offset_packet_pointer_gets_its_own_range() -> None:
     with pytest.raises(VerifierError) as info:
         _tc_load(prog(8))
     assert info.value.errno == errno.EACCES and "R6 offset is outside of the packet" in info.value.log
+
+
+def test_signed_jmp32_narrows_the_low_32_bits() -> None:
+    """``if ((s32)w < 0) goto out; if ((s32)w > 15) goto out;`` bounds a 32-bit load to [0, 15]
+    (Linux 6.18 accepts the indexed access, measured here); a 64-bit value keeps the s32 range."""
+    word = unknown(0, 0xFFFFFFFF)
+    nonneg = branch(0xC0, word, const(0), 32, False)
+    assert (nonneg.umin, nonneg.umax) == (0, (1 << 31) - 1)
+    assert branch(0x60, nonneg, const(15), 32, False).umax == 15
+    wide = branch(0xC0, unknown(), const(0), 32, False)
+    assert s32_range(wide) == (0, (1 << 31) - 1) and wide.umax == (1 << 64) - 1
