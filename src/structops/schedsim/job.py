@@ -120,7 +120,7 @@ def add_workload(machine: Machine, groups: list[Group] | tuple[Group, ...]) -> l
             raise ValueError(
                 f"group {g.name!r}: affinity names CPU {max(g.affinity)} but the machine has {machine.nr_cpus}"
             )
-        cgroup = machine.cgroups.get(g.name) or machine.cgroups.add(g.name)
+        cgroup = machine.cgroups.get(g.name) or machine.cgroups.add(g.name, weight=g.cgroup_weight)
         for i in range(g.count):
             tasks.append(
                 machine.add_task(

@@ -11,6 +11,9 @@ A workload is a list of task groups::
     sleep_ms = 10         # sleep between bursts (0)
     start_ms = 0          # first wakeup (0)
     exit_ms = 5000        # exit time (never)
+    cgroup_weight = 100   # cpu.weight of the group's cgroup, 1..10000 (100)
+
+Each group is a cgroup of its own (``/name``), which schedulers with cgroup callbacks see.
 
 Unknown keys and bad values raise :class:`WorkloadError` naming the group and key.
 """
@@ -25,7 +28,7 @@ from structops._toml import read_toml
 
 __all__ = ["Group", "WorkloadError", "default_workload", "load_workload", "parse_workload"]
 
-_KEYS = {"name", "count", "nice", "weight", "affinity", "run_ms", "sleep_ms", "start_ms", "exit_ms"}
+_KEYS = {"name", "count", "nice", "weight", "affinity", "run_ms", "sleep_ms", "start_ms", "exit_ms", "cgroup_weight"}
 
 
 class WorkloadError(ValueError):
@@ -45,6 +48,7 @@ class Group:
     sleep_ns: int = 0
     start_ns: int = 0
     exit_ns: int | None = None
+    cgroup_weight: int = 100
 
 
 def _cpus(value: Any, where: str) -> tuple[int, ...]:
@@ -107,6 +111,9 @@ def parse_workload(data: dict[str, Any]) -> list[Group]:
             raise WorkloadError(f"{where}: weight must be a CFS load weight from 1 to 88761 (nice 0 = 1024)")
         if weight is not None and "nice" in g:
             raise WorkloadError(f"{where}: give nice or weight, not both")
+        cgw = g.get("cgroup_weight", 100)
+        if isinstance(cgw, bool) or not isinstance(cgw, int) or not 1 <= cgw <= 10000:
+            raise WorkloadError(f"{where}: cgroup_weight must be a cpu.weight from 1 to 10000 (default 100)")
         out.append(
             Group(
                 name=name,
@@ -118,6 +125,7 @@ def parse_workload(data: dict[str, Any]) -> list[Group]:
                 sleep_ns=_ms(g.get("sleep_ms", 0), f"{where}: sleep_ms"),
                 start_ns=_ms(g.get("start_ms", 0), f"{where}: start_ms"),
                 exit_ns=_ms(g["exit_ms"], f"{where}: exit_ms") if "exit_ms" in g else None,
+                cgroup_weight=cgw,
             )
         )
     return out

@@ -333,18 +333,30 @@ def test_nest_task_cpumasks_are_released_when_tasks_exit() -> None:
 
 
 # -- scx_flatcg ----------------------------------------------------------------------------------
-def test_flatcg_runs_its_cgroup_tree_on_bpf_obj_new_and_an_rbtree() -> None:
-    """scx_flatcg: cgroups (cgroup_init per cgroup, CGRP_STORAGE, task_cgroup, cgroup_ancestor),
-    allocated cgv_node objects (bpf_obj_new, stashed as __kptr in a HASH value via
-    bpf_kptr_xchg) in an rbtree ordered by its BPF less() callback.  Two cgroups of CPU-bound
-    tasks: every CPU busy, no error exit, every task served, cgroups picked from the tree."""
-    wl = (Group("a", count=6), Group("b", count=2))
+def test_flatcg_shares_the_machine_by_cgroup_weight() -> None:
+    """scx_flatcg: cgroups (cgroup_init per cgroup with its cpu.weight, CGRP_STORAGE,
+    task_cgroup, cgroup_ancestor), allocated cgv_node objects (bpf_obj_new, stashed as __kptr
+    in a HASH value via bpf_kptr_xchg) in an rbtree ordered by its BPF less() callback.
+    Two cgroups of four CPU-bound tasks, cpu.weight 300 and 100: every CPU busy, no error
+    exit, every task served, CPU time 3:1."""
+    wl = (Group("hi", count=4, cgroup_weight=300), Group("lo", count=4))
     res = run_sched(SchedConfig(_obj("flatcg"), cpus=4, duration_ns=SEC, workload=wl))
     assert res.exit is None
     assert res.scheduler == "flatcg"
     assert all(c.busy_ns == SEC for c in res.machine.cpus)
-    assert all(t.runtime_ns >= 300_000_000 for t in res.machine.tasks)
-    b = sum(t.runtime_ns for t in res.machine.tasks if t.group == "b")
-    assert b > 2 * 0.6 * SEC  # cgroup b (2 tasks) gets far more than its 2/8 of the tasks
+    assert all(t.runtime_ns >= 100_000_000 for t in res.machine.tasks)
+    hi = sum(t.runtime_ns for t in res.machine.tasks if t.group == "hi")
+    lo = sum(t.runtime_ns for t in res.machine.tasks if t.group == "lo")
+    assert 2.7 < hi / lo < 3.3
     assert res.maps["cvtime_now"] > 0
-    assert res.maps["stats"][15] > 100  # FCG_STAT_PNC_NEXT: a cgroup taken from the rbtree
+    assert res.maps["stats"][15] > 50  # FCG_STAT_PNC_NEXT: a cgroup taken from the rbtree
+
+
+def test_workload_cgroup_weight_is_checked() -> None:
+    """cgroup_weight in a workload file: cpu.weight 1..10000, default 100."""
+    from structops.schedsim.workload import WorkloadError, parse_workload
+
+    assert parse_workload({"group": [{"name": "a", "cgroup_weight": 250}]})[0].cgroup_weight == 250
+    assert parse_workload({"group": [{"name": "a"}]})[0].cgroup_weight == 100
+    with pytest.raises(WorkloadError, match=r"cgroup_weight must be a cpu\.weight from 1 to 10000"):
+        parse_workload({"group": [{"name": "a", "cgroup_weight": 0}]})
