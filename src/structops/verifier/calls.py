@@ -108,6 +108,8 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
     name = v.env.helper_name(hid)
     if name == "unknown":  # e.g. libbpf's poisoned CO-RE / weak kfunc call, reached
         raise Reject(errno.EINVAL, f"invalid func unknown#{hid}")
+    if hid == 94:  # bpf_spin_unlock ends the non-owning node references (verifier/graph.py)
+        graph.invalidate_non_owning(v, st)
     proto = v.env.helper_proto(hid) if v.env.helper_proto is not None else None
     if proto is None and v.env.helper_proto is not None:
         raise Reject(errno.EINVAL, f"program of this type cannot use helper {name}#{hid}")

@@ -8,8 +8,8 @@ inside it.  ``bpf_obj_drop_impl(p)`` releases an owning reference.
 A ``struct bpf_rb_root`` in a map value declares what it holds with
 ``__contains(type, node)`` (BTF decl tag ``contains:type:node``).  ``bpf_rbtree_add_impl(root,
 &obj->node, less, ...)`` takes an owning reference to an object of that type, pointing at
-its node, and gives it to the tree (the caller's copies become unusable here; Linux keeps
-them as non-owning references until the lock is released).  ``bpf_rbtree_first(root)``
+its node, and gives it to the tree: the caller's copies become non-owning references, usable
+until the next ``bpf_spin_unlock``.  ``bpf_rbtree_first(root)``
 returns a non-owning pointer to the first node (maybe NULL); ``bpf_rbtree_remove(root,
 node)`` takes such a pointer and returns an owning reference (maybe NULL).  The pointers
 point at the node inside the object (``off`` = the node's offset), as ``container_of``
@@ -24,6 +24,7 @@ root's lock is held around the tree calls.
 from __future__ import annotations
 
 import errno
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
@@ -33,7 +34,15 @@ from structops.verifier.state import NOT_INIT, Reg, RegType, State, unknown
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier
 
-__all__ = ["GRAPH_KFUNCS", "alloc_access", "call_graph_kfunc", "enter_rbtree_less", "is_alloc", "root_info"]
+__all__ = [
+    "GRAPH_KFUNCS",
+    "alloc_access",
+    "call_graph_kfunc",
+    "enter_rbtree_less",
+    "invalidate_non_owning",
+    "is_alloc",
+    "root_info",
+]
 
 GRAPH_KFUNCS = frozenset(
     {"bpf_obj_new_impl", "bpf_obj_drop_impl", "bpf_rbtree_add_impl", "bpf_rbtree_first", "bpf_rbtree_remove"}
@@ -128,6 +137,22 @@ def _owning(reg: Reg, regno: int, what: str) -> int:
     return reg.ref_obj_id
 
 
+def _non_owning(v: Verifier) -> set[int]:
+    ids: set[int] | None = getattr(v, "_graph_non_owning", None)
+    if ids is None:
+        ids = set()
+        v._graph_non_owning = ids  # type: ignore[attr-defined]
+    return ids
+
+
+def invalidate_non_owning(v: Verifier, st: State) -> None:
+    """``bpf_spin_unlock``: non-owning node pointers (after ``bpf_rbtree_add``, from
+    ``bpf_rbtree_first``) stop being pointers (``invalidate_non_owning_refs``)."""
+    ids = getattr(v, "_graph_non_owning", None)
+    if ids:
+        st.map_regs(lambda r: unknown() if r.type == RegType.PTR_TO_BTF_ID and r.id in ids and not r.ref_obj_id else r)
+
+
 def call_graph_kfunc(v: Verifier, st: State, pc: int, name: str) -> None:
     """Check one of :data:`GRAPH_KFUNCS`; R1-R5 clobbered, R0 typed."""
     from structops.verifier.calls import release_reference
@@ -154,13 +179,17 @@ def call_graph_kfunc(v: Verifier, st: State, pc: int, name: str) -> None:
             raise Reject(errno.EINVAL, f"arg#1 offset={r2.off}, but expected bpf_rb_node at offset={node_off}")
         if regs[3].type != RegType.PTR_TO_FUNC:
             raise Reject(errno.EACCES, f"R3 type={regs[3].type_str()} expected=func")
-        release_reference(st, _owning(r2, 2, "bpf_rbtree_add"))
+        ref = _owning(r2, 2, "bpf_rbtree_add")
+        st.refs.pop(ref, None)  # the tree owns the node; the caller's copies become non-owning
+        st.map_regs(lambda r: replace(r, ref_obj_id=0) if r.ref_obj_id == ref else r)
+        _non_owning(v).add(r2.id)
         result = unknown(0, 0xFFFFFFFF)
     elif name == "bpf_rbtree_first":
         holder, node_off = root_info(r1)
         result = Reg(
             RegType.PTR_TO_BTF_ID, 0, 0, off=node_off, obj=holder, trusted=True, maybe_null=True, id=v.new_id()
         )
+        _non_owning(v).add(result.id)
     elif name == "bpf_rbtree_remove":
         holder, node_off = root_info(r1)
         if not is_alloc(v, r2) or r2.maybe_null or r2.off != node_off or getattr(r2.obj, "name", None) != holder.name:

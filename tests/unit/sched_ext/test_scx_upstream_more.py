@@ -360,3 +360,61 @@ def test_workload_cgroup_weight_is_checked() -> None:
     assert parse_workload({"group": [{"name": "a"}]})[0].cgroup_weight == 100
     with pytest.raises(WorkloadError, match=r"cgroup_weight must be a cpu\.weight from 1 to 10000"):
         parse_workload({"group": [{"name": "a", "cgroup_weight": 0}]})
+
+
+def test_graph_verifier_owning_and_non_owning_node_references() -> None:
+    """bpf_obj_new gives an owning maybe-NULL reference; bpf_rbtree_add takes it at the node
+    offset and leaves non-owning copies (no reference to release) that bpf_spin_unlock
+    invalidates; bpf_rbtree_remove returns a new owning reference; bpf_obj_drop wants one."""
+    from structops import btf as btflib
+    from structops.verifier.env import Reject
+    from structops.verifier.graph import call_graph_kfunc, invalidate_non_owning
+    from structops.verifier.state import Frame, Reg, RegType, State, const
+
+    k = EmulatedKernel()
+    u64 = btflib.Int("unsigned long long", 8)
+    rb_node = k.vmlinux.spec.find("bpf_rb_node", btflib.Struct)
+    rb_root = k.vmlinux.spec.find("bpf_rb_root", btflib.Struct)
+    node_t = btflib.Struct("item", 40, (btflib.Member("node", rb_node, 0), btflib.Member("key", u64, 256)))
+    var = btflib.Var("tree", rb_root)
+    sec = btflib.Datasec(".data.tree", 16, (btflib.VarSecinfo(var, 0, 16),))
+    types = [btflib.Void(), node_t, var, sec, btflib.DeclTag("contains:item:node", var)]
+
+    class Spec:
+        def type_by_id(self, i: int) -> Any:
+            return types[i]
+
+        def find(self, name: str, kind: Any) -> Any:
+            return next(t for t in types if isinstance(t, kind) and getattr(t, "name", None) == name)
+
+    spec = Spec()
+    spec.types = types  # type: ignore[attr-defined]
+    m = type("M", (), {"btf": type("B", (), {"spec": spec})(), "btf_value_type_id": 3})()
+    v = _FakeVerifier(k.vmlinux.spec)
+    v.env.prog_btf = spec
+    regs = [Reg(RegType.NOT_INIT)] * 11
+    st = State([Frame(regs, {})], {})
+    st.cur.regs[1] = const(1)
+    call_graph_kfunc(v, st, 5, "bpf_obj_new_impl")
+    obj = st.cur.regs[0]
+    assert obj.type == RegType.PTR_TO_BTF_ID and obj.maybe_null and obj.ref_obj_id in st.refs
+    owned = Reg(RegType.PTR_TO_BTF_ID, 0, 0, obj=node_t, trusted=True, ref_obj_id=obj.ref_obj_id, id=obj.id)
+    st.cur.regs[6] = owned
+    root = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m)
+    st.cur.regs[1], st.cur.regs[2], st.cur.regs[3] = root, owned, Reg(RegType.PTR_TO_FUNC, 0, 0, obj=40)
+    call_graph_kfunc(v, st, 6, "bpf_rbtree_add_impl")
+    r6 = st.cur.regs[6]
+    assert not st.refs and r6.type == RegType.PTR_TO_BTF_ID and not r6.ref_obj_id  # non-owning
+    st.cur.regs[1], st.cur.regs[2] = r6, const(0)
+    with pytest.raises(Reject, match="owning reference"):
+        call_graph_kfunc(v, st, 7, "bpf_obj_drop_impl")
+    st.cur.regs[1] = root
+    call_graph_kfunc(v, st, 8, "bpf_rbtree_first")
+    first = st.cur.regs[0]
+    assert first.maybe_null and not first.ref_obj_id and first.obj is node_t
+    st.cur.regs[1], st.cur.regs[2] = root, r6
+    call_graph_kfunc(v, st, 9, "bpf_rbtree_remove")
+    assert st.cur.regs[0].ref_obj_id in st.refs
+    st.cur.regs[7] = first
+    invalidate_non_owning(v, st)  # bpf_spin_unlock
+    assert st.cur.regs[6].type == RegType.SCALAR and st.cur.regs[7].type == RegType.SCALAR
