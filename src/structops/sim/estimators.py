@@ -130,30 +130,31 @@ class Estimators(FlowBase):
             rs.delivered = -1
             rs.interval_us = -1
             return
-        rs.delivered = (tp.delivered - rs.prior_delivered) & U32
+        dlv = rs.delivered = (tp.delivered - rs.prior_delivered) & U32
         rs.delivered_ce = (tp.delivered_ce - rs.prior_delivered_ce) & 0xFFFFF
         snd_us = rs.interval_us
         ack_us = tp.tcp_mstamp - rs.prior_mstamp
-        rs.interval_us = snd_us if snd_us > ack_us else ack_us
+        interval = snd_us if snd_us > ack_us else ack_us
         rs.snd_interval_us = snd_us & U32
         rs.rcv_interval_us = ack_us & U32
-        if rs.interval_us < tp.rtt_min[1]:
+        if interval < tp.rtt_min[1]:
             rs.interval_us = -1
             return
-        if not rs.is_app_limited or rs.delivered * tp.rate_interval_us >= tp.rate_delivered * rs.interval_us:
-            tp.rate_delivered = rs.delivered
-            tp.rate_interval_us = rs.interval_us & U32
+        rs.interval_us = interval
+        if not rs.is_app_limited or dlv * tp.rate_interval_us >= tp.rate_delivered * interval:
+            tp.rate_delivered = dlv
+            tp.rate_interval_us = interval & U32
             tp.rate_app_limited = 1 if rs.is_app_limited else 0
 
     def _update_pacing_rate(self) -> None:
         """``tcp_update_pacing_rate()``: 200% (slow start) / 120% of cwnd*mss/srtt."""
         tp = self.tp
+        cwnd = tp.snd_cwnd
         rate = self.mss * ((1_000_000 // 100) << 3)
-        if tp.snd_cwnd < tp.snd_ssthresh // 2:
+        if cwnd < tp.snd_ssthresh // 2:
             rate *= TCP_PACING_SS_RATIO
         else:
             rate *= TCP_PACING_CA_RATIO
-        cwnd = tp.snd_cwnd
         rate *= cwnd if cwnd > tp.packets_out else tp.packets_out
         if tp.srtt_us:
             rate //= tp.srtt_us
