@@ -95,13 +95,13 @@ def ptr_alu(v: Verifier, d: int, s: int, op: int, dst: Reg, src: Reg, is64: bool
 
 def _moved(ptr: Reg, sc: Reg, op: int, d: int) -> Reg:
     """The pointer after ``ptr += sc`` / ``ptr -= sc`` (``check_reg_sane_offset`` first)."""
-    if sc.is_const:
+    if sc.is_const:  # check_reg_sane_offset on the constant, then on the moved pointer
         delta = sc.umin - (1 << 64) if sc.umin >> 63 else sc.umin
-        if op == 0x10:
-            delta = -delta
-        new_off = ptr.off + delta
+        if abs(delta) >= MAX_VAR_OFF:
+            raise Reject(errno.EINVAL, f"math between {ptr.type_str()} pointer and {delta} is not allowed")
+        new_off = ptr.off + (-delta if op == 0x10 else delta)
         if abs(new_off) >= MAX_VAR_OFF:
-            raise _eacces(f"value {delta} makes {ptr.type_str()} pointer be out of bounds")
+            raise Reject(errno.EINVAL, f"{ptr.type_str()} pointer offset {new_off} is not allowed")
         return replace(ptr, off=new_off)
     if sc.smin == -(1 << 63):  # check_reg_sane_offset (observed EINVAL on 6.18, corpus)
         raise Reject(

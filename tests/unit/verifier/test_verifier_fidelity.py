@@ -166,3 +166,18 @@ def test_signed_jmp32_narrows_the_low_32_bits() -> None:
     assert branch(0x60, nonneg, const(15), 32, False).umax == 15
     wide = branch(0xC0, unknown(), const(0), 32, False)
     assert s32_range(wide) == (0, (1 << 31) - 1) and wide.umax == (1 << 64) - 1
+
+
+def test_constant_pointer_offsets_past_2_pow_29_are_einval() -> None:
+    """check_reg_sane_offset as measured on Linux 6.18: a constant of 2^30 added to a stack pointer
+    is 'math between fp pointer and -1073741824 is not allowed'; two adds reaching 2^30 - 2 are
+    'fp pointer offset -1073741822 is not allowed' (EINVAL, at the ALU insn)."""
+    env = _dummy_env("test_1")
+    big = movr(2, 10) + add(2, -(1 << 30)) + mov(0, 0) + EXIT
+    err = _reject(big, env)
+    assert (
+        err.errno == errno.EINVAL
+        and err.log.splitlines()[-1] == "math between fp pointer and -1073741824 is not allowed"
+    )
+    two = movr(2, 10) + add(2, -(1 << 29) + 1) + add(2, -(1 << 29) + 1) + mov(0, 0) + EXIT
+    assert _reject(two, env).log.splitlines()[-1] == "fp pointer offset -1073741822 is not allowed"
