@@ -306,7 +306,7 @@ def test_userland_from_the_cli_is_deterministic() -> None:
 def test_nest_task_cpumasks_are_released_when_tasks_exit() -> None:
     """Each task's tmp_mask kptr (task storage) is released when the task exits
     (bpf_obj_free_fields calls bpf_cpumask_release): only the live tasks' masks and the
-    two nest masks remain."""
+    two nest masks remain; when the maps are freed nothing remains."""
     from structops.schedsim.job import add_workload, load_scheduler
     from structops.schedsim.machine import Machine as M
 
@@ -329,6 +329,9 @@ def test_nest_task_cpumasks_are_released_when_tasks_exit() -> None:
     link.close()
     coll.close()
     m.close()
+    for _ in range(3):  # programs, then their maps, go after grace periods
+        k.rcu.synchronize()
+    assert masks() == 0  # .data.nests' two masks went with the array, the tasks' with task storage
 
 
 # -- scx_flatcg ----------------------------------------------------------------------------------

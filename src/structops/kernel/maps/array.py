@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from structops.errors import bpf_error
 from structops.kernel.maps.base import DATA_MAP_FLAGS, DataMap, round_up
+from structops.kernel.maps.kptr_dtor import release_kptr_fields, zero_kptr_fields
 from structops.uapi import MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
@@ -76,7 +77,9 @@ class ArrayMap(DataMap):
     def update(self, key: bytes, value: bytes, flags: int) -> None:
         idx = self.update_index(key, flags)
         off = idx * self.elem_size
+        release_kptr_fields(self.kernel, self, self.mem.addr + off)  # check_and_free_fields
         self.mem.buf[off : off + self.value_size] = value[: self.value_size]
+        zero_kptr_fields(self, self.mem.buf, off)
 
     def delete(self, key: bytes) -> None:
         raise bpf_error(errno.EINVAL, "array elements cannot be deleted")
@@ -99,5 +102,10 @@ class ArrayMap(DataMap):
         return round_up(self.elem_size * self.max_entries, 4096)
 
     def release(self) -> None:
+        from structops.verifier.kptr import kptr_fields
+
+        if kptr_fields(self):  # bpf_obj_free_fields of every element
+            for i in range(self.max_entries):
+                release_kptr_fields(self.kernel, self, self.mem.addr + i * self.elem_size)
         self.kernel.rcu.call_rcu(lambda: self.kernel.kmem.free(self.mem))
         super().release()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from structops.errors import bpf_error
 from structops.kernel.kmem import Allocation
 from structops.kernel.maps.base import DATA_MAP_FLAGS, DataMap, round_up
+from structops.kernel.maps.kptr_dtor import release_kptr_fields, zero_kptr_fields
 from structops.uapi import MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
@@ -64,8 +65,10 @@ class HashMap(DataMap):
                 raise bpf_error(errno.E2BIG, "map is full")
             new = self.kernel.kmem.alloc(round_up(self.value_size, 8), "hash-elem", data=None)
             new.buf[: self.value_size] = value[: self.value_size]
+            zero_kptr_fields(self, new.buf)
             self._elems[k] = new
         if old is not None:
+            release_kptr_fields(self.kernel, self, old.addr)  # bpf_obj_free_fields of the old value
             self.kernel.rcu.call_rcu(lambda: self.kernel.kmem.free(old))
 
     def delete(self, key: bytes) -> None:
@@ -73,6 +76,7 @@ class HashMap(DataMap):
             old = self._elems.pop(bytes(key[: self.key_size]), None)
         if old is None:
             raise bpf_error(errno.ENOENT, "no such key")
+        release_kptr_fields(self.kernel, self, old.addr)
         self.kernel.rcu.call_rcu(lambda: self.kernel.kmem.free(old))
 
     def get_next_key(self, key: bytes | None) -> bytes:
@@ -101,6 +105,8 @@ class HashMap(DataMap):
     def release(self) -> None:
         elems = list(self._elems.values())
         self._elems.clear()
+        for e in elems:
+            release_kptr_fields(self.kernel, self, e.addr)
 
         def free_all() -> None:
             for e in elems:

@@ -14,7 +14,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["register_dtor", "release_kptr_fields"]
+__all__ = ["register_dtor", "release_kptr_fields", "zero_kptr_fields"]
 
 
 def _dtors(kernel: Any) -> dict[str, Callable[[int], object]]:
@@ -45,8 +45,25 @@ def release_kptr_fields(kernel: Any, m: Any, value_addr: int) -> int:
         if not ptr:
             continue
         space.write(value_addr + off, bytes(8))
-        dtor = table.get(name)
+        dtor = table.get(name) or _local_dtor(kernel)
         if dtor is not None:
             dtor(ptr)
             n += 1
     return n
+
+
+def zero_kptr_fields(m: Any, buf: bytearray, base: int = 0) -> None:
+    """``copy_map_value`` never copies special fields: a value written from user space or by
+    an update keeps NULL in its kptr slots (callers pass the bytes being stored)."""
+    from structops.verifier.kptr import kptr_fields
+
+    for off in kptr_fields(m):
+        buf[base + off : base + off + 8] = bytes(8)
+
+
+def _local_dtor(kernel: Any) -> Callable[[int], object] | None:
+    """Objects of ``bpf_obj_new`` (a kptr to a program-BTF type) are dropped."""
+    rt = kernel.__dict__.get("graph_runtime")
+    if rt is None:
+        return None
+    return lambda p: rt.obj_drop(None, p)
