@@ -338,7 +338,8 @@ class Simulator:
 
     def schedule_rto(self, flow: FlowBase, t_ns: int) -> None:
         """Queue an RTO check for ``flow`` at ``t_ns``."""
-        self._push(t_ns, EV_RTO, flow)
+        seq = self._seq = self._seq + 1
+        _heappush(self._heap, (t_ns, seq, EV_RTO, flow, 0, 0, 0, 0, 0))
 
     def schedule_reo(self, flow: FlowBase, t_ns: int) -> None:
         """Queue RACK's reordering timer for ``flow`` at ``t_ns``."""
@@ -350,7 +351,8 @@ class Simulator:
 
     def schedule_delack(self, flow: TcpFlow, gen: int, t_ns: int) -> None:
         """Queue the receiver's delayed-ACK timer to expire at ``t_ns``."""
-        self._push(t_ns, EV_DELACK, flow, gen)
+        seq = self._seq = self._seq + 1
+        _heappush(self._heap, (t_ns, seq, EV_DELACK, flow, gen, 0, 0, 0, 0))
 
     def send_ack(self, flow: TcpFlow, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
         """Deliver an ACK to ``flow``'s sender after the reverse-path delay (+ jitter).

@@ -271,36 +271,27 @@ class TcpFlow(Output, Estimators):
                 self._in_ack_event(flag)
             if flag & FLAG_DSACKING_ACK:
                 flag, rexmit = self._fastretrans_alert(prior_una, 0, flag)
-            self._finish_ack(rexmit)
-            return
-        flag |= self._clean_rtx_queue(prior_una, ack_i, sack_state, rs, flag)
-        if ops.in_ack_event is not None:
-            self._in_ack_event(flag)
-        if not flag & FLAG_NOT_DUP or flag & FLAG_CA_ALERT or tp.icsk_ca_state != TCP_CA_Open:
-            num_dupack = 0
-            if not flag & (FLAG_SND_UNA_ADVANCED | FLAG_NOT_DUP | FLAG_DSACKING_ACK):
-                num_dupack = 1
-            flag, rexmit = self._fastretrans_alert(prior_una, num_dupack, flag)
-        if tp.tlp_high_seq:
-            self._process_tlp_ack(ack_i, flag)
-        if flag & FLAG_SET_XMIT_TIMER and not self._schedule_loss_probe(True):  # tcp_set_xmit_timer
-            self._rearm_rto()
-        delivered = (tp.delivered - prior_delivered) & U32
-        lost = (tp.lost - prior_lost) & U32
-        self._rate_gen(delivered, lost, is_sack_reneg, rs)
-        self._cong_control(tp.snd_una, delivered, flag, rs)
-        self._finish_ack(rexmit)
-
-    def _finish_ack(self, rexmit: int) -> None:
+        else:
+            flag |= self._clean_rtx_queue(prior_una, ack_i, sack_state, rs, flag)
+            if ops.in_ack_event is not None:
+                self._in_ack_event(flag)
+            if not flag & FLAG_NOT_DUP or flag & FLAG_CA_ALERT or tp.icsk_ca_state != TCP_CA_Open:
+                num_dupack = 0
+                if not flag & (FLAG_SND_UNA_ADVANCED | FLAG_NOT_DUP | FLAG_DSACKING_ACK):
+                    num_dupack = 1
+                flag, rexmit = self._fastretrans_alert(prior_una, num_dupack, flag)
+            if tp.tlp_high_seq:
+                self._process_tlp_ack(ack_i, flag)
+            if flag & FLAG_SET_XMIT_TIMER and not self._schedule_loss_probe(True):  # tcp_set_xmit_timer
+                self._rearm_rto()
+            delivered = (tp.delivered - prior_delivered) & U32
+            lost = (tp.lost - prior_lost) & U32
+            self._rate_gen(delivered, lost, is_sack_reneg, rs)
+            self._cong_control(tp.snd_una, delivered, flag, rs)
         if rexmit != REXMIT_NONE:
             self.xmit_retransmit_queue()
         self.write_xmit()
-        if (
-            self.size_bytes is not None
-            and self.una >= self.end
-            and not self.tp.packets_out
-            and self.pending_writes <= 0
-        ):
+        if self.size_bytes is not None and self.una >= self.end and not tp.packets_out and self.pending_writes <= 0:
             self.close()
 
     def _in_ack_event(self, flag: int) -> None:

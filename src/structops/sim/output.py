@@ -191,10 +191,10 @@ class Output(Recovery):
         else:
             if tp.packets_out > tp.snd_cwnd_used:
                 tp.snd_cwnd_used = tp.packets_out
+            idle = (self._jiffies() - tp.snd_cwnd_stamp) & U32
             if (
                 self.sim.config.slow_start_after_idle
-                and ((self._jiffies() - tp.snd_cwnd_stamp) & U32) >= tp.icsk_rto
-                and ((self._jiffies() - tp.snd_cwnd_stamp) & U32) < 0x80000000
+                and tp.icsk_rto <= idle < 0x80000000
                 and tp.icsk_ca_ops.cong_control is None
             ):
                 self._cwnd_application_limited()
