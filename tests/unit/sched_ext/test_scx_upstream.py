@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,12 +116,8 @@ def test_pair_siblings_never_run_two_cgroups_at_once() -> None:
     assert min(share.values()) > 1_000_000_000  # of 4 CPU-seconds
 
 
-def test_qmap_error_exit_carries_the_debug_dump_with_its_dump_ops() -> None:
-    """scx_qmap's ``test_error_cnt``: scx_bpf_error after N enqueues ejects it with
-    SCX_EXIT_ERROR_BPF and the formatted message (SX-E2); the exit's debug dump (SX-E10) has
-    the header, ops.dump's FIFO listing unprefixed, each busy CPU with ops.dump_cpu output
-    prefixed "  " and its tasks with ops.dump_task output prefixed "    ", and the event
-    counters; the tasks keep running on the fair class (every CPU stays busy)."""
+def _qmap_run(config: dict[str, int], groups: tuple[Group, ...], duration_ns: int) -> tuple[Any, Any, Any]:
+    """Load scx_qmap with ``.rodata`` ``config`` (its command-line options), run ``groups``."""
     from structops.kernel.emulated import EmulatedKernel
     from structops.schedsim.job import add_workload, load_scheduler
     from structops.schedsim.machine import Machine
@@ -128,12 +125,27 @@ def test_qmap_error_exit_carries_the_debug_dump_with_its_dump_ops() -> None:
     kernel = EmulatedKernel()
     machine = Machine(kernel, 4)
     kernel.sched_ext.machine = machine  # type: ignore[attr-defined]
-    add_workload(machine, CPU_BOUND)
-    coll = load_scheduler(kernel, _obj("qmap"), 4, lambda c: c.set_global("test_error_cnt", 20))
+    add_workload(machine, groups)
+
+    def configure(coll: Any) -> None:
+        for name, value in config.items():
+            coll.set_global(name, value)
+
+    coll = load_scheduler(kernel, _obj("qmap"), 4, configure)
+    link = coll.maps["qmap_ops"].attach_struct_ops()
+    machine.run(duration_ns)
+    link.close()
+    return kernel, machine, coll
+
+
+def test_qmap_error_exit_carries_the_debug_dump_with_its_dump_ops() -> None:
+    """scx_qmap's ``test_error_cnt``: scx_bpf_error after N enqueues ejects it with
+    SCX_EXIT_ERROR_BPF and the formatted message (SX-E2); the exit's debug dump (SX-E10) has
+    the header, ops.dump's FIFO listing unprefixed, each busy CPU with ops.dump_cpu output
+    prefixed "  " and its tasks with ops.dump_task output prefixed "    ", and the event
+    counters; the tasks keep running on the fair class (every CPU stays busy)."""
+    _, machine, coll = _qmap_run({"test_error_cnt": 20}, CPU_BOUND, 300_000_000)
     try:
-        link = coll.maps["qmap_ops"].attach_struct_ops()
-        machine.run(300_000_000)
-        link.close()
         (ex,) = [e for e in machine.exits if e.kind_name == "SCX_EXIT_ERROR_BPF"]
         assert ex.msg.endswith("test triggering error")
         lines = ex.dump.splitlines()
@@ -148,6 +160,32 @@ def test_qmap_error_exit_carries_the_debug_dump_with_its_dump_ops() -> None:
         assert sum(ln.startswith("    QMAP: force_local=") for ln in lines) >= 4
         assert "Event counters" in lines and lines[-1].strip().startswith("SCX_EV_BYPASS_ACTIVATE:")
         assert all(c.busy_ns == 300_000_000 for c in machine.cpus)
+    finally:
+        coll.close()
+        machine.close()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("STRUCTOPS_LONG"),
+    reason="set STRUCTOPS_LONG=1: verifying qmap_dispatch with dsp_batch=2 takes ~1 min here (no precision tracking)",
+)
+def test_qmap_priority_boosting_moves_tasks_between_dsqs() -> None:
+    """scx_qmap ``-P -b 2`` (``highpri_boosting``, ``dsp_batch`` = 2), 6 hogs and 2 nice -20
+    tasks: boosting scans SHARED_DSQ with bpf_for_each(scx_dsq), moves the high-weight tasks
+    to HIGHPRI_DSQ with scx_bpf_dsq_move_vtime after scx_bpf_dsq_move_set_slice/_set_vtime,
+    then into ``SCX_DSQ_LOCAL_ON | cpu`` with scx_bpf_dsq_move (``nr_expedited_local``); the
+    boosted tasks get more CPU than any hog, every CPU busy, no exit."""
+    from structops.schedsim.job import map_stats
+
+    groups = (Group("hog", count=6), Group("vip", count=2, nice=-20))
+    _, machine, coll = _qmap_run({"highpri_boosting": 1, "dsp_batch": 2}, groups, 1_000_000_000)
+    try:
+        assert machine.exits == [] or all(e.kind < 1024 for e in machine.exits)
+        stats = map_stats(coll)
+        assert stats["nr_expedited_local"] > 0 and stats["dispatch_highpri.highpri_seq"] > 0
+        hogs = [t.runtime_ns for t in machine.tasks if t.group == "hog"]
+        assert all(t.runtime_ns > max(hogs) for t in machine.tasks if t.group == "vip")
+        assert all(c.busy_ns == 1_000_000_000 for c in machine.cpus)
     finally:
         coll.close()
         machine.close()
