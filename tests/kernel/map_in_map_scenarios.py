@@ -473,6 +473,12 @@ def scenario_map_func_compatibility(k: Kernel) -> None:
 
             assert errno_of(load) == errno.EINVAL, case
             assert f"cannot pass map_type {types[kind]} into func {func}" in log.rstrip(b"\0").decode(), case
+        # a queue has no key: its (zero-sized) key argument is refused before the pairing
+        log = bytearray(1 << 16)
+        assert errno_of(lambda: k.close(load_prog(k, _KEY4.format(m=q) + "call 1\nmov %r0, 0\nexit\n", log))) == (
+            errno.EACCES
+        )
+        assert "invalid zero-sized read" in log.rstrip(b"\0").decode()
 
 
 SCENARIOS = {

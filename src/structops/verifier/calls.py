@@ -129,6 +129,8 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 m = reg.obj
             elif kind in (ARG_KEY, ARG_VAL, ARG_UVAL) and m is not None:
                 size = int(getattr(m, "key_size" if kind == ARG_KEY else "value_size", 0)) if m is not None else 0
+                if size == 0:  # e.g. a key for a queue/stack map (check_stack_range_initialized)
+                    raise _eacces("invalid zero-sized read")
                 what = f"{name} arg{regno}"
                 check_helper_mem(st, regno, size, write=kind == ARG_UVAL, what=what)
             elif kind in (ARG_SZMEM, ARG_RDONLY):
