@@ -254,15 +254,20 @@ class TcpSock:
 
     def truncate_writable(self) -> None:
         """Wrap the BPF-writable fields (spec T8) to their C widths."""
-        self.snd_cwnd &= U32
-        self.snd_cwnd_cnt &= U32
-        self.snd_cwnd_stamp &= U32
-        self.snd_ssthresh &= U32
-        self.ecn_flags &= 0xFF
-        self.app_limited &= U32
-        self.sk_pacing_rate &= U64
-        self.sk_pacing_status &= U32
-        self.icsk_ack_pending &= 0xFF
+        # Usually every field is in range already: one check (a negative value makes its
+        # OR negative, so it fails too) instead of nine read-mask-writes.
+        u32s = self.snd_cwnd | self.snd_cwnd_cnt | self.snd_cwnd_stamp | self.snd_ssthresh
+        u32s |= self.app_limited | self.sk_pacing_status
+        if u32s >> 32 or (self.ecn_flags | self.icsk_ack_pending) >> 8 or self.sk_pacing_rate >> 64:
+            self.snd_cwnd &= U32
+            self.snd_cwnd_cnt &= U32
+            self.snd_cwnd_stamp &= U32
+            self.snd_ssthresh &= U32
+            self.ecn_flags &= 0xFF
+            self.app_limited &= U32
+            self.sk_pacing_rate &= U64
+            self.sk_pacing_status &= U32
+            self.icsk_ack_pending &= 0xFF
 
     def fields(self) -> dict[str, object]:
         """All kernel-visible fields as a dict (for bridges, debugging and tests)."""
