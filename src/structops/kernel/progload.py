@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from structops.errors import VerifierError, bpf_error
 from structops.kernel.btf_obj import BtfObject
-from structops.kernel.maps.base import check_obj_name
+from structops.kernel.maps.base import BpfMap, check_obj_name
 from structops.kernel.prog import BpfProg, StructOpsAttach, is_gpl_compatible, prog_tag
 from structops.kernel.progtypes import SUPPORTED_PROG_TYPES
 from structops.kernel.struct_ops import _func_proto_of, find_desc
@@ -31,6 +31,7 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_IDX_VALUE,
     BPF_PSEUDO_MAP_VALUE,
     ENOTSUPP,
+    MapType,
     ProgLoadFlags,
     ProgType,
 )
@@ -270,7 +271,14 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
             if i + 1 >= n:
                 raise _fail(log, errno.EINVAL, "invalid bpf_ld_imm64 insn")
             if s.src in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE):
+                off = code[i + 1].imm & 0xFFFF_FFFF
+                if s.src == BPF_PSEUDO_MAP_FD and off:
+                    raise _fail(log, errno.EINVAL, "unrecognized bpf_ld_imm64 insn")
+                if s.src == BPF_PSEUDO_MAP_VALUE and off >= _MAX_VAR_OFF:
+                    raise _fail(log, errno.EINVAL, f"direct value offset of {off} is not allowed")
                 m, _ = proc.get_map(s.imm)
+                if s.src == BPF_PSEUDO_MAP_VALUE:
+                    _direct_value_addr(m, off, log)
                 if m not in prog.used_maps:
                     m.get()
                     prog.used_maps.append(m)
@@ -289,6 +297,20 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
     if getattr(kernel, "verify_programs", True):  # False only in tests of VM containment
         prog.verified_insns = verify_prog(proc, prog, log).insns_processed  # env->insn_processed
     _check_implemented(proc, prog, log)
+
+
+#: ``BPF_MAX_VAR_OFF``: the largest direct offset into a map value an ld_imm64 may carry.
+_MAX_VAR_OFF = 1 << 29
+
+
+def _direct_value_addr(m: BpfMap, off: int, log: _Log) -> None:
+    """``map_direct_value_addr`` (resolve_pseudo_ldimm64): only a one-element ARRAY gives a
+    program the address of its value, at an offset inside the value."""
+    if m.map_type != MapType.BPF_MAP_TYPE_ARRAY:
+        raise _fail(log, errno.EINVAL, "no direct value access support for this map type")
+    if m.max_entries != 1 or off >= m.value_size:
+        code = ENOTSUPP if m.max_entries != 1 else errno.EINVAL
+        raise _fail(log, code, f"invalid access to map value pointer, value_size={m.value_size} off={off}")
 
 
 def _check_kfunc(proc: Process, prog: BpfProg, s: Slot, log: _Log) -> None:
