@@ -263,10 +263,10 @@ class Simulator:
             raise ValueError(f"run until {until_us} us: already at {self.now // 1000} us")
         heap = self._heap
         pop = heapq.heappop
-        n = 0
+        # events run = queued before + queued during (each push takes one _seq) - left
+        pending0, seq0 = len(heap), self._seq
         while heap and heap[0][0] <= until:
             self.now, _, kind, f, a, b, c, d, e = pop(heap)
-            n += 1
             if kind == EV_ACK:
                 f.acks_pending -= 1
                 f.on_ack(a, b, c, d, e)
@@ -297,7 +297,7 @@ class Simulator:
                 f.on_reo_timer()
             else:
                 self._sample()
-        self.events += n
+        self.events += pending0 + (self._seq - seq0) - len(heap)
         self.now = until
 
     def close(self) -> None:
