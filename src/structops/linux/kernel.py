@@ -20,6 +20,7 @@ from structops.abi.protocol import UserBuffer
 from structops.errors import BpfError, VerifierError, bpf_error
 from structops.linux._pin import Pinner
 from structops.linux._syscall import sys_bpf
+from structops.linux.mmap import MapMapping, map_mmap
 
 __all__ = ["BTF_SYSFS", "CtypesUserBuffer", "LinuxKernel", "command_name", "error_for", "output_objects"]
 
@@ -168,6 +169,10 @@ class LinuxKernel:
         if not self._btf_dir.is_dir():
             return {}
         return {p.name: p.read_bytes() for p in sorted(self._btf_dir.iterdir()) if p.name != "vmlinux" and p.is_file()}
+
+    def map_mmap(self, fd: int, size: int, addr: int = 0) -> MapMapping:
+        """mmap(2) ``size`` bytes of map ``fd`` (an arena; at ``addr`` exactly when non-zero)."""
+        return map_mmap(fd, size, addr)
 
     def alloc_user(self, size: int) -> UserBuffer:
         """Zeroed memory of this process; its address stays valid while the object lives."""

@@ -24,6 +24,7 @@ from structops.abi.consts import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC
 from structops.errors import ELFError
 from structops.loader._elf import STB_LOCAL, STT_FUNC, ElfObject, Section, Symbol
 from structops.loader._maps import MAPS_SEC, data_map_kind
+from structops.loader.arena import ARENA_SEC
 from structops.loader.btf_ext import BTFExt, CoreRelo, FuncInfo, LineInfo
 from structops.loader.sections import parse_section
 from structops.loader.spec import ExternKind, ExternSpec, ProgramSpec, Reloc, RelocKind
@@ -92,11 +93,11 @@ def _functions(elf: ElfObject) -> dict[tuple[int, int], _Func]:
     return funcs
 
 
-def _owner(funcs_by_sec: dict[int, list[_Func]], sec: Section, idx: int) -> _Func:
+def _owner(funcs_by_sec: dict[int, list[_Func]], sec: Section, idx: int) -> _Func | None:
     for f in funcs_by_sec.get(sec.index, []):
         if f.start <= idx < f.start + f.count:
             return f
-    raise ELFError(f"section {sec.name!r}: instruction {idx} belongs to no function")
+    return None
 
 
 def _sub_target(elf: ElfObject, sym: Symbol, insn_idx: int, what: str) -> tuple[int, int]:
@@ -155,6 +156,9 @@ def _record(
             raise ELFError(f"{where}: no map at offset {sym.value} of .maps")
         f.relocs.append((local, RelocKind.MAP, name, 0, False))
         return
+    if sec.name == ARENA_SEC:  # an __arena global: inside the object's arena map
+        f.relocs.append((local, RelocKind.ARENA, ARENA_SEC, sym.value + imm, False))
+        return
     if data_map_kind(sec) is not None:
         offset = sym.value + imm
         if not 0 <= offset <= sec.size:
@@ -179,9 +183,11 @@ def _collect(
             if r.offset % INSN or r.offset >= target.size:
                 raise ELFError(f"{rel.name!r}: relocation offset {r.offset} is invalid for {target.name!r}")
             idx = r.offset // INSN
-            f = _owner(by_sec, target, idx)
+            owner = _owner(by_sec, target, idx)
+            if owner is None:  # code no function symbol covers: an overridden __weak copy (libbpf skips it)
+                continue
             sym = elf.symbol(r.sym, rel.name)
-            _record(elf, f, idx - f.start, sym, externs, maps_by_off)
+            _record(elf, owner, idx - owner.start, sym, externs, maps_by_off)
             relocated.add((target.index, idx))
     # pc-relative bpf-to-bpf calls and function addresses that carry no relocation
     for f in funcs.values():

@@ -22,10 +22,11 @@ from pathlib import Path
 
 from structops.errors import BTFError, ELFError
 from structops.loader._btf_fixup import fix_btf
-from structops.loader._elf import ElfObject
+from structops.loader._elf import SHT_NOBITS, ElfObject
 from structops.loader._maps import btf_maps, data_maps, map_slot_relocs
 from structops.loader._programs import build_programs
 from structops.loader._struct_ops import struct_ops_maps
+from structops.loader.arena import ARENA_SEC, arena_map
 from structops.loader.btf_ext import BTFExt, parse_btf_ext
 from structops.loader.spec import CollectionSpec, MapSpec
 
@@ -109,11 +110,18 @@ def _load(raw: bytes, name: str) -> CollectionSpec:
     if any(e.kind.value == "kconfig" for e in externs.values()) and ".kconfig" not in maps:
         raise ELFError("kconfig externs without a .kconfig map")  # pragma: no cover - defensive
 
+    arena_sec = elf.by_name(ARENA_SEC)
+    arena_data = None
+    if arena_sec is not None:
+        arena_data = bytes(arena_sec.size) if arena_sec.type == SHT_NOBITS else arena_sec.data
+    arena = arena_map(maps, arena_data)
     programs = build_programs(elf, externs, maps_by_off, ext, license, kversion)
     for p in programs.values():
         for r in p.relocations:
             if r.kind.value in ("map", "map_value") and r.target not in maps:
                 raise ELFError(f"prog {p.name!r}: relocation against unknown map {r.target!r}")
+            if r.kind.value == "arena" and arena is None:
+                raise ELFError(f"prog {p.name!r}: bad arena data relocation at insn {r.insn}, no arena maps defined")
     for m in struct_ops_maps(elf, btf, programs):
         if m.real_name in maps:
             raise ELFError(f"duplicate map name {m.real_name!r}")
@@ -128,4 +136,5 @@ def _load(raw: bytes, name: str) -> CollectionSpec:
         kversion=kversion,
         externs=externs,
         btf_raw=fixed.raw if fixed is not None else b"",
+        arena_data=arena_data,
     )

@@ -27,6 +27,7 @@ import errno
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from structops import btf as btflib
 from structops.abi.attrs import BtfLoadAttr, MapCreateAttr, MapElemAttr, MapFreezeAttr, ProgLoadAttr
@@ -49,6 +50,7 @@ from structops.loader._progload import (
     encode_line_info,
     load_program,
 )
+from structops.loader.arena import arena_data_offset, arena_map, map_arena
 from structops.loader.externs import (
     POISON_CALL_KFUNC_BASE,
     LoadError,
@@ -126,6 +128,9 @@ class LoadedObjects:
     btf_is_object: bool = False
     #: Other fds held for the objects (module BTF fds).
     extra_fds: list[int] = field(default_factory=list)
+    #: User mappings of arena maps (map name -> mapping), and where the globals start in it.
+    mappings: dict[str, Any] = field(default_factory=dict)
+    arena_off: int = 0
 
     def fds(self) -> list[int]:
         """Every fd, programs last (close order: maps keep programs alive anyway)."""
@@ -168,7 +173,9 @@ def _struct_ops_targets(
     return targets
 
 
-def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes: KernelTypes) -> bytes:
+def _relocate(
+    p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes: KernelTypes, arena_off: int = 0
+) -> bytes:
     code = bytearray(p.instructions)
     if p.core_relos and spec.btf is not None:  # CO-RE against the target kernel's BTF
         from structops.loader.core import apply_core
@@ -187,6 +194,14 @@ def _relocate(p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes
             struct.pack_into("<i", code, off + 4, fd)
             if r.kind is RelocKind.MAP_VALUE:
                 struct.pack_into("<i", code, off + 12, r.offset)
+        elif r.kind is RelocKind.ARENA:  # libbpf RELO_DATA against the arena map
+            arena = arena_map(spec.maps, spec.arena_data)
+            fd = maps.get(arena.real_name) if arena is not None else None
+            if fd is None:
+                raise LoadError(f"prog '{p.name}': the arena map of its __arena globals was not created")
+            code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_MAP_VALUE << 4)
+            struct.pack_into("<i", code, off + 4, fd)
+            struct.pack_into("<I", code, off + 12, (arena_off + r.offset) & 0xFFFF_FFFF)
         elif r.kind in (RelocKind.KFUNC, RelocKind.KSYM):
             relocate_ksym(p, code, off, r.kind, r.target, spec, ktypes.vmlinux, ktypes.symbols)
     return bytes(code)
@@ -322,11 +337,15 @@ def _load(
             kernel.bpf(Cmd.BPF_MAP_UPDATE_ELEM, MapElemAttr(fd, key=bytes(4), value=contents))
         if m.kind in (MapKind.RODATA, MapKind.KCONFIG):
             kernel.bpf(Cmd.BPF_MAP_FREEZE, MapFreezeAttr(fd))  # libbpf freezes read-only data maps
+        if m.type == MapType.BPF_MAP_TYPE_ARENA:
+            data = spec.arena_data or b""
+            out.arena_off = arena_data_offset(kernel, m, len(data)) if spec.arena_data is not None else 0
+            out.mappings[m.real_name] = map_arena(kernel, m, fd, data, out.arena_off)
         if map_hook is not None:
             map_hook(m, fd)
     # 3-4. programs
     for name, p in progs_to_load.items():
-        code = _relocate(p, out.maps, spec, ktypes)
+        code = _relocate(p, out.maps, spec, ktypes, out.arena_off)
         attach_btf_id = 0
         expected = p.expected_attach_type
         attach_obj_fd = 0

@@ -55,6 +55,9 @@ class RelocKind(enum.Enum):
     KFUNC = "kfunc"
     #: ``ld_imm64`` of an extern variable in ``.ksyms``: BPF_PSEUDO_BTF_ID (or its address).
     KSYM = "ksym"
+    #: ``ld_imm64`` of an ``__arena`` global: a direct value load of the object's arena map
+    #: at ``arena_data_off + offset`` (:mod:`structops.loader.arena`).
+    ARENA = "arena"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +228,8 @@ class CollectionSpec:
     externs: dict[str, ExternSpec] = field(default_factory=dict)
     #: The object's raw .BTF after libbpf-style DATASEC fix-ups (what is sent to the kernel).
     btf_raw: bytes = b""
+    #: Initial contents of the ``__arena`` globals (section ``.addr_space.1``), if any.
+    arena_data: bytes | None = None
 
     def map_by_name(self, name: str) -> MapSpec:
         """Find a map by object name (``.bss``, ``so_reno``) or kernel name (``reno.bss``)."""

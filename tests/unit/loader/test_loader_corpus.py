@@ -17,6 +17,7 @@ from structops.errors import BpfError, ELFError, VerifierError
 from structops.kernel.attrs import BtfLoadAttr, MapCreateAttr
 from structops.kernel.emulated import EmulatedKernel
 from structops.loader import load_collection_spec
+from structops.loader.arena import arena_data_offset, arena_map
 from structops.loader.btf_ext import CoreReloKind as K
 from structops.loader.core import CoreError, apply_core
 from structops.loader.externs import parse_kallsyms
@@ -40,6 +41,11 @@ def check_verdict(name: str, kernel: object) -> None:
     if want.kind == "ok":
         c.load(kernel)  # type: ignore[arg-type]
         c.close()
+        return
+    if want.kind == "map":
+        with pytest.raises(BpfError) as berr:
+            c.load(kernel)  # type: ignore[arg-type]
+        assert berr.value.errno == want.errno and want.text in str(berr.value)
         return
     if want.kind == "loader":
         with pytest.raises(ELFError) as exc:
@@ -346,6 +352,40 @@ def test_untyped_ksym_resolution_rules() -> None:
         Collection.open(obj("cc_ksym_untyped")).load(Ambiguous())
     with pytest.raises(ELFError, match=r"prog 'lo_kum_init': extern \(ksym\) 'lo_no_such_symbol': not found"):
         Collection.open(obj("cc_ksym_untyped_missing")).load(EmulatedKernel())
+
+
+def test_arena_globals_become_direct_loads_of_the_arena_map() -> None:
+    """``__arena`` globals (``.addr_space.1``): their initial values are the section's bytes,
+    each ld_imm64 of one is a BPF_PSEUDO_MAP_VALUE load of the arena map at the globals'
+    start + the variable's offset; the start is 0 on kernels that cap direct offsets below
+    1 << 30 (libbpf's probe: Linux 6.18 and the embedded kernel both do)."""
+    spec = load_collection_spec(obj("arena_counter"))
+    assert spec.arena_data == struct.pack("<5i", 5, 1, 2, 3, 4)
+    arena = arena_map(spec.maps, spec.arena_data)
+    assert arena is not None and (arena.real_name, arena.max_entries) == ("arena", 4)
+    k = EmulatedKernel()
+    off = arena_data_offset(k, arena, len(spec.arena_data))
+    assert off == 0
+    p = spec.programs["arena_count"]
+    code = _relocate(p, {"arena": 7}, spec, KernelTypes.of(k), 0x3000)
+    got = []
+    for r in p.relocations:
+        op, regs, _o, imm = struct.unpack_from("<BBhi", code, r.insn * 8)
+        got.append((op, regs >> 4, imm, struct.unpack_from("<I", code, r.insn * 8 + 12)[0]))
+    assert got == [(0x18, 2, 7, 0x3000), (0x18, 2, 7, 0x3004)]  # ar_counter, ar_seen
+
+
+def test_arena_rules_at_open() -> None:
+    """Globals need exactly one declared arena map that can hold them (libbpf's open checks)."""
+    spec = load_collection_spec(obj("arena_counter"))
+    arena = spec.maps["arena"]
+    with pytest.raises(ELFError, match=r"the ARENA map should be explicitly declared"):
+        arena_map({}, b"x")
+    with pytest.raises(ELFError, match=r"only a single ARENA map is supported"):
+        arena_map({"a": arena, "b": arena}, None)
+    with pytest.raises(ELFError, match=r"declared ARENA map size \(16384\) is too small"):
+        arena_map({"arena": arena}, bytes(16385))
+    assert arena_map({"arena": arena}, bytes(16384)) is arena
 
 
 def test_kconfig_values_come_from_the_kernel_config() -> None:

@@ -9,7 +9,10 @@ is poisoned exactly when that walk finds no such member; against the scx ``vmlin
 types the object carries, each record resolves to the value clang compiled in.  Its weak
 ``__ksym`` kfuncs are externs.  ``scx_sdt`` calls ``scx_task_data()``, a plain extern function defined in a
 library object it must be statically linked with: like libbpf, opening it alone fails
-naming that extern.
+naming that extern.  Linked with the scx library objects (``bpftool gen object
+scx_sdt_linked.bpf.o scx_sdt.bpf.o sdt_alloc.bpf.o sdt_task.bpf.o``, the build scx uses) it
+opens and relocates: its ``__arena`` globals go into its arena map, and the code of a second
+``__weak`` definition the linker kept without a symbol is skipped as libbpf does.
 """
 
 from __future__ import annotations
@@ -113,3 +116,23 @@ def test_simple_schedulers_load_on_the_embedded_kernel(name: str) -> None:
         ops = next(m for m in c.spec.maps.values() if m.struct_ops is not None)
         assert ops.struct_ops is not None
         assert set(ops.struct_ops.funcs.values()) <= set(c.programs)
+
+
+def test_linked_sdt_opens_with_arena_globals_and_stops_at_the_arena_map() -> None:
+    """scx_sdt statically linked with its library: arena globals in one ARENA map, every
+    program relocated (the arena relocations sit in library code its programs do not call);
+    the embedded kernel has no BPF arena, so the load stops creating it."""
+    from structops.api import Collection
+    from structops.errors import BpfError
+    from structops.loader.arena import arena_map
+
+    path = SCX / "scx_sdt_linked.bpf.o"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (link scx_sdt with lib/sdt_task and lib/sdt_alloc by bpftool gen object)")
+    spec = load_collection_spec(path)
+    arena = arena_map(spec.maps, spec.arena_data)
+    assert arena is not None and spec.arena_data is not None and len(spec.arena_data) > 0
+    assert len(spec.arena_data) == 3 * 1024 * 1024  # three 1 MiB qnodes arrays, one per linked unit
+    with pytest.raises(BpfError, match=r"map_extra must be 0|map type 33 is not supported") as exc:
+        Collection.open(path).load(EmulatedKernel())
+    assert exc.value.errno == 22
