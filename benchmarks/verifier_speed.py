@@ -7,7 +7,9 @@ Workloads (issue 12 item 5), each loaded as a ``tcp_congestion_ops.ssthresh`` /
   once each (raw instruction cases through PROG_LOAD, C cases through the loader);
 * ``straight``: N-1 ``r0 = 0`` then ``exit`` (N processed insns; N = 1,000,000 by default);
 * ``loop_limit``: a counted loop of 10M iterations that hits the 1M processed-insn limit
-  (E2BIG on both kernels).
+  (E2BIG on both kernels);
+* ``realistic``: the biggest realistic objects here through the loader (the shipped CUBIC
+  congestion control and a 50,000-insn unrolled socket filter).
 
 Prints the seconds on each kernel and ``ratio`` (embedded / kernel); the kernel column is
 skipped without root.  Run: ``python3 benchmarks/verifier_speed.py [N]``.
@@ -22,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "corpus" / "verifier"))
+ROOT = HERE.parent
+CORPUS = ROOT / "tests" / "corpus" / "verifier"
+sys.path.insert(0, str(CORPUS))
 
 from cases import CASES, Case  # type: ignore[import-not-found]  # noqa: E402
 from record import _attr, _load_obj, kernel_facts  # type: ignore[import-not-found]  # noqa: E402
@@ -62,10 +66,17 @@ def workloads(n: int) -> dict[str, list[tuple[Case, bytes | None]]]:
     ]
     base = next(c for c in CASES if c.name == "ret0")
     loop = Case("loop_limit", base.target, LOOP, base.item)
+    # the biggest realistic objects the project has, through the loader: the shipped CUBIC
+    # (HyStart, fixed-point cube root; 554 insns) and a 50,000-insn unrolled socket filter
+    realistic = [
+        (Case(name, None, "", "5", obj=os.path.relpath(ROOT / rel, CORPUS)), None)
+        for name, rel in (("cubic", "testdata/cubic.bpf.o"), ("big_prog", "testdata/loader/big_prog.bpf.o"))
+    ]
     return {
         "corpus": corpus,
         "straight": [(base, MOV_R0_0 * (n - 1) + EXIT)],
         "loop_limit": [(loop, None)],
+        "realistic": realistic,
     }
 
 
