@@ -20,8 +20,19 @@ if TYPE_CHECKING:
     from structops.kernel.attrs import MapCreateAttr
     from structops.kernel.services import KernelServices
 
-__all__ = ["ArrayMap"]
+__all__ = ["ArrayMap", "array_next_key"]
 
+
+
+def array_next_key(key: bytes | None, max_entries: int) -> bytes:
+    """``array_map_get_next_key``: the first index for no key or one out of range, else the
+    next one; ENOENT after the last."""
+    idx = -1 if key is None else struct.unpack_from("<I", key)[0]
+    if idx >= max_entries:
+        return struct.pack("<I", 0)
+    if idx + 1 >= max_entries:
+        raise bpf_error(errno.ENOENT, "no next key")
+    return struct.pack("<I", idx + 1)
 
 class ArrayMap(DataMap):
     """An array map; ``elem_size`` is the value size rounded up to 8."""
@@ -85,12 +96,7 @@ class ArrayMap(DataMap):
         raise bpf_error(errno.EINVAL, "array elements cannot be deleted")
 
     def get_next_key(self, key: bytes | None) -> bytes:
-        idx = -1 if key is None else struct.unpack_from("<I", key)[0]
-        if idx >= self.max_entries:
-            return struct.pack("<I", 0)
-        if idx + 1 >= self.max_entries:
-            raise bpf_error(errno.ENOENT, "no next key")
-        return struct.pack("<I", idx + 1)
+        return array_next_key(key, self.max_entries)
 
     # program side ----------------------------------------------------------------------
     def prog_lookup(self, key: bytes) -> int:

@@ -23,6 +23,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from structops.errors import bpf_error
+from structops.kernel.maps.array import array_next_key
 from structops.kernel.maps.base import BpfMap, DataMap, round_up
 from structops.uapi import ENOTSUPP, MapFlags, MapType, UpdateFlags
 
@@ -207,12 +208,7 @@ class ArrayOfMaps(MapInMap):
         self.fd_put_ptr(old)
 
     def get_next_key(self, key: bytes | None) -> bytes:
-        idx = -1 if key is None else struct.unpack_from("<I", key)[0]
-        if idx >= self.max_entries:
-            return struct.pack("<I", 0)
-        if idx + 1 >= self.max_entries:
-            raise bpf_error(errno.ENOENT, "no next key")
-        return struct.pack("<I", idx + 1)
+        return array_next_key(key, self.max_entries)
 
     def inner_maps(self) -> list[BpfMap]:
         out = [m for m in self.slots if m is not None]

@@ -367,18 +367,9 @@ def sched_ext_kfuncs(kernel: EmulatedKernel, state: ScxState) -> list[KfuncDef]:
     @kf("scx_bpf_events")
     def events(addr: int, size: int, *_: int) -> int:
         s = sch()
-        names = [
-            "SCX_EV_SELECT_CPU_FALLBACK",
-            "SCX_EV_DISPATCH_LOCAL_DSQ_OFFLINE",
-            "SCX_EV_DISPATCH_KEEP_LAST",
-            "SCX_EV_ENQ_SKIP_EXITING",
-            "SCX_EV_ENQ_SKIP_MIGRATION_DISABLED",
-            "SCX_EV_REFILL_SLICE_DFL",
-            "SCX_EV_BYPASS_DURATION",
-            "SCX_EV_BYPASS_DISPATCH",
-            "SCX_EV_BYPASS_ACTIVATE",
-        ]
-        vals = [s.events.get(n, 0) if s is not None else 0 for n in names]
+        from structops.kernel.subsys.sched_ext.dump import EVENTS  # struct scx_event_stats order
+
+        vals = [s.events.get(n, 0) if s is not None else 0 for n in EVENTS]
         raw = struct.pack("<9q", *vals)
         space.write(addr, raw[: min(size, len(raw))])
         return 0
