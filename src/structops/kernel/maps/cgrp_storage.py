@@ -10,11 +10,9 @@ When a simulated cgroup goes away, :func:`free_cgrp_storage` drops its elements.
 
 from __future__ import annotations
 
-import errno
 from typing import TYPE_CHECKING, Any
 
-from structops.errors import bpf_error
-from structops.kernel.maps.sk_storage import SkStorageMap, free_local_storage, local_storage_helpers
+from structops.kernel.maps.sk_storage import FdKeyedStorageMap, free_local_storage, local_storage_helpers
 from structops.uapi import MapType
 
 if TYPE_CHECKING:
@@ -25,22 +23,12 @@ __all__ = ["CgrpStorageMap", "cgrp_storage_helpers", "free_cgrp_storage"]
 _NO_CGROUP_FD = "cgrp_storage key must be a cgroup fd (the embedded kernel has no cgroupfs)"
 
 
-class CgrpStorageMap(SkStorageMap):
+class CgrpStorageMap(FdKeyedStorageMap):
     """``struct bpf_local_storage_map`` for cgroups: ``{cgroup address: value allocation}``."""
 
     TYPE = MapType.BPF_MAP_TYPE_CGRP_STORAGE
 
-    def lookup(self, key: bytes) -> bytes:
-        """The key is a cgroup fd: ``EBADF``."""
-        raise bpf_error(errno.EBADF, _NO_CGROUP_FD)
-
-    def update(self, key: bytes, value: bytes, flags: int) -> None:
-        """See :meth:`lookup`."""
-        raise bpf_error(errno.EBADF, _NO_CGROUP_FD)
-
-    def delete(self, key: bytes) -> None:
-        """See :meth:`lookup`."""
-        raise bpf_error(errno.EBADF, _NO_CGROUP_FD)
+    NO_FD = _NO_CGROUP_FD
 
 
 def free_cgrp_storage(kernel: Any, cgrp: int) -> int:

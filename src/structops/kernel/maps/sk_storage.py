@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BPF_SK_STORAGE_GET_F_CREATE",
     "MAX_VALUE_SIZE",
+    "FdKeyedStorageMap",
     "SkStorageMap",
     "free_local_storage",
     "free_socket_storage",
@@ -183,6 +184,25 @@ class SkStorageMap(BpfMap):
             self._elems.clear()
         self._free_later(elems)
         super().release()
+
+
+class FdKeyedStorageMap(SkStorageMap):
+    """Local storage whose user-space key is a kind of fd the embedded kernel does not have
+    (a pidfd, a cgroup fd): every syscall element operation is ``EBADF`` with ``NO_FD``."""
+
+    NO_FD = "the key must be an fd the embedded kernel does not have"
+
+    def lookup(self, key: bytes) -> bytes:
+        """The key is an fd of a kind the embedded kernel has none of: ``EBADF``."""
+        raise bpf_error(errno.EBADF, self.NO_FD)
+
+    def update(self, key: bytes, value: bytes, flags: int) -> None:
+        """See :meth:`lookup`."""
+        raise bpf_error(errno.EBADF, self.NO_FD)
+
+    def delete(self, key: bytes) -> None:
+        """See :meth:`lookup`."""
+        raise bpf_error(errno.EBADF, self.NO_FD)
 
 
 def free_socket_storage(kernel: EmulatedKernel, sk: int) -> int:

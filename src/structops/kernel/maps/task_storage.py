@@ -10,11 +10,9 @@ When a simulated task exits, :func:`free_task_storage` drops its elements.
 
 from __future__ import annotations
 
-import errno
 from typing import TYPE_CHECKING, Any
 
-from structops.errors import bpf_error
-from structops.kernel.maps.sk_storage import SkStorageMap, free_local_storage, local_storage_helpers
+from structops.kernel.maps.sk_storage import FdKeyedStorageMap, free_local_storage, local_storage_helpers
 from structops.uapi import MapType
 
 if TYPE_CHECKING:
@@ -26,22 +24,12 @@ _U64 = 0xFFFF_FFFF_FFFF_FFFF
 _NO_PIDFD = "task_storage key must be a pidfd (the embedded kernel has no pidfds)"
 
 
-class TaskStorageMap(SkStorageMap):
+class TaskStorageMap(FdKeyedStorageMap):
     """``struct bpf_local_storage_map`` for tasks: ``{task address: value allocation}``."""
 
     TYPE = MapType.BPF_MAP_TYPE_TASK_STORAGE
 
-    def lookup(self, key: bytes) -> bytes:
-        """The key is a pidfd: ``EBADF``."""
-        raise bpf_error(errno.EBADF, _NO_PIDFD)
-
-    def update(self, key: bytes, value: bytes, flags: int) -> None:
-        """See :meth:`lookup`."""
-        raise bpf_error(errno.EBADF, _NO_PIDFD)
-
-    def delete(self, key: bytes) -> None:
-        """See :meth:`lookup`."""
-        raise bpf_error(errno.EBADF, _NO_PIDFD)
+    NO_FD = _NO_PIDFD
 
 
 def free_task_storage(kernel: Any, task: int) -> int:
