@@ -7,7 +7,9 @@ Slot-level helpers map between logical indexes and program counters.
 
 from __future__ import annotations
 
+import array
 import struct
+import sys
 from collections.abc import Iterable, Sequence
 
 from structops.isa.insn import Insn, IsaError, check_insn
@@ -30,6 +32,9 @@ def decode(data: bytes | bytearray | memoryview, *, strict: bool = True) -> list
     raw = bytes(data)
     if len(raw) % INSN_SIZE:
         raise IsaError(f"bytecode length {len(raw)} is not a multiple of {INSN_SIZE}")
+    fast = _decode_shared(raw, strict)
+    if fast is not None:
+        return fast
     count = len(raw) // INSN_SIZE
     out: list[Insn] = []
     pc = 0
@@ -50,6 +55,38 @@ def decode(data: bytes | bytearray | memoryview, *, strict: bool = True) -> list
         out.append(insn)
         pc += insn.slots
     return out
+
+
+class _Shared(dict[int, "Insn | None"]):
+    """A single-slot encoding (the slot as a little-endian u64) -> its Insn, or None when
+    it is not well-formed (or a ``ld_imm64``): Insns are immutable, so equal slots share one
+    object, decoded and checked once."""
+
+    def __init__(self, strict: bool) -> None:
+        super().__init__()
+        self.strict = strict
+
+    def __missing__(self, slot: int) -> Insn | None:
+        opcode, regs, off, imm = _SLOT.unpack(slot.to_bytes(INSN_SIZE, "little"))
+        insn = Insn(opcode, regs & 0x0F, regs >> 4, off, imm)
+        ok = opcode != 0x18 and not (self.strict and check_insn(insn) is not None)
+        self[slot] = insn if ok else None
+        return self[slot]
+
+
+def _decode_shared(raw: bytes, strict: bool) -> list[Insn] | None:
+    """:func:`decode` of well-formed bytecode without ``ld_imm64`` (``None`` otherwise:
+    the slot-by-slot decoder then reports the first problem)."""
+    if b"\x18" in raw[::INSN_SIZE]:
+        return None
+    words = array.array("Q", raw)
+    if sys.byteorder == "big":
+        words.byteswap()
+    shared = _Shared(strict)
+    out = list(map(shared.__getitem__, words))
+    if any(insn is None for insn in shared.values()):
+        return None
+    return out  # type: ignore[return-value]  # no None left in it
 
 
 def encode_insn(insn: Insn) -> bytes:

@@ -146,8 +146,7 @@ class VmExecutor:
             raise bpf_error(errno.EINVAL, f"ld_imm64 pseudo source {src} is not supported by the embedded kernel")
 
         vmprog = Program.load(prog.insns, vm=self.vm, resolver=resolve, prog_type=prog.prog_type, name=prog.name)
-        prog.vm_program = vmprog
-        prog.jited_len = len(vmprog.jit_source)
+        prog.vm_program = vmprog  # BpfProg.jited_len: from the translation, made on first need
 
         return vmprog.run_args  # run_with_args on the fast engine, without per-call allocations
 

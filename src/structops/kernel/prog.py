@@ -123,10 +123,22 @@ class BpfProg(KObject):
         self.verified_insns = 0
         #: Runs the translated program: (args or ctx address) -> r0.  Set at load.
         self.runner: Callable[..., int] | None = None
-        self.jited_len = 0
+        self._jited_len = 0
         self.extra: dict[str, object] = {}
         #: The VM's translated program (set by the executor at load).
         self.vm_program: Any = None
+
+    @property
+    def jited_len(self) -> int:
+        """Bytes of translated code (the VM translates a big program on first need)."""
+        vmprog = self.vm_program
+        if not self._jited_len and vmprog is not None:
+            self._jited_len = len(vmprog.jit_source)
+        return self._jited_len
+
+    @jited_len.setter
+    def jited_len(self, value: int) -> None:
+        self._jited_len = value
 
     @property
     def insn_cnt(self) -> int:

@@ -11,7 +11,9 @@ return register (V15), with the kernel's errno and log text.
 from __future__ import annotations
 
 import errno
+import re
 import struct
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from structops.errors import VerifierError, bpf_error
@@ -84,11 +86,29 @@ class Slot:
 
 
 def slots(insns: bytes) -> list[Slot]:
-    """Decode raw slots (no validation)."""
-    out = []
-    for code, regs, off, imm in struct.iter_unpack("<BBhi", insns):
-        out.append(Slot(code, regs & 0xF, regs >> 4, off, imm))
-    return out
+    """Decode raw slots (no validation); one shared (read-only) Slot per distinct encoding."""
+    return list(map(_Slots().__getitem__, struct.iter_unpack("<BBhi", insns)))
+
+
+class _Slots(dict[tuple[int, int, int, int], Slot]):
+    def __missing__(self, raw: tuple[int, int, int, int]) -> Slot:
+        s = self[raw] = Slot(*_split(raw))
+        return s
+
+
+def _split(raw: tuple[int, int, int, int]) -> tuple[int, int, int, int, int]:
+    code, regs, off, imm = raw
+    return code, regs & 0xF, regs >> 4, off, imm
+
+
+def _with_opcode(insns: bytes, pattern: re.Pattern[bytes]) -> Iterator[int]:
+    """Slot indexes whose opcode byte matches ``pattern`` (every slot, in order)."""
+    for m in pattern.finditer(insns[0::8]):
+        yield m.start()
+
+
+_LD_OR_CALL = re.compile(b"[\x18\x85]")
+_CALL = re.compile(b"\x85")
 
 
 class _Log:
@@ -264,8 +284,10 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
     """
     kernel = proc.kernel
     n = len(code)
-    i = 0
-    while i < n:
+    nxt = 0  # the next insn start: the slot after a ld_imm64 is its second half
+    for i in _with_opcode(prog.insns, _LD_OR_CALL):  # other insns need nothing here
+        if i < nxt:
+            continue
         s = code[i]
         if s.code == 0x18:  # ld_imm64
             if i + 1 >= n:
@@ -286,14 +308,12 @@ def _scan(proc: Process, prog: BpfProg, code: list[Slot], log: _Log) -> None:
                 raise _fail(log, errno.EINVAL, "fd_array map references are not supported")
             elif s.src not in (0, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_FUNC):
                 raise _fail(log, errno.EINVAL, "unrecognized bpf_ld_imm64 insn")
-            i += 2
+            nxt = i + 2
             continue
-        if s.code == 0x85:
-            if s.src == BPF_PSEUDO_KFUNC_CALL:
-                _check_kfunc(proc, prog, s, log)
-            elif s.src not in (0, BPF_PSEUDO_CALL):
-                raise _fail(log, errno.EINVAL, f"unknown call src {s.src}")
-        i += 1
+        if s.src == BPF_PSEUDO_KFUNC_CALL:  # a call
+            _check_kfunc(proc, prog, s, log)
+        elif s.src not in (0, BPF_PSEUDO_CALL):
+            raise _fail(log, errno.EINVAL, f"unknown call src {s.src}")
     if getattr(kernel, "verify_programs", True):  # False only in tests of VM containment
         prog.verified_insns = verify_prog(proc, prog, log).insns_processed  # env->insn_processed
     _check_implemented(proc, prog, log)
@@ -353,8 +373,10 @@ def _btf_func_name(kernel: object, btf_id: int) -> str | None:
 def _check_implemented(proc: Process, prog: BpfProg, log: _Log) -> None:
     """Helpers the verifier allowed that the VM cannot run refuse the load (EINVAL) by name."""
     table = proc.kernel.helpers
-    for s in slots(prog.insns):
-        if s.code == 0x85 and s.src == 0:
+    insns = prog.insns
+    for i in _with_opcode(insns, _CALL):
+        s = Slot(*_split(struct.unpack_from("<BBhi", insns, i * 8)))
+        if s.src == 0:
             d = table.get(s.imm)
             if d is None:
                 continue  # dead poisoned call, sanitized or never reached

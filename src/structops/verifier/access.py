@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from structops.isa.scan import slots_with_opcode
+
 __all__ = ["AccessSet", "Field", "called_functions", "note_access"]
 
 #: (struct type name, byte offset in that struct, size in bytes).
@@ -78,9 +80,8 @@ def called_functions(
     ``kfunc#<btf_id>`` so that a bridge never mistakes it for a function it trusts.
     """
     out: set[str] = set()
-    for pos in range(0, len(insns) - 7, 8):
-        if insns[pos] != _BPF_JMP_CALL:
-            continue
+    for pc in slots_with_opcode(insns, bytes([_BPF_JMP_CALL])):
+        pos = pc * 8
         src = insns[pos + 1] >> 4
         off = int.from_bytes(insns[pos + 2 : pos + 4], "little", signed=True)
         imm = int.from_bytes(insns[pos + 4 : pos + 8], "little", signed=True)

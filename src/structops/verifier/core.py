@@ -12,7 +12,6 @@ run out of the budget: E2BIG, like the kernel's 1M processed-insn limit).
 from __future__ import annotations
 
 import errno
-import struct
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -27,7 +26,7 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.verifier import calls, iters, ptrops, stackdepth, timer, unpriv
+from structops.verifier import calls, fastpath, iters, ptrops, stackdepth, timer, unpriv
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.memory import check_access, sized_unknown
 from structops.verifier.scalar import alu_range, branch_outcome, refine, swap_op, unary
@@ -53,6 +52,10 @@ _CHECKPOINT_EVERY = 4
 _MAX_STATES_PER_INSN = 64
 #: Pointer kinds an atomic read-modify-write may not target (ctx, packet, flow keys, sockets).
 _NO_ATOMIC = frozenset({RegType.PTR_TO_CTX})
+#: Kinds whose successors are not just the next slot (``check_cfg``, :func:`fastpath.reach`).
+_CTRL = frozenset({Kind.LD_IMM64, Kind.EXIT, Kind.JA, Kind.JCOND, Kind.MAY_GOTO})
+#: Encodings ``check_cfg`` found well-formed that just fall through (checked once each).
+_SIMPLE: set[tuple[int, int, int, int, int]] = set()
 
 
 @dataclass(eq=False)
@@ -84,9 +87,7 @@ class Verifier:
 
     def __init__(self, insns: bytes, env: ProgEnv, log: LogSink, *, limit: int = BPF_COMPLEXITY_LIMIT_INSNS):
         self._raw = insns
-        self.code: list[tuple[int, int, int, int, int]] = [
-            (int(c), int(r) & 0xF, int(r) >> 4, int(o), int(i)) for c, r, o, i in struct.iter_unpack("<BBhi", insns)
-        ]
+        self.code: list[tuple[int, int, int, int, int]] = fastpath.split_slots(insns)
         self.env = env
         self.log = log
         self.limit = limit
@@ -95,7 +96,7 @@ class Verifier:
         self._id = 0
         self._prune: set[int] = set()
         self._visited: dict[int, list[_Checkpoint]] = {}
-        self._exact: dict[tuple[int, tuple[object, ...]], list[_Checkpoint]] = {}
+        self._exact: dict[fastpath.StateKey, list[_Checkpoint]] = {}
         self._has_may_goto = False
         self._may_goto_pcs: set[int] = set()
         #: ``KF_ITER_NEXT`` call insns and their iterator type (:mod:`structops.verifier.iters`).
@@ -105,6 +106,12 @@ class Verifier:
         #: The last insn processed (Linux's log of an E2BIG rejection ends with it).
         self._last_pc = 0
         self.stack_depth: dict[int, int] = {}
+        #: Slots the walk stepped on (1 = reached; dead code is what stays 0).
+        self.reached = bytearray(len(self.code))
+        #: Finished checkpoints (``branches == 0``) per pruning point.
+        self._ndone: dict[int, int] = {}
+        self._special: bytearray | None = None
+        self._fast: list[fastpath.Handler | None] = []
 
     # -- helpers ---------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -132,9 +139,14 @@ class Verifier:
         unpriv.check_calls_allowed(self._raw, self.env)
         second: set[int] = set()
         entries = [0]
+        ctrl: list[int] = []  # insns that do not just fall through (fastpath.reach)
+        code = self.code
         pc = 0
         while pc < n:
-            c, _d, s, _o, i = self.code[pc]
+            if code[pc] in _SIMPLE:  # a well-formed insn that falls through, checked before
+                pc += 1
+                continue
+            c, _d, s, _o, i = code[pc]
             if c == 0x18:
                 if pc + 1 >= n:
                     raise Reject(errno.EINVAL, "invalid bpf_ld_imm64 insn")
@@ -163,6 +175,10 @@ class Verifier:
             if spec.kind == Kind.CALL and s == BPF_PSEUDO_CALL:
                 entries.append(pc + 1 + i)
                 self.stats.subprogs.add(pc + 1 + i)
+            elif spec.kind in _CTRL:
+                ctrl.append(pc)
+            elif len(_SIMPLE) < 1 << 16:
+                _SIMPLE.add(code[pc])
             pc += 2 if c == 0x18 else 1
         for e in entries:
             if not 0 <= e < n or e in second:
@@ -174,30 +190,17 @@ class Verifier:
             last = end - 2 if end - 1 in second else end - 1
             if OPCODES[self.code[last][0]].kind not in (Kind.EXIT, Kind.JA):
                 raise Reject(errno.EINVAL, "last insn is not an exit or jmp")
-            for x in range(start, end):
-                owner[x] = start
+            owner.update(dict.fromkeys(range(start, end), start))
         self.owner = owner
-        seen: set[int] = set()
-        work = list(entries)
-        while work:
-            pc = work.pop()
-            if pc in seen:
-                continue
-            seen.add(pc)
-            succ = unpriv.successors(self.code, pc)
-            k = OPCODES[self.code[pc][0]].kind
-            for t in succ:
-                if not 0 <= t < n or owner[t] != owner[pc]:
-                    raise Reject(errno.EINVAL, f"jump out of range from insn {pc} to {t}")
-                if t in second:
-                    raise Reject(errno.EINVAL, f"jump into the middle of ldimm64 insn {t - 1}")
-                if k in (Kind.JA, Kind.JCOND, Kind.MAY_GOTO):
-                    self._prune.add(t)
-                work.append(t)
+        reached = fastpath.reach(code, entries, ctrl, second, owner, self._prune)
+        if reached is None:  # a bad jump somewhere: the walk names the one it meets first
+            reached = fastpath.reach_slow(code, entries, second, owner, self._prune)
         unpriv.check_back_edges(self, second)
-        for pc in range(n):
-            if pc not in seen and pc not in second:
-                raise Reject(errno.EINVAL, f"unreachable insn {pc}")
+        for x in second:
+            reached[x] = 1
+        first = reached.find(0)
+        if first >= 0:
+            raise Reject(errno.EINVAL, f"unreachable insn {first}")
 
     # -- driver ----------------------------------------------------------------------------
     def initial_state(self) -> State:
@@ -231,6 +234,7 @@ class Verifier:
             cp.branches -= 1
             if cp.branches > 0:
                 return
+            self._ndone[cp.pc] = self._ndone.get(cp.pc, 0) + 1
             cp = cp.parent
 
     def _is_ancestor(self, old: _Checkpoint, cp: _Checkpoint | None) -> bool:
@@ -250,8 +254,20 @@ class Verifier:
 
     def _walk(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> None:
         since = _CHECKPOINT_EVERY
+        special = self._special
+        if special is None:  # the pruning points and shortcuts, once the cfg is known
+            special = self._special = bytearray(len(self.code))
+            for x in (*self.iter_next, *self._may_goto_pcs, *self._prune):
+                special[x] = 1
+            self._fast = fastpath.handlers(self.code)
+        fast = self._fast
+        reached = self.reached
+        stats = self.stats
+        limit = self.limit
         while True:
-            if pc in self.iter_next:  # forced checkpoint; converged loops are pruned here
+            if not special[pc]:
+                pass
+            elif pc in self.iter_next:  # forced checkpoint; converged loops are pruned here
                 olds = self._visited.setdefault(pc, [])
                 if iters.visit(self, pc, st, olds[-_MAX_STATES_PER_INSN:]):
                     stackdepth.record_depth(self, st, pc)
@@ -272,8 +288,8 @@ class Verifier:
                 cp = self._checkpoint(pc, st, cp, olds)
                 since = 0
             elif pc in self._prune:
-                key = st.key()
-                for old in self._exact.get((pc, key), ()):
+                key = fastpath.StateKey((pc, st.key()))
+                for old in self._exact.get(key, ()):
                     if old.branches == 0:
                         stackdepth.record_depth(self, st, pc)
                         self._finish(cp)
@@ -281,21 +297,29 @@ class Verifier:
                     if not self._has_may_goto and self._is_ancestor(old, cp):
                         self._reject_at(pc, st, Reject(errno.EINVAL, f"infinite loop detected at insn {pc}"))
                 olds = self._visited.setdefault(pc, [])
-                for old in olds[-_MAX_STATES_PER_INSN:]:
-                    if old.branches == 0 and state_subsumes(old.state, st):
-                        stackdepth.record_depth(self, st, pc)
-                        self._finish(cp)
-                        return
+                if self._ndone.get(pc):  # else every state here is still being explored
+                    for old in olds[-_MAX_STATES_PER_INSN:]:
+                        if old.branches == 0 and state_subsumes(old.state, st):
+                            stackdepth.record_depth(self, st, pc)
+                            self._finish(cp)
+                            return
                 if since >= _CHECKPOINT_EVERY:
                     cp = self._checkpoint(pc, st, cp, olds)
-                    self._exact.setdefault((pc, key), []).append(cp)
+                    self._exact.setdefault(key, []).append(cp)
                     since = 0
-            self.stats.insns_processed += 1
+            stats.insns_processed += 1
             since += 1
-            if self.stats.insns_processed > self.limit:  # checked before the insn is printed:
-                too_big = Reject(errno.E2BIG, f"BPF program is too large. Processed {self.stats.insns_processed} insn")
+            if stats.insns_processed > limit:  # checked before the insn is printed:
+                too_big = Reject(errno.E2BIG, f"BPF program is too large. Processed {stats.insns_processed} insn")
                 self._reject_at(self._last_pc, st, too_big)  # the log ends at the previous one
             self._last_pc = pc
+            reached[pc] = 1
+            h = fast[pc]
+            if h is not None:
+                delta = h(st.frames[-1].regs)
+                if delta is not None:
+                    pc += delta
+                    continue
             try:
                 nxt = self._step(pc, st, cp, stack)
             except Reject as rej:

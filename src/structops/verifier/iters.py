@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
+from structops.isa.scan import slots_with_opcode
 from structops.verifier.env import Reject
 from structops.verifier.ops import KF
 from structops.verifier.state import Frame, Reg, RegType, State, const, state_subsumes, widen_scalars
@@ -156,7 +157,8 @@ def iter_next_pcs(v: Verifier) -> dict[int, btflib.Struct]:
     out: dict[int, btflib.Struct] = {}
     if v.env.kfunc is None:
         return out
-    for pc, (c, _d, s, o, i) in enumerate(v.code):
+    for pc in slots_with_opcode(v._raw, b"\x85"):
+        c, _d, s, o, i = v.code[pc]
         if c != 0x85 or s != 2:
             continue
         try:

@@ -14,6 +14,7 @@ import errno
 import struct
 from typing import TYPE_CHECKING
 
+from structops.isa.scan import insn_starts
 from structops.uapi import BPF_PSEUDO_CALL
 from structops.verifier.env import Reject
 from structops.verifier.state import MAX_BPF_STACK, State
@@ -46,13 +47,10 @@ def record_depth(v: Verifier, st: State, pc: int) -> None:
 def check_max_stack_depth(insns: bytes, owner: dict[int, int], depth: dict[int, int], roots: list[int]) -> None:
     """Walk every call chain from ``roots``; refuse one whose frames need more than 512 bytes."""
     calls: dict[int, list[int]] = {}
-    n = len(insns) // 8
-    pc = 0
-    while pc < n:
+    for pc in insn_starts(insns, b"\x85"):
         code, regs, _off, imm = struct.unpack_from("<BBhi", insns, pc * 8)
         if code == 0x85 and regs >> 4 == BPF_PSEUDO_CALL and pc in owner:
             calls.setdefault(owner[pc], []).append(pc + 1 + imm)
-        pc += 2 if code == 0x18 else 1
 
     def walk(sub: int, total: int, frames: int, path: tuple[int, ...]) -> None:
         size = depth.get(sub, 0)

@@ -56,9 +56,13 @@ class RegType(enum.IntEnum):
     PTR_TO_SOCKET = 13
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reg:
     """One register's abstract value (``struct bpf_reg_state``, simplified).
+
+    Immutable by convention (shared freely between states and the constant cache; change
+    one with :func:`dataclasses.replace`): not a frozen dataclass only because a frozen
+    one's ``__init__`` is several times slower, and the verifier makes one per ALU result.
 
     ``umin``/``umax``: unsigned range of a scalar.  ``off``: fixed pointer offset;
     ``vmin``/``vmax``: range of a variable part added to a pointer.  ``obj``: the
@@ -93,6 +97,16 @@ class Reg:
     #: A scalar spilled to the stack by a narrower store (1, 2 or 4 bytes at the slot's
     #: start: ``save_register_state`` with ``size < 8``); 8 otherwise.
     spill: int = 8
+    #: The hash, computed on first use (0: not yet).
+    _h: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        h = self._h
+        if not h:
+            # a subset of the compared fields (equal registers hash equal); ``obj`` is
+            # left out because a BTF struct's hash walks its members
+            h = self._h = hash((self.type, self.umin, self.umax, self.off, self.vmin, self.vmax, self.tv, self.tm)) or 1
+        return h
 
     @property
     def is_ptr(self) -> bool:
@@ -210,7 +224,7 @@ class Frame:
 
     def key(self) -> tuple[object, ...]:
         """A hashable snapshot (ids ignored)."""
-        return (tuple(self.regs), tuple(sorted(self.stack.items(), key=lambda kv: kv[0])), self.callsite)
+        return (tuple(self.regs), tuple(sorted(self.stack.items())) if self.stack else (), self.callsite)
 
 
 @dataclass(slots=True)
@@ -235,7 +249,9 @@ class State:
 
     def key(self) -> tuple[object, ...]:
         """A hashable snapshot for exact-equality checks."""
-        return (tuple(f.key() for f in self.frames), tuple(sorted(self.refs)))
+        frames = self.frames
+        fkeys = (frames[0].key(),) if len(frames) == 1 else tuple(f.key() for f in frames)
+        return (fkeys, tuple(sorted(self.refs)) if self.refs else ())
 
     def all_regs(self) -> list[tuple[Frame, int, Reg]]:
         """Every register of every frame (for id propagation)."""

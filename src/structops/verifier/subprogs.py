@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from structops import btf as btflib
+from structops.isa.scan import insn_starts
 from structops.loader.btf_ext import FuncInfo  # one struct bpf_func_info record, as the kernel received it
 from structops.verifier.core import Verifier, VerifyStats
 from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
@@ -76,8 +77,7 @@ def subprog_starts(insns: bytes) -> tuple[list[int], bool]:
     n = len(insns) // 8
     starts = {0}
     has_func_addr = False
-    pc = 0
-    while pc < n:
+    for pc in insn_starts(insns, b"\x18\x85"):
         code, regs, _off, imm = struct.unpack_from("<BBhi", insns, pc * 8)
         src = regs >> 4
         if code == 0x85 and src == _PSEUDO_CALL:
@@ -85,7 +85,6 @@ def subprog_starts(insns: bytes) -> tuple[list[int], bool]:
         elif code == 0x18 and src == _PSEUDO_FUNC:
             starts.add(pc + 1 + imm)
             has_func_addr = True
-        pc += 2 if code == 0x18 else 1
     return sorted(s for s in starts if 0 <= s < n), has_func_addr
 
 
@@ -127,22 +126,39 @@ def check_func_info(insns: bytes, infos: list[FuncInfo], btf: btflib.Spec | None
     return out
 
 
-def sanitize_dead_code(insns: bytes, seen: set[int]) -> bytes:
+def _union(a: bytearray, b: bytearray) -> bytearray:
+    """Slot flags reached in ``a`` or ``b`` (same length)."""
+    n = len(a)
+    return bytearray((int.from_bytes(a, "little") | int.from_bytes(b, "little")).to_bytes(n, "little"))
+
+
+def sanitize_dead_code(insns: bytes, seen: set[int] | bytearray) -> bytes:
     """Replace every instruction the verifier never reached with ``ja -1``.
 
-    The second slot of a reached ``ld_imm64`` counts as reached.
+    ``seen``: the reached slots (a set of slot indexes, or one flag byte per slot as
+    ``Verifier.reached``).  The second slot of a reached ``ld_imm64`` counts as reached.
     """
     n = len(insns) // 8
-    live = set(seen)
-    for pc in seen:
-        if 0 <= pc < n and insns[pc * 8] == 0x18:
-            live.add(pc + 1)
-    if len(live) >= n:
+    live = bytearray(n)
+    if isinstance(seen, bytearray):
+        live[:] = seen[:n]
+    else:
+        for pc in seen:
+            if 0 <= pc < n:
+                live[pc] = 1
+    ops = insns[0::8]
+    pc = ops.find(0x18)
+    while 0 <= pc < n - 1:  # the second slot of a reached ld_imm64
+        if live[pc] and not live[pc + 1]:
+            live[pc + 1] = 1
+        pc = ops.find(0x18, pc + 1)
+    if live.find(0) < 0:
         return insns
     out = bytearray(insns)
-    for pc in range(n):
-        if pc not in live:
-            out[pc * 8 : pc * 8 + 8] = DEAD_TRAP
+    pc = live.find(0)
+    while pc >= 0:
+        out[pc * 8 : pc * 8 + 8] = DEAD_TRAP
+        pc = live.find(0, pc + 1)
     return bytes(out)
 
 
@@ -182,7 +198,6 @@ class FuncInfoVerifier(Verifier):
         super().__init__(insns, env, log, limit=limit)
         self.subprogs = {s.start: s for s in subprogs}
         self.entry = entry
-        self.seen: set[int] = set()
         self.called_globals: list[SubprogInfo] = []
 
     def initial_state(self) -> State:
@@ -208,7 +223,6 @@ class FuncInfoVerifier(Verifier):
         return self.stats
 
     def _step(self, pc: int, st: State, cp: Any, stack: Any) -> int | None:
-        self.seen.add(pc)
         code, _dst, src, _off, imm = self.code[pc]
         if code == 0x18 and src == _PSEUDO_FUNC and all(s.func is None for s in self.subprogs.values()):
             raise Reject(errno.EINVAL, "missing btf func_info")  # check_ld_imm: at the insn
@@ -326,7 +340,7 @@ def verify_with_func_info(
     subprogs = check_func_info(insns, decode_func_info(func_info, FUNC_INFO_MIN), btf)
     main = FuncInfoVerifier(insns, env, log, limit=limit, subprogs=subprogs)
     stats = main.run()
-    seen = set(main.seen)
+    seen = main.reached
     done: set[int] = set()
     queue = list(main.called_globals)
     while queue:
@@ -338,7 +352,7 @@ def verify_with_func_info(
         sub_stats = sub.run()
         stats.insns_processed += sub_stats.insns_processed
         stats.total_states += sub_stats.total_states
-        seen |= sub.seen
+        seen = _union(seen, sub.reached)
         queue.extend(sub.called_globals)
         for at, used in sub.stack_depth.items():
             main.stack_depth[at] = max(used, main.stack_depth.get(at, 0))

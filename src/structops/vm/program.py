@@ -66,6 +66,29 @@ Resolver = Callable[[int, int, int], int]
 _PROGRAMS_BY_FILE: weakref.WeakValueDictionary[str, Program] = weakref.WeakValueDictionary()
 
 
+#: Programs up to this many slots are translated at load; bigger ones on their first run
+#: (the translation of a 1M-insn program costs far more than verifying it, and nothing
+#: observable depends on when it happens: every load-time check is in :meth:`Program._analyse`).
+EAGER_TRANSLATE_SLOTS = 4096
+_TRANSLATION = frozenset({"jit_source", "_line_pc", "_filename"})
+
+
+class _Translated(dict[int, "Callable[..., int]"]):
+    """Function entry -> translated function; the first lookup translates the program."""
+
+    def __init__(self, prog: Program) -> None:
+        super().__init__()
+        self._prog: Program | None = prog
+
+    def __missing__(self, entry: int) -> Callable[..., int]:
+        prog = self._prog
+        if prog is None:
+            raise KeyError(entry)
+        self._prog = None  # translated once; also drops the reference cycle
+        prog._translate()
+        return self[entry]
+
+
 class ProgramError(FormatError):
     """The bytecode cannot be loaded (structure, unknown call, unresolvable pseudo)."""
 
@@ -76,6 +99,20 @@ class Function:
 
     entry: int
     end: int
+
+
+_WIDE = 1  # ld_imm64 (two slots)
+_LOOK = 2  # writes r10, jumps, calls or is a ld_imm64: checked slot by slot
+
+
+def _flags(insn: Insn) -> int:
+    """What :meth:`Program._analyse` must look at for ``insn`` (``_WIDE`` | ``_LOOK``)."""
+    spec = insn.spec
+    assert spec is not None
+    out = _WIDE if insn.is_wide else 0
+    if insn.is_wide or spec.kind is Kind.CALL or 10 in _writes(insn) or jump_target(insn, 0) is not None:
+        out |= _LOOK
+    return out
 
 
 def _writes(insn: Insn) -> list[int]:
@@ -116,7 +153,7 @@ class Program:
     #: The Python source the fast path was generated as (for debugging).
     jit_source: str
     _filename: str
-    _fast: dict[int, Callable[..., int]]
+    _fast: _Translated
     _line_pc: list[int]
     _args_pools: dict[int, list[Region]]
     #: A finished run kept for the next :meth:`run_args` (None while one is in progress).
@@ -148,19 +185,41 @@ class Program:
                 if why is not None:
                     raise IsaError(f"insn {i}: {why}")
         self._analyse(resolver)
+        self._fast = _Translated(self)
+        if len(self.slots) <= EAGER_TRANSLATE_SLOTS:
+            self._translate()
+        return self
+
+    def _translate(self) -> None:
+        """Translate the program into Python (:mod:`structops.vm.jit`); once."""
         from structops.vm import jit
 
-        self._fast, self._line_pc, self._filename = jit.translate(self)
+        fast, self._line_pc, self._filename = jit.translate(self)
+        self._fast.update(fast)
+        self._fast._prog = None
         _PROGRAMS_BY_FILE[self._filename] = self
-        return self
+
+    def __getattr__(self, name: str) -> object:
+        # only reached for attributes not set yet: a big program's translation products
+        if name in _TRANSLATION and "_fast" in self.__dict__ and "_filename" not in self.__dict__:
+            self._translate()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------------ analysis
     def _analyse(self, resolver: Resolver | None) -> None:
-        slots: list[Insn | None] = []
-        for insn in self.insns:
-            slots.append(insn)
-            if insn.is_wide:
-                slots.append(None)
+        # what matters here is decided once per distinct Insn object (decode shares them)
+        flags: dict[int, int] = {}
+        for insn in {id(x): x for x in self.insns}.values():
+            flags[id(insn)] = _flags(insn)
+        if any(f & _WIDE for f in flags.values()):
+            slots: list[Insn | None] = []
+            for insn in self.insns:
+                slots.append(insn)
+                if insn.is_wide:
+                    slots.append(None)
+        else:
+            slots = list(self.insns)
         if not slots:
             raise ProgramError("program has no instructions")
         if len(slots) > MAX_INSNS:
@@ -171,10 +230,13 @@ class Program:
         def valid(target: int) -> bool:
             return 0 <= target < n and slots[target] is not None
 
+        # the slots whose insn needs a look below (entries, r10, jumps, calls, ld_imm64)
+        look = {k for k, f in flags.items() if f & _LOOK}
+        marked = [pc for pc, insn in enumerate(slots) if id(insn) in look] if look else []
         entries = {0}
-        for pc, maybe in enumerate(slots):
-            if maybe is None:
-                continue
+        for pc in marked:
+            maybe = slots[pc]
+            assert maybe is not None
             insn = maybe
             is_func = insn.opcode == 0x18 and insn.src == BPF_PSEUDO_FUNC
             if (insn.opcode == 0x85 and insn.src == BPF_PSEUDO_CALL) or is_func:
@@ -186,10 +248,11 @@ class Program:
         self.functions = [Function(s, e) for s, e in zip(starts, [*starts[1:], n], strict=True)]
         func_of = [0] * n
         for f in self.functions:
-            for pc in range(f.entry, f.end):
-                func_of[pc] = f.entry
+            func_of[f.entry : f.end] = [f.entry] * (f.end - f.entry)
         for f in self.functions:
-            last = max(pc for pc in range(f.entry, f.end) if slots[pc] is not None)
+            last = f.end - 1
+            while slots[last] is None:
+                last -= 1
             last_insn = slots[last]
             assert last_insn is not None and last_insn.spec is not None
             if last_insn.spec.kind not in (Kind.EXIT, Kind.JA):
@@ -200,9 +263,9 @@ class Program:
         self.helper_at = {}
         self.kfunc_at = {}
         self.text = self.vm.space.map(n * 8, name=f"text:{self.name}", perm=Perm.NONE, kind="text")
-        for pc, maybe in enumerate(slots):
-            if maybe is None:
-                continue
+        for pc in marked:
+            maybe = slots[pc]
+            assert maybe is not None
             insn = maybe
             spec = insn.spec
             assert spec is not None
