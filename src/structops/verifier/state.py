@@ -288,7 +288,9 @@ def reg_subsumes(old: Reg, new: Reg) -> bool:
             and new.smax32 <= old.smax32
         )
     if old.type == RegType.ITER:  # stacksafe: the iterator's depth is ignored
-        return new.type == RegType.ITER and replace(old, vmin=0) == replace(new, vmin=0)
+        if new.type != RegType.ITER or old == new:
+            return new.type == RegType.ITER
+        return old.vmin != new.vmin and replace(old, vmin=0) == replace(new, vmin=0)
     return old == new
 
 
@@ -323,15 +325,19 @@ def widen_scalars(prev: State, cur: State) -> None:
 
 def state_subsumes(old: State, new: State) -> bool:
     """``states_equal`` with ``exact=false``: ``old`` (fully explored) covers ``new``."""
-    if len(old.frames) != len(new.frames) or set(old.refs) != set(new.refs):
+    if len(old.frames) != len(new.frames) or old.refs.keys() != new.refs.keys():
         return False
+    # both relations are reflexive (a register or slot shared with the explored state is
+    # covered) and an uninitialised old register covers anything
     for fo, fn in zip(old.frames, new.frames, strict=True):
         if fo.callsite != fn.callsite:
             return False
         for ro, rn in zip(fo.regs, fn.regs, strict=True):
-            if not reg_subsumes(ro, rn):
+            if ro is not rn and ro.type != RegType.NOT_INIT and not reg_subsumes(ro, rn):
                 return False
+        stack = fn.stack
         for k, so in fo.stack.items():
-            if not slot_subsumes(so, fn.stack.get(k)):
+            sn = stack.get(k)
+            if so is not sn and not slot_subsumes(so, sn):
                 return False
     return True
