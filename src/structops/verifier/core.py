@@ -354,6 +354,8 @@ class Verifier:
 
     # -- one instruction -------------------------------------------------------------------
     def _step(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> int | None:
+        # scalar ALU ops and non-forking jumps usually never get here: fastpath.handlers does
+        # what _alu / _jcond do for them; a change to those paths must be mirrored there
         c, d, s, o, i = self.code[pc]
         spec = OPCODES[c]
         k = spec.kind
