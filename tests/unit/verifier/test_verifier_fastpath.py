@@ -75,7 +75,8 @@ def _insn(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def _programs(draw: st.DrawFn) -> bytes:
-    init = mov(0, 0) + mov(1, 0) + mov(2, 7) + mov(3, 0)
+    # r6: an unknown scalar (the ctx's a1), r0-r3 constants: both kinds of operand
+    init = ldx_dw(6, 1, 8) + mov(0, 0) + mov(1, 0) + mov(2, 7) + mov(3, 0)
     body = b"".join(draw(st.lists(_insn(), min_size=1, max_size=16)))
     return init + body + mov(0, 0) + EXIT
 
