@@ -103,15 +103,18 @@ def tmul(a: Tnum, b: Tnum) -> Tnum:
     acc_v = (a[0] * b[0]) & _M64
     acc_m: Tnum = (0, 0)
     av, am = a
-    bt = b
+    bv, bm = b
     while av or am:
+        # adding a partial with no unknown bits leaves acc_m (value always 0) as it is
         if av & 1:
-            acc_m = tadd(acc_m, (0, bt[1]))
-        elif am & 1:
-            acc_m = tadd(acc_m, (0, bt[0] | bt[1]))
+            if bm:
+                acc_m = tadd(acc_m, (0, bm))
+        elif am & 1 and bv | bm:
+            acc_m = tadd(acc_m, (0, bv | bm))
         av >>= 1
         am >>= 1
-        bt = tlshift(bt, 1)
+        bv = (bv << 1) & _M64
+        bm = (bm << 1) & _M64
     return tadd(tconst(acc_v), acc_m)
 
 

@@ -21,6 +21,7 @@ from structops.isa.opcodes import OPCODES
 from structops.isa.scan import insn_starts, slots_with_opcode
 from structops.verifier import ListLog, fastpath, verify
 from structops.verifier.subprogs import sanitize_dead_code
+from structops.verifier.tnum import tadd, tmul
 
 _VALID = sorted(op for op, spec in OPCODES.items() if spec.kind.name not in ("LD_ABS", "LD_IND", "CALLX"))
 
@@ -137,3 +138,31 @@ def test_dead_code_from_flags_or_set() -> None:
     assert out == sanitize_dead_code(code, {0, 1, 4})
     assert out[:24] == code[:24] and out[24:32] == struct.pack("<BBhi", 0x05, 0, -1, 0)
     assert sanitize_dead_code(code, bytearray([1, 1, 0, 1, 1])) == code
+
+
+def _tmul_reference(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """``tnum_mul`` step by step (every partial added, as before the shortcut)."""
+    m64 = (1 << 64) - 1
+    acc_v = (a[0] * b[0]) & m64
+    acc_m = (0, 0)
+    av, am = a
+    bt = b
+    while av or am:
+        if av & 1:
+            acc_m = tadd(acc_m, (0, bt[1]))
+        elif am & 1:
+            acc_m = tadd(acc_m, (0, bt[0] | bt[1]))
+        av >>= 1
+        am >>= 1
+        bt = ((bt[0] << 1) & m64, (bt[1] << 1) & m64)
+    return tadd((acc_v, 0), acc_m)
+
+
+_TNUMS = st.tuples(st.integers(0, (1 << 64) - 1), st.integers(0, (1 << 64) - 1)).map(lambda t: (t[0] & ~t[1], t[1]))
+_SMALL = st.tuples(st.integers(0, 255), st.integers(0, 15)).map(lambda t: (t[0] & ~t[1], t[1]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_TNUMS, _SMALL), st.one_of(_TNUMS, _SMALL))
+def test_tmul_skips_known_partials_same_result(a: tuple[int, int], b: tuple[int, int]) -> None:
+    assert tmul(a, b) == _tmul_reference(a, b)
