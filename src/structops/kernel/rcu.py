@@ -88,16 +88,12 @@ class Rcu:
 
     def lock(self) -> None:
         """``rcu_read_lock()``: enter (or nest) a read-side section on this thread."""
-        try:
-            state = self._tls.state
-        except AttributeError:
-            state = self._new_state()
-        depth = state.depth
-        if depth:
-            state.depth = depth + 1
-            return
-        state.epoch = self._epoch
-        state.depth = 1
+        state = getattr(self._tls, "state", None) or self._new_state()
+        if state.depth:
+            state.depth += 1
+        else:
+            state.epoch = self._epoch
+            state.depth = 1
 
     def unlock(self) -> None:
         """``rcu_read_unlock()``: leave the innermost section; callbacks whose grace period
@@ -114,17 +110,13 @@ class Rcu:
     def call(self, fn: Callable[[_A], _R], arg: _A) -> _R:
         """``fn(arg)`` inside a read-side section: :meth:`lock`, the call, :meth:`unlock`
         (exceptions included) in one frame, for callers on a hot path (op calls)."""
-        try:
-            state = self._tls.state
-        except AttributeError:
-            state = self._new_state()
-        depth = state.depth
-        if depth:
-            state.depth = depth + 1
+        state = getattr(self._tls, "state", None) or self._new_state()
+        if state.depth:  # nested: the plain pair
+            self.lock()
             try:
                 return fn(arg)
             finally:
-                state.depth -= 1
+                self.unlock()
         state.epoch = self._epoch
         state.depth = 1
         try:

@@ -19,13 +19,11 @@ from structops.kernel import info
 from structops.kernel.btf_obj import BtfObject, load_user_btf
 from structops.kernel.maps.array import ArrayMap
 from structops.kernel.maps.base import BpfMap, check_obj_name
-from structops.kernel.maps.cgrp_storage import CgrpStorageMap
 from structops.kernel.maps.hash import HashMap
 from structops.kernel.maps.map_in_map import ArrayOfMaps, HashOfMaps, MapInMap, meta_alloc
 from structops.kernel.maps.percpu_array import PercpuArrayMap
 from structops.kernel.maps.queue import QueueMap, StackMap
-from structops.kernel.maps.sk_storage import SkStorageMap
-from structops.kernel.maps.task_storage import TaskStorageMap
+from structops.kernel.maps.sk_storage import CgrpStorageMap, SkStorageMap, TaskStorageMap
 from structops.kernel.objects import KObject
 from structops.kernel.prog import BpfProg
 from structops.kernel.progload import load_program

@@ -149,11 +149,11 @@ class CgroupTree:
 
     def close(self) -> None:
         """Free every cgroup's kernel objects (and its cgroup local storage)."""
-        from structops.kernel.maps.cgrp_storage import free_cgrp_storage
+        from structops.kernel.maps.sk_storage import CgrpStorageMap
 
         for c in self._by_id.values():
             if c.kstruct is not None:
-                free_cgrp_storage(self.kernel, c.addr)
+                CgrpStorageMap.free_owner(self.kernel, c.addr)
                 self.kernel.kmem.free(c.kstruct)
         self._by_id.clear()
         self._by_addr.clear()

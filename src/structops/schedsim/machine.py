@@ -383,9 +383,9 @@ class Machine:
             c.need_resched = True
         if dead:
             t.dead = True
-            from structops.kernel.maps.task_storage import free_task_storage
+            from structops.kernel.maps.sk_storage import TaskStorageMap
 
-            free_task_storage(self.kernel, t.addr)
+            TaskStorageMap.free_owner(self.kernel, t.addr)
             if t.scx is not None and self.scx is not None:
                 st = t.scx
                 if st.state == 3:

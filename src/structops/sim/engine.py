@@ -354,6 +354,11 @@ class Simulator:
         seq = self._seq = self._seq + 1
         _heappush(self._heap, (t_ns, seq, EV_DELACK, flow, gen, 0, 0, 0, 0))
 
+    def _jittered(self, t: int, last: int) -> int:
+        """``t`` moved up to ``proc_jitter_us`` later by one ``jitter_rng`` draw, never before ``last``."""
+        t += int(self._jitter_random() * self._proc_j)
+        return t if t > last else last
+
     def send_ack(self, flow: TcpFlow, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
         """Deliver an ACK to ``flow``'s sender after the reverse-path delay (+ jitter).
 
@@ -363,10 +368,7 @@ class Simulator:
         never reorder)."""
         t = self.now + flow.rev_delay_ns
         if self._proc_j:
-            t += int(self._jitter_random() * self._proc_j)
-            if t < flow.last_ack_ns:
-                t = flow.last_ack_ns
-            flow.last_ack_ns = t
+            t = flow.last_ack_ns = self._jittered(t, flow.last_ack_ns)
         flow.acks_pending += 1
         flow.ack_due_ns = t
         seq = self._seq = self._seq + 1
@@ -405,10 +407,7 @@ class Simulator:
         link.tx += 1
         t = dep + flow.fwd_delay_ns
         if self._proc_j:  # processing jitter, as in send_ack
-            t += int(self._jitter_random() * self._proc_j)
-            if t < flow.last_data_ns:
-                t = flow.last_data_ns
-            flow.last_data_ns = t
+            t = flow.last_data_ns = self._jittered(t, flow.last_data_ns)
         flow.data_pending += 1
         flow.data_due_ns = t
         seq = self._seq = self._seq + 1

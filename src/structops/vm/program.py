@@ -433,8 +433,6 @@ class Program:
         except ProgramExit as stop:
             return stop.r0
         except VMFault as fault:
-            if fault.pc >= 0:
-                raise
             raise _with_pc(fault) from None
         finally:
             vm.active = outer
@@ -460,8 +458,6 @@ class Program:
         except ProgramExit as stop:
             return stop.r0
         except VMFault as fault:
-            if fault.pc >= 0:
-                raise
             raise _with_pc(fault) from None
 
     def call_function(self, run: RunContext, addr: int, args: tuple[int, ...], depth: int = 2) -> int:
@@ -525,7 +521,10 @@ def _grant_regions(granted: set[int], region_at: Callable[[int], Region | None],
 
 
 def _with_pc(fault: VMFault) -> VMFault:
-    """Re-raise a fault from translated code with the BPF pc found in its traceback."""
+    """A fault from translated code with the BPF pc found in its traceback (``fault`` itself
+    when it already names its pc)."""
+    if fault.pc >= 0:
+        return fault
     pc = -1
     tb = fault.__traceback__
     while tb is not None:

@@ -19,6 +19,13 @@ struct_ops congestion control sees it:
   syscall lookups/updates/deletes fail with ``EBADF``; ``get_next_key`` is
   ``ENOTSUPP`` as in the kernel.
 
+The same rules serve ``BPF_MAP_TYPE_TASK_STORAGE`` (:class:`TaskStorageMap`, keyed by
+``struct task_struct`` addresses, ``bpf_task_storage_get/delete``) and
+``BPF_MAP_TYPE_CGRP_STORAGE`` (:class:`CgrpStorageMap`, keyed by ``struct cgroup``,
+``bpf_cgrp_storage_get/delete``): their user-space keys are pidfds and cgroup fds, which the
+embedded kernel does not have (``EBADF``); when a simulated task exits or cgroup goes away,
+``free_owner`` drops its elements.
+
 Freed values are released after an RCU grace period, so a program still holding the
 pointer inside its read section never touches unmapped memory.
 """
@@ -42,8 +49,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BPF_SK_STORAGE_GET_F_CREATE",
     "MAX_VALUE_SIZE",
+    "CgrpStorageMap",
     "FdKeyedStorageMap",
     "SkStorageMap",
+    "TaskStorageMap",
     "free_local_storage",
     "free_socket_storage",
     "local_storage_helpers",
@@ -191,6 +200,18 @@ class FdKeyedStorageMap(SkStorageMap):
     (a pidfd, a cgroup fd): every syscall element operation is ``EBADF`` with ``NO_FD``."""
 
     NO_FD = "the key must be an fd the embedded kernel does not have"
+    #: ``(name prefix, id of the _get helper)``: ``<prefix>_get`` and ``<prefix>_delete`` (id + 1).
+    HELPERS = ("", 0)
+
+    @classmethod
+    def free_owner(cls, kernel: EmulatedKernel, owner: int) -> int:
+        """``bpf_<kind>_storage_free``: drop ``owner``'s storage from every map of this kind; count."""
+        return free_local_storage(kernel, cls, owner)
+
+    @classmethod
+    def helpers(cls, kernel: EmulatedKernel) -> list[HelperSpec]:
+        """The VM helpers ``bpf_<kind>_storage_get`` and ``bpf_<kind>_storage_delete``."""
+        return local_storage_helpers(kernel, cls, *cls.HELPERS)
 
     def lookup(self, key: bytes) -> bytes:
         """The key is an fd of a kind the embedded kernel has none of: ``EBADF``."""
@@ -203,6 +224,20 @@ class FdKeyedStorageMap(SkStorageMap):
     def delete(self, key: bytes) -> None:
         """See :meth:`lookup`."""
         raise bpf_error(errno.EBADF, self.NO_FD)
+
+
+class TaskStorageMap(FdKeyedStorageMap):
+    """``BPF_MAP_TYPE_TASK_STORAGE``: keyed by ``struct task_struct`` (helpers 156/157)."""
+    TYPE = MapType.BPF_MAP_TYPE_TASK_STORAGE
+    NO_FD = "task_storage key must be a pidfd (the embedded kernel has no pidfds)"
+    HELPERS = ("bpf_task_storage", 156)
+
+
+class CgrpStorageMap(FdKeyedStorageMap):
+    """``BPF_MAP_TYPE_CGRP_STORAGE``: keyed by ``struct cgroup`` (helpers 210/211)."""
+    TYPE = MapType.BPF_MAP_TYPE_CGRP_STORAGE
+    NO_FD = "cgrp_storage key must be a cgroup fd (the embedded kernel has no cgroupfs)"
+    HELPERS = ("bpf_cgrp_storage", 210)
 
 
 def free_socket_storage(kernel: EmulatedKernel, sk: int) -> int:

@@ -206,11 +206,10 @@ def _subsystem(kernel: EmulatedKernel, state: ScxState, ops: StructOpsOps) -> Su
     6.18 registers the scx kfunc sets without a filter (SX-K3, spec section 0): any
     struct_ops program may reference them; contexts are checked when called (SX-K2).
     """
-    from structops.kernel.maps.cgrp_storage import cgrp_storage_helpers
     from structops.kernel.maps.percpu_array import percpu_helpers
     from structops.kernel.maps.queue import queue_helpers
+    from structops.kernel.maps.sk_storage import CgrpStorageMap, TaskStorageMap
     from structops.kernel.maps.spin_lock import spin_lock_helpers
-    from structops.kernel.maps.task_storage import task_storage_helpers
     from structops.kernel.subsys.sched_ext.cgroup import cgroup_kfuncs
     from structops.kernel.subsys.sched_ext.cpumask import kptr_xchg_helper
     from structops.kernel.subsys.sched_ext.kfuncs import UNIMPLEMENTED, sched_ext_kfuncs
@@ -224,11 +223,11 @@ def _subsystem(kernel: EmulatedKernel, state: ScxState, ops: StructOpsOps) -> Su
         unimplemented_kfuncs=UNIMPLEMENTED,
         helpers=[
             *queue_helpers(kernel),
-            *task_storage_helpers(kernel),
+            *TaskStorageMap.helpers(kernel),
             *percpu_helpers(kernel),
             *spin_lock_helpers(),
             *kptr_xchg_helper(kernel),
-            *cgrp_storage_helpers(kernel),
+            *CgrpStorageMap.helpers(kernel),
         ],
         helper_protos={  # bpf_task_storage_get/delete_proto
             156: ((vops.ARG_MAP, vops.ARG_ANY, vops.ARG_ANY, vops.ARG_ANY), vops.RET_MAP_VALUE_OR_NULL),
