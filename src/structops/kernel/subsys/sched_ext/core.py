@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from structops.errors import VMFault
 from structops.kernel.subsys.sched_ext import consts as C
 from structops.kernel.subsys.sched_ext.dsq import Dsq
+from structops.kernel.subsys.sched_ext.dump import ExitInfo
 from structops.kernel.subsys.sched_ext.idle import IdleTracking
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from structops.schedsim.machine import Machine
     from structops.schedsim.model import Task
 
-__all__ = ["ScxSched", "ScxTask"]
+__all__ = ["ExitInfo", "ScxSched", "ScxTask"]
 
 TASK_NONE, TASK_INIT, TASK_READY, TASK_ENABLED = 0, 1, 2, 3
 
@@ -49,24 +50,6 @@ class _Ctx:
     tasks: tuple[int, ...]
     cpu: int
     ddsp_task: Task | None = None
-
-
-@dataclass
-class ExitInfo:
-    """What ``scx_exit_info`` holds after an exit (SX-E2)."""
-
-    kind: int = 0
-    exit_code: int = 0
-    reason: str = ""
-    msg: str = ""
-    flags: int = 0
-    #: The debug dump of an error exit (SX-E10), what ``scx_exit_info.dump`` holds.
-    dump: str = ""
-
-    @property
-    def kind_name(self) -> str:
-        """``SCX_EXIT_*`` name of the kind."""
-        return C.EXIT_KIND_NAMES.get(self.kind, str(self.kind))
 
 
 @dataclass(eq=False)

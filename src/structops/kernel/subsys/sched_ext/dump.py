@@ -23,6 +23,7 @@ finished line gets the prefix of the op being dumped.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
@@ -32,7 +33,25 @@ if TYPE_CHECKING:
     from structops.kernel.subsys.sched_ext.core import ScxSched
     from structops.schedsim.model import Task
 
-__all__ = ["EVENTS", "TRUNCATED", "debug_dump"]
+__all__ = ["EVENTS", "TRUNCATED", "ExitInfo", "debug_dump"]
+
+@dataclass
+class ExitInfo:
+    """What ``scx_exit_info`` holds after an exit (SX-E2)."""
+
+    kind: int = 0
+    exit_code: int = 0
+    reason: str = ""
+    msg: str = ""
+    flags: int = 0
+    #: The debug dump of an error exit (SX-E10), what ``scx_exit_info.dump`` holds.
+    dump: str = ""
+
+    @property
+    def kind_name(self) -> str:
+        """``SCX_EXIT_*`` name of the kind."""
+        return C.EXIT_KIND_NAMES.get(self.kind, str(self.kind))
+
 
 TRUNCATED = "\n\n~~~~ TRUNCATED ~~~~\n"
 #: The ``scx_event_stats`` counters, in the order the dump prints them.
