@@ -87,15 +87,19 @@ _VALID = sorted(op for op, spec in OPCODES.items() if spec.kind.name not in ("LD
 
 
 @st.composite
-def _insn(draw: st.DrawFn) -> bytes:
-    """One well-formed insn (reserved fields zero) so that paths get past check_cfg."""
+def insn_strategy(
+    draw: st.DrawFn, offs: tuple[int, ...], imms: tuple[int, ...], jump: int, reserved_one_in: int = 0
+) -> bytes:
+    """One well-formed insn (reserved fields zero, so paths get past check_cfg): ``off``
+    and ``imm`` from ``offs``/``imms``, jumps within ``jump`` slots; with ``reserved_one_in``
+    set, about one insn in that many gets a reserved imm (check_cfg's error)."""
     op = draw(st.sampled_from(_VALID))
     spec = OPCODES[op]
     regs = st.sampled_from([0, 1, 2, 3, 6, 10])
     dst = 0 if spec.dst_zero else draw(regs)
     src = 0 if spec.src_zero else draw(regs)
-    off = draw(st.sampled_from([-16, -8, -4, -1, 0, 1, 2, 4, 8]))
-    imm = draw(st.sampled_from([0, 1, 2, 5, 8, 32, -1, -8]))
+    off = draw(st.sampled_from(offs))
+    imm = draw(st.sampled_from(imms))
     if spec.off_zero:
         off = 0
     elif spec.off_values is not None:
@@ -107,16 +111,21 @@ def _insn(draw: st.DrawFn) -> bytes:
     if spec.src_values is not None:
         src = 0
     if spec.kind.name in ("JCOND", "JA", "MAY_GOTO"):
-        off = draw(st.integers(-3, 3))
+        off = draw(st.integers(-jump, jump))
     if op == 0x85:
         imm = draw(st.sampled_from([1, 2, 5, 7]))
+    if reserved_one_in and draw(st.integers(0, reserved_one_in - 1)) == 0:
+        imm = 3 if spec.imm_zero else imm
     raw = struct.pack("<BBhi", op, (src << 4) | dst, off, imm)
     return raw + bytes(8) if op == 0x18 else raw
 
 
+_insn = insn_strategy((-16, -8, -4, -1, 0, 1, 2, 4, 8), (0, 1, 2, 5, 8, 32, -1, -8), 3)
+
+
 @st.composite
 def _programs(draw: st.DrawFn) -> bytes:
-    body = b"".join(draw(st.lists(_insn(), min_size=1, max_size=20)))
+    body = b"".join(draw(st.lists(_insn, min_size=1, max_size=20)))
     return body + mov(0, 0) + EXIT
 
 
