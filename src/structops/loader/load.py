@@ -50,7 +50,7 @@ from structops.loader._progload import (
     encode_line_info,
     load_program,
 )
-from structops.loader.arena import arena_data_offset, arena_map, map_arena
+from structops.loader.arena import arena_data_offset, map_arena
 from structops.loader.externs import (
     POISON_CALL_KFUNC_BASE,
     LoadError,
@@ -128,9 +128,10 @@ class LoadedObjects:
     btf_is_object: bool = False
     #: Other fds held for the objects (module BTF fds).
     extra_fds: list[int] = field(default_factory=list)
-    #: User mappings of arena maps (map name -> mapping), and where the globals start in it.
+    #: User mappings of arena maps (map name -> mapping).
     mappings: dict[str, Any] = field(default_factory=dict)
-    arena_off: int = 0
+    #: The arena map's fd and where the ``__arena`` globals start in it (None: no arena).
+    arena: tuple[int, int] | None = None
 
     def fds(self) -> list[int]:
         """Every fd, programs last (close order: maps keep programs alive anyway)."""
@@ -174,7 +175,11 @@ def _struct_ops_targets(
 
 
 def _relocate(
-    p: ProgramSpec, maps: dict[str, int], spec: CollectionSpec, ktypes: KernelTypes, arena_off: int = 0
+    p: ProgramSpec,
+    maps: dict[str, int],
+    spec: CollectionSpec,
+    ktypes: KernelTypes,
+    arena: tuple[int, int] | None = None,
 ) -> bytes:
     code = bytearray(p.instructions)
     if p.core_relos and spec.btf is not None:  # CO-RE against the target kernel's BTF
@@ -195,13 +200,11 @@ def _relocate(
             if r.kind is RelocKind.MAP_VALUE:
                 struct.pack_into("<i", code, off + 12, r.offset)
         elif r.kind is RelocKind.ARENA:  # libbpf RELO_DATA against the arena map
-            arena = arena_map(spec.maps, spec.arena_data)
-            fd = maps.get(arena.real_name) if arena is not None else None
-            if fd is None:
+            if arena is None:
                 raise LoadError(f"prog '{p.name}': the arena map of its __arena globals was not created")
             code[off + 1] = (code[off + 1] & 0x0F) | (BPF_PSEUDO_MAP_VALUE << 4)
-            struct.pack_into("<i", code, off + 4, fd)
-            struct.pack_into("<I", code, off + 12, (arena_off + r.offset) & 0xFFFF_FFFF)
+            struct.pack_into("<i", code, off + 4, arena[0])
+            struct.pack_into("<I", code, off + 12, (arena[1] + r.offset) & 0xFFFF_FFFF)
         elif r.kind in (RelocKind.KFUNC, RelocKind.KSYM):
             relocate_ksym(p, code, off, r.kind, r.target, spec, ktypes.vmlinux, ktypes.symbols)
     return bytes(code)
@@ -339,13 +342,14 @@ def _load(
             kernel.bpf(Cmd.BPF_MAP_FREEZE, MapFreezeAttr(fd))  # libbpf freezes read-only data maps
         if m.type == MapType.BPF_MAP_TYPE_ARENA:
             data = spec.arena_data or b""
-            out.arena_off = arena_data_offset(kernel, m, len(data)) if spec.arena_data is not None else 0
-            out.mappings[m.real_name] = map_arena(kernel, m, fd, data, out.arena_off)
+            start = arena_data_offset(kernel, m, len(data)) if spec.arena_data is not None else 0
+            out.arena = (fd, start)
+            out.mappings[m.real_name] = map_arena(kernel, m, fd, data, start)
         if map_hook is not None:
             map_hook(m, fd)
     # 3-4. programs
     for name, p in progs_to_load.items():
-        code = _relocate(p, out.maps, spec, ktypes, out.arena_off)
+        code = _relocate(p, out.maps, spec, ktypes, out.arena)
         attach_btf_id = 0
         expected = p.expected_attach_type
         attach_obj_fd = 0

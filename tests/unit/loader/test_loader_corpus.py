@@ -367,7 +367,7 @@ def test_arena_globals_become_direct_loads_of_the_arena_map() -> None:
     off = arena_data_offset(k, arena, len(spec.arena_data))
     assert off == 0
     p = spec.programs["arena_count"]
-    code = _relocate(p, {"arena": 7}, spec, KernelTypes.of(k), 0x3000)
+    code = _relocate(p, {"arena": 7}, spec, KernelTypes.of(k), (7, 0x3000))
     got = []
     for r in p.relocations:
         op, regs, _o, imm = struct.unpack_from("<BBhi", code, r.insn * 8)
