@@ -16,6 +16,11 @@ machine).  Prints the minimum per tree, events, simulated s per CPU s and the ra
 current / baseline (below 1: the current tree is faster).
 
     python benchmarks/tcp_sim.py --baseline 4e77e1d^ --seconds 2
+
+``--bpf`` (with ``--baseline``) runs the same scenario driven by BPF reno instead: this
+tree's ``testdata/reno.bpf.o`` loaded on a fresh embedded kernel of each tree, attached,
+and the simulator given kernel-backed sockets (``structops.kernel.tcp_bridge``), as
+``benchmarks/tcp_sim_bpf.py`` does; the before/after figure of issue 15 for the BPF path.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from structops.sim import LinkConfig, SimConfig, Simulator, cubic
 
@@ -63,18 +69,41 @@ def run(flows: int, seconds: float, cc: str, trace_ops: bool) -> dict[str, float
     }
 
 
-def child(flows: int, seconds: float, cc: str, repeat: int) -> None:
+def build_bpf(flows: int) -> tuple[Simulator, list[Any]]:
+    """The reference scenario driven by BPF reno on a fresh embedded kernel; the
+    simulator and what to close afterwards (bridge, link, collection)."""
+    from structops.api import Collection
+    from structops.kernel.emulated import EmulatedKernel
+    from structops.kernel.tcp_bridge import kernel_simulator
+
+    kernel = EmulatedKernel()
+    coll = Collection.open(ROOT / "testdata" / "reno.bpf.o").load(kernel)
+    link = coll.maps["so_reno"].attach_struct_ops()
+    config = SimConfig(link=LinkConfig(bandwidth_bps=100_000_000, buffer_pkts=167), sample_interval_us=100_000)
+    sim, bridge = kernel_simulator(kernel, config)
+    for i in range(flows):
+        sim.add_flow(base_rtt_us=20_000, start_us=i * 100, cc="so_reno")
+    return sim, [bridge, link, coll]
+
+
+def child(flows: int, seconds: float, cc: str, repeat: int, bpf: bool) -> None:
     """Subprocess side of ``--baseline``: the least process time of ``repeat`` runs as JSON.
 
     Only the simulator's public API is used, so a baseline tree runs this same code."""
     best = float("inf")
     events = 0
     for _ in range(repeat):
-        sim = build(flows, cc, False)
+        closing: list[Any] = []
+        if bpf:
+            sim, closing = build_bpf(flows)
+        else:
+            sim = build(flows, cc, False)
         c0 = time.process_time()
         sim.run(int(seconds * 1_000_000))
         best = min(best, time.process_time() - c0)
         events = sim.events
+        for obj in closing:
+            obj.close()
     print(json.dumps({"cpu_s": best, "events": events}))
 
 
@@ -97,12 +126,14 @@ def compare(args: argparse.Namespace) -> None:
                 env = dict(os.environ, PYTHONPATH=str(src))
                 cmd = [sys.executable, __file__, "--child", "--flows", str(args.flows)]
                 cmd += ["--seconds", str(args.seconds), "--cc", args.cc, "--repeat", str(args.repeat)]
+                cmd += ["--bpf"] if args.bpf else []
                 out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
                 got = json.loads(out.strip().splitlines()[-1])
                 if name not in best or got["cpu_s"] < best[name]["cpu_s"]:
                     best[name] = got
     base = best[next(iter(trees))]["cpu_s"]
-    print(f"{args.flows} flows native {args.cc} 100Mbit/s 20ms, {args.seconds:g} s simulated, least process time:")
+    side = "BPF reno (embedded kernel)" if args.bpf else f"native {args.cc}"
+    print(f"{args.flows} flows {side} 100Mbit/s 20ms, {args.seconds:g} s simulated, least process time:")
     for name, got in best.items():
         print(
             f"  {name:>22}: {got['cpu_s']:.3f} s, {args.seconds / got['cpu_s']:.2f} sim s/cpu s, "
@@ -119,10 +150,11 @@ def main() -> None:
     ap.add_argument("--baseline", metavar="REV", help="compare with git revision REV's simulator in this run")
     ap.add_argument("--rounds", type=int, default=3, help="alternations of baseline and current (--baseline)")
     ap.add_argument("--repeat", type=int, default=5, help="runs per subprocess, the least time counts (--baseline)")
+    ap.add_argument("--bpf", action="store_true", help="with --baseline: BPF reno instead of the native CC")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.flows, args.seconds, args.cc, args.repeat)
+        child(args.flows, args.seconds, args.cc, args.repeat, args.bpf)
         return
     if args.baseline:
         compare(args)
