@@ -13,7 +13,10 @@ run in the kernel's own context, see ``bpf_get_current_pid_tgid``).
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from structops.kernel.testrun_xdp import XdpBuff, active_xdp, adjust_head, adjust_meta, adjust_tail
 from structops.uapi import ProgType
 from structops.verifier.ops import (
     ARG_ANY,
@@ -25,6 +28,10 @@ from structops.verifier.ops import (
     RET_SOCK_OR_NULL,
 )
 from structops.vm.helpers import HelperSpec
+
+if TYPE_CHECKING:
+    from structops.vm.context import RunContext
+    from structops.vm.memory import Domain
 
 __all__ = ["NET_PROTOS", "net_helpers"]
 
@@ -38,6 +45,8 @@ NET_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     23: ((ARG_ANY, ARG_ANY), RET_INT),  # redirect(ifindex, flags)
     35: ((), RET_INT),  # get_current_task
     44: ((ARG_CTX, ARG_ANY), RET_INT),  # xdp_adjust_head(xdp_md, delta)
+    54: ((ARG_CTX, ARG_ANY), RET_INT),  # xdp_adjust_meta(xdp_md, delta)
+    65: ((ARG_CTX, ARG_ANY), RET_INT),  # xdp_adjust_tail(xdp_md, delta)
     84: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # sk_lookup_tcp
     85: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # sk_lookup_udp
     86: ((ARG_SOCK_RELEASE,), RET_INT),  # sk_release
@@ -55,8 +64,16 @@ def _null(run: object, *_: int) -> int:
     return 0
 
 
-def _xdp_adjust_head(run: object, ctx: int, delta: int, *_: int) -> int:
-    return 0 if delta & 0xFFFFFFFF == 0 else -errno.EINVAL & _U64
+def _xdp_adjuster(fn: Callable[[Domain, XdpBuff, int], int]) -> Callable[..., int]:
+    """A ``bpf_xdp_adjust_*`` helper: ``fn`` on the XDP test run whose ``xdp_md`` is ``ctx``."""
+
+    def helper(run: RunContext, ctx: int, offset: int, *_: int) -> int:
+        xdp = active_xdp(ctx)
+        if xdp is None:  # not a packet context the embedded kernel made: nothing to move
+            return -errno.EINVAL & _U64
+        return fn(run.space, xdp, offset) & _U64
+
+    return helper
 
 
 def net_helpers() -> list[HelperSpec]:
@@ -64,7 +81,9 @@ def net_helpers() -> list[HelperSpec]:
     return [
         HelperSpec(23, "redirect", _redirect),
         HelperSpec(35, "get_current_task", _null),
-        HelperSpec(44, "xdp_adjust_head", _xdp_adjust_head),
+        HelperSpec(44, "xdp_adjust_head", _xdp_adjuster(adjust_head)),
+        HelperSpec(54, "xdp_adjust_meta", _xdp_adjuster(adjust_meta)),
+        HelperSpec(65, "xdp_adjust_tail", _xdp_adjuster(adjust_tail)),
         HelperSpec(84, "sk_lookup_tcp", _null),
         HelperSpec(85, "sk_lookup_udp", _null),
         HelperSpec(86, "sk_release", _null),

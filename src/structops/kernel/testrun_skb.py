@@ -1,0 +1,173 @@
+"""BPF_PROG_TEST_RUN of a tc program (``bpf_prog_test_run_skb`` of Linux 6.18, measured here).
+
+``data_in`` (14 to 3712 bytes: ``PAGE_SIZE`` less ``NET_SKB_PAD`` headroom and the 320
+bytes of ``skb_shared_info``) becomes a linear skb on the loopback device: the Ethernet
+header is parsed as ``eth_type_trans`` does (``protocol``; ``pkt_type`` against lo's
+all-zero address), then pushed back, so ``data`` points at the Ethernet header,
+``data_meta == data`` and ``len`` is the whole packet.
+
+``ctx_in`` (``struct __sk_buff``) may set only ``mark``, ``priority``, ``ingress_ifindex``,
+``ifindex``, ``cb[]``, ``tstamp``, ``wire_len``, ``gso_segs``, ``gso_size`` and
+``hwtstamp``; any other non-zero byte is EINVAL, as are ``wire_len`` below ``len`` or
+above 65536 and ``gso_segs`` above 65535; an ``ifindex`` above 1 names a device the
+embedded kernel does not have (ENODEV; only lo exists).  The program's writes to
+``mark``/``priority``/``cb``/``tstamp`` (and ``tc_index``, ``tc_classid``,
+``queue_mapping``, which only later runs see) persist across ``repeat`` runs;
+``ctx_out`` is ``convert_skb_to___skb``: the allowed fields, ``ifindex`` 1 and
+``wire_len`` = ``len`` when none was given (without ctx_in and ctx_out the program reads
+``wire_len`` 0, as Linux leaves ``pkt_len`` unset then).  ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``: the
+packet past the Ethernet header must keep its checksum (EBADMSG otherwise: no helper
+here updates ``skb->csum``).
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from typing import TYPE_CHECKING
+
+from structops.errors import bpf_error
+from structops.kernel.packet import PacketBuffer
+from structops.kernel.testrun_packet import (
+    ETH_HLEN,
+    ctx_finish,
+    ctx_init,
+    data_in,
+    data_size_in,
+    run_repeated,
+    test_finish,
+)
+from structops.vm.memory import PAGE_SIZE, Perm
+
+if TYPE_CHECKING:
+    from structops.kernel.attrs import TestRunAttr
+    from structops.kernel.emulated import Process
+    from structops.kernel.prog import BpfProg
+
+__all__ = ["SKB_MAX_DATA", "SK_BUFF_SIZE", "test_run_skb"]
+
+#: ``NET_SKB_PAD + NET_IP_ALIGN`` on x86-64.
+SKB_HEADROOM = 64
+SHINFO_SIZE = 320
+SKB_MAX_DATA = PAGE_SIZE - SKB_HEADROOM - SHINFO_SIZE
+SK_BUFF_SIZE = 192
+BPF_F_TEST_SKB_CHECKSUM_COMPLETE = 1 << 2
+_GSO_LEGACY_MAX_SIZE = 65536
+_GSO_MAX_SEGS = 65535
+_LOOPBACK_IFINDEX = 1
+
+# struct __sk_buff offsets
+_LEN, _PKT_TYPE, _MARK, _QUEUE_MAPPING, _PROTOCOL = 0, 4, 8, 12, 16
+_PRIORITY, _INGRESS_IFINDEX, _IFINDEX, _TC_INDEX, _CB, _CB_END = 32, 36, 40, 44, 48, 68
+_TC_CLASSID, _DATA, _DATA_END, _DATA_META = 72, 76, 80, 140
+_TSTAMP, _WIRE_LEN, _GSO_SEGS, _GSO_SIZE, _HWTSTAMP = 152, 160, 164, 176, 184
+#: Bytes of ``__sk_buff`` ctx_in may set (``convert___skb_to_skb``), as ``(start, end)``.
+_ALLOWED = (
+    (_MARK, _MARK + 4),
+    (_PRIORITY, _IFINDEX + 4),
+    (_CB, _CB_END),
+    (_TSTAMP, _GSO_SEGS + 4),
+    (_GSO_SIZE, _GSO_SIZE + 4),
+    (_HWTSTAMP, _HWTSTAMP + 8),
+)
+_FIELD_AT = {
+    0: "len", 4: "pkt_type", 12: "queue_mapping", 16: "protocol", 20: "vlan_present", 24: "vlan_tci",
+    28: "vlan_proto", 44: "tc_index", 68: "hash", 72: "tc_classid", 76: "data", 80: "data_end",
+    84: "napi_id", 88: "family", 140: "data_meta", 144: "flow_keys", 168: "sk", 180: "tstamp_type",
+}  # fmt: skip
+
+
+def _check_ctx(ctx: bytearray) -> None:
+    """The zero ranges of ``convert___skb_to_skb`` (EINVAL)."""
+    allowed = bytearray(SK_BUFF_SIZE)
+    for start, end in _ALLOWED:
+        allowed[start:end] = b"\1" * (end - start)
+    for off in range(SK_BUFF_SIZE):
+        if ctx[off] and not allowed[off]:
+            field = _FIELD_AT.get(off & ~3, f"byte {off}")
+            raise bpf_error(errno.EINVAL, f"__sk_buff.{field} must be 0 in ctx_in (test_run fills it)")
+
+
+def _eth_type_trans(frame: bytes) -> tuple[int, int]:
+    """``(protocol as the __sk_buff u32 holds it, pkt_type)`` of an Ethernet frame on lo."""
+    dst = frame[:6]
+    if dst[0] & 1:
+        pkt_type = 2  # PACKET_MULTICAST: lo's broadcast address is all zero
+    elif dst != bytes(6):
+        pkt_type = 3  # PACKET_OTHERHOST
+    else:
+        pkt_type = 0  # PACKET_HOST
+    h_proto = int.from_bytes(frame[12:14], "big")
+    if h_proto >= 0x600:
+        proto = h_proto
+    elif frame[14:16] == b"\xff\xff":
+        proto = 0x0001  # ETH_P_802_3
+    else:
+        proto = 0x0004  # ETH_P_802_2
+    return int.from_bytes(proto.to_bytes(2, "big"), "little"), pkt_type
+
+
+def _csum(data: bytes) -> int:
+    """The folded 16-bit ones' complement sum (``csum_fold`` of ``skb_checksum``)."""
+    if len(data) % 2:
+        data += b"\0"
+    total = int(sum(struct.unpack(f"<{len(data) // 2}H", data)))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
+    """``bpf_prog_test_run_skb`` for SCHED_CLS / SCHED_ACT (module docstring)."""
+    flags = int(attr.flags or 0)
+    if flags & ~BPF_F_TEST_SKB_CHECKSUM_COMPLETE or attr.cpu or attr.batch_size:
+        raise bpf_error(errno.EINVAL, "a tc test_run takes no cpu, batch_size or flags but CHECKSUM_COMPLETE")
+    size = data_size_in(attr)
+    if size < ETH_HLEN or size > SKB_MAX_DATA:
+        raise bpf_error(errno.EINVAL, f"data_size_in={size}: a tc test_run needs {ETH_HLEN}..{SKB_MAX_DATA} bytes")
+    raw = data_in(attr, size)
+    ctx = ctx_init(attr, SK_BUFF_SIZE, "__sk_buff")
+    given = ctx if ctx is not None else bytearray(SK_BUFF_SIZE)
+    ifindex = struct.unpack_from("<I", given, _IFINDEX)[0]
+    if ifindex > _LOOPBACK_IFINDEX:
+        raise bpf_error(errno.ENODEV, f"__sk_buff.ifindex={ifindex}: no such device (only lo, 1)")
+    protocol, pkt_type = _eth_type_trans(raw)
+    wire_len = 0  # qdisc_skb_cb.pkt_len: only set when a context is given
+    if ctx is not None:
+        _check_ctx(ctx)
+        wire_len = struct.unpack_from("<I", ctx, _WIRE_LEN)[0] or size
+        if wire_len < size or wire_len > _GSO_LEGACY_MAX_SIZE:
+            raise bpf_error(errno.EINVAL, f"__sk_buff.wire_len={wire_len} must be 0 or {size}..{_GSO_LEGACY_MAX_SIZE}")
+        segs = struct.unpack_from("<I", ctx, _GSO_SEGS)[0]
+        if segs > _GSO_MAX_SEGS:
+            raise bpf_error(errno.EINVAL, f"__sk_buff.gso_segs={segs} is above {_GSO_MAX_SEGS}")
+    space = proc.kernel.kmem.space
+    frame = bytearray(SKB_HEADROOM + size + SHINFO_SIZE)
+    frame[SKB_HEADROOM : SKB_HEADROOM + size] = raw
+    buf = PacketBuffer(space, frame, SKB_HEADROOM, SKB_HEADROOM, SKB_HEADROOM + size, f"skb data:{prog.name}")
+    region = space.map(SK_BUFF_SIZE, name=f"__sk_buff:{prog.name}", perm=Perm.RW, kind="kernel", data=given)
+    view = region.buf
+    struct.pack_into("<IIIII", view, _LEN, size, pkt_type, struct.unpack_from("<I", given, _MARK)[0], 0, protocol)
+    struct.pack_into("<I", view, _IFINDEX, _LOOPBACK_IFINDEX)
+    struct.pack_into("<I", view, _WIRE_LEN, wire_len)
+    csum_before = _csum(raw[ETH_HLEN:]) if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE else 0
+    try:
+        buf.map()
+        struct.pack_into("<II", view, _DATA, buf.data_addr & 0xFFFFFFFF, buf.end_addr & 0xFFFFFFFF)
+        struct.pack_into("<I", view, _DATA_META, buf.meta_addr & 0xFFFFFFFF)
+        retval, duration = run_repeated(proc, prog, region, buf, attr.repeat or 0, legacy_packet=True)
+        after = bytes(view)
+    finally:
+        buf.unmap()
+        space.unmap(region)
+    packet = bytes(buf.frame[buf.data : buf.end])
+    if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE and _csum(packet[ETH_HLEN:]) != csum_before:
+        raise bpf_error(errno.EBADMSG, "the program changed the packet without updating its checksum")
+    if ctx is not None:  # convert_skb_to___skb
+        for start, end in ((_MARK, _MARK + 4), (_PRIORITY, _PRIORITY + 4), (_CB, _CB_END), (_TSTAMP, _TSTAMP + 8)):
+            ctx[start:end] = after[start:end]
+        struct.pack_into("<I", ctx, _IFINDEX, _LOOPBACK_IFINDEX)
+        struct.pack_into("<I", ctx, _WIRE_LEN, wire_len)
+    test_finish(attr, packet, retval, duration)
+    ctx_finish(attr, ctx)
+    return 0

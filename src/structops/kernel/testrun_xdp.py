@@ -1,0 +1,252 @@
+"""BPF_PROG_TEST_RUN of an XDP program (``bpf_prog_test_run_xdp`` of Linux 6.18, measured here).
+
+The packet is laid out as the kernel lays it out: a ``PAGE_SIZE`` frame with
+``XDP_PACKET_HEADROOM`` (256) bytes before ``data``, the metadata right below ``data`` and
+``skb_shared_info`` (320 bytes) reserved at the end, so the linear part holds at most
+``3520 + metalen`` bytes; the rest of ``data_in`` goes to fragments of a page each (at
+most 17: ENOMEM beyond), which direct packet access does not reach.
+
+``ctx_in`` (``struct xdp_md``) may set ``data`` (the metadata length: a multiple of 4, at
+most 216, taken from the start of ``data_in``) and ``data_end`` (the end of the linear
+part, counted like ``data`` from the start of ``data_in``; at most ``data_size_in``; a
+larger one than fits is clamped); ``data_meta`` must be 0, ``egress_ifindex`` 0,
+``rx_queue_index`` needs ``ingress_ifindex``, and only the loopback device (ifindex 1,
+one rx queue) exists in the embedded kernel (another ifindex: ENODEV).  A ``ctx_out``
+without ``ctx_in`` is a zeroed context, so ``data_end`` 0: the whole packet is then in
+fragments (as Linux does).  ``data_out`` is metadata + linear part + fragments.
+
+Not modelled: ``BPF_F_TEST_XDP_LIVE_FRAMES`` (EOPNOTSUPP), devices other than loopback.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from structops.errors import bpf_error
+from structops.kernel.packet import PacketBuffer
+from structops.kernel.testrun_packet import (
+    ETH_HLEN,
+    ctx_finish,
+    ctx_init,
+    data_in,
+    data_size_in,
+    run_repeated,
+    test_finish,
+)
+from structops.vm.memory import PAGE_SIZE, Perm
+
+if TYPE_CHECKING:
+    from structops.kernel.attrs import TestRunAttr
+    from structops.kernel.emulated import Process
+    from structops.kernel.prog import BpfProg
+    from structops.vm.memory import Domain
+
+__all__ = ["XDP_PACKET_HEADROOM", "XdpBuff", "active_xdp", "test_run_xdp"]
+
+XDP_PACKET_HEADROOM = 256
+#: ``SKB_DATA_ALIGN(sizeof(struct skb_shared_info))`` on x86-64.
+SHINFO_SIZE = 320
+#: ``sizeof(struct xdp_frame)``: kept free at the start of the headroom.
+XDP_FRAME_SIZE = 40
+MAX_SKB_FRAGS = 17
+XDP_MD_SIZE = 24
+BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
+_BPF_XDP_DEVMAP, _BPF_XDP_CPUMAP = 38, 35
+_LOOPBACK_IFINDEX = 1
+_MD = struct.Struct("<6I")
+
+#: ``xdp_md`` address -> the buffer of the run in progress (for the adjust helpers).
+_ACTIVE: dict[int, XdpBuff] = {}
+
+
+class XdpBuff:
+    """``struct xdp_buff`` of one test run: the packet buffer, fragments and the ``xdp_md`` region."""
+
+    def __init__(self, buf: PacketBuffer, frags: list[bytearray], md: bytes) -> None:
+        self.buf = buf
+        self.frags = frags
+        self.md_in = md  # ingress_ifindex, rx_queue_index as given
+        self.ctx: int = 0
+
+    @property
+    def frags_size(self) -> int:
+        """``sinfo->xdp_frags_size``."""
+        return sum(len(f) for f in self.frags)
+
+    def write_md(self) -> None:
+        """Refresh ``xdp_md.data``/``data_end``/``data_meta`` in the context region."""
+        b = self.buf
+        data = struct.pack("<3I", b.data_addr & 0xFFFFFFFF, b.end_addr & 0xFFFFFFFF, b.meta_addr & 0xFFFFFFFF)
+        b.space.write(self.ctx, data)
+
+    def move(
+        self, domain: Domain, meta: int, data: int, end: int, edit: Callable[[bytearray], None] | None = None
+    ) -> None:
+        """Change the span (an adjust helper) and publish the new pointers."""
+        self.buf.remap(domain, meta, data, end, edit)
+        self.write_md()
+
+
+def active_xdp(ctx: int) -> XdpBuff | None:
+    """The buffer of the XDP test run whose ``xdp_md`` is at ``ctx`` (None: not one)."""
+    return _ACTIVE.get(ctx)
+
+
+def _check_md(md: bytearray, size: int) -> tuple[int, int, int, int]:
+    """The ``xdp_md`` rules of Linux 6.18; ``(metalen, end, ingress_ifindex, rx_queue_index)``."""
+    data, end, meta, ingress, rxq, egress = _MD.unpack_from(md)
+    if meta:
+        raise bpf_error(errno.EINVAL, "xdp_md.data_meta must be 0 in ctx_in (metadata is data_in before data)")
+    if end > size:
+        raise bpf_error(errno.EINVAL, f"xdp_md.data_end={end} is past data_size_in={size}")
+    if data > end:
+        raise bpf_error(errno.EINVAL, f"xdp_md.data={data} is past xdp_md.data_end={end}")
+    if data % 4 or data > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE:
+        raise bpf_error(
+            errno.EINVAL,
+            f"xdp_md.data={data} (the metadata length) must be a multiple of 4 and at most "
+            f"{XDP_PACKET_HEADROOM - XDP_FRAME_SIZE}",
+        )
+    if egress:
+        raise bpf_error(errno.EINVAL, "xdp_md.egress_ifindex must be 0 in ctx_in")
+    return data, end, ingress, rxq
+
+
+def test_run_xdp(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
+    """``bpf_prog_test_run_xdp`` (module docstring)."""
+    if prog.expected_attach_type in (_BPF_XDP_DEVMAP, _BPF_XDP_CPUMAP):
+        raise bpf_error(errno.EINVAL, "test_run does not run devmap/cpumap XDP programs")
+    flags = int(attr.flags or 0)
+    if flags & ~BPF_F_TEST_XDP_LIVE_FRAMES:
+        raise bpf_error(errno.EINVAL, f"unknown test_run flags {flags:#x} for an XDP program")
+    if flags & BPF_F_TEST_XDP_LIVE_FRAMES:
+        raise bpf_error(errno.EOPNOTSUPP, "BPF_F_TEST_XDP_LIVE_FRAMES: the embedded kernel has no devices to send to")
+    if attr.batch_size:
+        raise bpf_error(errno.EINVAL, "batch_size is only for BPF_F_TEST_XDP_LIVE_FRAMES")
+    size = data_size_in(attr)
+    md = ctx_init(attr, XDP_MD_SIZE, "xdp_md")
+    metalen, end, ingress, rxq = _check_md(md, size) if md is not None else (0, size, 0, 0)
+    if size - metalen < ETH_HLEN:
+        raise bpf_error(errno.EINVAL, f"the packet needs at least {ETH_HLEN} bytes after the metadata")
+    headroom = XDP_PACKET_HEADROOM - metalen
+    end = min(end, PAGE_SIZE - headroom - SHINFO_SIZE)
+    raw = data_in(attr, size)
+    if ingress:
+        if ingress != _LOOPBACK_IFINDEX:
+            raise bpf_error(errno.ENODEV, f"xdp_md.ingress_ifindex={ingress}: no such device (only lo, 1)")
+        if rxq >= 1:
+            raise bpf_error(errno.EINVAL, f"xdp_md.rx_queue_index={rxq}: lo has one rx queue")
+    elif rxq:
+        raise bpf_error(errno.EINVAL, "xdp_md.rx_queue_index needs ingress_ifindex")
+    rest = raw[end:]
+    frags = [bytearray(rest[i : i + PAGE_SIZE]) for i in range(0, len(rest), PAGE_SIZE)]
+    if len(frags) > MAX_SKB_FRAGS:
+        raise bpf_error(errno.ENOMEM, f"data_in needs {len(frags)} fragments, at most {MAX_SKB_FRAGS}")
+    frame = bytearray(PAGE_SIZE)
+    frame[headroom : headroom + end] = raw[:end]
+    space = proc.kernel.kmem.space
+    buf = PacketBuffer(space, frame, headroom, XDP_PACKET_HEADROOM, headroom + end, f"xdp packet:{prog.name}")
+    xdp = XdpBuff(buf, frags, bytes(md) if md is not None else bytes(XDP_MD_SIZE))
+    ctx = space.map(XDP_MD_SIZE, name=f"xdp_md:{prog.name}", perm=Perm.RW, kind="kernel")
+    # what the program reads: the loopback rx queue when ctx_in names none
+    space.write(ctx.base + 12, struct.pack("<2I", ingress or _LOOPBACK_IFINDEX, rxq))
+    xdp.ctx = ctx.base
+    buf.map()
+    xdp.write_md()
+    _ACTIVE[ctx.base] = xdp
+    try:
+        retval, duration = run_repeated(proc, prog, ctx, buf, attr.repeat or 0)
+        buf.sync()
+    finally:
+        _ACTIVE.pop(ctx.base, None)
+        buf.unmap()
+        space.unmap(ctx)
+    test_finish(attr, bytes(buf.frame[buf.meta : buf.end]), retval, duration, b"".join(bytes(f) for f in xdp.frags))
+    if md is not None:  # xdp_convert_buff_to_md
+        struct.pack_into("<2I", md, 0, buf.data - buf.meta, buf.end - buf.meta)
+    ctx_finish(attr, md)
+    return 0
+
+
+# -- helpers of XDP programs (bpf_xdp_adjust_head / _meta / _tail) -------------------------------
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v & 0x8000_0000 else v
+
+
+def adjust_head(domain: Domain, xdp: XdpBuff, offset: int) -> int:
+    """``bpf_xdp_adjust_head``: move ``data`` (and the metadata with it); 0 or -EINVAL."""
+    b = xdp.buf
+    off = _s32(offset)
+    metalen = b.data - b.meta
+    data = b.data + off
+    if data < XDP_FRAME_SIZE + metalen or data > b.end - ETH_HLEN:
+        return -errno.EINVAL
+    old = b.meta
+
+    def move_meta(frame: bytearray) -> None:
+        frame[old + off : old + off + metalen] = frame[old : old + metalen]
+
+    xdp.move(domain, b.meta + off, data, b.end, move_meta if metalen else None)
+    return 0
+
+
+def adjust_meta(domain: Domain, xdp: XdpBuff, offset: int) -> int:
+    """``bpf_xdp_adjust_meta``: move ``data_meta``; 0, -EINVAL (out of the headroom, or past
+    ``data``) or -EACCES (a metadata length that is not a multiple of 4, or above 216)."""
+    b = xdp.buf
+    meta = b.meta + _s32(offset)
+    if meta < XDP_FRAME_SIZE or meta > b.data:
+        return -errno.EINVAL
+    metalen = b.data - meta
+    if metalen % 4 or metalen > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE:
+        return -errno.EACCES
+    xdp.move(domain, meta, b.data, b.end)
+    return 0
+
+
+def adjust_tail(domain: Domain, xdp: XdpBuff, offset: int) -> int:
+    """``bpf_xdp_adjust_tail``: grow (zero-filled) or shrink the packet's end; with fragments
+    the last fragment grows within its page and shrinking frees fragments first."""
+    b = xdp.buf
+    off = _s32(offset)
+    if xdp.frags:
+        return _adjust_frags_tail(domain, xdp, off)
+    end = b.end + off
+    if end > PAGE_SIZE - SHINFO_SIZE or end < b.data + ETH_HLEN:
+        return -errno.EINVAL
+    old = b.end
+
+    def clear(frame: bytearray) -> None:
+        frame[old:end] = bytes(off)
+
+    xdp.move(domain, b.meta, b.data, end, clear if off > 0 else None)
+    return 0
+
+
+def _adjust_frags_tail(domain: Domain, xdp: XdpBuff, off: int) -> int:
+    b = xdp.buf
+    if off > 0:
+        last = xdp.frags[-1]
+        if off > PAGE_SIZE - len(last):
+            return -errno.EINVAL
+        last.extend(bytes(off))
+        return 0
+    shrink = -off
+    if shrink > (b.end - b.data) + xdp.frags_size - ETH_HLEN:
+        return -errno.EINVAL
+    while shrink and xdp.frags:
+        last = xdp.frags[-1]
+        cut = min(shrink, len(last))
+        del last[len(last) - cut :]
+        shrink -= cut
+        if not last:
+            xdp.frags.pop()
+    if shrink:  # no fragment left: the rest comes off the linear part
+        xdp.move(domain, b.meta, b.data, b.end - shrink)
+    return 0
