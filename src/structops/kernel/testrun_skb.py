@@ -3,7 +3,8 @@
 ``data_in`` (14 to 3712 bytes: ``PAGE_SIZE`` less ``NET_SKB_PAD`` headroom and the 320
 bytes of ``skb_shared_info``) becomes a linear skb on the loopback device: the Ethernet
 header is parsed as ``eth_type_trans`` does (``protocol``; ``pkt_type`` against lo's
-all-zero address), then pushed back, so ``data`` points at the Ethernet header,
+all-zero address; an IPv4 or IPv6 frame must hold the 20- or 40-byte network header:
+EINVAL), then pushed back, so ``data`` points at the Ethernet header,
 ``data_meta == data`` and ``len`` is the whole packet.
 
 ``ctx_in`` (``struct __sk_buff``) may set only ``mark``, ``priority``, ``ingress_ifindex``,
@@ -55,6 +56,8 @@ BPF_F_TEST_SKB_CHECKSUM_COMPLETE = 1 << 2
 _GSO_LEGACY_MAX_SIZE = 65536
 _GSO_MAX_SEGS = 65535
 _LOOPBACK_IFINDEX = 1
+#: Network header an IPv4 / IPv6 frame must hold (by protocol as the ctx field stores it).
+_NET_HEADER = {0x0008: 20, 0xDD86: 40}
 
 # struct __sk_buff offsets
 _LEN, _PKT_TYPE, _MARK, _QUEUE_MAPPING, _PROTOCOL = 0, 4, 8, 12, 16
@@ -132,6 +135,9 @@ def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
     if ifindex > _LOOPBACK_IFINDEX:
         raise bpf_error(errno.ENODEV, f"__sk_buff.ifindex={ifindex}: no such device (only lo, 1)")
     protocol, pkt_type = _eth_type_trans(raw)
+    need = _NET_HEADER.get(protocol, 0)
+    if size - ETH_HLEN < need:
+        raise bpf_error(errno.EINVAL, f"an IPv4/IPv6 frame needs its {need}-byte network header in data_in")
     wire_len = 0  # qdisc_skb_cb.pkt_len: only set when a context is given
     if ctx is not None:
         _check_ctx(ctx)

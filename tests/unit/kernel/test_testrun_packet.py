@@ -393,3 +393,15 @@ def test_unverified_access_past_data_end_faults(ptype: int, data: int, end: int)
     assert errno_of(k, fd, data_in=PKT) == errno.EFAULT  # data_end itself
     fd = load(k, ptype, f"ldxw %r2, [%r1+{end}]\nmov %r0, 1\nstxb [%r2+100], %r0\nexit")
     assert errno_of(k, fd, data_in=PKT) == errno.EFAULT  # a write into the tailroom
+
+
+@pytest.mark.parametrize(("proto", "extra", "ok"), [(0x0800, 19, False), (0x0800, 20, True), (0x86DD, 39, False)])
+def test_tc_ip_frame_needs_its_network_header(k: EmulatedKernel, proto: int, extra: int, ok: bool) -> None:
+    """An IPv4 (IPv6) frame shorter than its 20 (40) byte header is EINVAL; other types are not."""
+    fd = load(k, TC, "mov %r0, 3\nexit")
+    frame = bytes(12) + proto.to_bytes(2, "big") + bytes(extra)
+    if ok:
+        assert run(k, fd, data_in=frame).retval == 3
+    else:
+        assert errno_of(k, fd, data_in=frame) == errno.EINVAL
+    assert run(k, fd, data_in=bytes(12) + b"\x08\x06").retval == 3  # ARP: no header needed
