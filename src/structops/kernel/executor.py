@@ -122,7 +122,8 @@ class VmExecutor:
             return int(fn(r1, r2, r3, r4, r5)) & 0xFFFF_FFFF_FFFF_FFFF
 
         self.vm.kfuncs.register(
-            KfuncSpec(name, call, btf_id=btf_id, btf_fd_idx=0, prog_types=prog_types), replace_existing=True
+            KfuncSpec(name, call, btf_id=btf_id, btf_fd_idx=0, prog_types=prog_types, direct=fn),
+            replace_existing=True,
         )
 
     # -- programs -----------------------------------------------------------------------

@@ -82,7 +82,7 @@ class ProgramExit(Exception):
 class RunContext:
     """State of one top-level program run, passed to helpers as ``run``."""
 
-    __slots__ = ("engine", "grants", "left", "packet", "program", "space", "tail_calls", "vm")
+    __slots__ = ("cargs", "cbase", "cn", "engine", "grants", "left", "packet", "program", "space", "tail_calls", "vm")
 
     def __init__(self, vm: VM, program: Program, *, engine: str, limit: int, packet: bytes | None = None) -> None:
         self.vm = vm
@@ -94,6 +94,12 @@ class RunContext:
         self.left = limit
         self.tail_calls = 0
         self.packet = packet
+        #: The u64 argument array of a :meth:`~structops.vm.program.Program.run_args` run:
+        #: its address, the values it holds and how many (the translated main function
+        #: reads ``r1``-relative loads from ``cargs`` while ``r1`` is ``cbase``).
+        self.cbase = -1
+        self.cargs: Sequence[int] = ()
+        self.cn = 0
 
 
 class VM:

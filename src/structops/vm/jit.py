@@ -8,9 +8,14 @@ loop) becomes an inner ``while True`` so its iterations skip the dispatch entire
 
 Memory goes through the address space's checked accessors limited to the run's grants
 (``G``, the :class:`~structops.vm.memory.Domain` of the run: defense in depth against a
-wrong verifier, issue 12 item 4), except ``r10``-relative
-accesses whose constant offset is inside the 512-byte frame: those index the frame's
-buffer directly (the bounds check was done at translation time).  Each block charges its
+wrong verifier, issue 12 item 4), except what the translator proves safe from the
+bytecode alone (:mod:`structops.vm.jit_facts`): ``r10``-relative accesses whose constant
+offset is inside the 512-byte frame index the frame's buffer directly (a function that
+never uses ``r10`` otherwise gets a private buffer instead of a mapped frame, and one
+that never names it no frame at all), and the main function's loads through its entry
+``r1`` read the run's argument tuple when ``r1`` is the :meth:`Program.run_args` argument
+array (checked at entry; any other ``r1`` takes the checked path).  Kfuncs with a
+``direct`` form are bound at translation and called without the run.  Each block charges its
 length to the run's instruction budget on entry.  The source line of every statement is
 mapped back to its BPF pc so faults report the instruction index.
 """
@@ -31,6 +36,7 @@ from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL
 from structops.vm import alu
 from structops.vm.context import MAX_CALL_FRAMES, RunContext, grant_result, returns_pointer
 from structops.vm.interp import load_packet
+from structops.vm.jit_facts import FrameUse, entry_r1_pcs, frame_use
 from structops.vm.jit_skips import structured_skips
 from structops.vm.memory import STACK_SIZE
 
@@ -98,6 +104,9 @@ class _Gen:
         self.consts: dict[str, Any] = {}
         self.cur_pc = -1
         self.skips: set[int] = set()
+        self.frame: FrameUse = "region"
+        self.stack_lo = 0
+        self.ctx_pcs: set[int] = set()
 
     def emit(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
@@ -123,20 +132,35 @@ class _Gen:
         starts = sorted(leaders)
         blocks: list[tuple[int, int]] = list(zip(starts, [*starts[1:], func.end], strict=True))
 
+        self.frame, self.stack_lo = frame_use(slots, pcs)
+        self.ctx_pcs = self._ctx_loads(func) if func.entry == 0 else set()
         self.cur_pc = func.entry
         defaults = ", ".join(f"{n}={n}" for n in self._names())
         self.emit(0, f"def f{func.entry}(C, r1, r2, r3, r4, r5, depth, {defaults}):")
         self.emit(1, f"if depth > {MAX_CALL_FRAMES}: DEPTH_FAULT({func.entry})")
         self.emit(1, "G = C.grants")
-        self.emit(1, "fr = ACQ()")
-        self.emit(1, "G.add(fr.base)")
-        self.emit(1, "stk = fr.buf")
-        self.emit(1, f"r10 = fr.base + {STACK_SIZE}")
+        if self.frame == "region":
+            self.emit(1, "fr = ACQ()")
+            self.emit(1, "G.add(fr.base)")
+            self.emit(1, "stk = fr.buf")
+            self.emit(1, f"r10 = fr.base + {STACK_SIZE}")
+        elif self.frame == "local":  # never addressed: a private buffer, zeroed where read
+            self.emit(1, f"stk = BA({STACK_SIZE - self.stack_lo})")
+        if self.ctx_pcs:  # the run's u64 arguments when r1 is their array (run_args)
+            self.emit(1, "if r1 == C.cbase:")
+            self.emit(2, "CA = C.cargs")
+            self.emit(2, "CN = C.cn")
+            self.emit(1, "else:")
+            self.emit(2, "CN = 0")
         self.emit(1, "r0 = r6 = r7 = r8 = r9 = 0")
         self.emit(1, "left = C.left")
         if has_may_goto:
             self.emit(1, "mg = C.vm.max_loops")
         self.emit(1, f"pc = {func.entry}")
+        if self.frame != "region":
+            self.emit(1, "while True:")
+            self._tree(blocks, 2)
+            return
         self.emit(1, "try:")
         self.emit(2, "while True:")
         self._tree(blocks, 3)
@@ -144,6 +168,18 @@ class _Gen:
         self.emit(1, "finally:")
         self.emit(2, "G.discard(fr.base)")
         self.emit(2, "REL(fr)")
+
+    def _ctx_loads(self, func: Function) -> set[int]:
+        """Loads of the main function through its entry ``r1`` at a constant offset inside one
+        u64 argument: read from the run's argument tuple when ``r1`` is the argument array."""
+        slots = self.prog.slots
+        out = set()
+        for pc in entry_r1_pcs(slots, func.entry, func.end):
+            insn = slots[pc]
+            assert insn is not None and insn.spec is not None
+            if insn.spec.kind is Kind.LDX and insn.src == 1 and insn.off >= 0 and insn.off % 8 + insn.spec.size <= 8:
+                out.add(pc)
+        return out
 
     def _names(self) -> list[str]:
         return [
@@ -403,19 +439,27 @@ class _Gen:
     def _addr(reg: int, off: int) -> str:
         return f"r{reg} + {off}" if off else f"r{reg}"
 
-    @staticmethod
-    def _stack_off(reg: int, off: int, size: int) -> int | None:
-        """Offset into the frame buffer for an in-frame ``r10 + off`` access."""
+    def _stack_off(self, reg: int, off: int, size: int) -> int | None:
+        """Offset into the frame buffer for an in-frame ``r10 + off`` access (a private
+        buffer starts at the lowest byte the function touches)."""
         if reg != 10:
             return None
         o = STACK_SIZE + off
-        return o if o >= 0 and o + size <= STACK_SIZE else None
+        if not (o >= 0 and o + size <= STACK_SIZE):
+            return None
+        return o - self.stack_lo if self.frame == "local" else o
 
     def _ldx(self, insn: Insn, spec: OpSpec, ind: int) -> None:
         d = f"r{insn.dst}"
         n = spec.size
         o = self._stack_off(insn.src, insn.off, n)
-        if o is None:
+        if self.cur_pc in self.ctx_pcs:  # the argument tuple holds the array's bytes
+            i, shift = divmod(insn.off, 8)
+            arg = f"CA[{i}]" if not shift else f"(CA[{i}] >> {8 * shift})"
+            if n < 8:
+                arg = f"{arg} & {(1 << (8 * n)) - 1:#x}"
+            value = f"({arg} if CN > {i} else LD{n}({self._addr(insn.src, insn.off)}, G))"
+        elif o is None:
             value = f"LD{n}({self._addr(insn.src, insn.off)}, G)"
         elif n == 1:
             value = f"stk[{o}]"
@@ -477,7 +521,13 @@ class _Gen:
             self.emit(ind, "left = C.left")
             return
         if insn.src == BPF_PSEUDO_KFUNC_CALL:
-            self.consts[f"K{pc}"] = prog.kfunc_at[pc].func
+            spec = prog.kfunc_at[pc]
+            if spec.direct is not None:  # bound at translation; it does not see the run
+                self.consts[f"K{pc}"] = spec.direct
+                self.emit(ind, f"r0 = K{pc}({args}) & {M64}")
+                self.emit(ind, "if r0 >= 4096: GRANT(C, r0)")
+                return
+            self.consts[f"K{pc}"] = spec.func
             self.emit(ind, "C.left = left")
             self.emit(ind, f"r0 = K{pc}(C, {args}) & {M64}")
             self.emit(ind, "if r0 >= 4096: GRANT(C, r0)")
@@ -564,6 +614,7 @@ def translate(prog: Program) -> tuple[dict[int, Callable[..., int]], list[int], 
         "SMOD": alu.smod,
         "BSWAP": alu.bswap,
         "LDPKT": load_packet,
+        "BA": bytearray,
     }
     namespace.update(gen.consts)
     source = "\n".join(gen.lines) + "\n"

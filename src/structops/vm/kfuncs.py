@@ -10,7 +10,7 @@ gives the name (:meth:`KfuncRegistry.bind`).  ``KF_*`` flags are the verifier's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from structops.vm.helpers import ArgType, FuncRegistry, HelperFunc, ProgTypeSet, RetType, UnknownFunction
@@ -29,6 +29,9 @@ class KfuncSpec(ProgTypeSet):
     btf_id: int | None = None
     btf_fd_idx: int = 0
     prog_types: frozenset[int] | None = None
+    #: ``direct(r1, .., r5) -> r0``: the same function without the run (it does not use
+    #: it); the translated code calls it straight away.
+    direct: Callable[[int, int, int, int, int], int] | None = None
 
 
 class KfuncRegistry(FuncRegistry[str, KfuncSpec]):

@@ -89,6 +89,17 @@ class _Translated(dict[int, "Callable[..., int]"]):
         return self[entry]
 
 
+class _ArgsRun(RunContext):
+    """A :meth:`Program.run_args` run context with its read-only argument array."""
+
+    __slots__ = ("base_grants", "buf", "pack", "region")
+    region: Region
+    buf: bytearray
+    pack: Callable[..., None]
+    #: The program's maps and the argument array: what every run starts with.
+    base_grants: frozenset[int]
+
+
 class ProgramError(FormatError):
     """The bytecode cannot be loaded (structure, unknown call, unresolvable pseudo)."""
 
@@ -156,8 +167,8 @@ class Program:
     _fast: _Translated
     _line_pc: list[int]
     _args_pools: dict[int, list[Region]]
-    #: A finished run kept for the next :meth:`run_args` (None while one is in progress).
-    _idle_run: RunContext | None
+    #: Finished runs of :meth:`run_args` by argument count, kept for the next ones.
+    _idle: dict[int, list[_ArgsRun]]
 
     @classmethod
     def load(
@@ -175,7 +186,7 @@ class Program:
         self.name = name or "prog"
         self.prog_type = prog_type
         self._args_pools = {}
-        self._idle_run = None
+        self._idle = {}
         if isinstance(insns, (bytes, bytearray)):
             self.insns = decode(insns)
         else:
@@ -389,55 +400,62 @@ class Program:
 
         The same as ``run_with_args(self, args)`` (``r1`` = a read-only ``u64[]`` of
         ``args``; the run is granted that array, the regions the arguments point into and
-        the program's maps; faults get their pc), but the argument array comes from the
-        program's pool and the :class:`RunContext` of the previous run is reset and reused
-        (a nested run of the same program, which finds none idle, makes its own).
+        the program's maps; faults get their pc), but the run context and its argument
+        array are those of a previous run with as many arguments, reset (a nested run of
+        the same program, which finds none idle, makes its own).
         """
         n = len(args)
-        if not n:
+        idle = self._idle.get(n)
+        if idle:
+            run = idle.pop()
+        elif not n:
             return self.run(0)
-        pool = self._args_pools.get(n)
-        if pool is None:
-            pool = self._args_pools[n] = []
-        region = pool.pop() if pool else self.args_region(n)
-        vm = self.vm
-        run = self._idle_run
-        if run is None:
-            run = RunContext(vm, self, engine="fast", limit=vm.insn_limit)
-            granted = run.grants
         else:
-            self._idle_run = None
-            granted = run.grants
-            granted.clear()
-            run.left = vm.insn_limit
-            run.tail_calls = 0
-            run.program = self
-        base = region.base
+            if idle is None:
+                idle = self._idle[n] = []
+            run = self._args_run(n)
+        vm = self.vm
+        granted = run.grants
+        granted.clear()
+        granted.update(run.base_grants)
+        run.left = vm.insn_limit
+        run.tail_calls = 0
         outer = vm.active
         try:
             try:
-                _PACK_ARGS[n](region.buf, 0, *args)
+                run.pack(run.buf, 0, *args)
             except struct.error:  # negative or wider than 64 bits: as u64
                 args = [a & _M64 for a in args]
-                _PACK_ARGS[n](region.buf, 0, *args)
-            granted.add(base)
+                run.pack(run.buf, 0, *args)
             pages = vm.space._regions
             for addr in args:  # _grant_regions, inlined (args are u64 here)
                 if addr > _LOWEST_REGION:
                     r = pages.get(addr >> _PAGE_SHIFT)
                     if r is not None and r.base <= addr < r.base + r.size:
                         granted.add(r.base)
-            granted.update(self.grants)
+            run.cargs = args
             vm.active = run
-            return int(self._fast[0](run, base, 0, 0, 0, 0, 1))
+            return self._fast[0](run, run.cbase, 0, 0, 0, 0, 1)
         except ProgramExit as stop:
             return stop.r0
         except VMFault as fault:
             raise _with_pc(fault) from None
         finally:
             vm.active = outer
-            pool.append(region)
-            self._idle_run = run
+            idle.append(run)
+
+    def _args_run(self, n: int) -> _ArgsRun:
+        """A run context of :meth:`run_args` for ``n`` arguments, with its own argument array."""
+        vm = self.vm
+        run = _ArgsRun(vm, self, engine="fast", limit=vm.insn_limit)
+        region = self.args_region(n)
+        run.region = region
+        run.buf = region.buf
+        run.pack = _PACK_ARGS[n]
+        run.cbase = region.base
+        run.cn = n
+        run.base_grants = self.grants | {region.base}
+        return run
 
     def enter(self, run: RunContext, args: tuple[int, ...], depth: int = 1) -> int:
         """Run the main function inside an existing run at call ``depth`` (tail calls)."""
@@ -508,6 +526,11 @@ class Program:
                 if region.alive:
                     self.vm.space.unmap(region)
             pool.clear()
+        for idle in self._idle.values():
+            for run in idle:
+                if run.region.alive:
+                    self.vm.space.unmap(run.region)
+            idle.clear()
 
 
 def _grant_regions(granted: set[int], region_at: Callable[[int], Region | None], addrs: Iterable[int]) -> None:

@@ -198,10 +198,11 @@ def test_another_programs_stack_is_not_reachable(engine: str) -> None:
         ld_pseudo %r1, {BPF_PSEUDO_MAP_VALUE}, 0
         ldxdw %r2, [%r1]
         ldxdw %r0, [%r2-8]
+        mov %r3, %r10
         exit
         """,
         [shared.values.base],
-    )
+    )  # B uses its frame pointer as a value, so it runs on a mapped frame from the pool
     _run(a, engine)
     leaked = struct.unpack_from("<Q", shared.values.buf)[0]
     # Frames are pooled: B's own frame may be A's old one, zeroed, so nothing leaks ...

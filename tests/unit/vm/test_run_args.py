@@ -56,10 +56,11 @@ def test_run_args_matches_the_interpreter_and_nests() -> None:
 def test_run_args_reuses_the_finished_run_and_resets_it() -> None:
     vm, (prog,), _ = _nested_vm()
     prog.run_args([0, 1])
-    run = prog._idle_run
-    assert run is not None
+    (run,) = prog._idle[2]
     assert prog.run_args([0, 2]) == 2
-    assert prog._idle_run is run and run.left > vm.insn_limit - 20 and run.tail_calls == 0
+    assert prog._idle[2] == [run] and run.left > vm.insn_limit - 20 and run.tail_calls == 0
+    assert prog.run_args([0, 2, 9]) == 2  # three arguments: a context of their own
+    assert prog._idle[2] == [run] and len(prog._idle[3]) == 1
 
 
 def test_run_args_fault_has_its_pc_and_leaves_the_program_usable() -> None:
