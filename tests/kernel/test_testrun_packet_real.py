@@ -18,7 +18,7 @@ import pytest
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "testrun"
 sys.path.insert(0, str(CORPUS))
 
-from cases import CASES, Case, load_programs, run_case  # noqa: E402
+from testrun_cases import CASES, Case, load_programs, run_case  # noqa: E402
 
 DOC = json.loads((CORPUS / "linux-6.18.json").read_text())
 

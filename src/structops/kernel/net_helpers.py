@@ -1,13 +1,20 @@
 """Networking and task helpers of tc / xdp / tracepoint programs (issue 12 item 3).
 
 Prototypes for the verifier and what the embedded kernel does when a program calls them.
-The embedded kernel has no network devices, no socket table for tc/xdp programs and no
-packet headroom, so: ``bpf_redirect`` returns the program type's redirect verdict
-(``TC_ACT_REDIRECT`` / ``XDP_REDIRECT``; bad flags: ``TC_ACT_SHOT`` / ``XDP_ABORTED``)
-without a device to send to; ``bpf_sk_lookup_tcp``/``_udp`` find no socket (NULL), so
-``bpf_sk_release`` is never given one; ``bpf_xdp_adjust_head`` accepts only a zero delta
-(-EINVAL otherwise: no room to move the start); ``bpf_get_current_task`` is NULL (programs
-run in the kernel's own context, see ``bpf_get_current_pid_tgid``).
+The embedded kernel has no network devices but loopback, so ``bpf_redirect`` returns the
+program type's redirect verdict (``TC_ACT_REDIRECT`` / ``XDP_REDIRECT``; bad flags:
+``TC_ACT_SHOT`` / ``XDP_ABORTED``) without a device to send to.
+``bpf_xdp_adjust_head``/``_meta``/``_tail`` move the packet of the XDP test run in
+progress (:mod:`structops.kernel.testrun_xdp`).  ``bpf_sk_lookup_tcp``/``_udp`` and
+``bpf_skc_lookup_tcp`` search the socket table (:mod:`structops.kernel.socktable`) of the
+current network namespace for a ``struct bpf_sock_tuple`` of 12 (IPv4) or 36 (IPv6)
+bytes, as Linux 6.18 does: another size, non-zero flags or a netns id >= 0 (no other
+namespace exists) find nothing (NULL); a found established TCP socket is returned with a
+reference that ``bpf_sk_release`` drops (listeners and UDP sockets are ``SOCK_RCU_FREE``:
+no reference).  ``bpf_skc_lookup_tcp`` is typed like ``bpf_sk_lookup_tcp`` for the
+verifier (a ``sock`` rather than a ``sock_common``: reads of ``type``..``priority`` that
+Linux refuses are accepted).  ``bpf_get_current_task`` is NULL (programs run in the
+kernel's own context, see ``bpf_get_current_pid_tgid``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from structops.kernel.socktable import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, table_of_space
 from structops.kernel.testrun_xdp import XdpBuff, active_xdp, adjust_head, adjust_meta, adjust_tail
 from structops.uapi import ProgType
 from structops.verifier.ops import (
@@ -27,7 +35,7 @@ from structops.verifier.ops import (
     RET_INT,
     RET_SOCK_OR_NULL,
 )
-from structops.vm.helpers import HelperSpec
+from structops.vm.helpers import HelperSpec, RetType
 
 if TYPE_CHECKING:
     from structops.vm.context import RunContext
@@ -50,6 +58,7 @@ NET_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     84: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # sk_lookup_tcp
     85: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # sk_lookup_udp
     86: ((ARG_SOCK_RELEASE,), RET_INT),  # sk_release
+    99: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # skc_lookup_tcp
 }
 
 
@@ -61,6 +70,49 @@ def _redirect(run: object, ifindex: int, flags: int, *_: int) -> int:
 
 
 def _null(run: object, *_: int) -> int:
+    return 0
+
+
+#: The ifindex a test run's packet arrives on (loopback): sockets bound to another device are not found.
+_LOOPBACK_IFINDEX = 1
+
+
+def _sk_lookup(protocol: int) -> Callable[..., int]:
+    """``bpf_sk_lookup_tcp`` / ``_udp`` / ``bpf_skc_lookup_tcp`` (module docstring)."""
+
+    def helper(run: RunContext, ctx: int, tup: int, size: int, netns: int, flags: int) -> int:
+        size &= 0xFFFFFFFF
+        if size == 12:
+            family, alen = AF_INET, 4
+        elif size == 36:
+            family, alen = AF_INET6, 16
+        else:
+            return 0
+        low = netns & 0xFFFFFFFF
+        current = low >= 0x8000_0000  # (s32)netns < 0: BPF_F_CURRENT_NETNS and friends
+        if flags or not current:  # an id >= 0 names another namespace: there is none
+            return 0
+        table = table_of_space(run.vm.space)
+        raw = run.space.read(tup, size)  # the program's memory only
+        if table is None:
+            return 0
+        sport = int.from_bytes(raw[2 * alen : 2 * alen + 2], "big")
+        dport = int.from_bytes(raw[2 * alen + 2 : 2 * alen + 4], "big")
+        sk = table.lookup(protocol, family, raw[:alen], sport, raw[alen : 2 * alen], dport, _LOOPBACK_IFINDEX)
+        if sk is None or not sk.addr:
+            return 0
+        sk.get()
+        return sk.addr
+
+    return helper
+
+
+def _sk_release(run: RunContext, addr: int, *_: int) -> int:
+    """``bpf_sk_release``: drop the reference a lookup took (none for SOCK_RCU_FREE sockets)."""
+    table = table_of_space(run.vm.space)
+    sk = table.at(addr) if table is not None else None
+    if sk is not None and not sk.rcu_free:
+        sk.put()
     return 0
 
 
@@ -84,7 +136,8 @@ def net_helpers() -> list[HelperSpec]:
         HelperSpec(44, "xdp_adjust_head", _xdp_adjuster(adjust_head)),
         HelperSpec(54, "xdp_adjust_meta", _xdp_adjuster(adjust_meta)),
         HelperSpec(65, "xdp_adjust_tail", _xdp_adjuster(adjust_tail)),
-        HelperSpec(84, "sk_lookup_tcp", _null),
-        HelperSpec(85, "sk_lookup_udp", _null),
-        HelperSpec(86, "sk_release", _null),
+        HelperSpec(84, "sk_lookup_tcp", _sk_lookup(IPPROTO_TCP), ret=RetType.PTR_TO_BTF_ID_OR_NULL),
+        HelperSpec(85, "sk_lookup_udp", _sk_lookup(IPPROTO_UDP), ret=RetType.PTR_TO_BTF_ID_OR_NULL),
+        HelperSpec(86, "sk_release", _sk_release),
+        HelperSpec(99, "skc_lookup_tcp", _sk_lookup(IPPROTO_TCP), ret=RetType.PTR_TO_BTF_ID_OR_NULL),
     ]

@@ -1,4 +1,4 @@
-"""Record what Linux does for every case of ``cases.py`` into ``linux-6.18.json``.
+"""Record what Linux does for every case of ``testrun_cases.py`` into ``linux-6.18.json``.
 
 Run from the repository root as root on the recorded kernel:
 ``python3 tests/corpus/testrun/record.py``.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cases import CASES, HERE, load_programs, run_case
+from testrun_cases import CASES, HERE, load_programs, run_case
 
 
 def main() -> None:

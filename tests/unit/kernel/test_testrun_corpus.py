@@ -19,7 +19,7 @@ import pytest
 CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "testrun"
 sys.path.insert(0, str(CORPUS))
 
-from cases import CASES, Case, load_programs, run_case  # noqa: E402
+from testrun_cases import CASES, Case, load_programs, run_case  # noqa: E402
 
 RECORDED: dict[str, Any] = json.loads((CORPUS / "linux-6.18.json").read_text())["results"]
 
