@@ -5,7 +5,9 @@ The embedded kernel has no network devices but loopback, so ``bpf_redirect`` ret
 program type's redirect verdict (``TC_ACT_REDIRECT`` / ``XDP_REDIRECT``; bad flags:
 ``TC_ACT_SHOT`` / ``XDP_ABORTED``) without a device to send to.
 ``bpf_xdp_adjust_head``/``_meta``/``_tail`` move the packet of the XDP test run in
-progress (:mod:`structops.kernel.testrun_xdp`).  ``bpf_sk_lookup_tcp``/``_udp`` and
+progress (:mod:`structops.kernel.testrun_xdp`); ``bpf_skb_load_bytes``/``_store_bytes``
+copy from / into the packet of the tc test run in progress (outside it: -EFAULT, and
+the destination of a load zeroed).  ``bpf_sk_lookup_tcp``/``_udp`` and
 ``bpf_skc_lookup_tcp`` search the socket table (:mod:`structops.kernel.socktable`) of the
 current network namespace for a ``struct bpf_sock_tuple`` of 12 (IPv4) or 36 (IPv6)
 bytes, as Linux 6.18 does: another size, non-zero flags or a netns id >= 0 (no other
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from structops.kernel.socktable import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, table_of_space
+from structops.kernel.testrun_skb import active_skb
 from structops.kernel.testrun_xdp import XdpBuff, active_xdp, adjust_head, adjust_meta, adjust_tail
 from structops.uapi import ProgType
 from structops.verifier.ops import (
@@ -32,6 +35,7 @@ from structops.verifier.ops import (
     ARG_RDONLY,
     ARG_SIZE,
     ARG_SOCK_RELEASE,
+    ARG_WRMEM,
     RET_INT,
     RET_SOCK_OR_NULL,
 )
@@ -59,6 +63,8 @@ NET_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     85: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # sk_lookup_udp
     86: ((ARG_SOCK_RELEASE,), RET_INT),  # sk_release
     99: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # skc_lookup_tcp
+    9: ((ARG_CTX, ARG_ANY, ARG_RDONLY, ARG_SIZE, ARG_ANY), RET_INT),  # skb_store_bytes(skb, off, from, len, flags)
+    26: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE), RET_INT),  # skb_load_bytes(skb, off, to, len)
 }
 
 
@@ -128,6 +134,39 @@ def _xdp_adjuster(fn: Callable[[Domain, XdpBuff, int], int]) -> Callable[..., in
     return helper
 
 
+_BPF_F_RECOMPUTE_CSUM, _BPF_F_INVALIDATE_HASH = 1, 2
+_EFAULT = -errno.EFAULT & _U64
+
+
+def _skb_load_bytes(run: RunContext, ctx: int, off: int, to: int, size: int, *_: int) -> int:
+    """``bpf_skb_load_bytes``: copy packet bytes out; out of the packet: zeroed and -EFAULT."""
+    off &= 0xFFFFFFFF
+    size &= 0xFFFFFFFF
+    buf = active_skb(ctx)
+    if buf is None or off > 0xFFFF or off + size > buf.end - buf.data:
+        run.space.write(to, bytes(size))
+        return _EFAULT
+    run.space.write(to, buf.bytes_from(buf.data)[off : off + size])
+    return 0
+
+
+def _skb_store_bytes(run: RunContext, ctx: int, off: int, src: int, size: int, flags: int) -> int:
+    """``bpf_skb_store_bytes``: copy into the packet (-EINVAL for unknown flags, -EFAULT
+    outside the packet); the checksum flags change nothing the test run reports."""
+    off &= 0xFFFFFFFF
+    size &= 0xFFFFFFFF
+    if flags & ~(_BPF_F_RECOMPUTE_CSUM | _BPF_F_INVALIDATE_HASH):
+        return -errno.EINVAL & _U64
+    buf = active_skb(ctx)
+    if buf is None or off > 0xFFFF or off + size > buf.end - buf.data:
+        return _EFAULT
+    data = run.space.read(src, size)
+    if buf.region is not None:
+        start = buf.data - buf.meta + off
+        buf.region.buf[start : start + size] = data
+    return 0
+
+
 def net_helpers() -> list[HelperSpec]:
     """The VM implementations of :data:`NET_PROTOS`."""
     return [
@@ -136,6 +175,8 @@ def net_helpers() -> list[HelperSpec]:
         HelperSpec(44, "xdp_adjust_head", _xdp_adjuster(adjust_head)),
         HelperSpec(54, "xdp_adjust_meta", _xdp_adjuster(adjust_meta)),
         HelperSpec(65, "xdp_adjust_tail", _xdp_adjuster(adjust_tail)),
+        HelperSpec(9, "skb_store_bytes", _skb_store_bytes),
+        HelperSpec(26, "skb_load_bytes", _skb_load_bytes),
         HelperSpec(84, "sk_lookup_tcp", _sk_lookup(IPPROTO_TCP), ret=RetType.PTR_TO_BTF_ID_OR_NULL),
         HelperSpec(85, "sk_lookup_udp", _sk_lookup(IPPROTO_UDP), ret=RetType.PTR_TO_BTF_ID_OR_NULL),
         HelperSpec(86, "sk_release", _sk_release),

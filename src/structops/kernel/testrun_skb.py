@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from structops.kernel.emulated import Process
     from structops.kernel.prog import BpfProg
 
-__all__ = ["SKB_MAX_DATA", "SK_BUFF_SIZE", "test_run_skb"]
+__all__ = ["SKB_MAX_DATA", "SK_BUFF_SIZE", "active_skb", "test_run_skb"]
 
 #: ``NET_SKB_PAD + NET_IP_ALIGN`` on x86-64.
 SKB_HEADROOM = 64
@@ -78,6 +78,15 @@ _FIELD_AT = {
     28: "vlan_proto", 44: "tc_index", 68: "hash", 72: "tc_classid", 76: "data", 80: "data_end",
     84: "napi_id", 88: "family", 140: "data_meta", 144: "flow_keys", 168: "sk", 180: "tstamp_type",
 }  # fmt: skip
+
+
+#: ``__sk_buff`` address -> the packet of the tc test run in progress (skb helpers).
+_ACTIVE: dict[int, PacketBuffer] = {}
+
+
+def active_skb(ctx: int) -> PacketBuffer | None:
+    """The packet of the tc test run whose ``__sk_buff`` is at ``ctx`` (None: not one)."""
+    return _ACTIVE.get(ctx)
 
 
 def _check_ctx(ctx: bytearray) -> None:
@@ -161,9 +170,11 @@ def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
         buf.map()
         struct.pack_into("<II", view, _DATA, buf.data_addr & 0xFFFFFFFF, buf.end_addr & 0xFFFFFFFF)
         struct.pack_into("<I", view, _DATA_META, buf.meta_addr & 0xFFFFFFFF)
+        _ACTIVE[region.base] = buf
         retval, duration = run_repeated(proc, prog, region, buf, attr.repeat or 0, legacy_packet=True)
         after = bytes(view)
     finally:
+        _ACTIVE.pop(region.base, None)
         buf.unmap()
         space.unmap(region)
     packet = bytes(buf.frame[buf.data : buf.end])

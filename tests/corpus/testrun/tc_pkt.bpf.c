@@ -73,4 +73,24 @@ int tc_xor_payload(struct __sk_buff *skb)
 	return n;
 }
 
+/* Read the UDP destination port with bpf_skb_load_bytes; rewrite 53 to 5353 with
+ * bpf_skb_store_bytes.  Returns the port read (host order), or 1000 + the error. */
+SEC("tc")
+int tc_rewrite_port(struct __sk_buff *skb)
+{
+	__be16 port, new_port = bpf_htons(5353);
+	int off = ETH_HLEN + sizeof(struct iphdr) + 2;
+	int err;
+
+	err = bpf_skb_load_bytes(skb, off, &port, sizeof(port));
+	if (err)
+		return 1000 - err;
+	if (port == bpf_htons(53)) {
+		err = bpf_skb_store_bytes(skb, off, &new_port, sizeof(new_port), 0);
+		if (err)
+			return 2000 - err;
+	}
+	return bpf_ntohs(port);
+}
+
 char _license[] SEC("license") = "GPL";

@@ -405,3 +405,50 @@ def test_tc_ip_frame_needs_its_network_header(k: EmulatedKernel, proto: int, ext
     else:
         assert errno_of(k, fd, data_in=frame) == errno.EINVAL
     assert run(k, fd, data_in=bytes(12) + b"\x08\x06").retval == 3  # ARP: no header needed
+
+
+def _load_bytes(off: int, size: int) -> str:
+    """r0 = bpf_skb_load_bytes(skb, off, fp-16, size) ?: the first u32 loaded; on error
+    r0 = err << 32 | what the buffer holds afterwards (zeroed by the helper)."""
+    return f"""
+    stdw [%r10-16], -1
+    stdw [%r10-8], -1
+    mov %r2, {off}
+    mov %r3, %r10
+    add %r3, -16
+    mov %r4, {size}
+    call 26
+    jne %r0, 0, +2
+    ldxw %r0, [%r10-16]
+    exit
+    ldxw %r1, [%r10-16]
+    lsh %r0, 32
+    or %r0, %r1
+    exit
+    """
+
+
+@pytest.mark.parametrize(("off", "size", "ok"), [(0, 4, True), (60, 4, True), (61, 4, False), (0x10000, 1, False)])
+def test_tc_skb_load_bytes(k: EmulatedKernel, off: int, size: int, ok: bool) -> None:
+    """In the packet: the bytes; past len or offset > 0xffff: -EFAULT with the buffer zeroed."""
+    fd = load(k, TC, _load_bytes(off, size))
+    got = run(k, fd, data_in=PKT).retval
+    zeroed = bytes(size) + b"\xff" * (4 - size)  # only ``size`` bytes are cleared
+    assert got == int.from_bytes(PKT[off : off + 4] if ok else zeroed, "little")
+
+
+@pytest.mark.parametrize(
+    ("off", "flags", "ret"), [(0, 0, 0), (60, 3, 0), (61, 0, -errno.EFAULT), (0, 4, -errno.EINVAL)]
+)
+def test_tc_skb_store_bytes(k: EmulatedKernel, off: int, flags: int, ret: int) -> None:
+    """Checksum flags (1, 2) are accepted, others -EINVAL; past len -EFAULT (nothing written)."""
+    fd = load(
+        k,
+        TC,
+        f"stw [%r10-8], 0x41414141\nmov %r2, {off}\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 4\nmov %r5, {flags}\n"
+        "call 9\nexit",
+    )
+    out = bytearray(64)
+    attr = run(k, fd, data_in=bytes(64), data_out=out)
+    assert attr.retval == ret & 0xFFFFFFFF
+    assert out == (bytes(off) + b"AAAA" + bytes(60 - off) if ret == 0 else bytes(64))
