@@ -80,6 +80,8 @@ class _Gen(MemoryEmitter):
         self.frame: FrameUse = "region"
         self.stack_lo = 0
         self.ctx_pcs: set[int] = set()
+        self.known: dict[int, int] = {}
+        self.const_regions: dict[int, int] = {}
 
     def emit(self, indent: int, text: str) -> None:
         self.lines.append("    " * indent + text)
@@ -189,6 +191,7 @@ class _Gen(MemoryEmitter):
         base = indent
         regions: list[int] = []  # targets of the open structured skips
         ends_unconditionally = False
+        self.known = {}  # registers holding a constant address (straight-line code only)
         i = 0
         while i < len(pcs):
             pc = pcs[i]
@@ -196,6 +199,7 @@ class _Gen(MemoryEmitter):
             while regions and regions[-1] == pc:
                 regions.pop()
                 indent -= 1
+                self.known = {}  # the skipped code may or may not have run
             insn = slots[pc]
             assert insn is not None and insn.spec is not None
             self.cur_pc = pc
@@ -203,6 +207,7 @@ class _Gen(MemoryEmitter):
             if fused is not None:
                 text, used = fused
                 self.emit(indent, text)
+                self.known.pop(insn.dst, None)
                 i += used - 1
                 ends_unconditionally = False
                 continue
@@ -214,6 +219,7 @@ class _Gen(MemoryEmitter):
                 continue
             stops = self._insn(pc, insn, insn.spec, indent, start if self_loop else None)
             ends_unconditionally = stops and not regions
+            self._track_constants(pc, insn)
         if not ends_unconditionally:
             self.cur_pc = pcs[-1]
             self.emit(base, f"pc = {end}")

@@ -12,7 +12,7 @@ from structops.isa.opcodes import LOAD_ACQ, STORE_REL, AtomicOp, Kind, OpSpec
 from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL
 from structops.vm import alu
 from structops.vm.context import RunContext, grant_result, returns_pointer
-from structops.vm.jit_facts import FrameUse, entry_r1_pcs
+from structops.vm.jit_facts import FrameUse, entry_r1_pcs, writes
 from structops.vm.memory import STACK_SIZE
 
 if TYPE_CHECKING:
@@ -60,6 +60,10 @@ class MemoryEmitter:
     stack_lo: int
     #: Loads read from the run's argument tuple (:meth:`_ctx_loads`).
     ctx_pcs: set[int]
+    #: Register -> the constant address it holds at the instruction being translated.
+    known: dict[int, int]
+    #: Region base -> the index ``k`` of its ``MB<k>`` / ``RE<k>`` / ``WE<k>`` constants.
+    const_regions: dict[int, int]
 
     def emit(self, indent: int, text: str) -> None:
         raise NotImplementedError
@@ -90,11 +94,51 @@ class MemoryEmitter:
             return None
         return o - self.stack_lo if self.frame == "local" else o
 
+    def _track_constants(self, pc: int, insn: Insn) -> None:
+        """Update :attr:`known` after ``insn`` (an ``ld_imm64`` sets its register)."""
+        known = self.known
+        if insn.is_wide:
+            known[insn.dst] = self.prog.ld64[pc]
+            return
+        for reg in writes(insn):
+            known.pop(reg, None)
+
+    def _const_access(self, reg: int, off: int, size: int, write: bool) -> tuple[str, int, str] | None:
+        """``(buffer, offset, guard)`` for an access through a register holding a constant
+        address inside one of the program's own maps (a region it is granted on every run),
+        or None.  The guard -- the page still maps the same region with the same rights,
+        i.e. it was neither unmapped nor re-protected -- is checked on each access; when it
+        fails, the checked accessor decides."""
+        addr = self.known.get(reg)
+        if addr is None:
+            return None
+        addr += off  # unmasked, as the checked accessor sees it
+        space = self.prog.vm.space
+        region = space.region_at(addr)
+        if region is None or region.base not in self.prog.grants or addr + size > region.end:
+            return None
+        page = addr >> 12
+        entry = (space._wpages if write else space._rpages).get(page)
+        if entry is None or entry[0] != region.base:
+            return None  # not writable (readable)
+        k = self.const_regions.setdefault(region.base, len(self.const_regions))
+        table = "WE" if write else "RE"
+        self.consts[f"MB{k}"] = region.buf
+        self.consts[f"{table}{k}"] = entry
+        self.consts["WP" if write else "RP"] = space._wpages if write else space._rpages
+        guard = f"{'WP' if write else 'RP'}.get({page}) is {table}{k}"
+        return f"MB{k}", addr - region.base, guard
+
     def _ldx(self, insn: Insn, spec: OpSpec, ind: int) -> None:
         d = f"r{insn.dst}"
         n = spec.size
         o = self._stack_off(insn.src, insn.off, n)
-        if self.cur_pc in self.ctx_pcs:  # the argument tuple holds the array's bytes
+        mem = self._const_access(insn.src, insn.off, n, False) if o is None else None
+        if mem is not None:
+            buf, at, guard = mem
+            direct = f"{buf}[{at}]" if n == 1 else f"U{n}({buf}, {at})[0]"
+            value = f"({direct} if {guard} else LD{n}({self._addr(insn.src, insn.off)}, G))"
+        elif self.cur_pc in self.ctx_pcs:  # the argument tuple holds the array's bytes
             i, shift = divmod(insn.off, 8)
             arg = f"CA[{i}]" if not shift else f"(CA[{i}] >> {8 * shift})"
             if n < 8:
@@ -119,7 +163,14 @@ class MemoryEmitter:
         else:
             value = f"r{insn.src}" if n == 8 else f"r{insn.src} & {size_mask:#x}"
         o = self._stack_off(insn.dst, insn.off, n)
-        if o is None:
+        mem = self._const_access(insn.dst, insn.off, n, True) if o is None else None
+        if mem is not None:
+            buf, at, guard = mem
+            self.emit(ind, f"if {guard}:")
+            self.emit(ind + 1, f"{buf}[{at}] = {value}" if n == 1 else f"P{n}({buf}, {at}, {value})")
+            self.emit(ind, "else:")
+            self.emit(ind + 1, f"ST{n}({self._addr(insn.dst, insn.off)}, {value}, G)")
+        elif o is None:
             self.emit(ind, f"ST{n}({self._addr(insn.dst, insn.off)}, {value}, G)")
         elif n == 1:
             self.emit(ind, f"stk[{o}] = {value}")

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from structops.errors import VMFault
 from structops.isa import assemble
-from structops.vm import VM, KfuncSpec, MemoryFault, Program
+from structops.vm import VM, KfuncSpec, MemoryFault, Perm, Program
 from structops.vm.testrun import run_with_args
 
 U64 = st.integers(min_value=0, max_value=(1 << 64) - 1)
@@ -185,3 +185,65 @@ def test_a_fault_in_a_frameless_function_has_its_pc() -> None:
     with pytest.raises(VMFault, match="NULL") as info:
         prog.run()
     assert info.value.pc == 1
+
+
+# ------------------------------------------------------------------ constant map addresses
+_COUNTER = """
+ld_pseudo %r1, 2, 0
+ldxdw %r0, [%r1+8]
+add %r0, 1
+stxdw [%r1+8], %r0
+exit
+"""
+
+
+def test_constant_map_value_accesses_index_the_region_while_it_stays_as_it_was() -> None:
+    """Loads and stores through an ``ld_imm64`` map-value address go to the region's bytes
+    directly; once the region is re-protected or unmapped, the checked accessors fault."""
+    vm = VM()
+    value = vm.space.map(16, name="counter", kind="map")
+    prog = Program.load(assemble(_COUNTER), vm=vm, resolver=lambda src, imm, hi: value.base)
+    assert "MB0" in prog.jit_source
+    assert [prog.run(), prog.run(), prog.run(engine="interp")] == [1, 2, 3]
+    assert struct.unpack_from("<Q", value.buf, 8)[0] == 3
+    vm.space.protect(value, Perm.R)
+    for engine in ("fast", "interp"):
+        with pytest.raises(MemoryFault, match="not writable") as info:
+            prog.run(engine=engine)  # type: ignore[arg-type]
+        assert info.value.pc == 4
+    vm.space.unmap(value)
+    with pytest.raises(MemoryFault, match="not mapped") as info:
+        prog.run()
+    assert info.value.pc == 2
+
+
+@pytest.mark.parametrize("off", [16, -8, 12])
+def test_constant_map_value_accesses_out_of_the_value_fault(off: int) -> None:
+    vm = VM()
+    value = vm.space.map(16, name="counter", kind="map")
+    prog = Program.load(
+        assemble(f"ld_pseudo %r1, 2, 0\nldxdw %r0, [%r1{off:+d}]\nexit"),
+        vm=vm,
+        resolver=lambda src, imm, hi: value.base,
+    )
+    assert "MB0" not in prog.jit_source
+    for engine in ("fast", "interp"):
+        with pytest.raises(MemoryFault) as info:
+            prog.run(engine=engine)  # type: ignore[arg-type]
+        assert info.value.pc == 2
+
+
+def test_a_register_written_on_a_skipped_path_is_not_a_constant() -> None:
+    vm = VM()
+    value = vm.space.map(16, name="v", kind="map", data=struct.pack("<QQ", 5, 6))
+    text = """
+    ld_pseudo %r2, 2, 0
+    jeq %r1, 0, +1
+    mov %r2, %r1
+    ldxdw %r0, [%r2+8]
+    exit
+    """
+    prog = Program.load(assemble(text), vm=vm, resolver=lambda src, imm, hi: value.base)
+    other = vm.space.map(16, name="arg", data=struct.pack("<QQ", 7, 8))
+    assert prog.run(0) == 6
+    assert prog.run(other.base) == prog.run(other.base, engine="interp") == 8
