@@ -7,7 +7,8 @@ program type's redirect verdict (``TC_ACT_REDIRECT`` / ``XDP_REDIRECT``; bad fla
 ``bpf_xdp_adjust_head``/``_meta``/``_tail`` move the packet of the XDP test run in
 progress (:mod:`structops.kernel.testrun_xdp`); ``bpf_skb_load_bytes``/``_store_bytes``
 copy from / into the packet of the tc test run in progress (outside it: -EFAULT, and
-the destination of a load zeroed).  ``bpf_sk_lookup_tcp``/``_udp`` and
+the destination of a load zeroed); ``bpf_xdp_load_bytes``/``_store_bytes``/
+``bpf_xdp_get_buff_len`` do the same for XDP, fragments included.  ``bpf_sk_lookup_tcp``/``_udp`` and
 ``bpf_skc_lookup_tcp`` search the socket table (:mod:`structops.kernel.socktable`) of the
 current network namespace for a ``struct bpf_sock_tuple`` of 12 (IPv4) or 36 (IPv6)
 bytes, as Linux 6.18 does: another size, non-zero flags or a netns id >= 0 (no other
@@ -65,6 +66,9 @@ NET_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     99: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # skc_lookup_tcp
     9: ((ARG_CTX, ARG_ANY, ARG_RDONLY, ARG_SIZE, ARG_ANY), RET_INT),  # skb_store_bytes(skb, off, from, len, flags)
     26: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE), RET_INT),  # skb_load_bytes(skb, off, to, len)
+    188: ((ARG_CTX,), RET_INT),  # xdp_get_buff_len(xdp_md)
+    189: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE), RET_INT),  # xdp_load_bytes(xdp_md, off, buf, len)
+    190: ((ARG_CTX, ARG_ANY, ARG_RDONLY, ARG_SIZE), RET_INT),  # xdp_store_bytes(xdp_md, off, buf, len)
 }
 
 
@@ -126,7 +130,7 @@ def _xdp_adjuster(fn: Callable[[Domain, XdpBuff, int], int]) -> Callable[..., in
     """A ``bpf_xdp_adjust_*`` helper: ``fn`` on the XDP test run whose ``xdp_md`` is ``ctx``."""
 
     def helper(run: RunContext, ctx: int, offset: int, *_: int) -> int:
-        xdp = active_xdp(ctx)
+        xdp = active_xdp(run.vm.space, ctx)
         if xdp is None:  # not a packet context the embedded kernel made: nothing to move
             return -errno.EINVAL & _U64
         return fn(run.space, xdp, offset) & _U64
@@ -142,7 +146,7 @@ def _skb_load_bytes(run: RunContext, ctx: int, off: int, to: int, size: int, *_:
     """``bpf_skb_load_bytes``: copy packet bytes out; out of the packet: zeroed and -EFAULT."""
     off &= 0xFFFFFFFF
     size &= 0xFFFFFFFF
-    buf = active_skb(ctx)
+    buf = active_skb(run.vm.space, ctx)
     if buf is None or off > 0xFFFF or off + size > buf.end - buf.data:
         run.space.write(to, bytes(size))
         return _EFAULT
@@ -157,7 +161,7 @@ def _skb_store_bytes(run: RunContext, ctx: int, off: int, src: int, size: int, f
     size &= 0xFFFFFFFF
     if flags & ~(_BPF_F_RECOMPUTE_CSUM | _BPF_F_INVALIDATE_HASH):
         return -errno.EINVAL & _U64
-    buf = active_skb(ctx)
+    buf = active_skb(run.vm.space, ctx)
     if buf is None or off > 0xFFFF or off + size > buf.end - buf.data:
         return _EFAULT
     data = run.space.read(src, size)
@@ -165,6 +169,52 @@ def _skb_store_bytes(run: RunContext, ctx: int, off: int, src: int, size: int, f
         start = buf.data - buf.meta + off
         buf.region.buf[start : start + size] = data
     return 0
+
+
+def _xdp_get_buff_len(run: RunContext, ctx: int, *_: int) -> int:
+    """``bpf_xdp_get_buff_len``: linear part (without metadata) plus fragments."""
+    xdp = active_xdp(run.vm.space, ctx)
+    return 0 if xdp is None else xdp.buf.end - xdp.buf.data + xdp.frags_size
+
+
+def _xdp_bytes(store: bool) -> Callable[..., int]:
+    """``bpf_xdp_load_bytes`` / ``_store_bytes``: offsets from ``data`` across the linear part
+    and the fragments; offset or length above 0xffff: -EFAULT, past the end: -EINVAL (the
+    buffer is left as it was)."""
+
+    def helper(run: RunContext, ctx: int, off: int, ptr: int, size: int, *_: int) -> int:
+        off &= 0xFFFFFFFF
+        size &= 0xFFFFFFFF
+        xdp = active_xdp(run.vm.space, ctx)
+        if xdp is None or off > 0xFFFF or size > 0xFFFF:
+            return _EFAULT
+        b = xdp.buf
+        linear = b.end - b.data
+        if off + size > linear + xdp.frags_size:
+            return -errno.EINVAL & _U64
+        if store:
+            data = run.space.read(ptr, size)
+            head = max(0, min(size, linear - off))
+            if head and b.region is not None:
+                start = b.data - b.meta + off
+                b.region.buf[start : start + head] = data[:head]
+            pos = max(off, linear) - linear  # into the fragments
+            rest = data[head:]
+            for frag in xdp.frags:
+                if not rest:
+                    break
+                if pos >= len(frag):
+                    pos -= len(frag)
+                    continue
+                n = min(len(rest), len(frag) - pos)
+                frag[pos : pos + n] = rest[:n]
+                rest, pos = rest[n:], 0
+            return 0
+        whole = b.bytes_from(b.data) + b"".join(bytes(f) for f in xdp.frags)
+        run.space.write(ptr, whole[off : off + size])
+        return 0
+
+    return helper
 
 
 def net_helpers() -> list[HelperSpec]:
@@ -177,6 +227,9 @@ def net_helpers() -> list[HelperSpec]:
         HelperSpec(65, "xdp_adjust_tail", _xdp_adjuster(adjust_tail)),
         HelperSpec(9, "skb_store_bytes", _skb_store_bytes),
         HelperSpec(26, "skb_load_bytes", _skb_load_bytes),
+        HelperSpec(188, "xdp_get_buff_len", _xdp_get_buff_len),
+        HelperSpec(189, "xdp_load_bytes", _xdp_bytes(store=False)),
+        HelperSpec(190, "xdp_store_bytes", _xdp_bytes(store=True)),
         HelperSpec(84, "sk_lookup_tcp", _sk_lookup(IPPROTO_TCP), ret=RetType.PTR_TO_BTF_ID_OR_NULL),
         HelperSpec(85, "sk_lookup_udp", _sk_lookup(IPPROTO_UDP), ret=RetType.PTR_TO_BTF_ID_OR_NULL),
         HelperSpec(86, "sk_release", _sk_release),

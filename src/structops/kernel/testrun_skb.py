@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from structops.kernel.attrs import TestRunAttr
     from structops.kernel.emulated import Process
     from structops.kernel.prog import BpfProg
+    from structops.vm.memory import AddressSpace
 
 __all__ = ["SKB_MAX_DATA", "SK_BUFF_SIZE", "active_skb", "test_run_skb"]
 
@@ -80,13 +81,13 @@ _FIELD_AT = {
 }  # fmt: skip
 
 
-#: ``__sk_buff`` address -> the packet of the tc test run in progress (skb helpers).
-_ACTIVE: dict[int, PacketBuffer] = {}
+#: ``(address space, __sk_buff address)`` -> the packet of the tc test run in progress (skb helpers).
+_ACTIVE: dict[tuple[int, int], PacketBuffer] = {}
 
 
-def active_skb(ctx: int) -> PacketBuffer | None:
-    """The packet of the tc test run whose ``__sk_buff`` is at ``ctx`` (None: not one)."""
-    return _ACTIVE.get(ctx)
+def active_skb(space: AddressSpace, ctx: int) -> PacketBuffer | None:
+    """The packet of the tc test run whose ``__sk_buff`` is at ``ctx`` in ``space`` (None: not one)."""
+    return _ACTIVE.get((id(space), ctx))
 
 
 def _check_ctx(ctx: bytearray) -> None:
@@ -170,11 +171,11 @@ def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
         buf.map()
         struct.pack_into("<II", view, _DATA, buf.data_addr & 0xFFFFFFFF, buf.end_addr & 0xFFFFFFFF)
         struct.pack_into("<I", view, _DATA_META, buf.meta_addr & 0xFFFFFFFF)
-        _ACTIVE[region.base] = buf
+        _ACTIVE[(id(space), region.base)] = buf
         retval, duration = run_repeated(proc, prog, region, buf, attr.repeat or 0, legacy_packet=True)
         after = bytes(view)
     finally:
-        _ACTIVE.pop(region.base, None)
+        _ACTIVE.pop((id(space), region.base), None)
         buf.unmap()
         space.unmap(region)
     packet = bytes(buf.frame[buf.data : buf.end])

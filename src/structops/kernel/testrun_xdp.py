@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from structops.kernel.attrs import TestRunAttr
     from structops.kernel.emulated import Process
     from structops.kernel.prog import BpfProg
-    from structops.vm.memory import Domain
+    from structops.vm.memory import AddressSpace, Domain
 
 __all__ = ["XDP_PACKET_HEADROOM", "XdpBuff", "active_xdp", "test_run_xdp"]
 
@@ -58,8 +58,8 @@ _BPF_XDP_DEVMAP, _BPF_XDP_CPUMAP = 38, 35
 _LOOPBACK_IFINDEX = 1
 _MD = struct.Struct("<6I")
 
-#: ``xdp_md`` address -> the buffer of the run in progress (for the adjust helpers).
-_ACTIVE: dict[int, XdpBuff] = {}
+#: ``(address space, xdp_md address)`` -> the buffer of the run in progress (for the helpers).
+_ACTIVE: dict[tuple[int, int], XdpBuff] = {}
 
 
 class XdpBuff:
@@ -90,9 +90,9 @@ class XdpBuff:
         self.write_md()
 
 
-def active_xdp(ctx: int) -> XdpBuff | None:
-    """The buffer of the XDP test run whose ``xdp_md`` is at ``ctx`` (None: not one)."""
-    return _ACTIVE.get(ctx)
+def active_xdp(space: AddressSpace, ctx: int) -> XdpBuff | None:
+    """The buffer of the XDP test run whose ``xdp_md`` is at ``ctx`` in ``space`` (None: not one)."""
+    return _ACTIVE.get((id(space), ctx))
 
 
 def _check_md(md: bytearray, size: int) -> tuple[int, int, int, int]:
@@ -156,12 +156,13 @@ def test_run_xdp(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
     xdp.ctx = ctx.base
     buf.map()
     xdp.write_md()
-    _ACTIVE[ctx.base] = xdp
+    key = (id(space), ctx.base)
+    _ACTIVE[key] = xdp
     try:
         retval, duration = run_repeated(proc, prog, ctx, buf, attr.repeat or 0)
         buf.sync()
     finally:
-        _ACTIVE.pop(ctx.base, None)
+        _ACTIVE.pop(key, None)
         buf.unmap()
         space.unmap(ctx)
     test_finish(attr, bytes(buf.frame[buf.meta : buf.end]), retval, duration, b"".join(bytes(f) for f in xdp.frags))

@@ -17,7 +17,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 OBJECTS = {
     "tc_pkt.bpf.o": ("tc_swap_mac", "tc_ctx_fields", "tc_xor_payload", "tc_rewrite_port"),
-    "xdp_pkt.bpf.o": ("xdp_filter", "xdp_pop_eth", "xdp_meta_tail", "xdp_grow_tail"),
+    "xdp_pkt.bpf.o": ("xdp_filter", "xdp_pop_eth", "xdp_meta_tail", "xdp_grow_tail", "xdp_tail_bytes"),
 }
 
 

@@ -96,4 +96,25 @@ int xdp_grow_tail(struct xdp_md *ctx)
 	return ctx->data_end - ctx->data;
 }
 
+/* Read the last 4 bytes of the whole frame (fragments included) with bpf_xdp_load_bytes
+ * and write them back inverted with bpf_xdp_store_bytes; returns them, or 1000 + the error. */
+SEC("xdp")
+int xdp_tail_bytes(struct xdp_md *ctx)
+{
+	__u32 len = bpf_xdp_get_buff_len(ctx);
+	__u32 v;
+	int err;
+
+	if (len < 4 || len > 0xffff)
+		return 1;
+	err = bpf_xdp_load_bytes(ctx, len - 4, &v, sizeof(v));
+	if (err)
+		return 1000 - err;
+	v = ~v;
+	err = bpf_xdp_store_bytes(ctx, len - 4, &v, sizeof(v));
+	if (err)
+		return 2000 - err;
+	return ~v;
+}
+
 char _license[] SEC("license") = "GPL";

@@ -452,3 +452,22 @@ def test_tc_skb_store_bytes(k: EmulatedKernel, off: int, flags: int, ret: int) -
     attr = run(k, fd, data_in=bytes(64), data_out=out)
     assert attr.retval == ret & 0xFFFFFFFF
     assert out == (bytes(off) + b"AAAA" + bytes(60 - off) if ret == 0 else bytes(64))
+
+
+def test_xdp_load_store_bytes_and_buff_len_cross_into_fragments(k: EmulatedKernel) -> None:
+    """Offsets count from data across linear part and fragments; past the end -EINVAL (buffer
+    untouched), offset above 0xffff -EFAULT; bpf_xdp_get_buff_len is linear + fragments."""
+    frame = bytes(range(256)) * 20  # 5120 bytes
+    md = xdp_md(data=8, end=100)
+    assert run(k, load(k, XDP, "call 188\nexit"), data_in=frame, ctx_in=md).retval == 5112
+    for off, want in ((61, frame[69:73]), (4000, frame[4008:4012])):
+        got = run(k, load(k, XDP, _load_bytes(off, 4).replace("call 26", "call 189")), data_in=frame, ctx_in=md)
+        assert got.retval == int.from_bytes(want, "little")
+    past = run(k, load(k, XDP, _load_bytes(5109, 4).replace("call 26", "call 189")), data_in=frame, ctx_in=md)
+    assert past.retval == 0xFFFFFFFF  # -EINVAL in the high half, the buffer as it was
+    store = load(
+        k, XDP, "stw [%r10-8], 0x41414141\nmov %r2, 90\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 4\ncall 190\nexit"
+    )
+    out = bytearray(5120)
+    assert run(k, store, data_in=frame, ctx_in=md, data_out=out).retval == 0
+    assert out[98:102] == b"AAAA" and out[:98] == frame[:98] and out[102:] == frame[102:]  # 2 linear, 2 in a fragment
