@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from structops.kernel.socktable import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, table_of_space
-from structops.kernel.testrun_skb import active_skb
+from structops.kernel.testrun_skb import active_skb, store_recompute_csum
 from structops.kernel.testrun_xdp import XdpBuff, active_xdp, adjust_head, adjust_meta, adjust_tail
 from structops.uapi import ProgType
 from structops.verifier.ops import (
@@ -156,7 +156,7 @@ def _skb_load_bytes(run: RunContext, ctx: int, off: int, to: int, size: int, *_:
 
 def _skb_store_bytes(run: RunContext, ctx: int, off: int, src: int, size: int, flags: int) -> int:
     """``bpf_skb_store_bytes``: copy into the packet (-EINVAL for unknown flags, -EFAULT
-    outside the packet); the checksum flags change nothing the test run reports."""
+    outside the packet); ``BPF_F_RECOMPUTE_CSUM`` moves a CHECKSUM_COMPLETE ``skb->csum``."""
     off &= 0xFFFFFFFF
     size &= 0xFFFFFFFF
     if flags & ~(_BPF_F_RECOMPUTE_CSUM | _BPF_F_INVALIDATE_HASH):
@@ -167,6 +167,8 @@ def _skb_store_bytes(run: RunContext, ctx: int, off: int, src: int, size: int, f
     data = run.space.read(src, size)
     if buf.region is not None:
         start = buf.data - buf.meta + off
+        if flags & _BPF_F_RECOMPUTE_CSUM:
+            store_recompute_csum(buf, off, bytes(buf.region.buf[start : start + size]), data)
         buf.region.buf[start : start + size] = data
     return 0
 

@@ -80,6 +80,8 @@ class PacketBuffer:
         self.name = name
         self.slot = 0
         self.region: Region | None = None
+        #: ``skb->csum`` of a CHECKSUM_COMPLETE tc run (None otherwise).
+        self.csum: int | None = None
         self._window = window_of(space)
 
     # -- addresses the program sees

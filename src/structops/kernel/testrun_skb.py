@@ -16,9 +16,11 @@ embedded kernel does not have (ENODEV; only lo exists).  The program's writes to
 ``queue_mapping``, which only later runs see) persist across ``repeat`` runs;
 ``ctx_out`` is ``convert_skb_to___skb``: the allowed fields, ``ifindex`` 1 and
 ``wire_len`` = ``len`` when none was given (without ctx_in and ctx_out the program reads
-``wire_len`` 0, as Linux leaves ``pkt_len`` unset then).  ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``: the
-packet past the Ethernet header must keep its checksum (EBADMSG otherwise: no helper
-here updates ``skb->csum``).
+``wire_len`` 0, as Linux leaves ``pkt_len`` unset then).  ``BPF_F_TEST_SKB_CHECKSUM_COMPLETE``:
+``skb->csum`` starts as the sum of the packet past the Ethernet header and must still match
+it after the run (EBADMSG otherwise); direct writes leave it alone, ``bpf_skb_store_bytes``
+with ``BPF_F_RECOMPUTE_CSUM`` moves it by the bytes it replaces (wherever they are, so a
+recomputed store into the Ethernet header fails the check, as on Linux).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from structops.kernel.prog import BpfProg
     from structops.vm.memory import AddressSpace
 
-__all__ = ["SKB_MAX_DATA", "SK_BUFF_SIZE", "active_skb", "test_run_skb"]
+__all__ = ["SKB_MAX_DATA", "SK_BUFF_SIZE", "active_skb", "csum_partial", "store_recompute_csum", "test_run_skb"]
 
 #: ``NET_SKB_PAD + NET_IP_ALIGN`` on x86-64.
 SKB_HEADROOM = 64
@@ -120,14 +122,20 @@ def _eth_type_trans(frame: bytes) -> tuple[int, int]:
     return int.from_bytes(proto.to_bytes(2, "big"), "little"), pkt_type
 
 
-def _csum(data: bytes) -> int:
-    """The folded 16-bit ones' complement sum (``csum_fold`` of ``skb_checksum``)."""
+def csum_partial(data: bytes, offset: int = 0) -> int:
+    """The ones' complement sum of ``data`` placed at ``offset`` (its parity decides which
+    byte of a 16-bit word each byte is), modulo 0xffff."""
+    if offset % 2:
+        data = b"\0" + data
     if len(data) % 2:
         data += b"\0"
-    total = int(sum(struct.unpack(f"<{len(data) // 2}H", data)))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
+    return int(sum(struct.unpack(f"<{len(data) // 2}H", data))) % 0xFFFF
+
+
+def store_recompute_csum(buf: PacketBuffer, off: int, old: bytes, new: bytes) -> None:
+    """``__skb_postpull_rcsum`` + ``__skb_postpush_rcsum`` around a store at ``off``."""
+    if buf.csum is not None:
+        buf.csum = (buf.csum - csum_partial(old, off) + csum_partial(new, off)) % 0xFFFF
 
 
 def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
@@ -166,7 +174,8 @@ def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
     struct.pack_into("<IIIII", view, _LEN, size, pkt_type, struct.unpack_from("<I", given, _MARK)[0], 0, protocol)
     struct.pack_into("<I", view, _IFINDEX, _LOOPBACK_IFINDEX)
     struct.pack_into("<I", view, _WIRE_LEN, wire_len)
-    csum_before = _csum(raw[ETH_HLEN:]) if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE else 0
+    if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE:
+        buf.csum = csum_partial(raw[ETH_HLEN:], ETH_HLEN)
     try:
         buf.map()
         struct.pack_into("<II", view, _DATA, buf.data_addr & 0xFFFFFFFF, buf.end_addr & 0xFFFFFFFF)
@@ -179,7 +188,7 @@ def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
         buf.unmap()
         space.unmap(region)
     packet = bytes(buf.frame[buf.data : buf.end])
-    if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE and _csum(packet[ETH_HLEN:]) != csum_before:
+    if buf.csum is not None and csum_partial(packet[ETH_HLEN:], ETH_HLEN) != buf.csum:
         raise bpf_error(errno.EBADMSG, "the program changed the packet without updating its checksum")
     if ctx is not None:  # convert_skb_to___skb
         for start, end in ((_MARK, _MARK + 4), (_PRIORITY, _PRIORITY + 4), (_CB, _CB_END), (_TSTAMP, _TSTAMP + 8)):

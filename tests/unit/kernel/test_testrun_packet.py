@@ -471,3 +471,23 @@ def test_xdp_load_store_bytes_and_buff_len_cross_into_fragments(k: EmulatedKerne
     out = bytearray(5120)
     assert run(k, store, data_in=frame, ctx_in=md, data_out=out).retval == 0
     assert out[98:102] == b"AAAA" and out[:98] == frame[:98] and out[102:] == frame[102:]  # 2 linear, 2 in a fragment
+
+
+@pytest.mark.parametrize(
+    ("off", "flags", "err"), [(14, 1, 0), (14, 0, errno.EBADMSG), (0, 1, errno.EBADMSG), (0, 0, 0)]
+)
+def test_tc_store_bytes_recompute_csum_under_checksum_complete(
+    k: EmulatedKernel, off: int, flags: int, err: int
+) -> None:
+    """BPF_F_RECOMPUTE_CSUM keeps skb->csum right for an L3 store; for a store into the
+    Ethernet header it moves skb->csum although the check does not cover those bytes."""
+    fd = load(
+        k,
+        TC,
+        f"stw [%r10-8], 0x41414141\nmov %r2, {off}\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 4\nmov %r5, {flags}\n"
+        "call 9\nexit",
+    )
+    if err:
+        assert errno_of(k, fd, data_in=PKT, flags=4) == err
+    else:
+        assert run(k, fd, data_in=PKT, flags=4).retval == 0
