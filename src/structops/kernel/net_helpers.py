@@ -7,7 +7,9 @@ program type's redirect verdict (``TC_ACT_REDIRECT`` / ``XDP_REDIRECT``; bad fla
 ``bpf_xdp_adjust_head``/``_meta``/``_tail`` move the packet of the XDP test run in
 progress (:mod:`structops.kernel.testrun_xdp`); ``bpf_skb_load_bytes``/``_store_bytes``
 copy from / into the packet of the tc test run in progress (outside it: -EFAULT, and
-the destination of a load zeroed); ``bpf_xdp_load_bytes``/``_store_bytes``/
+the destination of a load zeroed), ``bpf_skb_change_tail`` trims or grows it (14 to
+``SKB_MAX_ALLOC`` = 16064 bytes) and ``bpf_skb_pull_data`` has nothing to pull in the linear
+test-run skb (-ENOMEM past ``len``); ``bpf_xdp_load_bytes``/``_store_bytes``/
 ``bpf_xdp_get_buff_len`` do the same for XDP, fragments included.  ``bpf_sk_lookup_tcp``/``_udp`` and
 ``bpf_skc_lookup_tcp`` search the socket table (:mod:`structops.kernel.socktable`) of the
 current network namespace for a ``struct bpf_sock_tuple`` of 12 (IPv4) or 36 (IPv6)
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from structops.kernel.socktable import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, table_of_space
-from structops.kernel.testrun_skb import active_skb, store_recompute_csum
+from structops.kernel.testrun_skb import active_skb, skb_change_tail, skb_pull_data, store_recompute_csum
 from structops.kernel.testrun_xdp import XdpBuff, active_xdp, adjust_head, adjust_meta, adjust_tail
 from structops.uapi import ProgType
 from structops.verifier.ops import (
@@ -66,6 +68,8 @@ NET_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     99: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # skc_lookup_tcp
     9: ((ARG_CTX, ARG_ANY, ARG_RDONLY, ARG_SIZE, ARG_ANY), RET_INT),  # skb_store_bytes(skb, off, from, len, flags)
     26: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE), RET_INT),  # skb_load_bytes(skb, off, to, len)
+    38: ((ARG_CTX, ARG_ANY, ARG_ANY), RET_INT),  # skb_change_tail(skb, len, flags)
+    39: ((ARG_CTX, ARG_ANY), RET_INT),  # skb_pull_data(skb, len)
     188: ((ARG_CTX,), RET_INT),  # xdp_get_buff_len(xdp_md)
     189: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE), RET_INT),  # xdp_load_bytes(xdp_md, off, buf, len)
     190: ((ARG_CTX, ARG_ANY, ARG_RDONLY, ARG_SIZE), RET_INT),  # xdp_store_bytes(xdp_md, off, buf, len)
@@ -173,6 +177,18 @@ def _skb_store_bytes(run: RunContext, ctx: int, off: int, src: int, size: int, f
     return 0
 
 
+def _skb_change_tail(run: RunContext, ctx: int, new_len: int, flags: int, *_: int) -> int:
+    buf = active_skb(run.vm.space, ctx)
+    if buf is None:
+        return -errno.EINVAL & _U64
+    return skb_change_tail(run.space, ctx, buf, new_len, flags) & _U64
+
+
+def _skb_pull_data(run: RunContext, ctx: int, length: int, *_: int) -> int:
+    buf = active_skb(run.vm.space, ctx)
+    return (-errno.ENOMEM if buf is None else skb_pull_data(buf, length)) & _U64
+
+
 def _xdp_get_buff_len(run: RunContext, ctx: int, *_: int) -> int:
     """``bpf_xdp_get_buff_len``: linear part (without metadata) plus fragments."""
     xdp = active_xdp(run.vm.space, ctx)
@@ -229,6 +245,8 @@ def net_helpers() -> list[HelperSpec]:
         HelperSpec(65, "xdp_adjust_tail", _xdp_adjuster(adjust_tail)),
         HelperSpec(9, "skb_store_bytes", _skb_store_bytes),
         HelperSpec(26, "skb_load_bytes", _skb_load_bytes),
+        HelperSpec(38, "skb_change_tail", _skb_change_tail),
+        HelperSpec(39, "skb_pull_data", _skb_pull_data),
         HelperSpec(188, "xdp_get_buff_len", _xdp_get_buff_len),
         HelperSpec(189, "xdp_load_bytes", _xdp_bytes(store=False)),
         HelperSpec(190, "xdp_store_bytes", _xdp_bytes(store=True)),

@@ -46,9 +46,18 @@ if TYPE_CHECKING:
     from structops.kernel.attrs import TestRunAttr
     from structops.kernel.emulated import Process
     from structops.kernel.prog import BpfProg
-    from structops.vm.memory import AddressSpace
+    from structops.vm.memory import AddressSpace, Domain
 
-__all__ = ["SKB_MAX_DATA", "SK_BUFF_SIZE", "active_skb", "csum_partial", "store_recompute_csum", "test_run_skb"]
+__all__ = [
+    "SKB_MAX_DATA",
+    "SK_BUFF_SIZE",
+    "active_skb",
+    "csum_partial",
+    "skb_change_tail",
+    "skb_pull_data",
+    "store_recompute_csum",
+    "test_run_skb",
+]
 
 #: ``NET_SKB_PAD + NET_IP_ALIGN`` on x86-64.
 SKB_HEADROOM = 64
@@ -90,6 +99,44 @@ _ACTIVE: dict[tuple[int, int], PacketBuffer] = {}
 def active_skb(space: AddressSpace, ctx: int) -> PacketBuffer | None:
     """The packet of the tc test run whose ``__sk_buff`` is at ``ctx`` in ``space`` (None: not one)."""
     return _ACTIVE.get((id(space), ctx))
+
+
+def publish(space: AddressSpace, ctx: int, buf: PacketBuffer) -> None:
+    """Write ``len``, ``data``, ``data_end`` and ``data_meta`` of ``buf`` into the ``__sk_buff`` at ``ctx``."""
+    space.write_u32(ctx + _LEN, buf.end - buf.data)
+    space.write(ctx + _DATA, struct.pack("<II", buf.data_addr & 0xFFFFFFFF, buf.end_addr & 0xFFFFFFFF))
+    space.write_u32(ctx + _DATA_META, buf.meta_addr & 0xFFFFFFFF)
+
+
+#: ``SKB_MAX_ALLOC``: the longest packet ``bpf_skb_change_tail`` makes in a test run (measured).
+SKB_MAX_ALLOC = 4 * PAGE_SIZE - SHINFO_SIZE
+
+
+def skb_change_tail(domain: Domain, ctx: int, buf: PacketBuffer, new_len: int, flags: int) -> int:
+    """``bpf_skb_change_tail``: trim or grow (zero-filled) the packet to ``new_len`` bytes;
+    -EINVAL for flags or a length below ``ETH_HLEN`` or above ``SKB_MAX_ALLOC``."""
+    new_len &= 0xFFFFFFFF
+    if flags or new_len < ETH_HLEN or new_len > SKB_MAX_ALLOC:
+        return -errno.EINVAL
+    old_end = buf.end
+    end = buf.data + new_len
+
+    def resize(frame: bytearray) -> None:
+        if end > old_end:
+            tail = end + SHINFO_SIZE - len(frame)
+            if tail > 0:
+                frame.extend(bytes(tail))
+            frame[old_end:end] = bytes(end - old_end)
+
+    buf.remap(domain, buf.meta, buf.data, end, resize)
+    publish(buf.space, ctx, buf)
+    return 0
+
+
+def skb_pull_data(buf: PacketBuffer, length: int) -> int:
+    """``bpf_skb_pull_data``: the linear test-run skb is already pulled; -ENOMEM past ``len``."""
+    length &= 0xFFFFFFFF
+    return -errno.ENOMEM if length > buf.end - buf.data else 0
 
 
 def _check_ctx(ctx: bytearray) -> None:
@@ -178,8 +225,7 @@ def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
         buf.csum = csum_partial(raw[ETH_HLEN:], ETH_HLEN)
     try:
         buf.map()
-        struct.pack_into("<II", view, _DATA, buf.data_addr & 0xFFFFFFFF, buf.end_addr & 0xFFFFFFFF)
-        struct.pack_into("<I", view, _DATA_META, buf.meta_addr & 0xFFFFFFFF)
+        publish(space, region.base, buf)
         _ACTIVE[(id(space), region.base)] = buf
         retval, duration = run_repeated(proc, prog, region, buf, attr.repeat or 0, legacy_packet=True)
         after = bytes(view)

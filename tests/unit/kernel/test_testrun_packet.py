@@ -491,3 +491,30 @@ def test_tc_store_bytes_recompute_csum_under_checksum_complete(
         assert errno_of(k, fd, data_in=PKT, flags=4) == err
     else:
         assert run(k, fd, data_in=PKT, flags=4).retval == 0
+
+
+@pytest.mark.parametrize(
+    ("new_len", "flags", "ret"),
+    [(14, 0, 0), (100, 0, 0), (16064, 0, 0), (13, 0, -errno.EINVAL), (16065, 0, -errno.EINVAL), (64, 1, -errno.EINVAL)],
+)
+def test_tc_skb_change_tail(k: EmulatedKernel, new_len: int, flags: int, ret: int) -> None:
+    """Trim or zero-grow the packet between ETH_HLEN and SKB_MAX_ALLOC (16064, measured);
+    len, data_end and data_out follow; the wire_len the context reports does not."""
+    fd = load(k, TC, f"mov %r2, {new_len}\nmov %r3, {flags}\ncall 38\nexit")
+    out, ctx_out = bytearray(17000), bytearray(192)
+    attr = run(k, fd, data_in=PKT, data_out=out, ctx_out=ctx_out)
+    assert attr.retval == ret & 0xFFFFFFFF
+    size = new_len if ret == 0 else 64
+    assert attr.data_size_out == size
+    assert out[:size] == (PKT + bytes(max(0, size - 64)))[:size]
+    assert struct.unpack_from("<I", ctx_out, 160)[0] == 64
+    span = load(k, TC, f"mov %r6, %r1\nmov %r2, {new_len}\nmov %r3, {flags}\ncall 38\n" + TC_SPAN.replace("%r1", "%r6"))
+    assert run(k, span, data_in=PKT).retval == size << 16
+    length = load(k, TC, f"mov %r6, %r1\nmov %r2, {new_len}\nmov %r3, {flags}\ncall 38\nldxw %r0, [%r6+0]\nexit")
+    assert run(k, length, data_in=PKT).retval == size
+
+
+@pytest.mark.parametrize(("length", "ret"), [(0, 0), (64, 0), (65, -errno.ENOMEM)])
+def test_tc_skb_pull_data(k: EmulatedKernel, length: int, ret: int) -> None:
+    fd = load(k, TC, f"mov %r2, {length}\ncall 39\nexit")
+    assert run(k, fd, data_in=PKT).retval == ret & 0xFFFFFFFF
