@@ -35,7 +35,7 @@ from structops.isa.opcodes import Kind, OpSpec
 from structops.vm import alu
 from structops.vm.context import MAX_CALL_FRAMES, grant_result
 from structops.vm.interp import load_packet
-from structops.vm.jit_facts import FrameUse, frame_use
+from structops.vm.jit_facts import FrameUse, entry_r1_escapes, frame_use
 from structops.vm.jit_mem import M64, MemoryEmitter
 from structops.vm.jit_skips import structured_skips
 from structops.vm.memory import STACK_SIZE
@@ -108,7 +108,11 @@ class _Gen(MemoryEmitter):
         blocks: list[tuple[int, int]] = list(zip(starts, [*starts[1:], func.end], strict=True))
 
         self.frame, self.stack_lo = frame_use(slots, pcs)
-        self.ctx_pcs = self._ctx_loads(func) if func.entry == 0 else set()
+        if func.entry == 0:
+            self.ctx_pcs = self._ctx_loads(func)
+            self.prog.args_private = not entry_r1_escapes(slots, 0, func.end, self.ctx_pcs)
+        else:
+            self.ctx_pcs = set()
         self.cur_pc = func.entry
         defaults = ", ".join(f"{n}={n}" for n in self._names())
         self.emit(0, f"def f{func.entry}(C, r1, r2, r3, r4, r5, depth, {defaults}):")

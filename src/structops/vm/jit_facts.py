@@ -13,6 +13,9 @@ the code specialised on it is as contained as the checked accessors it replaces
 * :func:`entry_r1_pcs` -- the instructions of a function before which ``r1`` still holds
   the value the function was entered with on every path (nothing in between wrote it:
   calls leave the caller's ``r1`` as it is in the translated code).
+* :func:`entry_r1_escapes` -- whether anything but the given loads may see the entry
+  ``r1`` (a call, a copy, arithmetic, a comparison, a store through or of it): when
+  nothing does, neither the address nor the bytes it points to are observable.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from structops.isa.insn import Insn, jump_target
 from structops.isa.opcodes import LOAD_ACQ, STORE_REL, AtomicOp, Kind
 from structops.vm.memory import STACK_SIZE
 
-__all__ = ["FrameUse", "entry_r1_pcs", "frame_use", "writes"]
+__all__ = ["FrameUse", "entry_r1_escapes", "entry_r1_pcs", "frame_use", "writes"]
 
 #: ``none``: no frame; ``local``: a private buffer (never addressed); ``region``: a mapped frame.
 FrameUse = Literal["none", "local", "region"]
@@ -117,3 +120,38 @@ def entry_r1_pcs(slots: Sequence[Insn | None], entry: int, end: int) -> set[int]
                 state[nxt] = out if old is None else False
                 work.append(nxt)
     return {pc for pc, ok in state.items() if ok}
+
+
+def _reads_r1(insn: Insn) -> bool:
+    """Whether ``insn`` reads ``r1`` (calls pass it on)."""
+    spec = insn.spec
+    assert spec is not None
+    kind = spec.kind
+    if kind in (Kind.CALL, Kind.CALLX, Kind.LD_ABS, Kind.LD_IND):
+        return True
+    if kind in (Kind.EXIT, Kind.JA, Kind.LD_IMM64, Kind.MAY_GOTO):
+        return False
+    if kind in (Kind.MOV, Kind.LDX):  # the destination is only written
+        return insn.src == 1 and (kind is Kind.LDX or spec.use_src_reg)
+    return insn.dst == 1 or insn.src == 1
+
+
+def entry_r1_escapes(slots: Sequence[Insn | None], entry: int, end: int, loads: set[int]) -> bool:
+    """Whether an instruction other than ``loads`` may read ``r1`` while it still holds
+    the entry value on some path (a may-analysis: every path until ``r1`` is written)."""
+    seen = {entry}
+    work = [entry]
+    while work:
+        pc = work.pop()
+        insn = slots[pc]
+        if insn is None or insn.spec is None:
+            return True  # not an instruction start: be conservative
+        if pc not in loads and _reads_r1(insn):
+            return True
+        if 1 in writes(insn):
+            continue  # r1 no longer holds the entry value past here
+        for nxt in _successors(insn, pc):
+            if entry <= nxt < end and nxt not in seen:
+                seen.add(nxt)
+                work.append(nxt)
+    return False

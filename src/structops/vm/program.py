@@ -70,7 +70,7 @@ _PROGRAMS_BY_FILE: weakref.WeakValueDictionary[str, Program] = weakref.WeakValue
 #: (the translation of a 1M-insn program costs far more than verifying it, and nothing
 #: observable depends on when it happens: every load-time check is in :meth:`Program._analyse`).
 EAGER_TRANSLATE_SLOTS = 4096
-_TRANSLATION = frozenset({"jit_source", "_line_pc", "_filename"})
+_TRANSLATION = frozenset({"jit_source", "_line_pc", "_filename", "args_private"})
 
 
 class _Translated(dict[int, "Callable[..., int]"]):
@@ -92,10 +92,15 @@ class _Translated(dict[int, "Callable[..., int]"]):
 class _ArgsRun(RunContext):
     """A :meth:`Program.run_args` run context with its read-only argument array."""
 
-    __slots__ = ("base_grants", "buf", "pack", "region")
+    __slots__ = ("base_grants", "buf", "f0", "pack", "pages", "region")
     region: Region
     buf: bytearray
-    pack: Callable[..., None]
+    #: Packs the arguments into ``buf``; None when the array's bytes are never observed.
+    pack: Callable[..., None] | None
+    #: The translated main function.
+    f0: Callable[..., int]
+    #: The address space's page -> region table.
+    pages: dict[int, Region]
     #: The program's maps and the argument array: what every run starts with.
     base_grants: frozenset[int]
 
@@ -163,6 +168,9 @@ class Program:
     text: Region
     #: The Python source the fast path was generated as (for debugging).
     jit_source: str
+    #: Nothing in the translated program observes the address or the bytes of a
+    #: :meth:`run_args` argument array (its loads read the argument tuple): it is not filled.
+    args_private: bool
     _filename: str
     _fast: _Translated
     _line_pc: list[int]
@@ -422,20 +430,25 @@ class Program:
         run.tail_calls = 0
         outer = vm.active
         try:
-            try:
-                run.pack(run.buf, 0, *args)
-            except struct.error:  # negative or wider than 64 bits: as u64
-                args = [a & _M64 for a in args]
-                run.pack(run.buf, 0, *args)
-            pages = vm.space._regions
-            for addr in args:  # _grant_regions, inlined (args are u64 here)
+            pages = run.pages
+            for addr in args:  # _grant_regions, inlined; a value outside u64 stops it
                 if addr > _LOWEST_REGION:
                     r = pages.get(addr >> _PAGE_SHIFT)
-                    if r is not None and r.base <= addr < r.base + r.size:
-                        granted.add(r.base)
-            run.cargs = args
-            vm.active = run
-            return self._fast[0](run, run.cbase, 0, 0, 0, 0, 1)
+                    if r is not None:
+                        if r.base <= addr < r.base + r.size:
+                            granted.add(r.base)
+                    elif addr > _M64:
+                        break
+                elif addr < 0:
+                    break
+            else:
+                pack = run.pack
+                if pack is not None:  # None: the program reads its arguments from cargs alone
+                    pack(run.buf, 0, *args)
+                run.cargs = args
+                vm.active = run
+                return run.f0(run, run.cbase, 0, 0, 0, 0, 1)
+            return self._run_wrapped(run, [a & _M64 for a in args])
         except ProgramExit as stop:
             return stop.r0
         except VMFault as fault:
@@ -444,14 +457,25 @@ class Program:
             vm.active = outer
             idle.append(run)
 
+    def _run_wrapped(self, run: _ArgsRun, args: list[int]) -> int:
+        """The rest of :meth:`run_args` for arguments outside u64, taken modulo 2**64."""
+        _grant_regions(run.grants, self.vm.space.region_at, args)
+        if run.pack is not None:
+            run.pack(run.buf, 0, *args)
+        run.cargs = args
+        self.vm.active = run
+        return run.f0(run, run.cbase, 0, 0, 0, 0, 1)
+
     def _args_run(self, n: int) -> _ArgsRun:
         """A run context of :meth:`run_args` for ``n`` arguments, with its own argument array."""
         vm = self.vm
         run = _ArgsRun(vm, self, engine="fast", limit=vm.insn_limit)
+        run.f0 = self._fast[0]  # translates the program if that was left for its first run
         region = self.args_region(n)
         run.region = region
         run.buf = region.buf
-        run.pack = _PACK_ARGS[n]
+        run.pack = None if self.args_private else _PACK_ARGS[n]
+        run.pages = vm.space._regions
         run.cbase = region.base
         run.cn = n
         run.base_grants = self.grants | {region.base}

@@ -247,3 +247,27 @@ def test_a_register_written_on_a_skipped_path_is_not_a_constant() -> None:
     other = vm.space.map(16, name="arg", data=struct.pack("<QQ", 7, 8))
     assert prog.run(0) == 6
     assert prog.run(other.base) == prog.run(other.base, engine="interp") == 8
+
+
+# ------------------------------------------------------------------ argument array bytes
+@pytest.mark.parametrize(
+    ("text", "private"),
+    [
+        ("ldxdw %r0, [%r1+8]\nldxdw %r1, [%r1]\nadd %r0, %r1\nexit", True),
+        ("ldxdw %r0, [%r1+8]\nmov %r6, %r1\nldxdw %r1, [%r6]\nadd %r0, %r1\nexit", False),  # a copy
+        ("ldxdw %r0, [%r1+8]\njne %r0, 0, +1\nmov %r1, 0\nldxdw %r1, [%r1]\nadd %r0, %r1\nexit", False),
+        ("ldxdw %r6, [%r1+8]\ncall runtime 77\nldxdw %r1, [%r1]\nmov %r0, %r6\nadd %r0, %r1\nexit", False),  # passed on
+    ],
+)
+def test_the_argument_array_is_filled_when_anything_may_see_it(text: str, private: bool) -> None:
+    """A main function that only loads from its entry r1 leaves the array unfilled (its
+    loads read the argument tuple); any other use of that r1 -- a copy, a load on a path
+    where r1 may or may not be the array, a call -- fills it."""
+    vm = VM()
+    vm.kfuncs.register(KfuncSpec("k", lambda run, *regs: 0, direct=lambda *regs: 0))
+    vm.kfuncs.bind("k", 77)
+    prog = Program.load(assemble(text), vm=vm)
+    assert prog.args_private is private
+    assert _both(prog, [5, 6]) == 11
+    (run,) = prog._idle[2]
+    assert bytes(run.buf) == (bytes(16) if private else struct.pack("<QQ", 5, 6))
