@@ -9,7 +9,8 @@ progress (:mod:`structops.kernel.testrun_xdp`); ``bpf_skb_load_bytes``/``_store_
 copy from / into the packet of the tc test run in progress (outside it: -EFAULT, and
 the destination of a load zeroed), ``bpf_skb_change_tail`` trims or grows it (14 to
 ``SKB_MAX_ALLOC`` = 16064 bytes) and ``bpf_skb_pull_data`` has nothing to pull in the linear
-test-run skb (-ENOMEM past ``len``); ``bpf_xdp_load_bytes``/``_store_bytes``/
+test-run skb (-ENOMEM past ``len``); checksum helpers: :mod:`structops.kernel.csum_helpers`;
+``bpf_xdp_load_bytes``/``_store_bytes``/
 ``bpf_xdp_get_buff_len`` do the same for XDP, fragments included.  ``bpf_sk_lookup_tcp``/``_udp`` and
 ``bpf_skc_lookup_tcp`` search the socket table (:mod:`structops.kernel.socktable`) of the
 current network namespace for a ``struct bpf_sock_tuple`` of 12 (IPv4) or 36 (IPv6)
@@ -28,6 +29,7 @@ import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from structops.kernel.csum_helpers import csum_helpers
 from structops.kernel.socktable import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, table_of_space
 from structops.kernel.testrun_skb import active_skb, skb_change_tail, skb_pull_data, store_recompute_csum
 from structops.kernel.testrun_xdp import XdpBuff, active_xdp, adjust_head, adjust_meta, adjust_tail
@@ -35,6 +37,7 @@ from structops.uapi import ProgType
 from structops.verifier.ops import (
     ARG_ANY,
     ARG_CTX,
+    ARG_RDMEM,
     ARG_RDONLY,
     ARG_SIZE,
     ARG_SOCK_RELEASE,
@@ -68,6 +71,9 @@ NET_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     99: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # skc_lookup_tcp
     9: ((ARG_CTX, ARG_ANY, ARG_RDONLY, ARG_SIZE, ARG_ANY), RET_INT),  # skb_store_bytes(skb, off, from, len, flags)
     26: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE), RET_INT),  # skb_load_bytes(skb, off, to, len)
+    10: ((ARG_CTX, ARG_ANY, ARG_ANY, ARG_ANY, ARG_ANY), RET_INT),  # l3_csum_replace(skb, off, from, to, flags)
+    11: ((ARG_CTX, ARG_ANY, ARG_ANY, ARG_ANY, ARG_ANY), RET_INT),  # l4_csum_replace(skb, off, from, to, flags)
+    28: ((ARG_RDMEM, ARG_SIZE, ARG_RDMEM, ARG_SIZE, ARG_ANY), RET_INT),  # csum_diff(from, n, to, n, seed)
     38: ((ARG_CTX, ARG_ANY, ARG_ANY), RET_INT),  # skb_change_tail(skb, len, flags)
     39: ((ARG_CTX, ARG_ANY), RET_INT),  # skb_pull_data(skb, len)
     188: ((ARG_CTX,), RET_INT),  # xdp_get_buff_len(xdp_md)
@@ -244,6 +250,7 @@ def net_helpers() -> list[HelperSpec]:
         HelperSpec(54, "xdp_adjust_meta", _xdp_adjuster(adjust_meta)),
         HelperSpec(65, "xdp_adjust_tail", _xdp_adjuster(adjust_tail)),
         HelperSpec(9, "skb_store_bytes", _skb_store_bytes),
+        *csum_helpers(),
         HelperSpec(26, "skb_load_bytes", _skb_load_bytes),
         HelperSpec(38, "skb_change_tail", _skb_change_tail),
         HelperSpec(39, "skb_pull_data", _skb_pull_data),

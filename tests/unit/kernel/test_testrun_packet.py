@@ -9,82 +9,36 @@ from __future__ import annotations
 
 import errno
 import struct
+import sys
+from pathlib import Path
 
 import pytest
 
-from structops.abi.attrs import ProgLoadAttr, TestRunAttr
+from structops.abi.attrs import TestRunAttr
 from structops.errors import BpfError
-from structops.isa import assemble, encode
 from structops.kernel.emulated import EmulatedKernel
-from structops.uapi import Cmd, ProgType
+from structops.uapi import Cmd
 
-TC, XDP = ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_XDP
-PKT = bytes(range(64))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "corpus" / "testrun"))
 
-#: r0 = (data_end - data) << 16 | (data - data_meta)   (tc: __sk_buff offsets)
-TC_SPAN = """
-ldxw %r2, [%r1+76]
-ldxw %r3, [%r1+80]
-ldxw %r4, [%r1+140]
-mov %r0, %r3
-sub %r0, %r2
-lsh %r0, 16
-sub %r2, %r4
-or %r0, %r2
-exit
-"""
-XDP_SPAN = TC_SPAN.replace("+76]", "+0]").replace("+80]", "+4]").replace("+140]", "+8]")
-
-
-def _bump(data_off: int, end_off: int, at: int) -> str:
-    """``if (data + at + 1 > data_end) return 99; return ++data[at];``"""
-    return f"""
-    ldxw %r2, [%r1+{data_off}]
-    ldxw %r3, [%r1+{end_off}]
-    mov %r4, %r2
-    add %r4, {at + 1}
-    jgt %r4, %r3, +4
-    ldxb %r0, [%r2+{at}]
-    add %r0, 1
-    stxb [%r2+{at}], %r0
-    exit
-    mov %r0, 99
-    exit
-    """
+from testrun_asm import (
+    PKT,
+    TC,
+    TC_SPAN,
+    XDP,
+    XDP_SPAN,
+    bump,
+    errno_of,
+    load,
+    run,
+    skb_ctx,
+    xdp_md,
+)
 
 
 @pytest.fixture
 def k() -> EmulatedKernel:
     return EmulatedKernel()
-
-
-def load(k: EmulatedKernel, ptype: int, text: str) -> int:
-    return int(k.bpf(Cmd.BPF_PROG_LOAD, ProgLoadAttr(ptype, encode(assemble(text)))))
-
-
-def run(k: EmulatedKernel, fd: int, **kw: object) -> TestRunAttr:
-    attr = TestRunAttr(fd, **kw)
-    k.bpf(Cmd.BPF_PROG_TEST_RUN, attr)
-    return attr
-
-
-def errno_of(k: EmulatedKernel, fd: int, **kw: object) -> int:
-    with pytest.raises(BpfError) as info:
-        run(k, fd, **kw)
-    return info.value.errno or 0
-
-
-def skb_ctx(**fields: int) -> bytes:
-    offs = {"mark": 8, "len": 0, "priority": 32, "ingress_ifindex": 36, "ifindex": 40, "tc_index": 44, "cb0": 48}
-    offs |= {"hash": 68, "data": 76, "tstamp": 152, "wire_len": 160, "gso_segs": 164, "gso_size": 176}
-    ctx = bytearray(192)
-    for name, value in fields.items():
-        struct.pack_into("<Q" if name == "tstamp" else "<I", ctx, offs[name], value)
-    return bytes(ctx)
-
-
-def xdp_md(data: int = 0, end: int = 64, meta: int = 0, ingress: int = 0, rxq: int = 0, egress: int = 0) -> bytes:
-    return struct.pack("<6I", data, end, meta, ingress, rxq, egress)
 
 
 # -- tc ---------------------------------------------------------------------------------------
@@ -127,7 +81,7 @@ def test_tc_protocol_and_pkt_type_as_eth_type_trans_on_lo(
 
 def test_tc_program_writes_the_packet_and_data_out_returns_it(k: EmulatedKernel) -> None:
     """Writes persist across repeat runs (the same skb), as bpf_test_run does."""
-    fd = load(k, TC, _bump(76, 80, 14))
+    fd = load(k, TC, bump(76, 80, 14))
     out = bytearray(64)
     attr = run(k, fd, data_in=bytes(64), data_out=out, repeat=5)
     assert attr.retval == 5 and attr.data_size_out == 64
@@ -218,8 +172,8 @@ def test_tc_flags_cpu_batch_size_are_einval(k: EmulatedKernel, kw: dict[str, int
 
 def test_tc_checksum_complete_rejects_a_changed_payload(k: EmulatedKernel) -> None:
     """BPF_F_TEST_SKB_CHECKSUM_COMPLETE: a changed L3 byte is EBADMSG, the L2 header is free."""
-    assert errno_of(k, load(k, TC, _bump(76, 80, 14)), data_in=bytes(64), flags=4) == errno.EBADMSG
-    assert run(k, load(k, TC, _bump(76, 80, 5)), data_in=bytes(64), flags=4).retval == 1
+    assert errno_of(k, load(k, TC, bump(76, 80, 14)), data_in=bytes(64), flags=4) == errno.EBADMSG
+    assert run(k, load(k, TC, bump(76, 80, 5)), data_in=bytes(64), flags=4).retval == 1
 
 
 # -- xdp --------------------------------------------------------------------------------------
@@ -288,7 +242,7 @@ def test_xdp_ingress_ifindex_is_loopback_without_ctx(k: EmulatedKernel) -> None:
 
 
 def test_xdp_program_writes_packet_and_metadata(k: EmulatedKernel) -> None:
-    fd = load(k, XDP, _bump(0, 4, 14))
+    fd = load(k, XDP, bump(0, 4, 14))
     out = bytearray(64)
     assert run(k, fd, data_in=bytes(64), data_out=out, repeat=3).retval == 3
     assert out[14] == 3
@@ -405,116 +359,3 @@ def test_tc_ip_frame_needs_its_network_header(k: EmulatedKernel, proto: int, ext
     else:
         assert errno_of(k, fd, data_in=frame) == errno.EINVAL
     assert run(k, fd, data_in=bytes(12) + b"\x08\x06").retval == 3  # ARP: no header needed
-
-
-def _load_bytes(off: int, size: int) -> str:
-    """r0 = bpf_skb_load_bytes(skb, off, fp-16, size) ?: the first u32 loaded; on error
-    r0 = err << 32 | what the buffer holds afterwards (zeroed by the helper)."""
-    return f"""
-    stdw [%r10-16], -1
-    stdw [%r10-8], -1
-    mov %r2, {off}
-    mov %r3, %r10
-    add %r3, -16
-    mov %r4, {size}
-    call 26
-    jne %r0, 0, +2
-    ldxw %r0, [%r10-16]
-    exit
-    ldxw %r1, [%r10-16]
-    lsh %r0, 32
-    or %r0, %r1
-    exit
-    """
-
-
-@pytest.mark.parametrize(("off", "size", "ok"), [(0, 4, True), (60, 4, True), (61, 4, False), (0x10000, 1, False)])
-def test_tc_skb_load_bytes(k: EmulatedKernel, off: int, size: int, ok: bool) -> None:
-    """In the packet: the bytes; past len or offset > 0xffff: -EFAULT with the buffer zeroed."""
-    fd = load(k, TC, _load_bytes(off, size))
-    got = run(k, fd, data_in=PKT).retval
-    zeroed = bytes(size) + b"\xff" * (4 - size)  # only ``size`` bytes are cleared
-    assert got == int.from_bytes(PKT[off : off + 4] if ok else zeroed, "little")
-
-
-@pytest.mark.parametrize(
-    ("off", "flags", "ret"), [(0, 0, 0), (60, 3, 0), (61, 0, -errno.EFAULT), (0, 4, -errno.EINVAL)]
-)
-def test_tc_skb_store_bytes(k: EmulatedKernel, off: int, flags: int, ret: int) -> None:
-    """Checksum flags (1, 2) are accepted, others -EINVAL; past len -EFAULT (nothing written)."""
-    fd = load(
-        k,
-        TC,
-        f"stw [%r10-8], 0x41414141\nmov %r2, {off}\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 4\nmov %r5, {flags}\n"
-        "call 9\nexit",
-    )
-    out = bytearray(64)
-    attr = run(k, fd, data_in=bytes(64), data_out=out)
-    assert attr.retval == ret & 0xFFFFFFFF
-    assert out == (bytes(off) + b"AAAA" + bytes(60 - off) if ret == 0 else bytes(64))
-
-
-def test_xdp_load_store_bytes_and_buff_len_cross_into_fragments(k: EmulatedKernel) -> None:
-    """Offsets count from data across linear part and fragments; past the end -EINVAL (buffer
-    untouched), offset above 0xffff -EFAULT; bpf_xdp_get_buff_len is linear + fragments."""
-    frame = bytes(range(256)) * 20  # 5120 bytes
-    md = xdp_md(data=8, end=100)
-    assert run(k, load(k, XDP, "call 188\nexit"), data_in=frame, ctx_in=md).retval == 5112
-    for off, want in ((61, frame[69:73]), (4000, frame[4008:4012])):
-        got = run(k, load(k, XDP, _load_bytes(off, 4).replace("call 26", "call 189")), data_in=frame, ctx_in=md)
-        assert got.retval == int.from_bytes(want, "little")
-    past = run(k, load(k, XDP, _load_bytes(5109, 4).replace("call 26", "call 189")), data_in=frame, ctx_in=md)
-    assert past.retval == 0xFFFFFFFF  # -EINVAL in the high half, the buffer as it was
-    store = load(
-        k, XDP, "stw [%r10-8], 0x41414141\nmov %r2, 90\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 4\ncall 190\nexit"
-    )
-    out = bytearray(5120)
-    assert run(k, store, data_in=frame, ctx_in=md, data_out=out).retval == 0
-    assert out[98:102] == b"AAAA" and out[:98] == frame[:98] and out[102:] == frame[102:]  # 2 linear, 2 in a fragment
-
-
-@pytest.mark.parametrize(
-    ("off", "flags", "err"), [(14, 1, 0), (14, 0, errno.EBADMSG), (0, 1, errno.EBADMSG), (0, 0, 0)]
-)
-def test_tc_store_bytes_recompute_csum_under_checksum_complete(
-    k: EmulatedKernel, off: int, flags: int, err: int
-) -> None:
-    """BPF_F_RECOMPUTE_CSUM keeps skb->csum right for an L3 store; for a store into the
-    Ethernet header it moves skb->csum although the check does not cover those bytes."""
-    fd = load(
-        k,
-        TC,
-        f"stw [%r10-8], 0x41414141\nmov %r2, {off}\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 4\nmov %r5, {flags}\n"
-        "call 9\nexit",
-    )
-    if err:
-        assert errno_of(k, fd, data_in=PKT, flags=4) == err
-    else:
-        assert run(k, fd, data_in=PKT, flags=4).retval == 0
-
-
-@pytest.mark.parametrize(
-    ("new_len", "flags", "ret"),
-    [(14, 0, 0), (100, 0, 0), (16064, 0, 0), (13, 0, -errno.EINVAL), (16065, 0, -errno.EINVAL), (64, 1, -errno.EINVAL)],
-)
-def test_tc_skb_change_tail(k: EmulatedKernel, new_len: int, flags: int, ret: int) -> None:
-    """Trim or zero-grow the packet between ETH_HLEN and SKB_MAX_ALLOC (16064, measured);
-    len, data_end and data_out follow; the wire_len the context reports does not."""
-    fd = load(k, TC, f"mov %r2, {new_len}\nmov %r3, {flags}\ncall 38\nexit")
-    out, ctx_out = bytearray(17000), bytearray(192)
-    attr = run(k, fd, data_in=PKT, data_out=out, ctx_out=ctx_out)
-    assert attr.retval == ret & 0xFFFFFFFF
-    size = new_len if ret == 0 else 64
-    assert attr.data_size_out == size
-    assert out[:size] == (PKT + bytes(max(0, size - 64)))[:size]
-    assert struct.unpack_from("<I", ctx_out, 160)[0] == 64
-    span = load(k, TC, f"mov %r6, %r1\nmov %r2, {new_len}\nmov %r3, {flags}\ncall 38\n" + TC_SPAN.replace("%r1", "%r6"))
-    assert run(k, span, data_in=PKT).retval == size << 16
-    length = load(k, TC, f"mov %r6, %r1\nmov %r2, {new_len}\nmov %r3, {flags}\ncall 38\nldxw %r0, [%r6+0]\nexit")
-    assert run(k, length, data_in=PKT).retval == size
-
-
-@pytest.mark.parametrize(("length", "ret"), [(0, 0), (64, 0), (65, -errno.ENOMEM)])
-def test_tc_skb_pull_data(k: EmulatedKernel, length: int, ret: int) -> None:
-    fd = load(k, TC, f"mov %r2, {length}\ncall 39\nexit")
-    assert run(k, fd, data_in=PKT).retval == ret & 0xFFFFFFFF
