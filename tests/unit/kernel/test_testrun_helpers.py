@@ -184,3 +184,21 @@ def test_csum_diff_is_folded_to_16_bits() -> None:
     assert csum_diff(b"\xff" * 4, bytes(4), 0) == 0
     assert csum_diff(bytes(4), bytes(4), 0) == 0xFFFF
     assert csum_diff(bytes(4), b"\xff" * 4, 0) == 0xFFFF
+
+
+def test_unverified_helper_calls_stay_inside_the_program_memory() -> None:
+    """Unverified programs (as if the verifier were wrong) hand the packet helpers sizes past
+    their stack, forged contexts and forged sockets: the VM faults (EFAULT) or the helper
+    refuses; nothing outside the program's memory is read or written (issue 12 item 4)."""
+    k = EmulatedKernel()
+    k.verify_programs = False  # type: ignore[attr-defined]
+    big_load = load(k, TC, "mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 64\ncall 26\nexit")
+    assert errno_of(k, big_load, data_in=PKT) == errno.EFAULT  # 64 bytes into an 8-byte stack tail
+    big_store = load(k, TC, "mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 64\nmov %r5, 0\ncall 9\nexit")
+    assert errno_of(k, big_store, data_in=PKT) == errno.EFAULT  # reads past the stack
+    forged = load(k, XDP, "mov %r1, %r10\nadd %r1, -24\nmov %r2, 4\ncall 44\nexit")  # a stack "xdp_md"
+    assert run(k, forged, data_in=PKT).retval == -errno.EINVAL & 0xFFFFFFFF
+    release = load(k, TC, "mov %r1, %r10\nadd %r1, -80\ncall 86\nexit")  # a stack "bpf_sock"
+    assert run(k, release, data_in=PKT).retval == 0
+    tuple_far = load(k, TC, "lddw %r2, 0x100000000\nmov %r3, 12\nmov %r4, -1\nmov %r5, 0\ncall 84\nexit")
+    assert errno_of(k, tuple_far, data_in=PKT) == errno.EFAULT  # a tuple in no region it was given
