@@ -36,6 +36,7 @@ from structops.kernel.testrun_packet import (
     run_repeated,
     test_finish,
 )
+from structops.uapi import AttachType
 from structops.vm.memory import PAGE_SIZE, Perm
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ XDP_FRAME_SIZE = 40
 MAX_SKB_FRAGS = 17
 XDP_MD_SIZE = 24
 BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
-_BPF_XDP_DEVMAP, _BPF_XDP_CPUMAP = 38, 35
+_BPF_XDP_DEVMAP, _BPF_XDP_CPUMAP = AttachType.BPF_XDP_DEVMAP, AttachType.BPF_XDP_CPUMAP
 _LOOPBACK_IFINDEX = 1
 _MD = struct.Struct("<6I")
 

@@ -359,3 +359,17 @@ def test_tc_ip_frame_needs_its_network_header(k: EmulatedKernel, proto: int, ext
     else:
         assert errno_of(k, fd, data_in=frame) == errno.EINVAL
     assert run(k, fd, data_in=bytes(12) + b"\x08\x06").retval == 3  # ARP: no header needed
+
+
+@pytest.mark.parametrize(("attach", "err"), [(0, 0), (33, errno.EINVAL), (35, errno.EINVAL), (37, 0)])
+def test_xdp_devmap_and_cpumap_programs_do_not_test_run(k: EmulatedKernel, attach: int, err: int) -> None:
+    """expected_attach_type BPF_XDP_DEVMAP (33) / BPF_XDP_CPUMAP (35): EINVAL, as measured."""
+    from structops.abi.attrs import ProgLoadAttr
+    from structops.isa import assemble, encode
+
+    code = encode(assemble("mov %r0, 2\nexit"))
+    fd = int(k.bpf(Cmd.BPF_PROG_LOAD, ProgLoadAttr(XDP, code, expected_attach_type=attach)))
+    if err:
+        assert errno_of(k, fd, data_in=PKT) == err
+    else:
+        assert run(k, fd, data_in=PKT).retval == 2
