@@ -4,7 +4,8 @@
 simulator calls (``fn(sk, *args)``): the arguments truncated to their C widths, the
 socket passed as its ``struct sock *``, ``ack_sample`` / ``rate_sample`` written into
 kernel allocations (:class:`Scratch`) and passed by address, the trampoline entered
-through :meth:`EmulatedKernel.run_trampoline` (0 for a NULL op), the return value
+through :meth:`EmulatedKernel.run_trampoline` (0 for a NULL op; its common case -- a
+runner, statistics off -- inlined: the runner under ``rcu.call``), the return value
 truncated.  Each adapter is one generated function (no per-call name lookup, argument
 packing or intermediate calls): an op call is on the simulator's hot path (issue 17).
 """
@@ -118,21 +119,30 @@ def bpf_op(kdata: KData, op: str, scratch: Scratch) -> Callable[..., Any]:
         raise ValueError(f"unknown tcp_congestion_ops member {op}")
     params, args, mask = sig
     st_map = kdata.map
+    kernel: Any = st_map.kernel
     ns: dict[str, Any] = {
         "MAP": st_map,
         "IDX": kdata.desc.type.members.index(kdata.member(op)),
-        "RUN": st_map.kernel.run_trampoline,
+        "RUN": kernel.run_trampoline,
+        "RCALL": kernel.rcu.call,
+        "STATS": kernel.stats,  # an EmulatedKernel's StatsSwitch
         "ACK": scratch.ack_sample,
         "RS": scratch.rate_sample,
         "U32": U32,
     }
-    ret = f"RUN(tr, (sk.addr, {args}))" if args else "RUN(tr, (sk.addr,))"
+    words = f"(sk.addr, {args})" if args else "(sk.addr,)"
+    masked = f" & {mask}" if mask else ""
+    # run_trampoline inlined for the common case (a runner, stats off: StatsSwitch.enabled
+    # spelled out): the program's runner inside an RCU read-side section
     src = (
         f"def {op}(sk{', ' + params if params else ''}):\n"
         "    tr = MAP.trampolines.get(IDX)\n"
         "    if tr is None:\n"
         "        return 0\n"
-        f"    return {ret}{' & ' + mask if mask else ''}\n"
+        "    runner = tr.prog.runner\n"
+        "    if runner is None or STATS.sysctl or STATS.fds > 0:\n"
+        f"        return RUN(tr, {words}){masked}\n"
+        f"    return RCALL(runner, {words}){masked}\n"
     )
     exec(compile(src, f"<tcp bridge op {op}>", "exec"), ns)
     fn: Callable[..., Any] = ns[op]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CongestionControlUnderTest", "TestSocket", "load_cc"]
 
+
 class TestSocket:
     """A TCP socket for one congestion control under test; its fields are attributes.
 
@@ -180,7 +181,7 @@ class CongestionControlUnderTest(LoadedObject):
             fn: Callable[..., Any] = lambda s: kdata.call("release", s.addr)  # noqa: E731
         else:
             fn = getattr(self.ops, member)
-        convert: Callable[[tuple[Any, ...]], tuple[Any, ...]] = lambda a: a  # noqa: E731
+        convert: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None
         if member == "pkts_acked":
             convert = lambda a: (_sample(AckSample, a[0]),)  # noqa: E731
         elif member == "cong_control":
@@ -188,11 +189,21 @@ class CongestionControlUnderTest(LoadedObject):
         void = member not in ("ssthresh", "undo_cwnd", "min_tso_segs", "sndbuf_expand")
 
         def call(sk: TestSocket, *args: Any) -> Any:
-            ret = self._call(fn, sk, *convert(args))
+            if not isinstance(sk, TestSocket):
+                raise TypeError(f"the first argument must be a socket from cc.socket(), not {type(sk).__name__}")
+            if convert is not None:
+                args = convert(args)
+            sock = sk._sock
+            sock.sync_to_kernel()
+            try:
+                ret = fn(sock, *args)
+            finally:
+                sock.sync_from_kernel()
             return None if void else ret
 
         call.__name__ = member
         call.__doc__ = f"Call tcp_congestion_ops.{member} of {self.name} on a test socket."
+        self.__dict__[member] = call  # built once: later lookups find it without __getattr__
         return call
 
     def _teardown(self) -> None:

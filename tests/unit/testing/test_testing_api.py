@@ -128,6 +128,25 @@ def test_dummy_ops_through_test_run(load_bpf_struct_ops: Callable[..., object]) 
         ops.test_3  # type: ignore[attr-defined]  # noqa: B018
 
 
+def test_dummy_test_run_reuses_its_state_and_members_are_built_once(bpf_kernel: EmulatedKernel) -> None:
+    """DM7.5/DM7.8 on every run, with one kernel state allocation kept between runs (issue 17);
+    a member's callable is made on first access and kept."""
+    with load_struct_ops(DUMMY, kernel=bpf_kernel) as ops:
+
+        def states() -> int:
+            return sum(1 for a in bpf_kernel.kmem.live() if a.name == "bpf_dummy_ops_state")
+
+        for val in (7, 9, 11):
+            state = DummyState(val)
+            assert ops.test_1(state) == val  # type: ignore[attr-defined]
+            assert state.val == 0x5A
+            assert states() == 1
+        assert ops.test_2(DummyState(0), 1, 2, 3, 4) == 10  # type: ignore[attr-defined]
+        assert states() == 1
+    with load_cc(RENO, kernel=bpf_kernel) as cc:
+        assert cc.cong_avoid is cc.cong_avoid  # type: ignore[attr-defined]
+
+
 def test_leak_check_sees_an_object_left_alive() -> None:
     k = EmulatedKernel()
     ops = load_struct_ops(DUMMY, kernel=k)

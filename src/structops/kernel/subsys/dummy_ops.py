@@ -21,6 +21,7 @@ from structops.verifier.ops import VerifierOps
 if TYPE_CHECKING:
     from structops.kernel.attrs import TestRunAttr
     from structops.kernel.emulated import EmulatedKernel, Process
+    from structops.kernel.kmem import Allocation
     from structops.kernel.prog import BpfProg
 
 __all__ = ["install", "test_run"]
@@ -65,11 +66,38 @@ def install(kernel: EmulatedKernel) -> None:
         reg=lambda kdata, link: -errno.EOPNOTSUPP,
         unreg=lambda kdata, link: None,
         check_member=_check_member,
-        verifier_ops=VerifierOps(
-            get_func_proto=None, btf_struct_access=_btf_struct_access, write_denied=_write_denied
-        ),
+        verifier_ops=VerifierOps(get_func_proto=None, btf_struct_access=_btf_struct_access, write_denied=_write_denied),
     )
     plug_in(kernel, Subsystem(NAME, struct_ops=[ops]))
+
+
+def _plan(prog: BpfProg) -> tuple[int, struct.Struct, tuple[int, ...]]:
+    """(argument count, their ``u64`` layout, the non-nullable pointer arguments) of a
+    ``bpf_dummy_ops`` program, worked out on its first test run."""
+    plan = prog.extra.get("dummy_test_run")
+    if plan is None:
+        assert prog.st_ops is not None
+        params = prog.st_ops.func_proto.params
+        nullable = {a.offset for a in prog.st_ops.ctx_args if a.nullable}
+        required = tuple(
+            i
+            for i, p in enumerate(params)
+            if isinstance(btflib.underlying(p.type), btflib.Pointer) and 8 * i not in nullable
+        )
+        plan = prog.extra["dummy_test_run"] = (len(params), struct.Struct(f"<{len(params)}Q"), required)
+    return plan  # type: ignore[return-value]
+
+
+def _state(kernel: EmulatedKernel, data: bytes) -> Allocation:
+    """A ``struct bpf_dummy_ops_state`` holding ``data``: an idle one of an earlier run
+    (kept mapped; a run is given only its own arguments), else a new allocation."""
+    idle: list[Allocation] = kernel.__dict__.setdefault("dummy_ops_states", [])
+    while idle:
+        state = idle.pop()
+        if not state.freed:
+            state.buf[:4] = data
+            return state
+    return kernel.kmem.alloc(4, "bpf_dummy_ops_state", data=data)
 
 
 def test_run(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
@@ -80,43 +108,36 @@ def test_run(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
         raise bpf_error(errno.EINVAL, "bpf_dummy_ops is not registered")
     if prog.attach_btf_id != desc.type_id or prog.st_ops is None:  # DM7.2
         raise bpf_error(errno.EOPNOTSUPP, "test_run is only for bpf_dummy_ops programs")
-    proto = prog.st_ops.func_proto
-    nargs = len(proto.params)
-    ctx_in = bytes(attr.ctx_in or b"")
+    nargs, layout, required = _plan(prog)
+    ctx_in = attr.ctx_in or b""
     size_in = attr.ctx_size_in if attr.ctx_size_in is not None else len(ctx_in)
     if size_in != 8 * nargs:  # DM7.3
         raise bpf_error(errno.EINVAL, f"ctx_size_in must be {8 * nargs}")
     if len(ctx_in) < size_in:  # DM7.4
         raise bpf_error(errno.EFAULT, "ctx_in shorter than ctx_size_in")
-    args = list(struct.unpack_from(f"<{nargs}Q", ctx_in))
-    state_alloc = None
+    args = list(layout.unpack_from(ctx_in))
+    state = None
     user_ptr = args[0] if nargs else 0
     if user_ptr:  # DM7.5
-        data = proc.umem.copy_from(user_ptr, 4)
-        state_alloc = kernel.kmem.alloc(4, "bpf_dummy_ops_state", data=data)
-    nullable = {a.offset for a in prog.st_ops.ctx_args if a.nullable}
-    for i, p in enumerate(proto.params):  # DM7.6
-        if args[i] == 0 and isinstance(btflib.underlying(p.type), btflib.Pointer) and 8 * i not in nullable:
-            if state_alloc is not None:
-                kernel.kmem.free(state_alloc)
-            raise bpf_error(errno.EINVAL, f"argument {i} is a non-nullable pointer and is NULL")
-    call_args = list(args)
-    if state_alloc is not None:
-        call_args[0] = state_alloc.addr
-    # DM7.7: the spec says the ABI truncates to the declared types, but Linux 6.18 passes
-    # the u64 slots through unchanged (measured: a program reading ctx[1..4] as u64 sees
-    # the high bits), so the arguments reach the program as given.
+        state = _state(kernel, proc.umem.copy_from(user_ptr, 4))
+        args[0] = state.addr
     try:
+        for i in required:  # DM7.6
+            if not args[i]:
+                raise bpf_error(errno.EINVAL, f"argument {i} is a non-nullable pointer and is NULL")
+        # DM7.7: the spec says the ABI truncates to the declared types, but Linux 6.18 passes
+        # the u64 slots through unchanged (measured: a program reading ctx[1..4] as u64 sees
+        # the high bits), so the arguments reach the program as given.
         with kernel.rcu.read_lock():
             try:
-                ret = kernel.run_prog(prog, call_args)
+                ret = kernel.run_prog(prog, args)
             except VMFault as fault:
                 raise bpf_error(errno.EFAULT, f"program faulted: {fault}") from fault
-        if state_alloc is not None:  # DM7.8
-            proc.umem.copy_to(user_ptr, bytes(state_alloc.buf[:4]))
+        if state is not None:  # DM7.8
+            proc.umem.copy_to(user_ptr, bytes(state.buf[:4]))
     finally:
-        if state_alloc is not None:
-            kernel.kmem.free(state_alloc)
+        if state is not None:
+            kernel.__dict__["dummy_ops_states"].append(state)
     attr.retval = ret & 0xFFFFFFFF  # DM7.9
     attr.duration = 0
     return 0

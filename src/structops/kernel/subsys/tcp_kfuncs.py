@@ -89,24 +89,22 @@ def implementation(kernel: EmulatedKernel, name: str) -> Callable[..., int]:
         sock.sync_to_kernel()
         return result
 
-    def call_void2(*args: int) -> int:  # call with run inlined for the (sk, u32, u32) void kfuncs
-        sock = socks.get(args[0])  # freed sockets leave the table
+    def call_void2(sk: int, a: int, b: int, *rest: int) -> int:  # call, run inlined: (sk, u32, u32) -> void
+        sock = socks.get(sk)  # freed sockets leave the table
         if sock is None:
-            return run(tcp_sock_view(kernel, args[0]), args)
+            return run(tcp_sock_view(kernel, sk), (sk, a, b, *rest))
         if sock.NEEDS_SYNC:  # else its plan is empty: both syncs would do nothing
             sock.sync_from_kernel()
         sock.truncate_writable()
-        native(sock, args[1] & U32, args[2] & U32)
+        native(sock, a & U32, b & U32)
         sock.truncate_writable()
         if sock.NEEDS_SYNC:
             sock.sync_to_kernel()
         return 0
 
-    if name in ("tcp_cong_avoid_ai", "tcp_reno_cong_avoid"):
-        call = call_void2
-
-    call.__name__ = name
-    return call
+    impl: Callable[..., int] = call_void2 if name in ("tcp_cong_avoid_ai", "tcp_reno_cong_avoid") else call
+    impl.__name__ = name
+    return impl
 
 
 def cubic_implementation(kernel: EmulatedKernel, name: str) -> Callable[..., int]:
