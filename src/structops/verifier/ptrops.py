@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from structops.verifier.env import Reject
 from structops.verifier.memory import MAX_VAR_OFF, map_value_region_check, mark_packet_range, packet_compare
 from structops.verifier.state import MAX_BPF_STACK, Reg, RegType, State, const, unknown
+from structops.verifier.unpriv import alu_sanitation
 
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier
@@ -90,6 +91,8 @@ def ptr_alu(v: Verifier, d: int, s: int, op: int, dst: Reg, src: Reg, is64: bool
         out = replace(out, rng=0, id=v.new_id())  # a new base: nothing proven past it yet
     if not leaks:
         _sanitize_check_bounds(d, out, ptr, sc, op)
+        if s >= 0:  # a register operand: the masking window must agree on every path
+            alu_sanitation(v, d, op, ptr, sc, out, ptr is dst)
     return out
 
 
