@@ -6,7 +6,8 @@ A ``struct bpf_spin_lock`` lives in a map value whose BTF declares it (or in an 
 offset; while it is held the path may not call helpers (but ``bpf_spin_unlock``), kfuncs
 (but the rbtree/list and ``bpf_iter_num_*`` ones) and may not leave the main program; only
 one lock is held at a time and ``bpf_spin_unlock`` must name the same lock (the same map or
-object and the same pointer id: two lookups of one map give two locks).  The held lock is
+object and the same pointer id: two lookups of one map give two locks); the rbtree kfuncs
+need the lock of their root's map value held.  The held lock is
 part of the state (:attr:`State.lock`: pointer id and object identity), so states with and
 without it never prune each other.
 
@@ -34,6 +35,7 @@ __all__ = [
     "check_exit_rcu",
     "check_lock_field",
     "check_map_prog",
+    "check_root_locked",
     "process_spin_lock",
     "rcu_kfunc",
     "spin_lock_off",
@@ -178,6 +180,14 @@ def process_spin_lock(v: Verifier, st: State, hid: int) -> None:
     if st.lock != ident:
         raise Reject(errno.EINVAL, "bpf_spin_unlock of different lock")
     st.lock = None
+
+
+def check_root_locked(st: State, root: Reg) -> None:
+    """``check_reg_allocation_locked`` for a ``bpf_rb_root`` argument: the held lock is the one
+    of the root's map value (same map, same pointer id)."""
+    if st.lock != (root.id, id(root.obj)):
+        off = spin_lock_off(root.obj)
+        raise Reject(errno.EINVAL, f"bpf_spin_lock at off={off} must be held for bpf_rb_root")
 
 
 def rcu_kfunc(st: State, name: str) -> None:

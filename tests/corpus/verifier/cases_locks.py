@@ -244,6 +244,12 @@ _C_CASES = [
     Case("c_tc_spin_lock_call", None, "", "2", TC, obj="tc_spin_lock_call.bpf.o"),
     Case("c_tc_rcu_section", None, "", "2", TC, obj="tc_rcu_section.bpf.o"),
     Case("c_tc_rcu_early_return", None, "", "2", TC, obj="tc_rcu_early_return.bpf.o"),
+    # an rbtree and its lock in a global section (rbcommon.h): the tree calls need the lock
+    Case("c_tc_rbtree_locked", None, "", "2", TC, obj="tc_rbtree_locked.bpf.o"),
+    Case("c_tc_rbtree_unlocked", None, "", "2", TC, obj="tc_rbtree_unlocked.bpf.o"),
+    Case("c_tc_rbtree_new_in_lock", None, "", "2", TC, obj="tc_rbtree_new_in_lock.bpf.o"),
+    Case("c_tc_rbtree_first_after_unlock", None, "", "2", TC, obj="tc_rbtree_first_after_unlock.bpf.o"),
+    Case("c_tc_rbtree_first_unlocked", None, "", "2", TC, obj="tc_rbtree_first_unlocked.bpf.o"),
 ]
 
 LOCK_CASES: list[Case] = [*_SPIN_CASES, *_RCU_CASES, *_UNPRIV_CASES, *_C_CASES]
