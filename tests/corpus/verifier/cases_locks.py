@@ -250,6 +250,10 @@ _C_CASES = [
     Case("c_tc_rbtree_new_in_lock", None, "", "2", TC, obj="tc_rbtree_new_in_lock.bpf.o"),
     Case("c_tc_rbtree_first_after_unlock", None, "", "2", TC, obj="tc_rbtree_first_after_unlock.bpf.o"),
     Case("c_tc_rbtree_first_unlocked", None, "", "2", TC, obj="tc_rbtree_first_unlocked.bpf.o"),
+    # a bpf_spin_lock inside an object of bpf_obj_new
+    Case("c_tc_obj_lock", None, "", "2", TC, obj="tc_obj_lock.bpf.o"),
+    Case("c_tc_obj_no_lock", None, "", "2", TC, obj="tc_obj_no_lock.bpf.o"),
+    Case("c_tc_obj_lock_read", None, "", "2", TC, obj="tc_obj_lock_read.bpf.o"),
 ]
 
 LOCK_CASES: list[Case] = [*_SPIN_CASES, *_RCU_CASES, *_UNPRIV_CASES, *_C_CASES]
