@@ -4,7 +4,8 @@ the kfunc RCU rules of ``check_kfunc_call``, ``check_resource_leak``).
 A ``struct bpf_spin_lock`` lives in a map value whose BTF declares it (or in an object of
 ``bpf_obj_new``).  ``bpf_spin_lock(&v->lock)`` needs a non-NULL pointer to it at a constant
 offset; while it is held the path may not call helpers (but ``bpf_spin_unlock``), kfuncs
-(but the rbtree/list and ``bpf_iter_num_*`` ones) and may not leave the main program; only
+(but the rbtree/list and ``bpf_iter_num_*`` ones), global functions (static subprograms are
+fine) and may not leave the main program; only
 one lock is held at a time and ``bpf_spin_unlock`` must name the same lock (the same map or
 object and the same pointer id: two lookups of one map give two locks); the rbtree kfuncs
 need the lock of their root's map value held.  The held lock is
@@ -33,6 +34,7 @@ __all__ = [
     "check_call_locked",
     "check_exit_lock",
     "check_exit_rcu",
+    "check_global_call",
     "check_lock_field",
     "check_map_prog",
     "check_root_locked",
@@ -134,6 +136,14 @@ def check_call_locked(v: Verifier, st: State, src: int, imm: int, off: int) -> N
         if k is not None and getattr(k, "name", "") in _LOCKED_KFUNCS:
             return
     raise Reject(errno.EINVAL, "function calls are not allowed while holding a lock")
+
+
+def check_global_call(st: State) -> None:
+    """``check_func_call`` of a global function: never with a lock held."""
+    if st.lock is not None:
+        raise Reject(
+            errno.EINVAL, "global function calls are not allowed while holding a lock,\nuse static function instead"
+        )
 
 
 def _type_error(regno: int, reg: Reg) -> Reject:

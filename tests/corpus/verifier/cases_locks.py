@@ -254,6 +254,11 @@ _C_CASES = [
     Case("c_tc_obj_lock", None, "", "2", TC, obj="tc_obj_lock.bpf.o"),
     Case("c_tc_obj_no_lock", None, "", "2", TC, obj="tc_obj_no_lock.bpf.o"),
     Case("c_tc_obj_lock_read", None, "", "2", TC, obj="tc_obj_lock_read.bpf.o"),
+    # calls with a lock held: a static function is fine, a global one or bpf_loop is not
+    Case("c_tc_lock_static_fn", None, "", "2", TC, obj="tc_lock_static_fn.bpf.o"),
+    Case("c_tc_lock_global_fn", None, "", "2", TC, obj="tc_lock_global_fn.bpf.o"),
+    Case("c_tc_lock_bpf_loop", None, "", "2", TC, obj="tc_lock_bpf_loop.bpf.o"),
+    Case("c_tc_rcu_loop_cb", None, "", "2", TC, obj="tc_rcu_loop_cb.bpf.o"),
 ]
 
 LOCK_CASES: list[Case] = [*_SPIN_CASES, *_RCU_CASES, *_UNPRIV_CASES, *_C_CASES]
