@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from structops.verifier.core import Verifier
 
 __all__ = [
+    "alu_limit_before",
     "alu_sanitation",
     "check_back_edges",
     "check_calls_allowed",
@@ -132,6 +133,18 @@ def _ptr_limit(ptr: Reg, mask_to_left: bool, d: int, opname: str) -> int:
     return limit
 
 
+def _mask_to_left(op: int, sc: Reg) -> bool:
+    """The masking direction: toward lower addresses for ``+= negative`` and ``-= positive``."""
+    neg = sc.smin < 0
+    return (op == 0x00 and neg) or (op == 0x10 and not neg)
+
+
+def alu_limit_before(d: int, op: int, ptr: Reg, sc: Reg) -> None:
+    """``sanitize_ptr_alu``'s first look, before the pointer moves: it must not already sit at
+    the edge it would move past (``fp-512 += reg``: "tried to add beyond pointer bounds")."""
+    _ptr_limit(ptr, _mask_to_left(op, sc), d, "add" if op == 0x00 else "sub")
+
+
 def alu_sanitation(v: Verifier, d: int, op: int, ptr: Reg, sc: Reg, out: Reg, ptr_is_dst: bool) -> None:
     """``sanitize_ptr_alu`` for ``R<d> += / -= reg`` without ``bypass_spec_v1``: the run-time
     masking of the instruction (its direction, whether the scalar is known, and the window
@@ -140,7 +153,7 @@ def alu_sanitation(v: Verifier, d: int, op: int, ptr: Reg, sc: Reg, out: Reg, pt
     scalars")."""
     opname = "add" if op == 0x00 else "sub"
     neg = sc.smin < 0
-    mask_to_left = (op == 0x00 and neg) or (op == 0x10 and not neg)
+    mask_to_left = _mask_to_left(op, sc)
     before = _ptr_limit(ptr, mask_to_left, d, opname)
     after = _ptr_limit(out, mask_to_left, d, opname)
     diff = (before - after) & _M32

@@ -235,6 +235,16 @@ _UNPRIV_CASES = [
             "paths_stack_or_map",
             _B + "mov %r2, %r10\nadd %r2, -16\nmov %r3, 4\njeq %r1, 0, l\nmov %r2, %r0\nl:\nadd %r2, %r3" + _U,
         ),
+        ("stack_edge_add_reg", "mov %r2, %r10\nadd %r2, -512\nmov %r3, 4\nadd %r2, %r3" + _U),
+        ("stack_edge_add_reg_past_fp", "mov %r2, %r10\nadd %r2, -512\nmov %r3, 600\nadd %r2, %r3" + _U),
+        ("stack_edge_add_negative_reg", "mov %r2, %r10\nadd %r2, -512\nmov %r3, -4\nadd %r2, %r3" + _U),
+        ("stack_reg_to_fp", "mov %r2, %r10\nadd %r2, -8\nmov %r3, 8\nadd %r2, %r3" + _U),
+        ("stack_negative_reg_store", "mov %r2, %r10\nadd %r2, -8\nmov %r3, -8\nadd %r2, %r3\nstdw [%r2], 0" + _U),
+        ("scalar_plus_stack_edge", "mov %r2, %r10\nadd %r2, -512\nmov %r3, 4\nadd %r3, %r2" + _U),
+        ("dead_branch_bad_deref", "mov %r1, 0\njeq %r1, 0, ok\nldxdw %r0, [%r1]\nexit\nok:" + _U),
+        ("dead_branch_ptr_return", "mov %r1, 0\njeq %r1, 0, ok\nmov %r0, %r10\nexit\nok:" + _U),
+        ("map_value_var_then_back", _B + "and %r1, 7\nadd %r0, 8\nadd %r0, %r1\nldxb %r0, [%r0-8]\nexit"),
+        ("map_ptr_add_reg", "ld_pseudo %r1, 1, {MAP8}\nmov %r2, 4\nadd %r1, %r2" + _U),
     )
 ]
 
