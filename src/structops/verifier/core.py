@@ -518,6 +518,9 @@ class Verifier:
             raise Reject(errno.EACCES, f"BPF_ATOMIC stores into R{d} {base.type_str()} is not allowed")
         if i == AtomicOp.CMPXCHG:
             self._src_ok(st, 0)
+        if base.type == RegType.PTR_TO_MAP_VALUE and not base.var_off and (base.off + o) % size:
+            # check_atomic: strict alignment, whatever the program's flags
+            raise Reject(errno.EACCES, f"misaligned value access off 0+{base.off}+{o} size {size}")
         check_access(self, st, d, o, size, write=False, value=None)
         check_access(self, st, d, o, size, write=True, value=None)
         if i == AtomicOp.CMPXCHG:

@@ -466,7 +466,8 @@ def check_helper_mem(st: State, regno: int, size: int, *, write: bool, what: str
                 raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
         return
     if reg.type == RegType.PTR_TO_MAP_VALUE and not reg.maybe_null:
-        map_value_region_check(regno, reg, 0, size, int(getattr(reg.obj, "value_size", 0)))
+        lo = map_value_region_check(regno, reg, 0, size, int(getattr(reg.obj, "value_size", 0)))
+        check_lock_field(reg.obj, lo, reg.vmax + reg.off + size)  # check_map_access(ACCESS_HELPER)
         return
     if reg.type == RegType.PTR_TO_MEM and not reg.maybe_null:
         return

@@ -118,6 +118,22 @@ _SPIN_CASES = [
     _t(
         "lock_field_neighbour", _checked("LOCK16") + _lock() + "stdw [%r6+8], 1\nldxw %r0, [%r6+0]\n" + _unlock() + _RET
     ),
+    _t(
+        "lock_value_as_helper_value",
+        _V + "ld_pseudo %r1, 1, {LOCK8}\nmov %r2, %r10\nadd %r2, -4\nmov %r3, %r6\nmov %r4, 0\ncall 2\n" + _RET,
+    ),
+    _t("lock_value_head_as_helper_key", _V + "ld_pseudo %r1, 1, {MAP8}\nmov %r2, %r6\ncall 1\n" + _RET),
+    _t("lock_value_tail_as_helper_key", _V + "ld_pseudo %r1, 1, {MAP8}\nmov %r2, %r6\nadd %r2, 4\ncall 1\n" + _RET),
+    _t(
+        "lock_update_from_stack",
+        _V + "stdw [%r10-16], 0\nld_pseudo %r1, 1, {LOCK8}\nmov %r2, %r10\nadd %r2, -4\nmov %r3, %r10\n"
+        "add %r3, -16\nmov %r4, 4\ncall 2\n" + _RET,
+    ),
+    _t("lock_atomic_on_lock_word", _V + "mov %r1, 1\nlock add32 [%r6+4], %r1\n" + _RET),
+    _t("lock_atomic64_over_lock", _V + "mov %r1, 1\nlock add [%r6+0], %r1\n" + _RET),
+    _t("lock_atomic64_misaligned", _V + "mov %r1, 1\nlock add [%r6+4], %r1\n" + _RET),
+    _t("map_atomic_misaligned_reg_off", _checked("MAP16") + "add %r6, 2\nmov %r1, 1\nlock add32 [%r6+0], %r1\n" + _RET),
+    _t("map_atomic_fetch_misaligned", _checked("MAP16") + "mov %r1, 1\nlock fetch add32 [%r6+2], %r1\n" + _RET),
     _t("lock_stack_ptr", "mov %r1, %r10\nadd %r1, -8\ncall 93\n" + _RET),
     _t("lock_ctx_ptr", "call 93\n" + _RET),
     _t("lock_scalar", "mov %r1, 0\ncall 93\n" + _RET),
