@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from casemodel import CHECKED16, TCP, Case
+from casemodel import CHECKED16, DUMMY, TCP, Case
 
 __all__ = ["LOCK_CASES", "lock_facts"]
 
@@ -191,6 +191,10 @@ _RCU_CASES = [
     _t("rcu_sk_pair", _RL + _RU + _RET, SOCK),
     _t("rcu_sk_pair_unpriv", _RL + _RU + _RET, SOCK, priv=False),
     _t("rcu_tcp_pair", _RL + _RU + _RET, "struct_ops"),
+    Case("rcu_dummy_pair", DUMMY, _RL + _RU + _RET, "2"),
+    _t("rcu_lock_in_subprog_unlock_in_main", "call local f\n" + _RU + _RET + "\nf:\n" + _RL + _RET),
+    _t("rcu_nested_through_subprog", _RL + "call local f\n" + _RU + _RET + "\nf:\n" + _RL + _RU + _RET),
+    _t("rcu_unlock_twice", _RL + _RU + _RU + _RET),
     _t("rcu_tcp_read_sk", "mov %r6, %r1\n" + _RL + "ldxdw %r1, [%r6]\nldxw %r0, [%r1+8]\n" + _RU + _RET, "struct_ops"),
     _t("rcu_no_unlock", _RL + _RET),
     _t("rcu_unlock_without_lock", _RU + _RET),
