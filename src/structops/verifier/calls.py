@@ -285,7 +285,7 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
                 released = reg.ref_obj_id
         elif reg.type != RegType.SCALAR:
             raise Reject(errno.EINVAL, f"R{regno} is not a scalar")
-    locks.rcu_kfunc(st, name)
+    locks.rcu_kfunc(st, name, flags)
     if released:
         release_reference(st, released)
     _clobber(st)

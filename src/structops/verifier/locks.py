@@ -13,9 +13,10 @@ part of the state (:attr:`State.lock`: pointer id and object identity), so state
 without it never prune each other.
 
 ``bpf_rcu_read_lock()`` opens an RCU read section (:attr:`State.rcu`); 6.18 does not nest
-them ("nested rcu read lock"), an unlock without a lock is refused, and the main program may
-not exit inside one.  Socket filters and tracing programs may not use a map holding a
-``bpf_spin_lock`` at all (checked when the map is referenced, before the walk).
+them ("nested rcu read lock"), an unlock without a lock is refused, a sleepable kfunc may not
+be called inside one, and the main program may not exit inside one.  Socket filters and
+tracing programs may not use a map holding a ``bpf_spin_lock`` at all (checked when the map
+is referenced, before the walk).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
 from structops.verifier.env import Reject
+from structops.verifier.ops import KF
 from structops.verifier.state import Reg, RegType, State
 
 if TYPE_CHECKING:
@@ -200,8 +202,12 @@ def check_root_locked(st: State, root: Reg) -> None:
         raise Reject(errno.EINVAL, f"bpf_spin_lock at off={off} must be held for bpf_rb_root")
 
 
-def rcu_kfunc(st: State, name: str) -> None:
-    """The RCU part of ``check_kfunc_call`` (after the arguments): open, close, no nesting."""
+def rcu_kfunc(st: State, name: str, flags: int = 0) -> None:
+    """The RCU part of ``check_kfunc_call`` (after the arguments): open, close, no nesting, no
+    ``KF_SLEEPABLE`` kfunc inside (reachable from a sleepable program only: the others may
+    not call one at all)."""
+    if st.rcu and flags & KF.SLEEPABLE and name not in ("bpf_rcu_read_lock", "bpf_rcu_read_unlock"):
+        raise Reject(errno.EACCES, f"kernel func {name} is sleepable within rcu_read_lock region")
     if name == "bpf_rcu_read_lock":
         if st.rcu:
             raise Reject(errno.EINVAL, f"nested rcu read lock (kernel function {name})")

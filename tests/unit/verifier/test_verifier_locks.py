@@ -86,3 +86,25 @@ def test_lock_offset_comes_from_the_value_btf() -> None:
     assert spin_lock_off(m(2)) == -1  # two locks: not a valid record
     assert spin_lock_off(m(3)) == -1  # BTF without a lock
     assert spin_lock_off(SimpleNamespace(btf=None, btf_value_type_id=0)) is None  # no BTF
+
+
+def test_sleepable_kfunc_inside_an_rcu_section_is_refused() -> None:
+    """Linux 6.18 check_kfunc_call (measured: bpf_dummy_ops.test_sleepable calling
+    bpf_copy_from_user_str between bpf_rcu_read_lock/unlock is EACCES "kernel func
+    bpf_copy_from_user_str is sleepable within rcu_read_lock region"; the embedded kernel
+    has no such kfunc for that op, so the rule is checked here directly)."""
+    import errno
+
+    from structops.verifier.env import Reject
+    from structops.verifier.locks import rcu_kfunc
+    from structops.verifier.ops import KF
+
+    st = _state()
+    rcu_kfunc(st, "scx_bpf_create_dsq", KF.SLEEPABLE)  # outside a section: the program's business
+    rcu_kfunc(st, "bpf_rcu_read_lock")
+    with pytest.raises(Reject) as info:
+        rcu_kfunc(st, "scx_bpf_create_dsq", KF.SLEEPABLE)
+    assert info.value.errno == errno.EACCES
+    assert info.value.message == "kernel func scx_bpf_create_dsq is sleepable within rcu_read_lock region"
+    rcu_kfunc(st, "bpf_rcu_read_unlock")
+    assert not st.rcu
