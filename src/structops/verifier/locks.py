@@ -95,11 +95,23 @@ def spin_lock_off(m: Any) -> int | None:
     vid = int(getattr(m, "btf_value_type_id", 0) or 0)
     if btf is None or not vid:
         return None
+    spec = btf.spec
+    hit = _CACHE.get((id(spec), vid))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
     try:
-        offs = _lock_offsets(btf.spec.type_by_id(vid), 0)
+        offs = _lock_offsets(spec.type_by_id(vid), 0)
     except (KeyError, IndexError):
-        return -1
-    return offs[0] if len(offs) == 1 else -1
+        offs = []
+    off = offs[0] if len(offs) == 1 else -1
+    if len(_CACHE) >= 256:
+        _CACHE.clear()
+    _CACHE[(id(spec), vid)] = (spec, off)  # the spec is kept: its id is not reused meanwhile
+    return off
+
+
+#: (id of a BTF spec, value type id) -> (the spec, its lock offset): every map access asks.
+_CACHE: dict[tuple[int, int], tuple[Any, int]] = {}
 
 
 def check_map_prog(v: Verifier, fd: int) -> None:
