@@ -16,7 +16,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
-from structops.verifier import graph, iters
+from structops.verifier import graph, iters, locks
 from structops.verifier.env import MAX_CALL_FRAMES, Reject
 from structops.verifier.memory import RDONLY_MEM, check_helper_mem, constant_key_hits, struct_embeds
 from structops.verifier.ops import (
@@ -118,7 +118,10 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
     ret = "int"
     m = None
     released = 0
-    if proto is not None and proto.args is not None:
+    if hid in (locks.SPIN_LOCK, locks.SPIN_UNLOCK):  # ARG_PTR_TO_SPIN_LOCK, RET_VOID
+        locks.process_spin_lock(v, st, hid)
+        ret = "void"
+    elif proto is not None and proto.args is not None:
         ret = proto.ret
         for i, kind in enumerate(proto.args):
             regno = i + 1
@@ -170,8 +173,10 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
         # map-in-map: the value is the inner map; after the NULL check a map pointer typed
         # by the inner map template (mark_ptr_or_null_reg's inner_map_meta case)
         st.cur.regs[0] = Reg(RegType.CONST_PTR_TO_MAP, 0, 0, obj=inner, maybe_null=True, id=v.new_id())
-    elif ret == RET_MAP_VALUE_OR_NULL and nonnull:
-        st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m)
+    elif ret == RET_MAP_VALUE_OR_NULL and nonnull:  # a value with a lock gets an id (its lock's)
+        lock_off = locks.spin_lock_off(m)
+        lock_id = v.new_id() if lock_off is not None and lock_off >= 0 else 0
+        st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m, id=lock_id)
     elif ret == RET_MAP_VALUE_OR_NULL:
         st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m, maybe_null=True, id=v.new_id())
     elif ret == RET_SOCK_OR_NULL:  # acquires a reference (V14)
@@ -180,6 +185,8 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
         st.cur.regs[0] = Reg(RegType.PTR_TO_SOCKET, 0, 0, maybe_null=True, ref_obj_id=ref, id=ref)
     elif ret == RET_U32:
         st.cur.regs[0] = unknown(0, 0xFFFFFFFF)
+    elif ret == "void":
+        st.cur.regs[0] = NOT_INIT
     else:
         st.cur.regs[0] = unknown()
 
@@ -278,6 +285,7 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
                 released = reg.ref_obj_id
         elif reg.type != RegType.SCALAR:
             raise Reject(errno.EINVAL, f"R{regno} is not a scalar")
+    locks.rcu_kfunc(st, name, flags)
     if released:
         release_reference(st, released)
     _clobber(st)
@@ -369,6 +377,7 @@ def check_main_exit(v: Verifier, st: State) -> None:
         if isinstance(pointee, btflib.Struct):
             ret_struct = pointee
     returned = r0.ref_obj_id if ret_struct is not None and r0.type == RegType.PTR_TO_BTF_ID else 0
+    locks.check_exit_lock(st)
     for ref, insn in sorted(st.refs.items()):
         if ref != returned:
             raise Reject(
@@ -376,6 +385,7 @@ def check_main_exit(v: Verifier, st: State) -> None:
                 f"Unreleased reference id={ref} alloc_insn={insn}\n"
                 "BPF_EXIT instruction in main prog would lead to reference leak",
             )
+    locks.check_exit_rcu(st)
     if isinstance(ret, btflib.Void):
         return
     if r0.type == RegType.NOT_INIT:

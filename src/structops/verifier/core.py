@@ -26,7 +26,7 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.verifier import calls, fastpath, iters, ptrops, stackdepth, timer, unpriv
+from structops.verifier import calls, fastpath, iters, locks, ptrops, stackdepth, timer, unpriv
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.memory import check_access, sized_unknown
 from structops.verifier.scalar import alu_range, branch_outcome, refine, swap_op, unary
@@ -155,6 +155,8 @@ class Verifier:
                     raise Reject(errno.EINVAL, "invalid bpf_ld_imm64 insn")
                 if s == BPF_PSEUDO_FUNC:
                     entries.append(pc + 1 + i)
+                elif s in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE):
+                    locks.check_map_prog(self, i)
                 second.add(pc + 1)
             try:
                 why = check_insn(self._insn(pc))
@@ -260,6 +262,8 @@ class Verifier:
             for x in (*self.iter_next, *self._may_goto_pcs, *self._prune):
                 special[x] = 1
             self._fast = fastpath.handlers(self.code)
+            if not self.env.allow_ptr_leaks:  # scalar add/sub of a register is sanitized too
+                unpriv.no_fast_sanitized(self.code, self._fast)
         fast = self._fast
         reached = self.reached
         stats = self.stats
@@ -390,6 +394,8 @@ class Verifier:
         if k == Kind.JCOND:
             return self._jcond(pc, st, cp, stack, c, d, s, o, i, spec.is64)
         if k == Kind.CALL:
+            if st.lock is not None:
+                locks.check_call_locked(self, st, s, i, o)
             if s == BPF_PSEUDO_CALL:
                 calls.call_subprog(self, st, pc, pc + 1 + i)
                 return pc + 1 + i
@@ -488,6 +494,8 @@ class Verifier:
         if dst.is_ptr or src.is_ptr:
             regs[d] = ptrops.ptr_alu(self, d, s if use_x else -1, op, dst, src, is64)
             return
+        if use_x and op in (0x00, 0x10) and not self.env.allow_ptr_leaks:
+            unpriv.val_sanitation(self, d, op)
         regs[d] = alu_range(op, dst, src, bits, o)
 
     # -- atomics ---------------------------------------------------------------------------
@@ -510,6 +518,9 @@ class Verifier:
             raise Reject(errno.EACCES, f"BPF_ATOMIC stores into R{d} {base.type_str()} is not allowed")
         if i == AtomicOp.CMPXCHG:
             self._src_ok(st, 0)
+        if base.type == RegType.PTR_TO_MAP_VALUE and not base.var_off and (base.off + o) % size:
+            # check_atomic: strict alignment, whatever the program's flags
+            raise Reject(errno.EACCES, f"misaligned value access off 0+{base.off}+{o} size {size}")
         check_access(self, st, d, o, size, write=False, value=None)
         check_access(self, st, d, o, size, write=True, value=None)
         if i == AtomicOp.CMPXCHG:

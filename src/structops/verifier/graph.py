@@ -16,9 +16,8 @@ point at the node inside the object (``off`` = the node's offset), as ``containe
 expects.
 
 ``less(a, b)`` is verified as a callback of ``bpf_rbtree_add`` (a frame of its own, entered
-with two non-NULL non-owning node pointers, returning 0 or 1), as Linux does.  Not checked
-here (as for ``bpf_spin_lock``, which the embedded kernel does not check either): that the
-root's lock is held around the tree calls.
+with two non-NULL non-owning node pointers, returning 0 or 1), as Linux does.  The tree
+calls need the ``bpf_spin_lock`` of the root's map value held (:mod:`structops.verifier.locks`).
 """
 
 from __future__ import annotations
@@ -156,6 +155,7 @@ def invalidate_non_owning(v: Verifier, st: State) -> None:
 def call_graph_kfunc(v: Verifier, st: State, pc: int, name: str) -> None:
     """Check one of :data:`GRAPH_KFUNCS`; R1-R5 clobbered, R0 typed."""
     from structops.verifier.calls import release_reference
+    from structops.verifier.locks import check_root_locked
 
     regs = st.cur.regs
     r1, r2 = regs[1], regs[2]
@@ -173,6 +173,7 @@ def call_graph_kfunc(v: Verifier, st: State, pc: int, name: str) -> None:
         release_reference(st, _owning(r1, 1, "bpf_obj_drop"))
     elif name == "bpf_rbtree_add_impl":
         holder, node_off = root_info(r1)
+        check_root_locked(st, r1)
         if not is_alloc(v, r2) or getattr(r2.obj, "name", None) != holder.name:
             raise Reject(errno.EINVAL, f"bpf_rbtree_add: R2 must point into a struct {holder.name}")
         if r2.off != node_off:
@@ -186,12 +187,14 @@ def call_graph_kfunc(v: Verifier, st: State, pc: int, name: str) -> None:
         result = unknown(0, 0xFFFFFFFF)
     elif name == "bpf_rbtree_first":
         holder, node_off = root_info(r1)
+        check_root_locked(st, r1)
         result = Reg(
             RegType.PTR_TO_BTF_ID, 0, 0, off=node_off, obj=holder, trusted=True, maybe_null=True, id=v.new_id()
         )
         _non_owning(v).add(result.id)
     elif name == "bpf_rbtree_remove":
         holder, node_off = root_info(r1)
+        check_root_locked(st, r1)
         if not is_alloc(v, r2) or r2.maybe_null or r2.off != node_off or getattr(r2.obj, "name", None) != holder.name:
             raise Reject(errno.EINVAL, "bpf_rbtree_remove: R2 must be a non-NULL node of this tree")
         ref = v.new_id()

@@ -18,6 +18,7 @@ from structops import btf as btflib
 from structops.verifier.access import note_access
 from structops.verifier.ctx import prog_ctx_access
 from structops.verifier.env import Reject
+from structops.verifier.locks import check_lock_field
 from structops.verifier.sockets import sock_access
 from structops.verifier.state import MAX_BPF_STACK, NOT_INIT, Frame, Reg, RegType, State, const, unknown
 
@@ -110,6 +111,7 @@ def check_access(
         kptr = map_kptr_access(v, m, reg, lo, size, write=write)
         if kptr is not None:
             return kptr
+        check_lock_field(m, lo, reg.vmax + reg.off + off + size)
         toff = getattr(m, "timer_off", None)
         if toff is not None and lo < toff + 16 and toff < reg.vmax + reg.off + off + size:
             raise _eacces("bpf_timer cannot be accessed directly by load/store")
@@ -464,7 +466,8 @@ def check_helper_mem(st: State, regno: int, size: int, *, write: bool, what: str
                 raise _eacces(f"invalid read from stack R{regno} off {o}+{x - o} size {size}")
         return
     if reg.type == RegType.PTR_TO_MAP_VALUE and not reg.maybe_null:
-        map_value_region_check(regno, reg, 0, size, int(getattr(reg.obj, "value_size", 0)))
+        lo = map_value_region_check(regno, reg, 0, size, int(getattr(reg.obj, "value_size", 0)))
+        check_lock_field(reg.obj, lo, reg.vmax + reg.off + size)  # check_map_access(ACCESS_HELPER)
         return
     if reg.type == RegType.PTR_TO_MEM and not reg.maybe_null:
         return

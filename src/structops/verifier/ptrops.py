@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from structops.verifier.env import Reject
 from structops.verifier.memory import MAX_VAR_OFF, map_value_region_check, mark_packet_range, packet_compare
 from structops.verifier.state import MAX_BPF_STACK, Reg, RegType, State, const, unknown
+from structops.verifier.unpriv import alu_limit_before, alu_sanitation
 
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier
@@ -85,11 +86,14 @@ def ptr_alu(v: Verifier, d: int, s: int, op: int, dst: Reg, src: Reg, is64: bool
             raise _eacces(f"R{s} has unknown scalar with mixed signed bounds, {_NOT_ROOT}")
         if ptr.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE):
             raise _eacces(f"R{d} has pointer with unsupported alu operation, {_NOT_ROOT}")
+        alu_limit_before(d, op, ptr, sc)  # "tried to add beyond pointer bounds"
     out = _moved(ptr, sc, op, d)
     if not sc.is_const and out.type in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
         out = replace(out, rng=0, id=v.new_id())  # a new base: nothing proven past it yet
     if not leaks:
         _sanitize_check_bounds(d, out, ptr, sc, op)
+        if s >= 0:  # a register operand: the masking window must agree on every path
+            alu_sanitation(v, d, op, ptr, sc, out, ptr is dst)
     return out
 
 

@@ -237,6 +237,10 @@ class State:
     priv: bool = False
     #: How many ``may_goto`` fall-throughs this path took (the kernel's ``may_goto_depth``).
     may_goto_depth: int = 0
+    #: The held ``bpf_spin_lock`` (pointer id, object identity), None when none is held.
+    lock: tuple[int, int] | None = None
+    #: Inside a ``bpf_rcu_read_lock`` section (``active_rcu_lock``).
+    rcu: bool = False
 
     @property
     def cur(self) -> Frame:
@@ -245,12 +249,16 @@ class State:
 
     def copy(self) -> State:
         """An independent copy (for a branch)."""
-        return State([f.copy() for f in self.frames], dict(self.refs), self.priv, self.may_goto_depth)
+        return State(
+            [f.copy() for f in self.frames], dict(self.refs), self.priv, self.may_goto_depth, self.lock, self.rcu
+        )
 
     def key(self) -> tuple[object, ...]:
         """A hashable snapshot for exact-equality checks."""
         frames = self.frames
         fkeys = (frames[0].key(),) if len(frames) == 1 else tuple(f.key() for f in frames)
+        if self.lock is not None or self.rcu:  # verifier/locks.py: part of the state when set
+            return (fkeys, tuple(sorted(self.refs)) if self.refs else (), self.lock, self.rcu)
         return (fkeys, tuple(sorted(self.refs)) if self.refs else ())
 
     def all_regs(self) -> list[tuple[Frame, int, Reg]]:
@@ -326,6 +334,8 @@ def widen_scalars(prev: State, cur: State) -> None:
 def state_subsumes(old: State, new: State) -> bool:
     """``states_equal`` with ``exact=false``: ``old`` (fully explored) covers ``new``."""
     if len(old.frames) != len(new.frames) or old.refs.keys() != new.refs.keys():
+        return False
+    if old.lock != new.lock or old.rcu != new.rcu:
         return False
     # both relations are reflexive (a register or slot shared with the explored state is
     # covered) and an uninitialised old register covers anything

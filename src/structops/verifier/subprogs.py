@@ -30,6 +30,7 @@ from structops.isa.scan import insn_starts
 from structops.loader.btf_ext import FuncInfo  # one struct bpf_func_info record, as the kernel received it
 from structops.verifier.core import Verifier, VerifyStats
 from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
+from structops.verifier.locks import check_call_locked, check_global_call
 from structops.verifier.stackdepth import check_max_stack_depth
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 from structops.verifier.timer import ASYNC_CALLSITE
@@ -226,9 +227,12 @@ class FuncInfoVerifier(Verifier):
         code, _dst, src, _off, imm = self.code[pc]
         if code == 0x18 and src == _PSEUDO_FUNC and all(s.func is None for s in self.subprogs.values()):
             raise Reject(errno.EINVAL, "missing btf func_info")  # check_ld_imm: at the insn
+        if code == 0x85 and st.lock is not None:  # before callbacks and global calls (verifier/locks.py)
+            check_call_locked(self, st, src, imm, _off)
         if code == 0x85 and src == _PSEUDO_CALL:
             target = self.subprogs.get(pc + 1 + imm)
             if target is not None and target.is_global:
+                check_global_call(st)
                 self._call_global(st, target)
                 return pc + 1
         if code == 0x85 and src == 0 and imm in CALLBACK_HELPERS:

@@ -5,14 +5,15 @@ Linux 6.18 lets such a loader (a socket filter with ``kernel.unprivileged_bpf_di
 other check), no loops (a back-edge in the control-flow graph is EINVAL), and no pointer
 value may escape: stored into a map value, the context, packet or memory, returned, or
 partially copied.  The pointer arithmetic and comparison rules are in
-:mod:`structops.verifier.ptrops`.
+:mod:`structops.verifier.ptrops`; :func:`alu_sanitation` is the part of them that looks at
+every path through one instruction (``sanitize_ptr_alu``'s masking window).
 """
 
 from __future__ import annotations
 
 import errno
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from structops.isa.opcodes import OPCODES, Kind
 from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL
@@ -22,7 +23,15 @@ from structops.verifier.state import Reg, RegType
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier
 
-__all__ = ["check_back_edges", "check_calls_allowed", "check_store_leak"]
+__all__ = [
+    "alu_limit_before",
+    "alu_sanitation",
+    "check_back_edges",
+    "check_calls_allowed",
+    "check_store_leak",
+    "no_fast_sanitized",
+    "val_sanitation",
+]
 
 #: Where a stored pointer would leak to, by the base register's type.
 _LEAK_INTO = {
@@ -103,3 +112,83 @@ def check_store_leak(v: Verifier, base: Reg, value: Reg, s: int) -> None:
     into = _LEAK_INTO.get(base.type)
     if into is not None:
         raise Reject(errno.EACCES, f"R{s} leaks addr into {into}")
+
+
+_M32 = 0xFFFFFFFF
+_NOT_ROOT = "pointer arithmetic with it prohibited for !root"
+#: ``alu_state`` bits (their identity matters, not their values).
+_SANITIZE_SRC, _SANITIZE_DST, _NEG_VALUE, _NON_POINTER, _IMMEDIATE = 1, 2, 4, 8, 16
+
+
+def _ptr_limit(ptr: Reg, mask_to_left: bool, d: int, opname: str) -> int:
+    """``retrieve_ptr_limit``: how far the pointer may move toward the object's edge (u32)."""
+    if ptr.type == RegType.PTR_TO_STACK:
+        top = 512 + int(mask_to_left)
+        limit = -(ptr.vmin + ptr.off) & _M32
+    else:  # PTR_TO_MAP_VALUE (other kinds were refused before)
+        top = int(getattr(ptr.obj, "value_size", 0))
+        limit = ((ptr.vmin if mask_to_left else ptr.vmax) + ptr.off) & _M32
+    if limit >= top:
+        raise Reject(errno.EACCES, f"R{d} tried to {opname} beyond pointer bounds, {_NOT_ROOT}")
+    return limit
+
+
+def _mask_to_left(op: int, sc: Reg) -> bool:
+    """The masking direction: toward lower addresses for ``+= negative`` and ``-= positive``."""
+    neg = sc.smin < 0
+    return (op == 0x00 and neg) or (op == 0x10 and not neg)
+
+
+def alu_limit_before(d: int, op: int, ptr: Reg, sc: Reg) -> None:
+    """``sanitize_ptr_alu``'s first look, before the pointer moves: it must not already sit at
+    the edge it would move past (``fp-512 += reg``: "tried to add beyond pointer bounds")."""
+    _ptr_limit(ptr, _mask_to_left(op, sc), d, "add" if op == 0x00 else "sub")
+
+
+def alu_sanitation(v: Verifier, d: int, op: int, ptr: Reg, sc: Reg, out: Reg, ptr_is_dst: bool) -> None:
+    """``sanitize_ptr_alu`` for ``R<d> += / -= reg`` without ``bypass_spec_v1``: the run-time
+    masking of the instruction (its direction, whether the scalar is known, and the window
+    between the pointer before and after) is fixed once per instruction, so a second path
+    that needs another window is refused ("tried to add from different maps, paths or
+    scalars")."""
+    opname = "add" if op == 0x00 else "sub"
+    neg = sc.smin < 0
+    mask_to_left = _mask_to_left(op, sc)
+    before = _ptr_limit(ptr, mask_to_left, d, opname)
+    after = _ptr_limit(out, mask_to_left, d, opname)
+    diff = (before - after) & _M32
+    limit = abs(diff - (1 << 32) if diff >> 31 else diff)
+    state = (_NEG_VALUE if neg else 0) | (_IMMEDIATE if sc.is_const else 0)
+    state |= _SANITIZE_SRC if ptr_is_dst else _SANITIZE_DST
+    _update_aux(v, d, opname, state, limit)
+
+
+def val_sanitation(v: Verifier, d: int, op: int) -> None:
+    """``sanitize_val_alu``: a scalar ``+=``/``-=`` of a register marks its instruction as
+    one that never moves a pointer (a path where it does is refused)."""
+    _update_aux(v, d, "add" if op == 0x00 else "sub", _NON_POINTER, 0)
+
+
+def _update_aux(v: Verifier, d: int, opname: str, state: int, limit: int) -> None:
+    """``update_alu_sanitation_state`` of the instruction being checked (``v._last_pc``)."""
+    aux: dict[int, tuple[int, int]] | None = getattr(v, "_alu_aux", None)
+    if aux is None:
+        aux = {}
+        v._alu_aux = aux  # type: ignore[attr-defined]
+    pc = v._last_pc
+    seen = aux.get(pc)
+    if seen is not None and seen != (state, limit):
+        raise Reject(errno.EACCES, f"R{d} tried to {opname} from different maps, paths or scalars, {_NOT_ROOT}")
+    aux[pc] = (state, limit)
+
+
+#: ``add``/``sub`` with a register source, 64- and 32-bit (``sanitize_needed``).
+_SANITIZED_CODES = frozenset({0x0F, 0x1F, 0x0C, 0x1C})
+
+
+def no_fast_sanitized(code: list[tuple[int, int, int, int, int]], fast: list[Any]) -> None:
+    """Without ``bypass_spec_v1`` every register ``add``/``sub`` goes through the general path
+    (which records its sanitation state), not the verifier's scalar shortcut."""
+    for pc, slot in enumerate(code):
+        if slot[0] in _SANITIZED_CODES:
+            fast[pc] = None

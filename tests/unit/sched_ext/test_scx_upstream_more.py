@@ -404,6 +404,9 @@ def test_graph_verifier_owning_and_non_owning_node_references() -> None:
     st.cur.regs[6] = owned
     root = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m)
     st.cur.regs[1], st.cur.regs[2], st.cur.regs[3] = root, owned, Reg(RegType.PTR_TO_FUNC, 0, 0, obj=40)
+    with pytest.raises(Reject, match="must be held for bpf_rb_root"):  # the tree's lock is not held
+        call_graph_kfunc(v, st.copy(), 6, "bpf_rbtree_add_impl")
+    st.lock = (root.id, id(m))  # bpf_spin_lock of the root's map value taken
     call_graph_kfunc(v, st, 6, "bpf_rbtree_add_impl")
     r6 = st.cur.regs[6]
     assert not st.refs and r6.type == RegType.PTR_TO_BTF_ID and not r6.ref_obj_id  # non-owning

@@ -4,7 +4,7 @@ A ``struct bpf_spin_lock`` lives in a map value; Linux takes a real spinlock wit
 interrupts off.  Programs of the embedded kernel run one at a time (the simulators call
 ops sequentially), so a lock is never contended: both helpers only return 0.  The rules
 the Linux verifier enforces around them (one lock held at a time, no calls and no exit while
-holding it) are not checked here.
+holding it) are the verifier's (:mod:`structops.verifier.locks`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,35 @@
+// tc classifier: calls a global function while holding a bpf_spin_lock (rejected).
+#include "rbcommon.h"
+
+struct counter {
+	struct bpf_spin_lock lock;
+	__u64 val;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct counter);
+} counters SEC(".maps");
+
+__attribute__((noinline)) int scale(int x)
+{
+	return x * 3 + 1;
+}
+
+SEC("tc")
+int lock_global_fn(struct __sk_buff *skb)
+{
+	__u32 key = 0;
+	struct counter *c = bpf_map_lookup_elem(&counters, &key);
+
+	if (!c)
+		return 0;
+	bpf_spin_lock(&c->lock);
+	c->val = scale(skb->len);
+	bpf_spin_unlock(&c->lock);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
