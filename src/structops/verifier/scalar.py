@@ -10,6 +10,7 @@ loops converge.
 from __future__ import annotations
 
 from structops.verifier import bounds
+from structops.verifier import refine as refine_mod
 from structops.verifier.state import Reg, const, unknown
 from structops.vm.alu import bswap, sdiv, sext, smod, to_signed
 
@@ -65,9 +66,9 @@ def _pow2_mask(x: int) -> int:
 
 def alu_range(op: int, a: Reg, b: Reg, bits: int, off: int = 0) -> Reg:
     """``a op b`` for scalars: exact for constants, else the kernel's domain (:mod:`.bounds`)."""
-    if op in (0x30, 0x90) and not (a.is_const and b.is_const):
-        # Linux 6.18 marks a div/mod result unknown before the 32-bit zero extension: a
-        # div32/mod32 result is an unknown 64-bit scalar (corpus sk_alu_mod32_imm, sk_alu_div32)
+    if op in (0x30, 0x90):
+        # Linux 6.18 marks a div/mod result unknown (constants too) before the 32-bit zero
+        # extension: a div32/mod32 result is an unknown 64-bit scalar (corpus sk_alu_mod32_imm)
         return unknown()
     if (a.is_const or op == 0xB0) and b.is_const:
         return const(alu_const(op, a.umin, b.umin, bits, off))
@@ -134,12 +135,12 @@ def branch_outcome(op: int, a: Reg, b: Reg, bits: int) -> bool | None:
     """Whether ``a op b`` is always true / always false, or ``None`` when both are possible."""
     if a.is_const and b.is_const:
         return _cmp(op, a.umin & ((1 << bits) - 1), b.umin & ((1 << bits) - 1), bits)
-    return bounds.outcome(op, a, b, bits)
+    return refine_mod.outcome(op, a, b, bits)
 
 
 def refine(op: int, a: Reg, b: Reg, bits: int, taken: bool) -> Reg:
-    """Narrow ``a`` given that ``a op b`` is ``taken`` (``reg_set_min_max``, :mod:`.bounds`)."""
-    return bounds.branch(op, a, b, bits, taken)
+    """Narrow ``a`` given that ``a op b`` is ``taken`` (``reg_set_min_max``, :mod:`.refine`)."""
+    return refine_mod.refine_pair(op if taken else refine_mod.REV[op], a, b, bits)[0]
 
 
 def swap_op(op: int) -> int:
