@@ -32,6 +32,7 @@ from structops.verifier.tnum import (
     tor,
     trange,
     trshift,
+    tstep,
     tsub,
     txor,
 )
@@ -112,6 +113,12 @@ def _sync(
     smax = min(smax, _s64(tv | (tm & S64_MAX)))
     umin = max(umin, tv)
     umax = min(umax, tv | tm)
+    if tm:
+        one = _single(umin, umax, tv, tm)
+        if one is not None:
+            tv, tm, umin, umax, smin, smax = one, 0, one, one, _s64(one), _s64(one)
+            u32min = u32max = one & U32
+            s32min = s32max = _s32(one)
     for _ in range(3):  # __reg_deduce_bounds, three times
         # __reg32_deduce_bounds
         if umin >> 32 == umax >> 32:
@@ -198,9 +205,29 @@ def _sync(
     smax = min(smax, _s64(tv | (tm & S64_MAX)))
     umin = max(umin, tv)
     umax = min(umax, tv | tm)
+    if tm:
+        one = _single(umin, umax, tv, tm)
+        if one is not None:
+            tv, tm, umin, umax, smin, smax = one, 0, one, one, _s64(one), _s64(one)
+            u32min = u32max = one & U32
+            s32min = s32max = _s32(one)
     reg = Reg(RegType.SCALAR, umin, umax, smin=smin, smax=smax, tv=tv, tm=tm)
     reg.smin32, reg.smax32, reg.umin32, reg.umax32 = s32min, s32max, u32min, u32max
     return reg
+
+
+def _single(umin: int, umax: int, tv: int, tm: int) -> int | None:
+    """The one value both ``[umin, umax]`` and the known bits allow, when there is only
+    one (the end of ``__update_reg64_bounds``: the range meets the tnum at umin, at the
+    tnum's largest member, or at one member in between); else None."""
+    nxt = tstep((tv, tm), umin)
+    if umin & ~tm == tv:
+        return umin if nxt > umax else None
+    if nxt == tv | tm:
+        return nxt
+    if nxt <= umax and tstep((tv, tm), nxt) > umax:
+        return nxt
+    return None
 
 
 def _sane(r: Reg) -> bool:
@@ -335,8 +362,11 @@ def _sext64(r: Reg, n: int) -> Reg:
         from structops.verifier.state import const
 
         return const(_sx(r.tv, n))
-    if n == 32:  # (s32): the s32 range is the result's signed range (observed on 6.18)
-        lo, hi = r.smin32, r.smax32
+    half = 1 << (n - 1)
+    lo, hi = r.smin32, r.smax32
+    if -half <= lo and hi < half:
+        # the low 32 bits already hold a sign-extended n-bit value: their s32 range is the
+        # result's (observed on 6.18: (s16) of s32 [-1, -1] is -1, (s8) of [-4, 3] is [-4, 3])
         if (lo >= 0) != (hi >= 0):  # the u32 range stays too
             return sync(0, U64, lo, hi, r.umin32, r.umax32, lo, hi, 0, U64)
     elif (r.smax & U64) >> n != (r.smin & U64) >> n:
@@ -538,8 +568,8 @@ def _lsh32(a: Reg, b: Reg) -> _R32:
 
 def _lsh64(a: Reg, b: Reg, *_: int) -> _R64:
     k = b.umin
-    smax = a.smax32 << 32 if k == 32 and a.smax32 >= 0 else S64_MAX
-    smin = a.smin32 << 32 if k == 32 and a.smin32 >= 0 else S64_MIN
+    # << 32 (the compiler's sign-extension idiom) keeps the s32 range in the upper half
+    smin, smax = (a.smin32 << 32, a.smax32 << 32) if k == 32 else (S64_MIN, S64_MAX)
     umin, umax = a.umin, a.umax
     if umax > 1 << (63 - k):
         umin, umax = 0, U64

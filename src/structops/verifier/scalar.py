@@ -71,6 +71,8 @@ def alu_range(op: int, a: Reg, b: Reg, bits: int, off: int = 0) -> Reg:
         # extension: a div32/mod32 result is an unknown 64-bit scalar (corpus sk_alu_mod32_imm)
         return unknown()
     if (a.is_const or op == 0xB0) and b.is_const:
+        if op in (0x60, 0x70, 0xC0) and b.umin >= bits:  # is_safe_to_compute_dst_reg_range
+            return unknown()
         return const(alu_const(op, a.umin, b.umin, bits, off))
     if op == 0xB0:  # mov
         if off:  # movsx: a value already in the narrow signed range is kept, else that range
