@@ -40,6 +40,7 @@ from structops.verifier.tnum import (
 __all__ = [
     "alu",
     "branch",
+    "byte_swap",
     "fmt_scalar",
     "make_scalar",
     "outcome",
@@ -342,6 +343,16 @@ def truncate(r: Reg, width: int) -> Reg:
     else:
         u32, s32 = (r.umin32, r.umax32), (r.smin32, r.smax32)
     return sync(umin, umax, umin, umax, u32[0], u32[1], s32[0], s32[1], r.tv & mask, r.tm & mask)
+
+
+def byte_swap(r: Reg, width: int) -> Reg:
+    """``be16``/``be32``/``be64``/``bswap*`` (a swap on this little-endian machine): the known
+    bits are swapped with the bytes (upper bits zero), the ranges rebuilt from them alone."""
+    mask = (1 << width) - 1
+    n = width // 8
+    tv = int.from_bytes((r.tv & mask).to_bytes(n, "little"), "big")
+    tm = int.from_bytes((r.tm & mask).to_bytes(n, "little"), "big")
+    return sync(0, U64, S64_MIN, S64_MAX, 0, U32, S32_MIN, S32_MAX, tv, tm)
 
 
 def sign_extend(r: Reg, from_bits: int, bits: int) -> Reg:

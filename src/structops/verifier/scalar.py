@@ -91,7 +91,7 @@ def unary(op: int, a: Reg, bits: int, imm: int, mode: str) -> Reg:
         return const(v if mode == "le" else bswap(v, width))
     if mode == "le":  # a truncation on little-endian: a value that fits keeps its bounds
         return a if a.umax < (1 << width) else bounds.truncate(a, width)
-    return unknown(0, (1 << width) - 1)
+    return bounds.byte_swap(a, width)
 
 
 def _cmp(op: int, a: int, b: int, bits: int) -> bool:
