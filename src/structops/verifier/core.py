@@ -29,7 +29,8 @@ from structops.uapi import (
 from structops.verifier import calls, fastpath, iters, locks, ptrops, stackdepth, timer, unpriv
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.memory import check_access, sized_unknown
-from structops.verifier.scalar import alu_range, branch_outcome, refine, swap_op, unary
+from structops.verifier.refine import REV, refine_pair
+from structops.verifier.scalar import alu_range, branch_outcome, unary
 from structops.verifier.state import (
     NOT_INIT,
     U64_MAX,
@@ -556,11 +557,12 @@ class Verifier:
             return pc + 1
         other = st.copy()
         regs_t, regs_f = other.cur.regs, st.cur.regs
-        regs_t[d] = refine(op, a, b, bits, True)
-        regs_f[d] = refine(op, a, b, bits, False)
-        if c & 0x08 and s != d:
-            regs_t[s] = refine(swap_op(op), b, a, bits, True)
-            regs_f[s] = refine(swap_op(op), b, a, bits, False)
+        # reg_set_min_max: both compared scalars narrowed on each side (in place when d == s)
+        same = bool(c & 0x08) and s == d
+        regs_t[d], bt = refine_pair(op, a, b, bits, same)
+        regs_f[d], bf = refine_pair(REV[op], a, b, bits, same)
+        if c & 0x08:
+            regs_t[s], regs_f[s] = bt, bf
         stack.append((target, other, cp))
         if cp is not None:
             cp.branches += 1

@@ -10,6 +10,7 @@ loops converge.
 from __future__ import annotations
 
 from structops.verifier import bounds
+from structops.verifier import refine as refine_mod
 from structops.verifier.state import Reg, const, unknown
 from structops.vm.alu import bswap, sdiv, sext, smod, to_signed
 
@@ -65,11 +66,13 @@ def _pow2_mask(x: int) -> int:
 
 def alu_range(op: int, a: Reg, b: Reg, bits: int, off: int = 0) -> Reg:
     """``a op b`` for scalars: exact for constants, else the kernel's domain (:mod:`.bounds`)."""
-    if op in (0x30, 0x90) and not (a.is_const and b.is_const):
-        # Linux 6.18 marks a div/mod result unknown before the 32-bit zero extension: a
-        # div32/mod32 result is an unknown 64-bit scalar (corpus sk_alu_mod32_imm, sk_alu_div32)
+    if op in (0x30, 0x90):
+        # Linux 6.18 marks a div/mod result unknown (constants too) before the 32-bit zero
+        # extension: a div32/mod32 result is an unknown 64-bit scalar (corpus sk_alu_mod32_imm)
         return unknown()
     if (a.is_const or op == 0xB0) and b.is_const:
+        if op in (0x60, 0x70, 0xC0) and b.umin >= bits:  # is_safe_to_compute_dst_reg_range
+            return unknown()
         return const(alu_const(op, a.umin, b.umin, bits, off))
     if op == 0xB0:  # mov
         if off:  # movsx: a value already in the narrow signed range is kept, else that range
@@ -88,7 +91,7 @@ def unary(op: int, a: Reg, bits: int, imm: int, mode: str) -> Reg:
         return const(v if mode == "le" else bswap(v, width))
     if mode == "le":  # a truncation on little-endian: a value that fits keeps its bounds
         return a if a.umax < (1 << width) else bounds.truncate(a, width)
-    return unknown(0, (1 << width) - 1)
+    return bounds.byte_swap(a, width)
 
 
 def _cmp(op: int, a: int, b: int, bits: int) -> bool:
@@ -134,12 +137,12 @@ def branch_outcome(op: int, a: Reg, b: Reg, bits: int) -> bool | None:
     """Whether ``a op b`` is always true / always false, or ``None`` when both are possible."""
     if a.is_const and b.is_const:
         return _cmp(op, a.umin & ((1 << bits) - 1), b.umin & ((1 << bits) - 1), bits)
-    return bounds.outcome(op, a, b, bits)
+    return refine_mod.outcome(op, a, b, bits)
 
 
 def refine(op: int, a: Reg, b: Reg, bits: int, taken: bool) -> Reg:
-    """Narrow ``a`` given that ``a op b`` is ``taken`` (``reg_set_min_max``, :mod:`.bounds`)."""
-    return bounds.branch(op, a, b, bits, taken)
+    """Narrow ``a`` given that ``a op b`` is ``taken`` (``reg_set_min_max``, :mod:`.refine`)."""
+    return refine_mod.refine_pair(op if taken else refine_mod.REV[op], a, b, bits)[0]
 
 
 def swap_op(op: int) -> int:

@@ -90,10 +90,13 @@ class Reg:
     tm: int = (1 << 64) - 1
     #: Packet pointers: bytes from the packet pointer's base known to be inside the packet.
     rng: int = 0
-    #: Scalars: a signed range of the low 32 bits known beyond what ``umin``/``umax`` say
-    #: (kept by 32-bit add/sub/neg, e.g. ``neg32`` of [0, 7] is [-7, 0]); full when none.
+    #: Scalars: signed and unsigned ranges of the low 32 bits (``s32_min_value`` ...
+    #: ``u32_max_value``), kept in sync with the 64-bit ranges and the tnum by
+    #: :mod:`structops.verifier.bounds` as the kernel's ``reg_bounds_sync`` does.
     smin32: int = -(1 << 31)
     smax32: int = (1 << 31) - 1
+    umin32: int = 0
+    umax32: int = (1 << 32) - 1
     #: A scalar spilled to the stack by a narrower store (1, 2 or 4 bytes at the slot's
     #: start: ``save_register_state`` with ``size < 8``); 8 otherwise.
     spill: int = 8
@@ -128,12 +131,10 @@ class Reg:
         t = self.type
         if t == RegType.NOT_INIT:
             return "?"
-        if t == RegType.SCALAR:
-            if self.is_const:
-                return str(self.umin)
-            if self.umin == 0 and self.umax == U64_MAX:
-                return "scalar()"
-            return f"scalar(umin={self.umin},umax={self.umax})"
+        if t == RegType.SCALAR:  # print_scalar_ranges
+            from structops.verifier.bounds import fmt_scalar
+
+            return fmt_scalar(self)
         extra = f"(off={self.off})" if self.off else "()"
         if self.id and self.maybe_null:
             extra = f"(id={self.id}{',off=' + str(self.off) if self.off else ''})"
@@ -185,7 +186,11 @@ def const(value: int) -> Reg:
     reg = _CONSTS.get(value)
     if reg is None:  # Regs are immutable: common constants are shared (verifier hot path)
         signed = value - (1 << 64) if value >> 63 else value
+        low = value & 0xFFFFFFFF
+        s32 = low - (1 << 32) if low >> 31 else low
         reg = Reg(RegType.SCALAR, value, value, smin=signed, smax=signed, tv=value, tm=0)
+        reg.smin32 = reg.smax32 = s32
+        reg.umin32 = reg.umax32 = low
         if len(_CONSTS) < 4096:
             _CONSTS[value] = reg
     return reg
@@ -294,6 +299,8 @@ def reg_subsumes(old: Reg, new: Reg) -> bool:
             and new.tv & ~old.tm == old.tv
             and old.smin32 <= new.smin32
             and new.smax32 <= old.smax32
+            and old.umin32 <= new.umin32
+            and new.umax32 <= old.umax32
         )
     if old.type == RegType.ITER:  # stacksafe: the iterator's depth is ignored
         if new.type != RegType.ITER or old == new:

@@ -24,6 +24,7 @@ __all__ = [
     "tor",
     "trange",
     "trshift",
+    "tstep",
     "tsub",
     "txor",
 ]
@@ -152,3 +153,26 @@ def tcast(a: Tnum, size: int) -> Tnum:
     """Truncate to the low ``size`` bytes (zero extension)."""
     m = (1 << (8 * size)) - 1
     return (a[0] & m, a[1] & m)
+
+
+def tstep(t: Tnum, z: int) -> int:
+    """The smallest member of ``t`` greater than ``z`` (``t``'s largest member when there is
+    none, its smallest when ``z`` is below it): how the bounds sync finds a range and known
+    bits meeting in a single value."""
+    value, mask = t
+    tmax = value | mask
+    if z >= tmax:
+        return tmax
+    if z < value:
+        return value
+    up = value & ~z & ~mask  # known ones where z has a zero
+    down = z & ~value & ~mask  # known zeros where z has a one
+    if up.bit_length() > down.bit_length():
+        # the members agree with z above the highest such one: set it, the rest minimal
+        k = up.bit_length() - 1
+        return (z >> (k + 1) << (k + 1)) | (1 << k) | (value & ((1 << k) - 1))
+    # z is a member or above the members sharing its top: raise the lowest unknown zero
+    # bit of z that lies above every known one of z the tnum clears
+    cand = mask & ~z & (_M64 << down.bit_length())
+    p = cand & -cand
+    return (z & ~(2 * p - 1) & _M64) | p | (value & (p - 1))

@@ -156,6 +156,73 @@ CASES: list[Case] = [
         _CHECKED16 + "ldxdw %r1, [%r0]\nmov32 %r1, %r1\nand32 %r1, 15\nadd %r0, %r1\nldxb %r0, [%r0]\nexit",
         "3",
     ),
+    # -- the u32 range of 64-bit values (JMP32 unsigned compares, u32 <-> u64 deductions; item 3)
+    _c(
+        "u32_jgt32_on_64bit_then_zext",
+        _CHECKED16 + "ldxdw %r1, [%r0]\njgt32 %r1, 15, out\nmov32 %r1, %r1\nadd %r0, %r1\nldxb %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "u32_jgt32_on_64bit_then_zext_off_by_one",
+        _CHECKED16 + "ldxdw %r1, [%r0]\njgt32 %r1, 16, out\nmov32 %r1, %r1\nadd %r0, %r1\nldxb %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "u32_jgt32_reg_on_64bit_then_zext",
+        _CHECKED16
+        + "ldxdw %r1, [%r0]\nmov %r3, 12\njgt32 %r1, %r3, out\nmov32 %r1, %r1\nadd %r0, %r1\nldxw %r0, [%r0]"
+        + _OUT,
+        "3",
+    ),
+    _c(
+        "u32_jlt32_dead_branch",
+        _CHECKED8 + "ldxdw %r1, [%r0]\nlddw %r2, 0x80000000\nor %r1, %r2\njlt32 %r1, 16, bad" + _BAD,
+        "3",
+    ),
+    _c(
+        "u32_jlt32_live_branch",
+        _CHECKED8 + "ldxdw %r1, [%r0]\nlddw %r2, 0x80000000\nor %r1, %r2\njlt32 %r1, -2147483647, bad" + _BAD,
+        "3",
+    ),
+    _c(
+        "u32_from_u64_same_upper_half",
+        _CHECKED16
+        + "ldxdw %r1, [%r0]\nlddw %r3, 0x100000003\njlt %r1, %r3, out\nlddw %r3, 0x10000000c\njgt %r1, %r3, out\n"
+        "mov32 %r1, %r1\nadd %r0, %r1\nldxw %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "u32_from_u64_same_upper_half_off_by_one",
+        _CHECKED16
+        + "ldxdw %r1, [%r0]\nlddw %r3, 0x100000003\njlt %r1, %r3, out\nlddw %r3, 0x10000000d\njgt %r1, %r3, out\n"
+        "mov32 %r1, %r1\nadd %r0, %r1\nldxw %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "u64_from_u32_upper_half_zero",
+        _CHECKED16 + "ldxdw %r1, [%r0]\nrsh %r1, 32\njgt32 %r1, 12, out\nadd %r0, %r1\nldxw %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "u32_add32_wraps_whole_range",
+        _CHECKED16 + "ldxw %r1, [%r0]\njlt32 %r1, -12, out\nadd32 %r1, 12\nadd %r0, %r1\nldxw %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "u32_add32_wraps_part_of_range",
+        _CHECKED16 + "ldxw %r1, [%r0]\njlt32 %r1, -13, out\nadd32 %r1, 12\nadd %r0, %r1\nldxw %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "u32_jset32_not_taken_forgets_range",
+        _CHECKED16 + "ldxw %r1, [%r0]\njgt32 %r1, 9, out\njset32 %r1, 2, out\nadd %r0, %r1\nldxw %r0, [%r0]" + _OUT,
+        "3",
+    ),
+    _c(
+        "u32_jgt32_bound_kept",
+        _CHECKED16 + "ldxw %r1, [%r0]\njgt32 %r1, 12, out\nadd %r0, %r1\nldxw %r0, [%r0]" + _OUT,
+        "3",
+    ),
     # -- more ALU / jumps / stack / pointers (breadth)
     _c("alu32_wraps", "mov32 %r0, -1\nadd32 %r0, 2\nexit", "3"),
     _c(

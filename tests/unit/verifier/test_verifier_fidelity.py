@@ -159,13 +159,15 @@ def test_variable_offset_packet_pointer_gets_its_own_range() -> None:
 
 def test_signed_jmp32_narrows_the_low_32_bits() -> None:
     """``if ((s32)w < 0) goto out; if ((s32)w > 15) goto out;`` bounds a 32-bit load to [0, 15]
-    (Linux 6.18 accepts the indexed access, measured here); a 64-bit value keeps the s32 range."""
+    (Linux 6.18 accepts the indexed access, measured here); a 64-bit value keeps the s32 range
+    and its bit 31 is known clear (6.18 logs ``umax=0xffffffff7fffffff`` after ``if w6 s< 0``)."""
     word = unknown(0, 0xFFFFFFFF)
     nonneg = branch(0xC0, word, const(0), 32, False)
     assert (nonneg.umin, nonneg.umax) == (0, (1 << 31) - 1)
     assert branch(0x60, nonneg, const(15), 32, False).umax == 15
     wide = branch(0xC0, unknown(), const(0), 32, False)
-    assert s32_range(wide) == (0, (1 << 31) - 1) and wide.umax == (1 << 64) - 1
+    assert s32_range(wide) == (0, (1 << 31) - 1) and wide.umax == 0xFFFFFFFF7FFFFFFF
+    assert (wide.umin32, wide.umax32) == (0, (1 << 31) - 1)
 
 
 def test_constant_pointer_offsets_past_2_pow_29_are_einval() -> None:
