@@ -16,9 +16,15 @@ import errno
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
-from structops.verifier import graph, iters, locks
+from structops.verifier import graph, iters, locks, precision
 from structops.verifier.env import MAX_CALL_FRAMES, Reject
-from structops.verifier.memory import RDONLY_MEM, check_helper_mem, constant_key_hits, struct_embeds
+from structops.verifier.memory import (
+    RDONLY_MEM,
+    check_helper_mem,
+    constant_key_hits,
+    constant_key_slot,
+    struct_embeds,
+)
 from structops.verifier.ops import (
     ARG_ANY,
     ARG_CTX,
@@ -72,7 +78,7 @@ def _check_sock_arg(v: Verifier, st: State, regno: int, want: str) -> None:
         raise _eacces(f"R{regno} is of type {getattr(reg.obj, 'name', '?')} but {want} is expected")
 
 
-def _check_sized_mem(st: State, regno: int, write: bool, what: str) -> None:
+def _check_sized_mem(v: Verifier, st: State, regno: int, write: bool, what: str) -> None:
     """``check_mem_size_reg``: memory of the size in R<regno+1> (a bounded scalar) (tcp_sockopt)."""
     size = st.cur.regs[regno + 1]
     if size.type != RegType.SCALAR:
@@ -84,6 +90,7 @@ def _check_sized_mem(st: State, regno: int, write: bool, what: str) -> None:
             raise _eacces(f"R{regno + 1} invalid zero-sized read")
         return
     check_helper_mem(st, regno, size.umax, write=write, what=what)
+    precision.mark(v, st, regno + 1)  # check_mem_size_reg relies on the size's range
 
 
 def _eacces(msg: str) -> Reject:
@@ -140,12 +147,13 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 size_reg = st.cur.regs[regno + 1]
                 if size_reg.type == RegType.SCALAR and size_reg.is_const:
                     check_helper_mem(st, regno, size_reg.umin, write=False, what=f"{name} arg{regno}")
+                    precision.mark(v, st, regno + 1)
             elif kind == ARG_SOCK:
                 _check_sock_arg(v, st, regno, "sock_common")
             elif kind == ARG_TCPSK:
                 _check_sock_arg(v, st, regno, "tcp_sock")
             elif kind in (ARG_RDMEM, ARG_WRMEM):
-                _check_sized_mem(st, regno, kind == ARG_WRMEM, f"{name} arg{regno}")
+                _check_sized_mem(v, st, regno, kind == ARG_WRMEM, f"{name} arg{regno}")
             elif kind == ARG_SIZE and reg.type != RegType.SCALAR:
                 raise _eacces(f"R{regno} type={reg.type_str()} expected=scalar")
             elif kind == ARG_CTX and reg.type != RegType.PTR_TO_CTX:
@@ -158,10 +166,15 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
             size_reg = st.cur.regs[2]
             if size_reg.is_const and size_reg.umin:
                 check_helper_mem(st, 1, size_reg.umin, write=True, what=f"{name} arg1")
+                precision.mark(v, st, 2)
             else:
                 raise _eacces("R2 min value is negative, either use unsigned or 'var &= const'")
     if m is not None:
         _check_map_func(m, hid, name)
+    if m is not None and proto is not None and proto.args is not None and ARG_KEY in proto.args:
+        key_slot = constant_key_slot(st, 2, m)
+        if key_slot is not None:  # get_constant_map_key relies on the spilled key's value
+            precision.mark(v, st, slots=(key_slot,))
     nonnull = hid == 1 and m is not None and constant_key_hits(st, 2, m)  # issue 12 item 3
     if released:
         release_reference(st, released)
@@ -394,6 +407,8 @@ def check_main_exit(v: Verifier, st: State) -> None:
         raise _eacces("R0 leaks addr as return value")
     if ret_struct is None:
         return  # V15: scalar-returning op, any value (even a pointer) with no range check
+    if r0.type == RegType.SCALAR:  # check_return_code relies on R0's range
+        precision.mark(v, st, 0)
     if r0.type == RegType.PTR_TO_BTF_ID and r0.ref_obj_id:
         if r0.off or r0.var_off:
             raise Reject(errno.EINVAL, f"R0 has non-zero offset {r0.off} at program exit")

@@ -18,6 +18,7 @@ from typing import NoReturn
 from structops import btf as btflib
 from structops.isa import Insn, check_insn, format_insn
 from structops.isa.opcodes import OPCODES, AtomicOp, Kind
+from structops.isa.scan import slots_with_opcode
 from structops.uapi import (
     BPF_PSEUDO_BTF_ID,
     BPF_PSEUDO_CALL,
@@ -26,7 +27,7 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.verifier import calls, fastpath, iters, locks, ptrops, stackdepth, timer, unpriv
+from structops.verifier import calls, fastpath, iters, locks, precision, pruning, ptrops, stackdepth, timer, unpriv
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.memory import check_access, sized_unknown
 from structops.verifier.refine import REV, refine_pair
@@ -39,7 +40,6 @@ from structops.verifier.state import (
     RegType,
     State,
     const,
-    state_subsumes,
     unknown,
     widen_scalars,
 )
@@ -47,10 +47,6 @@ from structops.verifier.state import (
 __all__ = ["VerifyStats", "Verifier"]
 
 _M32 = 0xFFFFFFFF
-#: Insns a path runs before a new pruning checkpoint may be recorded (kernel heuristic).
-_CHECKPOINT_EVERY = 4
-#: States kept per insn for subsumption checks.
-_MAX_STATES_PER_INSN = 64
 #: Pointer kinds an atomic read-modify-write may not target (ctx, packet, flow keys, sockets).
 _NO_ATOMIC = frozenset({RegType.PTR_TO_CTX})
 #: Kinds whose successors are not just the next slot (``check_cfg``, :func:`fastpath.reach`).
@@ -61,12 +57,26 @@ _SIMPLE: set[tuple[int, int, int, int, int]] = set()
 
 @dataclass(eq=False)
 class _Checkpoint:
-    """A state recorded at a pruning point; ``branches`` counts paths still being explored below it."""
+    """A state recorded at a pruning point; ``branches`` counts paths still being explored below it.
+
+    ``hist``/``first``/``last``: the history of the path from the parent checkpoint (insn
+    ``first``) to the insn before this one (``last``), for precision backtracking; ``visit``:
+    the loop pass this checkpoint entered (:class:`~structops.verifier.precision.Visit`)."""
 
     pc: int
     state: State
     parent: _Checkpoint | None
     branches: int = 1
+    hist: object = None
+    first: int = 0
+    last: int = -1
+    visit: precision.Visit | None = None
+    #: The loop pass of this state's call chain (``incomplete_read_marks``), if in a loop.
+    scc: precision.Visit | None = None
+    #: ``hit_cnt`` / ``miss_cnt`` of the eviction heuristic; ``evicted``: dropped from its list.
+    hit: int = 0
+    miss: int = 0
+    evicted: bool = False
 
 
 _Stack = list[tuple[int, State, _Checkpoint | None]]
@@ -113,6 +123,19 @@ class Verifier:
         self._ndone: dict[int, int] = {}
         self._special: bytearray | None = None
         self._fast: list[fastpath.Handler | None] = []
+        self._isjmp = b""
+        #: The parent checkpoint of the path being walked (precision backtracking starts there).
+        self.cur_cp: _Checkpoint | None = None
+        #: Loop of every insn (``compute_scc``) when the program has may_goto / iterator loops.
+        self._scc: list[int] | None = None
+        self._visits: dict[tuple[int, ...], precision.Visit] = {}
+        #: Jump-class insns processed (``env->jmps_processed``), and both counters when the
+        #: last checkpoint was made (``prev_jmps_processed`` / ``prev_insn_processed``).
+        #: Registers live before every insn (:mod:`structops.verifier.liveness`), made on first use.
+        self._live: list[int] | None = None
+        self._jmps = 0
+        self._prev_jmps = 0
+        self._prev_insns = 0
 
     # -- helpers ---------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -224,6 +247,14 @@ class Verifier:
         self.check_cfg()
         self.iter_next = iters.iter_next_pcs(self)
         self._prune.update(self.iter_next)
+        for pc in slots_with_opcode(self._raw, b"\x85"):  # after every call, and a bpf-to-bpf call
+            if self.code[pc][0] == 0x85:
+                self._prune.add(pc + 1)
+                if self.code[pc][2] == BPF_PSEUDO_CALL:
+                    self._prune.add(pc)
+        if self.iter_next or self._may_goto_pcs:
+            code = self.code
+            self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc))
         first = self.initial_state()
         first.priv = self.env.allow_uninit_stack
         stack: _Stack = [(0, first, None)]
@@ -238,7 +269,24 @@ class Verifier:
             if cp.branches > 0:
                 return
             self._ndone[cp.pc] = self._ndone.get(cp.pc, 0) + 1
+            visit = cp.visit
+            if visit is not None and visit.entry is cp:  # maybe_exit_scc
+                visit.entry = None
+                precision.propagate_backedges(self, visit)
             cp = cp.parent
+
+    def _hit(self, pc: int, st: State, cp: _Checkpoint | None, old: _Checkpoint, prev: int, loop: bool) -> None:
+        """A pruned path: its marks come from ``old`` (``propagate_precision``); a loop-head
+        ``old`` still being explored keeps the path as a backedge of its loop."""
+        if pc != prev + 1:
+            h = st.hist
+            st.hist = (pc, prev, 0, h, h[4] + 1 if h is not None else 1)
+        precision.propagate(self, old.state, st, cp, pc, pruning.live_masks(self, pc, st))
+        if loop and self._scc is not None:
+            key = precision.callchain(self._scc, st, pc)
+            visit = self._visits.get(key) if key is not None else None
+            if visit is not None:
+                visit.backedges.append((st.copy(), cp, pc, old))
 
     def _is_ancestor(self, old: _Checkpoint, cp: _Checkpoint | None) -> bool:
         while cp is not None:
@@ -247,16 +295,33 @@ class Verifier:
             cp = cp.parent
         return False
 
-    def _checkpoint(self, pc: int, st: State, parent: _Checkpoint | None, olds: list[_Checkpoint]) -> _Checkpoint:
-        """Record ``st`` at ``pc`` (a new explored state below ``parent``)."""
-        new = _Checkpoint(pc, st.copy(), parent)
+    def _checkpoint(
+        self, pc: int, st: State, parent: _Checkpoint | None, olds: list[_Checkpoint], prev: int
+    ) -> _Checkpoint:
+        """Record ``st`` at ``pc`` (a new explored state below ``parent``); the path's history
+        starts again there."""
+        new = _Checkpoint(pc, st.copy(), parent, 1, st.hist, st.first, prev)
+        st.hist = None
+        st.first = pc
+        self.cur_cp = new
+        self._prev_jmps = self._jmps
+        self._prev_insns = self.stats.insns_processed
+        if self._scc is not None:  # maybe_enter_scc
+            key = precision.callchain(self._scc, st, pc)
+            if key is not None:
+                visit = self._visits.get(key)
+                if visit is None:
+                    visit = self._visits[key] = precision.Visit()
+                if visit.entry is None:
+                    visit.entry = new
+                    new.visit = visit
+                new.scc = visit
         olds.append(new)
         self.stats.total_states += 1
         self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
         return new
 
     def _walk(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> None:
-        since = _CHECKPOINT_EVERY
         special = self._special
         if special is None:  # the pruning points and shortcuts, once the cfg is known
             special = self._special = bytearray(len(self.code))
@@ -265,66 +330,46 @@ class Verifier:
             self._fast = fastpath.handlers(self.code)
             if not self.env.allow_ptr_leaks:  # scalar add/sub of a register is sanitized too
                 unpriv.no_fast_sanitized(self.code, self._fast)
+            self._isjmp = bytes(1 if c[0] & 7 in (5, 6) else 0 for c in self.code)
         fast = self._fast
+        isjmp = self._isjmp
         reached = self.reached
         stats = self.stats
         limit = self.limit
+        prev = st.last
+        self.cur_cp = cp
         while True:
-            if not special[pc]:
-                pass
-            elif pc in self.iter_next:  # forced checkpoint; converged loops are pruned here
-                olds = self._visited.setdefault(pc, [])
-                if iters.visit(self, pc, st, olds[-_MAX_STATES_PER_INSN:]):
-                    stackdepth.record_depth(self, st, pc)
-                    self._finish(cp)
-                    return
-                cp = self._checkpoint(pc, st, cp, olds)
-                since = 0
-            elif pc in self._may_goto_pcs:  # forced checkpoint; another depth of the same state prunes
-                olds = self._visited.setdefault(pc, [])
-                for old in olds[-_MAX_STATES_PER_INSN:]:
-                    if (old.branches == 0 or old.state.may_goto_depth != st.may_goto_depth) and state_subsumes(
-                        old.state, st
-                    ):
-                        self.stats.insns_processed += 1
-                        stackdepth.record_depth(self, st, pc)
-                        self._finish(cp)
-                        return
-                cp = self._checkpoint(pc, st, cp, olds)
-                since = 0
-            elif pc in self._prune:
-                key = fastpath.StateKey((pc, st.key()))
-                for old in self._exact.get(key, ()):
-                    if old.branches == 0:
-                        stackdepth.record_depth(self, st, pc)
-                        self._finish(cp)
-                        return
-                    if not self._has_may_goto and self._is_ancestor(old, cp):
-                        self._reject_at(pc, st, Reject(errno.EINVAL, f"infinite loop detected at insn {pc}"))
-                olds = self._visited.setdefault(pc, [])
-                if self._ndone.get(pc):  # else every state here is still being explored
-                    for old in olds[-_MAX_STATES_PER_INSN:]:
-                        if old.branches == 0 and state_subsumes(old.state, st):
-                            stackdepth.record_depth(self, st, pc)
-                            self._finish(cp)
-                            return
-                if since >= _CHECKPOINT_EVERY:
-                    cp = self._checkpoint(pc, st, cp, olds)
-                    self._exact.setdefault(key, []).append(cp)
-                    since = 0
-            stats.insns_processed += 1
-            since += 1
+            stats.insns_processed += 1  # counted before the pruning check, as do_check does
             if stats.insns_processed > limit:  # checked before the insn is printed:
                 too_big = Reject(errno.E2BIG, f"BPF program is too large. Processed {stats.insns_processed} insn")
                 self._reject_at(self._last_pc, st, too_big)  # the log ends at the previous one
+            if not special[pc]:
+                pass
+            else:
+                res = pruning.state_visited(self, pc, st, cp, prev)
+                if res is True:
+                    stackdepth.record_depth(self, st, pc)
+                    self._finish(cp)
+                    return
+                cp = res  # type: ignore[assignment]
+            if pc != prev + 1:  # a jump, call or return: the history needs the step
+                h = st.hist
+                st.hist = (pc, prev, 0, h, h[4] + 1 if h is not None else 1)
+            if isjmp[pc]:
+                self._jmps += 1
             self._last_pc = pc
             reached[pc] = 1
             h = fast[pc]
             if h is not None:
                 delta = h(st.frames[-1].regs)
                 if delta is not None:
+                    if delta > fastpath.DECIDED_MIN:  # a branch known scalars decided
+                        delta -= fastpath.DECIDED
+                        self._decided(pc, st)
+                    prev = pc
                     pc += delta
                     continue
+            st.last = pc
             try:
                 nxt = self._step(pc, st, cp, stack)
             except Reject as rej:
@@ -332,6 +377,7 @@ class Verifier:
             if nxt is None:
                 self._finish(cp)
                 return
+            prev = pc
             pc = nxt
 
     def _may_goto(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack, off: int) -> int:
@@ -344,12 +390,21 @@ class Verifier:
         prev = cp.parent if cp is not None and cp.pc == pc else cp
         while prev is not None and prev.pc != pc:
             prev = prev.parent
-        if prev is not None:
+        if prev is not None and self.env.bpf_capable:
             widen_scalars(prev.state, body)
         stack.append((pc + 1, body, cp))
         if cp is not None:
             cp.branches += 1
         return pc + 1 + off
+
+    def _decided(self, pc: int, st: State) -> None:
+        """The fast path decided the conditional jump at ``pc`` from known scalars."""
+        c, d, s, _o, _i = self.code[pc]
+        st.last = pc
+        if c & 0x08:
+            precision.mark(self, st, d, s)
+        else:
+            precision.mark(self, st, d)
 
     def _reject_at(self, pc: int, st: State, rej: Reject) -> NoReturn:
         regs = " ".join(f"R{i}={r.describe()}" for i, r in enumerate(st.cur.regs) if r.type != RegType.NOT_INIT)
@@ -371,11 +426,14 @@ class Verifier:
             self._ld_imm64(st, pc, d, s, i)
             return pc + 2
         if k == Kind.LDX:
-            self._src_ok(st, s)
+            base = self._src_ok(st, s)
             self._dst_ok(d)
+            fill = precision.fill_slot(st, base, o, spec.size)
             val = check_access(self, st, s, o, spec.size, write=False, value=None, signed=spec.signed)
             assert val is not None
             st.cur.regs[d] = val
+            if fill is not None:  # a register restored from the stack: the history names the slot
+                precision.record_stack_access(st, pc, *fill)
             return pc + 1
         if k in (Kind.ST, Kind.STX):
             value: Reg | None = self._src_ok(st, s) if k == Kind.STX else const(i)
@@ -384,6 +442,9 @@ class Verifier:
             if spec.size < 8 and not (value is not None and value.type == RegType.SCALAR):
                 value = None  # a partial store of a pointer; scalars may be narrow spills
             check_access(self, st, d, o, spec.size, write=True, value=value)
+            spilled = precision.spill_slot(st, st.cur.regs[d], o)
+            if spilled is not None:  # a register (or an immediate) spilled: the history names the slot
+                precision.record_stack_access(st, pc, *spilled)
             return pc + 1
         if k == Kind.ATOMIC:
             self._atomic(st, d, s, o, i, spec.size)
@@ -416,7 +477,7 @@ class Verifier:
         if k == Kind.EXIT:
             stackdepth.record_depth(self, st, pc)
             if len(st.frames) == 1 and st.cur.callsite == timer.ASYNC_CALLSITE:
-                timer.async_exit(st)
+                timer.async_exit(self, st)
                 return None
             if len(st.frames) > 1:
                 return calls.exit_subprog(st)
@@ -493,6 +554,8 @@ class Verifier:
             return
         dst = self._src_ok(st, d)
         if dst.is_ptr or src.is_ptr:
+            if use_x and dst.is_ptr != src.is_ptr:  # the pointer moves by the scalar's value
+                precision.mark(self, st, s if dst.is_ptr else d)
             regs[d] = ptrops.ptr_alu(self, d, s if use_x else -1, op, dst, src, is64)
             return
         if use_x and op in (0x00, 0x10) and not self.env.allow_ptr_leaks:
@@ -551,10 +614,9 @@ class Verifier:
         if a.is_ptr or b.is_ptr:
             return ptrops.ptr_jcond(self, pc, st, cp, stack, op, d, s if c & 0x08 else -1, a, b, is64, target)
         outcome = branch_outcome(op, a, b, bits)
-        if outcome is True:
-            return target
-        if outcome is False:
-            return pc + 1
+        if outcome is not None:  # the compared scalars decided it: they must stay as they are
+            precision.mark(self, st, d, s) if c & 0x08 else precision.mark(self, st, d)
+            return target if outcome else pc + 1
         other = st.copy()
         regs_t, regs_f = other.cur.regs, st.cur.regs
         # reg_set_min_max: both compared scalars narrowed on each side (in place when d == s)

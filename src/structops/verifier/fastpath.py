@@ -29,7 +29,7 @@ from structops.verifier.scalar import alu_const, alu_range, branch_outcome
 from structops.verifier.state import NOT_INIT, Reg, RegType, const
 from structops.verifier.unpriv import successors
 
-__all__ = ["Handler", "StateKey", "handlers", "reach", "reach_slow", "split_slots"]
+__all__ = ["DECIDED", "DECIDED_MIN", "Handler", "StateKey", "handlers", "reach", "reach_slow", "split_slots"]
 
 #: ``handler(regs) -> slot delta`` or ``None`` (take the general path).
 Handler = Callable[[list[Reg]], "int | None"]
@@ -40,6 +40,11 @@ _SCALAR = RegType.SCALAR
 _NOT_INIT = RegType.NOT_INIT
 _PTR = RegType.PTR_TO_CTX  # every type from here on is a pointer (Reg.is_ptr)
 _CACHE_MAX = 1 << 16
+#: Added to a conditional jump's slot delta when known scalars decided it: the caller marks
+#: them precise (``mark_chain_precision`` after ``is_branch_taken``, as ``Verifier._jcond``).
+DECIDED = 1 << 20
+#: Any delta above this carries :data:`DECIDED` (jump offsets are 16-bit).
+DECIDED_MIN = DECIDED >> 1
 
 
 def _alu_imm(d: int, op: int, src: Reg, bits: int, off: int) -> Handler:
@@ -97,7 +102,8 @@ def _mov_reg(d: int, s: int, bits: int, off: int) -> Handler:
 
 
 def _jcond(d: int, s: int, use_x: bool, op: int, imm: Reg, bits: int, off: int) -> Handler:
-    taken = 1 + off
+    taken = 1 + off + DECIDED
+    fall = 1 + DECIDED
     mask = (1 << bits) - 1
 
     def h(regs: list[Reg]) -> int | None:
@@ -108,11 +114,11 @@ def _jcond(d: int, s: int, use_x: bool, op: int, imm: Reg, bits: int, off: int) 
         if b.type != _SCALAR:
             return None
         if a.umin == a.umax and b.umin == b.umax:  # branch_outcome's constant case
-            return taken if cmp(op, a.umin & mask, b.umin & mask, bits) else 1
+            return taken if cmp(op, a.umin & mask, b.umin & mask, bits) else fall
         outcome = branch_outcome(op, a, b, bits)
         if outcome is None:
             return None  # both ways: the general path forks
-        return taken if outcome else 1
+        return taken if outcome else fall
 
     return h
 
@@ -245,10 +251,11 @@ def reach(
             succ = [last + 1 + (o if spec.is64 else i)]
         else:  # JCOND, MAY_GOTO
             succ = [last + 1, last + 1 + o]
+            prune.add(last)  # a conditional jump is a pruning point too
         for t in succ:
             if not 0 <= t < n or owner[t] != owner[last] or t in second:
                 return None
-            if k != Kind.LD_IMM64:
+            if k == Kind.JA or (k != Kind.LD_IMM64 and t is succ[1]):  # branch targets
                 prune.add(t)
             work.append(t)
     return reached
@@ -272,7 +279,9 @@ def reach_slow(
                 raise Reject(errno.EINVAL, f"jump out of range from insn {pc} to {t}")
             if t in second:
                 raise Reject(errno.EINVAL, f"jump into the middle of ldimm64 insn {t - 1}")
-            if k in (Kind.JA, Kind.JCOND, Kind.MAY_GOTO):
+            if k == Kind.JA or (k in (Kind.JCOND, Kind.MAY_GOTO) and t == pc + 1 + code[pc][3]):
                 prune.add(t)
             work.append(t)
+        if k in (Kind.JCOND, Kind.MAY_GOTO):
+            prune.add(pc)
     return seen

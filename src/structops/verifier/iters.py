@@ -8,8 +8,8 @@ so an iterator never destroyed is an "Unreleased reference" at exit.  ``_next`` 
 ``_destroy`` need an initialised iterator of the same type.  ``_next`` forks: the path
 that goes on sees the iterator drained (R0 = NULL); a queued path sees it active one
 level deeper (R0 not NULL), with the scalars that changed since the previous visit of
-the same call on this path widened to unknown (``widen_imprecise_scalars``: this
-verifier tracks no precision, so every differing scalar is widened).  At the ``_next``
+the same call on this path widened to unknown when they are not precise there
+(``widen_imprecise_scalars``).  At the ``_next``
 call a state covered by any earlier state there, even one still being explored, has
 converged when its iterator is active (the loop invariant holds).  ``_destroy``
 releases the reference and leaves the slots uninitialised.
@@ -25,7 +25,7 @@ from structops import btf as btflib
 from structops.isa.scan import slots_with_opcode
 from structops.verifier.env import Reject
 from structops.verifier.ops import KF
-from structops.verifier.state import Frame, Reg, RegType, State, const, state_subsumes, widen_scalars
+from structops.verifier.state import Frame, Reg, RegType, State, const, widen_scalars
 
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier, _Checkpoint
@@ -38,7 +38,6 @@ __all__ = [
     "iter_next_pcs",
     "next_call",
     "valid_iter",
-    "visit",
 ]
 
 ITER_ACTIVE = 1
@@ -173,15 +172,6 @@ def iter_next_pcs(v: Verifier) -> dict[int, btflib.Struct]:
     return out
 
 
-def visit(v: Verifier, pc: int, st: State, olds: list[_Checkpoint]) -> bool:
-    """At an iterator ``_next`` call: True when an earlier state there covers ``st`` and the
-    iterator is active (converged loop, or an explored state), so this path is pruned."""
-    it = v.iter_next[pc]
-    found = _head(st, it)
-    active = found is not None and found[2].umin == ITER_ACTIVE
-    return any((old.branches == 0 or active) and state_subsumes(old.state, st) for old in olds)
-
-
 def _prev_entry(pc: int, st: State, cp: _Checkpoint | None) -> State | None:
     """``find_prev_entry``: the latest state at ``pc`` on the current path (before this visit)."""
     node = cp.parent if cp is not None and cp.pc == pc else cp
@@ -217,8 +207,7 @@ def next_call(
         qframe.stack[idx] = replace(head, vmin=head.vmin + 1)  # depth + 1 (ignored by comparisons)
         prev = _prev_entry(pc, st, cp)
         before = _head(prev, it) if prev is not None else None
-        # Linux widens only imprecise scalars; lacking precision marks, widen only against an
-        # earlier visit of the same iterator (an outer loop's counter is left exact)
+        # widen_imprecise_scalars against an earlier visit of the same iterator
         if prev is not None and before is not None and before[2].ref_obj_id == head.ref_obj_id:
             widen_scalars(prev, queued)
         queued.cur.regs[0] = replace(r0, maybe_null=False) if r0.is_ptr else r0

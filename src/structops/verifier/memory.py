@@ -411,6 +411,22 @@ def constant_key_hits(st: State, regno: int, m: object) -> bool:
     return key is not None and key < int(getattr(m, "max_entries", 0))
 
 
+def constant_key_slot(st: State, regno: int, m: object) -> tuple[int, int] | None:
+    """``get_constant_map_key``'s precision need: ``(frame, slot)`` of the spilled constant
+    scalar R<regno> points to as the key of an array map lookup, else None."""
+    if int(getattr(m, "map_type", -1)) not in _ELIDE_NULL_MAP_TYPES:
+        return None
+    reg = st.cur.regs[regno]
+    if reg.type != RegType.PTR_TO_STACK or reg.var_off or int(reg.obj or 0) >= len(st.frames):
+        return None
+    slot, b = _slot_of(reg.off)
+    frameno = int(reg.obj or 0)
+    cur = st.frames[frameno].stack.get(slot)
+    if b or not isinstance(cur, Reg) or cur.type != RegType.SCALAR or not cur.is_const:
+        return None
+    return frameno, slot
+
+
 def _stack_read(frame: Frame, regno: int, o: int, size: int, signed: bool, priv: bool = False) -> Reg:
     slot, b = _slot_of(o)
     cur = frame.stack.get(slot)

@@ -100,6 +100,10 @@ class Reg:
     #: A scalar spilled to the stack by a narrower store (1, 2 or 4 bytes at the slot's
     #: start: ``save_register_state`` with ``size < 8``); 8 otherwise.
     spill: int = 8
+    #: Scalars: the value matters to an earlier decision (``reg->precise``): set on the
+    #: explored states (checkpoints) by precision backtracking (:mod:`structops.verifier.precision`);
+    #: an imprecise scalar of an explored state covers any scalar.  Not compared, not hashed.
+    precise: bool = field(default=False, compare=False)
     #: The hash, computed on first use (0: not yet).
     _h: int = field(default=0, init=False, repr=False, compare=False)
 
@@ -246,6 +250,13 @@ class State:
     lock: tuple[int, int] | None = None
     #: Inside a ``bpf_rcu_read_lock`` section (``active_rcu_lock``).
     rcu: bool = False
+    #: Precision backtracking (:mod:`structops.verifier.precision`): the instruction history
+    #: since the last checkpoint (a linked list of ``(insn, previous insn, stack slot flags,
+    #: rest)``, newest first), the first instruction of that stretch, and the last
+    #: instruction processed on the slow path (the fork point of a queued branch).
+    hist: Any = None
+    first: int = 0
+    last: int = -1
 
     @property
     def cur(self) -> Frame:
@@ -255,7 +266,15 @@ class State:
     def copy(self) -> State:
         """An independent copy (for a branch)."""
         return State(
-            [f.copy() for f in self.frames], dict(self.refs), self.priv, self.may_goto_depth, self.lock, self.rcu
+            [f.copy() for f in self.frames],
+            dict(self.refs),
+            self.priv,
+            self.may_goto_depth,
+            self.lock,
+            self.rcu,
+            self.hist,
+            self.first,
+            self.last,
         )
 
     def key(self) -> tuple[object, ...]:
@@ -284,11 +303,16 @@ def with_off(reg: Reg, delta: int) -> Reg:
     return replace(reg, off=reg.off + delta)
 
 
-def reg_subsumes(old: Reg, new: Reg) -> bool:
-    """``regsafe``: every behaviour of ``new`` is covered by the explored ``old``."""
+def reg_subsumes(old: Reg, new: Reg, loose: bool = False) -> bool:
+    """``regsafe``: every behaviour of ``new`` is covered by the explored ``old``.
+
+    ``loose`` (the kernel's ``NOT_EXACT`` mode, privileged loaders): an imprecise old scalar
+    covers any scalar; otherwise (``RANGE_WITHIN``) its range must hold ``new``'s."""
     if old.type == RegType.NOT_INIT:
         return True
     if old.type == RegType.SCALAR:
+        if loose and not old.precise:
+            return new.type == RegType.SCALAR
         return (
             new.type == RegType.SCALAR
             and old.umin <= new.umin
@@ -309,7 +333,7 @@ def reg_subsumes(old: Reg, new: Reg) -> bool:
     return old == new
 
 
-def slot_subsumes(old: Slot | None, new: Slot | None) -> bool:
+def slot_subsumes(old: Slot | None, new: Slot | None, loose: bool = False) -> bool:
     """Stack-slot version of :func:`reg_subsumes` (an unread/uninitialised old slot covers anything)."""
     if old is None:
         return True
@@ -320,41 +344,58 @@ def slot_subsumes(old: Slot | None, new: Slot | None) -> bool:
             return old & new == old
         return new.type == RegType.SCALAR or old == 0
     if isinstance(new, int):
-        return False
-    return old.spill == new.spill and reg_subsumes(old, new)
+        # stacksafe's scalar_reg_for_stack: eight initialised non-zero bytes read as an
+        # unknown scalar, which an imprecise 64-bit spilled scalar covers
+        return loose and old.type == RegType.SCALAR and not old.precise and old.spill == 8 and new == 0xFF
+    return old.spill == new.spill and reg_subsumes(old, new, loose)
 
 
-def widen_scalars(prev: State, cur: State) -> None:
-    """Make every scalar of ``cur`` (registers and spilled slots) that differs from the same
-    place in ``prev`` unknown, so a loop's states converge (the kernel's
-    widen_imprecise_scalars, with every scalar counted as imprecise)."""
+def widen_scalars(prev: State, cur: State, all_imprecise: bool = False) -> None:
+    """``widen_imprecise_scalars``: make every scalar of ``cur`` (registers and spilled slots)
+    that differs from the same place in ``prev`` unknown when ``prev``'s is not precise
+    (``all_imprecise``: whatever the marks), so a loop's states converge."""
     for fp, fc in zip(prev.frames, cur.frames, strict=False):
         for i, (rp, rc) in enumerate(zip(fp.regs, fc.regs, strict=True)):
-            if rp.type == RegType.SCALAR and rc.type == RegType.SCALAR and rp != rc:
+            if (
+                rp.type == RegType.SCALAR
+                and rc.type == RegType.SCALAR
+                and rp != rc
+                and (all_imprecise or not rp.precise)
+            ):
                 fc.regs[i] = unknown()
         for k, sc in list(fc.stack.items()):
             sp = fp.stack.get(k)
-            if isinstance(sc, Reg) and isinstance(sp, Reg) and sc.type == sp.type == RegType.SCALAR and sc != sp:
+            if (
+                isinstance(sc, Reg)
+                and isinstance(sp, Reg)
+                and sc.type == sp.type == RegType.SCALAR
+                and sc != sp
+                and (all_imprecise or not sp.precise)
+            ):
                 fc.stack[k] = replace(unknown(0, (1 << 8 * sc.spill) - 1), spill=sc.spill)
 
 
-def state_subsumes(old: State, new: State) -> bool:
-    """``states_equal`` with ``exact=false``: ``old`` (fully explored) covers ``new``."""
+def state_subsumes(old: State, new: State, loose: bool = False, live: tuple[int, ...] | None = None) -> bool:
+    """``states_equal``: ``old`` (explored) covers ``new``; ``loose`` is the kernel's
+    ``NOT_EXACT`` (imprecise old scalars cover any scalar), else ``RANGE_WITHIN``; ``live``:
+    per frame, the registers that may still be read (the others are not compared)."""
     if len(old.frames) != len(new.frames) or old.refs.keys() != new.refs.keys():
         return False
     if old.lock != new.lock or old.rcu != new.rcu:
         return False
     # both relations are reflexive (a register or slot shared with the explored state is
     # covered) and an uninitialised old register covers anything
-    for fo, fn in zip(old.frames, new.frames, strict=True):
+    for i, (fo, fn) in enumerate(zip(old.frames, new.frames, strict=True)):
         if fo.callsite != fn.callsite:
             return False
+        mask = live[i] if live is not None else 0x7FF
         for ro, rn in zip(fo.regs, fn.regs, strict=True):
-            if ro is not rn and ro.type != RegType.NOT_INIT and not reg_subsumes(ro, rn):
+            if mask & 1 and ro is not rn and ro.type != RegType.NOT_INIT and not reg_subsumes(ro, rn, loose):
                 return False
+            mask >>= 1
         stack = fn.stack
         for k, so in fo.stack.items():
             sn = stack.get(k)
-            if so is not sn and not slot_subsumes(so, sn):
+            if so is not sn and not slot_subsumes(so, sn, loose):
                 return False
     return True

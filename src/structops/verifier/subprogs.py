@@ -28,6 +28,7 @@ from typing import Any, Final
 from structops import btf as btflib
 from structops.isa.scan import insn_starts
 from structops.loader.btf_ext import FuncInfo  # one struct bpf_func_info record, as the kernel received it
+from structops.verifier import precision
 from structops.verifier.core import Verifier, VerifyStats
 from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
 from structops.verifier.locks import check_call_locked, check_global_call
@@ -283,6 +284,8 @@ class FuncInfoVerifier(Verifier):
         frameno = len(st.frames)
         new = [NOT_INIT] * 11
         if hid == 181:  # bpf_loop: callback(u32 index, void *ctx)
+            if regs[4].is_const and regs[4].umin == 0:  # loop_flag_is_zero (inlining)
+                precision.mark(self, st, 4)
             if regs[1].type != RegType.SCALAR:
                 raise Reject(errno.EACCES, f"R1 type={regs[1].type_str()} expected=scalar")
             new[1] = unknown(0, 0xFFFFFFFF)
@@ -301,8 +304,10 @@ class FuncInfoVerifier(Verifier):
 
     def _callback_exit(self, st: State) -> int:
         """A callback returns: R0 must be 0 or 1; the caller gets an unknown R0."""
+        r0 = st.cur.regs[0]
+        if r0.type == RegType.SCALAR:  # the return range is relied on
+            precision.mark(self, st, 0)
         callee = st.frames.pop()
-        r0 = callee.regs[0]
         if r0.type != RegType.SCALAR:
             raise Reject(errno.EACCES, f"At callback return the register R0 is not a known value ({r0.type_str()})")
         if r0.umax > 1:

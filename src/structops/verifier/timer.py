@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
+from structops.verifier import precision
 from structops.verifier.env import MAX_CALL_FRAMES, Reject
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 
@@ -91,7 +92,9 @@ def call_timer_helper(
         cb[2] = Reg(RegType.PTR_TO_MEM, 0, 0)  # the key (PTR_TO_MAP_KEY)
         cb[3] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m)
         cb[10] = Reg(RegType.PTR_TO_STACK, 0, 0, obj=0)
-        stack.append((int(fn.obj), State([Frame(cb, {}, callsite=ASYNC_CALLSITE)], {}, st.priv), cp))
+        # a path of its own: its history starts at the callback (no parent to backtrack into)
+        cb_state = State([Frame(cb, {}, callsite=ASYNC_CALLSITE)], {}, st.priv, first=int(fn.obj))
+        stack.append((int(fn.obj), cb_state, cp))
         if cp is not None:
             cp.branches += 1
     elif hid == 171:
@@ -103,7 +106,7 @@ def call_timer_helper(
     return pc + 1
 
 
-def async_exit(st: State) -> None:
+def async_exit(v: Verifier, st: State) -> None:
     """The exit of an async callback: no reference left, R0 the constant 0."""
     for ref, insn in sorted(st.refs.items()):
         raise Reject(errno.EINVAL, f"Unreleased reference id={ref} alloc_insn={insn}")
@@ -111,6 +114,8 @@ def async_exit(st: State) -> None:
     if r0.type == RegType.NOT_INIT:
         raise Reject(errno.EACCES, "R0 !read_ok")
     ctx = "At async callback return the register R0"
+    if r0.type == RegType.SCALAR:
+        precision.mark(v, st, 0)
     if r0.type != RegType.SCALAR:
         raise Reject(errno.EINVAL, f"{ctx} is not a known value ({r0.type_str()})")
     if not (r0.is_const and r0.umin == 0):

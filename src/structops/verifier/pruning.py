@@ -1,0 +1,137 @@
+"""State pruning at a pruning point (``is_state_visited``), as Linux 6.18 does it.
+
+At a pruning point the path's state is compared with the states recorded there, newest
+first.  A fully explored state that covers it prunes the path (``NOT_EXACT``: its
+imprecise scalars cover any scalar, unless its loop's precision marks are not final yet,
+then ``RANGE_WITHIN``).  A state still being explored prunes only as a converged loop: at
+an iterator's ``_next`` call with the iterator active, or at a ``may_goto`` one level
+deeper (``RANGE_WITHIN``, the path is kept as a backedge of the loop).  A pruned path
+hands the marks of the state that covered it back along its own chain
+(:func:`~structops.verifier.precision.propagate`).  A state that keeps missing is
+dropped (``miss_cnt > hit_cnt * n + n``).  A new state is recorded when the path went
+through 2 jumps and 8 instructions since the last one (20 and 100 while a state here is
+still being explored), at forced checkpoints (iterator ``_next``, ``may_goto``) and when
+the path's history grew past 40 entries.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING
+
+from structops.verifier import fastpath, iters, liveness, unpriv
+from structops.verifier.env import Reject
+from structops.verifier.state import State, state_subsumes
+
+if TYPE_CHECKING:
+    from structops.verifier.core import Verifier, _Checkpoint
+
+__all__ = ["state_visited"]
+
+_NEW_STATE = (2, 8)
+_NEW_STATE_LOOP = (20, 100)
+_MAX_HIST = 40
+
+
+def _nargs(v: Verifier) -> object:
+    def nargs(c: int, s: int, imm: int, off: int) -> int:
+        try:
+            if s == 0 and v.env.helper_proto is not None:
+                proto = v.env.helper_proto(imm)
+                if proto is not None and proto.args is not None:
+                    return len(proto.args)
+            elif s == 2 and v.env.kfunc is not None:
+                k = v.env.kfunc(imm, off)
+                if k is not None:
+                    return min(5, len(k.func.type.params))
+        except Exception:  # an unknown id: the call is refused when reached
+            pass
+        return 5
+
+    return nargs
+
+
+def live_masks(v: Verifier, pc: int, st: State) -> tuple[int, ...]:
+    """Per frame of a state at ``pc``, the registers still to be read (r10 always)."""
+    live = v._live
+    if live is None:
+        code = v.code
+        live = v._live = liveness.live_regs(code, lambda x: unpriv.successors(code, x), _nargs(v))  # type: ignore[arg-type]
+    frames = st.frames
+    out = []
+    for i in range(len(frames) - 1):
+        cs = frames[i + 1].callsite
+        insn = cs if cs >= 0 else -cs - 2
+        out.append((live[insn] & ~0x3F) | 0x400 if 0 <= insn < len(live) else 0x7FF)
+    out.append(live[pc] | 0x400)
+    return tuple(out)
+
+
+def _loose(v: Verifier, old: _Checkpoint) -> bool:
+    if not v.env.bpf_capable:
+        return False
+    visit = old.scc
+    return visit is None or not visit.backedges
+
+
+def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev: int) -> _Checkpoint | bool | None:
+    """``is_state_visited`` at pruning point ``pc``: True when the path is pruned (the
+    caller stops it), else the path's parent checkpoint (a new one when recorded here)."""
+    olds = v._visited.setdefault(pc, [])
+    is_iter = pc in v.iter_next
+    is_may_goto = pc in v._may_goto_pcs
+    hist = st.hist
+    forced = is_iter or is_may_goto or (hist is not None and hist[4] > _MAX_HIST)
+    jmps = v._jmps - v._prev_jmps
+    insns = v.stats.insns_processed - v._prev_insns
+    add = forced or (jmps >= _NEW_STATE[0] and insns >= _NEW_STATE[1])
+    key = None
+    if not forced:
+        key = fastpath.StateKey((pc, st.key()))
+        for old in v._exact.get(key, ()):
+            if old.evicted:
+                continue
+            if old.branches == 0:
+                _hit(v, pc, st, cp, old, prev, False)
+                return True
+            if not v._has_may_goto and v._is_ancestor(old, cp):
+                v._reject_at(pc, st, Reject(errno.EINVAL, f"infinite loop detected at insn {pc}"))
+    active = False
+    if is_iter:
+        found = iters._head(st, v.iter_next[pc])
+        active = found is not None and found[2].umin == iters.ITER_ACTIVE
+    evict = False
+    live = live_masks(v, pc, st) if olds else None
+    for old in reversed(olds):
+        if old.branches:
+            loop = False
+            if is_iter:
+                loop = active and state_subsumes(old.state, st, False, live)
+            elif is_may_goto:
+                loop = old.state.may_goto_depth != st.may_goto_depth and state_subsumes(old.state, st, False, live)
+            if loop:
+                _hit(v, pc, st, cp, old, prev, True)
+                return True
+            if not forced and jmps < _NEW_STATE_LOOP[0] and insns < _NEW_STATE_LOOP[1]:
+                add = False
+        elif state_subsumes(old.state, st, _loose(v, old), live):
+            _hit(v, pc, st, cp, old, prev, False)
+            return True
+        if add:
+            old.miss += 1
+            n = 64 if forced and old.branches else 3
+            if old.miss > old.hit * n + n:
+                old.evicted = evict = True
+    if evict:
+        olds[:] = [o for o in olds if not o.evicted]
+    if not add:
+        return cp
+    new = v._checkpoint(pc, st, cp, olds, prev)
+    if key is not None:
+        v._exact.setdefault(key, []).append(new)
+    return new
+
+
+def _hit(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, old: _Checkpoint, prev: int, loop: bool) -> None:
+    old.hit += 1
+    v._hit(pc, st, cp, old, prev, loop)
