@@ -373,3 +373,26 @@ def test_xdp_devmap_and_cpumap_programs_do_not_test_run(k: EmulatedKernel, attac
         assert errno_of(k, fd, data_in=PKT) == err
     else:
         assert run(k, fd, data_in=PKT).retval == 2
+
+
+def test_packet_regions_are_unmapped_after_each_run(k: EmulatedKernel) -> None:
+    """Runs (with packet moves, faults and errors) leave no packet or context region behind and
+    reuse the packet window's slots: nothing a later run could reach through a stale pointer."""
+    from structops.kernel.packet import PACKET_WINDOW
+
+    space = k.kmem.space
+    adjust = load(k, XDP, "mov %r6, %r1\nmov %r2, 14\ncall 44\nmov %r1, %r6\nmov %r2, -4\ncall 65\nmov %r0, 2\nexit")
+    grow = load(k, TC, "mov %r2, 16064\nmov %r3, 0\ncall 38\nexit")
+    k.verify_programs = False  # type: ignore[attr-defined]
+    fault = load(k, TC, "ldxw %r2, [%r1+80]\nldxb %r0, [%r2+0]\nexit")
+    before = len(space.regions())
+    for _ in range(20):
+        run(k, adjust, data_in=PKT, ctx_in=xdp_md(), repeat=3)
+        run(k, grow, data_in=PKT)
+        assert errno_of(k, fault, data_in=PKT) == errno.EFAULT
+        assert errno_of(k, adjust, data_in=PKT, ctx_in=xdp_md(meta=4)) == errno.EINVAL
+    assert len(space.regions()) == before
+    assert not [r for r in space.regions() if PACKET_WINDOW[0] <= r.base < PACKET_WINDOW[1]]
+    from structops.kernel.packet import window_of
+
+    assert window_of(space).slots_used <= 8  # about 100 packet mappings, slots reused
