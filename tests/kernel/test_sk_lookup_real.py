@@ -123,3 +123,33 @@ def test_lookup_arguments(world: Any, kw: dict[str, Any]) -> None:
     for name, tup in tuples.items():
         pkt = tuple_packet(*tup)
         assert _run(emb, text, ptype, pkt) == _run(linux, text, ptype, pkt), name
+
+
+OBJ = Path(__file__).resolve().parents[1] / "corpus" / "testrun" / "sk_lookup.bpf.o"
+
+
+def _frame(proto: int, saddr: str, sport: int, daddr: str, dport: int) -> bytes:
+    """An IPv4 TCP (6) or UDP (17) frame for the tuple (ports after a 20-byte IP header)."""
+    import struct
+
+    ip = struct.pack("!BBHHHBBH", 0x45, 0, 48, 0, 0, 64, proto, 0) + socket.inet_aton(saddr) + socket.inet_aton(daddr)
+    return bytes(12) + b"\x08\x00" + ip + struct.pack("!HH", sport, dport) + bytes(24)
+
+
+@pytest.mark.parametrize("prog", ["tc_sk_lookup", "xdp_sk_lookup"])
+def test_c_program_finds_the_same_sockets(world: Any, prog: str) -> None:
+    """sk_lookup.bpf.c parses the packet and looks its socket up: same answers on both kernels."""
+    from structops.api import Collection
+
+    tuples, linux, emb = world
+    with Collection.open(OBJ).load(linux) as lcoll, Collection.open(OBJ).load(emb) as ecoll:
+        lfd, efd = lcoll.programs[prog].fd, ecoll.programs[prog].fd
+        for name, tup in tuples.items():
+            for proto in (6, 17):
+                attr_l, attr_e = (
+                    TestRunAttr(lfd, data_in=_frame(proto, *tup)),
+                    TestRunAttr(efd, data_in=_frame(proto, *tup)),
+                )
+                linux.bpf(Cmd.BPF_PROG_TEST_RUN, attr_l)
+                emb.bpf(Cmd.BPF_PROG_TEST_RUN, attr_e)
+                assert attr_e.retval == attr_l.retval, (name, proto)

@@ -1,26 +1,29 @@
 """Networking and task helpers of tc / xdp / tracepoint programs (issue 12 item 3).
 
-Prototypes for the verifier and what the embedded kernel does when a program calls them.
-The embedded kernel has no network devices but loopback, so ``bpf_redirect`` returns the
-program type's redirect verdict (``TC_ACT_REDIRECT`` / ``XDP_REDIRECT``; bad flags:
-``TC_ACT_SHOT`` / ``XDP_ABORTED``) without a device to send to.
-``bpf_xdp_adjust_head``/``_meta``/``_tail`` move the packet of the XDP test run in
-progress (:mod:`structops.kernel.testrun_xdp`); ``bpf_skb_load_bytes``/``_store_bytes``
-copy from / into the packet of the tc test run in progress (outside it: -EFAULT, and
-the destination of a load zeroed), ``bpf_skb_change_tail`` trims or grows it (14 to
-``SKB_MAX_ALLOC`` = 16064 bytes) and ``bpf_skb_pull_data`` has nothing to pull in the linear
-test-run skb (-ENOMEM past ``len``); checksum helpers: :mod:`structops.kernel.csum_helpers`;
-``bpf_xdp_load_bytes``/``_store_bytes``/
-``bpf_xdp_get_buff_len`` do the same for XDP, fragments included.  ``bpf_sk_lookup_tcp``/``_udp`` and
-``bpf_skc_lookup_tcp`` search the socket table (:mod:`structops.kernel.socktable`) of the
-current network namespace for a ``struct bpf_sock_tuple`` of 12 (IPv4) or 36 (IPv6)
-bytes, as Linux 6.18 does: another size, non-zero flags or a netns id >= 0 (no other
-namespace exists) find nothing (NULL); a found established TCP socket is returned with a
-reference that ``bpf_sk_release`` drops (listeners and UDP sockets are ``SOCK_RCU_FREE``:
-no reference).  ``bpf_skc_lookup_tcp`` is typed like ``bpf_sk_lookup_tcp`` for the
-verifier (a ``sock`` rather than a ``sock_common``: reads of ``type``..``priority`` that
-Linux refuses are accepted).  ``bpf_get_current_task`` is NULL (programs run in the
-kernel's own context, see ``bpf_get_current_pid_tgid``).
+Prototypes for the verifier and what the embedded kernel does when a program calls them,
+each checked against Linux 6.18 on this machine:
+
+* ``bpf_redirect`` returns the program type's redirect verdict (``TC_ACT_REDIRECT`` /
+  ``XDP_REDIRECT``; bad flags: ``TC_ACT_SHOT`` / ``XDP_ABORTED``); there is no device but
+  loopback to send to.
+* XDP: ``bpf_xdp_adjust_head``/``_meta``/``_tail`` move the packet of the test run in
+  progress (:mod:`structops.kernel.testrun_xdp`); ``bpf_xdp_load_bytes``/``_store_bytes``
+  and ``bpf_xdp_get_buff_len`` reach its linear part and fragments.
+* tc: ``bpf_skb_load_bytes``/``_store_bytes`` copy from / into the packet of the test run
+  in progress (outside it: -EFAULT, the destination of a load zeroed),
+  ``bpf_skb_change_tail`` trims or grows it (14 to ``SKB_MAX_ALLOC`` = 16064 bytes),
+  ``bpf_skb_pull_data`` has nothing to pull in the linear test-run skb (-ENOMEM past
+  ``len``); checksum helpers: :mod:`structops.kernel.csum_helpers`.
+* ``bpf_sk_lookup_tcp``/``_udp`` and ``bpf_skc_lookup_tcp`` search the socket table
+  (:mod:`structops.kernel.socktable`) of the current network namespace for a ``struct
+  bpf_sock_tuple`` of 12 (IPv4) or 36 (IPv6) bytes: another size, non-zero flags or a netns
+  id >= 0 (no other namespace exists) find nothing (NULL); a found established TCP socket
+  comes with a reference that ``bpf_sk_release`` drops (listeners and UDP sockets are
+  ``SOCK_RCU_FREE``: no reference).  ``bpf_skc_lookup_tcp`` is typed like
+  ``bpf_sk_lookup_tcp`` for the verifier (a ``sock`` rather than a ``sock_common``: reads
+  of ``type``..``priority`` that Linux refuses are accepted).
+* ``bpf_get_current_task`` is NULL (programs run in the kernel's own context, see
+  ``bpf_get_current_pid_tgid``).
 """
 
 from __future__ import annotations

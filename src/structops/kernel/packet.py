@@ -18,21 +18,26 @@ after them; a stale pointer then faults.  An empty span is a reserved, unmapped 
 
 from __future__ import annotations
 
+import errno
 import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from structops.errors import bpf_error
 from structops.vm.memory import PAGE_SIZE, Perm
 
 if TYPE_CHECKING:
     from structops.vm.memory import AddressSpace, Domain, Region
 
-__all__ = ["PACKET_WINDOW", "PacketBuffer", "PacketWindow", "window_of"]
+__all__ = ["MAX_SPAN", "PACKET_WINDOW", "PacketBuffer", "PacketWindow", "window_of"]
 
-#: ``[start, end)`` of the packet window: one page of packet and one guard page per slot.
+#: ``[start, end)`` of the packet window.
 PACKET_WINDOW = (0x1000_0000, 0xF000_0000)
-_SLOT = 2 * PAGE_SIZE
+#: Largest span one slot maps (an skb grown by ``bpf_skb_change_tail`` to ``SKB_MAX_ALLOC``);
+#: each slot is that many pages plus an unmapped guard page.
+MAX_SPAN = 4 * PAGE_SIZE
+_SLOT = MAX_SPAN + PAGE_SIZE
 _WINDOWS: weakref.WeakKeyDictionary[AddressSpace, PacketWindow] = weakref.WeakKeyDictionary()
 
 
@@ -53,9 +58,14 @@ class PacketWindow:
                 base = self._next
                 self._next += _SLOT
             else:
-                raise MemoryError("the packet window is exhausted")
+                raise bpf_error(errno.ENOMEM, "the packet window of the address space is exhausted")
             if self.space.region_at(base) is None:  # another user placed a region here: skip it
                 return base
+
+    @property
+    def slots_used(self) -> int:
+        """Slots handed out so far (freed ones are reused)."""
+        return (self._next - PACKET_WINDOW[0]) // _SLOT
 
     def give_back(self, base: int) -> None:
         """Return a slot (its region, if any, already unmapped)."""
@@ -107,8 +117,10 @@ class PacketBuffer:
     # -- mapping
     def map(self, domain: Domain | None = None) -> None:
         """Map ``[meta, end)`` at a fresh slot (granted to ``domain`` when given)."""
-        self.slot = self._window.take()
         size = self.end - self.meta
+        if size > MAX_SPAN:
+            raise bpf_error(errno.ENOMEM, f"a packet of {size} bytes does not fit a packet slot ({MAX_SPAN})")
+        self.slot = self._window.take()
         if size > 0:
             self.region = self.space.map(
                 size, name=self.name, perm=Perm.RW, base=self.slot, data=self.frame[self.meta : self.end]

@@ -15,7 +15,12 @@ one rx queue) exists in the embedded kernel (another ifindex: ENODEV).  A ``ctx_
 without ``ctx_in`` is a zeroed context, so ``data_end`` 0: the whole packet is then in
 fragments (as Linux does).  ``data_out`` is metadata + linear part + fragments.
 
-Not modelled: ``BPF_F_TEST_XDP_LIVE_FRAMES`` (EOPNOTSUPP), devices other than loopback.
+``BPF_F_TEST_XDP_LIVE_FRAMES``: each of the ``repeat`` runs gets a fresh frame (at most
+3408 bytes + metadata, no fragments: EINVAL; ``batch_size`` up to 256: E2BIG above), the
+program's verdict is not reported (retval 0) and ``data_out`` is the packet as given; with
+``ctx_in``, ``data_out``/``ctx_out`` are EINVAL.  What Linux then does with the frames
+(XDP_TX/REDIRECT transmit, XDP_PASS into the stack) has no counterpart here: the embedded
+kernel has no network stack.  Devices other than loopback are not modelled.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ SHINFO_SIZE = 320
 #: ``sizeof(struct xdp_frame)``: kept free at the start of the headroom.
 XDP_FRAME_SIZE = 40
 MAX_SKB_FRAGS = 17
+#: ``sizeof(struct xdp_page_head)``: live frames lose this much room (measured: 3408-byte frames).
+XDP_PAGE_HEAD_SIZE = 112
+#: ``TEST_XDP_MAX_BATCH``.
+TEST_XDP_MAX_BATCH = 256
 XDP_MD_SIZE = 24
 BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
 _BPF_XDP_DEVMAP, _BPF_XDP_CPUMAP = AttachType.BPF_XDP_DEVMAP, AttachType.BPF_XDP_CPUMAP
@@ -66,10 +75,11 @@ _ACTIVE: dict[tuple[int, int], XdpBuff] = {}
 class XdpBuff:
     """``struct xdp_buff`` of one test run: the packet buffer, fragments and the ``xdp_md`` region."""
 
-    def __init__(self, buf: PacketBuffer, frags: list[bytearray], md: bytes) -> None:
+    def __init__(self, buf: PacketBuffer, frags: list[bytearray], hard_end: int) -> None:
         self.buf = buf
         self.frags = frags
-        self.md_in = md  # ingress_ifindex, rx_queue_index as given
+        #: ``xdp_data_hard_end``: how far the tail may grow (frame offset).
+        self.hard_end = hard_end
         self.ctx: int = 0
 
     @property
@@ -123,17 +133,23 @@ def test_run_xdp(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
     flags = int(attr.flags or 0)
     if flags & ~BPF_F_TEST_XDP_LIVE_FRAMES:
         raise bpf_error(errno.EINVAL, f"unknown test_run flags {flags:#x} for an XDP program")
-    if flags & BPF_F_TEST_XDP_LIVE_FRAMES:
-        raise bpf_error(errno.EOPNOTSUPP, "BPF_F_TEST_XDP_LIVE_FRAMES: the embedded kernel has no devices to send to")
-    if attr.batch_size:
+    live = bool(flags & BPF_F_TEST_XDP_LIVE_FRAMES)
+    if live and (attr.batch_size or 0) > TEST_XDP_MAX_BATCH:
+        raise bpf_error(errno.E2BIG, f"batch_size={attr.batch_size} is above {TEST_XDP_MAX_BATCH}")
+    if not live and attr.batch_size:
         raise bpf_error(errno.EINVAL, "batch_size is only for BPF_F_TEST_XDP_LIVE_FRAMES")
     size = data_size_in(attr)
     md = ctx_init(attr, XDP_MD_SIZE, "xdp_md")
     metalen, end, ingress, rxq = _check_md(md, size) if md is not None else (0, size, 0, 0)
+    if live and md is not None and (attr.data_out is not None or attr.ctx_out is not None):
+        raise bpf_error(errno.EINVAL, "live frames with a context take no data_out or ctx_out")
     if size - metalen < ETH_HLEN:
         raise bpf_error(errno.EINVAL, f"the packet needs at least {ETH_HLEN} bytes after the metadata")
     headroom = XDP_PACKET_HEADROOM - metalen
-    end = min(end, PAGE_SIZE - headroom - SHINFO_SIZE)
+    max_linear = PAGE_SIZE - headroom - SHINFO_SIZE - (XDP_PAGE_HEAD_SIZE if live else 0)
+    if live and (end > max_linear or size > end):
+        raise bpf_error(errno.EINVAL, f"live frames hold at most {max_linear - metalen} bytes, no fragments")
+    end = min(end, max_linear)
     raw = data_in(attr, size)
     if ingress:
         if ingress != _LOOPBACK_IFINDEX:
@@ -146,31 +162,56 @@ def test_run_xdp(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
     frags = [bytearray(rest[i : i + PAGE_SIZE]) for i in range(0, len(rest), PAGE_SIZE)]
     if len(frags) > MAX_SKB_FRAGS:
         raise bpf_error(errno.ENOMEM, f"data_in needs {len(frags)} fragments, at most {MAX_SKB_FRAGS}")
-    frame = bytearray(PAGE_SIZE)
-    frame[headroom : headroom + end] = raw[:end]
+    hard_end = PAGE_SIZE - SHINFO_SIZE - (XDP_PAGE_HEAD_SIZE if live else 0)
+    if live:  # every run gets a fresh frame; what the program returns is not reported
+        duration = 0
+        for _ in range(max(attr.repeat or 0, 1)):
+            _, _, took = _run(proc, prog, raw[:end], headroom, [], (ingress, rxq), hard_end, 1)
+            duration += took
+        test_finish(attr, raw[:end], 0, duration // max(attr.repeat or 0, 1))
+        return 0
+    xdp, retval, duration = _run(proc, prog, raw[:end], headroom, frags, (ingress, rxq), hard_end, attr.repeat or 0)
+    buf = xdp.buf
+    test_finish(attr, bytes(buf.frame[buf.meta : buf.end]), retval, duration, b"".join(bytes(f) for f in xdp.frags))
+    if md is not None:  # xdp_convert_buff_to_md
+        struct.pack_into("<2I", md, 0, buf.data - buf.meta, buf.end - buf.meta)
+    ctx_finish(attr, md)
+    return 0
+
+
+def _run(
+    proc: Process,
+    prog: BpfProg,
+    linear: bytes,
+    headroom: int,
+    frags: list[bytearray],
+    rxq: tuple[int, int],
+    hard_end: int,
+    repeat: int,
+) -> tuple[XdpBuff, int, int]:
+    """Lay ``linear`` (metadata + packet) out at ``headroom`` and run ``prog`` on it ``repeat``
+    times; the buffer as the program left it, retval and duration."""
     space = proc.kernel.kmem.space
-    buf = PacketBuffer(space, frame, headroom, XDP_PACKET_HEADROOM, headroom + end, f"xdp packet:{prog.name}")
-    xdp = XdpBuff(buf, frags, bytes(md) if md is not None else bytes(XDP_MD_SIZE))
+    frame = bytearray(PAGE_SIZE)
+    frame[headroom : headroom + len(linear)] = linear
+    buf = PacketBuffer(space, frame, headroom, XDP_PACKET_HEADROOM, headroom + len(linear), f"xdp packet:{prog.name}")
+    xdp = XdpBuff(buf, frags, hard_end)
     ctx = space.map(XDP_MD_SIZE, name=f"xdp_md:{prog.name}", perm=Perm.RW, kind="kernel")
     # what the program reads: the loopback rx queue when ctx_in names none
-    space.write(ctx.base + 12, struct.pack("<2I", ingress or _LOOPBACK_IFINDEX, rxq))
+    space.write(ctx.base + 12, struct.pack("<2I", rxq[0] or _LOOPBACK_IFINDEX, rxq[1]))
     xdp.ctx = ctx.base
     buf.map()
     xdp.write_md()
     key = (id(space), ctx.base)
     _ACTIVE[key] = xdp
     try:
-        retval, duration = run_repeated(proc, prog, ctx, buf, attr.repeat or 0)
+        retval, duration = run_repeated(proc, prog, ctx, buf, repeat)
         buf.sync()
     finally:
         _ACTIVE.pop(key, None)
         buf.unmap()
         space.unmap(ctx)
-    test_finish(attr, bytes(buf.frame[buf.meta : buf.end]), retval, duration, b"".join(bytes(f) for f in xdp.frags))
-    if md is not None:  # xdp_convert_buff_to_md
-        struct.pack_into("<2I", md, 0, buf.data - buf.meta, buf.end - buf.meta)
-    ctx_finish(attr, md)
-    return 0
+    return xdp, retval, duration
 
 
 # -- helpers of XDP programs (bpf_xdp_adjust_head / _meta / _tail) -------------------------------
@@ -220,7 +261,7 @@ def adjust_tail(domain: Domain, xdp: XdpBuff, offset: int) -> int:
     if xdp.frags:
         return _adjust_frags_tail(domain, xdp, off)
     end = b.end + off
-    if end > PAGE_SIZE - SHINFO_SIZE or end < b.data + ETH_HLEN:
+    if end > xdp.hard_end or end < b.data + ETH_HLEN:
         return -errno.EINVAL
     old = b.end
 

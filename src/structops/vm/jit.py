@@ -118,11 +118,17 @@ class _Gen(MemoryEmitter):
         self.emit(0, f"def f{func.entry}(C, r1, r2, r3, r4, r5, depth, {defaults}):")
         self.emit(1, f"if depth > {MAX_CALL_FRAMES}: DEPTH_FAULT({func.entry})")
         self.emit(1, "G = C.grants")
-        if self.frame == "region":
-            self.emit(1, "fr = ACQ()")
-            self.emit(1, "G.add(fr.base)")
-            self.emit(1, "stk = fr.buf")
-            self.emit(1, f"r10 = fr.base + {STACK_SIZE}")
+        if self.frame == "region":  # AddressSpace.acquire_frame, inlined
+            self.emit(1, "if FREE:")
+            self.emit(2, "fr = FREE.pop()")
+            self.emit(2, "stk = fr.buf")
+            self.emit(2, "stk[:] = ZF")
+            self.emit(1, "else:")
+            self.emit(2, "fr = ACQ()")
+            self.emit(2, "stk = fr.buf")
+            self.emit(1, "fb = fr.base")
+            self.emit(1, "G.add(fb)")
+            self.emit(1, f"r10 = fb + {STACK_SIZE}")
         elif self.frame == "local":  # never addressed: a private buffer, zeroed where read
             self.emit(1, f"stk = BA({STACK_SIZE - self.stack_lo})")
         if self.ctx_pcs:  # the run's u64 arguments when r1 is their array (run_args)
@@ -145,8 +151,8 @@ class _Gen(MemoryEmitter):
         self._tree(blocks, 3)
         self.cur_pc = func.entry
         self.emit(1, "finally:")
-        self.emit(2, "G.discard(fr.base)")
-        self.emit(2, "REL(fr)")
+        self.emit(2, "G.discard(fb)")
+        self.emit(2, "FREE.append(fr)")  # AddressSpace.release_frame, inlined
 
     def _names(self) -> list[str]:
         return [
@@ -465,6 +471,8 @@ def translate(prog: Program) -> tuple[dict[int, Callable[..., int]], list[int], 
         "P8": struct.Struct("<Q").pack_into,
         "ACQ": space.acquire_frame,
         "REL": space.release_frame,
+        "FREE": space._free_frames,
+        "ZF": space._zero_frame,
         "BUDGET": _budget_fault,
         "DEPTH_FAULT": _depth_fault,
         "SPACE": space,

@@ -190,3 +190,35 @@ def test_binding_the_same_port_twice_is_eaddrinuse(k: EmulatedKernel) -> None:
     with pytest.raises(BpfError) as info:
         t.tcp_listen(LOCAL, 8080)
     assert info.value.errno == 98
+
+
+def test_c_program_looks_up_the_packet_socket(k: EmulatedKernel) -> None:
+    """sk_lookup.bpf.c (tc and XDP) parses an IPv4 TCP/UDP frame and returns
+    state << 24 | protocol << 16 | local port of the socket it finds (0: none)."""
+    from structops.api import Collection
+
+    t = socket_table(k)
+    t.tcp_listen(LOCAL, 8080)
+    t.tcp_established((LOCAL, 8080), (LOCAL, 40000))
+    t.udp_bind("0.0.0.0", 5353)
+
+    def frame(proto: int, saddr: str, sport: int, daddr: str, dport: int) -> bytes:
+        ip = struct.pack("!BBHHHBBH", 0x45, 0, 48, 0, 0, 64, proto, 0)
+        ip += socket.inet_aton(saddr) + socket.inet_aton(daddr)
+        return bytes(12) + b"\x08\x00" + ip + struct.pack("!HH", sport, dport) + bytes(24)
+
+    obj = Path(__file__).resolve().parents[2] / "corpus" / "testrun" / "sk_lookup.bpf.o"
+    with Collection.open(obj).load(k) as coll:
+        for prog in ("tc_sk_lookup", "xdp_sk_lookup"):
+            fd = coll.programs[prog].fd
+
+            def go(pkt: bytes, fd: int = fd) -> int:
+                attr = TestRunAttr(fd, data_in=pkt)
+                k.bpf(Cmd.BPF_PROG_TEST_RUN, attr)
+                return int(attr.retval or 0)
+
+            assert go(frame(6, LOCAL, 40000, LOCAL, 8080)) == TCP_ESTABLISHED << 24 | 6 << 16 | 8080
+            assert go(frame(6, "10.1.1.1", 9, LOCAL, 8080)) == TCP_LISTEN << 24 | 6 << 16 | 8080
+            assert go(frame(17, "10.1.1.1", 9, "10.2.2.2", 5353)) == 7 << 24 | 17 << 16 | 5353
+            assert go(frame(17, "10.1.1.1", 9, LOCAL, 8080)) == 0
+            assert go(bytes(64)) == 1

@@ -115,7 +115,7 @@ class ScxSched(IdleTracking):
         ctx = self.ctx
         if ctx:
             mask |= ctx[-1].mask
-        ctx.append(_Ctx(op, mask, tuple(x.addr for x in tasks), cpu, ddsp))
+        ctx.append(_Ctx(op, mask, tuple([x.addr for x in tasks]) if tasks else (), cpu, ddsp))
         vm = self._vm
         if vm is not None:
             saved_cpu = vm.cpu
@@ -128,7 +128,7 @@ class ScxSched(IdleTracking):
                 if runner is not None and self.machine.in_rcu and not kern.stats.enabled:
                     # what run_trampoline does inside a read-side section with stats off
                     return int(runner(args))
-                return int(kern.run_trampoline(tr, list(args)))
+                return int(kern.run_trampoline(tr, args))
             return self.kdata.call(op, *args)
         except VMFault as fault:
             self.error(C.SCX_EXIT_ERROR, f"ops.{op}() faulted: {fault}")
