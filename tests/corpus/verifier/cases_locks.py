@@ -289,6 +289,9 @@ _C_CASES = [
     Case("c_tc_lock_global_fn", None, "", "2", TC, obj="tc_lock_global_fn.bpf.o"),
     Case("c_tc_lock_bpf_loop", None, "", "2", TC, obj="tc_lock_bpf_loop.bpf.o"),
     Case("c_tc_rcu_loop_cb", None, "", "2", TC, obj="tc_rcu_loop_cb.bpf.o"),
+    # tracing programs may not use maps holding a lock or a graph root
+    Case("c_tp_spin_lock_map", None, "", "2", TP, obj="tp_spin_lock_map.bpf.o"),
+    Case("c_tp_rbtree_map", None, "", "2", TP, obj="tp_rbtree_map.bpf.o"),
 ]
 
 # -- the helpers a loader without capabilities may call (get_func_proto without CAP_BPF/PERFMON)
