@@ -40,6 +40,7 @@ __all__ = [
     "check_lock_field",
     "check_map_prog",
     "check_root_locked",
+    "has_spin_lock",
     "process_spin_lock",
     "rcu_kfunc",
     "spin_lock_off",
@@ -98,6 +99,11 @@ def _has_graph_root(m: Any) -> bool:
         return bool(_lock_offsets(btf.spec.type_by_id(vid), 0, names=("bpf_rb_root", "bpf_list_head")))
     except (KeyError, IndexError):
         return False
+
+
+def has_spin_lock(value_type: btflib.Type) -> bool:
+    """Whether a map value type holds exactly one ``bpf_spin_lock`` (a lock field record)."""
+    return len(_lock_offsets(value_type, 0)) == 1
 
 
 def spin_lock_off(m: Any) -> int | None:

@@ -108,3 +108,36 @@ def test_sleepable_kfunc_inside_an_rcu_section_is_refused() -> None:
     assert info.value.message == "kernel func scx_bpf_create_dsq is sleepable within rcu_read_lock region"
     rcu_kfunc(st, "bpf_rcu_read_unlock")
     assert not st.rcu
+
+
+def test_spin_lock_only_in_the_map_types_linux_allows() -> None:
+    """map_check_btf (Linux 6.18, measured): a value with a bpf_spin_lock is EOPNOTSUPP in a
+    PERCPU_ARRAY (and LRU_HASH/PERCPU_HASH) but fine in an ARRAY or HASH; an array of locks
+    is not a lock field and is fine anywhere."""
+    import errno
+
+    from structops.abi.attrs import BtfLoadAttr
+    from structops.btf.build import Builder
+    from structops.errors import BpfError
+    from structops.kernel.attrs import MapCreateAttr
+    from structops.uapi import MapType
+
+    k = EmulatedKernel()
+    u32 = bt.Int("unsigned int", 4)
+    lock = bt.Struct("bpf_spin_lock", 4, (bt.Member("val", u32, 0),))
+    one = bt.Struct("one", 8, (bt.Member("cnt", u32, 0), bt.Member("lock", lock, 32)))
+    arr = bt.Struct("arr", 8, (bt.Member("locks", bt.Array(lock, u32, 2), 0),))
+    b = Builder()
+    key, one_id, arr_id = b.add(u32), b.add(one), b.add(arr)
+    fd = k.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(bytearray(b.build())))
+
+    def create(mtype: MapType, vid: int) -> int:
+        attr = MapCreateAttr(mtype, 4, 8, 2, btf_fd=fd, btf_key_type_id=key, btf_value_type_id=vid)
+        return int(k.bpf(Cmd.BPF_MAP_CREATE, attr))
+
+    assert create(MapType.BPF_MAP_TYPE_ARRAY, one_id) > 0
+    assert create(MapType.BPF_MAP_TYPE_HASH, one_id) > 0
+    assert create(MapType.BPF_MAP_TYPE_PERCPU_ARRAY, arr_id) > 0
+    with pytest.raises(BpfError) as info:
+        create(MapType.BPF_MAP_TYPE_PERCPU_ARRAY, one_id)
+    assert info.value.errno == errno.EOPNOTSUPP
