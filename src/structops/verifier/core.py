@@ -456,6 +456,8 @@ class Verifier:
         if k == Kind.JCOND:
             return self._jcond(pc, st, cp, stack, c, d, s, o, i, spec.is64)
         if k == Kind.CALL:
+            if s == 0 and not (self.env.bpf_capable and self.env.allow_ptr_leaks):
+                unpriv.check_helper_allowed(self, i)
             if st.lock is not None:
                 locks.check_call_locked(self, st, s, i, o)
             if s == BPF_PSEUDO_CALL:

@@ -40,6 +40,7 @@ __all__ = [
     "check_lock_field",
     "check_map_prog",
     "check_root_locked",
+    "has_spin_lock",
     "process_spin_lock",
     "rcu_kfunc",
     "spin_lock_off",
@@ -73,19 +74,36 @@ _LOCKED_KFUNCS = frozenset(
 _NO_LOCK_TYPES = {1: "socket filter", 2: "tracing", 5: "tracing", 7: "tracing", 17: "tracing", 24: "tracing"}
 
 
-def _lock_offsets(t: btflib.Type, base: int, depth: int = 0) -> list[int]:
+def _lock_offsets(t: btflib.Type, base: int, depth: int = 0, names: tuple[str, ...] = ("bpf_spin_lock",)) -> list[int]:
+    """Offsets of the fields whose struct is one of ``names`` (a bpf_spin_lock by default)."""
     u = btflib.underlying(t)
-    if isinstance(u, btflib.Struct) and u.name == "bpf_spin_lock":
+    if isinstance(u, btflib.Struct) and u.name in names:
         return [base]
     out: list[int] = []
     if isinstance(u, btflib.Struct) and depth < 4:
         for m in u.members:
             if not m.bit_offset % 8:
-                out += _lock_offsets(m.type, base + m.bit_offset // 8, depth + 1)
+                out += _lock_offsets(m.type, base + m.bit_offset // 8, depth + 1, names)
     elif isinstance(u, btflib.Datasec):
         for vs in u.vars:
-            out += _lock_offsets(getattr(vs.type, "type", vs.type), base + vs.offset, depth + 1)
+            out += _lock_offsets(getattr(vs.type, "type", vs.type), base + vs.offset, depth + 1, names)
     return out
+
+
+def _has_graph_root(m: Any) -> bool:
+    btf = getattr(m, "btf", None)
+    vid = int(getattr(m, "btf_value_type_id", 0) or 0)
+    if btf is None or not vid:
+        return False
+    try:
+        return bool(_lock_offsets(btf.spec.type_by_id(vid), 0, names=("bpf_rb_root", "bpf_list_head")))
+    except (KeyError, IndexError):
+        return False
+
+
+def has_spin_lock(value_type: btflib.Type) -> bool:
+    """Whether a map value type holds exactly one ``bpf_spin_lock`` (a lock field record)."""
+    return len(_lock_offsets(value_type, 0)) == 1
 
 
 def spin_lock_off(m: Any) -> int | None:
@@ -116,7 +134,8 @@ _CACHE: dict[tuple[int, int], tuple[Any, int]] = {}
 
 def check_map_prog(v: Verifier, fd: int) -> None:
     """``check_map_prog_compatibility`` for an ld_imm64 of map ``fd``: socket filters and
-    tracing programs cannot use a map holding a ``bpf_spin_lock`` (EINVAL, no insn named)."""
+    tracing programs cannot use a map holding a ``bpf_spin_lock``, tracing programs one holding
+    an rbtree or list root either (EINVAL, no insn named)."""
     ops = v.env.prog_ops
     kind = _NO_LOCK_TYPES.get(ops.prog_type) if ops is not None else None
     if kind is None or v.env.get_map is None:
@@ -125,6 +144,8 @@ def check_map_prog(v: Verifier, fd: int) -> None:
         m = v.env.get_map(fd)
     except OSError:
         return  # reported where the walk meets the instruction
+    if kind == "tracing" and _has_graph_root(m):
+        raise Reject(errno.EINVAL, "tracing progs cannot use bpf_{list_head,rb_root} yet")
     off = spin_lock_off(m)
     if off is not None and off >= 0:
         raise Reject(errno.EINVAL, f"{kind} progs cannot use bpf_spin_lock yet")

@@ -35,7 +35,7 @@ from structops.verifier.locks import check_call_locked, check_global_call
 from structops.verifier.stackdepth import check_max_stack_depth
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 from structops.verifier.timer import ASYNC_CALLSITE
-from structops.verifier.unpriv import check_calls_allowed
+from structops.verifier.unpriv import check_calls_allowed, check_helper_allowed
 
 __all__ = [
     "FuncInfo",
@@ -228,6 +228,8 @@ class FuncInfoVerifier(Verifier):
         code, _dst, src, _off, imm = self.code[pc]
         if code == 0x18 and src == _PSEUDO_FUNC and all(s.func is None for s in self.subprogs.values()):
             raise Reject(errno.EINVAL, "missing btf func_info")  # check_ld_imm: at the insn
+        if code == 0x85 and src == 0 and not (self.env.bpf_capable and self.env.allow_ptr_leaks):  # capabilities
+            check_helper_allowed(self, imm)
         if code == 0x85 and st.lock is not None:  # before callbacks and global calls (verifier/locks.py)
             check_call_locked(self, st, src, imm, _off)
         if code == 0x85 and src == _PSEUDO_CALL:

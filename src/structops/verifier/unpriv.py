@@ -24,9 +24,14 @@ if TYPE_CHECKING:
     from structops.verifier.core import Verifier
 
 __all__ = [
+    "NEEDS_BOTH",
+    "NEEDS_BPF",
+    "NEEDS_PERFMON",
+    "NO_CAP_DENIED_HELPERS",
     "alu_limit_before",
     "alu_sanitation",
     "check_back_edges",
+    "check_helper_allowed",
     "check_calls_allowed",
     "check_store_leak",
     "no_fast_sanitized",
@@ -41,6 +46,41 @@ _LEAK_INTO = {
     RegType.PTR_TO_PACKET_META: "packet",
     RegType.PTR_TO_MEM: "mem",
 }
+
+
+#: Helpers of a socket filter that need CAP_BPF, CAP_PERFMON or both (measured on Linux 6.18:
+#: every id 1..214 loaded by a process with no capability, CAP_BPF only, CAP_PERFMON only and
+#: both; "program of this type cannot use helper" otherwise).  CAP_BPF: the second part of
+#: ``bpf_base_func_proto`` (bpf_spin_lock, timers, bpf_loop, kptr_xchg, dynptrs, ...);
+#: CAP_PERFMON: the ``bpf_skc_to_*`` casts of ``bpf_sk_base_func_proto``; both: the third part
+#: of ``bpf_base_func_proto`` (probe reads, printk, current task, per-cpu pointers, ...).
+NEEDS_BPF = frozenset(
+    {17, 37, 80, 93, 94, 118, 123, 156, 157, 164, 169, 170, 171, 172, 181, 194}
+    | {197, 198, 199, 200, 201, 202, 203, 209, 210, 211}
+)
+NEEDS_PERFMON = frozenset({136, 137, 138, 139, 140, 178, 196})
+NEEDS_BOTH = frozenset(
+    {6, 16, 22, 35, 55, 109, 112, 113, 114, 115, 117, 141, 148, 149, 153, 154, 158, 165, 175, 176, 177, 180, 191}
+)
+#: What a loader without any capability may not call.
+NO_CAP_DENIED_HELPERS = NEEDS_BPF | NEEDS_PERFMON | NEEDS_BOTH
+_SOCKET_FILTER = 1
+
+
+def check_helper_allowed(v: Verifier, hid: int) -> None:
+    """``get_func_proto`` for a loader missing CAP_BPF or CAP_PERFMON: the helpers that need
+    the missing capability do not exist for it (EINVAL, before any argument check).  With one
+    of the two, only measured for socket filters (other types keep their privileged set)."""
+    bpf, perfmon = v.env.bpf_capable, v.env.allow_ptr_leaks
+    if bpf and perfmon:
+        return
+    ops = v.env.prog_ops
+    if (bpf or perfmon) and (ops is None or ops.prog_type != _SOCKET_FILTER):
+        return
+    need_bpf = hid in NEEDS_BPF or hid in NEEDS_BOTH
+    need_perfmon = hid in NEEDS_PERFMON or hid in NEEDS_BOTH
+    if (need_bpf and not bpf) or (need_perfmon and not perfmon):
+        raise Reject(errno.EINVAL, f"program of this type cannot use helper {v.env.helper_name(hid)}#{hid}")
 
 
 def check_calls_allowed(insns: bytes, env: ProgEnv) -> None:

@@ -289,6 +289,28 @@ _C_CASES = [
     Case("c_tc_lock_global_fn", None, "", "2", TC, obj="tc_lock_global_fn.bpf.o"),
     Case("c_tc_lock_bpf_loop", None, "", "2", TC, obj="tc_lock_bpf_loop.bpf.o"),
     Case("c_tc_rcu_loop_cb", None, "", "2", TC, obj="tc_rcu_loop_cb.bpf.o"),
+    # tracing programs may not use maps holding a lock or a graph root
+    Case("c_tp_spin_lock_map", None, "", "2", TP, obj="tp_spin_lock_map.bpf.o"),
+    Case("c_tp_rbtree_map", None, "", "2", TP, obj="tp_rbtree_map.bpf.o"),
 ]
 
-LOCK_CASES: list[Case] = [*_SPIN_CASES, *_RCU_CASES, *_UNPRIV_CASES, *_C_CASES]
+# -- the helpers a loader without capabilities may call (get_func_proto without CAP_BPF/PERFMON)
+_HELPER_CALLS = {
+    "spin_lock": "mov %r6, 0\n" + _checked("MAP8") + _lock(off=0) + _unlock(off=0) + _RET,
+    "jiffies64": "call 118\nexit",
+    "ktime_get_ns": "call 5\nexit",
+    "get_current_task": "call 35\nexit",
+    "probe_read_kernel": "mov %r1, %r10\nadd %r1, -8\nmov %r2, 8\nmov %r3, 0\ncall 113\n" + _RET,
+    "skc_to_tcp_sock": "mov %r1, 0\ncall 137\n" + _RET,
+    "loop_without_callback": "mov %r1, 1\nmov %r2, 0\nmov %r3, 0\nmov %r4, 0\ncall 181\n" + _RET,
+    "timer_init": "call 169\n" + _RET,
+    "trace_printk": "call 6\n" + _RET,
+}
+_HELPER_CASES = [
+    _t(f"{'unpriv' if not priv else 'priv'}_helper_{name}", asm, SOCK, priv=priv)
+    for name, asm in _HELPER_CALLS.items()
+    for priv in (False, True)
+    if not priv or name not in ("skc_to_tcp_sock", "trace_printk")  # privileged: argument checks
+]
+
+LOCK_CASES: list[Case] = [*_SPIN_CASES, *_RCU_CASES, *_UNPRIV_CASES, *_HELPER_CASES, *_C_CASES]

@@ -108,3 +108,73 @@ def test_sleepable_kfunc_inside_an_rcu_section_is_refused() -> None:
     assert info.value.message == "kernel func scx_bpf_create_dsq is sleepable within rcu_read_lock region"
     rcu_kfunc(st, "bpf_rcu_read_unlock")
     assert not st.rcu
+
+
+def test_spin_lock_only_in_the_map_types_linux_allows() -> None:
+    """map_check_btf (Linux 6.18, measured): a value with a bpf_spin_lock is EOPNOTSUPP in a
+    PERCPU_ARRAY (and LRU_HASH/PERCPU_HASH) but fine in an ARRAY or HASH; an array of locks
+    is not a lock field and is fine anywhere."""
+    import errno
+
+    from structops.abi.attrs import BtfLoadAttr
+    from structops.btf.build import Builder
+    from structops.errors import BpfError
+    from structops.kernel.attrs import MapCreateAttr
+    from structops.uapi import MapType
+
+    k = EmulatedKernel()
+    u32 = bt.Int("unsigned int", 4)
+    lock = bt.Struct("bpf_spin_lock", 4, (bt.Member("val", u32, 0),))
+    one = bt.Struct("one", 8, (bt.Member("cnt", u32, 0), bt.Member("lock", lock, 32)))
+    arr = bt.Struct("arr", 8, (bt.Member("locks", bt.Array(lock, u32, 2), 0),))
+    b = Builder()
+    key, one_id, arr_id = b.add(u32), b.add(one), b.add(arr)
+    fd = k.bpf(Cmd.BPF_BTF_LOAD, BtfLoadAttr(bytearray(b.build())))
+
+    def create(mtype: MapType, vid: int) -> int:
+        attr = MapCreateAttr(mtype, 4, 8, 2, btf_fd=fd, btf_key_type_id=key, btf_value_type_id=vid)
+        return int(k.bpf(Cmd.BPF_MAP_CREATE, attr))
+
+    assert create(MapType.BPF_MAP_TYPE_ARRAY, one_id) > 0
+    assert create(MapType.BPF_MAP_TYPE_HASH, one_id) > 0
+    assert create(MapType.BPF_MAP_TYPE_PERCPU_ARRAY, arr_id) > 0
+    with pytest.raises(BpfError) as info:
+        create(MapType.BPF_MAP_TYPE_PERCPU_ARRAY, one_id)
+    assert info.value.errno == errno.EOPNOTSUPP
+
+
+@pytest.mark.parametrize(
+    ("caps", "allowed", "denied"),
+    [
+        # (Linux 6.18, measured with setpriv: a socket filter loaded with only these capabilities)
+        ("bpf", [93, 118, 169, 181], [35, 113, 137]),
+        ("perfmon", [137, 178], [93, 35, 113]),
+        ("", [5, 14], [93, 137, 35]),
+    ],
+)
+def test_socket_filter_helpers_follow_the_loader_capabilities(caps: str, allowed: list[int], denied: list[int]) -> None:
+    """The helper set of a socket filter without CAP_BPF and/or CAP_PERFMON (the corpus covers
+    the no-capability loader): CAP_BPF opens bpf_spin_lock, timers, bpf_loop; CAP_PERFMON the
+    bpf_skc_to_* casts; probe reads and the current task need both."""
+    from structops.errors import BpfError
+    from structops.kernel.attrs import ProgLoadAttr
+    from structops.kernel.services import CAP_BPF, CAP_PERFMON
+    from structops.uapi import ProgType
+
+    k = EmulatedKernel()
+    k.unprivileged_bpf_disabled = 0
+    proc = k.process(frozenset({"bpf": CAP_BPF, "perfmon": CAP_PERFMON}[c] for c in caps.split(",") if c))
+
+    def refused(hid: int) -> bool:
+        code = bytes([0x85, 0, 0, 0]) + hid.to_bytes(4, "little") + bytes.fromhex("b700000000000000 9500000000000000")
+        log = bytearray(1 << 16)
+        try:
+            proc.bpf(
+                Cmd.BPF_PROG_LOAD, ProgLoadAttr(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, code, log_buf=log, log_level=1)
+            )
+        except BpfError:
+            return b"cannot use helper" in bytes(log)
+        return False
+
+    assert [h for h in allowed if refused(h)] == []
+    assert [h for h in denied if not refused(h)] == []

@@ -96,9 +96,11 @@ class BpfMap(KObject):
             if actual != size:
                 raise bpf_error(errno.EINVAL, f"btf {what} type size {actual} != map {what}_size {size}")
         if self.btf_value_type_id:
+            from structops.kernel.maps.spin_lock import check_spin_lock_map
             from structops.kernel.maps.timer import find_timer
 
             self.timer_off = find_timer(self, spec.type_by_id(self.btf_value_type_id))
+            check_spin_lock_map(self, spec.type_by_id(self.btf_value_type_id))
 
     # -- syscall-side element operations ----------------------------------------------
     def lookup(self, key: bytes) -> bytes:
