@@ -303,11 +303,12 @@ def with_off(reg: Reg, delta: int) -> Reg:
     return replace(reg, off=reg.off + delta)
 
 
-def reg_subsumes(old: Reg, new: Reg, loose: bool = False) -> bool:
+def reg_subsumes(old: Reg, new: Reg, loose: bool = False, idmap: dict[int, int] | None = None) -> bool:
     """``regsafe``: every behaviour of ``new`` is covered by the explored ``old``.
 
     ``loose`` (the kernel's ``NOT_EXACT`` mode, privileged loaders): an imprecise old scalar
-    covers any scalar; otherwise (``RANGE_WITHIN``) its range must hold ``new``'s."""
+    covers any scalar; otherwise (``RANGE_WITHIN``) its range must hold ``new``'s.
+    ``idmap``: the old state's reference ids -> the new state's (``check_ids``)."""
     if old.type == RegType.NOT_INIT:
         return True
     if old.type == RegType.SCALAR:
@@ -326,6 +327,10 @@ def reg_subsumes(old: Reg, new: Reg, loose: bool = False) -> bool:
             and old.umin32 <= new.umin32
             and new.umax32 <= old.umax32
         )
+    if old.ref_obj_id or new.ref_obj_id:  # the same reference, under the state's id mapping
+        if idmap is None or idmap.get(old.ref_obj_id) != new.ref_obj_id:
+            return False
+        old, new = replace(old, ref_obj_id=0), replace(new, ref_obj_id=0)
     if old.type == RegType.ITER:  # stacksafe: the iterator's depth is ignored
         if new.type != RegType.ITER or old == new:
             return new.type == RegType.ITER
@@ -333,7 +338,7 @@ def reg_subsumes(old: Reg, new: Reg, loose: bool = False) -> bool:
     return old == new
 
 
-def slot_subsumes(old: Slot | None, new: Slot | None, loose: bool = False) -> bool:
+def slot_subsumes(old: Slot | None, new: Slot | None, loose: bool = False, idmap: dict[int, int] | None = None) -> bool:
     """Stack-slot version of :func:`reg_subsumes` (an unread/uninitialised old slot covers anything)."""
     if old is None:
         return True
@@ -347,7 +352,7 @@ def slot_subsumes(old: Slot | None, new: Slot | None, loose: bool = False) -> bo
         # stacksafe's scalar_reg_for_stack: eight initialised non-zero bytes read as an
         # unknown scalar, which an imprecise 64-bit spilled scalar covers
         return loose and old.type == RegType.SCALAR and not old.precise and old.spill == 8 and new == 0xFF
-    return old.spill == new.spill and reg_subsumes(old, new, loose)
+    return old.spill == new.spill and reg_subsumes(old, new, loose, idmap)
 
 
 def widen_scalars(prev: State, cur: State, all_imprecise: bool = False) -> None:
@@ -379,23 +384,31 @@ def state_subsumes(old: State, new: State, loose: bool = False, live: tuple[int,
     """``states_equal``: ``old`` (explored) covers ``new``; ``loose`` is the kernel's
     ``NOT_EXACT`` (imprecise old scalars cover any scalar), else ``RANGE_WITHIN``; ``live``:
     per frame, the registers that may still be read (the others are not compared)."""
-    if len(old.frames) != len(new.frames) or old.refs.keys() != new.refs.keys():
+    if len(old.frames) != len(new.frames) or len(old.refs) != len(new.refs):
         return False
     if old.lock != new.lock or old.rcu != new.rcu:
         return False
+    # refsafe: the references, in the order they were acquired, pair up old id -> new id
+    idmap = dict(zip(old.refs, new.refs, strict=True)) if old.refs else None
     # both relations are reflexive (a register or slot shared with the explored state is
-    # covered) and an uninitialised old register covers anything
+    # covered, unless it holds a reference the mapping moves) and an uninitialised old
+    # register covers anything
     for i, (fo, fn) in enumerate(zip(old.frames, new.frames, strict=True)):
         if fo.callsite != fn.callsite:
             return False
         mask = live[i] if live is not None else 0x7FF
         for ro, rn in zip(fo.regs, fn.regs, strict=True):
-            if mask & 1 and ro is not rn and ro.type != RegType.NOT_INIT and not reg_subsumes(ro, rn, loose):
+            if (
+                mask & 1
+                and (ro is not rn or ro.ref_obj_id)
+                and ro.type != RegType.NOT_INIT
+                and not reg_subsumes(ro, rn, loose, idmap)
+            ):
                 return False
             mask >>= 1
         stack = fn.stack
         for k, so in fo.stack.items():
             sn = stack.get(k)
-            if so is not sn and not slot_subsumes(so, sn, loose):
+            if (so is not sn or (isinstance(so, Reg) and so.ref_obj_id)) and not slot_subsumes(so, sn, loose, idmap):
                 return False
     return True
