@@ -167,7 +167,8 @@ class Run:
             return struct.pack("<i", self._inner())
         return bytes(case.value_size)
 
-    def _update(self, fd: int, case: Case, i: int) -> None:
+    def update(self, fd: int, case: Case, i: int) -> None:
+        """Store element ``i`` of ``case`` in map ``fd``."""
         key: bytes | None
         if case.map_type in _STORAGE:
             if self.insert_storage is not None:
@@ -192,10 +193,10 @@ class Run:
         fd = self.create(case)
         seen = [self.memlock(fd)]
         for i in range(case.inserts):
-            self._update(fd, case, i)
+            self.update(fd, case, i)
             seen.append(self.memlock(fd))
         if case.overwrite_delete:
-            self._update(fd, case, 0)
+            self.update(fd, case, 0)
             seen.append(self.memlock(fd))
             self.k.bpf(Cmd.BPF_MAP_DELETE_ELEM, MapElemAttr(fd, key=_key(case, 0)))
             seen.append(self.memlock(fd))

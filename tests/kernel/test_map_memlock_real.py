@@ -108,3 +108,39 @@ def test_struct_ops_memlock_same_on_both_kernels(linux: Kernel, embedded: Emulat
             k.close(fd)
             k.close(btf_fd)
     assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("name", ["array_of_maps_x2", "hash_of_maps_noprealloc_4x3", "percpu_array_9x3"])
+def test_map_show_memlock_as_bpftool(linux: Kernel, embedded: EmulatedKernel, name: str) -> None:
+    """``structops map show -j`` prints bpftool's ``bytes_memlock`` for a map on Linux (map-in-map
+    included), and the embedded kernel's ``map show`` prints the same record but the id."""
+    import io
+    import json
+    import shutil
+    import subprocess
+
+    from structops.cli import main
+    from structops.introspect import Introspector
+
+    if shutil.which("bpftool") is None:
+        pytest.skip("bpftool is not installed")
+    case = next(c for c in M.CASES if c.name == name)
+    rows = []
+    for k, run in ((linux, _linux_run(linux)), (embedded, M.embedded_run(embedded))):
+        try:
+            fd = run.create(case)
+            for i in range(case.inserts):
+                run.update(fd, case, i)
+            map_id = Introspector(k).map_info(fd).id
+            out = io.StringIO()
+            assert main(["map", "show", "id", str(map_id), "-j"], out, kernel=k) == 0
+            rows.append(json.loads(out.getvalue()))
+            if k is linux:
+                real = subprocess.run(
+                    ["bpftool", "-j", "map", "show", "id", str(map_id)], capture_output=True, text=True
+                )
+                assert rows[-1] == json.loads(real.stdout)
+        finally:
+            run.close()
+    assert rows[0]["bytes_memlock"] == rows[1]["bytes_memlock"] > 0
+    assert {**rows[0], "id": 0} == {**rows[1], "id": 0}
