@@ -144,3 +144,18 @@ def test_map_show_memlock_as_bpftool(linux: Kernel, embedded: EmulatedKernel, na
             run.close()
     assert rows[0]["bytes_memlock"] == rows[1]["bytes_memlock"] > 0
     assert {**rows[0], "id": 0} == {**rows[1], "id": 0}
+
+
+@pytest.mark.parametrize("obj", ["mixed", "dctcp_like", "sockopt_cc", "cubic_like", "reno"])
+def test_loaded_object_maps_memlock_same_on_both_kernels(linux: Kernel, embedded: EmulatedKernel, obj: str) -> None:
+    """Every map a loaded object creates (global data, hashes, sk_storage, struct_ops) shows
+    the same memlock and map_flags on Linux and on the embedded kernel."""
+    from structops.api import Collection
+    from structops.linux import read_fdinfo
+
+    path = Path(__file__).resolve().parents[2] / "testdata" / f"{obj}.bpf.o"
+    seen = []
+    for k, fdinfo in ((linux, read_fdinfo), (embedded, lambda fd: parse_fdinfo(embedded.root.fdinfo(fd)))):
+        with Collection.open(path).load(k) as c:
+            seen.append({n: (fdinfo(m.fd)["memlock"], fdinfo(m.fd)["map_flags"]) for n, m in c.maps.items()})
+    assert seen[0] == seen[1]
