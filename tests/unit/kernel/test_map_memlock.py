@@ -57,6 +57,25 @@ def test_formulas_have_no_page_rounding() -> None:
     assert local_storage_mem_usage(2) == 512
 
 
+@pytest.mark.parametrize(
+    ("percpu", "lru", "prealloc", "count", "linux"),
+    [
+        (False, True, True, 3, 9344),  # LRU_HASH 4B/8B x100, 3 elements
+        (True, False, True, 3, 10944),  # PERCPU_HASH
+        (True, True, True, 3, 10944),  # LRU_PERCPU_HASH
+        (True, False, False, 0, 2944),  # PERCPU_HASH BPF_F_NO_PREALLOC, empty
+        (True, False, False, 3, 3256),  # ... with 3 elements (104 bytes each)
+    ],
+)
+def test_htab_formula_for_percpu_and_lru_hashes(
+    percpu: bool, lru: bool, prealloc: bool, count: int, linux: int
+) -> None:
+    """The hash formula for the types the embedded kernel lacks, as Linux 6.18 showed them
+    here (4-byte key, 8-byte value, 100 entries, 2 possible CPUs), for their implementers."""
+    got = htab_mem_usage(4, 8, 100, prealloc=prealloc, fd_values=False, count=count, ncpus=2, percpu=percpu, lru=lru)
+    assert got == linux
+
+
 def test_map_show_prints_embedded_memlock(k2: EmulatedKernel) -> None:
     """``structops map show`` on the embedded kernel reads its fdinfo, as bpftool does on Linux."""
     import io

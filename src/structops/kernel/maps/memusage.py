@@ -81,23 +81,42 @@ def array_mem_usage(value_size: int, max_entries: int, *, percpu: bool, mmapable
 
 
 def htab_mem_usage(
-    key_size: int, value_size: int, max_entries: int, *, prealloc: bool, fd_values: bool, count: int, ncpus: int
+    key_size: int,
+    value_size: int,
+    max_entries: int,
+    *,
+    prealloc: bool,
+    fd_values: bool,
+    count: int,
+    ncpus: int,
+    percpu: bool = False,
+    lru: bool = False,
 ) -> int:
-    """``htab_map_mem_usage`` for HASH and HASH_OF_MAPS (neither per-CPU nor LRU).
+    """``htab_map_mem_usage`` (HASH and HASH_OF_MAPS; ``percpu`` / ``lru`` for the hash types
+    the embedded kernel does not implement yet, checked against Linux all the same).
 
     Header, ``roundup_pow_of_two(max_entries)`` buckets and the per-CPU lock counters,
     then the elements: a preallocated table counts all ``max_entries`` (a plain hash also
     keeps one spare element per possible CPU for updates, and a per-CPU pointer to it;
-    a map-in-map keeps no spares), a ``BPF_F_NO_PREALLOC`` one counts the ``count``
-    elements it holds, each with its free-list node.
+    a map-in-map, a per-CPU or an LRU hash keeps no spares), a ``BPF_F_NO_PREALLOC`` one
+    counts the ``count`` elements it holds, each with its free-list node.  A per-CPU hash
+    stores a pointer in the element and the value once per possible CPU.
     """
-    elem = SIZEOF_HTAB_ELEM + _round8(key_size) + _round8(value_size)
+    vsize = _round8(value_size)
+    elem = SIZEOF_HTAB_ELEM + _round8(key_size) + (_PTR if percpu else vsize)
     usage = SIZEOF_BPF_HTAB + SIZEOF_HTAB_BUCKET * _pow2_at_least(max_entries)
     usage += 4 * ncpus * HASHTAB_MAP_LOCK_COUNT
     if not prealloc:
-        return usage + (elem + SIZEOF_LLIST_NODE) * count
-    entries = max_entries if fd_values else max_entries + ncpus
-    return usage + elem * entries + _PTR * ncpus
+        usage += (elem + SIZEOF_LLIST_NODE) * count
+        if percpu:
+            usage += (SIZEOF_LLIST_NODE + _PTR + vsize * ncpus) * count
+        return usage
+    spares = not (fd_values or percpu or lru)
+    entries = max_entries + ncpus if spares else max_entries
+    usage += elem * entries
+    if percpu:
+        return usage + vsize * ncpus * entries
+    return usage if lru else usage + _PTR * ncpus
 
 
 def queue_stack_mem_usage(value_size: int, max_entries: int) -> int:
