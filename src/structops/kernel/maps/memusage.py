@@ -7,7 +7,7 @@ functions (``arraymap.c``, ``hashtab.c``, ``queue_stack_maps.c``, ``bpf_local_st
 the struct sizes are those of the x86-64 Linux 6.18 build the project checks against
 (``/sys/kernel/btf/vmlinux`` of that machine; the embedded vmlinux BTF does not carry these
 private types).  Every value was checked against ``/proc/self/fdinfo`` on that kernel
-(``tests/unit/kernel/test_map_memlock.py`` lists the measurements).
+(``tests/kernel/map_memlock_cases.py`` lists the measurements).
 
 ``ncpus`` is ``num_possible_cpus()`` of the kernel the map lives in.  The embedded kernel's
 possible CPUs are those of its simulated machine (1 when none is bound); a map takes the
