@@ -147,11 +147,19 @@ class Context:
             print(f"Error: {message}", file=self.err)
 
     def fd_facts(self, fd: int) -> dict[str, str]:
-        """fdinfo of ``fd`` where available, else empty."""
-        if self.fdinfo is None:
-            return {}
+        """fdinfo of ``fd`` (memlock, frozen ...), as bpftool reads ``/proc/self/fdinfo``:
+        the ``fdinfo`` reader given (Linux), else the embedded kernel's own fdinfo of its
+        process's fd, else empty (a kernel that reports none)."""
         try:
-            return self.fdinfo(fd)
+            if self.fdinfo is not None:
+                return self.fdinfo(fd)
+            proc = getattr(self.kernel, "root", self.kernel)
+            text = getattr(proc, "fdinfo", None)
+            if not callable(text):
+                return {}
+            from structops.linux.fdinfo import parse_fdinfo
+
+            return parse_fdinfo(str(text(fd)))
         except OSError:
             return {}
 

@@ -8,8 +8,9 @@
 
 and under ``-j`` ``{"id","type","name","flags","bytes_key","bytes_value","max_entries",
 "bytes_memlock","frozen","btf_id"}`` (``name`` only when set, ``btf_id`` only when non-zero).
-``memlock`` and ``frozen`` come from ``/proc/self/fdinfo`` on Linux (the bpf() syscall
-does not report them); on the embedded kernel they print as 0.
+``memlock`` and ``frozen`` come from the map's fdinfo (the bpf() syscall does not report
+them): ``/proc/self/fdinfo`` on Linux, the embedded kernel's own fdinfo there, whose
+``memlock`` follows Linux 6.18's ``map_mem_usage()`` for every map type it implements.
 
 ``dump id ID`` walks the keys (GET_NEXT_KEY) and prints ``key: .. value: ..`` hex rows
 (16 bytes a row, split when a key or value is longer than 16 bytes) and

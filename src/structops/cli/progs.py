@@ -11,7 +11,7 @@ Plain layout (bpftool 7.1, observed; continuation lines start with a tab)::
 run_cnt (when stats ran), recursion_misses (when non-zero), loaded_at, uid,
 bytes_xlated, jited, bytes_jited (when jited), bytes_memlock, map_ids (when any),
 btf_id (when non-zero)``.  ``loaded_at`` is the load time (CLOCK_BOOTTIME) converted to
-wall-clock seconds; ``bytes_memlock`` comes from fdinfo on Linux, 0 on the embedded kernel.
+wall-clock seconds; ``bytes_memlock`` comes from the fdinfo of either kernel.
 """
 
 from __future__ import annotations

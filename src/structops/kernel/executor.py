@@ -149,7 +149,7 @@ class VmExecutor:
         vmprog = Program.load(prog.insns, vm=self.vm, resolver=resolve, prog_type=prog.prog_type, name=prog.name)
         prog.vm_program = vmprog  # BpfProg.jited_len: from the translation, made on first need
 
-        return vmprog.run_args  # run_with_args on the fast engine, without per-call allocations
+        return vmprog.args_runner  # run_with_args on the fast engine, without per-call allocations
 
     def test_run(self, proc: ProcessServices, prog: BpfProg, attr: TestRunAttr) -> int:
         """Generic BPF_PROG_TEST_RUN: ctx_in as a writable ctx (r1), ctx_out copied back."""

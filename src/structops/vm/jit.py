@@ -23,6 +23,7 @@ mapped back to its BPF pc so faults report the instruction index.
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from collections import OrderedDict
 from collections.abc import Callable
@@ -114,8 +115,8 @@ class _Gen(MemoryEmitter):
         else:
             self.ctx_pcs = set()
         self.cur_pc = func.entry
-        defaults = ", ".join(f"{n}={n}" for n in self._names())
-        self.emit(0, f"def f{func.entry}(C, r1, r2, r3, r4, r5, depth, {defaults}):")
+        header = len(self.lines)
+        self.emit(0, f"def f{func.entry}(C, r1, r2, r3, r4, r5, depth):")  # defaults added below
         self.emit(1, f"if depth > {MAX_CALL_FRAMES}: DEPTH_FAULT({func.entry})")
         self.emit(1, "G = C.grants")
         if self.frame == "region":  # AddressSpace.acquire_frame, inlined
@@ -137,7 +138,8 @@ class _Gen(MemoryEmitter):
             self.emit(2, "CN = C.cn")
             self.emit(1, "else:")
             self.emit(2, "CN = 0")
-        self.emit(1, "r0 = r6 = r7 = r8 = r9 = 0")
+        used = {r for pc in pcs for r in (slots[pc].dst, slots[pc].src)}  # type: ignore[union-attr]
+        self.emit(1, " = ".join(["r0", *(f"r{r}" for r in (6, 7, 8, 9) if r in used), "0"]))
         self.emit(1, "left = C.left")
         if has_may_goto:
             self.emit(1, "mg = C.vm.max_loops")
@@ -145,14 +147,21 @@ class _Gen(MemoryEmitter):
         if self.frame != "region":
             self.emit(1, "while True:")
             self._tree(blocks, 2)
-            return
-        self.emit(1, "try:")
-        self.emit(2, "while True:")
-        self._tree(blocks, 3)
-        self.cur_pc = func.entry
-        self.emit(1, "finally:")
-        self.emit(2, "G.discard(fb)")
-        self.emit(2, "FREE.append(fr)")  # AddressSpace.release_frame, inlined
+        else:
+            self.emit(1, "try:")
+            self.emit(2, "while True:")
+            self._tree(blocks, 3)
+            self.cur_pc = func.entry
+            self.emit(1, "finally:")
+            self.emit(2, "G.discard(fb)")
+            self.emit(2, "FREE.append(fr)")  # AddressSpace.release_frame, inlined
+        if any(target <= pc for pc, target in jumps.items()):
+            # a loop: the accessors it uses become locals (bound as defaults, which cost
+            # each call a little more than the global lookups they save in a loop)
+            body = "\n".join(self.lines[header + 1 :])
+            bound = [n for n in self._names() if re.search(rf"\b{n}\b", body)]
+            if bound:
+                self.lines[header] = self.lines[header][:-2] + ", " + ", ".join(f"{n}={n}" for n in bound) + "):"
 
     def _names(self) -> list[str]:
         return [

@@ -15,7 +15,6 @@ or kfunc allowed for the program type.  Violations raise :class:`ProgramError` (
 
 from __future__ import annotations
 
-import struct
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from structops.isa.disasm import disassemble
 from structops.isa.insn import Insn, IsaError, check_insn, jump_target
 from structops.isa.opcodes import LOAD_ACQ, STORE_REL, AtomicOp, Kind
 from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL
+from structops.vm.argsrun import ArgsRun, args_runner
 from structops.vm.context import VM, ProgramExit, RunContext
 from structops.vm.helpers import HelperSpec
 from structops.vm.kfuncs import KfuncSpec
@@ -41,18 +41,7 @@ _LOWEST_REGION = PAGE_SIZE
 _M64 = 0xFFFF_FFFF_FFFF_FFFF
 #: ``_ZEROS[n]``: the zero registers padding ``n`` arguments up to r1..r5.
 _ZEROS = tuple((0,) * (5 - n) for n in range(6))
-_PAGE_SHIFT = PAGE_SIZE.bit_length() - 1
 
-
-class _ArgPackers(dict[int, Callable[..., None]]):
-    """``n -> struct.Struct("<nQ").pack_into``, built on first use."""
-
-    def __missing__(self, n: int) -> Callable[..., None]:
-        packer = self[n] = struct.Struct(f"<{n}Q").pack_into
-        return packer
-
-
-_PACK_ARGS = _ArgPackers()
 
 Engine = Literal["fast", "interp"]
 
@@ -87,22 +76,6 @@ class _Translated(dict[int, "Callable[..., int]"]):
         self._prog = None  # translated once; also drops the reference cycle
         prog._translate()
         return self[entry]
-
-
-class _ArgsRun(RunContext):
-    """A :meth:`Program.run_args` run context with its read-only argument array."""
-
-    __slots__ = ("base_grants", "buf", "f0", "pack", "pages", "region")
-    region: Region
-    buf: bytearray
-    #: Packs the arguments into ``buf``; None when the array's bytes are never observed.
-    pack: Callable[..., None] | None
-    #: The translated main function.
-    f0: Callable[..., int]
-    #: The address space's page -> region table.
-    pages: dict[int, Region]
-    #: The program's maps and the argument array: what every run starts with.
-    base_grants: frozenset[int]
 
 
 class ProgramError(FormatError):
@@ -176,7 +149,9 @@ class Program:
     _line_pc: list[int]
     _args_pools: dict[int, list[Region]]
     #: Finished runs of :meth:`run_args` by argument count, kept for the next ones.
-    _idle: dict[int, list[_ArgsRun]]
+    _idle: dict[int, list[ArgsRun]]
+    #: :meth:`run_args` as a plain function ``(args) -> r0`` (what trampolines call).
+    args_runner: Callable[[Sequence[int]], int]
 
     @classmethod
     def load(
@@ -195,6 +170,7 @@ class Program:
         self.prog_type = prog_type
         self._args_pools = {}
         self._idle = {}
+        self.args_runner = args_runner(self)
         if isinstance(insns, (bytes, bytearray)):
             self.insns = decode(insns)
         else:
@@ -410,76 +386,10 @@ class Program:
         ``args``; the run is granted that array, the regions the arguments point into and
         the program's maps; faults get their pc), but the run context and its argument
         array are those of a previous run with as many arguments, reset (a nested run of
-        the same program, which finds none idle, makes its own).
+        the same program, which finds none idle, makes its own).  :attr:`args_runner` is
+        the same function without the method call (:mod:`structops.vm.argsrun`).
         """
-        n = len(args)
-        idle = self._idle.get(n)
-        if idle:
-            run = idle.pop()
-        elif not n:
-            return self.run(0)
-        else:
-            if idle is None:
-                idle = self._idle[n] = []
-            run = self._args_run(n)
-        vm = self.vm
-        granted = run.grants
-        granted.clear()
-        granted.update(run.base_grants)
-        run.left = vm.insn_limit
-        run.tail_calls = 0
-        outer = vm.active
-        try:
-            pages = run.pages
-            for addr in args:  # _grant_regions, inlined; a value outside u64 stops it
-                if addr > _LOWEST_REGION:
-                    r = pages.get(addr >> _PAGE_SHIFT)
-                    if r is not None:
-                        if r.base <= addr < r.base + r.size:
-                            granted.add(r.base)
-                    elif addr > _M64:
-                        break
-                elif addr < 0:
-                    break
-            else:
-                pack = run.pack
-                if pack is not None:  # None: the program reads its arguments from cargs alone
-                    pack(run.buf, 0, *args)
-                run.cargs = args
-                vm.active = run
-                return run.f0(run, run.cbase, 0, 0, 0, 0, 1)
-            return self._run_wrapped(run, [a & _M64 for a in args])
-        except ProgramExit as stop:
-            return stop.r0
-        except VMFault as fault:
-            raise _with_pc(fault) from None
-        finally:
-            vm.active = outer
-            idle.append(run)
-
-    def _run_wrapped(self, run: _ArgsRun, args: list[int]) -> int:
-        """The rest of :meth:`run_args` for arguments outside u64, taken modulo 2**64."""
-        _grant_regions(run.grants, self.vm.space.region_at, args)
-        if run.pack is not None:
-            run.pack(run.buf, 0, *args)
-        run.cargs = args
-        self.vm.active = run
-        return run.f0(run, run.cbase, 0, 0, 0, 0, 1)
-
-    def _args_run(self, n: int) -> _ArgsRun:
-        """A run context of :meth:`run_args` for ``n`` arguments, with its own argument array."""
-        vm = self.vm
-        run = _ArgsRun(vm, self, engine="fast", limit=vm.insn_limit)
-        run.f0 = self._fast[0]  # translates the program if that was left for its first run
-        region = self.args_region(n)
-        run.region = region
-        run.buf = region.buf
-        run.pack = None if self.args_private else _PACK_ARGS[n]
-        run.pages = vm.space._regions
-        run.cbase = region.base
-        run.cn = n
-        run.base_grants = self.grants | {region.base}
-        return run
+        return self.args_runner(args)
 
     def enter(self, run: RunContext, args: tuple[int, ...], depth: int = 1) -> int:
         """Run the main function inside an existing run at call ``depth`` (tail calls)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from structops.errors import bpf_error
 from structops.kernel.maps.base import DATA_MAP_FLAGS, DataMap, round_up
 from structops.kernel.maps.kptr_dtor import release_kptr_fields, zero_kptr_fields
+from structops.kernel.maps.memusage import array_mem_usage
 from structops.uapi import MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
@@ -105,7 +106,9 @@ class ArrayMap(DataMap):
         return 0 if idx is None else self.value_addr(idx)
 
     def mem_usage(self) -> int:
-        return round_up(self.elem_size * self.max_entries, 4096)
+        """``array_map_mem_usage``: header and values, page-aligned when BPF_F_MMAPABLE."""
+        mmapable = bool(self.map_flags & MapFlags.BPF_F_MMAPABLE)
+        return array_mem_usage(self.value_size, self.max_entries, percpu=False, mmapable=mmapable, ncpus=1)
 
     def release(self) -> None:
         from structops.verifier.kptr import kptr_fields

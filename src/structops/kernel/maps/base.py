@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DATA_MAP_FLAGS", "BpfMap", "DataMap", "check_obj_name", "round_up"]
 
+#: ``sizeof(struct bpf_map)`` on x86-64 Linux 6.18 (vmlinux BTF).
+SIZEOF_BPF_MAP = 296
+
 _NAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 
 
@@ -125,8 +128,9 @@ class BpfMap(KObject):
 
     # -- introspection ----------------------------------------------------------------
     def mem_usage(self) -> int:
-        """The fdinfo ``memlock`` value."""
-        return round_up(self.value_size * max(self.max_entries, 1), 4096)
+        """The fdinfo ``memlock`` value (``map->ops->map_mem_usage``): each map type gives the
+        kernel's count (``memusage.py``); a type without one counts its ``struct bpf_map``."""
+        return SIZEOF_BPF_MAP
 
     def fdinfo(self) -> str:
         """``/proc/<pid>/fdinfo/<fd>`` text of a map (C17)."""

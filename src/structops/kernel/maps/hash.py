@@ -15,6 +15,8 @@ from structops.errors import bpf_error
 from structops.kernel.kmem import Allocation
 from structops.kernel.maps.base import DATA_MAP_FLAGS, DataMap, round_up
 from structops.kernel.maps.kptr_dtor import release_kptr_fields, zero_kptr_fields
+from structops.kernel.maps.memusage import htab_mem_usage
+from structops.kernel.maps.percpu_array import possible_cpus
 from structops.uapi import MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
@@ -45,6 +47,8 @@ class HashMap(DataMap):
         super().__init__(kernel, attr)
         self._elems: dict[bytes, Allocation] = {}
         self._lock = threading.RLock()
+        #: ``num_possible_cpus()`` when the map was created (per-CPU locks and spare elements).
+        self.nr_cpus = possible_cpus(kernel)
 
     def lookup(self, key: bytes) -> bytes:
         elem = self._elems.get(bytes(key[: self.key_size]))
@@ -101,6 +105,18 @@ class HashMap(DataMap):
 
     def __len__(self) -> int:
         return len(self._elems)
+
+    def mem_usage(self) -> int:
+        """``htab_map_mem_usage``: all elements when preallocated, the live ones with BPF_F_NO_PREALLOC."""
+        return htab_mem_usage(
+            self.key_size,
+            self.value_size,
+            self.max_entries,
+            prealloc=not self.map_flags & MapFlags.BPF_F_NO_PREALLOC,
+            fd_values=False,
+            count=len(self._elems),
+            ncpus=self.nr_cpus,
+        )
 
     def release(self) -> None:
         elems = list(self._elems.values())

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from structops.errors import bpf_error
 from structops.kernel.maps.array import array_next_key
-from structops.kernel.maps.base import BpfMap, DataMap, round_up
+from structops.kernel.maps.base import BpfMap, DataMap
+from structops.kernel.maps.memusage import array_mem_usage, htab_mem_usage
+from structops.kernel.maps.percpu_array import possible_cpus
 from structops.uapi import ENOTSUPP, MapFlags, MapType, UpdateFlags
 
 if TYPE_CHECKING:
@@ -151,9 +153,6 @@ class MapInMap(DataMap):
         """Every stored inner map."""
         raise NotImplementedError
 
-    def mem_usage(self) -> int:
-        return round_up(8 * max(self.max_entries, 1), 4096)
-
     def release(self) -> None:
         for inner in self.inner_maps():
             self.fd_put_ptr(inner)
@@ -215,6 +214,10 @@ class ArrayOfMaps(MapInMap):
         self.slots = [None] * self.max_entries
         return out
 
+    def mem_usage(self) -> int:
+        """``array_map_mem_usage``: the header and an 8-byte pointer slot per entry."""
+        return array_mem_usage(self.value_size, self.max_entries, percpu=False, mmapable=False, ncpus=1)
+
 
 class HashOfMaps(MapInMap):
     """``BPF_MAP_TYPE_HASH_OF_MAPS``: any key -> inner map, hash update flags."""
@@ -242,6 +245,8 @@ class HashOfMaps(MapInMap):
     def __init__(self, kernel: KernelServices, attr: MapCreateAttr, meta: InnerMeta) -> None:
         super().__init__(kernel, attr, meta)
         self.elems: dict[bytes, BpfMap] = {}
+        #: ``num_possible_cpus()`` when the map was created (the hash table's per-CPU locks).
+        self.nr_cpus = possible_cpus(kernel)
 
     def inner_at(self, key: bytes) -> BpfMap | None:
         return self.elems.get(bytes(key[: self.key_size]))
@@ -287,3 +292,16 @@ class HashOfMaps(MapInMap):
         out = list(self.elems.values())
         self.elems.clear()
         return out
+
+    def mem_usage(self) -> int:
+        """``htab_map_mem_usage`` of an fd hash: no spare per-CPU elements; BPF_F_NO_PREALLOC
+        counts the stored maps."""
+        return htab_mem_usage(
+            self.key_size,
+            self.value_size,
+            self.max_entries,
+            prealloc=not self.map_flags & MapFlags.BPF_F_NO_PREALLOC,
+            fd_values=True,
+            count=len(self.elems),
+            ncpus=self.nr_cpus,
+        )

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from structops.errors import bpf_error
 from structops.kernel.maps.array import ArrayMap
-from structops.kernel.maps.base import DATA_MAP_FLAGS, round_up
+from structops.kernel.maps.base import DATA_MAP_FLAGS
+from structops.kernel.maps.memusage import array_mem_usage
 from structops.uapi import MapType
 
 if TYPE_CHECKING:
@@ -96,7 +97,8 @@ class PercpuArrayMap(ArrayMap):
         return 0
 
     def mem_usage(self) -> int:
-        return round_up(self.elem_size * self.max_entries * self.nr_cpus, 4096)
+        """``array_map_mem_usage`` of a per-CPU array: a pointer and ``nr_cpus`` values per entry."""
+        return array_mem_usage(self.value_size, self.max_entries, percpu=True, mmapable=False, ncpus=self.nr_cpus)
 
 
 def percpu_helpers(kernel: Any) -> list[HelperSpec]:

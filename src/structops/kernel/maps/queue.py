@@ -12,7 +12,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from structops.errors import bpf_error
-from structops.kernel.maps.base import DATA_MAP_FLAGS, DataMap, round_up
+from structops.kernel.maps.base import DATA_MAP_FLAGS, DataMap
+from structops.kernel.maps.memusage import queue_stack_mem_usage
 from structops.uapi import MapType, UpdateFlags
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ class QueueMap(DataMap):
         raise bpf_error(errno.EINVAL, "queue maps have no keys")
 
     def mem_usage(self) -> int:
-        return round_up(round_up(self.value_size, 8) * self.max_entries, 4096)
+        """``queue_stack_map_mem_usage``: fixed at creation, whatever the queue holds."""
+        return queue_stack_mem_usage(self.value_size, self.max_entries)
 
 
 class StackMap(QueueMap):

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, ClassVar
 from structops.errors import bpf_error
 from structops.kernel.kmem import Allocation
 from structops.kernel.maps.base import BpfMap, round_up
+from structops.kernel.maps.memusage import local_storage_buckets, local_storage_mem_usage
+from structops.kernel.maps.percpu_array import possible_cpus
 from structops.uapi import ENOTSUPP, MapFlags, MapType
 
 if TYPE_CHECKING:
@@ -97,6 +99,8 @@ class SkStorageMap(BpfMap):
         super().__init__(kernel, attr)
         self._elems: dict[int, Allocation] = {}
         self._lock = threading.RLock()
+        #: Buckets of the kernel's storage hash, sized by the possible CPUs at creation.
+        self.nbuckets = local_storage_buckets(possible_cpus(kernel))
 
     # -- program side (helpers 107/108) ---------------------------------------------------
     def storage_get(self, sk: int, init: bytes | None, flags: int) -> int:
@@ -170,8 +174,9 @@ class SkStorageMap(BpfMap):
         return 0
 
     def mem_usage(self) -> int:
-        """Approximate memlock: the live values."""
-        return round_up(self.value_size, 8) * len(self._elems)
+        """``bpf_local_storage_map_mem_usage``: the header and the buckets; like Linux 6.18 the
+        storage elements are not counted."""
+        return local_storage_mem_usage(self.nbuckets)
 
     def _free_later(self, elems: list[Allocation]) -> None:
         kmem = self.kernel.kmem
