@@ -456,10 +456,10 @@ class Verifier:
         if k == Kind.JCOND:
             return self._jcond(pc, st, cp, stack, c, d, s, o, i, spec.is64)
         if k == Kind.CALL:
+            if st.lock is not None:  # do_check, before the call's own checks
+                locks.check_call_locked(self, st, s, i, o)
             if s == 0 and not (self.env.bpf_capable and self.env.allow_ptr_leaks):
                 unpriv.check_helper_allowed(self, i)
-            if st.lock is not None:
-                locks.check_call_locked(self, st, s, i, o)
             if s == BPF_PSEUDO_CALL:
                 calls.call_subprog(self, st, pc, pc + 1 + i)
                 return pc + 1 + i

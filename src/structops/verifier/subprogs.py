@@ -228,10 +228,10 @@ class FuncInfoVerifier(Verifier):
         code, _dst, src, _off, imm = self.code[pc]
         if code == 0x18 and src == _PSEUDO_FUNC and all(s.func is None for s in self.subprogs.values()):
             raise Reject(errno.EINVAL, "missing btf func_info")  # check_ld_imm: at the insn
-        if code == 0x85 and src == 0 and not (self.env.bpf_capable and self.env.allow_ptr_leaks):  # capabilities
-            check_helper_allowed(self, imm)
         if code == 0x85 and st.lock is not None:  # before callbacks and global calls (verifier/locks.py)
             check_call_locked(self, st, src, imm, _off)
+        if code == 0x85 and src == 0 and not (self.env.bpf_capable and self.env.allow_ptr_leaks):  # capabilities
+            check_helper_allowed(self, imm)
         if code == 0x85 and src == _PSEUDO_CALL:
             target = self.subprogs.get(pc + 1 + imm)
             if target is not None and target.is_global:
