@@ -107,6 +107,11 @@ class Verifier:
         self._prune: set[int] = set()
         self._visited: dict[int, list[_Checkpoint]] = {}
         self._exact: dict[fastpath.StateKey, list[_Checkpoint]] = {}
+        #: Per pruning point, a hash of the innermost registers of every state in ``_exact``
+        #: (the full key is built only when one matches).
+        self._exact_fp: dict[int, set[int]] = {}
+        #: Per pruning point, how many of its recorded states are still being explored.
+        self._busy: dict[int, int] = {}
         self._has_may_goto = False
         self._may_goto_pcs: set[int] = set()
         #: ``KF_ITER_NEXT`` call insns and their iterator type (:mod:`structops.verifier.iters`).
@@ -125,6 +130,8 @@ class Verifier:
         self._isjmp = b""
         #: The parent checkpoint of the path being walked (precision backtracking starts there).
         self.cur_cp: _Checkpoint | None = None
+        #: Precision walks already done (:mod:`structops.verifier.precision`).
+        self.bt_cache: dict[tuple[int, ...], tuple[object, object]] = {}
         #: Loop of every insn (``compute_scc``) when the program has may_goto / iterator loops.
         self._scc: list[int] | None = None
         self._visits: dict[tuple[int, ...], precision.Visit] = {}
@@ -266,6 +273,8 @@ class Verifier:
             if cp.branches > 0:
                 return
             self._ndone[cp.pc] = self._ndone.get(cp.pc, 0) + 1
+            if not cp.evicted:
+                self._busy[cp.pc] -= 1
             visit = cp.visit
             if visit is not None and visit.entry is cp:  # maybe_exit_scc
                 visit.entry = None
@@ -297,6 +306,7 @@ class Verifier:
     ) -> _Checkpoint:
         """Record ``st`` at ``pc`` (a new explored state below ``parent``); the path's history
         starts again there."""
+        precision.flush(self, st)  # the stretch's requests mark the parents first
         new = _Checkpoint(pc, st.copy(), parent, 1, st.hist, st.first, prev)
         st.hist = None
         st.first = pc
@@ -314,6 +324,7 @@ class Verifier:
                     new.visit = visit
                 new.scc = visit
         olds.append(new)
+        self._busy[pc] = self._busy.get(pc, 0) + 1
         self.stats.total_states += 1
         self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
         return new
@@ -370,6 +381,7 @@ class Verifier:
             except Reject as rej:
                 self._reject_at(pc, st, rej)
             if nxt is None:
+                precision.flush(self, st)
                 self._finish(cp)
                 return
             prev = pc
@@ -380,6 +392,7 @@ class Verifier:
         is explored later one ``may_goto`` deeper, with the scalars that changed since the
         previous visit of this instruction on the path widened to unknown (the kernel's
         widen_imprecise_scalars; every scalar counts as imprecise here)."""
+        precision.flush(self, st)  # the marks the widening reads
         body = st.copy()
         body.may_goto_depth += 1
         prev = cp.parent if cp is not None and cp.pc == pc else cp
@@ -395,11 +408,7 @@ class Verifier:
     def _decided(self, pc: int, st: State) -> None:
         """The fast path decided the conditional jump at ``pc`` from known scalars."""
         c, d, s, _o, _i = self.code[pc]
-        st.last = pc
-        if c & 0x08:
-            precision.mark(self, st, d, s)
-        else:
-            precision.mark(self, st, d)
+        precision.defer(st, pc, (1 << d) | (1 << s) if c & 0x08 else 1 << d)
 
     def _reject_at(self, pc: int, st: State, rej: Reject) -> NoReturn:
         regs = " ".join(f"R{i}={r.describe()}" for i, r in enumerate(st.cur.regs) if r.type != RegType.NOT_INIT)

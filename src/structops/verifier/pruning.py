@@ -85,8 +85,12 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
     jmps = v._jmps - v._prev_jmps
     insns = v.stats.insns_processed - v._prev_insns
     add = forced or (jmps >= _NEW_STATE[0] and insns >= _NEW_STATE[1])
+    if not olds and not add:  # nothing to compare with, nothing to record
+        return cp
     key = None
-    if not forced:
+    prints = v._exact_fp.get(pc)
+    fp = hash(tuple([r.umin for r in st.cur.regs])) if not forced else 0
+    if not forced and prints and fp in prints:  # a state with these registers was recorded here
         key = fastpath.StateKey((pc, st.key()))
         for old in v._exact.get(key, ()):
             if old.evicted:
@@ -96,6 +100,11 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
                 return True
             if not v._has_may_goto and v._is_ancestor(old, cp):
                 v._reject_at(pc, st, Reject(errno.EINVAL, f"infinite loop detected at insn {pc}"))
+    if not forced and olds and v._busy.get(pc, 0) == len(olds):
+        # only states still being explored here (a loop's head): none can prune this path
+        if jmps < _NEW_STATE_LOOP[0] and insns < _NEW_STATE_LOOP[1]:
+            return cp
+        return _miss_all(v, pc, st, cp, prev, olds, key, fp)
     active = False
     if is_iter:
         found = iters._head(st, v.iter_next[pc])
@@ -121,14 +130,59 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
             old.miss += 1
             n = 64 if forced and old.branches else 3
             if old.miss > old.hit * n + n:
-                old.evicted = evict = True
+                evict = _evict(v, pc, old)
     if evict:
         olds[:] = [o for o in olds if not o.evicted]
     if not add:
         return cp
+    return _record(v, pc, st, cp, prev, olds, forced, key, fp)
+
+
+def _evict(v: Verifier, pc: int, old: _Checkpoint) -> bool:
+    old.evicted = True
+    if old.branches:
+        v._busy[pc] -= 1
+    return True
+
+
+def _miss_all(
+    v: Verifier,
+    pc: int,
+    st: State,
+    cp: _Checkpoint | None,
+    prev: int,
+    olds: list[_Checkpoint],
+    key: fastpath.StateKey | None,
+    fp: int,
+) -> _Checkpoint:
+    """No state here matched and a new one is recorded: each old one missed once more."""
+    evict = False
+    for old in olds:
+        old.miss += 1
+        if old.miss > old.hit * 3 + 3:
+            evict = _evict(v, pc, old)
+    if evict:
+        olds[:] = [o for o in olds if not o.evicted]
+    return _record(v, pc, st, cp, prev, olds, False, key, fp)
+
+
+def _record(
+    v: Verifier,
+    pc: int,
+    st: State,
+    cp: _Checkpoint | None,
+    prev: int,
+    olds: list[_Checkpoint],
+    forced: bool,
+    key: fastpath.StateKey | None,
+    fp: int,
+) -> _Checkpoint:
     new = v._checkpoint(pc, st, cp, olds, prev)
-    if key is not None:
+    if not forced:
+        if key is None:
+            key = fastpath.StateKey((pc, st.key()))
         v._exact.setdefault(key, []).append(new)
+        v._exact_fp.setdefault(pc, set()).add(fp)
     return new
 
 
