@@ -26,7 +26,7 @@ precise and nothing here runs.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from structops.verifier.state import Frame, Reg, RegType, State
 
@@ -242,11 +242,11 @@ def _walk(
     cp: _Checkpoint | None,
     pc: int,
     bt: _BT,
-    node: object = False,
+    at: object = False,
     pending: list[tuple[int, object, int, int]] | None = None,
 ) -> bool:
     """``__mark_chain_precision`` from insn ``pc`` of ``st`` (whose parent checkpoint is ``cp``,
-    history ``node``, by default ``st.hist``); True when some checkpoint got a new mark.
+    history ``at``, by default ``st.hist``); True when some checkpoint got a new mark.
 
     ``pending``: more requests of the same stretch, newest first, as ``(insn, history,
     frame, registers)``: each joins the walk when it passes that point (the union of
@@ -256,7 +256,8 @@ def _walk(
     changed = False
     root = st.frames[0].callsite
     start = cp
-    node, first, last = st.hist if node is False else node, st.first, pc
+    node: Any = st.hist if at is False else at
+    first, last = st.first, pc
     todo = pending or []
     nxt = 0
     ntodo = len(todo)
@@ -294,7 +295,7 @@ def _walk(
                     key = (id(ent), bt.frame, *bt.regs, -1, *bt.slots)
                     done = cache.get(key)
                     if done is not None:
-                        result = done[0]
+                        result: Any = done[0]
                         if result is _EMPTY:
                             for k, held in seen:
                                 cache[k] = (_EMPTY, held)
@@ -312,9 +313,9 @@ def _walk(
             if nxt < ntodo:  # a request this walk did not pass: be safe
                 raise _Unsupported
             if seen:
-                result = (bt.frame, tuple(bt.regs), tuple(bt.slots))
+                walked = (bt.frame, tuple(bt.regs), tuple(bt.slots))
                 for key, held in seen:  # the entry is kept alive with its key (ids stay unique)
-                    cache[key] = (result, held)
+                    cache[key] = (walked, held)
             if cp is None:
                 break
             state = cp.state
