@@ -2,11 +2,12 @@
 
 The driver first checks the control-flow graph (``check_cfg``: well-formed insns, jump
 targets, no unreachable insn, a final exit or jump), then walks the program depth-first
-from insn 0 with an explicit branch stack.  At jump targets it compares the current
-state with the states already seen there: a fully explored state that covers it
-(:func:`~structops.verifier.state.state_subsumes`) prunes the path; an identical state
-still on the current path is an infinite loop.  Bounded loops therefore converge (or
-run out of the budget: E2BIG, like the kernel's 1M processed-insn limit).
+from insn 0 with an explicit branch stack.  At the kernel's pruning points it compares
+the current state with the states already seen there (:mod:`structops.verifier.pruning`):
+a fully explored state that covers it (imprecise scalars covering any scalar, see
+:mod:`structops.verifier.precision`) prunes the path; an identical state still on the
+current path is an infinite loop.  Bounded loops therefore converge (or run out of the
+budget: E2BIG, like the kernel's 1M processed-insn limit).
 """
 
 from __future__ import annotations
@@ -280,54 +281,6 @@ class Verifier:
                 visit.entry = None
                 precision.propagate_backedges(self, visit)
             cp = cp.parent
-
-    def _hit(self, pc: int, st: State, cp: _Checkpoint | None, old: _Checkpoint, prev: int, loop: bool) -> None:
-        """A pruned path: its marks come from ``old`` (``propagate_precision``); a loop-head
-        ``old`` still being explored keeps the path as a backedge of its loop."""
-        if pc != prev + 1:
-            h = st.hist
-            st.hist = (pc, prev, 0, h, h[4] + 1 if h is not None else 1)
-        precision.propagate(self, old.state, st, cp, pc, pruning.live_masks(self, pc, st))
-        if loop and self._scc is not None:
-            key = precision.callchain(self._scc, st, pc)
-            visit = self._visits.get(key) if key is not None else None
-            if visit is not None:
-                visit.backedges.append((st.copy(), cp, pc, old))
-
-    def _is_ancestor(self, old: _Checkpoint, cp: _Checkpoint | None) -> bool:
-        while cp is not None:
-            if cp is old:
-                return True
-            cp = cp.parent
-        return False
-
-    def _checkpoint(
-        self, pc: int, st: State, parent: _Checkpoint | None, olds: list[_Checkpoint], prev: int
-    ) -> _Checkpoint:
-        """Record ``st`` at ``pc`` (a new explored state below ``parent``); the path's history
-        starts again there."""
-        precision.flush(self, st)  # the stretch's requests mark the parents first
-        new = _Checkpoint(pc, st.copy(), parent, 1, st.hist, st.first, prev)
-        st.hist = None
-        st.first = pc
-        self.cur_cp = new
-        self._prev_jmps = self._jmps
-        self._prev_insns = self.stats.insns_processed
-        if self._scc is not None:  # maybe_enter_scc
-            key = precision.callchain(self._scc, st, pc)
-            if key is not None:
-                visit = self._visits.get(key)
-                if visit is None:
-                    visit = self._visits[key] = precision.Visit()
-                if visit.entry is None:
-                    visit.entry = new
-                    new.visit = visit
-                new.scc = visit
-        olds.append(new)
-        self._busy[pc] = self._busy.get(pc, 0) + 1
-        self.stats.total_states += 1
-        self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
-        return new
 
     def _walk(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> None:
         special = self._special

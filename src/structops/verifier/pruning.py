@@ -19,14 +19,14 @@ from __future__ import annotations
 import errno
 from typing import TYPE_CHECKING
 
-from structops.verifier import fastpath, iters, liveness, unpriv
+from structops.verifier import fastpath, iters, liveness, precision, unpriv
 from structops.verifier.env import Reject
 from structops.verifier.state import State, state_subsumes
 
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier, _Checkpoint
 
-__all__ = ["state_visited"]
+__all__ = ["checkpoint", "live_masks", "state_visited"]
 
 _NEW_STATE = (2, 8)
 _NEW_STATE_LOOP = (20, 100)
@@ -98,7 +98,7 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
             if old.branches == 0:
                 _hit(v, pc, st, cp, old, prev, False)
                 return True
-            if not v._has_may_goto and v._is_ancestor(old, cp):
+            if not v._has_may_goto and _is_ancestor(old, cp):
                 v._reject_at(pc, st, Reject(errno.EINVAL, f"infinite loop detected at insn {pc}"))
     if not forced and olds and v._busy.get(pc, 0) == len(olds):
         # only states still being explored here (a loop's head): none can prune this path
@@ -177,7 +177,7 @@ def _record(
     key: fastpath.StateKey | None,
     fp: int,
 ) -> _Checkpoint:
-    new = v._checkpoint(pc, st, cp, olds, prev)
+    new = checkpoint(v, pc, st, cp, olds, prev)
     if not forced:
         if key is None:
             key = fastpath.StateKey((pc, st.key()))
@@ -187,5 +187,54 @@ def _record(
 
 
 def _hit(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, old: _Checkpoint, prev: int, loop: bool) -> None:
+    """A pruned path: its marks come from ``old`` (``propagate_precision``); a loop-head
+    ``old`` still being explored keeps the path as a backedge of its loop."""
     old.hit += 1
-    v._hit(pc, st, cp, old, prev, loop)
+    if pc != prev + 1:
+        h = st.hist
+        st.hist = (pc, prev, 0, h, h[4] + 1 if h is not None else 1)
+    precision.propagate(v, old.state, st, cp, pc, live_masks(v, pc, st))
+    if loop and v._scc is not None:
+        key = precision.callchain(v._scc, st, pc)
+        visit = v._visits.get(key) if key is not None else None
+        if visit is not None:
+            visit.backedges.append((st.copy(), cp, pc, old))
+
+
+def _is_ancestor(old: _Checkpoint, cp: _Checkpoint | None) -> bool:
+    while cp is not None:
+        if cp is old:
+            return True
+        cp = cp.parent
+    return False
+
+
+def checkpoint(
+    v: Verifier, pc: int, st: State, parent: _Checkpoint | None, olds: list[_Checkpoint], prev: int
+) -> _Checkpoint:
+    """Record ``st`` at ``pc`` (a new explored state below ``parent``); the path's history
+    starts again there."""
+    from structops.verifier.core import _Checkpoint
+
+    precision.flush(v, st)  # the stretch's requests mark the parents first
+    new = _Checkpoint(pc, st.copy(), parent, 1, st.hist, st.first, prev)
+    st.hist = None
+    st.first = pc
+    v.cur_cp = new
+    v._prev_jmps = v._jmps
+    v._prev_insns = v.stats.insns_processed
+    if v._scc is not None:  # maybe_enter_scc
+        key = precision.callchain(v._scc, st, pc)
+        if key is not None:
+            visit = v._visits.get(key)
+            if visit is None:
+                visit = v._visits[key] = precision.Visit()
+            if visit.entry is None:
+                visit.entry = new
+                new.visit = visit
+            new.scc = visit
+    olds.append(new)
+    v._busy[pc] = v._busy.get(pc, 0) + 1
+    v.stats.total_states += 1
+    v.stats.max_states_per_insn = max(v.stats.max_states_per_insn, len(olds))
+    return new
