@@ -113,6 +113,7 @@ class Verifier:
         self._exact_fp: dict[int, set[int]] = {}
         #: Per pruning point, how many of its recorded states are still being explored.
         self._busy: dict[int, int] = {}
+        self._forced: frozenset[int] = frozenset()
         self._has_may_goto = False
         self._may_goto_pcs: set[int] = set()
         #: ``KF_ITER_NEXT`` call insns and their iterator type (:mod:`structops.verifier.iters`).
@@ -133,6 +134,8 @@ class Verifier:
         self.cur_cp: _Checkpoint | None = None
         #: Precision walks already done (:mod:`structops.verifier.precision`).
         self.bt_cache: dict[tuple[int, ...], tuple[object, object]] = {}
+        #: Insns backtracking passes unchanged (made on the first precision walk).
+        self.bt_noop = b""
         #: Loop of every insn (``compute_scc``) when the program has may_goto / iterator loops.
         self._scc: list[int] | None = None
         self._visits: dict[tuple[int, ...], precision.Visit] = {}
@@ -257,6 +260,8 @@ class Verifier:
                 self._prune.add(pc + 1)
                 if self.code[pc][2] == BPF_PSEUDO_CALL:
                     self._prune.add(pc)
+        #: Forced checkpoints (``is_force_checkpoint``): iterator ``_next`` calls, ``may_goto``.
+        self._forced = frozenset(self.iter_next) | self._may_goto_pcs
         if self.iter_next or self._may_goto_pcs:
             code = self.code
             self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc))
@@ -291,6 +296,7 @@ class Verifier:
             self._fast = fastpath.handlers(self.code)
             self._isjmp = bytes(1 if c[0] & 7 in (5, 6) else 0 for c in self.code)
         fast = self._fast
+        code = self.code
         isjmp = self._isjmp
         reached = self.reached
         stats = self.stats
@@ -322,9 +328,11 @@ class Verifier:
             if h is not None:
                 delta = h(st.frames[-1].regs)
                 if delta is not None:
-                    if delta > fastpath.DECIDED_MIN:  # a branch known scalars decided
-                        delta -= fastpath.DECIDED
-                        self._decided(pc, st)
+                    if delta > fastpath.DECIDED_MIN:  # a branch known scalars decided: defer
+                        delta -= fastpath.DECIDED  # its precision request (precision.defer)
+                        c = code[pc]
+                        mask = (1 << c[1]) | (1 << c[2]) if c[0] & 8 else 1 << c[1]
+                        st.pend = (pc, st.hist, len(st.frames) - 1, mask, st.pend)
                     prev = pc
                     pc += delta
                     continue
@@ -357,11 +365,6 @@ class Verifier:
         if cp is not None:
             cp.branches += 1
         return pc + 1 + off
-
-    def _decided(self, pc: int, st: State) -> None:
-        """The fast path decided the conditional jump at ``pc`` from known scalars."""
-        c, d, s, _o, _i = self.code[pc]
-        precision.defer(st, pc, (1 << d) | (1 << s) if c & 0x08 else 1 << d)
 
     def _reject_at(self, pc: int, st: State, rej: Reject) -> NoReturn:
         regs = " ".join(f"R{i}={r.describe()}" for i, r in enumerate(st.cur.regs) if r.type != RegType.NOT_INIT)

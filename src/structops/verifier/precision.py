@@ -204,6 +204,21 @@ def _backtrack_exit(v: Verifier, subseq: int, bt: _BT) -> None:
         bt.regs[bt.frame] |= 1
 
 
+def _noops(code: list[tuple[int, int, int, int, int]]) -> bytes:
+    """Per insn, 1 when backtracking over it never changes what is wanted: ALU with an
+    immediate (not a move), neg/endianness, jumps comparing with an immediate, ``ja`` and
+    ``may_goto`` (never calls, exits, loads or stores)."""
+    out = bytearray(len(code))
+    for pc, (c, _d, _s, _o, _i) in enumerate(code):
+        cls = c & 7
+        op = c & 0xF0
+        if cls in (4, 7):
+            out[pc] = op in (0x80, 0xD0) or (not c & 8 and op != 0xB0)
+        elif cls in (5, 6):
+            out[pc] = c not in (0x85, 0x95) and (op in (0x00, 0xE0) or not c & 8)
+    return bytes(out)
+
+
 def _mark_frames(state: State, bt: _BT) -> bool:
     """Mark the wanted scalars of a parent checkpoint precise; drop those already precise."""
     changed = False
@@ -267,6 +282,9 @@ def _walk(
     cache = v.bt_cache
     if len(cache) > _CACHE_MAX:
         cache.clear()
+    noop = v.bt_noop
+    if not noop:
+        noop = v.bt_noop = _noops(v.code)
     try:
         while True:
             i = last
@@ -276,7 +294,8 @@ def _walk(
                 if skip:
                     skip = False
                 else:
-                    _backtrack_insn(v, i, subseq, ent[2] if ent is not None else 0, bt)
+                    if not noop[i]:
+                        _backtrack_insn(v, i, subseq, ent[2] if ent is not None else 0, bt)
                     if i == want and todo[nxt][1] is node:
                         _join(bt, todo[nxt])
                         nxt += 1

@@ -17,6 +17,7 @@ the path's history grew past 40 entries.
 from __future__ import annotations
 
 import errno
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from structops.verifier import fastpath, iters, liveness, precision, unpriv
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["checkpoint", "live_masks", "state_visited"]
 
+_UMIN = attrgetter("umin")
 _NEW_STATE = (2, 8)
 _NEW_STATE_LOOP = (20, 100)
 _MAX_HIST = 40
@@ -77,7 +79,18 @@ def _loose(v: Verifier, old: _Checkpoint) -> bool:
 def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev: int) -> _Checkpoint | bool | None:
     """``is_state_visited`` at pruning point ``pc``: True when the path is pruned (the
     caller stops it), else the path's parent checkpoint (a new one when recorded here)."""
-    olds = v._visited.setdefault(pc, [])
+    olds = v._visited.get(pc)
+    hist = st.hist
+    if olds and (hist is None or hist[4] <= _MAX_HIST) and v._busy.get(pc, 0) == len(olds):
+        # the common case inside a loop: only states still being explored here, and too
+        # little done since the last checkpoint for a new one; only an infinite loop to find
+        insns = v.stats.insns_processed - v._prev_insns
+        if v._jmps - v._prev_jmps < _NEW_STATE_LOOP[0] and insns < _NEW_STATE_LOOP[1] and pc not in v._forced:
+            prints = v._exact_fp.get(pc)
+            if prints is None or hash(tuple(map(_UMIN, st.cur.regs))) not in prints:
+                return cp
+    if olds is None:
+        olds = v._visited[pc] = []
     is_iter = pc in v.iter_next
     is_may_goto = pc in v._may_goto_pcs
     hist = st.hist
@@ -89,8 +102,8 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
         return cp
     key = None
     prints = v._exact_fp.get(pc)
-    fp = hash(tuple([r.umin for r in st.cur.regs])) if not forced else 0
-    if not forced and prints and fp in prints:  # a state with these registers was recorded here
+    fp = hash(tuple(map(_UMIN, st.cur.regs))) if not forced else 0
+    if prints is not None and fp in prints and not forced:  # a state with these registers was recorded here
         key = fastpath.StateKey((pc, st.key()))
         for old in v._exact.get(key, ()):
             if old.evicted:
