@@ -2,11 +2,12 @@
 
 The driver first checks the control-flow graph (``check_cfg``: well-formed insns, jump
 targets, no unreachable insn, a final exit or jump), then walks the program depth-first
-from insn 0 with an explicit branch stack.  At jump targets it compares the current
-state with the states already seen there: a fully explored state that covers it
-(:func:`~structops.verifier.state.state_subsumes`) prunes the path; an identical state
-still on the current path is an infinite loop.  Bounded loops therefore converge (or
-run out of the budget: E2BIG, like the kernel's 1M processed-insn limit).
+from insn 0 with an explicit branch stack.  At the kernel's pruning points it compares
+the current state with the states already seen there (:mod:`structops.verifier.pruning`):
+a fully explored state that covers it (imprecise scalars covering any scalar, see
+:mod:`structops.verifier.precision`) prunes the path; an identical state still on the
+current path is an infinite loop.  Bounded loops therefore converge (or run out of the
+budget: E2BIG, like the kernel's 1M processed-insn limit).
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ class Verifier:
         self._prune: set[int] = set()
         self._visited: dict[int, list[_Checkpoint]] = {}
         self._exact: dict[fastpath.StateKey, list[_Checkpoint]] = {}
+        #: Per pruning point, a hash of the innermost registers of every state in ``_exact``
+        #: (the full key is built only when one matches).
+        self._exact_fp: dict[int, set[int]] = {}
+        #: Per pruning point, how many of its recorded states are still being explored.
+        self._busy: dict[int, int] = {}
+        self._forced: frozenset[int] = frozenset()
         self._has_may_goto = False
         self._may_goto_pcs: set[int] = set()
         #: ``KF_ITER_NEXT`` call insns and their iterator type (:mod:`structops.verifier.iters`).
@@ -126,6 +133,10 @@ class Verifier:
         self._isjmp = b""
         #: The parent checkpoint of the path being walked (precision backtracking starts there).
         self.cur_cp: _Checkpoint | None = None
+        #: Precision walks already done (:mod:`structops.verifier.precision`).
+        self.bt_cache: dict[tuple[int, ...], tuple[object, object]] = {}
+        #: Insns backtracking passes unchanged (made on the first precision walk).
+        self.bt_noop = b""
         #: Loop of every insn (``compute_scc``) when the program has may_goto / iterator loops.
         self._scc: list[int] | None = None
         self._visits: dict[tuple[int, ...], precision.Visit] = {}
@@ -252,6 +263,8 @@ class Verifier:
                 self._prune.add(pc + 1)
                 if self.code[pc][2] == BPF_PSEUDO_CALL:
                     self._prune.add(pc)
+        #: Forced checkpoints (``is_force_checkpoint``): iterator ``_next`` calls, ``may_goto``.
+        self._forced = frozenset(self.iter_next) | self._may_goto_pcs
         if self.iter_next or self._may_goto_pcs:
             code = self.code
             self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc))
@@ -269,57 +282,13 @@ class Verifier:
             if cp.branches > 0:
                 return
             self._ndone[cp.pc] = self._ndone.get(cp.pc, 0) + 1
+            if not cp.evicted:
+                self._busy[cp.pc] -= 1
             visit = cp.visit
             if visit is not None and visit.entry is cp:  # maybe_exit_scc
                 visit.entry = None
                 precision.propagate_backedges(self, visit)
             cp = cp.parent
-
-    def _hit(self, pc: int, st: State, cp: _Checkpoint | None, old: _Checkpoint, prev: int, loop: bool) -> None:
-        """A pruned path: its marks come from ``old`` (``propagate_precision``); a loop-head
-        ``old`` still being explored keeps the path as a backedge of its loop."""
-        if pc != prev + 1:
-            h = st.hist
-            st.hist = (pc, prev, 0, h, h[4] + 1 if h is not None else 1)
-        precision.propagate(self, old.state, st, cp, pc, pruning.live_masks(self, pc, st))
-        if loop and self._scc is not None:
-            key = precision.callchain(self._scc, st, pc)
-            visit = self._visits.get(key) if key is not None else None
-            if visit is not None:
-                visit.backedges.append((st.copy(), cp, pc, old))
-
-    def _is_ancestor(self, old: _Checkpoint, cp: _Checkpoint | None) -> bool:
-        while cp is not None:
-            if cp is old:
-                return True
-            cp = cp.parent
-        return False
-
-    def _checkpoint(
-        self, pc: int, st: State, parent: _Checkpoint | None, olds: list[_Checkpoint], prev: int
-    ) -> _Checkpoint:
-        """Record ``st`` at ``pc`` (a new explored state below ``parent``); the path's history
-        starts again there."""
-        new = _Checkpoint(pc, st.copy(), parent, 1, st.hist, st.first, prev)
-        st.hist = None
-        st.first = pc
-        self.cur_cp = new
-        self._prev_jmps = self._jmps
-        self._prev_insns = self.stats.insns_processed
-        if self._scc is not None:  # maybe_enter_scc
-            key = precision.callchain(self._scc, st, pc)
-            if key is not None:
-                visit = self._visits.get(key)
-                if visit is None:
-                    visit = self._visits[key] = precision.Visit()
-                if visit.entry is None:
-                    visit.entry = new
-                    new.visit = visit
-                new.scc = visit
-        olds.append(new)
-        self.stats.total_states += 1
-        self.stats.max_states_per_insn = max(self.stats.max_states_per_insn, len(olds))
-        return new
 
     def _walk(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> None:
         special = self._special
@@ -332,6 +301,7 @@ class Verifier:
                 unpriv.no_fast_sanitized(self.code, self._fast)
             self._isjmp = bytes(1 if c[0] & 7 in (5, 6) else 0 for c in self.code)
         fast = self._fast
+        code = self.code
         isjmp = self._isjmp
         reached = self.reached
         stats = self.stats
@@ -363,9 +333,11 @@ class Verifier:
             if h is not None:
                 delta = h(st.frames[-1].regs)
                 if delta is not None:
-                    if delta > fastpath.DECIDED_MIN:  # a branch known scalars decided
-                        delta -= fastpath.DECIDED
-                        self._decided(pc, st)
+                    if delta > fastpath.DECIDED_MIN:  # a branch known scalars decided: defer
+                        delta -= fastpath.DECIDED  # its precision request (precision.defer)
+                        c = code[pc]
+                        mask = (1 << c[1]) | (1 << c[2]) if c[0] & 8 else 1 << c[1]
+                        st.pend = (pc, st.hist, len(st.frames) - 1, mask, st.pend)
                     prev = pc
                     pc += delta
                     continue
@@ -375,6 +347,7 @@ class Verifier:
             except Reject as rej:
                 self._reject_at(pc, st, rej)
             if nxt is None:
+                precision.flush(self, st)
                 self._finish(cp)
                 return
             prev = pc
@@ -385,6 +358,7 @@ class Verifier:
         is explored later one ``may_goto`` deeper, with the scalars that changed since the
         previous visit of this instruction on the path widened to unknown (the kernel's
         widen_imprecise_scalars; every scalar counts as imprecise here)."""
+        precision.flush(self, st)  # the marks the widening reads
         body = st.copy()
         body.may_goto_depth += 1
         prev = cp.parent if cp is not None and cp.pc == pc else cp
@@ -396,15 +370,6 @@ class Verifier:
         if cp is not None:
             cp.branches += 1
         return pc + 1 + off
-
-    def _decided(self, pc: int, st: State) -> None:
-        """The fast path decided the conditional jump at ``pc`` from known scalars."""
-        c, d, s, _o, _i = self.code[pc]
-        st.last = pc
-        if c & 0x08:
-            precision.mark(self, st, d, s)
-        else:
-            precision.mark(self, st, d)
 
     def _reject_at(self, pc: int, st: State, rej: Reject) -> NoReturn:
         regs = " ".join(f"R{i}={r.describe()}" for i, r in enumerate(st.cur.regs) if r.type != RegType.NOT_INIT)

@@ -202,6 +202,9 @@ def next_call(
     frame, idx, head = found
     r0 = st.cur.regs[0]
     if head.umin == ITER_ACTIVE:
+        from structops.verifier.precision import flush
+
+        flush(v, st)  # the marks the widening reads
         queued = st.copy()
         qframe = queued.frames[st.frames.index(frame)]
         qframe.stack[idx] = replace(head, vmin=head.vmin + 1)  # depth + 1 (ignored by comparisons)

@@ -22,7 +22,7 @@ _CALL_DEF = 0b111111
 _Code = list[tuple[int, int, int, int, int]]
 
 
-def _use_def(c: int, d: int, s: int, imm: int, nargs: Callable[[int, int, int, int], int]) -> tuple[int, int]:
+def _use_def(c: int, d: int, s: int, off: int, imm: int, nargs: Callable[[int, int, int, int], int]) -> tuple[int, int]:
     cls = c & 7
     db, sb = 1 << d, 1 << s
     if cls in (4, 7):  # ALU
@@ -47,7 +47,7 @@ def _use_def(c: int, d: int, s: int, imm: int, nargs: Callable[[int, int, int, i
     if cls in (5, 6):
         op = c & 0xF0
         if c == 0x85:
-            n = nargs(c, s, imm, 0)
+            n = nargs(c, s, imm, off)
             return _ARGS & ((1 << (n + 1)) - 1), _CALL_DEF
         if c == 0x95:
             return 1, 0
@@ -68,8 +68,8 @@ def live_regs(code: _Code, succ: Callable[[int], list[int]], nargs: Callable[[in
     dfn = [0] * n
     preds: list[list[int]] = [[] for _ in range(n)]
     for pc in range(n):
-        c, d, s, _o, imm = code[pc]
-        use[pc], dfn[pc] = _use_def(c, d, s, imm, nargs)
+        c, d, s, o, imm = code[pc]
+        use[pc], dfn[pc] = _use_def(c, d, s, o, imm, nargs)
         for t in succ(pc):
             if 0 <= t < n:
                 preds[t].append(pc)

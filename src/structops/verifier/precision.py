@@ -26,7 +26,7 @@ precise and nothing here runs.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from structops.verifier.state import Frame, Reg, RegType, State
 
@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Visit",
     "callchain",
+    "defer",
     "fill_slot",
+    "flush",
     "mark",
     "mark_all",
     "propagate",
@@ -49,6 +51,11 @@ __all__ = [
 
 _ARGS = 0b111110  # r1-r5
 _HELPER_CALLBACKS = frozenset({164, 181})  # bpf_for_each_map_elem, bpf_loop (verifier.subprogs)
+
+
+#: Cached walks (``Verifier.bt_cache``) are dropped past this many entries.
+_CACHE_MAX = 1 << 18
+_EMPTY = ("empty",)
 
 
 class _Unsupported(Exception):
@@ -197,6 +204,21 @@ def _backtrack_exit(v: Verifier, subseq: int, bt: _BT) -> None:
         bt.regs[bt.frame] |= 1
 
 
+def _noops(code: list[tuple[int, int, int, int, int]]) -> bytes:
+    """Per insn, 1 when backtracking over it never changes what is wanted: ALU with an
+    immediate (not a move), neg/endianness, jumps comparing with an immediate, ``ja`` and
+    ``may_goto`` (never calls, exits, loads or stores)."""
+    out = bytearray(len(code))
+    for pc, (c, _d, _s, _o, _i) in enumerate(code):
+        cls = c & 7
+        op = c & 0xF0
+        if cls in (4, 7):
+            out[pc] = op in (0x80, 0xD0) or (not c & 8 and op != 0xB0)
+        elif cls in (5, 6):
+            out[pc] = c not in (0x85, 0x95) and (op in (0x00, 0xE0) or not c & 8)
+    return bytes(out)
+
+
 def _mark_frames(state: State, bt: _BT) -> bool:
     """Mark the wanted scalars of a parent checkpoint precise; drop those already precise."""
     changed = False
@@ -229,37 +251,90 @@ def _mark_frames(state: State, bt: _BT) -> bool:
     return changed
 
 
-def _walk(v: Verifier, st: State, cp: _Checkpoint | None, pc: int, bt: _BT) -> bool:
-    """``__mark_chain_precision`` from insn ``pc`` of ``st`` (whose parent checkpoint is ``cp``);
-    True when some checkpoint got a new mark."""
-    if bt.empty():
+def _walk(
+    v: Verifier,
+    st: State,
+    cp: _Checkpoint | None,
+    pc: int,
+    bt: _BT,
+    at: object = False,
+    pending: list[tuple[int, object, int, int]] | None = None,
+) -> bool:
+    """``__mark_chain_precision`` from insn ``pc`` of ``st`` (whose parent checkpoint is ``cp``,
+    history ``at``, by default ``st.hist``); True when some checkpoint got a new mark.
+
+    ``pending``: more requests of the same stretch, newest first, as ``(insn, history,
+    frame, registers)``: each joins the walk when it passes that point (the union of
+    separate walks: backtracking is per register)."""
+    if bt.empty() and not pending:
         return False
     changed = False
     root = st.frames[0].callsite
     start = cp
-    node, first, last = st.hist, st.first, pc
+    node: Any = st.hist if at is False else at
+    first, last = st.first, pc
+    todo = pending or []
+    nxt = 0
+    ntodo = len(todo)
+    want = todo[0][0] if todo else -2  # the insn of the next request to join
     subseq = -1
     skip = True
+    cache = v.bt_cache
+    if len(cache) > _CACHE_MAX:
+        cache.clear()
+    noop = v.bt_noop
+    if not noop:
+        noop = v.bt_noop = _noops(v.code)
     try:
         while True:
             i = last
+            seen: list[tuple[tuple[int, ...], object]] = []  # positions walked through, for the cache
             while True:
                 ent = node if node is not None and node[0] == i else None
                 if skip:
                     skip = False
                 else:
-                    _backtrack_insn(v, i, subseq, ent[2] if ent is not None else 0, bt)
-                    if bt.empty():
+                    if not noop[i]:
+                        _backtrack_insn(v, i, subseq, ent[2] if ent is not None else 0, bt)
+                    if i == want and todo[nxt][1] is node:
+                        _join(bt, todo[nxt])
+                        nxt += 1
+                        want = todo[nxt][0] if nxt < ntodo else -2
+                        seen.clear()
+                    if nxt == ntodo and not any(bt.regs) and not any(bt.slots):
+                        for key, held in seen:
+                            cache[key] = (_EMPTY, held)
                         return changed
                 subseq = i
                 if i == first and (node is None or (node[3] is None and node[0] == i)):
                     break
-                if ent is not None:
+                if ent is not None and nxt == ntodo:
+                    # the rest of this stretch only depends on where we are in its history
+                    # and on what is wanted: a loop's earlier walks give the answer
+                    key = (id(ent), bt.frame, *bt.regs, -1, *bt.slots)
+                    done = cache.get(key)
+                    if done is not None:
+                        result: Any = done[0]
+                        if result is _EMPTY:
+                            for k, held in seen:
+                                cache[k] = (_EMPTY, held)
+                            return changed
+                        bt.frame, bt.regs, bt.slots = result[0], list(result[1]), list(result[2])
+                        break
+                    seen.append((key, ent))
+                    i, node = ent[1], ent[3]
+                elif ent is not None:
                     i, node = ent[1], ent[3]
                 else:
                     i -= 1
                 if i < 0:
                     raise _Unsupported
+            if nxt < ntodo:  # a request this walk did not pass: be safe
+                raise _Unsupported
+            if seen:
+                walked = (bt.frame, tuple(bt.regs), tuple(bt.slots))
+                for key, held in seen:  # the entry is kept alive with its key (ids stay unique)
+                    cache[key] = (walked, held)
             if cp is None:
                 break
             state = cp.state
@@ -301,11 +376,45 @@ def _all_precise(f: Frame) -> bool:
     return changed
 
 
+def _join(bt: _BT, req: tuple[int, object, int, int]) -> None:
+    fr = req[2]
+    while len(bt.regs) <= fr:
+        bt.regs.append(0)
+        bt.slots.append(0)
+    bt.regs[fr] |= req[3]
+
+
+def defer(st: State, pc: int, mask: int) -> None:
+    """A precision request for registers ``mask`` (current frame) at insn ``pc``, walked with
+    the path's other requests at the next :func:`flush` (a decided branch on the fast path)."""
+    st.pend = (pc, st.hist, len(st.frames) - 1, mask, st.pend)
+
+
+def flush(v: Verifier, st: State) -> None:
+    """Walk the path's deferred requests (before its marks are needed: a new checkpoint, the
+    path's end, a widening, another request)."""
+    pend = st.pend
+    if pend is None:
+        return
+    st.pend = None
+    if not v.env.bpf_capable:
+        return
+    reqs: list[tuple[int, object, int, int]] = []
+    while pend is not None:
+        reqs.append(pend[:4])
+        pend = pend[4]
+    pc, node, fr, mask = reqs[0]
+    bt = _BT(fr)
+    bt.regs[fr] = mask
+    _walk(v, st, v.cur_cp, pc, bt, node, reqs[1:])
+
+
 def mark(v: Verifier, st: State, *regnos: int, slots: tuple[tuple[int, int], ...] = ()) -> None:
     """``mark_chain_precision`` of registers ``regnos`` of the current frame (and stack
     ``slots`` as ``(frame, slot)``) at the instruction being verified."""
     if not v.env.bpf_capable:
         return
+    flush(v, st)
     bt = _BT(len(st.frames) - 1)
     regs = st.cur.regs
     for r in regnos:
@@ -323,6 +432,7 @@ def propagate(
     ``old`` needed precise, ``st``'s chain needs too.  True when a mark was added."""
     if not v.env.bpf_capable:
         return False
+    flush(v, st)
     bt = _BT(len(old.frames) - 1)
     for fr, f in enumerate(old.frames):
         m = 0

@@ -17,17 +17,19 @@ the path's history grew past 40 entries.
 from __future__ import annotations
 
 import errno
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from structops.verifier import fastpath, iters, liveness, unpriv
+from structops.verifier import fastpath, iters, liveness, precision, unpriv
 from structops.verifier.env import Reject
 from structops.verifier.state import State, state_subsumes
 
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier, _Checkpoint
 
-__all__ = ["state_visited"]
+__all__ = ["checkpoint", "live_masks", "state_visited"]
 
+_UMIN = attrgetter("umin")
 _NEW_STATE = (2, 8)
 _NEW_STATE_LOOP = (20, 100)
 _MAX_HIST = 40
@@ -77,7 +79,18 @@ def _loose(v: Verifier, old: _Checkpoint) -> bool:
 def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev: int) -> _Checkpoint | bool | None:
     """``is_state_visited`` at pruning point ``pc``: True when the path is pruned (the
     caller stops it), else the path's parent checkpoint (a new one when recorded here)."""
-    olds = v._visited.setdefault(pc, [])
+    olds = v._visited.get(pc)
+    hist = st.hist
+    if olds and (hist is None or hist[4] <= _MAX_HIST) and v._busy.get(pc, 0) == len(olds):
+        # the common case inside a loop: only states still being explored here, and too
+        # little done since the last checkpoint for a new one; only an infinite loop to find
+        insns = v.stats.insns_processed - v._prev_insns
+        if v._jmps - v._prev_jmps < _NEW_STATE_LOOP[0] and insns < _NEW_STATE_LOOP[1] and pc not in v._forced:
+            prints = v._exact_fp.get(pc)
+            if prints is None or hash(tuple(map(_UMIN, st.cur.regs))) not in prints:
+                return cp
+    if olds is None:
+        olds = v._visited[pc] = []
     is_iter = pc in v.iter_next
     is_may_goto = pc in v._may_goto_pcs
     hist = st.hist
@@ -85,8 +98,12 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
     jmps = v._jmps - v._prev_jmps
     insns = v.stats.insns_processed - v._prev_insns
     add = forced or (jmps >= _NEW_STATE[0] and insns >= _NEW_STATE[1])
+    if not olds and not add:  # nothing to compare with, nothing to record
+        return cp
     key = None
-    if not forced:
+    prints = v._exact_fp.get(pc)
+    fp = hash(tuple(map(_UMIN, st.cur.regs))) if not forced else 0
+    if prints is not None and fp in prints and not forced:  # a state with these registers was recorded here
         key = fastpath.StateKey((pc, st.key()))
         for old in v._exact.get(key, ()):
             if old.evicted:
@@ -94,8 +111,13 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
             if old.branches == 0:
                 _hit(v, pc, st, cp, old, prev, False)
                 return True
-            if not v._has_may_goto and v._is_ancestor(old, cp):
+            if not v._has_may_goto and _is_ancestor(old, cp):
                 v._reject_at(pc, st, Reject(errno.EINVAL, f"infinite loop detected at insn {pc}"))
+    if not forced and olds and v._busy.get(pc, 0) == len(olds):
+        # only states still being explored here (a loop's head): none can prune this path
+        if jmps < _NEW_STATE_LOOP[0] and insns < _NEW_STATE_LOOP[1]:
+            return cp
+        return _miss_all(v, pc, st, cp, prev, olds, key, fp)
     active = False
     if is_iter:
         found = iters._head(st, v.iter_next[pc])
@@ -121,17 +143,111 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
             old.miss += 1
             n = 64 if forced and old.branches else 3
             if old.miss > old.hit * n + n:
-                old.evicted = evict = True
+                evict = _evict(v, pc, old)
     if evict:
         olds[:] = [o for o in olds if not o.evicted]
     if not add:
         return cp
-    new = v._checkpoint(pc, st, cp, olds, prev)
-    if key is not None:
+    return _record(v, pc, st, cp, prev, olds, forced, key, fp)
+
+
+def _evict(v: Verifier, pc: int, old: _Checkpoint) -> bool:
+    old.evicted = True
+    if old.branches:
+        v._busy[pc] -= 1
+    return True
+
+
+def _miss_all(
+    v: Verifier,
+    pc: int,
+    st: State,
+    cp: _Checkpoint | None,
+    prev: int,
+    olds: list[_Checkpoint],
+    key: fastpath.StateKey | None,
+    fp: int,
+) -> _Checkpoint:
+    """No state here matched and a new one is recorded: each old one missed once more."""
+    evict = False
+    for old in olds:
+        old.miss += 1
+        if old.miss > old.hit * 3 + 3:
+            evict = _evict(v, pc, old)
+    if evict:
+        olds[:] = [o for o in olds if not o.evicted]
+    return _record(v, pc, st, cp, prev, olds, False, key, fp)
+
+
+def _record(
+    v: Verifier,
+    pc: int,
+    st: State,
+    cp: _Checkpoint | None,
+    prev: int,
+    olds: list[_Checkpoint],
+    forced: bool,
+    key: fastpath.StateKey | None,
+    fp: int,
+) -> _Checkpoint:
+    new = checkpoint(v, pc, st, cp, olds, prev)
+    if not forced:
+        if key is None:
+            key = fastpath.StateKey((pc, st.key()))
         v._exact.setdefault(key, []).append(new)
+        v._exact_fp.setdefault(pc, set()).add(fp)
     return new
 
 
 def _hit(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, old: _Checkpoint, prev: int, loop: bool) -> None:
+    """A pruned path: its marks come from ``old`` (``propagate_precision``); a loop-head
+    ``old`` still being explored keeps the path as a backedge of its loop."""
     old.hit += 1
-    v._hit(pc, st, cp, old, prev, loop)
+    if pc != prev + 1:
+        h = st.hist
+        st.hist = (pc, prev, 0, h, h[4] + 1 if h is not None else 1)
+    precision.propagate(v, old.state, st, cp, pc, live_masks(v, pc, st))
+    if loop and v._scc is not None:
+        key = precision.callchain(v._scc, st, pc)
+        visit = v._visits.get(key) if key is not None else None
+        if visit is not None:
+            visit.backedges.append((st.copy(), cp, pc, old))
+
+
+def _is_ancestor(old: _Checkpoint, cp: _Checkpoint | None) -> bool:
+    while cp is not None:
+        if cp is old:
+            return True
+        cp = cp.parent
+    return False
+
+
+def checkpoint(
+    v: Verifier, pc: int, st: State, parent: _Checkpoint | None, olds: list[_Checkpoint], prev: int
+) -> _Checkpoint:
+    """Record ``st`` at ``pc`` (a new explored state below ``parent``); the path's history
+    starts again there."""
+    from structops.verifier.core import _Checkpoint
+
+    precision.flush(v, st)  # the stretch's requests mark the parents first
+    new = _Checkpoint(pc, st.copy(), parent, 1, st.hist, st.first, prev)
+    st.hist = None
+    st.first = pc
+    v.cur_cp = new
+    v._prev_jmps = v._jmps
+    v._prev_insns = v.stats.insns_processed
+    if v._scc is not None:  # maybe_enter_scc
+        key = precision.callchain(v._scc, st, pc)
+        if key is not None:
+            visit = v._visits.get(key)
+            if visit is None:
+                visit = v._visits[key] = precision.Visit()
+            if visit.entry is None:
+                visit.entry = new
+                new.visit = visit
+            new.scc = visit
+    olds.append(new)
+    v._busy[pc] = v._busy.get(pc, 0) + 1
+    v.stats.total_states += 1
+    v.stats.max_states_per_insn = max(v.stats.max_states_per_insn, len(olds))
+    return new

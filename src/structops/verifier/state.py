@@ -257,6 +257,8 @@ class State:
     hist: Any = None
     first: int = 0
     last: int = -1
+    #: Deferred precision requests of this stretch (:func:`structops.verifier.precision.defer`).
+    pend: Any = None
 
     @property
     def cur(self) -> Frame:
@@ -275,6 +277,7 @@ class State:
             self.hist,
             self.first,
             self.last,
+            self.pend,
         )
 
     def key(self) -> tuple[object, ...]:
