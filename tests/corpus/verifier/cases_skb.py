@@ -4,6 +4,9 @@
   are ABS byte/half/word, 0x50/0x48/0x40 IND): the program types that may use them, R6 as
   the context, reserved fields, R1-R5 clobbered and R0 unbounded, no reference, lock or RCU
   section held, subprograms (without BTF: refused; with BTF: int-returning only).
+* ``bpf_skc_lookup_tcp`` (99) returns a ``sock_common``: ``type``, ``protocol``, ``mark`` and
+  ``priority`` (``struct bpf_sock`` bytes 8-23) are refused where ``bpf_sk_lookup_tcp``'s
+  ``sock`` reads them; NULL checks, pointer arithmetic, writes, leaks and releases.
 """
 
 from __future__ import annotations
@@ -83,4 +86,40 @@ _LD_ABS_CASES = [
     Case("c_sk_ld_abs_void_subprog", None, "", "1", SOCK, obj="sk_ld_abs_void_subprog.bpf.o"),
 ]
 
-SKB_CASES: list[Case] = _LD_ABS_CASES
+
+def _skc(helper: int, body: str) -> str:
+    """Look a socket up with ``helper`` (99: skc_lookup_tcp, 84: sk_lookup_tcp), NULL-check it
+    into r6, run ``body``, release it."""
+    return (
+        _SK_LOOKUP.replace("call 84", f"call {helper}")
+        + "jeq %r0, 0, out\nmov %r6, %r0\n" + body + "mov %r1, %r6\ncall 86\nout:" + _RET0
+    )  # fmt: skip
+
+
+_SKC = _SK_LOOKUP.replace("call 84", "call 99")
+#: (case tag, struct bpf_sock offset, load size suffix) read through a sock_common
+_SKC_READS = (
+    ("bound_dev_if", 0, "w"),
+    ("family_byte", 4, "b"),
+    ("type", 8, "w"),
+    ("protocol_half", 12, "h"),
+    ("mark", 16, "w"),
+    ("priority", 20, "w"),
+    ("src_ip4", 24, "w"),
+    ("src_port", 44, "w"),
+    ("state", 72, "w"),
+    ("past_end", 80, "w"),
+)
+_SKC_CASES = [
+    *(_t(f"skc_tc_read_{name}", TC, _skc(99, f"ldx{sz} %r7, [%r6+{off}]\n"), "4") for name, off, sz in _SKC_READS),
+    _t("skc_tc_sk_lookup_reads_type", TC, _skc(84, "ldxw %r7, [%r6+8]\n"), "4"),
+    _t("skc_tc_sk_lookup_reads_priority", TC, _skc(84, "ldxw %r7, [%r6+20]\n"), "4"),
+    _t("skc_tc_read_before_null_check", TC, _SKC + "ldxw %r7, [%r0+4]\nmov %r0, 0\nexit", "4"),
+    _t("skc_tc_pointer_arithmetic", TC, _skc(99, "add %r6, 4\n"), "4"),
+    _t("skc_tc_write", TC, _skc(99, "stw [%r6+4], 1\n"), "4"),
+    _t("skc_tc_leak", TC, _SKC + "mov %r0, 0\nexit", "4"),
+    _t("skc_tc_release_maybe_null", TC, _SKC + "mov %r1, %r0\ncall 86\nmov %r0, 0\nexit", "4"),
+    _t("skc_tc_release", TC, _SKC + "jeq %r0, 0, out\nmov %r1, %r0\ncall 86\nout:" + _RET0, "4"),
+]
+
+SKB_CASES: list[Case] = _LD_ABS_CASES + _SKC_CASES
