@@ -196,8 +196,8 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
     elif ret in (RET_SOCK_OR_NULL, RET_SOCK_COMMON_OR_NULL):  # acquires a reference (V14)
         ref = v.new_id()
         st.refs[ref] = pc
-        kind = SOCK_COMMON if ret == RET_SOCK_COMMON_OR_NULL else None
-        st.cur.regs[0] = Reg(RegType.PTR_TO_SOCKET, 0, 0, obj=kind, maybe_null=True, ref_obj_id=ref, id=ref)
+        sock_kind = SOCK_COMMON if ret == RET_SOCK_COMMON_OR_NULL else None
+        st.cur.regs[0] = Reg(RegType.PTR_TO_SOCKET, 0, 0, obj=sock_kind, maybe_null=True, ref_obj_id=ref, id=ref)
     elif ret == RET_U32:
         st.cur.regs[0] = unknown(0, 0xFFFFFFFF)
     elif ret == "void":

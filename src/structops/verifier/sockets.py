@@ -80,4 +80,6 @@ def check_sock_release_arg(st_regs: list[Reg], regno: int) -> int:
         raise Reject(errno.EACCES, f"R{regno} type={reg.type_str()} expected={SOCK_COMMON_EXPECTED}")
     if reg.off or reg.var_off:
         raise Reject(errno.EACCES, f"R{regno} must have zero offset when passed to release func")
+    if not reg.ref_obj_id:  # e.g. __sk_buff.sk: a sock_common the program does not own
+        raise Reject(errno.EINVAL, f"R{regno} must be referenced when passed to release function")
     return reg.ref_obj_id

@@ -122,4 +122,28 @@ _SKC_CASES = [
     _t("skc_tc_release", TC, _SKC + "jeq %r0, 0, out\nmov %r1, %r0\ncall 86\nout:" + _RET0, "4"),
 ]
 
-SKB_CASES: list[Case] = _LD_ABS_CASES + _SKC_CASES
+# -- __sk_buff fields Linux 6.18 accepts that were refused: tstamp_type, hwtstamp, sk (item 3) --
+_SK = "ldxdw %r2, [%r1+168]\n"  # r2 = skb->sk (sock_common_or_null, no reference)
+_SK_CHECKED = _SK + "jeq %r2, 0, out\n"
+_CTX_CASES = [
+    _t("skbctx_tc_tstamp_type_byte", TC, "ldxb %r0, [%r1+180]\nexit", "3"),
+    _t("skbctx_tc_tstamp_type_half", TC, "ldxh %r0, [%r1+180]\nexit", "3"),
+    _t("skbctx_tc_tstamp_type_write", TC, "mov %r2, 1\nstxb [%r1+180], %r2" + _RET0, "3"),
+    _t("skbctx_sk_tstamp_type", SOCK, "ldxb %r0, [%r1+180]\nexit", "3"),
+    _t("skbctx_tc_hwtstamp", TC, "ldxdw %r0, [%r1+184]\nexit", "3"),
+    _t("skbctx_tc_hwtstamp_word", TC, "ldxw %r0, [%r1+184]\nexit", "3"),
+    _t("skbctx_tc_hwtstamp_write", TC, "mov %r2, 1\nstxdw [%r1+184], %r2" + _RET0, "3"),
+    _t("skbctx_sk_hwtstamp", SOCK, "ldxdw %r0, [%r1+184]\nexit", "3"),
+    _t("skbctx_tc_sk_family", TC, _SK_CHECKED + "ldxw %r0, [%r2+4]\nexit\nout:" + _RET0, "3"),
+    _t("skbctx_sk_sk_state", SOCK, _SK_CHECKED + "ldxw %r0, [%r2+72]\nexit\nout:" + _RET0, "3"),
+    _t("skbctx_tc_sk_type", TC, _SK_CHECKED + "ldxw %r0, [%r2+8]\nexit\nout:" + _RET0, "3"),
+    _t("skbctx_tc_sk_no_null_check", TC, _SK + "ldxw %r0, [%r2+4]\nexit", "3"),
+    _t("skbctx_tc_sk_word", TC, "ldxw %r0, [%r1+168]\nexit", "3"),
+    _t("skbctx_tc_sk_write", TC, "mov %r2, 0\nstxdw [%r1+168], %r2" + _RET0, "3"),
+    _t("skbctx_tc_sk_release", TC, _SK_CHECKED + "mov %r1, %r2\ncall 86\nout:" + _RET0, "3"),
+    _t("skbctx_tc_sk_returned", TC, _SK + "mov %r0, %r2\nexit", "3"),
+    _t("skbctx_sk_sk_unpriv", SOCK, _SK_CHECKED + "ldxw %r0, [%r2+4]\nexit\nout:" + _RET0, "3", priv=False),
+    _t("skbctx_tc_flow_keys", TC, "ldxdw %r0, [%r1+144]\nexit", "3"),
+]
+
+SKB_CASES: list[Case] = _LD_ABS_CASES + _SKC_CASES + _CTX_CASES
