@@ -3,7 +3,9 @@
 A socket filter runs on the same skb without the link-layer push: ``data`` (and ``len``,
 and the default ``wire_len``) start at the network header, legacy packet loads count
 from there (``SKF_LL_OFF`` reaches the Ethernet header), and ``data_out`` is the whole
-frame with the Ethernet header pushed back as zeros.
+frame with the Ethernet header pushed back as zeros.  Both run with ``__sk_buff.sk`` set to
+the test run's own socket (a read-only ``struct bpf_sock``: the frame's family and IPv4 /
+IPv6 addresses, state ``TCP_CLOSE``, ``rx_queue_mapping`` -1).
 
 ``data_in`` (14 to 3712 bytes: ``PAGE_SIZE`` less ``NET_SKB_PAD`` headroom and the 320
 bytes of ``skb_shared_info``) becomes a linear skb on the loopback device: the Ethernet
@@ -191,6 +193,27 @@ def store_recompute_csum(buf: PacketBuffer, off: int, old: bytes, new: bytes) ->
         buf.csum = (buf.csum - csum_partial(old, off) + csum_partial(new, off)) % 0xFFFF
 
 
+_SK = 168
+_BPF_SOCK_SIZE = 80
+_AF_INET, _AF_INET6, _TCP_CLOSE = 2, 10, 7
+
+
+def _dummy_sock(frame: bytes) -> bytes:
+    """``struct bpf_sock`` of the socket a test run's skb belongs to (measured): the family and
+    addresses of an IPv4 / IPv6 frame, state TCP_CLOSE, ``rx_queue_mapping`` -1, the rest 0."""
+    out = bytearray(_BPF_SOCK_SIZE)
+    h_proto = int.from_bytes(frame[12:14], "big")
+    net = frame[ETH_HLEN:]
+    if h_proto == 0x0800:
+        struct.pack_into("<I", out, 4, _AF_INET)
+        out[24:28], out[52:56] = net[12:16], net[16:20]  # src_ip4, dst_ip4
+    elif h_proto == 0x86DD:
+        struct.pack_into("<I", out, 4, _AF_INET6)
+        out[28:44], out[56:72] = net[8:24], net[24:40]  # src_ip6, dst_ip6
+    struct.pack_into("<Ii", out, 72, _TCP_CLOSE, -1)
+    return bytes(out)
+
+
 def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
     """``bpf_prog_test_run_skb`` for SCHED_CLS / SCHED_ACT and SOCKET_FILTER (module docstring)."""
     l2 = prog.prog_type != ProgType.BPF_PROG_TYPE_SOCKET_FILTER
@@ -236,16 +259,21 @@ def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
     struct.pack_into("<I", view, _WIRE_LEN, wire_len)
     if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE:
         buf.csum = csum_partial(raw[ETH_HLEN:], ETH_HLEN)
+    sock = space.map(_BPF_SOCK_SIZE, name=f"skb sock:{prog.name}", perm=Perm.R, kind="kernel", data=_dummy_sock(raw))
     try:
         buf.map()
         publish(space, region.base, buf)
         _ACTIVE[(id(space), region.base)] = buf
-        retval, duration = run_repeated(proc, prog, region, buf, attr.repeat or 0, legacy_packet=True, mac_len=mac_len)
+        struct.pack_into("<Q", view, _SK, sock.base)
+        retval, duration = run_repeated(
+            proc, prog, region, buf, attr.repeat or 0, legacy_packet=True, mac_len=mac_len, objects=(sock.base,)
+        )
         after = bytes(view)
     finally:
         _ACTIVE.pop((id(space), region.base), None)
         buf.unmap()
         space.unmap(region)
+        space.unmap(sock)
     packet = bytes(buf.frame[buf.data : buf.end])
     if not l2:  # the link-layer header is pushed back zeroed
         packet = bytes(mac_len) + packet

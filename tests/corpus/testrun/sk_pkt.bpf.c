@@ -65,4 +65,28 @@ int tc_ld_abs(struct __sk_buff *skb)
 	return load_half(skb, 14 + ihl + 2) | load_byte(skb, 14 + ihl + 8) << 16;
 }
 
+/* The socket a test run's skb belongs to (skb->sk, a sock_common): family, addresses,
+ * state and rx queue folded together; 0xdead without one. */
+static __always_inline __u32 sock_fields(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return 0xdead;
+	return sk->family ^ sk->src_ip4 ^ (sk->dst_ip4 << 1) ^ (sk->state << 8) ^ sk->rx_queue_mapping ^
+	       sk->src_ip6[0] ^ (sk->dst_ip6[3] << 2) ^ sk->src_port ^ sk->dst_port ^ sk->bound_dev_if;
+}
+
+SEC("socket")
+int sk_sock_fields(struct __sk_buff *skb)
+{
+	return sock_fields(skb);
+}
+
+SEC("tc")
+int tc_sock_fields(struct __sk_buff *skb)
+{
+	return sock_fields(skb);
+}
+
 char LICENSE[] SEC("license") = "GPL";
