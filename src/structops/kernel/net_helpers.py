@@ -19,9 +19,8 @@ each checked against Linux 6.18 on this machine:
   bpf_sock_tuple`` of 12 (IPv4) or 36 (IPv6) bytes: another size, non-zero flags or a netns
   id >= 0 (no other namespace exists) find nothing (NULL); a found established TCP socket
   comes with a reference that ``bpf_sk_release`` drops (listeners and UDP sockets are
-  ``SOCK_RCU_FREE``: no reference).  ``bpf_skc_lookup_tcp`` is typed like
-  ``bpf_sk_lookup_tcp`` for the verifier (a ``sock`` rather than a ``sock_common``: reads
-  of ``type``..``priority`` that Linux refuses are accepted).
+  ``SOCK_RCU_FREE``: no reference).  ``bpf_skc_lookup_tcp`` returns a ``sock_common``
+  for the verifier: its ``type``..``priority`` fields are refused, as on Linux.
 * ``bpf_get_current_task`` is NULL (programs run in the kernel's own context, see
   ``bpf_get_current_pid_tgid``).
 """
@@ -46,6 +45,7 @@ from structops.verifier.ops import (
     ARG_SOCK_RELEASE,
     ARG_WRMEM,
     RET_INT,
+    RET_SOCK_COMMON_OR_NULL,
     RET_SOCK_OR_NULL,
 )
 from structops.vm.helpers import HelperSpec, RetType
@@ -71,7 +71,7 @@ NET_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     84: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # sk_lookup_tcp
     85: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # sk_lookup_udp
     86: ((ARG_SOCK_RELEASE,), RET_INT),  # sk_release
-    99: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_OR_NULL),  # skc_lookup_tcp
+    99: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_COMMON_OR_NULL),  # skc_lookup_tcp
     9: ((ARG_CTX, ARG_ANY, ARG_RDONLY, ARG_SIZE, ARG_ANY), RET_INT),  # skb_store_bytes(skb, off, from, len, flags)
     26: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE), RET_INT),  # skb_load_bytes(skb, off, to, len)
     10: ((ARG_CTX, ARG_ANY, ARG_ANY, ARG_ANY, ARG_ANY), RET_INT),  # l3_csum_replace(skb, off, from, to, flags)

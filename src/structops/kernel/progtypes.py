@@ -9,9 +9,11 @@ implement is refused with EINVAL, as Linux 6.18 refuses a type it does not have
 
 Context layouts come from the kernel BTF (``struct __sk_buff``, ``struct xdp_md``); the
 accessible fields and sizes, and the helper sets, were measured on Linux 6.18 with a
-CAP_BPF + CAP_PERFMON loader (one load per helper id 1..214 and per context offset).
-Packet pointers (``data``/``data_end``/``data_meta``) and ``__sk_buff.sk``/``flow_keys``
-are not modelled: loading them is refused as an invalid context access.
+CAP_BPF + CAP_PERFMON loader (one load per helper id 1..214 and per context offset; the
+``__sk_buff`` table is re-checked field by field against the real kernel by
+``tests/kernel/test_skb_ctx_access_real.py``).  Packet pointers
+(``data``/``data_end``/``data_meta``) and ``__sk_buff.sk`` are typed by
+:mod:`structops.verifier.ctx`; ``flow_keys`` (flow dissector only) is refused.
 """
 
 from __future__ import annotations
@@ -61,10 +63,10 @@ _HELPERS: dict[int, frozenset[int]] = {
 SUPPORTED_PROG_TYPES = frozenset({*_HELPERS, ProgType.BPF_PROG_TYPE_STRUCT_OPS})
 
 # __sk_buff fields that are not plain u32 scalars or that a type refuses.
-_SKB_NOT_MODELLED = {"data", "data_end", "data_meta", "tstamp_type", "hwtstamp", ""}
+_SKB_NOT_MODELLED = {"data", "data_end", "data_meta", ""}
 _SKB_DENY: dict[int, set[str]] = {
     ProgType.BPF_PROG_TYPE_SOCKET_FILTER: {"tc_classid", "family", "remote_ip4", "local_ip4", "remote_ip6"}
-    | {"local_ip6", "remote_port", "local_port", "tstamp", "wire_len"},
+    | {"local_ip6", "remote_port", "local_port", "tstamp", "wire_len", "tstamp_type", "hwtstamp"},
     ProgType.BPF_PROG_TYPE_SCHED_CLS: {"family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6"}
     | {"remote_port", "local_port"},
 }

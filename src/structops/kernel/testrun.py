@@ -1,8 +1,8 @@
 """BPF_PROG_TEST_RUN in the embedded kernel.
 
 struct_ops programs go to the ``bpf_dummy_ops`` runner (DM6-DM7; any other struct_ops
-program gets -EOPNOTSUPP from it); tc programs (SCHED_CLS / SCHED_ACT) run on an skb
-built from ``data_in`` (:mod:`structops.kernel.testrun_skb`) and XDP programs on an
+program gets -EOPNOTSUPP from it); tc programs (SCHED_CLS / SCHED_ACT) and socket filters
+run on an skb built from ``data_in`` (:mod:`structops.kernel.testrun_skb`) and XDP programs on an
 ``xdp_buff`` (:mod:`structops.kernel.testrun_xdp`), with direct packet access; other
 program types use the VM's generic runner (ctx_in as the context) when one is attached,
 else -ENOTSUPP like a kernel without ``.test_run``.
@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["test_run"]
 
-_SKB_TYPES = frozenset({ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT})
+_SKB_TYPES = frozenset(
+    {ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT, ProgType.BPF_PROG_TYPE_SOCKET_FILTER}
+)
 
 
 def test_run(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:

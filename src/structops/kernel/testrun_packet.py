@@ -74,10 +74,15 @@ def run_repeated(
     repeat: int,
     *,
     legacy_packet: bool = False,
+    mac_len: int = 0,
+    objects: tuple[int, ...] = (),
 ) -> tuple[int, int]:
     """Run ``prog`` ``repeat`` times on ``ctx`` and ``buf``; ``(retval, duration)``.
 
-    ``legacy_packet``: ``LD_ABS``/``LD_IND`` read the packet from ``data`` (tc programs).
+    ``legacy_packet``: ``LD_ABS``/``LD_IND`` read the packet from ``data`` (tc programs and
+    socket filters); ``mac_len``: bytes of link-layer header in the frame before ``data``
+    (a socket filter's ``data`` is the network header), which ``SKF_LL_OFF`` loads reach;
+    ``objects``: addresses of other kernel objects the context points to (``__sk_buff.sk``).
     A fault of the VM (an access the program was not given) is EFAULT.
     """
     vmprog = getattr(prog, "vm_program", None)
@@ -90,9 +95,9 @@ def run_repeated(
     try:
         with kernel.rcu.read_lock():
             for _ in range(runs):
-                grant = (buf.meta_addr,) if buf.region is not None else ()
-                packet = buf.bytes_from(buf.data) if legacy_packet else None
-                r0 = vmprog.run(ctx.base, grant=grant, packet=packet)
+                grant = ((buf.meta_addr,) if buf.region is not None else ()) + objects
+                packet = buf.bytes_from(buf.data - mac_len) if legacy_packet else None
+                r0 = vmprog.run(ctx.base, grant=grant, packet=packet, packet_data=mac_len)
     except VMFault as fault:
         raise bpf_error(errno.EFAULT, f"program {prog.name!r} faulted: {fault}") from fault
     elapsed = time.perf_counter_ns() - start

@@ -1,4 +1,11 @@
-"""BPF_PROG_TEST_RUN of a tc program (``bpf_prog_test_run_skb`` of Linux 6.18, measured here).
+"""BPF_PROG_TEST_RUN of a tc program or socket filter (``bpf_prog_test_run_skb`` of Linux 6.18, measured here).
+
+A socket filter runs on the same skb without the link-layer push: ``data`` (and ``len``,
+and the default ``wire_len``) start at the network header, legacy packet loads count
+from there (``SKF_LL_OFF`` reaches the Ethernet header), and ``data_out`` is the whole
+frame with the Ethernet header pushed back as zeros.  Both run with ``__sk_buff.sk`` set to
+the test run's own socket (a read-only ``struct bpf_sock``: the frame's family and IPv4 /
+IPv6 addresses, state ``TCP_CLOSE``, ``rx_queue_mapping`` -1).
 
 ``data_in`` (14 to 3712 bytes: ``PAGE_SIZE`` less ``NET_SKB_PAD`` headroom and the 320
 bytes of ``skb_shared_info``) becomes a linear skb on the loopback device: the Ethernet
@@ -40,6 +47,7 @@ from structops.kernel.testrun_packet import (
     run_repeated,
     test_finish,
 )
+from structops.uapi import ProgType
 from structops.vm.memory import PAGE_SIZE, Perm
 
 if TYPE_CHECKING:
@@ -185,14 +193,37 @@ def store_recompute_csum(buf: PacketBuffer, off: int, old: bytes, new: bytes) ->
         buf.csum = (buf.csum - csum_partial(old, off) + csum_partial(new, off)) % 0xFFFF
 
 
+_SK = 168
+_BPF_SOCK_SIZE = 80
+_AF_INET, _AF_INET6, _TCP_CLOSE = 2, 10, 7
+
+
+def _dummy_sock(frame: bytes) -> bytes:
+    """``struct bpf_sock`` of the socket a test run's skb belongs to (measured): the family and
+    addresses of an IPv4 / IPv6 frame, state TCP_CLOSE, ``rx_queue_mapping`` -1, the rest 0."""
+    out = bytearray(_BPF_SOCK_SIZE)
+    h_proto = int.from_bytes(frame[12:14], "big")
+    net = frame[ETH_HLEN:]
+    if h_proto == 0x0800:
+        struct.pack_into("<I", out, 4, _AF_INET)
+        out[24:28], out[52:56] = net[12:16], net[16:20]  # src_ip4, dst_ip4
+    elif h_proto == 0x86DD:
+        struct.pack_into("<I", out, 4, _AF_INET6)
+        out[28:44], out[56:72] = net[8:24], net[24:40]  # src_ip6, dst_ip6
+    struct.pack_into("<Ii", out, 72, _TCP_CLOSE, -1)
+    return bytes(out)
+
+
 def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
-    """``bpf_prog_test_run_skb`` for SCHED_CLS / SCHED_ACT (module docstring)."""
+    """``bpf_prog_test_run_skb`` for SCHED_CLS / SCHED_ACT and SOCKET_FILTER (module docstring)."""
+    l2 = prog.prog_type != ProgType.BPF_PROG_TYPE_SOCKET_FILTER
+    mac_len = 0 if l2 else ETH_HLEN  # a socket filter's skb starts at the network header
     flags = int(attr.flags or 0)
     if flags & ~BPF_F_TEST_SKB_CHECKSUM_COMPLETE or attr.cpu or attr.batch_size:
-        raise bpf_error(errno.EINVAL, "a tc test_run takes no cpu, batch_size or flags but CHECKSUM_COMPLETE")
+        raise bpf_error(errno.EINVAL, "an skb test_run takes no cpu, batch_size or flags but CHECKSUM_COMPLETE")
     size = data_size_in(attr)
     if size < ETH_HLEN or size > SKB_MAX_DATA:
-        raise bpf_error(errno.EINVAL, f"data_size_in={size}: a tc test_run needs {ETH_HLEN}..{SKB_MAX_DATA} bytes")
+        raise bpf_error(errno.EINVAL, f"data_size_in={size}: an skb test_run needs {ETH_HLEN}..{SKB_MAX_DATA} bytes")
     raw = data_in(attr, size)
     ctx = ctx_init(attr, SK_BUFF_SIZE, "__sk_buff")
     given = ctx if ctx is not None else bytearray(SK_BUFF_SIZE)
@@ -203,37 +234,49 @@ def test_run_skb(proc: Process, prog: BpfProg, attr: TestRunAttr) -> int:
     need = _NET_HEADER.get(protocol, 0)
     if size - ETH_HLEN < need:
         raise bpf_error(errno.EINVAL, f"an IPv4/IPv6 frame needs its {need}-byte network header in data_in")
+    skb_len = size - mac_len
     wire_len = 0  # qdisc_skb_cb.pkt_len: only set when a context is given
     if ctx is not None:
         _check_ctx(ctx)
-        wire_len = struct.unpack_from("<I", ctx, _WIRE_LEN)[0] or size
-        if wire_len < size or wire_len > _GSO_LEGACY_MAX_SIZE:
-            raise bpf_error(errno.EINVAL, f"__sk_buff.wire_len={wire_len} must be 0 or {size}..{_GSO_LEGACY_MAX_SIZE}")
+        wire_len = struct.unpack_from("<I", ctx, _WIRE_LEN)[0] or skb_len
+        if wire_len < skb_len or wire_len > _GSO_LEGACY_MAX_SIZE:
+            raise bpf_error(
+                errno.EINVAL, f"__sk_buff.wire_len={wire_len} must be 0 or {skb_len}..{_GSO_LEGACY_MAX_SIZE}"
+            )
         segs = struct.unpack_from("<I", ctx, _GSO_SEGS)[0]
         if segs > _GSO_MAX_SEGS:
             raise bpf_error(errno.EINVAL, f"__sk_buff.gso_segs={segs} is above {_GSO_MAX_SEGS}")
     space = proc.kernel.kmem.space
     frame = bytearray(SKB_HEADROOM + size + SHINFO_SIZE)
     frame[SKB_HEADROOM : SKB_HEADROOM + size] = raw
-    buf = PacketBuffer(space, frame, SKB_HEADROOM, SKB_HEADROOM, SKB_HEADROOM + size, f"skb data:{prog.name}")
+    start = SKB_HEADROOM + mac_len
+    buf = PacketBuffer(space, frame, start, start, SKB_HEADROOM + size, f"skb data:{prog.name}")
     region = space.map(SK_BUFF_SIZE, name=f"__sk_buff:{prog.name}", perm=Perm.RW, kind="kernel", data=given)
     view = region.buf
-    struct.pack_into("<IIIII", view, _LEN, size, pkt_type, struct.unpack_from("<I", given, _MARK)[0], 0, protocol)
+    mark = struct.unpack_from("<I", given, _MARK)[0]
+    struct.pack_into("<IIIII", view, _LEN, skb_len, pkt_type, mark, 0, protocol)
     struct.pack_into("<I", view, _IFINDEX, _LOOPBACK_IFINDEX)
     struct.pack_into("<I", view, _WIRE_LEN, wire_len)
     if flags & BPF_F_TEST_SKB_CHECKSUM_COMPLETE:
         buf.csum = csum_partial(raw[ETH_HLEN:], ETH_HLEN)
+    sock = space.map(_BPF_SOCK_SIZE, name=f"skb sock:{prog.name}", perm=Perm.R, kind="kernel", data=_dummy_sock(raw))
     try:
         buf.map()
         publish(space, region.base, buf)
         _ACTIVE[(id(space), region.base)] = buf
-        retval, duration = run_repeated(proc, prog, region, buf, attr.repeat or 0, legacy_packet=True)
+        struct.pack_into("<Q", view, _SK, sock.base)
+        retval, duration = run_repeated(
+            proc, prog, region, buf, attr.repeat or 0, legacy_packet=True, mac_len=mac_len, objects=(sock.base,)
+        )
         after = bytes(view)
     finally:
         _ACTIVE.pop((id(space), region.base), None)
         buf.unmap()
         space.unmap(region)
+        space.unmap(sock)
     packet = bytes(buf.frame[buf.data : buf.end])
+    if not l2:  # the link-layer header is pushed back zeroed
+        packet = bytes(mac_len) + packet
     if buf.csum is not None and csum_partial(packet[ETH_HLEN:], ETH_HLEN) != buf.csum:
         raise bpf_error(errno.EBADMSG, "the program changed the packet without updating its checksum")
     if ctx is not None:  # convert_skb_to___skb

@@ -42,10 +42,11 @@ from structops.verifier.ops import (
     ARG_WRMEM,
     KF,
     RET_MAP_VALUE_OR_NULL,
+    RET_SOCK_COMMON_OR_NULL,
     RET_SOCK_OR_NULL,
     RET_U32,
 )
-from structops.verifier.sockets import check_sock_release_arg
+from structops.verifier.sockets import SOCK_COMMON, check_sock_release_arg
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 
 if TYPE_CHECKING:
@@ -192,10 +193,11 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
         st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m, id=lock_id)
     elif ret == RET_MAP_VALUE_OR_NULL:
         st.cur.regs[0] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m, maybe_null=True, id=v.new_id())
-    elif ret == RET_SOCK_OR_NULL:  # acquires a reference (V14)
+    elif ret in (RET_SOCK_OR_NULL, RET_SOCK_COMMON_OR_NULL):  # acquires a reference (V14)
         ref = v.new_id()
         st.refs[ref] = pc
-        st.cur.regs[0] = Reg(RegType.PTR_TO_SOCKET, 0, 0, maybe_null=True, ref_obj_id=ref, id=ref)
+        sock_kind = SOCK_COMMON if ret == RET_SOCK_COMMON_OR_NULL else None
+        st.cur.regs[0] = Reg(RegType.PTR_TO_SOCKET, 0, 0, obj=sock_kind, maybe_null=True, ref_obj_id=ref, id=ref)
     elif ret == RET_U32:
         st.cur.regs[0] = unknown(0, 0xFFFFFFFF)
     elif ret == "void":

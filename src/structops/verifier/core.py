@@ -30,6 +30,7 @@ from structops.uapi import (
 )
 from structops.verifier import calls, fastpath, iters, locks, precision, pruning, ptrops, stackdepth, timer, unpriv
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
+from structops.verifier.ldabs import LD_PKT_CODES, check_ld_abs
 from structops.verifier.memory import check_access, sized_unknown
 from structops.verifier.refine import REV, refine_pair
 from structops.verifier.scalar import alu_range, branch_outcome, unary
@@ -193,8 +194,8 @@ class Verifier:
                 elif s in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE):
                     locks.check_map_prog(self, i)
                 second.add(pc + 1)
-            try:
-                why = check_insn(self._insn(pc))
+            try:  # a legacy packet load's fields are checked on the walk (check_ld_abs)
+                why = None if c in LD_PKT_CODES and _d <= 10 and s <= 10 else check_insn(self._insn(pc))
             except Exception as exc:
                 why = str(exc)
             if why is not None:
@@ -202,8 +203,6 @@ class Verifier:
                     raise Reject(errno.EINVAL, f"unknown opcode {c:02x}")
                 raise Reject(errno.EINVAL, f"insn {pc}: {why}")
             spec = OPCODES[c]
-            if spec.kind in (Kind.LD_ABS, Kind.LD_IND):
-                raise Reject(errno.EINVAL, "BPF_LD_[ABS|IND] instructions not allowed for this program type")
             if spec.kind == Kind.CALLX:
                 raise Reject(errno.EINVAL, "BPF_CALL uses reserved fields")
             if spec.kind == Kind.MAY_GOTO:
@@ -441,6 +440,16 @@ class Verifier:
             else:
                 calls.call_helper(self, st, pc, i)
             return pc + 1
+        if k in (Kind.LD_ABS, Kind.LD_IND):
+            check_ld_abs(self, st, c, d, s, o)
+            if len(st.frames) == 1:
+                return pc + 1
+            # in a subprogram an out-of-bounds load returns 0 to the caller: both paths
+            stack.append((pc + 1, st.copy(), cp))
+            if cp is not None:
+                cp.branches += 1
+            st.cur.regs[0] = const(0)
+            return self._frame_exit(st)
         if k == Kind.EXIT:
             stackdepth.record_depth(self, st, pc)
             if len(st.frames) == 1 and st.cur.callsite == timer.ASYNC_CALLSITE:
@@ -451,6 +460,10 @@ class Verifier:
             calls.check_main_exit(self, st)
             return None
         raise Reject(errno.EINVAL, f"unknown insn class {c:#x}")  # pragma: no cover - check_cfg
+
+    def _frame_exit(self, st: State) -> int:
+        """Leave the current subprogram frame (R0 set); the caller's next insn."""
+        return calls.exit_subprog(st)
 
     def _src_ok(self, st: State, r: int) -> Reg:
         reg = st.cur.regs[r]

@@ -75,7 +75,7 @@ def check_access(
         raise _eacces(f"R{regno} !read_ok")
     if t == RegType.PTR_TO_CTX:
         if v.env.prog_ops is not None:  # a program type other than struct_ops
-            return prog_ctx_access(v.env.prog_ops, regno, reg, off, size, write)
+            return prog_ctx_access(v.env.prog_ops, regno, reg, off, size, write, v.new_id)
         return _ctx_access(v, st, regno, reg, off, size, write)
     if t == RegType.PTR_TO_STACK:
         frame = _stack_frame(st, regno, reg)

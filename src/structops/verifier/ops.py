@@ -39,6 +39,7 @@ __all__ = [
     "ARG_WRMEM",
     "ARG_CTX",
     "ARG_SOCK_RELEASE",
+    "RET_SOCK_COMMON_OR_NULL",
     "RET_SOCK_OR_NULL",
     "KF",
     "RET_INT",
@@ -72,6 +73,9 @@ RET_INT = "int"  #: RET_INTEGER
 RET_U32 = "u32"  #: RET_INTEGER known to fit 32 bits
 RET_MAP_VALUE_OR_NULL = "map_value_or_null"  #: RET_PTR_TO_MAP_VALUE_OR_NULL
 RET_SOCK_OR_NULL = "sock_or_null"  #: RET_PTR_TO_SOCKET_OR_NULL, an acquired reference (bpf_sk_lookup_*)
+#: RET_PTR_TO_SOCK_COMMON_OR_NULL, an acquired reference (bpf_skc_lookup_tcp): only the
+#: ``sock_common`` part of ``struct bpf_sock`` is readable.
+RET_SOCK_COMMON_OR_NULL = "sock_common_or_null"
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ def _backtrack_insn(v: Verifier, i: int, subseq: int, flags: int, bt: _BT) -> No
         return
     if c == 0x18 and regs[fr] >> d & 1:  # ld_imm64: a constant (or a pointer)
         regs[fr] &= ~(1 << d)
-    elif cls == 0 and c != 0 and c != 0x18:  # ld_abs / ld_ind
+    elif cls == 0 and c != 0 and c != 0x18 and regs[fr] & 1:  # ld_abs / ld_ind defining a wanted R0
         raise _Unsupported
 
 

@@ -1,6 +1,8 @@
 """Socket pointers from ``bpf_sk_lookup_*`` (``PTR_TO_SOCKET``, ``struct bpf_sock``).
 
-A lookup returns ``sock_or_null`` and acquires a reference; the NULL check gives a
+A lookup returns ``sock_or_null`` (``bpf_skc_lookup_tcp``: ``sock_common_or_null``, whose
+``type``..``priority`` fields are not readable: ``bpf_sock_common_is_valid_access``) and
+acquires a reference; the NULL check gives a
 ``sock`` the program may read (``bpf_sock_is_valid_access``: 4-byte fields, narrow
 loads of the address/port/state fields, nothing written) and must release with
 ``bpf_sk_release`` before it exits.  Releasing takes a non-NULL socket
@@ -15,7 +17,10 @@ import errno
 from structops.verifier.env import Reject
 from structops.verifier.state import Reg, RegType, unknown
 
-__all__ = ["SOCK_COMMON_EXPECTED", "check_sock_release_arg", "sock_access"]
+__all__ = ["SOCK_COMMON", "SOCK_COMMON_EXPECTED", "check_sock_release_arg", "sock_access"]
+
+#: ``Reg.obj`` of a ``PTR_TO_SOCKET`` that is the kernel's PTR_TO_SOCK_COMMON.
+SOCK_COMMON = "sock_common"
 
 #: The register types ``ARG_PTR_TO_BTF_ID_SOCK_COMMON`` accepts, as Linux 6.18 lists them.
 SOCK_COMMON_EXPECTED = "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"
@@ -31,7 +36,7 @@ def sock_access(regno: int, reg: Reg, off: int, size: int, write: bool) -> Reg |
         raise Reject(errno.EACCES, f"R{regno} cannot write into {tstr}")
     if reg.off or reg.var_off:
         raise Reject(errno.EACCES, f"dereference of modified {tstr} ptr R{regno} off={reg.off} disallowed")
-    if not _valid(off, size):
+    if not _valid(off, size) or (reg.obj == SOCK_COMMON and _NOT_COMMON[0] <= off < _NOT_COMMON[1]):
         raise Reject(errno.EACCES, f"R{regno} invalid {tstr} access off={off} size={size}")
     return unknown(0, (1 << (8 * size)) - 1) if size < 8 else unknown()
 
@@ -54,6 +59,8 @@ _FIELDS = (
     (76, "rx_queue_mapping"),
 )
 _SIZE = 80
+#: ``type`` through ``priority``: not part of ``sock_common``.
+_NOT_COMMON = (8, 24)
 
 
 def _valid(off: int, size: int) -> bool:
@@ -73,4 +80,6 @@ def check_sock_release_arg(st_regs: list[Reg], regno: int) -> int:
         raise Reject(errno.EACCES, f"R{regno} type={reg.type_str()} expected={SOCK_COMMON_EXPECTED}")
     if reg.off or reg.var_off:
         raise Reject(errno.EACCES, f"R{regno} must have zero offset when passed to release func")
+    if not reg.ref_obj_id:  # e.g. __sk_buff.sk: a sock_common the program does not own
+        raise Reject(errno.EINVAL, f"R{regno} must be referenced when passed to release function")
     return reg.ref_obj_id

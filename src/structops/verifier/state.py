@@ -52,7 +52,8 @@ class RegType(enum.IntEnum):
     PTR_TO_PACKET = 10
     PTR_TO_PACKET_END = 11
     PTR_TO_PACKET_META = 12
-    #: ``struct bpf_sock`` returned by ``bpf_sk_lookup_*`` (a reference until released).
+    #: ``struct bpf_sock`` returned by ``bpf_sk_lookup_*`` (a reference until released);
+    #: with ``obj`` "sock_common" the kernel's PTR_TO_SOCK_COMMON (``bpf_skc_lookup_tcp``).
     PTR_TO_SOCKET = 13
 
 
@@ -168,8 +169,9 @@ class Reg:
             return "mem_or_null" if self.maybe_null else "mem"
         if t == RegType.PTR_TO_FUNC:
             return "func"
-        if t == RegType.PTR_TO_SOCKET:
-            return "sock_or_null" if self.maybe_null else "sock"
+        if t == RegType.PTR_TO_SOCKET:  # obj "sock_common": PTR_TO_SOCK_COMMON (bpf_skc_lookup_tcp)
+            name = "sock_common" if self.obj == "sock_common" else "sock"
+            return name + "_or_null" if self.maybe_null else name
         return _PKT_NAMES.get(t, "?")
 
 

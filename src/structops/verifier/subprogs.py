@@ -31,6 +31,7 @@ from structops.loader.btf_ext import FuncInfo  # one struct bpf_func_info record
 from structops.verifier import precision
 from structops.verifier.core import Verifier, VerifyStats
 from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
+from structops.verifier.ldabs import subprogs_with_ld_abs
 from structops.verifier.locks import check_call_locked, check_global_call
 from structops.verifier.stackdepth import check_max_stack_depth
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
@@ -102,7 +103,10 @@ def decode_func_info(raw: bytes, rec_size: int) -> list[FuncInfo]:
 def check_func_info(insns: bytes, infos: list[FuncInfo], btf: btflib.Spec | None) -> list[SubprogInfo]:
     """``check_btf_func`` (see module doc): the subprograms with their FUNC, or Reject."""
     starts, _has_func_addr = subprog_starts(insns)
+    with_ld_abs = subprogs_with_ld_abs(insns, starts)
     if not infos:  # a function address then fails at its ld_imm64 (FuncInfoVerifier._step)
+        if any(n > 0 for n in with_ld_abs):  # check_abnormal_return
+            raise Reject(errno.EINVAL, "LD_ABS is not allowed in subprogs without BTF")
         return [SubprogInfo(s) for s in starts]
     if btf is None:
         raise Reject(errno.EINVAL, "func_info needs prog_btf_fd")
@@ -123,9 +127,18 @@ def check_func_info(insns: bytes, infos: list[FuncInfo], btf: btflib.Spec | None
             func = None
         if not isinstance(func, btflib.Func) or not isinstance(func.type, btflib.FuncProto):
             raise Reject(errno.EINVAL, f"invalid type id {rec.type_id}")
+        if i and i in with_ld_abs and not _returns_int(func):
+            raise Reject(errno.EINVAL, "LD_ABS is only allowed in functions that return 'int'.")
         out.append(SubprogInfo(start, func))
         prev = rec.insn_off
     return out
+
+
+def _returns_int(func: btflib.Func) -> bool:
+    """Whether ``func`` returns a scalar: an integer of at most 8 bytes or an enum
+    (``check_btf_func``'s rule for a subprogram with LD_ABS)."""
+    ret = btflib.underlying(func.type.return_type)
+    return (isinstance(ret, btflib.Int) and ret.size <= 8) or isinstance(ret, btflib.Enum | btflib.Enum64)
 
 
 def _union(a: bytearray, b: bytearray) -> bytearray:
@@ -303,6 +316,11 @@ class FuncInfoVerifier(Verifier):
         new[10] = Reg(RegType.PTR_TO_STACK, 0, 0, obj=frameno)
         st.frames.append(Frame(new, {}, callsite=-(pc + 2), frameno=frameno))
         return target
+
+    def _frame_exit(self, st: State) -> int:
+        if st.cur.callsite < 0:  # a callback frame
+            return self._callback_exit(st)
+        return super()._frame_exit(st)
 
     def _callback_exit(self, st: State) -> int:
         """A callback returns: R0 must be 0 or 1; the caller gets an unknown R0."""

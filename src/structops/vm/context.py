@@ -82,9 +82,14 @@ class ProgramExit(Exception):
 class RunContext:
     """State of one top-level program run, passed to helpers as ``run``."""
 
-    __slots__ = ("cargs", "cbase", "cn", "engine", "grants", "left", "packet", "program", "space", "tail_calls", "vm")
+    __slots__ = (
+        "cargs", "cbase", "cn", "engine", "grants", "left", "packet", "packet_data", "program", "space",
+        "tail_calls", "vm",
+    )  # fmt: skip
 
-    def __init__(self, vm: VM, program: Program, *, engine: str, limit: int, packet: bytes | None = None) -> None:
+    def __init__(
+        self, vm: VM, program: Program, *, engine: str, limit: int, packet: bytes | None = None, packet_data: int = 0
+    ) -> None:
         self.vm = vm
         self.space = Domain(vm.space)
         #: Region bases the run may touch (shared with ``space``; the translated code's ``G``).
@@ -93,7 +98,10 @@ class RunContext:
         self.engine = engine
         self.left = limit
         self.tail_calls = 0
+        #: The frame legacy packet loads read, from its link-layer (MAC) header on, and where
+        #: ``skb->data`` is in it (0 for tc, past the Ethernet header for a socket filter).
         self.packet = packet
+        self.packet_data = packet_data
         #: The u64 argument array of a :meth:`~structops.vm.program.Program.run_args` run:
         #: its address, the values it holds and how many (the translated main function
         #: reads ``r1``-relative loads from ``cargs`` while ``r1`` is ``cbase``).

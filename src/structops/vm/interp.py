@@ -283,13 +283,30 @@ class Interpreter:
         frame.pc += 1
 
 
-def load_packet(run: RunContext, size: int, offset: int) -> int:
-    """Legacy ``LD_ABS``/``LD_IND``: big-endian read of the run's packet.
+#: ``SKF_NET_OFF`` / ``SKF_LL_OFF``: negative offsets that address the network / link-layer header.
+SKF_NET_OFF = -0x100000
+SKF_LL_OFF = -0x200000
+_NET_HEADER = 14  # the network header follows the Ethernet header
 
-    Out-of-bounds reads end the program with r0 = 0, as the kernel's implicit exit does.
+
+def load_packet(run: RunContext, size: int, offset: int) -> int:
+    """Legacy ``LD_ABS``/``LD_IND``: big-endian read of the run's packet (``bpf_skb_load_helper``).
+
+    The offset is a 32-bit signed value: from ``skb->data`` when non-negative, else from the
+    network header (``SKF_NET_OFF + k``) or the link-layer header (``SKF_LL_OFF + k``).
+    Reads past the packet's end or below those ranges end the program with r0 = 0, as the
+    kernel's implicit exit does.
     """
-    data = run.packet
+    frame = run.packet
     offset = alu.to_signed(offset, 32)
-    if data is None or offset < 0 or offset + size > len(data):
+    if offset >= 0:
+        pos = run.packet_data + offset
+    elif offset >= SKF_NET_OFF:
+        pos = _NET_HEADER + offset - SKF_NET_OFF
+    elif offset >= SKF_LL_OFF:
+        pos = offset - SKF_LL_OFF
+    else:
         raise ProgramExit(0)
-    return int.from_bytes(data[offset : offset + size], "big")
+    if frame is None or pos + size > len(frame):
+        raise ProgramExit(0)
+    return int.from_bytes(frame[pos : pos + size], "big")

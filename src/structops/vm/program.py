@@ -330,6 +330,7 @@ class Program:
         insn_limit: int | None = None,
         packet: bytes | None = None,
         grant: Sequence[int] = (),
+        packet_data: int = 0,
     ) -> int:
         """Run from the first instruction with ``r1..r5 = args``; returns r0 (u64).
 
@@ -346,7 +347,7 @@ class Program:
         full = tuple([a & _M64 for a in args]) + _ZEROS[len(args)]
         vm = self.vm
         limit = vm.insn_limit if insn_limit is None else insn_limit
-        run = RunContext(vm, self, engine=engine, limit=limit, packet=packet)
+        run = RunContext(vm, self, engine=engine, limit=limit, packet=packet, packet_data=packet_data)
         # grant the regions the arguments point into (Domain.grant, inlined: once per call)
         region_at = vm.space.region_at
         _grant_regions(run.grants, region_at, full)

@@ -1,4 +1,4 @@
-"""The test_run packet corpus: tc and XDP objects of this directory, the packets and
+"""The test_run packet corpus: tc, socket filter and XDP objects of this directory, the packets and
 contexts they run on, and how one run is reduced to what both kernels must agree on.
 
 Used by ``record.py`` (writes ``linux-6.18.json`` on the real kernel), by the embedded
@@ -18,6 +18,8 @@ HERE = Path(__file__).resolve().parent
 OBJECTS = {
     "tc_pkt.bpf.o": ("tc_swap_mac", "tc_ctx_fields", "tc_xor_payload", "tc_rewrite_port"),
     "xdp_pkt.bpf.o": ("xdp_filter", "xdp_pop_eth", "xdp_meta_tail", "xdp_grow_tail", "xdp_tail_bytes"),
+    # socket filters (an skb from the network header) and legacy packet loads (LD_ABS/LD_IND)
+    "sk_pkt.bpf.o": ("sk_ip_fields", "sk_ctx_fields", "sk_ll_net", "tc_ld_abs", "sk_sock_fields", "tc_sock_fields"),
 }
 
 
@@ -39,6 +41,7 @@ PACKETS: dict[str, bytes] = {
     "udp80": _eth(0x0800) + _ipv4(17, _udp(80)),
     "tcp": _eth(0x0800) + _ipv4(6, bytes(20), ttl=1),
     "ipv6": _eth(0x86DD, dst=b"\x33\x33\0\0\0\1") + bytes(40),
+    "ipv6_addr": _eth(0x86DD) + b"\x60" + bytes(7) + bytes(range(1, 33)) + b"payload",
     "runt": _eth(0x0800),
     "short": bytes(13),
     "ipv4_cut": _eth(0x0800) + bytes(10),
@@ -102,7 +105,7 @@ def _cases() -> list[Case]:
         "bad_len": skb(len=1),
         "nodev": skb(ifindex=999),
     }
-    for prog in OBJECTS["tc_pkt.bpf.o"]:
+    for prog in OBJECTS["tc_pkt.bpf.o"] + OBJECTS["sk_pkt.bpf.o"]:
         for pkt in PACKETS:
             out.append(Case(f"{prog}/{pkt}", prog, pkt))
         for cname, ctx in tc_ctxs.items():

@@ -1,6 +1,6 @@
 """Embedded replay of the test_run packet corpus (tests/corpus/testrun, issue 12).
 
-The tc and XDP objects there run on ``data_in`` packets with and without contexts,
+The tc, socket filter and XDP objects there run on ``data_in`` packets with and without contexts,
 repeats and truncated outputs; ``linux-6.18.json`` holds what Linux 6.18 returned for
 each case on the recording machine (errno, retval, data_size_out, data_out, ctx_out).
 The embedded kernel must return the same.  ``tests/kernel/test_testrun_packet_real.py``

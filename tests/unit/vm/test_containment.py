@@ -405,6 +405,10 @@ def test_hostile_straight_line_programs_are_contained(data: st.DataObject) -> No
 
 
 # ------------------------------------------------------------ the embedded kernel
+#: A 64-byte Ethernet frame (an 802.2 payload): a socket filter's test run needs a packet.
+FRAME = bytes(12) + b"\x00\x40" + bytes(50)
+
+
 def test_unverified_socket_filter_cannot_touch_another_maps_value() -> None:
     """SOCKET_FILTER programs are not verified by the embedded kernel (issue 12 item 1):
     the VM still contains them.  The program references map A and pokes map B's value
@@ -428,7 +432,7 @@ def test_unverified_socket_filter_cannot_touch_another_maps_value() -> None:
         Insn(0x95),
     ]
     prog_fd = k.bpf(Cmd.BPF_PROG_LOAD, ProgLoadAttr(ProgType.BPF_PROG_TYPE_SOCKET_FILTER, encode(insns)))
-    attr = TestRunAttr(prog_fd, ctx_in=bytes(32))
+    attr = TestRunAttr(prog_fd, data_in=FRAME, ctx_in=bytes(32))  # a socket filter runs on an skb
     with pytest.raises(BpfError) as info:
         k.bpf(Cmd.BPF_PROG_TEST_RUN, attr)
     assert info.value.errno == errno.EFAULT
@@ -472,7 +476,7 @@ def test_unverified_probe_read_kernel_reads_and_writes_only_given_memory() -> No
         exit
         """
     )
-    attr = TestRunAttr(steal, ctx_in=bytes(32))
+    attr = TestRunAttr(steal, data_in=FRAME, ctx_in=bytes(32))
     k.bpf(Cmd.BPF_PROG_TEST_RUN, attr)
     assert attr.retval == (-errno.EFAULT) & 0xFFFFFFFF
     clobber = load(
@@ -487,7 +491,7 @@ def test_unverified_probe_read_kernel_reads_and_writes_only_given_memory() -> No
         """
     )
     with pytest.raises(BpfError) as info:
-        k.bpf(Cmd.BPF_PROG_TEST_RUN, TestRunAttr(clobber, ctx_in=bytes(32)))
+        k.bpf(Cmd.BPF_PROG_TEST_RUN, TestRunAttr(clobber, data_in=FRAME, ctx_in=bytes(32)))
     assert info.value.errno == errno.EFAULT
     out = bytearray(16)
     k.bpf(Cmd.BPF_MAP_LOOKUP_ELEM, MapElemAttr(fd_b, key=bytes(4), value=out))
