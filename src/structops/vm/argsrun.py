@@ -101,9 +101,10 @@ def args_runner(prog: Program) -> Callable[[Sequence[int]], int]:
             for addr in args:  # grant what the arguments point into; a value outside u64 stops it
                 if addr > PAGE_SIZE:
                     r = pages.get(addr >> _PAGE_SHIFT)
-                    if r is not None:
-                        if r.base <= addr < r.base + r.size:
-                            granted.add(r.base)
+                    if r is not None:  # the region of addr's page: it starts at or below addr
+                        base = r.base
+                        if addr < base + r.size:
+                            granted.add(base)
                     elif addr > _M64:
                         break
                 elif addr < 0:
