@@ -53,6 +53,8 @@ _NO_ATOMIC = frozenset({RegType.PTR_TO_CTX})
 _CTRL = frozenset({Kind.LD_IMM64, Kind.EXIT, Kind.JA, Kind.JCOND, Kind.MAY_GOTO})
 #: Encodings ``check_cfg`` found well-formed that just fall through (checked once each).
 _SIMPLE: set[tuple[int, int, int, int, int]] = set()
+#: Opcode -> 1 for the jump classes (``env->jmps_processed`` counts them).
+_JMP_CLASS = bytes(1 if c & 7 in (5, 6) else 0 for c in range(256))
 
 
 @dataclass(eq=False)
@@ -294,7 +296,7 @@ class Verifier:
             for x in (*self.iter_next, *self._may_goto_pcs, *self._prune):
                 special[x] = 1
             self._fast = fastpath.handlers(self.code)
-            self._isjmp = bytes(1 if c[0] & 7 in (5, 6) else 0 for c in self.code)
+            self._isjmp = self._raw[0::8].translate(_JMP_CLASS)
         fast = self._fast
         code = self.code
         isjmp = self._isjmp
