@@ -333,8 +333,7 @@ class Verifier:
                     if delta > fastpath.DECIDED_MIN:  # a branch known scalars decided: defer
                         delta -= fastpath.DECIDED  # its precision request (precision.defer)
                         c = code[pc]
-                        mask = (1 << c[1]) | (1 << c[2]) if c[0] & 8 else 1 << c[1]
-                        st.pend = (pc, st.hist, len(st.frames) - 1, mask, st.pend)
+                        precision.defer(self, st, pc, (1 << c[1]) | (1 << c[2]) if c[0] & 8 else 1 << c[1])
                     prev = pc
                     pc += delta
                     continue
@@ -566,6 +565,7 @@ class Verifier:
         a = self._src_ok(st, d)
         b = self._src_ok(st, s) if c & 0x08 else const(i if is64 else i & _M32)
         target = pc + 1 + o
+        precision.flush(self, st)  # before a fork: each side would walk the requests again
         if a.is_ptr or b.is_ptr:
             return ptrops.ptr_jcond(self, pc, st, cp, stack, op, d, s if c & 0x08 else -1, a, b, is64, target)
         outcome = branch_outcome(op, a, b, bits)

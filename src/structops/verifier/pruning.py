@@ -229,7 +229,6 @@ def checkpoint(
     starts again there."""
     from structops.verifier.core import _Checkpoint
 
-    precision.flush(v, st)  # the stretch's requests mark the parents first
     new = _Checkpoint(pc, st.copy(), parent, 1, st.hist, st.first, prev)
     st.hist = None
     st.first = pc
