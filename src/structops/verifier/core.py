@@ -55,6 +55,8 @@ _NO_ATOMIC = frozenset({RegType.PTR_TO_CTX})
 _CTRL = frozenset({Kind.LD_IMM64, Kind.EXIT, Kind.JA, Kind.JCOND, Kind.MAY_GOTO})
 #: Encodings ``check_cfg`` found well-formed that just fall through (checked once each).
 _SIMPLE: set[tuple[int, int, int, int, int]] = set()
+#: Opcode -> 1 for the jump classes (``env->jmps_processed`` counts them).
+_JMP_CLASS = bytes(1 if c & 7 in (5, 6) else 0 for c in range(256))
 
 
 @dataclass(eq=False)
@@ -298,7 +300,7 @@ class Verifier:
             self._fast = fastpath.handlers(self.code)
             if not self.env.allow_ptr_leaks:  # scalar add/sub of a register is sanitized too
                 unpriv.no_fast_sanitized(self.code, self._fast)
-            self._isjmp = bytes(1 if c[0] & 7 in (5, 6) else 0 for c in self.code)
+            self._isjmp = self._raw[0::8].translate(_JMP_CLASS)
         fast = self._fast
         code = self.code
         isjmp = self._isjmp
@@ -335,8 +337,7 @@ class Verifier:
                     if delta > fastpath.DECIDED_MIN:  # a branch known scalars decided: defer
                         delta -= fastpath.DECIDED  # its precision request (precision.defer)
                         c = code[pc]
-                        mask = (1 << c[1]) | (1 << c[2]) if c[0] & 8 else 1 << c[1]
-                        st.pend = (pc, st.hist, len(st.frames) - 1, mask, st.pend)
+                        precision.defer(self, st, pc, (1 << c[1]) | (1 << c[2]) if c[0] & 8 else 1 << c[1])
                     prev = pc
                     pc += delta
                     continue
@@ -591,6 +592,7 @@ class Verifier:
         a = self._src_ok(st, d)
         b = self._src_ok(st, s) if c & 0x08 else const(i if is64 else i & _M32)
         target = pc + 1 + o
+        precision.flush(self, st)  # before a fork: each side would walk the requests again
         if a.is_ptr or b.is_ptr:
             return ptrops.ptr_jcond(self, pc, st, cp, stack, op, d, s if c & 0x08 else -1, a, b, is64, target)
         outcome = branch_outcome(op, a, b, bits)

@@ -259,6 +259,7 @@ def _walk(
     bt: _BT,
     at: object = False,
     pending: list[tuple[int, object, int, int]] | None = None,
+    first_at: int = -1,
 ) -> bool:
     """``__mark_chain_precision`` from insn ``pc`` of ``st`` (whose parent checkpoint is ``cp``,
     history ``at``, by default ``st.hist``); True when some checkpoint got a new mark.
@@ -272,7 +273,7 @@ def _walk(
     root = st.frames[0].callsite
     start = cp
     node: Any = st.hist if at is False else at
-    first, last = st.first, pc
+    first, last = (st.first if first_at < 0 else first_at), pc
     todo = pending or []
     nxt = 0
     ntodo = len(todo)
@@ -329,8 +330,6 @@ def _walk(
                     i -= 1
                 if i < 0:
                     raise _Unsupported
-            if nxt < ntodo:  # a request this walk did not pass: be safe
-                raise _Unsupported
             if seen:
                 walked = (bt.frame, tuple(bt.regs), tuple(bt.slots))
                 for key, held in seen:  # the entry is kept alive with its key (ids stay unique)
@@ -341,14 +340,14 @@ def _walk(
             if bt.frame >= len(state.frames) or state.frames[0].callsite != root:
                 break
             changed |= _mark_frames(state, bt)
-            if bt.empty():
+            if nxt == ntodo and bt.empty():
                 return changed
             subseq = first
             node, first, last = cp.hist, cp.first, cp.last
             cp = cp.parent
     except _Unsupported:
         return mark_all(start) or changed
-    if not bt.empty():  # something was missed (e.g. a spill through another register)
+    if not bt.empty() or nxt < ntodo:  # something was missed (e.g. a spill through another register)
         changed |= mark_all(start)
     return changed
 
@@ -384,29 +383,41 @@ def _join(bt: _BT, req: tuple[int, object, int, int]) -> None:
     bt.regs[fr] |= req[3]
 
 
-def defer(st: State, pc: int, mask: int) -> None:
+#: Deferred requests a path may hold before they are walked anyway.
+MAX_PENDING = 512
+
+
+def defer(v: Verifier, st: State, pc: int, mask: int) -> None:
     """A precision request for registers ``mask`` (current frame) at insn ``pc``, walked with
-    the path's other requests at the next :func:`flush` (a decided branch on the fast path)."""
-    st.pend = (pc, st.hist, len(st.frames) - 1, mask, st.pend)
+    the path's other requests at the next :func:`flush` (a decided branch on the fast path):
+    ``(insn, history, frame, registers, parent checkpoint, first insn of the stretch, older
+    requests, count)``."""
+    pend = st.pend
+    n = pend[7] + 1 if pend is not None else 1
+    st.pend = (pc, st.hist, len(st.frames) - 1, mask, v.cur_cp, st.first, pend, n)
+    if n >= MAX_PENDING:
+        flush(v, st)
 
 
 def flush(v: Verifier, st: State) -> None:
-    """Walk the path's deferred requests (before its marks are needed: a new checkpoint, the
-    path's end, a widening, another request)."""
+    """Walk the path's deferred requests, newest first, across the checkpoints recorded since
+    (before their marks are read: a widening, a pruned path's propagation, another request,
+    a fork, the path's end)."""
     pend = st.pend
     if pend is None:
         return
     st.pend = None
     if not v.env.bpf_capable:
         return
+    newest = pend
     reqs: list[tuple[int, object, int, int]] = []
     while pend is not None:
         reqs.append(pend[:4])
-        pend = pend[4]
+        pend = pend[6]
     pc, node, fr, mask = reqs[0]
     bt = _BT(fr)
     bt.regs[fr] = mask
-    _walk(v, st, v.cur_cp, pc, bt, node, reqs[1:])
+    _walk(v, st, newest[4], pc, bt, node, reqs[1:], newest[5])
 
 
 def mark(v: Verifier, st: State, *regnos: int, slots: tuple[tuple[int, int], ...] = ()) -> None:

@@ -87,7 +87,7 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
         insns = v.stats.insns_processed - v._prev_insns
         if v._jmps - v._prev_jmps < _NEW_STATE_LOOP[0] and insns < _NEW_STATE_LOOP[1] and pc not in v._forced:
             prints = v._exact_fp.get(pc)
-            if prints is None or hash(tuple(map(_UMIN, st.cur.regs))) not in prints:
+            if prints is None or sum(map(_UMIN, st.cur.regs)) not in prints:
                 return cp
     if olds is None:
         olds = v._visited[pc] = []
@@ -102,7 +102,7 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
         return cp
     key = None
     prints = v._exact_fp.get(pc)
-    fp = hash(tuple(map(_UMIN, st.cur.regs))) if not forced else 0
+    fp = sum(map(_UMIN, st.cur.regs)) if not forced else 0
     if prints is not None and fp in prints and not forced:  # a state with these registers was recorded here
         key = fastpath.StateKey((pc, st.key()))
         for old in v._exact.get(key, ()):
@@ -229,7 +229,6 @@ def checkpoint(
     starts again there."""
     from structops.verifier.core import _Checkpoint
 
-    precision.flush(v, st)  # the stretch's requests mark the parents first
     new = _Checkpoint(pc, st.copy(), parent, 1, st.hist, st.first, prev)
     st.hist = None
     st.first = pc
