@@ -142,7 +142,7 @@ def branch_outcome(op: int, a: Reg, b: Reg, bits: int) -> bool | None:
 
 def refine(op: int, a: Reg, b: Reg, bits: int, taken: bool) -> Reg:
     """Narrow ``a`` given that ``a op b`` is ``taken`` (``reg_set_min_max``, :mod:`.refine`)."""
-    return refine_mod.refine_pair(op if taken else refine_mod.REV[op], a, b, bits)[0]
+    return refine_mod.refine_pair(op if taken else refine_mod.REV[op], a, b, bits, need_b=False)[0]
 
 
 def swap_op(op: int) -> int:
