@@ -1,10 +1,11 @@
 """Scalar arithmetic and branch refinement (``adjust_scalar_min_max_vals``, ``reg_set_min_max``).
 
-A constant is computed exactly with the VM's semantics (:mod:`structops.vm.alu`); other
-results go through the kernel's domain in :mod:`structops.verifier.bounds` (unsigned and
-signed ranges plus known bits).  Branches decide which side of a conditional jump is
-feasible and narrow the compared registers on each side, which is what lets bounded
-loops converge.
+A constant is computed exactly with the VM's semantics (:mod:`structops.vm.alu`) except
+where Linux 6.18 gives up (div/mod, a shift by an out-of-range register); other results
+go through the kernel's domain in :mod:`structops.verifier.bounds` (u64, s64, u32 and s32
+ranges plus known bits).  Branches (:mod:`structops.verifier.refine`) decide which side
+of a conditional jump is feasible and narrow the compared registers on each side, which
+is what lets bounded loops converge.
 """
 
 from __future__ import annotations
