@@ -18,8 +18,9 @@ corpus in ``tests/corpus/verifier`` (issue 12 item 2).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
-from structops.verifier.state import Reg, RegType
+from structops.verifier.state import Reg, RegType, const
 from structops.verifier.tnum import (
     UNKNOWN,
     Tnum,
@@ -86,10 +87,25 @@ def sync(
     """``reg_bounds_sync`` of the given facts, then ``reg_bounds_sanity_check``: a state
     whose ranges contradict (an infeasible branch the kernel did not predict) keeps its
     known bits but gets unbounded ranges, as the kernel does when not testing invariants."""
-    reg = _sync(umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm)
-    if _sane(reg):
-        return reg
-    return Reg(RegType.SCALAR, tv=reg.tv, tm=reg.tm)
+    if not tm:  # known bits: the constant, unless a range excludes it (then insane)
+        low = tv & U32
+        s64v = tv - (1 << 64) if tv >> 63 else tv
+        s32v = low - (1 << 32) if low >> 31 else low
+        if umin <= tv <= umax and smin <= s64v <= smax and u32min <= low <= u32max and s32min <= s32v <= s32max:
+            return const(tv)
+    key = (umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm)
+    reg = _MEMO.get(key)
+    if reg is None:  # Regs are immutable: a result is shared by every equal input (hot path)
+        reg = _sync(umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm)
+        if not _sane(reg):
+            reg = Reg(RegType.SCALAR, tv=reg.tv, tm=reg.tm)
+        if len(_MEMO) >= 1 << 16:
+            _MEMO.clear()
+        _MEMO[key] = reg
+    return reg
+
+
+_MEMO: dict[tuple[int, ...], Reg] = {}
 
 
 def _sync(
@@ -106,106 +122,179 @@ def _sync(
 ) -> Reg:
     # __update_reg32_bounds / __update_reg64_bounds
     v32, m32 = tv & U32, tm & U32
-    s32min = max(s32min, _s32(v32 | (m32 & 0x80000000)))
-    s32max = min(s32max, _s32(v32 | (m32 & S32_MAX)))
-    u32min = max(u32min, v32)
-    u32max = min(u32max, v32 | m32)
-    smin = max(smin, _s64(tv | (tm & _SIGN64)))
-    smax = min(smax, _s64(tv | (tm & S64_MAX)))
-    umin = max(umin, tv)
-    umax = min(umax, tv | tm)
+    x = _s32(v32 | (m32 & 0x80000000))
+    if x > s32min:
+        s32min = x
+    x = _s32(v32 | (m32 & S32_MAX))
+    if x < s32max:
+        s32max = x
+    if v32 > u32min:
+        u32min = v32
+    x = v32 | m32
+    if x < u32max:
+        u32max = x
+    x = _s64(tv | (tm & _SIGN64))
+    if x > smin:
+        smin = x
+    x = _s64(tv | (tm & S64_MAX))
+    if x < smax:
+        smax = x
+    if tv > umin:
+        umin = tv
+    x = tv | tm
+    if x < umax:
+        umax = x
     if tm:
         one = _single(umin, umax, tv, tm)
         if one is not None:
             tv, tm, umin, umax, smin, smax = one, 0, one, one, _s64(one), _s64(one)
             u32min = u32max = one & U32
             s32min = s32max = _s32(one)
-    for _ in range(3):  # __reg_deduce_bounds, three times
+    for _ in range(3):  # __reg_deduce_bounds, three times (a round that changes nothing ends it)
+        before = (umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm)
         # __reg32_deduce_bounds
         if umin >> 32 == umax >> 32:
-            u32min = max(u32min, umin & U32)
-            u32max = min(u32max, umax & U32)
+            x = umin & U32
+            if x > u32min:
+                u32min = x
+            x = umax & U32
+            if x < u32max:
+                u32max = x
             lo, hi = _s32(umin), _s32(umax)
             if lo <= hi:
-                s32min = max(s32min, lo)
-                s32max = min(s32max, hi)
+                if lo > s32min:
+                    s32min = lo
+                if hi < s32max:
+                    s32max = hi
         if smin >> 32 == smax >> 32:
             lo, hi = smin & U32, smax & U32
             if lo <= hi:
-                u32min = max(u32min, lo)
-                u32max = min(u32max, hi)
+                if lo > u32min:
+                    u32min = lo
+                if hi < u32max:
+                    u32max = hi
             lo, hi = _s32(smin), _s32(smax)
             if lo <= hi:
-                s32min = max(s32min, lo)
-                s32max = min(s32max, hi)
+                if lo > s32min:
+                    s32min = lo
+                if hi < s32max:
+                    s32max = hi
         if ((umin >> 32) + 1) & U32 == (umax >> 32) & U32:
             lo, hi = _s32(umin), _s32(umax)
             if lo < 0 <= hi:
-                s32min = max(s32min, lo)
-                s32max = min(s32max, hi)
+                if lo > s32min:
+                    s32min = lo
+                if hi < s32max:
+                    s32max = hi
         if ((smin >> 32) + 1) & U32 == (smax >> 32) & U32:
             lo, hi = _s32(smin), _s32(smax)
             if lo < 0 <= hi:
-                s32min = max(s32min, lo)
-                s32max = min(s32max, hi)
+                if lo > s32min:
+                    s32min = lo
+                if hi < s32max:
+                    s32max = hi
         lo, hi = _s32(u32min), _s32(u32max)
         if lo <= hi:
-            s32min = max(s32min, lo)
-            s32max = min(s32max, hi)
+            if lo > s32min:
+                s32min = lo
+            if hi < s32max:
+                s32max = hi
         lo, hi = s32min & U32, s32max & U32
         if lo <= hi:
-            u32min = max(u32min, lo)
-            u32max = min(u32max, hi)
+            if lo > u32min:
+                u32min = lo
+            if hi < u32max:
+                u32max = hi
         elif u32max < lo:  # s32 crosses the sign boundary; u32 meets only its positive part
             s32min = _s32(u32min)
-            u32max = min(u32max, hi)
+            if hi < u32max:
+                u32max = hi
         elif hi < u32min:  # ... or only its negative part
             s32max = _s32(u32max)
-            u32min = max(u32min, lo)
+            if lo > u32min:
+                u32min = lo
         # __reg64_deduce_bounds
         lo, hi = _s64(umin), _s64(umax)
         if lo <= hi:
-            smin = max(smin, lo)
-            smax = min(smax, hi)
+            if lo > smin:
+                smin = lo
+            if hi < smax:
+                smax = hi
         lo, hi = smin & U64, smax & U64
         if lo <= hi:
-            umin = max(umin, lo)
-            umax = min(umax, hi)
+            if lo > umin:
+                umin = lo
+            if hi < umax:
+                umax = hi
         elif umax < lo:  # s64 crosses the sign boundary; u64 meets only its positive part
             smin = _s64(umin)
-            umax = min(umax, hi)
+            if hi < umax:
+                umax = hi
         elif hi < umin:  # ... or only its negative part
             smax = _s64(umax)
-            umin = max(umin, lo)
+            if lo > umin:
+                umin = lo
         # __reg_deduce_mixed_bounds
-        umin = max(umin, (umin & HI32) | u32min)
-        umax = min(umax, (umax & HI32) | u32max)
-        smin = max(smin, _s64((smin & HI32) | u32min))
-        smax = min(smax, _s64((smax & HI32) | u32max))
+        x = (umin & HI32) | u32min
+        if x > umin:
+            umin = x
+        x = (umax & HI32) | u32max
+        if x < umax:
+            umax = x
+        x = _s64((smin & HI32) | u32min)
+        if x > smin:
+            smin = x
+        x = _s64((smax & HI32) | u32max)
+        if x < smax:
+            smax = x
         lo, hi = s32min & U32, s32max & U32
         if lo <= hi:
-            umin = max(umin, (umin & HI32) | lo)
-            umax = min(umax, (umax & HI32) | hi)
-            smin = max(smin, _s64((smin & HI32) | lo))
-            smax = min(smax, _s64((smax & HI32) | hi))
+            x = (umin & HI32) | lo
+            if x > umin:
+                umin = x
+            x = (umax & HI32) | hi
+            if x < umax:
+                umax = x
+            x = _s64((smin & HI32) | lo)
+            if x > smin:
+                smin = x
+            x = _s64((smax & HI32) | hi)
+            if x < smax:
+                smax = x
         if s32min >= 0 and smin >= S32_MIN and smax <= S32_MAX:
             smin = umin = s32min
             smax = umax = s32max
             tv, tm = tintersect((tv, tm), trange(smin, smax))
+        if before == (umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm):
+            break
     # __reg_bound_offset
     v64, m64 = tintersect((tv, tm), trange(umin, umax))
     v32, m32 = tintersect((v64 & U32, m64 & U32), trange(u32min, u32max))
     tv, tm = tor((v64 & HI32, m64 & HI32), (v32, m32))
     # __update_reg_bounds
     v32, m32 = tv & U32, tm & U32
-    s32min = max(s32min, _s32(v32 | (m32 & 0x80000000)))
-    s32max = min(s32max, _s32(v32 | (m32 & S32_MAX)))
-    u32min = max(u32min, v32)
-    u32max = min(u32max, v32 | m32)
-    smin = max(smin, _s64(tv | (tm & _SIGN64)))
-    smax = min(smax, _s64(tv | (tm & S64_MAX)))
-    umin = max(umin, tv)
-    umax = min(umax, tv | tm)
+    x = _s32(v32 | (m32 & 0x80000000))
+    if x > s32min:
+        s32min = x
+    x = _s32(v32 | (m32 & S32_MAX))
+    if x < s32max:
+        s32max = x
+    if v32 > u32min:
+        u32min = v32
+    x = v32 | m32
+    if x < u32max:
+        u32max = x
+    x = _s64(tv | (tm & _SIGN64))
+    if x > smin:
+        smin = x
+    x = _s64(tv | (tm & S64_MAX))
+    if x < smax:
+        smax = x
+    if tv > umin:
+        umin = tv
+    x = tv | tm
+    if x < umax:
+        umax = x
     if tm:
         one = _single(umin, umax, tv, tm)
         if one is not None:
@@ -370,8 +459,6 @@ def _sx(v: int, bits: int) -> int:
 
 def _sext64(r: Reg, n: int) -> Reg:
     if r.tm == 0:
-        from structops.verifier.state import const
-
         return const(_sx(r.tv, n))
     half = 1 << (n - 1)
     lo, hi = r.smin32, r.smax32
@@ -450,63 +537,66 @@ def alu(op: int, a: Reg, b: Reg, bits: int) -> Reg:
     if op == 0x80:  # neg: 0 - a
         a, b, op = _ZERO, a, 0x10
     f32, f64 = _OPS[op]
-    if bits == 32:
-        return _zext_raw(*f32(a, b))
     if shift:
+        if bits == 32:
+            return _zext_raw(*f32(a, b))
         return sync(*f64(a, b, 0, U32, S32_MIN, S32_MAX))
-    return sync(*f64(a, b, *f32(a, b)[:4]))
+    t = _TNUM_OPS[op]((a.tv, a.tm), (b.tv, b.tm))
+    if bits == 32:
+        return _zext_raw(*f32(a, b, t))
+    return sync(*f64(a, b, t, *f32(a, b, t)[:4]))
 
 
 _R32 = tuple[int, int, int, int, int, int]
 _R64 = tuple[int, int, int, int, int, int, int, int, int, int]
 
 
-def _add32(a: Reg, b: Reg) -> _R32:
+def _add32(a: Reg, b: Reg, t: Tnum) -> _R32:
     smin, smax = a.smin32 + b.smin32, a.smax32 + b.smax32
     if smin < S32_MIN or smin > S32_MAX or smax < S32_MIN or smax > S32_MAX:
         smin, smax = S32_MIN, S32_MAX
     umin, umax = a.umin32 + b.umin32, a.umax32 + b.umax32
     if umin <= U32 < umax:
         umin, umax = 0, U32
-    tv, tm = tadd((a.tv, a.tm), (b.tv, b.tm))
+    tv, tm = t
     return umin & U32, umax & U32, smin, smax, tv, tm
 
 
-def _add64(a: Reg, b: Reg, u32min: int, u32max: int, s32min: int, s32max: int) -> _R64:
+def _add64(a: Reg, b: Reg, t: Tnum, u32min: int, u32max: int, s32min: int, s32max: int) -> _R64:
     smin, smax = a.smin + b.smin, a.smax + b.smax
     if smin < S64_MIN or smin > S64_MAX or smax < S64_MIN or smax > S64_MAX:
         smin, smax = S64_MIN, S64_MAX
     umin, umax = a.umin + b.umin, a.umax + b.umax
     if umin <= U64 < umax:
         umin, umax = 0, U64
-    tv, tm = tadd((a.tv, a.tm), (b.tv, b.tm))
+    tv, tm = t
     return umin & U64, umax & U64, smin, smax, u32min, u32max, s32min, s32max, tv, tm
 
 
-def _sub32(a: Reg, b: Reg) -> _R32:
+def _sub32(a: Reg, b: Reg, t: Tnum) -> _R32:
     smin, smax = a.smin32 - b.smax32, a.smax32 - b.smin32
     if smin < S32_MIN or smin > S32_MAX or smax < S32_MIN or smax > S32_MAX:
         smin, smax = S32_MIN, S32_MAX
     umin, umax = a.umin32 - b.umax32, a.umax32 - b.umin32
     if umin < 0 <= umax:
         umin, umax = 0, U32
-    tv, tm = tsub((a.tv, a.tm), (b.tv, b.tm))
+    tv, tm = t
     return umin & U32, umax & U32, smin, smax, tv, tm
 
 
-def _sub64(a: Reg, b: Reg, u32min: int, u32max: int, s32min: int, s32max: int) -> _R64:
+def _sub64(a: Reg, b: Reg, t: Tnum, u32min: int, u32max: int, s32min: int, s32max: int) -> _R64:
     smin, smax = a.smin - b.smax, a.smax - b.smin
     if smin < S64_MIN or smin > S64_MAX or smax < S64_MIN or smax > S64_MAX:
         smin, smax = S64_MIN, S64_MAX
     umin, umax = a.umin - b.umax, a.umax - b.umin
     if umin < 0 <= umax:
         umin, umax = 0, U64
-    tv, tm = tsub((a.tv, a.tm), (b.tv, b.tm))
+    tv, tm = t
     return umin & U64, umax & U64, smin, smax, u32min, u32max, s32min, s32max, tv, tm
 
 
-def _mul32(a: Reg, b: Reg) -> _R32:
-    tv, tm = tmul((a.tv, a.tm), (b.tv, b.tm))
+def _mul32(a: Reg, b: Reg, t: Tnum) -> _R32:
+    tv, tm = t
     umin, umax = a.umin32 * b.umin32, a.umax32 * b.umax32
     if umax > U32 or umin > U32:
         umin, umax = 0, U32
@@ -517,8 +607,8 @@ def _mul32(a: Reg, b: Reg) -> _R32:
     return umin, umax, smin, smax, tv, tm
 
 
-def _mul64(a: Reg, b: Reg, u32min: int, u32max: int, s32min: int, s32max: int) -> _R64:
-    tv, tm = tmul((a.tv, a.tm), (b.tv, b.tm))
+def _mul64(a: Reg, b: Reg, t: Tnum, u32min: int, u32max: int, s32min: int, s32max: int) -> _R64:
+    tv, tm = t
     umin, umax = a.umin * b.umin, a.umax * b.umax
     if umax > U64 or umin > U64:
         umin, umax = 0, U64
@@ -529,9 +619,9 @@ def _mul64(a: Reg, b: Reg, u32min: int, u32max: int, s32min: int, s32max: int) -
     return umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm
 
 
-def _bit32(op: int, a: Reg, b: Reg) -> _R32:
+def _bit32(op: int, a: Reg, b: Reg, t: Tnum) -> _R32:
     """``scalar32_min_max_and`` / ``or`` / ``xor`` (the result tnum computed first)."""
-    tv, tm = _BITOPS[op]((a.tv, a.tm), (b.tv, b.tm))
+    tv, tm = t
     v32, m32 = tv & U32, tm & U32
     if a.tm & U32 == 0 and b.tm & U32 == 0:
         return v32, v32, _s32(v32), _s32(v32), tv, tm
@@ -546,9 +636,9 @@ def _bit32(op: int, a: Reg, b: Reg) -> _R32:
     return umin, umax, smin, smax, tv, tm
 
 
-def _bit64(op: int, a: Reg, b: Reg, u32min: int, u32max: int, s32min: int, s32max: int) -> _R64:
+def _bit64(op: int, a: Reg, b: Reg, t: Tnum, u32min: int, u32max: int, s32min: int, s32max: int) -> _R64:
     """``scalar_min_max_and`` / ``or`` / ``xor``, then ``__update_reg_bounds``."""
-    tv, tm = _BITOPS[op]((a.tv, a.tm), (b.tv, b.tm))
+    tv, tm = t
     if a.tm == 0 and b.tm == 0:
         s = _s64(tv)
         return tv, tv, s, s, tv & U32, tv & U32, _s32(tv), _s32(tv), tv, 0
@@ -561,9 +651,6 @@ def _bit64(op: int, a: Reg, b: Reg, u32min: int, u32max: int, s32min: int, s32ma
     lo, hi = _s64(umin), _s64(umax)
     smin, smax = (lo, hi) if lo <= hi else (S64_MIN, S64_MAX)
     return umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm
-
-
-_BITOPS = {0x50: tand, 0x40: tor, 0xA0: txor}
 
 
 def _lsh32(a: Reg, b: Reg) -> _R32:
@@ -619,17 +706,19 @@ def _arsh64(a: Reg, b: Reg, *_: int) -> _R64:
     return 0, U64, a.smin >> k, a.smax >> k, 0, U32, S32_MIN, S32_MAX, tv, tm
 
 
-_OPS: dict[int, tuple[Callable[[Reg, Reg], _R32], Callable[..., _R64]]] = {
+_OPS: dict[int, tuple[Callable[..., _R32], Callable[..., _R64]]] = {
     0x00: (_add32, _add64),
     0x10: (_sub32, _sub64),
     0x20: (_mul32, _mul64),
-    0x50: (lambda a, b: _bit32(0x50, a, b), lambda a, b, *r: _bit64(0x50, a, b, *r)),
-    0x40: (lambda a, b: _bit32(0x40, a, b), lambda a, b, *r: _bit64(0x40, a, b, *r)),
-    0xA0: (lambda a, b: _bit32(0xA0, a, b), lambda a, b, *r: _bit64(0xA0, a, b, *r)),
+    0x50: (partial(_bit32, 0x50), partial(_bit64, 0x50)),
+    0x40: (partial(_bit32, 0x40), partial(_bit64, 0x40)),
+    0xA0: (partial(_bit32, 0xA0), partial(_bit64, 0xA0)),
     0x60: (_lsh32, _lsh64),
     0x70: (_rsh32, _rsh64),
     0xC0: (_arsh32, _arsh64),
 }
+#: The tnum of add / sub / mul / and / or / xor, computed once on the full 64-bit values.
+_TNUM_OPS = {0x00: tadd, 0x10: tsub, 0x20: tmul, 0x50: tand, 0x40: tor, 0xA0: txor}
 
 
 def branch(op: int, a: Reg, b: Reg, bits: int, taken: bool) -> Reg:

@@ -602,10 +602,11 @@ class Verifier:
         other = st.copy()
         regs_t, regs_f = other.cur.regs, st.cur.regs
         # reg_set_min_max: both compared scalars narrowed on each side (in place when d == s)
-        same = bool(c & 0x08) and s == d
-        regs_t[d], bt = refine_pair(op, a, b, bits, same)
-        regs_f[d], bf = refine_pair(REV[op], a, b, bits, same)
-        if c & 0x08:
+        use_x = bool(c & 0x08)
+        same = use_x and s == d
+        regs_t[d], bt = refine_pair(op, a, b, bits, same, use_x)
+        regs_f[d], bf = refine_pair(REV[op], a, b, bits, same, use_x)
+        if use_x:
             regs_t[s], regs_f[s] = bt, bf
         stack.append((target, other, cp))
         if cp is not None:

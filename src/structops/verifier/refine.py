@@ -106,11 +106,12 @@ def _with_subreg(f: _F, tv: int, tm: int) -> None:
     f[9] = (f[9] & HI32) | (tm & U32)
 
 
-def refine_pair(op: int, a: Reg, b: Reg, bits: int, same: bool = False) -> tuple[Reg, Reg]:
+def refine_pair(op: int, a: Reg, b: Reg, bits: int, same: bool = False, need_b: bool = True) -> tuple[Reg, Reg]:
     """``regs_refine_cond_op(a, b, op)`` then ``reg_bounds_sync`` of both: the two scalars
     on the side of the jump where ``a op b`` holds (``op`` may be 0x48, jset's negation).
     ``same``: one register compared with itself, refined in place through both roles as
-    Linux 6.18 does (``w6 s< w6`` taken leaves ``smin32=S32_MIN+1, smax32=S32_MAX-1``)."""
+    Linux 6.18 does (``w6 s< w6`` taken leaves ``smin32=S32_MIN+1, smax32=S32_MAX-1``).
+    ``need_b`` false: ``b`` is an immediate whose refinement nobody reads (returned as is)."""
     if a.type != RegType.SCALAR or b.type != RegType.SCALAR:
         return a, b
     is32 = bits == 32
@@ -159,7 +160,7 @@ def refine_pair(op: int, a: Reg, b: Reg, bits: int, same: bool = False) -> tuple
         r1[i + 1] = min(r1[i + 1], r2[i + 1] - lo)
         r2[i] = max(r1[i] + lo, r2[i])
     r = sync(*f1)
-    return (r, r) if same else (r, sync(*f2))
+    return (r, r) if same else (r, sync(*f2) if need_b else b)
 
 
 def _refine_ne(f: _F, val: int, is32: bool) -> None:

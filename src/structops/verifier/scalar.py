@@ -1,10 +1,11 @@
 """Scalar arithmetic and branch refinement (``adjust_scalar_min_max_vals``, ``reg_set_min_max``).
 
-A constant is computed exactly with the VM's semantics (:mod:`structops.vm.alu`); other
-results go through the kernel's domain in :mod:`structops.verifier.bounds` (unsigned and
-signed ranges plus known bits).  Branches decide which side of a conditional jump is
-feasible and narrow the compared registers on each side, which is what lets bounded
-loops converge.
+A constant is computed exactly with the VM's semantics (:mod:`structops.vm.alu`) except
+where Linux 6.18 gives up (div/mod, a shift by an out-of-range register); other results
+go through the kernel's domain in :mod:`structops.verifier.bounds` (u64, s64, u32 and s32
+ranges plus known bits).  Branches (:mod:`structops.verifier.refine`) decide which side
+of a conditional jump is feasible and narrow the compared registers on each side, which
+is what lets bounded loops converge.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def branch_outcome(op: int, a: Reg, b: Reg, bits: int) -> bool | None:
 
 def refine(op: int, a: Reg, b: Reg, bits: int, taken: bool) -> Reg:
     """Narrow ``a`` given that ``a op b`` is ``taken`` (``reg_set_min_max``, :mod:`.refine`)."""
-    return refine_mod.refine_pair(op if taken else refine_mod.REV[op], a, b, bits)[0]
+    return refine_mod.refine_pair(op if taken else refine_mod.REV[op], a, b, bits, need_b=False)[0]
 
 
 def swap_op(op: int) -> int:

@@ -102,21 +102,23 @@ def txor(a: Tnum, b: Tnum) -> Tnum:
 def tmul(a: Tnum, b: Tnum) -> Tnum:
     """Product: shift-and-add over ``a``'s bits, unknown bits contributing unknown partials."""
     acc_v = (a[0] * b[0]) & _M64
-    acc_m: Tnum = (0, 0)
+    # the accumulated partials are tnums with value 0: tadd((0, m), (0, x)) is the mask
+    # ((m + x) | m | x) alone, so only that mask is kept (adding x == 0 changes nothing)
+    acc_m = 0
     av, am = a
     bv, bm = b
     while av or am:
-        # adding a partial with no unknown bits leaves acc_m (value always 0) as it is
         if av & 1:
             if bm:
-                acc_m = tadd(acc_m, (0, bm))
+                acc_m = ((acc_m + bm) & _M64) | acc_m | bm
         elif am & 1 and bv | bm:
-            acc_m = tadd(acc_m, (0, bv | bm))
+            x = bv | bm
+            acc_m = ((acc_m + x) & _M64) | acc_m | x
         av >>= 1
         am >>= 1
         bv = (bv << 1) & _M64
         bm = (bm << 1) & _M64
-    return tadd(tconst(acc_v), acc_m)
+    return tadd((acc_v, 0), (0, acc_m))
 
 
 def tlshift(a: Tnum, k: int) -> Tnum:
