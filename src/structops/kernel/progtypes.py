@@ -100,8 +100,13 @@ def _skb_fields(skb: btflib.Struct, ptype: int) -> tuple[CtxField, ...]:
     return tuple(out)
 
 
-def prog_type_ops(spec: btflib.Spec, ptype: int) -> ProgTypeOps | None:
-    """The verifier ops of ``ptype`` from the kernel BTF ``spec``; None for struct_ops/unsupported."""
+#: ``BPF_XDP_DEVMAP``: only such XDP programs may read ``xdp_md.egress_ifindex`` (measured).
+_XDP_DEVMAP = 33
+
+
+def prog_type_ops(spec: btflib.Spec, ptype: int, attach: int = 0) -> ProgTypeOps | None:
+    """The verifier ops of ``ptype`` (``attach``: the expected attach type) from the kernel
+    BTF ``spec``; None for struct_ops/unsupported."""
     helpers = _HELPERS.get(ptype)
     if helpers is None:
         return None
@@ -116,6 +121,7 @@ def prog_type_ops(spec: btflib.Spec, ptype: int) -> ProgTypeOps | None:
             CtxField(m.bit_offset // 8, m.bit_offset // 8 + 4, frozenset({4}))
             for m in md.members
             if m.name not in ("data", "data_end", "data_meta")
+            and (m.name != "egress_ifindex" or attach == _XDP_DEVMAP)
         )
         return ProgTypeOps(ptype, name, "xdp_md", md.size, fields, helpers)
     # TRACEPOINT: read-only record, any aligned size past the 8-byte common header

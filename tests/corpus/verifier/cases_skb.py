@@ -144,6 +144,8 @@ _CTX_CASES = [
     _t("skbctx_tc_sk_returned", TC, _SK + "mov %r0, %r2\nexit", "3"),
     _t("skbctx_sk_sk_unpriv", SOCK, _SK_CHECKED + "ldxw %r0, [%r2+4]\nexit\nout:" + _RET0, "3", priv=False),
     _t("skbctx_tc_flow_keys", TC, "ldxdw %r0, [%r1+144]\nexit", "3"),
+    _t("skbctx_xdp_egress_ifindex", XDP, "ldxw %r0, [%r1+20]\nexit", "3"),  # BPF_XDP_DEVMAP programs only
+    _t("skbctx_xdp_rx_queue_index", XDP, "ldxw %r0, [%r1+16]\nexit", "3"),
 ]
 
 SKB_CASES: list[Case] = _LD_ABS_CASES + _SKC_CASES + _CTX_CASES
