@@ -120,8 +120,7 @@ def prog_type_ops(spec: btflib.Spec, ptype: int, attach: int = 0) -> ProgTypeOps
         fields = tuple(
             CtxField(m.bit_offset // 8, m.bit_offset // 8 + 4, frozenset({4}))
             for m in md.members
-            if m.name not in ("data", "data_end", "data_meta")
-            and (m.name != "egress_ifindex" or attach == _XDP_DEVMAP)
+            if m.name not in ("data", "data_end", "data_meta") and (m.name != "egress_ifindex" or attach == _XDP_DEVMAP)
         )
         return ProgTypeOps(ptype, name, "xdp_md", md.size, fields, helpers)
     # TRACEPOINT: read-only record, any aligned size past the 8-byte common header
