@@ -84,6 +84,7 @@ _LD_ABS_CASES = [
     _t("ldabs_tc_after_rcu", TC, _R6 + "call runtime {RL}\ncall runtime {RU}\n" + _abs(0x30, 12) + "exit"),
     Case("c_sk_ld_abs_subprog", None, "", "1", SOCK, obj="sk_ld_abs_subprog.bpf.o"),
     Case("c_sk_ld_abs_void_subprog", None, "", "1", SOCK, obj="sk_ld_abs_void_subprog.bpf.o"),
+    Case("c_sk_ld_abs_subprog_exit", None, "", "1", SOCK, obj="sk_ld_abs_subprog_exit.bpf.o"),
 ]
 
 
