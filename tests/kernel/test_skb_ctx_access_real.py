@@ -1,7 +1,7 @@
 """Differential context access tables: every offset x size x read/write, both kernels.
 
 Issue 12 item 1 (the kernel's verdict in every program type): for socket filters and tc
-programs (``struct __sk_buff``), XDP (``struct xdp_md``, plain and ``BPF_XDP_DEVMAP``) and
+programs (``struct __sk_buff``; classifiers and actions), XDP (``struct xdp_md``, plain and ``BPF_XDP_DEVMAP``) and
 tracepoints (the record's head), a one-access program (``r2 = *(uN *)(r1 + off)`` or
 ``*(uN *)(r1 + off) = r2``) is loaded at every size-aligned offset of the context and a
 few bytes past it, for sizes 1, 2, 4 and 8, on this machine's kernel (``LinuxKernel``) and
@@ -35,6 +35,7 @@ pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 TYPES = {
     "socket": (ProgType.BPF_PROG_TYPE_SOCKET_FILTER, 0, 196),
     "tc": (ProgType.BPF_PROG_TYPE_SCHED_CLS, 0, 196),
+    "tc_act": (ProgType.BPF_PROG_TYPE_SCHED_ACT, 0, 196),
     "xdp": (ProgType.BPF_PROG_TYPE_XDP, 0, 32),
     "xdp_devmap": (ProgType.BPF_PROG_TYPE_XDP, 33, 32),  # BPF_XDP_DEVMAP
     "tracepoint": (ProgType.BPF_PROG_TYPE_TRACEPOINT, 0, 24),

@@ -2,7 +2,7 @@
 
 Linux's ``bpf_prog_types`` table: for each type its context (``is_valid_access``) and its
 helper set (``get_func_proto``), here :class:`~structops.verifier.ops.ProgTypeOps` handed
-to the verifier.  Supported: ``SOCKET_FILTER``, ``SCHED_CLS``, ``XDP`` and ``TRACEPOINT``
+to the verifier.  Supported: ``SOCKET_FILTER``, ``SCHED_CLS``, ``SCHED_ACT``, ``XDP`` and ``TRACEPOINT``
 (plus ``STRUCT_OPS`` through its subsystems); a type the embedded kernel does not
 implement is refused with EINVAL, as Linux 6.18 refuses a type it does not have
 (``find_prog_type``; measured: prog_type 99 gives EINVAL with an empty log).
@@ -59,6 +59,9 @@ _HELPERS: dict[int, frozenset[int]] = {
     ),
 }
 
+#: SCHED_ACT shares tc's ``tc_cls_act`` ops (helpers and context measured identical on 6.18).
+_HELPERS[ProgType.BPF_PROG_TYPE_SCHED_ACT] = _HELPERS[ProgType.BPF_PROG_TYPE_SCHED_CLS]
+
 #: The program types PROG_LOAD accepts (struct_ops is verified through its subsystem).
 SUPPORTED_PROG_TYPES = frozenset({*_HELPERS, ProgType.BPF_PROG_TYPE_STRUCT_OPS})
 
@@ -74,6 +77,9 @@ _SKB_WRITE: dict[int, set[str]] = {
     ProgType.BPF_PROG_TYPE_SOCKET_FILTER: {"cb"},
     ProgType.BPF_PROG_TYPE_SCHED_CLS: {"mark", "tc_index", "priority", "tc_classid", "cb", "tstamp", "queue_mapping"},
 }
+_SKB_DENY[ProgType.BPF_PROG_TYPE_SCHED_ACT] = _SKB_DENY[ProgType.BPF_PROG_TYPE_SCHED_CLS]
+_SKB_WRITE[ProgType.BPF_PROG_TYPE_SCHED_ACT] = _SKB_WRITE[ProgType.BPF_PROG_TYPE_SCHED_CLS]
+_SKB_TYPES = (ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT)
 #: PERF_MAX_TRACE_SIZE: a tracepoint record is readable from byte 8 (past the common header).
 _PERF_MAX_TRACE_SIZE = 8192
 
@@ -111,7 +117,7 @@ def prog_type_ops(spec: btflib.Spec, ptype: int, attach: int = 0) -> ProgTypeOps
     if helpers is None:
         return None
     name = ProgType(ptype).name.removeprefix("BPF_PROG_TYPE_").lower()
-    if ptype in (ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS):
+    if ptype in _SKB_TYPES:
         skb = spec.find("__sk_buff", btflib.Struct)
         fields = _skb_fields(skb, ptype)
         return ProgTypeOps(ptype, name, "__sk_buff", skb.size, fields, helpers)
