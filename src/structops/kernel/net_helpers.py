@@ -9,8 +9,9 @@ each checked against Linux 6.18 on this machine:
 * XDP: ``bpf_xdp_adjust_head``/``_meta``/``_tail`` move the packet of the test run in
   progress (:mod:`structops.kernel.testrun_xdp`); ``bpf_xdp_load_bytes``/``_store_bytes``
   and ``bpf_xdp_get_buff_len`` reach its linear part and fragments.
-* tc: ``bpf_skb_load_bytes``/``_store_bytes`` copy from / into the packet of the test run
-  in progress (outside it: -EFAULT, the destination of a load zeroed),
+* tc and socket filters: ``bpf_skb_load_bytes``/``_store_bytes`` copy from / into the
+  packet of the test run in progress (outside it: -EFAULT, the destination of a load
+  zeroed), ``bpf_skb_load_bytes_relative`` from its link-layer or network header,
   ``bpf_skb_change_tail`` trims or grows it (14 to ``SKB_MAX_ALLOC`` = 16064 bytes),
   ``bpf_skb_pull_data`` has nothing to pull in the linear test-run skb (-ENOMEM past
   ``len``); checksum helpers: :mod:`structops.kernel.csum_helpers`.
@@ -33,7 +34,8 @@ from typing import TYPE_CHECKING
 
 from structops.kernel.csum_helpers import csum_helpers
 from structops.kernel.socktable import AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP, table_of_space
-from structops.kernel.testrun_skb import active_skb, skb_change_tail, skb_pull_data, store_recompute_csum
+from structops.kernel.testrun_packet import ETH_HLEN
+from structops.kernel.testrun_skb import MAC_HEADER, active_skb, skb_change_tail, skb_pull_data, store_recompute_csum
 from structops.kernel.testrun_xdp import XdpBuff, active_xdp, adjust_head, adjust_meta, adjust_tail
 from structops.uapi import ProgType
 from structops.verifier.ops import (
@@ -74,6 +76,7 @@ NET_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     99: ((ARG_CTX, ARG_RDONLY, ARG_SIZE, ARG_ANY, ARG_ANY), RET_SOCK_COMMON_OR_NULL),  # skc_lookup_tcp
     9: ((ARG_CTX, ARG_ANY, ARG_RDONLY, ARG_SIZE, ARG_ANY), RET_INT),  # skb_store_bytes(skb, off, from, len, flags)
     26: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE), RET_INT),  # skb_load_bytes(skb, off, to, len)
+    68: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE, ARG_ANY), RET_INT),  # skb_load_bytes_relative(.., start_header)
     10: ((ARG_CTX, ARG_ANY, ARG_ANY, ARG_ANY, ARG_ANY), RET_INT),  # l3_csum_replace(skb, off, from, to, flags)
     11: ((ARG_CTX, ARG_ANY, ARG_ANY, ARG_ANY, ARG_ANY), RET_INT),  # l4_csum_replace(skb, off, from, to, flags)
     28: ((ARG_RDMEM, ARG_SIZE, ARG_RDMEM, ARG_SIZE, ARG_ANY), RET_INT),  # csum_diff(from, n, to, n, seed)
@@ -167,6 +170,25 @@ def _skb_load_bytes(run: RunContext, ctx: int, off: int, to: int, size: int, *_:
     return 0
 
 
+_BPF_HDR_START_NET = 1
+
+
+def _skb_load_bytes_relative(run: RunContext, ctx: int, off: int, to: int, size: int, start: int) -> int:
+    """``bpf_skb_load_bytes_relative``: like ``bpf_skb_load_bytes`` from the link-layer
+    (``BPF_HDR_START_MAC``, 0) or network header (``BPF_HDR_START_NET``, 1) instead of
+    ``data``; another start, an offset above 0xffff or bytes past the end: zeroed, -EFAULT."""
+    off &= 0xFFFFFFFF
+    size &= 0xFFFFFFFF
+    start &= 0xFFFFFFFF
+    buf = active_skb(run.vm.space, ctx)
+    at = MAC_HEADER + off + (ETH_HLEN if start == _BPF_HDR_START_NET else 0)
+    if buf is None or off > 0xFFFF or start > _BPF_HDR_START_NET or at + size > buf.end:
+        run.space.write(to, bytes(size))
+        return _EFAULT
+    run.space.write(to, buf.bytes_from(at)[:size])
+    return 0
+
+
 def _skb_store_bytes(run: RunContext, ctx: int, off: int, src: int, size: int, flags: int) -> int:
     """``bpf_skb_store_bytes``: copy into the packet (-EINVAL for unknown flags, -EFAULT
     outside the packet); ``BPF_F_RECOMPUTE_CSUM`` moves a CHECKSUM_COMPLETE ``skb->csum``."""
@@ -255,6 +277,7 @@ def net_helpers() -> list[HelperSpec]:
         HelperSpec(9, "skb_store_bytes", _skb_store_bytes),
         *csum_helpers(),
         HelperSpec(26, "skb_load_bytes", _skb_load_bytes),
+        HelperSpec(68, "skb_load_bytes_relative", _skb_load_bytes_relative),
         HelperSpec(38, "skb_change_tail", _skb_change_tail),
         HelperSpec(39, "skb_pull_data", _skb_pull_data),
         HelperSpec(188, "xdp_get_buff_len", _xdp_get_buff_len),

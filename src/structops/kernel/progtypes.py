@@ -2,7 +2,7 @@
 
 Linux's ``bpf_prog_types`` table: for each type its context (``is_valid_access``) and its
 helper set (``get_func_proto``), here :class:`~structops.verifier.ops.ProgTypeOps` handed
-to the verifier.  Supported: ``SOCKET_FILTER``, ``SCHED_CLS``, ``XDP`` and ``TRACEPOINT``
+to the verifier.  Supported: ``SOCKET_FILTER``, ``SCHED_CLS``, ``SCHED_ACT``, ``XDP`` and ``TRACEPOINT``
 (plus ``STRUCT_OPS`` through its subsystems); a type the embedded kernel does not
 implement is refused with EINVAL, as Linux 6.18 refuses a type it does not have
 (``find_prog_type``; measured: prog_type 99 gives EINVAL with an empty log).
@@ -59,6 +59,9 @@ _HELPERS: dict[int, frozenset[int]] = {
     ),
 }
 
+#: SCHED_ACT shares tc's ``tc_cls_act`` ops (helpers and context measured identical on 6.18).
+_HELPERS[ProgType.BPF_PROG_TYPE_SCHED_ACT] = _HELPERS[ProgType.BPF_PROG_TYPE_SCHED_CLS]
+
 #: The program types PROG_LOAD accepts (struct_ops is verified through its subsystem).
 SUPPORTED_PROG_TYPES = frozenset({*_HELPERS, ProgType.BPF_PROG_TYPE_STRUCT_OPS})
 
@@ -74,6 +77,9 @@ _SKB_WRITE: dict[int, set[str]] = {
     ProgType.BPF_PROG_TYPE_SOCKET_FILTER: {"cb"},
     ProgType.BPF_PROG_TYPE_SCHED_CLS: {"mark", "tc_index", "priority", "tc_classid", "cb", "tstamp", "queue_mapping"},
 }
+_SKB_DENY[ProgType.BPF_PROG_TYPE_SCHED_ACT] = _SKB_DENY[ProgType.BPF_PROG_TYPE_SCHED_CLS]
+_SKB_WRITE[ProgType.BPF_PROG_TYPE_SCHED_ACT] = _SKB_WRITE[ProgType.BPF_PROG_TYPE_SCHED_CLS]
+_SKB_TYPES = (ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT)
 #: PERF_MAX_TRACE_SIZE: a tracepoint record is readable from byte 8 (past the common header).
 _PERF_MAX_TRACE_SIZE = 8192
 
@@ -100,13 +106,18 @@ def _skb_fields(skb: btflib.Struct, ptype: int) -> tuple[CtxField, ...]:
     return tuple(out)
 
 
-def prog_type_ops(spec: btflib.Spec, ptype: int) -> ProgTypeOps | None:
-    """The verifier ops of ``ptype`` from the kernel BTF ``spec``; None for struct_ops/unsupported."""
+#: ``BPF_XDP_DEVMAP``: only such XDP programs may read ``xdp_md.egress_ifindex`` (measured).
+_XDP_DEVMAP = 33
+
+
+def prog_type_ops(spec: btflib.Spec, ptype: int, attach: int = 0) -> ProgTypeOps | None:
+    """The verifier ops of ``ptype`` (``attach``: the expected attach type) from the kernel
+    BTF ``spec``; None for struct_ops/unsupported."""
     helpers = _HELPERS.get(ptype)
     if helpers is None:
         return None
     name = ProgType(ptype).name.removeprefix("BPF_PROG_TYPE_").lower()
-    if ptype in (ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS):
+    if ptype in _SKB_TYPES:
         skb = spec.find("__sk_buff", btflib.Struct)
         fields = _skb_fields(skb, ptype)
         return ProgTypeOps(ptype, name, "__sk_buff", skb.size, fields, helpers)
@@ -115,7 +126,7 @@ def prog_type_ops(spec: btflib.Spec, ptype: int) -> ProgTypeOps | None:
         fields = tuple(
             CtxField(m.bit_offset // 8, m.bit_offset // 8 + 4, frozenset({4}))
             for m in md.members
-            if m.name not in ("data", "data_end", "data_meta")
+            if m.name not in ("data", "data_end", "data_meta") and (m.name != "egress_ifindex" or attach == _XDP_DEVMAP)
         )
         return ProgTypeOps(ptype, name, "xdp_md", md.size, fields, helpers)
     # TRACEPOINT: read-only record, any aligned size past the 8-byte common header

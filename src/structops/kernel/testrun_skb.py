@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from structops.vm.memory import AddressSpace, Domain
 
 __all__ = [
+    "MAC_HEADER",
     "SKB_MAX_DATA",
     "SK_BUFF_SIZE",
     "active_skb",
@@ -69,6 +70,8 @@ __all__ = [
 
 #: ``NET_SKB_PAD + NET_IP_ALIGN`` on x86-64.
 SKB_HEADROOM = 64
+#: Where the link-layer (Ethernet) header starts in a test run's frame (its network header follows).
+MAC_HEADER = SKB_HEADROOM
 SHINFO_SIZE = 320
 SKB_MAX_DATA = PAGE_SIZE - SKB_HEADROOM - SHINFO_SIZE
 SK_BUFF_SIZE = 192

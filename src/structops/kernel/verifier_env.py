@@ -68,7 +68,7 @@ def env_for_prog(proc: Process, prog: BpfProg) -> ProgEnv:
     st = prog.st_ops
     if st is None:
         spec: btflib.Spec = kernel.vmlinux.spec
-        ops = prog_type_ops(spec, prog.prog_type)
+        ops = prog_type_ops(spec, prog.prog_type, prog.expected_attach_type)
         if ops is None:
             raise ValueError(f"program type {prog.prog_type} has no verifier ops")
         allowed = ops.helpers

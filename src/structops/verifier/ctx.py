@@ -26,13 +26,16 @@ _PKT, _END, _META = RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_END, RegType.PT
 #: ``data_meta``), by program type and offset; a socket filter has none (Linux 6.18, corpus).
 _PACKET_FIELDS: dict[int, dict[int, RegType]] = {
     ProgType.BPF_PROG_TYPE_SCHED_CLS: {76: _PKT, 80: _END, 140: _META},
+    ProgType.BPF_PROG_TYPE_SCHED_ACT: {76: _PKT, 80: _END, 140: _META},
     ProgType.BPF_PROG_TYPE_XDP: {0: _PKT, 4: _END, 8: _META},
 }
 
 
 #: ``__sk_buff.sk``: a full 8-byte read gives PTR_TO_SOCK_COMMON_OR_NULL (no reference).
 _SKB_SK = 168
-_SK_TYPES = frozenset({ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS})
+_SK_TYPES = frozenset(
+    {ProgType.BPF_PROG_TYPE_SOCKET_FILTER, ProgType.BPF_PROG_TYPE_SCHED_CLS, ProgType.BPF_PROG_TYPE_SCHED_ACT}
+)
 
 
 def prog_ctx_access(

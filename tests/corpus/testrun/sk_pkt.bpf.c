@@ -89,4 +89,30 @@ int tc_sock_fields(struct __sk_buff *skb)
 	return sock_fields(skb);
 }
 
+/* bpf_skb_load_bytes_relative from the link-layer and network headers (the error of a
+ * read past the end folded in) and bpf_skb_load_bytes from data. */
+static __always_inline __u32 relative_loads(struct __sk_buff *skb)
+{
+	__u32 mac = 0, net = 0, tail = 0, data = 0;
+	long e1, e2;
+
+	e1 = bpf_skb_load_bytes_relative(skb, 12, &mac, 4, BPF_HDR_START_MAC);
+	e2 = bpf_skb_load_bytes_relative(skb, 16, &net, 4, BPF_HDR_START_NET);
+	tail = bpf_skb_load_bytes_relative(skb, skb->len - 2, &tail, 4, BPF_HDR_START_NET);
+	bpf_skb_load_bytes(skb, 0, &data, 4);
+	return mac ^ net ^ (data << 1) ^ (tail << 16) ^ ((__u32)e1 << 8) ^ ((__u32)e2 << 12);
+}
+
+SEC("socket")
+int sk_load_relative(struct __sk_buff *skb)
+{
+	return relative_loads(skb);
+}
+
+SEC("tc")
+int tc_load_relative(struct __sk_buff *skb)
+{
+	return relative_loads(skb);
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -19,7 +19,16 @@ OBJECTS = {
     "tc_pkt.bpf.o": ("tc_swap_mac", "tc_ctx_fields", "tc_xor_payload", "tc_rewrite_port"),
     "xdp_pkt.bpf.o": ("xdp_filter", "xdp_pop_eth", "xdp_meta_tail", "xdp_grow_tail", "xdp_tail_bytes"),
     # socket filters (an skb from the network header) and legacy packet loads (LD_ABS/LD_IND)
-    "sk_pkt.bpf.o": ("sk_ip_fields", "sk_ctx_fields", "sk_ll_net", "tc_ld_abs", "sk_sock_fields", "tc_sock_fields"),
+    "sk_pkt.bpf.o": (
+        "sk_ip_fields",
+        "sk_ctx_fields",
+        "sk_ll_net",
+        "tc_ld_abs",
+        "sk_sock_fields",
+        "tc_sock_fields",
+        "sk_load_relative",
+        "tc_load_relative",
+    ),
 }
 
 

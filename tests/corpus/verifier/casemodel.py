@@ -3,7 +3,7 @@
 A :class:`Case` is one program: assembly text (:mod:`structops.isa.asm`, plus ``.insn
 CODE REGS OFF IMM`` for raw slots the assembler cannot spell) or a committed C object,
 its program type (``ptype``: ``struct_ops`` with a ``target`` member, ``socket``, ``tc``,
-``xdp``, ``tracepoint``) and whether the loader is privileged (root) or has no capability.
+``act`` (SCHED_ACT), ``xdp``, ``tracepoint``) and whether the loader is privileged (root) or has no capability.
 """
 
 from __future__ import annotations

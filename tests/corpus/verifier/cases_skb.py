@@ -84,6 +84,7 @@ _LD_ABS_CASES = [
     _t("ldabs_tc_after_rcu", TC, _R6 + "call runtime {RL}\ncall runtime {RU}\n" + _abs(0x30, 12) + "exit"),
     Case("c_sk_ld_abs_subprog", None, "", "1", SOCK, obj="sk_ld_abs_subprog.bpf.o"),
     Case("c_sk_ld_abs_void_subprog", None, "", "1", SOCK, obj="sk_ld_abs_void_subprog.bpf.o"),
+    Case("c_sk_ld_abs_subprog_exit", None, "", "1", SOCK, obj="sk_ld_abs_subprog_exit.bpf.o"),
 ]
 
 
@@ -144,6 +145,30 @@ _CTX_CASES = [
     _t("skbctx_tc_sk_returned", TC, _SK + "mov %r0, %r2\nexit", "3"),
     _t("skbctx_sk_sk_unpriv", SOCK, _SK_CHECKED + "ldxw %r0, [%r2+4]\nexit\nout:" + _RET0, "3", priv=False),
     _t("skbctx_tc_flow_keys", TC, "ldxdw %r0, [%r1+144]\nexit", "3"),
+    _t("skbctx_xdp_egress_ifindex", XDP, "ldxw %r0, [%r1+20]\nexit", "3"),  # BPF_XDP_DEVMAP programs only
+    _t("skbctx_xdp_rx_queue_index", XDP, "ldxw %r0, [%r1+16]\nexit", "3"),
 ]
 
-SKB_CASES: list[Case] = _LD_ABS_CASES + _SKC_CASES + _CTX_CASES
+# -- SCHED_ACT: tc's ops (helpers, context, packet access, legacy loads) (item 1) -----------
+ACT = "act"
+_ACT_CASES = [
+    _t("act_ldabs_half", ACT, _R6 + _abs(0x28, 12) + "exit", "1"),
+    _t("act_ctx_tc_classid_write", ACT, "stw [%r1+72], 1" + _RET0, "1"),
+    _t("act_ctx_len_write", ACT, "mov %r2, 1\nstxw [%r1+0], %r2" + _RET0, "1"),
+    _t("act_ctx_hwtstamp", ACT, "ldxdw %r0, [%r1+184]\nexit", "1"),
+    _t(
+        "act_pkt_in_range",
+        ACT,
+        "ldxw %r2, [%r1+76]\nldxw %r3, [%r1+80]\nmov %r4, %r2\nadd %r4, 14\njgt %r4, %r3, out\n"
+        "stb [%r2+12], 1\nldxb %r0, [%r2+13]\nexit\nout:" + _RET0,
+        "1",
+    ),
+    _t("act_pkt_no_check", ACT, "ldxw %r2, [%r1+76]\nldxb %r0, [%r2]\nexit", "1"),
+    _t("act_helper_redirect", ACT, "mov %r1, 1\nmov %r2, 0\ncall 23\nexit", "1"),
+    _t("act_helper_xdp_adjust_head", ACT, "mov %r2, 0\ncall 44\nexit", "1"),
+    _t("act_sk_lookup_leak", ACT, _SK_LOOKUP + "mov %r0, 0\nexit", "1"),
+    _t("act_rcu_section", ACT, "call runtime {RL}\ncall runtime {RU}" + _RET0, "1"),
+    _t("act_unpriv", ACT, "mov %r0, 0\nexit", "1", priv=False),
+]
+
+SKB_CASES: list[Case] = _LD_ABS_CASES + _SKC_CASES + _CTX_CASES + _ACT_CASES

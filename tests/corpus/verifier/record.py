@@ -47,6 +47,7 @@ PTYPES = {
     "struct_ops": ProgType.BPF_PROG_TYPE_STRUCT_OPS,
     "socket": ProgType.BPF_PROG_TYPE_SOCKET_FILTER,
     "tc": ProgType.BPF_PROG_TYPE_SCHED_CLS,
+    "act": ProgType.BPF_PROG_TYPE_SCHED_ACT,
     "xdp": ProgType.BPF_PROG_TYPE_XDP,
     "tracepoint": ProgType.BPF_PROG_TYPE_TRACEPOINT,
 }
