@@ -176,7 +176,9 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
         key_slot = constant_key_slot(st, 2, m)
         if key_slot is not None:  # get_constant_map_key relies on the spilled key's value
             precision.mark(v, st, slots=(key_slot,))
-    nonnull = hid == 1 and m is not None and constant_key_hits(st, 2, m)  # issue 12 item 3
+    # issue 12 item 3; get_constant_map_key: never without CAP_BPF (measured: the NULL test
+    # of an unprivileged lookup is a real fork)
+    nonnull = hid == 1 and m is not None and v.env.bpf_capable and constant_key_hits(st, 2, m)
     if released:
         release_reference(st, released)
     if hid in _CHANGES_PKT_DATA:  # clear_all_pkt_pointers

@@ -34,6 +34,7 @@ from structops.verifier.ldabs import LD_PKT_CODES, check_ld_abs
 from structops.verifier.memory import check_access, sized_unknown
 from structops.verifier.refine import REV, refine_pair
 from structops.verifier.scalar import alu_range, branch_outcome, unary
+from structops.verifier.speculative import end_path, push_branch, recover, store_barrier
 from structops.verifier.state import (
     NOT_INIT,
     U64_MAX,
@@ -150,6 +151,10 @@ class Verifier:
         self._jmps = 0
         self._prev_jmps = 0
         self._prev_insns = 0
+        #: ``aux->nospec`` / ``nospec_result`` per insn, ``explore_alu_limits`` (:mod:`.speculative`).
+        self.nospec, self.nospec_result = bytearray(len(self.code)), bytearray(len(self.code))
+        self.explore_alu_limits = False
+        self.branch_stack: _Stack = []  #: the paths still to explore (``env->head``)
 
     # -- helpers ---------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -271,7 +276,8 @@ class Verifier:
             self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc))
         first = self.initial_state()
         first.priv = self.env.allow_uninit_stack
-        stack: _Stack = [(0, first, None)]
+        stack = self.branch_stack
+        stack.append((0, first, None))
         while stack:
             pc, st, cp = stack.pop()
             self._walk(pc, st, cp, stack)
@@ -309,6 +315,7 @@ class Verifier:
         limit = self.limit
         prev = st.last
         self.cur_cp = cp
+        spec = st.spec
         while True:
             stats.insns_processed += 1  # counted before the pruning check, as do_check does
             if stats.insns_processed > limit:  # checked before the insn is printed:
@@ -326,10 +333,14 @@ class Verifier:
             if pc != prev + 1:  # a jump, call or return: the history needs the step
                 h = st.hist
                 st.hist = (pc, prev, 0, h, h[4] + 1 if h is not None else 1)
+            if spec:  # dead code for the real paths: still sanitized (sanitize_mark_insn_seen)
+                if self.nospec[pc]:  # a barrier: the speculative path stops here
+                    return end_path(self, pc, st, cp)
+            else:
+                reached[pc] = 1
             if isjmp[pc]:
                 self._jmps += 1
             self._last_pc = pc
-            reached[pc] = 1
             h = fast[pc]
             if h is not None:
                 delta = h(st.frames[-1].regs)
@@ -345,11 +356,15 @@ class Verifier:
             try:
                 nxt = self._step(pc, st, cp, stack)
             except Reject as rej:
+                if spec and recover(self, pc, rej.errno):
+                    return end_path(self, pc, st, cp)
                 self._reject_at(pc, st, rej)
             if nxt is None:
                 precision.flush(self, st)
                 self._finish(cp)
                 return
+            if spec and self.nospec_result[pc]:  # a barrier follows the store
+                return end_path(self, pc, st, cp)
             prev = pc
             pc = nxt
 
@@ -404,6 +419,7 @@ class Verifier:
             value: Reg | None = self._src_ok(st, s) if k == Kind.STX else const(i)
             if k == Kind.STX and value is not None:
                 unpriv.check_store_leak(self, st.cur.regs[d], value, s)
+            store_barrier(self, st, d, o, spec.size, value if k == Kind.STX else None)
             if spec.size < 8 and not (value is not None and value.type == RegType.SCALAR):
                 value = None  # a partial store of a pointer; scalars may be narrow spills
             check_access(self, st, d, o, spec.size, write=True, value=value)
@@ -537,9 +553,9 @@ class Verifier:
         if dst.is_ptr or src.is_ptr:
             if use_x and dst.is_ptr != src.is_ptr:  # the pointer moves by the scalar's value
                 precision.mark(self, st, s if dst.is_ptr else d)
-            regs[d] = ptrops.ptr_alu(self, d, s if use_x else -1, op, dst, src, is64)
+            regs[d] = ptrops.ptr_alu(self, d, s if use_x else -1, op, dst, src, is64, st)
             return
-        if use_x and op in (0x00, 0x10) and not self.env.allow_ptr_leaks:
+        if use_x and op in (0x00, 0x10) and not self.env.allow_ptr_leaks and not self.nospec[self._last_pc]:
             unpriv.val_sanitation(self, d, op)
         regs[d] = alu_range(op, dst, src, bits, o)
 
@@ -555,6 +571,7 @@ class Verifier:
             return
         if i == AtomicOp.STORE_REL:
             value = self._src_ok(st, s)
+            store_barrier(self, st, d, o, size, value)
             check_access(self, st, d, o, size, write=True, value=value if size == 8 else None)
             return
         self._src_ok(st, s)
@@ -567,6 +584,7 @@ class Verifier:
             # check_atomic: strict alignment, whatever the program's flags
             raise Reject(errno.EACCES, f"misaligned value access off 0+{base.off}+{o} size {size}")
         check_access(self, st, d, o, size, write=False, value=None)
+        store_barrier(self, st, d, o, size, None)
         check_access(self, st, d, o, size, write=True, value=None)
         if i == AtomicOp.CMPXCHG:
             regs[0] = sized_unknown(size)
@@ -598,6 +616,8 @@ class Verifier:
         outcome = branch_outcome(op, a, b, bits)
         if outcome is not None:  # the compared scalars decided it: they must stay as they are
             precision.mark(self, st, d, s) if c & 0x08 else precision.mark(self, st, d)
+            if not self.env.allow_ptr_leaks:  # the other side, as a mispredicted branch would take it
+                push_branch(self, st, pc + 1 if outcome else target, (d, s) if c & 0x08 else (d,))
             return target if outcome else pc + 1
         other = st.copy()
         regs_t, regs_f = other.cur.regs, st.cur.regs

@@ -33,6 +33,8 @@ _UMIN = attrgetter("umin")
 _NEW_STATE = (2, 8)
 _NEW_STATE_LOOP = (20, 100)
 _MAX_HIST = 40
+#: ``BPF_COMPLEXITY_LIMIT_STATES``: without CAP_BPF no new state where this many are kept.
+_UNPRIV_MAX_STATES = 64
 
 
 def _nargs(v: Verifier) -> object:
@@ -124,19 +126,23 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
         active = found is not None and found[2].umin == iters.ITER_ACTIVE
     evict = False
     live = live_masks(v, pc, st) if olds else None
+    exact = v.explore_alu_limits
+    seen = len(olds)
     for old in reversed(olds):
         if old.branches:
             loop = False
             if is_iter:
-                loop = active and state_subsumes(old.state, st, False, live)
+                loop = active and state_subsumes(old.state, st, False, live, exact)
             elif is_may_goto:
-                loop = old.state.may_goto_depth != st.may_goto_depth and state_subsumes(old.state, st, False, live)
+                loop = old.state.may_goto_depth != st.may_goto_depth and state_subsumes(
+                    old.state, st, False, live, exact
+                )
             if loop:
                 _hit(v, pc, st, cp, old, prev, True)
                 return True
             if not forced and jmps < _NEW_STATE_LOOP[0] and insns < _NEW_STATE_LOOP[1]:
                 add = False
-        elif state_subsumes(old.state, st, _loose(v, old), live):
+        elif state_subsumes(old.state, st, _loose(v, old), live, exact):
             _hit(v, pc, st, cp, old, prev, False)
             return True
         if add:
@@ -146,7 +152,7 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
                 evict = _evict(v, pc, old)
     if evict:
         olds[:] = [o for o in olds if not o.evicted]
-    if not add:
+    if not add or (seen > _UNPRIV_MAX_STATES and not v.env.bpf_capable):
         return cp
     return _record(v, pc, st, cp, prev, olds, forced, key, fp)
 

@@ -14,6 +14,7 @@ import errno
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from structops.verifier import speculative
 from structops.verifier.env import Reject
 from structops.verifier.memory import MAX_VAR_OFF, map_value_region_check, mark_packet_range, packet_compare
 from structops.verifier.state import MAX_BPF_STACK, Reg, RegType, State, const, unknown
@@ -54,9 +55,12 @@ def known_not_null(reg: Reg) -> bool:
     return reg.type in (RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM)
 
 
-def ptr_alu(v: Verifier, d: int, s: int, op: int, dst: Reg, src: Reg, is64: bool) -> Reg:
+def ptr_alu(v: Verifier, d: int, s: int, op: int, dst: Reg, src: Reg, is64: bool, st: State | None = None) -> Reg:
     """``adjust_ptr_min_max_vals`` for ``R<d> op= R<s>`` (``s`` -1: an immediate): pointer +/-
-    scalar moves the offset; the rest is refused."""
+    scalar moves the offset; the rest is refused.  Without ``bypass_spec_v1`` a register
+    operand is sanitized (``sanitize_ptr_alu``): on a real path its masking window is
+    checked, and a scalar that is not a constant also queues the speculative path where
+    the mask truncated it (``st``'s next insn with the pointer unmoved)."""
     leaks = v.env.allow_ptr_leaks
     if dst.is_ptr and src.is_ptr:  # two pointers: only a subtraction, only with allow_ptr_leaks
         if op == 0x10 and leaks:
@@ -78,21 +82,29 @@ def ptr_alu(v: Verifier, d: int, s: int, op: int, dst: Reg, src: Reg, is64: bool
         raise _eacces(f"R{d} pointer arithmetic on {ptr.type_str()} prohibited")
     if op == 0x10 and ptr.type == RegType.PTR_TO_STACK:
         raise _eacces(f"R{d} subtraction from stack pointer prohibited")
-    if not leaks and s >= 0 and -MAX_VAR_OFF < sc.smin < MAX_VAR_OFF:
-        # sanitize_ptr_alu (a register operand, no bypass_spec_v1); Linux 6.18 names the source
-        # register for the scalar and the destination for the pointer, whichever side each is
-        # on (measured: ``r0 += r1`` names R1, ``r1 += r0`` names R0)
-        if not sc.is_const and sc.smin < 0 <= sc.smax:
-            raise _eacces(f"R{s} has unknown scalar with mixed signed bounds, {_NOT_ROOT}")
-        if ptr.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE):
-            raise _eacces(f"R{d} has pointer with unsupported alu operation, {_NOT_ROOT}")
-        alu_limit_before(d, op, ptr, sc)  # "tried to add beyond pointer bounds"
+    # can_skip_alu_sanitation: an immediate, bypass_spec_v1, or a speculation barrier here
+    sanitize = not leaks and s >= 0 and not v.nospec[v._last_pc]
+    spec = st is not None and st.spec
+    if sanitize and -MAX_VAR_OFF < sc.smin < MAX_VAR_OFF:  # after check_reg_sane_offset
+        # sanitize_ptr_alu; Linux 6.18 names the source register for the scalar and the
+        # destination for the pointer, whichever side each is on (measured: ``r0 += r1``
+        # names R1, ``r1 += r0`` names R0).  A speculative path skips the checks.
+        if not spec:
+            if not sc.is_const and sc.smin < 0 <= sc.smax:
+                raise _eacces(f"R{s} has unknown scalar with mixed signed bounds, {_NOT_ROOT}")
+            if ptr.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE):
+                raise _eacces(f"R{d} has pointer with unsupported alu operation, {_NOT_ROOT}")
+            alu_limit_before(d, op, ptr, sc)  # "tried to add beyond pointer bounds"
+            if not sc.is_const:  # limit pruning: scalars compared exactly from now on
+                v.explore_alu_limits = True
+        if not sc.is_const and st is not None:  # the truncated offset, explored speculatively
+            speculative.push_branch(v, st, v._last_pc + 1, dst=(d, ptr))
     out = _moved(ptr, sc, op, d)
     if not sc.is_const and out.type in (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_META):
         out = replace(out, rng=0, id=v.new_id())  # a new base: nothing proven past it yet
     if not leaks:
         _sanitize_check_bounds(d, out, ptr, sc, op)
-        if s >= 0:  # a register operand: the masking window must agree on every path
+        if sanitize and not spec:  # a register operand: the masking window must agree on every path
             alu_sanitation(v, d, op, ptr, sc, out, ptr is dst)
     return out
 
@@ -185,10 +197,14 @@ def ptr_jcond(
         raise _eacces(f"R{s} pointer comparison prohibited")
     ptr, other_reg = (a, b) if a.is_ptr else (b, a)
     zero = other_reg.type == RegType.SCALAR and other_reg.is_const and other_reg.umin == 0
+    if op in (0x10, 0x50) and zero and is64 and not ptr.maybe_null and known_not_null(ptr):
+        # is_branch_taken: a non-NULL pointer is never 0 (a 32-bit compare is not decided:
+        # measured on 6.18); without bypass_spec_v1 the other side is explored speculatively
+        if not leaks:
+            speculative.push_branch(v, st, target if op == 0x10 else pc + 1, (d, s) if s >= 0 else (d,))
+        return pc + 1 if op == 0x10 else target
     if op in (0x10, 0x50) and zero and is64:
         if not ptr.maybe_null:
-            if known_not_null(ptr):
-                return pc + 1 if op == 0x10 else target  # a non-NULL pointer is never 0
             _push(st.copy(), target, cp, stack)  # e.g. a walked (untrusted) pointer
             return pc + 1
         null_st = st.copy()
@@ -200,6 +216,8 @@ def ptr_jcond(
         return pc + 1
     match = packet_compare(op, a, b) if is64 and s >= 0 else None
     if match is None and a.is_ptr and not leaks:
+        if st.spec:  # check_cond_jmp_op refuses it after queueing the jump's target
+            _push(st.copy(), target, cp, stack)
         raise _eacces(f"R{d} pointer comparison prohibited")
     other = st.copy()
     if match is not None:

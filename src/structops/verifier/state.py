@@ -261,6 +261,8 @@ class State:
     last: int = -1
     #: Deferred precision requests of this stretch (:func:`structops.verifier.precision.defer`).
     pend: Any = None
+    #: A path only a mispredicted branch takes (``speculative``, :mod:`structops.verifier.speculative`).
+    spec: bool = False
 
     @property
     def cur(self) -> Frame:
@@ -280,14 +282,15 @@ class State:
             self.first,
             self.last,
             self.pend,
+            self.spec,
         )
 
     def key(self) -> tuple[object, ...]:
         """A hashable snapshot for exact-equality checks."""
         frames = self.frames
         fkeys = (frames[0].key(),) if len(frames) == 1 else tuple(f.key() for f in frames)
-        if self.lock is not None or self.rcu:  # verifier/locks.py: part of the state when set
-            return (fkeys, tuple(sorted(self.refs)) if self.refs else (), self.lock, self.rcu)
+        if self.lock is not None or self.rcu or self.spec:  # part of the state when set
+            return (fkeys, tuple(sorted(self.refs)) if self.refs else (), self.lock, self.rcu, self.spec)
         return (fkeys, tuple(sorted(self.refs)) if self.refs else ())
 
     def all_regs(self) -> list[tuple[Frame, int, Reg]]:
@@ -308,15 +311,20 @@ def with_off(reg: Reg, delta: int) -> Reg:
     return replace(reg, off=reg.off + delta)
 
 
-def reg_subsumes(old: Reg, new: Reg, loose: bool = False, idmap: dict[int, int] | None = None) -> bool:
+def reg_subsumes(
+    old: Reg, new: Reg, loose: bool = False, idmap: dict[int, int] | None = None, exact: bool = False
+) -> bool:
     """``regsafe``: every behaviour of ``new`` is covered by the explored ``old``.
 
     ``loose`` (the kernel's ``NOT_EXACT`` mode, privileged loaders): an imprecise old scalar
     covers any scalar; otherwise (``RANGE_WITHIN``) its range must hold ``new``'s.
-    ``idmap``: the old state's reference ids -> the new state's (``check_ids``)."""
+    ``idmap``: the old state's reference ids -> the new state's (``check_ids``).
+    ``exact``: scalars must be identical (``explore_alu_limits``)."""
     if old.type == RegType.NOT_INIT:
         return True
     if old.type == RegType.SCALAR:
+        if exact:
+            return old == new
         if loose and not old.precise:
             return new.type == RegType.SCALAR
         return (
@@ -343,7 +351,9 @@ def reg_subsumes(old: Reg, new: Reg, loose: bool = False, idmap: dict[int, int] 
     return old == new
 
 
-def slot_subsumes(old: Slot | None, new: Slot | None, loose: bool = False, idmap: dict[int, int] | None = None) -> bool:
+def slot_subsumes(
+    old: Slot | None, new: Slot | None, loose: bool = False, idmap: dict[int, int] | None = None, exact: bool = False
+) -> bool:
     """Stack-slot version of :func:`reg_subsumes` (an unread/uninitialised old slot covers anything)."""
     if old is None:
         return True
@@ -356,8 +366,8 @@ def slot_subsumes(old: Slot | None, new: Slot | None, loose: bool = False, idmap
     if isinstance(new, int):
         # stacksafe's scalar_reg_for_stack: eight initialised non-zero bytes read as an
         # unknown scalar, which an imprecise 64-bit spilled scalar covers
-        return loose and old.type == RegType.SCALAR and not old.precise and old.spill == 8 and new == 0xFF
-    return old.spill == new.spill and reg_subsumes(old, new, loose, idmap)
+        return loose and not exact and old.type == RegType.SCALAR and not old.precise and old.spill == 8 and new == 0xFF
+    return old.spill == new.spill and reg_subsumes(old, new, loose, idmap, exact)
 
 
 def widen_scalars(prev: State, cur: State, all_imprecise: bool = False) -> None:
@@ -385,11 +395,16 @@ def widen_scalars(prev: State, cur: State, all_imprecise: bool = False) -> None:
                 fc.stack[k] = replace(unknown(0, (1 << 8 * sc.spill) - 1), spill=sc.spill)
 
 
-def state_subsumes(old: State, new: State, loose: bool = False, live: tuple[int, ...] | None = None) -> bool:
+def state_subsumes(
+    old: State, new: State, loose: bool = False, live: tuple[int, ...] | None = None, exact: bool = False
+) -> bool:
     """``states_equal``: ``old`` (explored) covers ``new``; ``loose`` is the kernel's
     ``NOT_EXACT`` (imprecise old scalars cover any scalar), else ``RANGE_WITHIN``; ``live``:
-    per frame, the registers that may still be read (the others are not compared)."""
+    per frame, the registers that may still be read (the others are not compared);
+    ``exact``: scalars must be identical (``explore_alu_limits``)."""
     if len(old.frames) != len(new.frames) or len(old.refs) != len(new.refs):
+        return False
+    if old.spec and not new.spec:  # a speculative path never prunes a real one
         return False
     if old.lock != new.lock or old.rcu != new.rcu:
         return False
@@ -407,13 +422,15 @@ def state_subsumes(old: State, new: State, loose: bool = False, live: tuple[int,
                 mask & 1
                 and (ro is not rn or ro.ref_obj_id)
                 and ro.type != RegType.NOT_INIT
-                and not reg_subsumes(ro, rn, loose, idmap)
+                and not reg_subsumes(ro, rn, loose, idmap, exact)
             ):
                 return False
             mask >>= 1
         stack = fn.stack
         for k, so in fo.stack.items():
             sn = stack.get(k)
-            if (so is not sn or (isinstance(so, Reg) and so.ref_obj_id)) and not slot_subsumes(so, sn, loose, idmap):
+            if (so is not sn or (isinstance(so, Reg) and so.ref_obj_id)) and not slot_subsumes(
+                so, sn, loose, idmap, exact
+            ):
                 return False
     return True

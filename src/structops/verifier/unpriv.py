@@ -227,8 +227,10 @@ _SANITIZED_CODES = frozenset({0x0F, 0x1F, 0x0C, 0x1C})
 
 
 def no_fast_sanitized(code: list[tuple[int, int, int, int, int]], fast: list[Any]) -> None:
-    """Without ``bypass_spec_v1`` every register ``add``/``sub`` goes through the general path
-    (which records its sanitation state), not the verifier's scalar shortcut."""
+    """Without ``bypass_spec_v1`` every register ``add``/``sub`` (which records its sanitation
+    state) and every conditional jump (a decided one queues its other side as a speculative
+    path) goes through the general path, not the verifier's scalar shortcut."""
     for pc, slot in enumerate(code):
-        if slot[0] in _SANITIZED_CODES:
+        c = slot[0]
+        if c in _SANITIZED_CODES or (c & 7 in (5, 6) and OPCODES.get(c) is not None and OPCODES[c].kind == Kind.JCOND):
             fast[pc] = None

@@ -25,6 +25,7 @@ from casemodel import OUT as _OUT
 from cases_locks import LOCK_CASES
 from cases_precision import PRECISION_CASES
 from cases_skb import SKB_CASES
+from cases_spec import SPEC_CASES
 from cases_types import C_CASES, TYPE_CASES
 
 __all__ = ["CASES", "Case", "render"]
@@ -353,4 +354,4 @@ CASES: list[Case] = [
     _c("tcp_write_snd_cwnd", "ldxdw %r1, [%r1]\nstw [%r1+{SND_CWND}], 10\nmov %r0, 1\nexit", "3", TCP),
     _c("tcp_write_offset_0", "ldxdw %r1, [%r1]\nstw [%r1+0], 10\nmov %r0, 1\nexit", "3", TCP),
 ]
-CASES += TYPE_CASES + C_CASES + LOCK_CASES + PRECISION_CASES + SKB_CASES
+CASES += TYPE_CASES + C_CASES + LOCK_CASES + PRECISION_CASES + SKB_CASES + SPEC_CASES

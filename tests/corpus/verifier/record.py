@@ -175,19 +175,24 @@ def run_case(k: Any, case: Case, facts: dict[str, int]) -> dict[str, Any]:
 _UNPRIV: dict[int, tuple[Any, Any, dict[str, int]]] = {}
 
 
+def _as_unpriv(k: Any, facts: dict[str, int], fn: Any) -> Any:
+    """``fn(process, facts)`` in the embedded kernel's process without capabilities."""
+    entry = _UNPRIV.get(id(k))
+    saved = k.unprivileged_bpf_disabled
+    k.unprivileged_bpf_disabled = 0
+    try:
+        if entry is None or entry[0] is not k:
+            proc = k.process(frozenset())
+            entry = (k, proc, {**facts, **map_facts(proc)})
+            _UNPRIV[id(k)] = entry
+        return fn(entry[1], entry[2])
+    finally:
+        k.unprivileged_bpf_disabled = saved
+
+
 def _run_unpriv(k: Any, case: Case, facts: dict[str, int]) -> dict[str, Any]:
     if hasattr(k, "process"):  # the embedded kernel: a process without capabilities
-        entry = _UNPRIV.get(id(k))
-        saved = k.unprivileged_bpf_disabled
-        k.unprivileged_bpf_disabled = 0
-        try:
-            if entry is None or entry[0] is not k:
-                proc = k.process(frozenset())
-                entry = (k, proc, {**facts, **map_facts(proc)})
-                _UNPRIV[id(k)] = entry
-            return _load_asm(entry[1], case, entry[2])
-        finally:
-            k.unprivileged_bpf_disabled = saved
+        return dict(_as_unpriv(k, facts, lambda proc, f: _load_asm(proc, case, f)))
     return _linux_unpriv(k, case, facts)
 
 
@@ -246,8 +251,12 @@ def main() -> int:
 
 
 def verified_insns(k: Any, case: Case, facts: dict[str, int]) -> int:
-    """``bpf_prog_info.verified_insns`` of ``case`` loaded on ``k`` (the case must be accepted)."""
+    """``bpf_prog_info.verified_insns`` of ``case`` loaded on ``k`` (the case must be accepted;
+    an unprivileged case is loaded by the embedded kernel's process without capabilities)."""
     from structops.kernel.attrs import InfoAttr
+
+    if not case.priv and hasattr(k, "process"):
+        return int(_as_unpriv(k, facts, lambda proc, f: verified_insns(proc, _privileged(case), f)))
 
     fd = k.bpf(Cmd.BPF_PROG_LOAD, _attr(k, case, facts, None))
     try:
@@ -256,6 +265,12 @@ def verified_insns(k: Any, case: Case, facts: dict[str, int]) -> int:
         return int(struct.unpack_from("<I", bytes(info.info), 216)[0])
     finally:
         k.close(fd)
+
+
+def _privileged(case: Case) -> Case:
+    from dataclasses import replace
+
+    return replace(case, priv=True)
 
 
 if __name__ == "__main__":
