@@ -65,6 +65,13 @@ int tc_ld_abs(struct __sk_buff *skb)
 	return load_half(skb, 14 + ihl + 2) | load_byte(skb, 14 + ihl + 8) << 16;
 }
 
+/* The same as a tc action (SCHED_ACT: tc's ops and test run). */
+SEC("action")
+int act_ld_abs(struct __sk_buff *skb)
+{
+	return tc_ld_abs(skb) ^ skb->len << 24;
+}
+
 /* The socket a test run's skb belongs to (skb->sk, a sock_common): family, addresses,
  * state and rx queue folded together; 0xdead without one. */
 static __always_inline __u32 sock_fields(struct __sk_buff *skb)

@@ -28,6 +28,7 @@ OBJECTS = {
         "tc_sock_fields",
         "sk_load_relative",
         "tc_load_relative",
+        "act_ld_abs",
     ),
 }
 
