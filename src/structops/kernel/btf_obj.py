@@ -66,7 +66,42 @@ def load_user_btf(kernel: KernelServices, raw: bytes, log: bytearray | None) -> 
         raise fail(str(exc)) from None
     if len(spec.types) <= 1:
         raise fail("No type found")
+    _check_lock_structs(spec)
     return BtfObject(kernel, bytes(raw), spec)
+
+
+#: Structs whose fields ``btf_parse_struct_metas`` looks for at BTF load (the lock kinds).
+_LOCKS = ("bpf_spin_lock", "bpf_res_spin_lock")
+
+
+def _check_lock_structs(spec: btflib.Spec) -> None:
+    """``btf_parse_struct_metas``: a struct with a ``bpf_spin_lock`` member may hold only one
+    lock (E2BIG) at a 4-byte aligned offset (EFAULT), as measured on Linux 6.18."""
+    for t in spec.types:
+        if not isinstance(t, btflib.Struct) or t.name in _LOCKS:
+            continue
+        # only direct members count (measured: a lock in a nested struct or an array is not
+        # looked at here, so a struct with one of each loads)
+        locks = [
+            (m.type.name, m.bit_offset // 8)
+            for m in t.members
+            if isinstance(m.type, btflib.Struct) and m.type.name in _LOCKS
+        ]
+        if not locks:
+            continue
+        if len(locks) > 1:
+            raise bpf_error(
+                errno.E2BIG,
+                f"struct {t.name} holds {len(locks)} bpf_spin_lock fields; a struct may hold only one",
+                op="btf load",
+            )
+        for name, off in locks:
+            if off % 4:
+                raise bpf_error(
+                    errno.EFAULT,
+                    f"struct {t.name}: its {name} is at offset {off}; place it at a multiple of 4 bytes",
+                    op="btf load",
+                )
 
 
 BpfErrorType = OSError

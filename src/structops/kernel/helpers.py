@@ -274,7 +274,7 @@ BASE_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     3: ((ARG_MAP, ARG_KEY), RET_INT),  # map_delete_elem
     5: ((), RET_INT),  # ktime_get_ns
     6: ((ARG_SZMEM, ARG_SIZE), RET_INT),  # trace_printk (varargs r3-r5 not checked)
-    7: ((), RET_U32),  # get_prandom_u32
+    7: ((), RET_INT),  # get_prandom_u32 (Linux 6.18: R0 an unknown 64-bit scalar, corpus linked_mov32_wide)
     8: ((), RET_U32),  # get_smp_processor_id
     14: ((), RET_INT),  # get_current_pid_tgid
     15: ((), RET_INT),  # get_current_uid_gid

@@ -31,6 +31,7 @@ from structops.uapi import (
 from structops.verifier import calls, fastpath, iters, locks, precision, pruning, ptrops, stackdepth, timer, unpriv
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.ldabs import LD_PKT_CODES, check_ld_abs
+from structops.verifier.linked import after_jump, alu_result, before_spill, jump, mov_result, with_id
 from structops.verifier.memory import check_access, sized_unknown
 from structops.verifier.refine import REV, refine_pair
 from structops.verifier.scalar import alu_range, branch_outcome, unary
@@ -419,6 +420,7 @@ class Verifier:
             value: Reg | None = self._src_ok(st, s) if k == Kind.STX else const(i)
             if k == Kind.STX and value is not None:
                 unpriv.check_store_leak(self, st.cur.regs[d], value, s)
+                value = before_spill(self, st, d, o, spec.size, s)
             store_barrier(self, st, d, o, spec.size, value if k == Kind.STX else None)
             if spec.size < 8 and not (value is not None and value.type == RegType.SCALAR):
                 value = None  # a partial store of a pointer; scalars may be narrow spills
@@ -531,7 +533,7 @@ class Verifier:
             if dst.is_ptr:
                 raise Reject(errno.EACCES, f"R{d} pointer arithmetic prohibited")
             mode = "bswap" if is64 and k == Kind.END else ("be" if use_x else "le")
-            regs[d] = unary(op, dst, bits, i, mode)
+            regs[d] = with_id(unary(op, dst, bits, i, mode), 0)
             return
         if use_x:
             src = self._src_ok(st, s)
@@ -547,7 +549,8 @@ class Verifier:
                     raise Reject(errno.EACCES, f"R{s} partial copy of pointer")
                 regs[d] = src if is64 and o == 0 else unknown(0, _M32 if not is64 else U64_MAX)
                 return
-            regs[d] = alu_range(0xB0, NOT_INIT, src, bits, o)
+            res = alu_range(0xB0, NOT_INIT, src, bits, o)
+            regs[d] = mov_result(self, regs, s, res, bits, o) if use_x else res
             return
         dst = self._src_ok(st, d)
         if dst.is_ptr or src.is_ptr:
@@ -557,7 +560,7 @@ class Verifier:
             return
         if use_x and op in (0x00, 0x10) and not self.env.allow_ptr_leaks and not self.nospec[self._last_pc]:
             unpriv.val_sanitation(self, d, op)
-        regs[d] = alu_range(op, dst, src, bits, o)
+        regs[d] = alu_result(self, op, dst, src, alu_range(op, dst, src, bits, o), bits)
 
     # -- atomics ---------------------------------------------------------------------------
     def _atomic(self, st: State, d: int, s: int, o: int, i: int, size: int) -> None:
@@ -619,6 +622,7 @@ class Verifier:
             if not self.env.allow_ptr_leaks:  # the other side, as a mispredicted branch would take it
                 push_branch(self, st, pc + 1 if outcome else target, (d, s) if c & 0x08 else (d,))
             return target if outcome else pc + 1
+        links = jump(st, pc, d, s if c & 0x08 else -1) if a.id or b.id else None
         other = st.copy()
         regs_t, regs_f = other.cur.regs, st.cur.regs
         # reg_set_min_max: both compared scalars narrowed on each side (in place when d == s)
@@ -628,6 +632,9 @@ class Verifier:
         regs_f[d], bf = refine_pair(REV[op], a, b, bits, same, use_x)
         if use_x:
             regs_t[s], regs_f[s] = bt, bf
+        if a.id or b.id:  # sync_linked_regs on both sides
+            for side in (other, st):
+                after_jump(side, d, s if c & 0x08 else -1, a, b if c & 0x08 else None, links)
         stack.append((target, other, cp))
         if cp is not None:
             cp.branches += 1

@@ -53,7 +53,7 @@ def _alu_imm(d: int, op: int, src: Reg, bits: int, off: int) -> Handler:
 
     def h(regs: list[Reg]) -> int | None:
         dst = regs[d]
-        if dst.type != _SCALAR:
+        if dst.type != _SCALAR or dst.id:  # a linked scalar: the general path (linked.alu_result)
             return None
         if exact and dst.umin == dst.umax:  # alu_range's constant case
             regs[d] = const(alu_const(op, dst.umin, b, bits, off))
@@ -76,7 +76,7 @@ def _alu_reg(d: int, s: int, op: int, bits: int, off: int) -> Handler:
     def h(regs: list[Reg]) -> int | None:
         src = regs[s]
         dst = regs[d]
-        if src.type != _SCALAR or dst.type != _SCALAR:
+        if src.type != _SCALAR or dst.type != _SCALAR or dst.id:
             return None
         regs[d] = alu_range(op, dst, src, bits, off)
         return 1
@@ -91,6 +91,8 @@ def _mov_reg(d: int, s: int, bits: int, off: int) -> Handler:
         src = regs[s]
         t = src.type
         if t == _SCALAR:
+            if src.id or src.umin != src.umax:  # the copy is linked (linked.mov_result)
+                return None
             regs[d] = alu_range(0xB0, NOT_INIT, src, bits, off)
             return 1
         if t >= _PTR and ptr_copy:

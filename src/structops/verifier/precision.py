@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from structops.verifier.linked import bt_sync
 from structops.verifier.state import Frame, Reg, RegType, State
 
 if TYPE_CHECKING:
@@ -149,10 +150,14 @@ def _backtrack_insn(v: Verifier, i: int, subseq: int, flags: int, bt: _BT) -> No
         if c == 0x95:
             _backtrack_exit(v, subseq, bt)
             return
+        if flags & 1:  # scalars linked at this jump: wanted as one (bt_sync_linked_regs)
+            bt_sync(flags, regs, bt.slots)
         if op in (0x00, 0xE0) or not c & 8:  # ja, may_goto, compare with an immediate
             return
         if regs[fr] >> d & 1 or regs[fr] >> s & 1:  # both sides of a compare
             regs[fr] |= (1 << d) | (1 << s)
+            if flags & 1:
+                bt_sync(flags, regs, bt.slots)
         return
     if c == 0x18 and regs[fr] >> d & 1:  # ld_imm64: a constant (or a pointer)
         regs[fr] &= ~(1 << d)

@@ -105,6 +105,9 @@ class Reg:
     #: explored states (checkpoints) by precision backtracking (:mod:`structops.verifier.precision`);
     #: an imprecise scalar of an explored state covers any scalar.  Not compared, not hashed.
     precise: bool = field(default=False, compare=False)
+    #: Scalars linked by ``id`` with ``BPF_ADD_CONST``: the constant this one is ahead of the
+    #: others (:mod:`structops.verifier.linked`).  Not compared, not hashed (as ``id``).
+    delta: int = field(default=0, compare=False)
     #: The hash, computed on first use (0: not yet).
     _h: int = field(default=0, init=False, repr=False, compare=False)
 
@@ -286,9 +289,12 @@ class State:
         )
 
     def key(self) -> tuple[object, ...]:
-        """A hashable snapshot for exact-equality checks."""
+        """A hashable snapshot for exact-equality checks (linked scalar ids up to renaming)."""
         frames = self.frames
         fkeys = (frames[0].key(),) if len(frames) == 1 else tuple(f.key() for f in frames)
+        links = _links(frames)
+        if links:
+            fkeys = (*fkeys, links)
         if self.lock is not None or self.rcu or self.spec:  # part of the state when set
             return (fkeys, tuple(sorted(self.refs)) if self.refs else (), self.lock, self.rcu, self.spec)
         return (fkeys, tuple(sorted(self.refs)) if self.refs else ())
@@ -306,27 +312,85 @@ class State:
                     f.stack[k] = fn(v)
 
 
+def _links(frames: list[Frame]) -> tuple[object, ...]:
+    """Where the linked scalars are, their ids renamed in order of appearance, and deltas."""
+    names: dict[int, int] = {}
+    out: list[object] = []
+    for n, f in enumerate(frames):
+        for i, r in enumerate(f.regs):
+            if r.id and r.type == RegType.SCALAR:
+                out.append((n, i, names.setdefault(r.id, len(names)), r.delta))
+        if f.stack:
+            for k, x in f.stack.items():
+                if isinstance(x, Reg) and x.id and x.type == RegType.SCALAR:
+                    out.append((n, -1 - k, names.setdefault(x.id, len(names)), x.delta))
+    return tuple(out)
+
+
 def with_off(reg: Reg, delta: int) -> Reg:
     """``reg`` with its fixed offset moved by ``delta``."""
     return replace(reg, off=reg.off + delta)
 
 
+class ScalarIds:
+    """``check_scalar_ids`` over one comparison: linked scalars of the old state must be
+    linked the same way in the new one (an id of 0 is a fresh, unshared id)."""
+
+    __slots__ = ("c2o", "o2c", "tmp")
+
+    def __init__(self) -> None:
+        self.o2c: dict[int, int] = {}
+        self.c2o: dict[int, int] = {}
+        self.tmp = 0
+
+    def check(self, old_id: int, cur_id: int) -> bool:
+        """``check_ids`` of the two ids (0 becomes a temporary id)."""
+        if not old_id:
+            self.tmp -= 1
+            old_id = self.tmp
+        if not cur_id:
+            self.tmp -= 1
+            cur_id = self.tmp
+        seen = self.o2c.get(old_id)
+        if seen is not None:
+            return seen == cur_id
+        if cur_id in self.c2o:
+            return False
+        self.o2c[old_id] = cur_id
+        self.c2o[cur_id] = old_id
+        return True
+
+
+_ADD_CONST = 3 << 30  # linked.ADD_CONST
+
+
 def reg_subsumes(
-    old: Reg, new: Reg, loose: bool = False, idmap: dict[int, int] | None = None, exact: bool = False
+    old: Reg,
+    new: Reg,
+    loose: bool = False,
+    idmap: dict[int, int] | None = None,
+    exact: bool = False,
+    sids: ScalarIds | None = None,
 ) -> bool:
     """``regsafe``: every behaviour of ``new`` is covered by the explored ``old``.
 
     ``loose`` (the kernel's ``NOT_EXACT`` mode, privileged loaders): an imprecise old scalar
     covers any scalar; otherwise (``RANGE_WITHIN``) its range must hold ``new``'s.
     ``idmap``: the old state's reference ids -> the new state's (``check_ids``).
-    ``exact``: scalars must be identical (``explore_alu_limits``)."""
+    ``exact``: scalars must be identical (``explore_alu_limits``); ``sids``: the linked
+    scalar ids so far (``check_scalar_ids``)."""
     if old.type == RegType.NOT_INIT:
         return True
     if old.type == RegType.SCALAR:
         if exact:
-            return old == new
+            return old == new and old.delta == new.delta and (sids is None or sids.check(old.id, new.id))
         if loose and not old.precise:
             return new.type == RegType.SCALAR
+        if sids is not None and (old.id or new.id):
+            if old.id & _ADD_CONST != new.id & _ADD_CONST or (old.id & _ADD_CONST and old.delta != new.delta):
+                return False
+            if not sids.check(old.id, new.id):
+                return False
         return (
             new.type == RegType.SCALAR
             and old.umin <= new.umin
@@ -352,7 +416,12 @@ def reg_subsumes(
 
 
 def slot_subsumes(
-    old: Slot | None, new: Slot | None, loose: bool = False, idmap: dict[int, int] | None = None, exact: bool = False
+    old: Slot | None,
+    new: Slot | None,
+    loose: bool = False,
+    idmap: dict[int, int] | None = None,
+    exact: bool = False,
+    sids: ScalarIds | None = None,
 ) -> bool:
     """Stack-slot version of :func:`reg_subsumes` (an unread/uninitialised old slot covers anything)."""
     if old is None:
@@ -367,7 +436,7 @@ def slot_subsumes(
         # stacksafe's scalar_reg_for_stack: eight initialised non-zero bytes read as an
         # unknown scalar, which an imprecise 64-bit spilled scalar covers
         return loose and not exact and old.type == RegType.SCALAR and not old.precise and old.spill == 8 and new == 0xFF
-    return old.spill == new.spill and reg_subsumes(old, new, loose, idmap, exact)
+    return old.spill == new.spill and reg_subsumes(old, new, loose, idmap, exact, sids)
 
 
 def widen_scalars(prev: State, cur: State, all_imprecise: bool = False) -> None:
@@ -410,6 +479,7 @@ def state_subsumes(
         return False
     # refsafe: the references, in the order they were acquired, pair up old id -> new id
     idmap = dict(zip(old.refs, new.refs, strict=True)) if old.refs else None
+    sids = ScalarIds()
     # both relations are reflexive (a register or slot shared with the explored state is
     # covered, unless it holds a reference the mapping moves) and an uninitialised old
     # register covers anything
@@ -420,17 +490,17 @@ def state_subsumes(
         for ro, rn in zip(fo.regs, fn.regs, strict=True):
             if (
                 mask & 1
-                and (ro is not rn or ro.ref_obj_id)
+                and (ro is not rn or ro.ref_obj_id or (ro.id and ro.type == RegType.SCALAR))
                 and ro.type != RegType.NOT_INIT
-                and not reg_subsumes(ro, rn, loose, idmap, exact)
+                and not reg_subsumes(ro, rn, loose, idmap, exact, sids)
             ):
                 return False
             mask >>= 1
         stack = fn.stack
         for k, so in fo.stack.items():
             sn = stack.get(k)
-            if (so is not sn or (isinstance(so, Reg) and so.ref_obj_id)) and not slot_subsumes(
-                so, sn, loose, idmap, exact
+            if (so is not sn or (isinstance(so, Reg) and (so.ref_obj_id or so.id))) and not slot_subsumes(
+                so, sn, loose, idmap, exact, sids
             ):
                 return False
     return True

@@ -22,6 +22,7 @@ from casemodel import CHECKED16 as _CHECKED16
 from casemodel import DUMMY, TCP, Case, render
 from casemodel import LOOKUP8 as _LOOKUP8
 from casemodel import OUT as _OUT
+from cases_linked import LINKED_CASES
 from cases_locks import LOCK_CASES
 from cases_precision import PRECISION_CASES
 from cases_skb import SKB_CASES
@@ -354,4 +355,4 @@ CASES: list[Case] = [
     _c("tcp_write_snd_cwnd", "ldxdw %r1, [%r1]\nstw [%r1+{SND_CWND}], 10\nmov %r0, 1\nexit", "3", TCP),
     _c("tcp_write_offset_0", "ldxdw %r1, [%r1]\nstw [%r1+0], 10\nmov %r0, 1\nexit", "3", TCP),
 ]
-CASES += TYPE_CASES + C_CASES + LOCK_CASES + PRECISION_CASES + SKB_CASES + SPEC_CASES
+CASES += TYPE_CASES + C_CASES + LOCK_CASES + PRECISION_CASES + SKB_CASES + SPEC_CASES + LINKED_CASES
