@@ -92,11 +92,12 @@ def run_repeated(
     kernel = proc.kernel
     r0 = 0
     start = time.perf_counter_ns()
+    # legacy loads read the frame as it is at each load (after the program's own writes)
+    packet = (lambda: buf.bytes_from(buf.data - mac_len)) if legacy_packet else None
     try:
         with kernel.rcu.read_lock():
             for _ in range(runs):
                 grant = ((buf.meta_addr,) if buf.region is not None else ()) + objects
-                packet = buf.bytes_from(buf.data - mac_len) if legacy_packet else None
                 r0 = vmprog.run(ctx.base, grant=grant, packet=packet, packet_data=mac_len)
     except VMFault as fault:
         raise bpf_error(errno.EFAULT, f"program {prog.name!r} faulted: {fault}") from fault

@@ -25,6 +25,9 @@ from structops.vm.helpers import HelperRegistry, MapBackend, base_helpers
 from structops.vm.kfuncs import KfuncRegistry, KfuncSpec
 from structops.vm.memory import AddressSpace, Domain
 
+#: The frame legacy packet loads read: its bytes, or a callable giving them at each load.
+Packet = bytes | Callable[[], bytes]
+
 if TYPE_CHECKING:
     from structops.isa.insn import Insn
     from structops.vm.program import Program, Resolver
@@ -88,7 +91,14 @@ class RunContext:
     )  # fmt: skip
 
     def __init__(
-        self, vm: VM, program: Program, *, engine: str, limit: int, packet: bytes | None = None, packet_data: int = 0
+        self,
+        vm: VM,
+        program: Program,
+        *,
+        engine: str,
+        limit: int,
+        packet: Packet | None = None,
+        packet_data: int = 0,
     ) -> None:
         self.vm = vm
         self.space = Domain(vm.space)
@@ -100,6 +110,8 @@ class RunContext:
         self.tail_calls = 0
         #: The frame legacy packet loads read, from its link-layer (MAC) header on, and where
         #: ``skb->data`` is in it (0 for tc, past the Ethernet header for a socket filter).
+        #: A callable is asked for the frame at every load, so the loads see what the
+        #: program's helpers (``bpf_skb_store_bytes``...) wrote before them.
         self.packet = packet
         self.packet_data = packet_data
         #: The u64 argument array of a :meth:`~structops.vm.program.Program.run_args` run:

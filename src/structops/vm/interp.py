@@ -298,6 +298,8 @@ def load_packet(run: RunContext, size: int, offset: int) -> int:
     kernel's implicit exit does.
     """
     frame = run.packet
+    if callable(frame):
+        frame = frame()
     offset = alu.to_signed(offset, 32)
     if offset >= 0:
         pos = run.packet_data + offset

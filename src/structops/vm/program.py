@@ -27,7 +27,7 @@ from structops.isa.insn import Insn, IsaError, check_insn, jump_target
 from structops.isa.opcodes import LOAD_ACQ, STORE_REL, AtomicOp, Kind
 from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL
 from structops.vm.argsrun import ArgsRun, args_runner
-from structops.vm.context import VM, ProgramExit, RunContext
+from structops.vm.context import VM, Packet, ProgramExit, RunContext
 from structops.vm.helpers import HelperSpec
 from structops.vm.kfuncs import KfuncSpec
 from structops.vm.memory import PAGE_SIZE, MemoryFault, Perm, Region
@@ -328,7 +328,7 @@ class Program:
         *args: int,
         engine: Engine = "fast",
         insn_limit: int | None = None,
-        packet: bytes | None = None,
+        packet: Packet | None = None,
         grant: Sequence[int] = (),
         packet_data: int = 0,
     ) -> int:

@@ -202,3 +202,22 @@ def test_unverified_helper_calls_stay_inside_the_program_memory() -> None:
     assert run(k, release, data_in=PKT).retval == 0
     tuple_far = load(k, TC, "lddw %r2, 0x100000000\nmov %r3, 12\nmov %r4, -1\nmov %r5, 0\ncall 84\nexit")
     assert errno_of(k, tuple_far, data_in=PKT) == errno.EFAULT  # a tuple in no region it was given
+
+
+def test_tc_legacy_load_sees_an_earlier_store_bytes(k: EmulatedKernel) -> None:
+    """LD_ABS reads the skb as it is at the load: a bpf_skb_store_bytes earlier in the same
+    run is visible (Linux 6.18 here: storing 0x41424344 at offset 20, then ``ldabsw 20``,
+    returns 0x44434241), and the next run starts from data_in again."""
+    from structops.abi.attrs import ProgLoadAttr
+    from structops.isa import Insn, assemble, encode
+    from structops.uapi import Cmd
+
+    def load_abs(text: str) -> int:
+        insns = [*assemble(text), Insn(0x20, imm=20), Insn(0x95)]  # r0 = ntohl(*(u32 *)(data + 20))
+        return int(k.bpf(Cmd.BPF_PROG_LOAD, ProgLoadAttr(TC, encode(insns))))
+
+    stores = "stw [%r10-8], 0x41424344\nmov %r2, 20\nmov %r3, %r10\nadd %r3, -8\nmov %r4, 4\nmov %r5, 0\ncall 9"
+    fd = load_abs("mov %r6, %r1\n" + stores)
+    assert run(k, fd, data_in=bytes(range(64))).retval == 0x44434241
+    assert run(k, fd, data_in=bytes(range(64)), repeat=3).retval == 0x44434241
+    assert run(k, load_abs("mov %r6, %r1"), data_in=bytes(range(64))).retval == 0x14151617
