@@ -16,7 +16,7 @@ import errno
 from typing import TYPE_CHECKING
 
 from structops import btf as btflib
-from structops.verifier import graph, iters, locks, precision
+from structops.verifier import graph, iters, locks, precision, timer
 from structops.verifier.env import MAX_CALL_FRAMES, Reject
 from structops.verifier.memory import (
     RDONLY_MEM,
@@ -422,7 +422,7 @@ def check_main_exit(v: Verifier, st: State) -> None:
     if r0.is_ptr:
         raise Reject(errno.EINVAL, f"At program exit the register R0 is not a known value ({r0.type_str()})")
     if not (r0.is_const and r0.umin == 0):
-        raise Reject(errno.EINVAL, f"At program exit the register R0 has {r0.describe()} should have been in [0, 0]")
+        raise timer.invalid_scalar("At program exit the register R0", r0)
 
 
 __all__ += ["release_reference"]

@@ -119,7 +119,13 @@ def async_exit(v: Verifier, st: State) -> None:
     if r0.type != RegType.SCALAR:
         raise Reject(errno.EINVAL, f"{ctx} is not a known value ({r0.type_str()})")
     if not (r0.is_const and r0.umin == 0):
-        has = "".join(
-            [f" smin={r0.smin}" if r0.smin > -(1 << 63) else "", f" smax={r0.smax}" if r0.smax < (1 << 63) - 1 else ""]
-        )
-        raise Reject(errno.EINVAL, f"{ctx} has{has or ' unknown scalar value'} should have been in [0, 0]")
+        raise invalid_scalar(ctx, r0)
+
+
+def invalid_scalar(ctx: str, r0: Reg) -> Reject:
+    """The kernel's ``verbose_invalid_scalar`` for a return value that must be 0: the signed
+    bounds it knows (or "unknown scalar value") and the range it wanted (EINVAL)."""
+    has = "".join(
+        [f" smin={r0.smin}" if r0.smin > -(1 << 63) else "", f" smax={r0.smax}" if r0.smax < (1 << 63) - 1 else ""]
+    )
+    return Reject(errno.EINVAL, f"{ctx} has{has or ' unknown scalar value'} should have been in [0, 0]")

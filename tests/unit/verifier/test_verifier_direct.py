@@ -138,3 +138,27 @@ def test_random_programs_never_crash_and_terminate_fast(code: bytes) -> None:
     except OSError as exc:
         assert exc.errno in (errno.EINVAL, errno.EACCES, errno.E2BIG, errno.EBADF, errno.ENOENT)
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_struct_returning_op_with_nonzero_scalar_reports_its_signed_bounds() -> None:
+    """An op returning a struct pointer may return the scalar 0 only; otherwise the message is
+    the kernel's verbose_invalid_scalar (signed bounds it knows, or "unknown scalar value"),
+    as the async-callback exit already reports it (V15)."""
+    from dataclasses import replace
+
+    from structops import btf as btflib
+
+    ptr = next(
+        t
+        for t in _KERNEL.vmlinux.spec.types
+        if isinstance(t, btflib.Pointer) and isinstance(btflib.underlying(t.target), btflib.Struct)
+    )
+    env = replace(_dummy_env(), ret=ptr)
+    verify(mov(0, 0) + EXIT, env, ListLog())
+    with pytest.raises(VerifierError) as ei:
+        verify(mov(0, 7) + EXIT, env, ListLog())
+    assert ei.value.errno == errno.EINVAL
+    assert "At program exit the register R0 has smin=7 smax=7 should have been in [0, 0]" in ei.value.log
+    with pytest.raises(VerifierError) as ei:
+        verify(ldx_dw(0, 1, 32) + EXIT, env, ListLog())  # the u64 argument: any value
+    assert "At program exit the register R0 has unknown scalar value should have been in [0, 0]" in ei.value.log
