@@ -10,7 +10,7 @@ is what lets bounded loops converge.
 
 from __future__ import annotations
 
-from structops.verifier import bounds
+from structops.verifier import arith, bounds
 from structops.verifier import refine as refine_mod
 from structops.verifier.state import Reg, const, unknown
 from structops.vm.alu import bswap, sdiv, sext, smod, to_signed
@@ -79,13 +79,13 @@ def alu_range(op: int, a: Reg, b: Reg, bits: int, off: int = 0) -> Reg:
         if off:  # movsx: a value already in the narrow signed range is kept, else that range
             return bounds.sign_extend(b, off, bits)
         return b if bits == 64 else bounds.project32(b)
-    return bounds.alu(op, a, b, bits)
+    return arith.alu(op, a, b, bits)
 
 
 def unary(op: int, a: Reg, bits: int, imm: int, mode: str) -> Reg:
     """``neg`` or the byte-order ops (``mode`` ``le`` / ``be`` / ``bswap``) on a scalar."""
     if op == 0x80:
-        return const(alu_const(0x80, a.umin, 0, bits)) if a.is_const else bounds.alu(0x80, a, const(0), bits)
+        return const(alu_const(0x80, a.umin, 0, bits)) if a.is_const else arith.alu(0x80, a, const(0), bits)
     width = imm if imm in (16, 32, 64) else 64
     if a.is_const:
         v = a.umin & ((1 << width) - 1)
