@@ -57,11 +57,14 @@ def test_readme_main_job_from_fresh_clone(tmp_path: Path) -> None:
     )
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     (site_dir / "zz_test_deps.pth").write_text("".join(f"{d}\n" for d in sorted(deps)))
+    # without PYTHONPATH: a source tree on it (with an editable install's egg-info) would make
+    # pip take structops as installed already and skip the wheel
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     subprocess.run(
         [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheels[0])],
         check=True,
         timeout=300,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        env={**clean, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )
     work = tmp_path / "work"
     work.mkdir()
