@@ -41,6 +41,10 @@ LINKED_CASES: list[Case] = [
     *_both("linked_add32_const", "and %r0, 255\nmov %r1, %r0\nadd32 %r1, 4\njgt %r1, 11, out\n"),
     # another operation on the copy breaks the link
     *_both("linked_broken_by_mul", "mov %r1, %r0\nmul %r1, 1\njgt %r1, 7, out\n"),
+    # negating the copy gives it another value: no link; a byte-order op that changes
+    # nothing (le64 on this little-endian machine) keeps it
+    *_both("linked_broken_by_neg", "and %r0, 255\nmov %r1, %r0\nneg %r1\njsgt %r1, -248, out\n"),
+    *_both("linked_kept_by_le64", "mov %r1, %r0\nle64 %r1\njgt %r1, 7, out\n"),
     # a second += on the copy breaks it too
     *_both("linked_two_adds", "and %r0, 255\nmov %r1, %r0\nadd %r1, 2\nadd %r1, 2\njgt %r1, 11, out\n"),
     # a 32-bit copy of a value that fits in 32 bits stays linked
