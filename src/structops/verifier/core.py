@@ -533,7 +533,8 @@ class Verifier:
             if dst.is_ptr:
                 raise Reject(errno.EACCES, f"R{d} pointer arithmetic prohibited")
             mode = "bswap" if is64 and k == Kind.END else ("be" if use_x else "le")
-            regs[d] = with_id(unary(op, dst, bits, i, mode), 0)
+            res = unary(op, dst, bits, i, mode)  # a byte-order op that changes nothing keeps the link
+            regs[d] = res if res is dst else with_id(res, 0)
             return
         if use_x:
             src = self._src_ok(st, s)

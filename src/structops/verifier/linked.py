@@ -5,7 +5,8 @@ Registers (and spilled stack slots) that hold the same unknown value share an id
 when ``r0`` fits in 32 bits, and a sign-extending move that extends nothing); with CAP_BPF
 a spill does the same for the slot, and ``r1 += c`` / ``r1 -= c`` (64- or 32-bit, ``c`` a
 32-bit constant) keeps ``r1`` linked with a constant ``delta`` (``BPF_ADD_CONST``; a second
-one breaks the link).  Any other write gives the register a fresh value with no id.  An
+one breaks the link).  Any other write that changes the value drops the id (a byte-order
+op that changes nothing, ``le64`` here, keeps it: measured).  An
 undecided conditional jump that narrows a linked register narrows every register linked
 with it on the same side (``sync_linked_regs``, at most ``LINKED_REGS_MAX`` of them), and
 precision backtracking treats the set as one.  States are equal only when their linked

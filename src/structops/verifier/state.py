@@ -334,7 +334,9 @@ def with_off(reg: Reg, delta: int) -> Reg:
 
 class ScalarIds:
     """``check_scalar_ids`` over one comparison: linked scalars of the old state must be
-    linked the same way in the new one (an id of 0 is a fresh, unshared id)."""
+    linked the same way in the new one; an old scalar with no id links nothing, so any new
+    one fits it (measured on Linux 6.18: corpus linked_ids_pair_up_when_pruning); a new
+    scalar with no id gets a temporary one of its own."""
 
     __slots__ = ("c2o", "o2c", "tmp")
 
@@ -344,10 +346,9 @@ class ScalarIds:
         self.tmp = 0
 
     def check(self, old_id: int, cur_id: int) -> bool:
-        """``check_ids`` of the two ids (0 becomes a temporary id)."""
+        """``check_ids`` of the two ids."""
         if not old_id:
-            self.tmp -= 1
-            old_id = self.tmp
+            return True
         if not cur_id:
             self.tmp -= 1
             cur_id = self.tmp
@@ -386,8 +387,11 @@ def reg_subsumes(
             return old == new and old.delta == new.delta and (sids is None or sids.check(old.id, new.id))
         if loose and not old.precise:
             return new.type == RegType.SCALAR
-        if sids is not None and (old.id or new.id):
-            if old.id & _ADD_CONST != new.id & _ADD_CONST or (old.id & _ADD_CONST and old.delta != new.delta):
+        if sids is not None and old.id:
+            if old.id & _ADD_CONST:  # linked with a delta: the same kind of link, the same delta
+                if not new.id & _ADD_CONST or old.delta != new.delta:
+                    return False
+            elif new.id & _ADD_CONST:
                 return False
             if not sids.check(old.id, new.id):
                 return False

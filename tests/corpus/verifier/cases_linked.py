@@ -26,7 +26,18 @@ def _both(name: str, link: str) -> list[Case]:
     return [Case(name, None, asm, "2", "socket"), Case(name + "_unpriv", None, asm, "2", "socket", priv=False)]
 
 
+#: Two paths join at ``join:`` with r6, r7 in [0, 7], independent and without ids on the
+#: first (explored first, a checkpoint there) and linked (r7 = r6) on the second; both move a stack pointer
+#: after the join, so they are precise: does the first state cover the second?
+_PAIR = (
+    "stdw [%r10-16], 0\nstdw [%r10-8], 0\ncall 7\nmov %r8, %r0\ncall 7\nand %r0, 7\nmov %r6, %r0\nmul %r6, 1\n"
+    "call 7\nand %r0, 7\nmov %r7, %r0\nmul %r7, 1\nmov %r0, 0\njeq %r8, 0, b\nmov %r2, 1\nmov %r2, 2\nmov %r2, 3\n"
+    "mov %r2, 4\nja join\nb:\nmov %r7, %r6\njoin:\nmov %r1, %r10\nadd %r1, -16\nadd %r1, %r6\n"
+    "add %r1, %r7\nldxb %r0, [%r1]\nexit"
+)
+
 LINKED_CASES: list[Case] = [
+    Case("linked_ids_pair_up_when_pruning", None, _PAIR, "2", "socket"),
     # the copy is bounded, the original with it
     *_both("linked_mov_bound", "mov %r1, %r0\njgt %r1, 7, out\n"),
     # the original is bounded, the copy with it (and the copy is used)
@@ -41,6 +52,10 @@ LINKED_CASES: list[Case] = [
     *_both("linked_add32_const", "and %r0, 255\nmov %r1, %r0\nadd32 %r1, 4\njgt %r1, 11, out\n"),
     # another operation on the copy breaks the link
     *_both("linked_broken_by_mul", "mov %r1, %r0\nmul %r1, 1\njgt %r1, 7, out\n"),
+    # negating the copy gives it another value: no link; a byte-order op that changes
+    # nothing (le64 on this little-endian machine) keeps it
+    *_both("linked_broken_by_neg", "and %r0, 255\nmov %r1, %r0\nneg %r1\njsgt %r1, -248, out\n"),
+    *_both("linked_kept_by_le64", "mov %r1, %r0\nle64 %r1\njgt %r1, 7, out\n"),
     # a second += on the copy breaks it too
     *_both("linked_two_adds", "and %r0, 255\nmov %r1, %r0\nadd %r1, 2\nadd %r1, 2\njgt %r1, 11, out\n"),
     # a 32-bit copy of a value that fits in 32 bits stays linked

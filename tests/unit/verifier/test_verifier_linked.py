@@ -101,12 +101,13 @@ def test_32_bit_copy_links_only_a_value_that_fits() -> None:
 
 
 def test_linked_scalars_must_pair_up_when_pruning() -> None:
-    """check_scalar_ids: an explored state with independent scalars does not cover one where
-    they are linked (a temporary id each), renamed ids are fine."""
+    """check_scalar_ids: linked scalars of the explored state must be linked the same way
+    (ids renamed) in the new one; independent ones (no id) cover linked ones."""
     a = unknown(0, 255)
     old = _state((1, a), (2, a))
     new = _state((1, linked.with_id(a, 9)), (2, linked.with_id(a, 9)))
-    assert not state_subsumes(old, new)
+    assert state_subsumes(old, new)
+    assert not state_subsumes(new, old)
     renamed = _state((1, linked.with_id(a, 3)), (2, linked.with_id(a, 3)))
     assert state_subsumes(renamed, new)
     split = _state((1, linked.with_id(a, 3)), (2, linked.with_id(a, 4)))
