@@ -109,35 +109,9 @@ def _sync(
     tm: int,
 ) -> Reg:
     # __update_reg32_bounds / __update_reg64_bounds
-    v32, m32 = tv & U32, tm & U32
-    x = _s32(v32 | (m32 & 0x80000000))
-    if x > s32min:
-        s32min = x
-    x = _s32(v32 | (m32 & S32_MAX))
-    if x < s32max:
-        s32max = x
-    if v32 > u32min:
-        u32min = v32
-    x = v32 | m32
-    if x < u32max:
-        u32max = x
-    x = _s64(tv | (tm & _SIGN64))
-    if x > smin:
-        smin = x
-    x = _s64(tv | (tm & S64_MAX))
-    if x < smax:
-        smax = x
-    if tv > umin:
-        umin = tv
-    x = tv | tm
-    if x < umax:
-        umax = x
-    if tm:
-        one = _single(umin, umax, tv, tm)
-        if one is not None:
-            tv, tm, umin, umax, smin, smax = one, 0, one, one, _s64(one), _s64(one)
-            u32min = u32max = one & U32
-            s32min = s32max = _s32(one)
+    umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm = _update_bounds(
+        umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm
+    )
     for _ in range(3):  # __reg_deduce_bounds, three times (a round that changes nothing ends it)
         before = (umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm)
         # __reg32_deduce_bounds
@@ -260,6 +234,28 @@ def _sync(
     v32, m32 = tintersect((v64 & U32, m64 & U32), trange(u32min, u32max))
     tv, tm = tor((v64 & HI32, m64 & HI32), (v32, m32))
     # __update_reg_bounds
+    umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm = _update_bounds(
+        umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm
+    )
+    reg = Reg(RegType.SCALAR, umin, umax, smin=smin, smax=smax, tv=tv, tm=tm)
+    reg.smin32, reg.smax32, reg.umin32, reg.umax32 = s32min, s32max, u32min, u32max
+    return reg
+
+
+def _update_bounds(
+    umin: int,
+    umax: int,
+    smin: int,
+    smax: int,
+    u32min: int,
+    u32max: int,
+    s32min: int,
+    s32max: int,
+    tv: int,
+    tm: int,
+) -> tuple[int, int, int, int, int, int, int, int, int, int]:
+    """``__update_reg_bounds``: every range narrowed to what the known bits allow; a range
+    and tnum that share a single value become that constant."""
     v32, m32 = tv & U32, tm & U32
     x = _s32(v32 | (m32 & 0x80000000))
     if x > s32min:
@@ -289,9 +285,7 @@ def _sync(
             tv, tm, umin, umax, smin, smax = one, 0, one, one, _s64(one), _s64(one)
             u32min = u32max = one & U32
             s32min = s32max = _s32(one)
-    reg = Reg(RegType.SCALAR, umin, umax, smin=smin, smax=smax, tv=tv, tm=tm)
-    reg.smin32, reg.smax32, reg.umin32, reg.umax32 = s32min, s32max, u32min, u32max
-    return reg
+    return umin, umax, smin, smax, u32min, u32max, s32min, s32max, tv, tm
 
 
 def _single(umin: int, umax: int, tv: int, tm: int) -> int | None:
