@@ -18,10 +18,9 @@ from typing import NoReturn
 
 from structops import btf as btflib
 from structops.isa import Insn, check_insn, format_insn
-from structops.isa.opcodes import OPCODES, AtomicOp, Kind
+from structops.isa.opcodes import OPCODES, Kind
 from structops.isa.scan import slots_with_opcode
 from structops.uapi import (
-    BPF_PSEUDO_BTF_ID,
     BPF_PSEUDO_CALL,
     BPF_PSEUDO_FUNC,
     BPF_PSEUDO_KFUNC_CALL,
@@ -29,10 +28,12 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_VALUE,
 )
 from structops.verifier import calls, fastpath, iters, locks, precision, pruning, ptrops, stackdepth, timer, unpriv
+from structops.verifier.atomic import check_atomic
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.ldabs import LD_PKT_CODES, check_ld_abs
+from structops.verifier.ldimm64 import check_ld_imm64
 from structops.verifier.linked import after_jump, alu_result, before_spill, jump, mov_result, with_id
-from structops.verifier.memory import check_access, sized_unknown
+from structops.verifier.memory import check_access
 from structops.verifier.refine import REV, refine_pair
 from structops.verifier.scalar import alu_range, branch_outcome, unary
 from structops.verifier.speculative import end_path, push_branch, recover, store_barrier
@@ -51,8 +52,6 @@ from structops.verifier.state import (
 __all__ = ["VerifyStats", "Verifier"]
 
 _M32 = 0xFFFFFFFF
-#: Pointer kinds an atomic read-modify-write may not target (ctx, packet, flow keys, sockets).
-_NO_ATOMIC = frozenset({RegType.PTR_TO_CTX})
 #: Kinds whose successors are not just the next slot (``check_cfg``, :func:`fastpath.reach`).
 _CTRL = frozenset({Kind.LD_IMM64, Kind.EXIT, Kind.JA, Kind.JCOND, Kind.MAY_GOTO})
 #: Encodings ``check_cfg`` found well-formed that just fall through (checked once each).
@@ -404,7 +403,7 @@ class Verifier:
             self._alu(st, c, d, s, o, i, spec.is64, k)
             return pc + 1
         if k == Kind.LD_IMM64:
-            self._ld_imm64(st, pc, d, s, i)
+            check_ld_imm64(self, st, pc, d, s, i)
             return pc + 2
         if k == Kind.LDX:
             base = self._src_ok(st, s)
@@ -430,7 +429,7 @@ class Verifier:
                 precision.record_stack_access(st, pc, *spilled)
             return pc + 1
         if k == Kind.ATOMIC:
-            self._atomic(st, d, s, o, i, spec.size)
+            check_atomic(self, st, d, s, o, i, spec.size)
             return pc + 1
         if k == Kind.JA:
             return pc + 1 + (o if spec.is64 else i)
@@ -494,33 +493,6 @@ class Verifier:
         if r == 10:
             raise Reject(errno.EACCES, "frame pointer is read only")
 
-    def _ld_imm64(self, st: State, pc: int, d: int, s: int, i: int) -> None:
-        self._dst_ok(d)
-        hi = self.code[pc + 1][4]
-        regs = st.cur.regs
-        if s == 0:
-            regs[d] = const(((hi & _M32) << 32) | (i & _M32))
-        elif s in (BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE):
-            if self.env.get_map is None:
-                raise Reject(errno.EINVAL, f"fd {i} is not pointing to valid bpf_map")
-            try:
-                m = self.env.get_map(i)
-            except OSError as exc:
-                raise Reject(exc.errno or errno.EBADF, f"fd {i} is not pointing to valid bpf_map") from None
-            if s == BPF_PSEUDO_MAP_FD:
-                regs[d] = Reg(RegType.CONST_PTR_TO_MAP, 0, 0, obj=m)
-            else:
-                vsize = int(getattr(m, "value_size", 0))
-                if not 0 <= hi < max(vsize, 1):
-                    raise Reject(errno.EINVAL, f"invalid access to map value pointer, value_size={vsize} off={hi}")
-                regs[d] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, off=hi, obj=m)
-        elif s == BPF_PSEUDO_FUNC:
-            regs[d] = Reg(RegType.PTR_TO_FUNC, 0, 0, obj=pc + 1 + i)
-        elif s == BPF_PSEUDO_BTF_ID:
-            regs[d] = Reg(RegType.PTR_TO_MEM, 0, 0)
-        else:
-            raise Reject(errno.EINVAL, f"unrecognized bpf_ld_imm64 insn src {s}")
-
     # -- ALU -------------------------------------------------------------------------------
     def _alu(self, st: State, c: int, d: int, s: int, o: int, i: int, is64: bool, k: Kind) -> None:
         regs = st.cur.regs
@@ -562,38 +534,6 @@ class Verifier:
         if use_x and op in (0x00, 0x10) and not self.env.allow_ptr_leaks and not self.nospec[self._last_pc]:
             unpriv.val_sanitation(self, d, op)
         regs[d] = alu_result(self, op, dst, src, alu_range(op, dst, src, bits, o), bits)
-
-    # -- atomics ---------------------------------------------------------------------------
-    def _atomic(self, st: State, d: int, s: int, o: int, i: int, size: int) -> None:
-        regs = st.cur.regs
-        if i == AtomicOp.LOAD_ACQ:
-            self._src_ok(st, s)
-            self._dst_ok(d)
-            val = check_access(self, st, s, o, size, write=False, value=None)
-            assert val is not None
-            regs[d] = val
-            return
-        if i == AtomicOp.STORE_REL:
-            value = self._src_ok(st, s)
-            store_barrier(self, st, d, o, size, value)
-            check_access(self, st, d, o, size, write=True, value=value if size == 8 else None)
-            return
-        self._src_ok(st, s)
-        base = self._src_ok(st, d)
-        if base.type in _NO_ATOMIC:  # check_atomic_rmw; BTF pointers go through btf_struct_access
-            raise Reject(errno.EACCES, f"BPF_ATOMIC stores into R{d} {base.type_str()} is not allowed")
-        if i == AtomicOp.CMPXCHG:
-            self._src_ok(st, 0)
-        if base.type == RegType.PTR_TO_MAP_VALUE and not base.var_off and (base.off + o) % size:
-            # check_atomic: strict alignment, whatever the program's flags
-            raise Reject(errno.EACCES, f"misaligned value access off 0+{base.off}+{o} size {size}")
-        check_access(self, st, d, o, size, write=False, value=None)
-        store_barrier(self, st, d, o, size, None)
-        check_access(self, st, d, o, size, write=True, value=None)
-        if i == AtomicOp.CMPXCHG:
-            regs[0] = sized_unknown(size)
-        elif i & 0x01:  # BPF_FETCH (incl. xchg)
-            regs[s] = sized_unknown(size)
 
     # -- conditional jumps -----------------------------------------------------------------
     def _jcond(
