@@ -36,7 +36,8 @@ _FP = 10
 
 
 def writes(insn: Insn) -> list[int]:
-    """Registers ``insn`` writes (in the translated code: calls write r0 only)."""
+    """Registers ``insn`` writes (in the translated code: calls write r0 only); also what
+    the load-time check that nothing writes ``r10`` looks at."""
     spec = insn.spec
     assert spec is not None
     kind = spec.kind

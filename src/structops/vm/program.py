@@ -24,11 +24,12 @@ from structops.errors import FormatError, VMFault
 from structops.isa.codec import decode
 from structops.isa.disasm import disassemble
 from structops.isa.insn import Insn, IsaError, check_insn, jump_target
-from structops.isa.opcodes import LOAD_ACQ, STORE_REL, AtomicOp, Kind
+from structops.isa.opcodes import Kind
 from structops.uapi import BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL
 from structops.vm.argsrun import ArgsRun, args_runner
 from structops.vm.context import VM, Packet, ProgramExit, RunContext
 from structops.vm.helpers import HelperSpec
+from structops.vm.jit_facts import writes
 from structops.vm.kfuncs import KfuncSpec
 from structops.vm.memory import PAGE_SIZE, MemoryFault, Perm, Region
 
@@ -99,29 +100,9 @@ def _flags(insn: Insn) -> int:
     spec = insn.spec
     assert spec is not None
     out = _WIDE if insn.is_wide else 0
-    if insn.is_wide or spec.kind is Kind.CALL or 10 in _writes(insn) or jump_target(insn, 0) is not None:
+    if insn.is_wide or spec.kind is Kind.CALL or 10 in writes(insn) or jump_target(insn, 0) is not None:
         out |= _LOOK
     return out
-
-
-def _writes(insn: Insn) -> list[int]:
-    """Registers ``insn`` writes (for the read-only r10 rule)."""
-    spec = insn.spec
-    assert spec is not None
-    kind = spec.kind
-    if kind in (Kind.ALU, Kind.NEG, Kind.MOV, Kind.END, Kind.LDX, Kind.LD_IMM64):
-        return [insn.dst]
-    if kind is Kind.ATOMIC:
-        if insn.imm == LOAD_ACQ:
-            return [insn.dst]
-        if insn.imm == AtomicOp.CMPXCHG:
-            return [0]
-        if insn.imm == STORE_REL or not insn.imm & 1:
-            return []
-        return [insn.src]
-    if kind in (Kind.CALL, Kind.CALLX, Kind.LD_ABS, Kind.LD_IND):
-        return [0]
-    return []
 
 
 class Program:
@@ -264,7 +245,7 @@ class Program:
             insn = maybe
             spec = insn.spec
             assert spec is not None
-            if 10 in _writes(insn):
+            if 10 in writes(insn):
                 raise ProgramError(f"insn {pc}: frame pointer r10 is read only")
             dest = jump_target(insn, pc)
             if dest is not None and (not valid(dest) or func_of[dest] != func_of[pc]):
