@@ -94,13 +94,21 @@ def _csum_diff_helper(run: RunContext, frm: int, from_size: int, to: int, to_siz
     return csum_diff(old, new, seed)
 
 
-def _field(run: RunContext, ctx: int, off: int) -> tuple[PacketBuffer, int] | int:
-    """The packet and the region offset of the 16-bit checksum at ``off``, or -errno."""
+def _field(
+    run: RunContext, ctx: int, off: int, flags: int, allowed: int
+) -> tuple[PacketBuffer, bytearray, int, int] | int:
+    """The packet, its bytes, the offset in them and the value of the 16-bit checksum at
+    ``off``; or the helper's result for an error: -EINVAL for ``flags`` outside
+    ``allowed``, -EFAULT for a field that is not in the packet."""
+    if flags & ~allowed:
+        return -errno.EINVAL & _U64
     buf = active_skb(run.vm.space, ctx)
     off &= _M32
     if buf is None or off > 0xFFFF or off & 1 or off + 2 > buf.end - buf.data or buf.region is None:
-        return -errno.EFAULT
-    return buf, buf.data - buf.meta + off
+        return -errno.EFAULT & _U64
+    mem = buf.region.buf
+    pos = buf.data - buf.meta + off
+    return buf, mem, pos, struct.unpack_from("<H", mem, pos)[0]
 
 
 def _replace4(old_sum: int, frm: int, to: int) -> int:
@@ -110,15 +118,10 @@ def _replace4(old_sum: int, frm: int, to: int) -> int:
 
 
 def _l3_csum_replace(run: RunContext, ctx: int, off: int, frm: int, to: int, flags: int) -> int:
-    if flags & ~_BPF_F_HDR_FIELD_MASK:
-        return -errno.EINVAL & _U64
-    where = _field(run, ctx, off)
+    where = _field(run, ctx, off, flags, _BPF_F_HDR_FIELD_MASK)
     if isinstance(where, int):
-        return where & _U64
-    buf, pos = where
-    assert buf.region is not None
-    mem = buf.region.buf
-    old = struct.unpack_from("<H", mem, pos)[0]
+        return where
+    _, mem, pos, old = where
     size = flags & _BPF_F_HDR_FIELD_MASK
     if size == 0:
         if frm:
@@ -140,15 +143,10 @@ def _csum16_add(a: int, b: int) -> int:
 
 
 def _l4_csum_replace(run: RunContext, ctx: int, off: int, frm: int, to: int, flags: int) -> int:
-    if flags & ~_L4_FLAGS:
-        return -errno.EINVAL & _U64
-    where = _field(run, ctx, off)
+    where = _field(run, ctx, off, flags, _L4_FLAGS)
     if isinstance(where, int):
-        return where & _U64
-    buf, pos = where
-    assert buf.region is not None
-    mem = buf.region.buf
-    old = struct.unpack_from("<H", mem, pos)[0]
+        return where
+    buf, mem, pos, old = where
     pseudo, mmzero, mforce = flags & _BPF_F_PSEUDO_HDR, flags & _BPF_F_MARK_MANGLED_0, flags & _BPF_F_MARK_ENFORCE
     if mmzero and not mforce and not old:
         return 0

@@ -17,6 +17,8 @@ it actually laid out, like Linux, whose possible-CPU count is fixed at boot.
 
 from __future__ import annotations
 
+from structops.abi.consts import PAGE_SIZE
+
 __all__ = [
     "PAGE_SIZE",
     "SIZEOF_BPF_ARRAY",
@@ -30,7 +32,6 @@ __all__ = [
     "queue_stack_mem_usage",
 ]
 
-PAGE_SIZE = 4096
 #: ``sizeof(struct bpf_array)`` (the header before the values).
 SIZEOF_BPF_ARRAY = 312
 #: ``sizeof(struct bpf_htab)``.
