@@ -52,6 +52,8 @@ __all__ = ["VerifyStats", "Verifier"]
 
 _M32 = 0xFFFFFFFF
 #: Pointer kinds an atomic read-modify-write may not target (ctx, packet, flow keys, sockets).
+#: Helpers that call a sync callback an unknown number of times: bpf_loop, bpf_for_each_map_elem.
+SYNC_CALLBACK_HELPERS = frozenset({181, 164})
 _NO_ATOMIC = frozenset({RegType.PTR_TO_CTX})
 #: Kinds whose successors are not just the next slot (``check_cfg``, :func:`fastpath.reach`).
 _CTRL = frozenset({Kind.LD_IMM64, Kind.EXIT, Kind.JA, Kind.JCOND, Kind.MAY_GOTO})
@@ -120,6 +122,8 @@ class Verifier:
         #: Per pruning point, how many of its recorded states are still being explored.
         self._busy: dict[int, int] = {}
         self._forced: frozenset[int] = frozenset()
+        #: Helper calls that call a sync callback (``calls_callback``).
+        self.cb_calls: set[int] = set()
         self._has_may_goto = False
         self._may_goto_pcs: set[int] = set()
         #: ``KF_ITER_NEXT`` call insns and their iterator type (:mod:`structops.verifier.iters`).
@@ -270,8 +274,12 @@ class Verifier:
                 self._prune.add(pc + 1)
                 if self.code[pc][2] == BPF_PSEUDO_CALL:
                     self._prune.add(pc)
-        #: Forced checkpoints (``is_force_checkpoint``): iterator ``_next`` calls, ``may_goto``.
-        self._forced = frozenset(self.iter_next) | self._may_goto_pcs
+                elif self.code[pc][2] == 0 and self.code[pc][4] in SYNC_CALLBACK_HELPERS:
+                    self.cb_calls.add(pc)  # re-entered after each callback iteration
+                    self._prune.add(pc)
+        #: Forced checkpoints (``is_force_checkpoint``): iterator ``_next`` calls, ``may_goto``,
+        #: sync-callback-calling helper calls.
+        self._forced = frozenset(self.iter_next) | self._may_goto_pcs | self.cb_calls
         if self.iter_next or self._may_goto_pcs:
             code = self.code
             self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc))

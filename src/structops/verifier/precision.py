@@ -197,6 +197,8 @@ def _backtrack_exit(v: Verifier, subseq: int, bt: _BT) -> None:
     fr = bt.frame
     regs = bt.regs
     call = v.code[subseq - 1] if subseq >= 1 else None
+    if subseq in v.cb_calls:  # a helper's callback returned to the call itself (the next iteration)
+        call = v.code[subseq]
     to_callee = call is not None and call[0] == 0x85 and call[2] == 1
     if call is not None and call[0] == 0x85 and not to_callee:  # a callback's exit: R1-R5 are the helper's
         regs[fr] &= ~_ARGS

@@ -231,10 +231,12 @@ class Frame:
     stack: dict[int, Slot]
     callsite: int = -1
     frameno: int = 0
+    #: How many times this frame's pending sync callback was simulated (``callback_depth``).
+    callback_depth: int = 0
 
     def copy(self) -> Frame:
         """An independent copy."""
-        return Frame(list(self.regs), dict(self.stack), self.callsite, self.frameno)
+        return Frame(list(self.regs), dict(self.stack), self.callsite, self.frameno, self.callback_depth)
 
     def key(self) -> tuple[object, ...]:
         """A hashable snapshot (ids ignored)."""
@@ -266,6 +268,8 @@ class State:
     pend: Any = None
     #: A path only a mispredicted branch takes (``speculative``, :mod:`structops.verifier.speculative`).
     spec: bool = False
+    #: Sync callback bodies entered on this path (``callback_unroll_depth``).
+    cb_unroll: int = 0
 
     @property
     def cur(self) -> Frame:
@@ -286,6 +290,7 @@ class State:
             self.last,
             self.pend,
             self.spec,
+            self.cb_unroll,
         )
 
     def key(self) -> tuple[object, ...]:
