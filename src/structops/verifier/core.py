@@ -280,9 +280,9 @@ class Verifier:
         #: Forced checkpoints (``is_force_checkpoint``): iterator ``_next`` calls, ``may_goto``,
         #: sync-callback-calling helper calls.
         self._forced = frozenset(self.iter_next) | self._may_goto_pcs | self.cb_calls
-        if self.iter_next or self._may_goto_pcs:
-            code = self.code
-            self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc))
+        if self.iter_next or self._may_goto_pcs or self.cb_calls:
+            code = self.code  # a callback-calling call is a loop of its own (implicit loop)
+            self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc), self.cb_calls)
         first = self.initial_state()
         first.priv = self.env.allow_uninit_stack
         stack = self.branch_stack

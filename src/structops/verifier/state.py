@@ -240,7 +240,8 @@ class Frame:
 
     def key(self) -> tuple[object, ...]:
         """A hashable snapshot (ids ignored)."""
-        return (tuple(self.regs), tuple(sorted(self.stack.items())) if self.stack else (), self.callsite)
+        key = (tuple(self.regs), tuple(sorted(self.stack.items())) if self.stack else (), self.callsite)
+        return (*key, self.callback_depth) if self.callback_depth else key
 
 
 @dataclass(slots=True)
@@ -493,7 +494,7 @@ def state_subsumes(
     # covered, unless it holds a reference the mapping moves) and an uninitialised old
     # register covers anything
     for i, (fo, fn) in enumerate(zip(old.frames, new.frames, strict=True)):
-        if fo.callsite != fn.callsite:
+        if fo.callsite != fn.callsite or fo.callback_depth > fn.callback_depth:  # more iterations left
             return False
         mask = live[i] if live is not None else 0x7FF
         for ro, rn in zip(fo.regs, fn.regs, strict=True):

@@ -427,6 +427,8 @@ C_CASES = [
     Case("c_sk_cb_second_iter_oob", None, "", "2", SOCK, obj="sk_cb_second_iter_oob.bpf.o"),
     Case("c_sk_cb_each_ok", None, "", "2", SOCK, obj="sk_cb_each_ok.bpf.o"),
     Case("c_sk_cb_each_oob", None, "", "2", SOCK, obj="sk_cb_each_oob.bpf.o"),
+    Case("c_sk_cb_nested_ok", None, "", "2", SOCK, obj="sk_cb_nested_ok.bpf.o"),
+    Case("c_sk_cb_nested_oob", None, "", "2", SOCK, obj="sk_cb_nested_oob.bpf.o"),
     Case("c_tc_sk_lookup_release", None, "", "2", TC, obj="tc_sk_lookup_release.bpf.o"),
     Case("c_tp_stack_too_big", None, "", "4", TP, obj="tp_stack_too_big.bpf.o"),
 ]

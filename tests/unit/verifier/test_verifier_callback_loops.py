@@ -28,12 +28,15 @@ ACCEPTED = {
     "sk_cb_count_ok.bpf.o": 77,
     "sk_cb_toggle_ok.bpf.o": 41,
     "sk_cb_each_ok.bpf.o": 41,  # bpf_for_each_map_elem: no iteration bound, converges
+    # nested bpf_loop: a state with fewer iterations done (callback_depth) is not covered
+    "sk_cb_nested_ok.bpf.o": 295,
 }
 #: object -> (failing instruction, failing line) on Linux 6.18 here.
 REJECTED = {
     "sk_cb_count_oob.bpf.o": (19, "invalid read from stack R2 off=0 size=8"),
     "sk_cb_second_iter_oob.bpf.o": (16, "invalid read from stack R2 off=32 size=8"),
     "sk_cb_each_oob.bpf.o": (17, "invalid read from stack R2 off=0 size=8"),
+    "sk_cb_nested_oob.bpf.o": (19, "invalid read from stack R2 off=0 size=8"),
 }
 
 
