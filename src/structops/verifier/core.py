@@ -54,6 +54,19 @@ _M32 = 0xFFFFFFFF
 #: Pointer kinds an atomic read-modify-write may not target (ctx, packet, flow keys, sockets).
 #: Helpers that call a sync callback an unknown number of times: bpf_loop, bpf_for_each_map_elem.
 SYNC_CALLBACK_HELPERS = frozenset({181, 164})
+
+
+def _rbtree_add(v: Verifier, pc: int) -> bool:
+    """A ``bpf_rbtree_add_impl`` kfunc call (its ``less`` callback is a sync callback)."""
+    c = v.code[pc]
+    if c[2] != BPF_PSEUDO_KFUNC_CALL or v.env.kfunc is None:
+        return False
+    try:
+        return getattr(v.env.kfunc(c[4], c[3]), "name", "") == "bpf_rbtree_add_impl"
+    except Reject:
+        return False
+
+
 _NO_ATOMIC = frozenset({RegType.PTR_TO_CTX})
 #: Kinds whose successors are not just the next slot (``check_cfg``, :func:`fastpath.reach`).
 _CTRL = frozenset({Kind.LD_IMM64, Kind.EXIT, Kind.JA, Kind.JCOND, Kind.MAY_GOTO})
@@ -274,7 +287,7 @@ class Verifier:
                 self._prune.add(pc + 1)
                 if self.code[pc][2] == BPF_PSEUDO_CALL:
                     self._prune.add(pc)
-                elif self.code[pc][2] == 0 and self.code[pc][4] in SYNC_CALLBACK_HELPERS:
+                elif (self.code[pc][2] == 0 and self.code[pc][4] in SYNC_CALLBACK_HELPERS) or _rbtree_add(self, pc):
                     self.cb_calls.add(pc)  # re-entered after each callback iteration
                     self._prune.add(pc)
         #: Forced checkpoints (``is_force_checkpoint``): iterator ``_next`` calls, ``may_goto``,

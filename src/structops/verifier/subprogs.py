@@ -258,7 +258,7 @@ class FuncInfoVerifier(Verifier):
             if getattr(k, "name", "") == "bpf_rbtree_add_impl":
                 from structops.verifier.graph import enter_rbtree_less
 
-                return enter_rbtree_less(self, pc, st)
+                return enter_rbtree_less(self, pc, st, cp, stack)
         if code == 0x95 and len(st.frames) > 1 and st.cur.callsite < 0:
             return self._callback_exit(st, cp)
         if code == 0x95 and len(st.frames) == 1 and st.cur.callsite == ASYNC_CALLSITE:
