@@ -52,6 +52,21 @@ from structops.verifier.state import (
 __all__ = ["VerifyStats", "Verifier"]
 
 _M32 = 0xFFFFFFFF
+#: Helpers that call a sync callback an unknown number of times: bpf_loop, bpf_for_each_map_elem.
+SYNC_CALLBACK_HELPERS = frozenset({181, 164})
+
+
+def _rbtree_add(v: Verifier, pc: int) -> bool:
+    """A ``bpf_rbtree_add_impl`` kfunc call (its ``less`` callback is a sync callback)."""
+    c = v.code[pc]
+    if c[2] != BPF_PSEUDO_KFUNC_CALL or v.env.kfunc is None:
+        return False
+    try:
+        return getattr(v.env.kfunc(c[4], c[3]), "name", "") == "bpf_rbtree_add_impl"
+    except Reject:
+        return False
+
+
 #: Kinds whose successors are not just the next slot (``check_cfg``, :func:`fastpath.reach`).
 _CTRL = frozenset({Kind.LD_IMM64, Kind.EXIT, Kind.JA, Kind.JCOND, Kind.MAY_GOTO})
 #: Encodings ``check_cfg`` found well-formed that just fall through (checked once each).
@@ -119,6 +134,8 @@ class Verifier:
         #: Per pruning point, how many of its recorded states are still being explored.
         self._busy: dict[int, int] = {}
         self._forced: frozenset[int] = frozenset()
+        #: Helper calls that call a sync callback (``calls_callback``).
+        self.cb_calls: set[int] = set()
         self._has_may_goto = False
         self._may_goto_pcs: set[int] = set()
         #: ``KF_ITER_NEXT`` call insns and their iterator type (:mod:`structops.verifier.iters`).
@@ -269,11 +286,15 @@ class Verifier:
                 self._prune.add(pc + 1)
                 if self.code[pc][2] == BPF_PSEUDO_CALL:
                     self._prune.add(pc)
-        #: Forced checkpoints (``is_force_checkpoint``): iterator ``_next`` calls, ``may_goto``.
-        self._forced = frozenset(self.iter_next) | self._may_goto_pcs
-        if self.iter_next or self._may_goto_pcs:
-            code = self.code
-            self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc))
+                elif (self.code[pc][2] == 0 and self.code[pc][4] in SYNC_CALLBACK_HELPERS) or _rbtree_add(self, pc):
+                    self.cb_calls.add(pc)  # re-entered after each callback iteration
+                    self._prune.add(pc)
+        #: Forced checkpoints (``is_force_checkpoint``): iterator ``_next`` calls, ``may_goto``,
+        #: sync-callback-calling helper calls.
+        self._forced = frozenset(self.iter_next) | self._may_goto_pcs | self.cb_calls
+        if self.iter_next or self._may_goto_pcs or self.cb_calls:
+            code = self.code  # a callback-calling call is a loop of its own (implicit loop)
+            self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc), self.cb_calls)
         first = self.initial_state()
         first.priv = self.env.allow_uninit_stack
         stack = self.branch_stack

@@ -208,15 +208,17 @@ def call_graph_kfunc(v: Verifier, st: State, pc: int, name: str) -> None:
     regs[0] = result
 
 
-def enter_rbtree_less(v: Verifier, pc: int, st: State) -> int:
-    """``bpf_rbtree_add_impl``: check it, then enter its ``less`` callback in a new frame (its
-    exit, the verifier's callback exit, returns to the instruction after the call)."""
+def enter_rbtree_less(v: Verifier, pc: int, st: State, cp: Any = None, stack: Any = None) -> int:
+    """``bpf_rbtree_add_impl``: check it and go on after the call; its ``less`` callback is
+    queued in a new frame of the state before the call (``push_callback_call``), and its
+    exit, the verifier's callback exit, returns to the call (a loop, as ``bpf_loop``)."""
     from structops.verifier.env import MAX_CALL_FRAMES
     from structops.verifier.state import Frame
 
     regs = st.cur.regs
     fn = regs[3]
     holder, node_off = root_info(regs[1])
+    before = st.copy()
     call_graph_kfunc(v, st, pc, "bpf_rbtree_add_impl")
     if len(st.frames) >= MAX_CALL_FRAMES:
         raise Reject(errno.E2BIG, f"the call stack of {len(st.frames) + 1} frames is too deep")
@@ -225,5 +227,11 @@ def enter_rbtree_less(v: Verifier, pc: int, st: State) -> int:
     new = [NOT_INIT] * 11
     new[1], new[2] = node, node
     new[10] = Reg(RegType.PTR_TO_STACK, 0, 0, obj=frameno)
-    st.frames.append(Frame(new, {}, callsite=-(pc + 2), frameno=frameno))
-    return int(fn.obj)
+    before.cb_unroll += 1
+    before.cur.callback_depth += 1
+    before.frames.append(Frame(new, {}, callsite=-(pc + 2), frameno=frameno))
+    stack.append((int(fn.obj), before, cp))
+    if cp is not None:
+        cp.branches += 1
+    st.cur.callback_depth = 0
+    return pc + 1

@@ -197,6 +197,8 @@ def _backtrack_exit(v: Verifier, subseq: int, bt: _BT) -> None:
     fr = bt.frame
     regs = bt.regs
     call = v.code[subseq - 1] if subseq >= 1 else None
+    if subseq in v.cb_calls:  # a helper's callback returned to the call itself (the next iteration)
+        call = v.code[subseq]
     to_callee = call is not None and call[0] == 0x85 and call[2] == 1
     if call is not None and call[0] == 0x85 and not to_callee:  # a callback's exit: R1-R5 are the helper's
         regs[fr] &= ~_ARGS
@@ -480,10 +482,12 @@ class Visit:
         self.backedges: list[tuple[State, _Checkpoint | None, int, _Checkpoint]] = []
 
 
-def sccs(code: list[tuple[int, int, int, int, int]], succ: object) -> list[int]:
+def sccs(code: list[tuple[int, int, int, int, int]], succ: object, implicit: object = ()) -> list[int]:
     """The loop (strongly connected component with a cycle) of every insn, 0 for none (``compute_scc``).
 
-    ``succ(pc)`` lists an insn's successors inside its subprogram (a call falls through)."""
+    ``succ(pc)`` lists an insn's successors inside its subprogram (a call falls through);
+    an insn in ``implicit`` (a call re-entered after each callback iteration) is a loop even
+    alone."""
     n = len(code)
     index = [-1] * n
     low = [0] * n
@@ -527,7 +531,7 @@ def sccs(code: list[tuple[int, int, int, int, int]], succ: object) -> list[int]:
                     members.append(x)
                     if x == node:
                         break
-                if len(members) > 1 or node in nexts:
+                if len(members) > 1 or node in nexts or node in implicit:  # type: ignore[operator]
                     nscc += 1
                     for x in members:
                         out[x] = nscc

@@ -95,8 +95,9 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
         olds = v._visited[pc] = []
     is_iter = pc in v.iter_next
     is_may_goto = pc in v._may_goto_pcs
+    is_cb = pc in v.cb_calls
     hist = st.hist
-    forced = is_iter or is_may_goto or (hist is not None and hist[4] > _MAX_HIST)
+    forced = is_iter or is_may_goto or is_cb or (hist is not None and hist[4] > _MAX_HIST)
     jmps = v._jmps - v._prev_jmps
     insns = v.stats.insns_processed - v._prev_insns
     add = forced or (jmps >= _NEW_STATE[0] and insns >= _NEW_STATE[1])
@@ -113,7 +114,7 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
             if old.branches == 0:
                 _hit(v, pc, st, cp, old, prev, False)
                 return True
-            if not v._has_may_goto and _is_ancestor(old, cp):
+            if not v._has_may_goto and old.state.cb_unroll == st.cb_unroll and _is_ancestor(old, cp):
                 v._reject_at(pc, st, Reject(errno.EINVAL, f"infinite loop detected at insn {pc}"))
     if not forced and olds and v._busy.get(pc, 0) == len(olds):
         # only states still being explored here (a loop's head): none can prune this path
@@ -137,6 +138,8 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
                 loop = old.state.may_goto_depth != st.may_goto_depth and state_subsumes(
                     old.state, st, False, live, exact
                 )
+            elif is_cb:  # a callback iteration converged (RANGE_WITHIN)
+                loop = state_subsumes(old.state, st, False, live, exact)
             if loop:
                 _hit(v, pc, st, cp, old, prev, True)
                 return True

@@ -231,14 +231,17 @@ class Frame:
     stack: dict[int, Slot]
     callsite: int = -1
     frameno: int = 0
+    #: How many times this frame's pending sync callback was simulated (``callback_depth``).
+    callback_depth: int = 0
 
     def copy(self) -> Frame:
         """An independent copy."""
-        return Frame(list(self.regs), dict(self.stack), self.callsite, self.frameno)
+        return Frame(list(self.regs), dict(self.stack), self.callsite, self.frameno, self.callback_depth)
 
     def key(self) -> tuple[object, ...]:
         """A hashable snapshot (ids ignored)."""
-        return (tuple(self.regs), tuple(sorted(self.stack.items())) if self.stack else (), self.callsite)
+        key = (tuple(self.regs), tuple(sorted(self.stack.items())) if self.stack else (), self.callsite)
+        return (*key, self.callback_depth) if self.callback_depth else key
 
 
 @dataclass(slots=True)
@@ -266,6 +269,8 @@ class State:
     pend: Any = None
     #: A path only a mispredicted branch takes (``speculative``, :mod:`structops.verifier.speculative`).
     spec: bool = False
+    #: Sync callback bodies entered on this path (``callback_unroll_depth``).
+    cb_unroll: int = 0
 
     @property
     def cur(self) -> Frame:
@@ -286,6 +291,7 @@ class State:
             self.last,
             self.pend,
             self.spec,
+            self.cb_unroll,
         )
 
     def key(self) -> tuple[object, ...]:
@@ -488,7 +494,7 @@ def state_subsumes(
     # covered, unless it holds a reference the mapping moves) and an uninitialised old
     # register covers anything
     for i, (fo, fn) in enumerate(zip(old.frames, new.frames, strict=True)):
-        if fo.callsite != fn.callsite:
+        if fo.callsite != fn.callsite or fo.callback_depth > fn.callback_depth:  # more iterations left
             return False
         mask = live[i] if live is not None else 0x7FF
         for ro, rn in zip(fo.regs, fn.regs, strict=True):

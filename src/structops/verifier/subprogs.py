@@ -34,7 +34,7 @@ from structops.verifier.env import MAX_CALL_FRAMES, LogSink, ProgEnv, Reject
 from structops.verifier.ldabs import subprogs_with_ld_abs
 from structops.verifier.locks import check_call_locked, check_global_call
 from structops.verifier.stackdepth import check_max_stack_depth
-from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
+from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown, widen_scalars
 from structops.verifier.timer import ASYNC_CALLSITE
 from structops.verifier.unpriv import check_calls_allowed, check_helper_allowed
 
@@ -252,15 +252,15 @@ class FuncInfoVerifier(Verifier):
                 self._call_global(st, target)
                 return pc + 1
         if code == 0x85 and src == 0 and imm in CALLBACK_HELPERS:
-            return self._call_with_callback(pc, st, imm)
+            return self._call_with_callback(pc, st, imm, cp, stack)
         if code == 0x85 and src == 2 and self.env.kfunc is not None:  # a kfunc with a callback
             k = self.env.kfunc(imm, _off)
             if getattr(k, "name", "") == "bpf_rbtree_add_impl":
                 from structops.verifier.graph import enter_rbtree_less
 
-                return enter_rbtree_less(self, pc, st)
+                return enter_rbtree_less(self, pc, st, cp, stack)
         if code == 0x95 and len(st.frames) > 1 and st.cur.callsite < 0:
-            return self._callback_exit(st)
+            return self._callback_exit(st, cp)
         if code == 0x95 and len(st.frames) == 1 and st.cur.callsite == ASYNC_CALLSITE:
             return super()._step(pc, st, cp, stack)  # a timer callback's exit (verifier.timer)
         if code == 0x95 and len(st.frames) == 1 and self.entry is not None:
@@ -273,11 +273,16 @@ class FuncInfoVerifier(Verifier):
             return None
         return super()._step(pc, st, cp, stack)
 
-    def _call_with_callback(self, pc: int, st: State, hid: int) -> int:
-        """``bpf_loop`` / ``bpf_for_each_map_elem``: check the arguments, enter the callback.
+    def _call_with_callback(self, pc: int, st: State, hid: int, cp: Any, stack: Any) -> int:
+        """``bpf_loop`` / ``bpf_for_each_map_elem``: check the arguments, queue the callback.
 
-        The callback runs in a new frame (R1-R4 as the helper passes them); its exit
-        (:meth:`_callback_exit`) returns to the instruction after the helper call.
+        As Linux 6.18 (``push_callback_call``) the callback is verified as a loop: a copy of
+        the state enters it in a new frame (R1-R4 as the helper passes them) and is queued;
+        this path goes on as if the callback were not called.  The callback's exit
+        (:meth:`_callback_exit`) returns to this call instruction, which queues the next
+        iteration with the state the previous one left, until a state at the call is
+        covered by one still being explored (``is_state_visited``) or, for ``bpf_loop``,
+        the iteration count reaches the precise upper bound of R1.
         """
         regs = st.cur.regs
         name = CALLBACK_HELPERS[hid]
@@ -298,11 +303,17 @@ class FuncInfoVerifier(Verifier):
             raise Reject(errno.EINVAL, f"{name}: callback {sub.name} must be static")
         frameno = len(st.frames)
         new = [NOT_INIT] * 11
+        enter = True
         if hid == 181:  # bpf_loop: callback(u32 index, void *ctx)
             if regs[4].is_const and regs[4].umin == 0:  # loop_flag_is_zero (inlining)
                 precision.mark(self, st, 4)
             if regs[1].type != RegType.SCALAR:
                 raise Reject(errno.EACCES, f"R1 type={regs[1].type_str()} expected=scalar")
+            precision.mark(self, st, 1)  # the iteration count decides when the loop ends
+            if st.cur.callback_depth >= regs[1].umax:
+                enter = False
+                st.cur.callback_depth = 0
+                self.log.add(f"frame{frameno - 1} bpf_loop iteration limit reached")
             new[1] = unknown(0, 0xFFFFFFFF)
             new[2] = ctx
         else:  # bpf_for_each_map_elem: callback(map, key, value, ctx)
@@ -313,17 +324,29 @@ class FuncInfoVerifier(Verifier):
             new[2] = Reg(RegType.PTR_TO_MEM, 0, 0)
             new[3] = Reg(RegType.PTR_TO_MAP_VALUE, 0, 0, obj=m.obj)
             new[4] = ctx
-        new[10] = Reg(RegType.PTR_TO_STACK, 0, 0, obj=frameno)
-        st.frames.append(Frame(new, {}, callsite=-(pc + 2), frameno=frameno))
-        return target
+        if enter:
+            new[10] = Reg(RegType.PTR_TO_STACK, 0, 0, obj=frameno)
+            cb = st.copy()
+            cb.cb_unroll += 1
+            cb.cur.callback_depth += 1
+            cb.frames.append(Frame(new, {}, callsite=-(pc + 2), frameno=frameno))
+            stack.append((target, cb, cp))
+            if cp is not None:
+                cp.branches += 1
+            st.cur.callback_depth = 0
+        for r in range(1, 6):
+            regs[r] = NOT_INIT
+        regs[0] = unknown()
+        return pc + 1
 
     def _frame_exit(self, st: State) -> int:
         if st.cur.callsite < 0:  # a callback frame
-            return self._callback_exit(st)
+            return self._callback_exit(st, self.cur_cp)
         return super()._frame_exit(st)
 
-    def _callback_exit(self, st: State) -> int:
-        """A callback returns: R0 must be 0 or 1; the caller gets an unknown R0."""
+    def _callback_exit(self, st: State, cp: Any = None) -> int:
+        """A callback returns: R0 must be 0 or 1; the caller goes back to the helper call
+        (``prepare_func_exit``), its registers as they were when the callback was queued."""
         r0 = st.cur.regs[0]
         if r0.type == RegType.SCALAR:  # the return range is relied on
             precision.mark(self, st, 0)
@@ -332,11 +355,19 @@ class FuncInfoVerifier(Verifier):
             raise Reject(errno.EACCES, f"At callback return the register R0 is not a known value ({r0.type_str()})")
         if r0.umax > 1:
             raise Reject(errno.EACCES, "At callback return the register R0 should have been in [0, 1]")
-        caller = st.cur.regs
+        at = -callee.callsite - 2
+        if at in self.cb_calls:  # a helper's callback: back to the call, the next iteration
+            # widen_imprecise_scalars against the state of the previous visit of the call
+            precision.flush(self, st)
+            prev = _prev_visit(at, st, cp)
+            if prev is not None:
+                widen_scalars(prev, st)
+            return at
+        caller = st.cur.regs  # the rbtree_add less() callback (verifier.graph): after the call
         for r in range(1, 6):
             caller[r] = NOT_INIT
         caller[0] = unknown()
-        return -callee.callsite - 2 + 1
+        return at + 1
 
     def _call_global(self, st: State, target: SubprogInfo) -> None:
         """``check_func_call`` of a global function: arguments against BTF, R0 unknown."""
@@ -359,6 +390,17 @@ class FuncInfoVerifier(Verifier):
         for r in range(1, 6):
             regs[r] = NOT_INIT
         regs[0] = unknown()
+
+
+def _prev_visit(pc: int, st: State, cp: Any) -> State | None:
+    """``find_prev_entry`` at a callback's exit: the latest checkpoint at ``pc`` (the helper
+    call) on this path, with the same call sites."""
+    calls = [f.callsite for f in st.frames]
+    while cp is not None:
+        if cp.pc == pc and [f.callsite for f in cp.state.frames] == calls:
+            return cp.state  # type: ignore[no-any-return]
+        cp = cp.parent
+    return None
 
 
 def verify_with_func_info(

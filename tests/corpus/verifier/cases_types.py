@@ -420,6 +420,15 @@ C_CASES = [
     Case("c_tc_sk_lookup_leak", None, "", "2", TC, obj="tc_sk_lookup_leak.bpf.o"),
     Case("c_sk_bpf_loop", None, "", "2", SOCK, obj="sk_bpf_loop.bpf.o"),
     Case("c_sk_bpf_loop_oob", None, "", "2", SOCK, obj="sk_bpf_loop_oob.bpf.o"),
+    # callbacks verified as loops (every reachable caller state, widened like iterators)
+    Case("c_sk_cb_count_ok", None, "", "2", SOCK, obj="sk_cb_count_ok.bpf.o"),
+    Case("c_sk_cb_count_oob", None, "", "2", SOCK, obj="sk_cb_count_oob.bpf.o"),
+    Case("c_sk_cb_toggle_ok", None, "", "2", SOCK, obj="sk_cb_toggle_ok.bpf.o"),
+    Case("c_sk_cb_second_iter_oob", None, "", "2", SOCK, obj="sk_cb_second_iter_oob.bpf.o"),
+    Case("c_sk_cb_each_ok", None, "", "2", SOCK, obj="sk_cb_each_ok.bpf.o"),
+    Case("c_sk_cb_each_oob", None, "", "2", SOCK, obj="sk_cb_each_oob.bpf.o"),
+    Case("c_sk_cb_nested_ok", None, "", "2", SOCK, obj="sk_cb_nested_ok.bpf.o"),
+    Case("c_sk_cb_nested_oob", None, "", "2", SOCK, obj="sk_cb_nested_oob.bpf.o"),
     Case("c_tc_sk_lookup_release", None, "", "2", TC, obj="tc_sk_lookup_release.bpf.o"),
     Case("c_tp_stack_too_big", None, "", "4", TP, obj="tp_stack_too_big.bpf.o"),
 ]

@@ -1,0 +1,38 @@
+// Socket filter: a bpf_loop callback that itself calls bpf_loop; the inner callback counts
+// in the caller's stack, later an index into 8 elements (accepted: j stays below 8).
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct state {
+	__u64 i;
+	__u64 j;
+};
+
+static int inner(__u32 idx, void *data)
+{
+	struct state *s = data;
+
+	s->j++;
+	return 0;
+}
+
+static int outer(__u32 idx, void *data)
+{
+	struct state *s = data;
+
+	s->i++;
+	bpf_loop(3, inner, s, 0);
+	return 0;
+}
+
+SEC("socket")
+int cb_nested(struct __sk_buff *skb)
+{
+	struct state s = { 0 };
+	__u64 arr[8] = {};
+
+	bpf_loop(2, outer, &s, 0);
+	return arr[s.j] & 1;
+}
+
+char LICENSE[] SEC("license") = "GPL";
