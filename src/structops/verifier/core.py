@@ -27,7 +27,19 @@ from structops.uapi import (
     BPF_PSEUDO_MAP_FD,
     BPF_PSEUDO_MAP_VALUE,
 )
-from structops.verifier import calls, fastpath, iters, locks, precision, pruning, ptrops, stackdepth, timer, unpriv
+from structops.verifier import (
+    calls,
+    fastpath,
+    iters,
+    locks,
+    loops,
+    precision,
+    pruning,
+    ptrops,
+    stackdepth,
+    timer,
+    unpriv,
+)
 from structops.verifier.atomic import check_atomic
 from structops.verifier.env import BPF_COMPLEXITY_LIMIT_INSNS, LogSink, ProgEnv, Reject
 from structops.verifier.ldabs import LD_PKT_CODES, check_ld_abs
@@ -52,21 +64,6 @@ from structops.verifier.state import (
 __all__ = ["VerifyStats", "Verifier"]
 
 _M32 = 0xFFFFFFFF
-#: Helpers that call a sync callback an unknown number of times: bpf_loop, bpf_for_each_map_elem.
-SYNC_CALLBACK_HELPERS = frozenset({181, 164})
-
-
-def _rbtree_add(v: Verifier, pc: int) -> bool:
-    """A ``bpf_rbtree_add_impl`` kfunc call (its ``less`` callback is a sync callback)."""
-    c = v.code[pc]
-    if c[2] != BPF_PSEUDO_KFUNC_CALL or v.env.kfunc is None:
-        return False
-    try:
-        return getattr(v.env.kfunc(c[4], c[3]), "name", "") == "bpf_rbtree_add_impl"
-    except Reject:
-        return False
-
-
 #: Kinds whose successors are not just the next slot (``check_cfg``, :func:`fastpath.reach`).
 _CTRL = frozenset({Kind.LD_IMM64, Kind.EXIT, Kind.JA, Kind.JCOND, Kind.MAY_GOTO})
 #: Encodings ``check_cfg`` found well-formed that just fall through (checked once each).
@@ -81,7 +78,7 @@ class _Checkpoint:
 
     ``hist``/``first``/``last``: the history of the path from the parent checkpoint (insn
     ``first``) to the insn before this one (``last``), for precision backtracking; ``visit``:
-    the loop pass this checkpoint entered (:class:`~structops.verifier.precision.Visit`)."""
+    the loop pass this checkpoint entered (:class:`~structops.verifier.loops.Visit`)."""
 
     pc: int
     state: State
@@ -90,9 +87,9 @@ class _Checkpoint:
     hist: object = None
     first: int = 0
     last: int = -1
-    visit: precision.Visit | None = None
+    visit: loops.Visit | None = None
     #: The loop pass of this state's call chain (``incomplete_read_marks``), if in a loop.
-    scc: precision.Visit | None = None
+    scc: loops.Visit | None = None
     #: ``hit_cnt`` / ``miss_cnt`` of the eviction heuristic; ``evicted``: dropped from its list.
     hit: int = 0
     miss: int = 0
@@ -160,7 +157,7 @@ class Verifier:
         self.bt_noop = b""
         #: Loop of every insn (``compute_scc``) when the program has may_goto / iterator loops.
         self._scc: list[int] | None = None
-        self._visits: dict[tuple[int, ...], precision.Visit] = {}
+        self._visits: dict[tuple[int, ...], loops.Visit] = {}
         #: Jump-class insns processed (``env->jmps_processed``), and both counters when the
         #: last checkpoint was made (``prev_jmps_processed`` / ``prev_insn_processed``).
         #: Registers live before every insn (:mod:`structops.verifier.liveness`), made on first use.
@@ -286,7 +283,7 @@ class Verifier:
                 self._prune.add(pc + 1)
                 if self.code[pc][2] == BPF_PSEUDO_CALL:
                     self._prune.add(pc)
-                elif (self.code[pc][2] == 0 and self.code[pc][4] in SYNC_CALLBACK_HELPERS) or _rbtree_add(self, pc):
+                elif loops.calls_sync_callback(self, pc):
                     self.cb_calls.add(pc)  # re-entered after each callback iteration
                     self._prune.add(pc)
         #: Forced checkpoints (``is_force_checkpoint``): iterator ``_next`` calls, ``may_goto``,
@@ -294,7 +291,7 @@ class Verifier:
         self._forced = frozenset(self.iter_next) | self._may_goto_pcs | self.cb_calls
         if self.iter_next or self._may_goto_pcs or self.cb_calls:
             code = self.code  # a callback-calling call is a loop of its own (implicit loop)
-            self._scc = precision.sccs(code, lambda pc: unpriv.successors(code, pc), self.cb_calls)
+            self._scc = loops.sccs(code, lambda pc: unpriv.successors(code, pc), self.cb_calls)
         first = self.initial_state()
         first.priv = self.env.allow_uninit_stack
         stack = self.branch_stack
@@ -315,7 +312,7 @@ class Verifier:
             visit = cp.visit
             if visit is not None and visit.entry is cp:  # maybe_exit_scc
                 visit.entry = None
-                precision.propagate_backedges(self, visit)
+                loops.propagate_backedges(self, visit)
             cp = cp.parent
 
     def _walk(self, pc: int, st: State, cp: _Checkpoint | None, stack: _Stack) -> None:

@@ -35,17 +35,13 @@ if TYPE_CHECKING:
     from structops.verifier.core import Verifier, _Checkpoint
 
 __all__ = [
-    "Visit",
-    "callchain",
     "defer",
     "fill_slot",
     "flush",
     "mark",
     "mark_all",
     "propagate",
-    "propagate_backedges",
     "record_stack_access",
-    "sccs",
     "spill_slot",
     "stack_flags",
 ]
@@ -464,113 +460,6 @@ def propagate(
                 s |= 1 << k
         bt.slots[fr] = s
     return _walk(v, st, cp, pc, bt)
-
-
-# -- loops: states whose marks are not final yet (``incomplete_read_marks``) -------------------
-
-
-class Visit:
-    """``struct bpf_scc_visit``: one pass of the paths through a loop (a strongly connected
-    component of the instruction graph, per chain of call sites).  ``entry`` is the first
-    checkpoint made inside it; ``backedges`` the states pruned there by a loop-head state
-    whose exploration was not finished (their marks are handed back when ``entry`` is done)."""
-
-    __slots__ = ("backedges", "entry")
-
-    def __init__(self) -> None:
-        self.entry: _Checkpoint | None = None
-        self.backedges: list[tuple[State, _Checkpoint | None, int, _Checkpoint]] = []
-
-
-def sccs(code: list[tuple[int, int, int, int, int]], succ: object, implicit: object = ()) -> list[int]:
-    """The loop (strongly connected component with a cycle) of every insn, 0 for none (``compute_scc``).
-
-    ``succ(pc)`` lists an insn's successors inside its subprogram (a call falls through);
-    an insn in ``implicit`` (a call re-entered after each callback iteration) is a loop even
-    alone."""
-    n = len(code)
-    index = [-1] * n
-    low = [0] * n
-    on = bytearray(n)
-    out = [0] * n
-    stk: list[int] = []
-    counter = 0
-    nscc = 0
-    get = succ  # type: ignore[assignment]
-    for root in range(n):
-        if index[root] >= 0:
-            continue
-        work: list[tuple[int, list[int], int]] = [(root, [t for t in get(root) if 0 <= t < n], 0)]  # type: ignore[operator]
-        index[root] = low[root] = counter
-        counter += 1
-        stk.append(root)
-        on[root] = 1
-        while work:
-            node, nexts, k = work[-1]
-            if k < len(nexts):
-                work[-1] = (node, nexts, k + 1)
-                t = nexts[k]
-                if index[t] < 0:
-                    index[t] = low[t] = counter
-                    counter += 1
-                    stk.append(t)
-                    on[t] = 1
-                    work.append((t, [x for x in get(t) if 0 <= x < n], 0))  # type: ignore[operator]
-                elif on[t]:
-                    low[node] = min(low[node], index[t])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                members = []
-                while True:
-                    x = stk.pop()
-                    on[x] = 0
-                    members.append(x)
-                    if x == node:
-                        break
-                if len(members) > 1 or node in nexts or node in implicit:  # type: ignore[operator]
-                    nscc += 1
-                    for x in members:
-                        out[x] = nscc
-    return out
-
-
-def callchain(scc: list[int], st: State, pc: int) -> tuple[int, ...] | None:
-    """``compute_scc_callchain``: the call sites down to the first frame whose insn is in a
-    loop, then that loop; None when no frame's insn is."""
-    frames = st.frames
-    n = len(frames)
-    sites: list[int] = []
-    for i in range(n):
-        if i + 1 < n:
-            cs = frames[i + 1].callsite
-            insn = cs if cs >= 0 else -cs - 2
-        else:
-            insn = pc
-        if not 0 <= insn < len(scc):
-            return None
-        if scc[insn]:
-            return (*sites, -scc[insn])
-        sites.append(insn)
-    return None
-
-
-def propagate_backedges(v: Verifier, visit: Visit) -> None:
-    """At a loop's exit: hand the (now final) marks of each loop-head state to the paths it
-    pruned, until nothing changes (``propagate_backedges``)."""
-    for _ in range(64):
-        changed = False
-        for st, cp, pc, old in visit.backedges:
-            changed |= propagate(v, old.state, st, cp, pc)
-        if not changed:
-            break
-    else:
-        for _st, cp, _pc, _old in visit.backedges:
-            mark_all(cp)
-    visit.backedges.clear()
 
 
 def _fixed_slot(st: State, base: Reg, off: int) -> tuple[int, int, int] | None:

@@ -20,7 +20,7 @@ import errno
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from structops.verifier import fastpath, iters, liveness, precision, unpriv
+from structops.verifier import fastpath, iters, liveness, loops, precision, unpriv
 from structops.verifier.env import Reject
 from structops.verifier.state import State, state_subsumes
 
@@ -217,7 +217,7 @@ def _hit(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, old: _Checkpoi
         st.hist = (pc, prev, 0, h, h[4] + 1 if h is not None else 1)
     precision.propagate(v, old.state, st, cp, pc, live_masks(v, pc, st))
     if loop and v._scc is not None:
-        key = precision.callchain(v._scc, st, pc)
+        key = loops.callchain(v._scc, st, pc)
         visit = v._visits.get(key) if key is not None else None
         if visit is not None:
             visit.backedges.append((st.copy(), cp, pc, old))
@@ -245,11 +245,11 @@ def checkpoint(
     v._prev_jmps = v._jmps
     v._prev_insns = v.stats.insns_processed
     if v._scc is not None:  # maybe_enter_scc
-        key = precision.callchain(v._scc, st, pc)
+        key = loops.callchain(v._scc, st, pc)
         if key is not None:
             visit = v._visits.get(key)
             if visit is None:
-                visit = v._visits[key] = precision.Visit()
+                visit = v._visits[key] = loops.Visit()
             if visit.entry is None:
                 visit.entry = new
                 new.visit = visit
