@@ -297,6 +297,9 @@ struct task_struct {
 	unsigned short migration_flags;
 	pid_t pid;
 	pid_t tgid;
+	struct task_struct *real_parent;
+	struct task_struct *parent;
+	struct task_struct *group_leader;
 	char comm[16];
 };
 
