@@ -12,8 +12,10 @@ are not sleepable and so always inside an RCU read section for the verifier):
   plain pointer otherwise (``task_struct->parent``); a walk from a plain pointer is plain.
   The lists are by struct and field name (this kernel's BTF carries no ``__rcu`` tags);
 * a ``KF_RCU`` kfunc takes a trusted, referenced or RCU pointer (else EINVAL "R1 must be a
-  rcu pointer"); a ``KF_TRUSTED_ARGS`` or ``KF_RELEASE`` kfunc a trusted or referenced one
-  (else EINVAL "R1 must be referenced or trusted").
+  rcu pointer"); any other kfunc a trusted or referenced one (else EINVAL "R1 must be
+  referenced or trusted"), with or without ``KF_TRUSTED_ARGS``: 6.18 refuses a plain
+  ``sk->sk_socket->sk`` for ``tcp_reno_ssthresh``, registered without flags.  The check
+  comes before the argument's struct type is compared.
 """
 
 from __future__ import annotations
@@ -64,5 +66,4 @@ def check_kfunc_trust(reg: Reg, regno: int, flags: KF) -> None:
         if not reg.rcu:
             raise Reject(errno.EINVAL, f"R{regno} must be a rcu pointer")
         return
-    if flags & (KF.TRUSTED_ARGS | KF.RELEASE):
-        raise Reject(errno.EINVAL, f"R{regno} must be referenced or trusted")
+    raise Reject(errno.EINVAL, f"R{regno} must be referenced or trusted")

@@ -303,6 +303,13 @@ struct task_struct {
 	char comm[16];
 };
 
+/* subset: the socket a sock belongs to (sk->sk_socket) and back (its sk) */
+struct socket {
+	short type;
+	unsigned long flags;
+	struct sock *sk;
+};
+
 /* subset: a cgroup's id is its kernfs node's (cgroup_id(), scx_flatcg reads cgrp->kn->id) */
 struct kernfs_node {
 	const char *name;
