@@ -24,7 +24,7 @@ from structops.kernel import kbtf
 from structops.kernel.subsys.sched_ext.btf_names import SCX_TASK_MEMBERS, is_sched_ext_name
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
-SUBSET = {"task_struct", "sched_entity", "cgroup", "kernfs_node", "module"}
+SUBSET = {"task_struct", "sched_entity", "cgroup", "kernfs_node", "module", "socket"}
 
 pytestmark = pytest.mark.skipif(not VMLINUX.exists(), reason="no kernel BTF at /sys/kernel/btf/vmlinux")
 

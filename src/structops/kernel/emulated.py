@@ -303,6 +303,9 @@ class EmulatedKernel:
         self.sizeof_st_map = self._sizeof("bpf_struct_ops_map", 512)
         self.sizeof_st_value = self._sizeof("bpf_struct_ops_value", 64)
         self.root = self.process(ALL_CAPS)
+        from structops.kernel.current_task import install_current_task
+
+        install_current_task(self)
         if with_subsystems:
             install_builtin(self)
 

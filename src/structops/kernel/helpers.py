@@ -25,6 +25,7 @@ from structops.verifier.ops import (
     ARG_VAL,
     RET_INT,
     RET_MAP_VALUE_OR_NULL,
+    RET_TASK_BTF,
     RET_U32,
     HelperProto,
 )
@@ -279,6 +280,7 @@ BASE_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     14: ((), RET_INT),  # get_current_pid_tgid
     15: ((), RET_INT),  # get_current_uid_gid
     42: ((), RET_U32),  # get_numa_node_id
+    158: ((), RET_TASK_BTF),  # get_current_task_btf: a trusted task_struct
     87: ((ARG_MAP, ARG_VAL, ARG_ANY), RET_INT),  # map_push_elem
     88: ((ARG_MAP, ARG_UVAL), RET_INT),  # map_pop_elem
     89: ((ARG_MAP, ARG_UVAL), RET_INT),  # map_peek_elem

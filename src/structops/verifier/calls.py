@@ -44,10 +44,12 @@ from structops.verifier.ops import (
     RET_MAP_VALUE_OR_NULL,
     RET_SOCK_COMMON_OR_NULL,
     RET_SOCK_OR_NULL,
+    RET_TASK_BTF,
     RET_U32,
 )
 from structops.verifier.sockets import SOCK_COMMON, check_sock_release_arg
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
+from structops.verifier.trust import check_kfunc_trust
 
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier
@@ -202,6 +204,9 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
         st.cur.regs[0] = Reg(RegType.PTR_TO_SOCKET, 0, 0, obj=sock_kind, maybe_null=True, ref_obj_id=ref, id=ref)
     elif ret == RET_U32:
         st.cur.regs[0] = unknown(0, 0xFFFFFFFF)
+    elif ret == RET_TASK_BTF:
+        task = v.env.spec.find("task_struct", btflib.Struct)
+        st.cur.regs[0] = Reg(RegType.PTR_TO_BTF_ID, 0, 0, obj=task, trusted=True)
     elif ret == "void":
         st.cur.regs[0] = NOT_INIT
     else:
@@ -286,6 +291,7 @@ def call_kfunc(v: Verifier, st: State, pc: int, btf_id: int, off: int) -> None:
                 raise Reject(errno.EINVAL, f"{what} must point to scalar, or struct with scalar")
             if reg.maybe_null:
                 raise _eacces(f"Possibly NULL pointer passed to trusted arg{i}")
+            check_kfunc_trust(reg, regno, flags)
             if reg.var_off or (reg.off and flags & KF.RELEASE):
                 raise Reject(
                     errno.EINVAL, f"R{regno} must have zero offset when passed to release func or trusted arg to kfunc"

@@ -22,6 +22,7 @@ is referenced, before the walk).
 from __future__ import annotations
 
 import errno
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from structops import btf as btflib
@@ -249,6 +250,8 @@ def rcu_kfunc(st: State, name: str, flags: int = 0) -> None:
         if not st.rcu:
             raise Reject(errno.EINVAL, f"unmatched rcu read unlock (kernel function {name})")
         st.rcu = False
+        # the section's MEM_RCU pointers stay readable but no kfunc takes them any more
+        st.map_regs(lambda r: replace(r, rcu=False) if r.rcu else r)
 
 
 _EXIT = "BPF_EXIT instruction in main prog"

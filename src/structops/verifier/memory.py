@@ -21,6 +21,7 @@ from structops.verifier.env import Reject
 from structops.verifier.locks import check_lock_field
 from structops.verifier.sockets import sock_access
 from structops.verifier.state import MAX_BPF_STACK, NOT_INIT, Frame, Reg, RegType, State, const, unknown
+from structops.verifier.trust import walked
 
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier
@@ -523,7 +524,8 @@ def _btf_access(v: Verifier, regno: int, reg: Reg, off: int, size: int, write: b
         if isinstance(mt, btflib.Pointer):
             target = btflib.underlying(mt.target)
             if isinstance(target, btflib.Struct):
-                return replace(NOT_INIT, type=RegType.PTR_TO_BTF_ID, obj=target, umin=0, umax=0)
+                ptr = replace(NOT_INIT, type=RegType.PTR_TO_BTF_ID, obj=target, umin=0, umax=0)
+                return walked(reg, name, member.name or "", ptr)
     return sized_unknown(size, signed)
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "KF",
     "RET_INT",
     "RET_MAP_VALUE_OR_NULL",
+    "RET_TASK_BTF",
     "RET_U32",
     "CtxField",
     "HelperProto",
@@ -71,6 +72,7 @@ ARG_SOCK_RELEASE = "sock_release"  #: ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEAS
 # Return kinds (``enum bpf_return_type``).
 RET_INT = "int"  #: RET_INTEGER
 RET_U32 = "u32"  #: RET_INTEGER known to fit 32 bits
+RET_TASK_BTF = "task_btf"  #: RET_PTR_TO_BTF_ID of a trusted task_struct (bpf_get_current_task_btf)
 RET_MAP_VALUE_OR_NULL = "map_value_or_null"  #: RET_PTR_TO_MAP_VALUE_OR_NULL
 RET_SOCK_OR_NULL = "sock_or_null"  #: RET_PTR_TO_SOCKET_OR_NULL, an acquired reference (bpf_sk_lookup_*)
 #: RET_PTR_TO_SOCK_COMMON_OR_NULL, an acquired reference (bpf_skc_lookup_tcp): only the

@@ -82,6 +82,8 @@ class Reg:
     maybe_null: bool = False
     trusted: bool = False
     ref_obj_id: int = 0
+    #: ``PTR_TO_BTF_ID``: ``MEM_RCU`` (valid inside the RCU read section; verifier/trust.py).
+    rcu: bool = False
     id: int = field(default=0, compare=False)
     #: Scalars: signed 64-bit range and known bits (tnum ``value``/``mask``), kept in sync
     #: with ``umin``/``umax`` by :mod:`structops.verifier.bounds` (``reg_bounds_sync``).
@@ -166,7 +168,7 @@ class Reg:
         if t == RegType.PTR_TO_MAP_VALUE:
             return "map_value_or_null" if self.maybe_null else "map_value"
         if t == RegType.PTR_TO_BTF_ID:
-            prefix = "trusted_" if self.trusted else "untrusted_" if not self.ref_obj_id else ""
+            prefix = "trusted_" if self.trusted else "rcu_" if self.rcu else ""
             return prefix + ("ptr_or_null_" if self.maybe_null else "ptr_")
         if t == RegType.PTR_TO_MEM:
             return "mem_or_null" if self.maybe_null else "mem"

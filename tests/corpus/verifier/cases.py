@@ -27,6 +27,7 @@ from cases_locks import LOCK_CASES
 from cases_precision import PRECISION_CASES
 from cases_skb import SKB_CASES
 from cases_spec import SPEC_CASES
+from cases_trust import TRUST_CASES
 from cases_types import C_CASES, TYPE_CASES
 
 __all__ = ["CASES", "Case", "render"]
@@ -356,3 +357,4 @@ CASES: list[Case] = [
     _c("tcp_write_offset_0", "ldxdw %r1, [%r1]\nstw [%r1+0], 10\nmov %r0, 1\nexit", "3", TCP),
 ]
 CASES += TYPE_CASES + C_CASES + LOCK_CASES + PRECISION_CASES + SKB_CASES + SPEC_CASES + LINKED_CASES
+CASES += TRUST_CASES

@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 
 from cases import CASES, Case, render  # noqa: E402
 from cases_locks import lock_facts  # noqa: E402
+from cases_trust import trust_facts  # noqa: E402
 
 from structops import btf  # noqa: E402
 from structops.errors import BpfError  # noqa: E402
@@ -73,7 +74,7 @@ def kernel_facts(k: Any) -> dict[str, int]:
     spec = btf.parse(k.vmlinux_btf())
     tp = spec.find("tcp_sock", btf.Struct)
     snd_cwnd = next(m.bit_offset // 8 for m in tp.members if m.name == "snd_cwnd")
-    return {**map_facts(k), **lock_facts(k), "SND_CWND": snd_cwnd}
+    return {**map_facts(k), **lock_facts(k), **trust_facts(k), "SND_CWND": snd_cwnd}
 
 
 def program(case: Case, facts: dict[str, int]) -> bytes:

@@ -297,7 +297,17 @@ struct task_struct {
 	unsigned short migration_flags;
 	pid_t pid;
 	pid_t tgid;
+	struct task_struct *real_parent;
+	struct task_struct *parent;
+	struct task_struct *group_leader;
 	char comm[16];
+};
+
+/* subset: the socket a sock belongs to (sk->sk_socket) and back (its sk) */
+struct socket {
+	short type;
+	unsigned long flags;
+	struct sock *sk;
 };
 
 /* subset: a cgroup's id is its kernfs node's (cgroup_id(), scx_flatcg reads cgrp->kn->id) */

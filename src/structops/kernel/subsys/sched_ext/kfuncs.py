@@ -439,6 +439,7 @@ def sched_ext_kfuncs(kernel: EmulatedKernel, state: ScxState) -> list[KfuncDef]:
         t = m.task_by_pid(_s32(pid)) if m is not None else None
         return t.addr if t is not None else 0
 
+    kf("bpf_task_acquire")(lambda addr, *_: addr)
     kf("bpf_task_release")(lambda *_: 0)
 
     @kf("bpf_cpumask_test_cpu")
@@ -501,6 +502,7 @@ KF_FLAGS = {
     "scx_bpf_dump_bstr": _TRUSTED,
     "scx_bpf_events": _TRUSTED,
     "bpf_task_from_pid": _ACQ | _NULL,
+    "bpf_task_acquire": _ACQ | _RCU | _NULL,
     "bpf_task_release": _REL,
     "bpf_cpumask_test_cpu": _RCU,
     "bpf_cpumask_weight": _RCU,
