@@ -267,18 +267,26 @@ class Simulator:
         pending0, seq0 = len(heap), self._seq
         while heap and heap[0][0] <= until:
             self.now, _, kind, f, a, b, c, d, e = pop(heap)
-            if kind == EV_ACK:
-                f.acks_pending -= 1
-                f.on_ack(a, b, c, d, e)
-                if f.rto_event_ns < 0 and f.rto_deadline_ns >= 0:
-                    f.timer_after_ack()
-            elif kind == EV_DATA:
-                f.data_pending -= 1
-                rcv = f.rcv
-                if rcv is not None:
-                    rcv.on_data(a, b, c, d, e)
-                if f.rto_event_ns < 0 and f.rto_deadline_ns >= 0:
-                    f.timer_after_ack()
+            if kind <= EV_DATA:  # EV_ACK or EV_DATA, then the flow's lazy timer
+                if kind == EV_ACK:
+                    f.acks_pending -= 1
+                    f.on_ack(a, b, c, d, e)
+                else:
+                    f.data_pending -= 1
+                    rcv = f.rcv
+                    if rcv is not None:
+                        rcv.on_data(a, b, c, d, e)
+                if f.rto_event_ns < 0:  # f.timer_after_ack(), inlined
+                    dl = f.rto_deadline_ns
+                    if not (
+                        dl < 0
+                        or (f.acks_pending and f.ack_due_ns < dl)
+                        or (f.data_pending and f.data_due_ns < dl)
+                        or f.closed
+                    ):
+                        f.rto_event_ns = dl
+                        self._seq += 1
+                        heapq.heappush(heap, (dl, self._seq, EV_RTO, f, 0, 0, 0, 0, 0))
             elif kind == EV_RTO:
                 f.on_rto_event()
             elif kind == EV_DELACK:
@@ -354,11 +362,6 @@ class Simulator:
         seq = self._seq = self._seq + 1
         _heappush(self._heap, (t_ns, seq, EV_DELACK, flow, gen, 0, 0, 0, 0))
 
-    def _jittered(self, t: int, last: int) -> int:
-        """``t`` moved up to ``proc_jitter_us`` later by one ``jitter_rng`` draw, never before ``last``."""
-        t += int(self._jitter_random() * self._proc_j)
-        return t if t > last else last
-
     def send_ack(self, flow: TcpFlow, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
         """Deliver an ACK to ``flow``'s sender after the reverse-path delay (+ jitter).
 
@@ -367,8 +370,13 @@ class Simulator:
         before the previous arrival of the same kind on that flow (packets of a path
         never reorder)."""
         t = self.now + flow.rev_delay_ns
-        if self._proc_j:
-            t = flow.last_ack_ns = self._jittered(t, flow.last_ack_ns)
+        pj = self._proc_j
+        if pj:  # self._jittered, inlined on this per-ACK path
+            t += int(self._jitter_random() * pj)
+            last = flow.last_ack_ns
+            if t < last:
+                t = last
+            flow.last_ack_ns = t
         flow.acks_pending += 1
         flow.ack_due_ns = t
         seq = self._seq = self._seq + 1
@@ -406,8 +414,13 @@ class Simulator:
             link.max_queue = qlen + 1
         link.tx += 1
         t = dep + flow.fwd_delay_ns
-        if self._proc_j:  # processing jitter, as in send_ack
-            t = flow.last_data_ns = self._jittered(t, flow.last_data_ns)
+        pj = self._proc_j
+        if pj:  # processing jitter, as in send_ack (self._jittered, inlined)
+            t += int(self._jitter_random() * pj)
+            last = flow.last_data_ns
+            if t < last:
+                t = last
+            flow.last_data_ns = t
         flow.data_pending += 1
         flow.data_due_ns = t
         seq = self._seq = self._seq + 1

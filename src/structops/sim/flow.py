@@ -467,7 +467,11 @@ class TcpFlow(Output, Estimators):
             if tp.reordering > TCP_DEFAULT_REORDERING:
                 may_raise = flag & FLAG_FORWARD_PROGRESS
             if may_raise:
-                self.call_op(tp, "cong_avoid", ack, acked_sacked)
+                if self.oplog is None and not tp.NEEDS_SYNC:  # call_op's common case, inlined
+                    ops.cong_avoid(tp, ack, acked_sacked)
+                    tp.truncate_writable()
+                else:
+                    self.call_op(tp, "cong_avoid", ack, acked_sacked)
                 tp.snd_cwnd_stamp = (self.sim.now * self.hz // 1_000_000_000) & U32
         self._update_pacing_rate()
 

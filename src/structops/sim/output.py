@@ -221,7 +221,16 @@ class Output(Recovery):
     def _arm_timer(self, deadline: int) -> None:
         """Set the retransmit/probe deadline; queue an event only if nothing earlier will
         look at it (a queued timer event, or an ACK or data segment of this flow arriving
-        before the deadline, see :meth:`timer_after_ack`)."""
+        before the deadline).
+
+        The deadline moves with every send (the loss probe is re-armed 2 srtt after the
+        latest transmission), so an event queued eagerly would mostly wake early and be
+        re-queued, about once per RTT per flow.  After each ACK or data arrival of the
+        flow, :meth:`Simulator.run <structops.sim.engine.Simulator.run>` queues the event
+        of an armed deadline unless another pending arrival of the flow comes first and
+        checks again: arrivals of a flow in one direction never reorder (FIFO queue,
+        jitter clamped), so the latest pending one bounds the next.  Simulated behaviour
+        is unchanged: the timer still fires exactly at its deadline."""
         self.rto_deadline_ns = deadline
         ev = self.rto_event_ns
         if ev < 0:
@@ -230,24 +239,6 @@ class Output(Recovery):
             ):
                 return
         elif ev <= deadline:
-            return
-        self.rto_event_ns = deadline
-        self.sim.schedule_rto(self, deadline)
-
-    def timer_after_ack(self) -> None:
-        """After an ACK or data arrival of this flow, with the timer armed but no event
-        queued: queue its event unless another pending ACK or data segment of the flow
-        arrives before the deadline and checks again.
-
-        The deadline moves with every send (the loss probe is re-armed 2 srtt after the
-        latest transmission), so an event queued eagerly would mostly wake early and be
-        re-queued, about once per RTT per flow.  Arrivals of a flow in one direction never
-        reorder (FIFO queue, jitter clamped), so the latest pending one bounds the next.
-        Simulated behaviour is unchanged: the timer still fires exactly at its deadline."""
-        if self.closed:
-            return
-        deadline = self.rto_deadline_ns
-        if (self.acks_pending and self.ack_due_ns < deadline) or (self.data_pending and self.data_due_ns < deadline):
             return
         self.rto_event_ns = deadline
         self.sim.schedule_rto(self, deadline)
@@ -276,7 +267,18 @@ class Output(Recovery):
             if rto_j < pto_j:
                 pto_j = rto_j
         self.probe_armed = True
-        self._arm_timer(self.sim.now + pto_j * 1_000_000_000 // hz)
+        # self._arm_timer(deadline), inlined on this per-send path
+        deadline = self.rto_deadline_ns = self.sim.now + pto_j * 1_000_000_000 // hz
+        ev = self.rto_event_ns
+        if ev < 0:
+            if (self.acks_pending and self.ack_due_ns < deadline) or (
+                self.data_pending and self.data_due_ns < deadline
+            ):
+                return True
+        elif ev <= deadline:
+            return True
+        self.rto_event_ns = deadline
+        self.sim.schedule_rto(self, deadline)
         return True
 
     def _send_loss_probe(self) -> None:

@@ -2,7 +2,8 @@
 look at the deadline first (issue 15 speed regression).
 
 The reference is the eager timer used before: every arm that moved the deadline
-earlier queued an event, and every early wake-up re-queued one at the deadline.  Both
+earlier queued an event, and every early wake-up re-queued one at the deadline (so the
+engine's lazy step after an arrival never has a deadline without an event to queue).  Both
 must give the same run (traces, probes, RTOs, retransmits) with fewer events.
 """
 
@@ -21,9 +22,15 @@ def _eager_arm(self: Output, deadline: int) -> None:
         self.sim.schedule_rto(self, deadline)
 
 
-def _eager_after_ack(self: Output) -> None:
-    self.rto_event_ns = self.rto_deadline_ns
-    self.sim.schedule_rto(self, self.rto_deadline_ns)
+_lazy_schedule_loss_probe = Output._schedule_loss_probe
+
+
+def _eager_schedule_loss_probe(self: Output, advancing_rto: bool) -> bool:
+    # the probe path arms the deadline itself (``_arm_timer`` inlined): queue eagerly here
+    armed = _lazy_schedule_loss_probe(self, advancing_rto)
+    if armed:
+        _eager_arm(self, self.rto_deadline_ns)
+    return armed
 
 
 Outcome = tuple[list[list[tuple[int, ...]]], int, list[tuple[int, int, int]]]
@@ -49,7 +56,7 @@ def test_lazy_timer_same_run_as_eager_with_fewer_events(
 ) -> None:
     lazy = _run(loss=loss, tlp=tlp, flows=flows, bufpk=bufpk)
     monkeypatch.setattr(Output, "_arm_timer", _eager_arm)
-    monkeypatch.setattr(Output, "timer_after_ack", _eager_after_ack)
+    monkeypatch.setattr(Output, "_schedule_loss_probe", _eager_schedule_loss_probe)
     eager = _run(loss=loss, tlp=tlp, flows=flows, bufpk=bufpk)
     assert lazy[0] == eager[0]
     assert lazy[2] == eager[2]
