@@ -283,6 +283,7 @@ class AckSample:
     """
 
     __slots__ = ("in_flight", "pkts_acked", "rtt_us")
+    FIELDS = ("pkts_acked", "rtt_us", "in_flight")
 
     def __init__(self, pkts_acked: int, rtt_us: int, in_flight: int) -> None:
         self.pkts_acked = pkts_acked
@@ -307,46 +308,47 @@ class RateSample:
         };
     """
 
-    __slots__ = (
-        "acked_sacked",
+    # One is made per ACK: the fields are class-level zero defaults (no ``__init__``), an
+    # instance stores only what the ACK path writes (tcp_ack's ``rs = { 0 }``).
+    prior_mstamp: int = 0
+    prior_delivered: int = 0
+    prior_delivered_ce: int = 0
+    delivered: int = 0
+    delivered_ce: int = 0
+    interval_us: int = 0
+    snd_interval_us: int = 0
+    rcv_interval_us: int = 0
+    rtt_us: int = -1
+    losses: int = 0
+    acked_sacked: int = 0
+    prior_in_flight: int = 0
+    last_end_seq: int = 0
+    is_app_limited: bool = False
+    is_retrans: bool = False
+    is_ack_delayed: bool = False
+
+    FIELDS = (
+        "prior_mstamp",
+        "prior_delivered",
+        "prior_delivered_ce",
         "delivered",
         "delivered_ce",
         "interval_us",
-        "is_ack_delayed",
-        "is_app_limited",
-        "is_retrans",
-        "last_end_seq",
-        "losses",
-        "prior_delivered",
-        "prior_delivered_ce",
-        "prior_in_flight",
-        "prior_mstamp",
+        "snd_interval_us",
         "rcv_interval_us",
         "rtt_us",
-        "snd_interval_us",
+        "losses",
+        "acked_sacked",
+        "prior_in_flight",
+        "last_end_seq",
+        "is_app_limited",
+        "is_retrans",
+        "is_ack_delayed",
     )
-
-    def __init__(self) -> None:
-        self.prior_mstamp = 0
-        self.prior_delivered = 0
-        self.prior_delivered_ce = 0
-        self.delivered = 0
-        self.delivered_ce = 0
-        self.interval_us = 0
-        self.snd_interval_us = 0
-        self.rcv_interval_us = 0
-        self.rtt_us = -1
-        self.losses = 0
-        self.acked_sacked = 0
-        self.prior_in_flight = 0
-        self.last_end_seq = 0
-        self.is_app_limited = False
-        self.is_retrans = False
-        self.is_ack_delayed = False
 
     def as_dict(self) -> dict[str, int | bool]:
         """The sample's fields by name."""
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self.FIELDS}
 
 
 __all__ = ["WRITABLE_FIELDS", "AckSample", "RateSample", "TcpSock"]

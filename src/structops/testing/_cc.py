@@ -78,11 +78,12 @@ def _sample(cls: type, value: Any) -> Any:
         return value
     if isinstance(value, Mapping):
         obj: Any = object.__new__(cls)
-        for slot in cls.__slots__:  # type: ignore[attr-defined]
-            setattr(obj, slot, 0)
+        fields: tuple[str, ...] = cls.FIELDS  # type: ignore[attr-defined]
+        for name in fields:
+            setattr(obj, name, 0)
         for k, v in value.items():
-            if k not in cls.__slots__:  # type: ignore[attr-defined]
-                raise TypeError(f"{cls.__name__} has no field {k!r} (fields: {', '.join(cls.__slots__)})")  # type: ignore[attr-defined]
+            if k not in fields:
+                raise TypeError(f"{cls.__name__} has no field {k!r} (fields: {', '.join(fields)})")
             setattr(obj, k, v)
         return obj
     raise TypeError(f"expected a {cls.__name__} or a dict of its fields, not {type(value).__name__}")
