@@ -21,6 +21,12 @@ current / baseline (below 1: the current tree is faster).
 tree's ``testdata/reno.bpf.o`` loaded on a fresh embedded kernel of each tree, attached,
 and the simulator given kernel-backed sockets (``structops.kernel.tcp_bridge``), as
 ``benchmarks/tcp_sim_bpf.py`` does; the before/after figure of issue 15 for the BPF path.
+
+``--instructions`` (with ``--baseline``) counts machine instructions instead of CPU time,
+with valgrind (callgrind, no cache model): each tree runs the scenario once for 0 and once
+for ``--seconds`` simulated seconds (``PYTHONHASHSEED=0``), and the difference is the run's
+count.  It takes about a minute and, unlike CPU time on a shared VM, gives the same
+figure every time: the way to see a change of a few percent.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -116,6 +123,45 @@ def export(rev: str, dest: Path) -> Path:
     return dest / "src"
 
 
+def _instructions(src: Path, args: argparse.Namespace, seconds: float) -> tuple[int, int]:
+    """Machine instructions of one child process (valgrind callgrind) and its events."""
+    env = dict(os.environ, PYTHONPATH=str(src), PYTHONHASHSEED="0")
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", os.path.realpath(sys.executable)]
+    cmd += [__file__, "--child", "--flows", str(args.flows), "--seconds", str(seconds), "--cc", args.cc]
+    cmd += ["--repeat", "1"]
+    cmd += ["--bpf"] if args.bpf else []
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    collected = [line for line in proc.stderr.splitlines() if "Collected :" in line]
+    if not collected:
+        raise SystemExit(f"tcp_sim: no instruction count from valgrind: {proc.stderr[-500:]}")
+    return int(collected[-1].split()[-1]), json.loads(proc.stdout.strip().splitlines()[-1])["events"]
+
+
+def compare_instructions(args: argparse.Namespace) -> None:
+    """``--instructions``: callgrind counts of both trees (run minus start-up), in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if shutil.which("valgrind") is None:
+        raise SystemExit("tcp_sim: --instructions needs valgrind (apt-get install valgrind)")
+    with tempfile.TemporaryDirectory(prefix="tcp_sim_base_") as tmp:
+        trees = {f"baseline {args.baseline}": export(args.baseline, Path(tmp)), "current": ROOT / "src"}
+        jobs = [(name, src, secs) for name, src in trees.items() for secs in (0.0, args.seconds)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            got = dict(zip(jobs, pool.map(lambda j: _instructions(j[1], args, j[2]), jobs), strict=True))
+    side = "BPF reno (embedded kernel)" if args.bpf else f"native {args.cc}"
+    print(f"{args.flows} flows {side}, {args.seconds:g} s simulated, machine instructions of the run:")
+    base = 0
+    for name, src in trees.items():
+        start, _ = got[(name, src, 0.0)]
+        total, events = got[(name, src, args.seconds)]
+        run = total - start
+        base = base or run
+        print(
+            f"  {name:>22}: {run / 1e6:,.1f} M, {events:,} events, {run / events:,.0f} per event, "
+            f"ratio {run / base:.3f}"
+        )
+
+
 def compare(args: argparse.Namespace) -> None:
     """Alternate the baseline revision and this tree in subprocesses; print both and the ratio."""
     with tempfile.TemporaryDirectory(prefix="tcp_sim_base_") as tmp:
@@ -151,13 +197,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternations of baseline and current (--baseline)")
     ap.add_argument("--repeat", type=int, default=5, help="runs per subprocess, the least time counts (--baseline)")
     ap.add_argument("--bpf", action="store_true", help="with --baseline: BPF reno instead of the native CC")
+    ap.add_argument("--instructions", action="store_true", help="with --baseline: count instructions (valgrind)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.flows, args.seconds, args.cc, args.repeat, args.bpf)
         return
     if args.baseline:
-        compare(args)
+        (compare_instructions if args.instructions else compare)(args)
         return
     for trace_ops in (False, True):
         r = run(args.flows, args.seconds, args.cc, trace_ops)

@@ -263,10 +263,10 @@ class Simulator:
             raise ValueError(f"run until {until_us} us: already at {self.now // 1000} us")
         heap = self._heap
         pop = heapq.heappop
-        # events run = queued before + queued during (each push takes one _seq) - left
-        pending0, seq0 = len(heap), self._seq
+        n = 0
         while heap and heap[0][0] <= until:
             self.now, _, kind, f, a, b, c, d, e = pop(heap)
+            n += 1
             if kind <= EV_DATA:  # EV_ACK or EV_DATA, then the flow's lazy timer
                 if kind == EV_ACK:
                     f.acks_pending -= 1
@@ -276,6 +276,11 @@ class Simulator:
                     rcv = f.rcv
                     if rcv is not None:
                         rcv.on_data(a, b, c, d, e)
+                        due = rcv.delack_due_ns
+                        if due >= 0 and not (f.data_pending and f.data_due_ns < due):
+                            # the delayed-ACK timer's event, no longer preceded by data
+                            rcv.delack_due_ns = -1
+                            heapq.heappush(heap, (due, rcv.delack_seq, EV_DELACK, f, rcv._delack_gen, 0, 0, 0, 0))
                 if f.rto_event_ns < 0:  # f.timer_after_ack(), inlined
                     dl = f.rto_deadline_ns
                     if not (
@@ -305,7 +310,7 @@ class Simulator:
                 f.on_reo_timer()
             else:
                 self._sample()
-        self.events += pending0 + (self._seq - seq0) - len(heap)
+        self.events += n
         self.now = until
 
     def close(self) -> None:
@@ -357,9 +362,10 @@ class Simulator:
         """Queue a pacing wake-up for ``flow`` at ``t_ns``."""
         self._push(t_ns, EV_PACE, flow)
 
-    def schedule_delack(self, flow: TcpFlow, gen: int, t_ns: int) -> None:
-        """Queue the receiver's delayed-ACK timer to expire at ``t_ns``."""
-        seq = self._seq = self._seq + 1
+    def queue_delack(self, flow: TcpFlow, gen: int, t_ns: int, seq: int) -> None:
+        """Queue the receiver's delayed-ACK timer (generation ``gen``) to expire at
+        ``t_ns``, in the place in the event order that ``seq`` (taken when it was armed)
+        gives it."""
         _heappush(self._heap, (t_ns, seq, EV_DELACK, flow, gen, 0, 0, 0, 0))
 
     def send_ack(self, flow: TcpFlow, ack_i: int, sack_i: int, dsack_i: int, ece: int, tsecr: int) -> None:
@@ -371,7 +377,7 @@ class Simulator:
         never reorder)."""
         t = self.now + flow.rev_delay_ns
         pj = self._proc_j
-        if pj:  # self._jittered, inlined on this per-ACK path
+        if pj:
             t += int(self._jitter_random() * pj)
             last = flow.last_ack_ns
             if t < last:
@@ -415,7 +421,7 @@ class Simulator:
         link.tx += 1
         t = dep + flow.fwd_delay_ns
         pj = self._proc_j
-        if pj:  # processing jitter, as in send_ack (self._jittered, inlined)
+        if pj:  # processing jitter, as in send_ack
             t += int(self._jitter_random() * pj)
             last = flow.last_data_ns
             if t < last:

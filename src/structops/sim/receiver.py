@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 
 TCP_MAX_QUICKACKS = 16
+#: in-order segments a delayed ACK waits for (``__tcp_ack_snd_check``: more than one
+#: full-sized segment received); tests raise it to exercise a timer outliving arrivals
+ACK_EVERY = 2
 _ECE_BITS = TCP_ECN_OK | TCP_ECN_DEMAND_CWR  # echo ECE while both are set
 
 
@@ -50,6 +53,8 @@ class TcpReceiver:
         "_delack_gen",
         "ato",
         "ato_min",
+        "delack_due_ns",
+        "delack_seq",
         "delayed_ack",
         "flow",
         "hz",
@@ -75,6 +80,8 @@ class TcpReceiver:
         self.ts_recent = 0
         self._delack_gen = 0
         self._delack_armed = False
+        self.delack_due_ns = -1  # an armed timer whose event is not queued yet (see _send_delayed_ack)
+        self.delack_seq = 0
         self.wants_ce_events = wants_ce_events
         hz = self.hz = flow.sim.config.hz
         self.delayed_ack = flow.sim.config.delayed_ack
@@ -147,7 +154,7 @@ class TcpReceiver:
                 or ooo
                 or self.quick
                 or not self.delayed_ack
-                or self.pending >= 2
+                or self.pending >= ACK_EVERY
                 or sk.icsk_ack_pending & ICSK_ACK_NOW
             ):
                 self.send_ack(-1, -1)
@@ -172,13 +179,26 @@ class TcpReceiver:
                 max_ato = rtt_cap
             if max_ato < ato:
                 ato = max_ato
-        sim = self.flow.sim
+        flow = self.flow
+        sim = flow.sim
         hz = self.hz
         expires = -(-(sim.now * hz // 1_000_000_000 + ato) * 1_000_000_000 // hz)
         self._delack_armed = True
         self._delack_gen += 1
         self.sk.icsk_ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_TIMER
-        sim.schedule_delack(self.flow, self._delack_gen, expires)
+        # Usually the next data segment comes first and ACKs (every 2nd segment), and the
+        # timer is cancelled.  So its event takes its place in the event order now (the
+        # sequence number that breaks ties of equal times) but enters the queue only once
+        # no pending segment of the flow arrives before it expires: the simulator checks
+        # after each arrival (Simulator.run).  Segments of a flow never reorder, so the
+        # latest pending one bounds the next.  The run is the same as with the event
+        # queued at once, minus the cancelled timers' events.
+        seq = sim._seq = sim._seq + 1
+        if flow.data_pending and flow.data_due_ns < expires:
+            self.delack_due_ns = expires
+            self.delack_seq = seq
+        else:
+            sim.queue_delack(flow, self._delack_gen, expires, seq)
 
     def on_delack(self, gen: int) -> None:
         """``tcp_delack_timer_handler``: a missed delayed ACK inflates ``ato``, then ACK."""
@@ -197,6 +217,7 @@ class TcpReceiver:
                 self.quick -= 1
         self.pending = 0
         self._delack_armed = False
+        self.delack_due_ns = -1  # a timer not queued yet is cancelled with it
         sk.icsk_ack_pending = 0
         ece = 1 if sk.ecn_flags & _ECE_BITS == _ECE_BITS else 0
         self.flow.sim.send_ack(self.flow, self.rcv_nxt_i, sack_i, dsack_i, ece, self.ts_recent)
