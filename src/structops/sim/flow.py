@@ -266,6 +266,7 @@ class TcpFlow(Output, Estimators):
         self.una = ack_i
         tp.snd_una = (self.isn + ack_i * self.mss) & U32
         rexmit = REXMIT_NONE
+        set_timer = False
         if not prior_packets:
             if ops.in_ack_event is not None:
                 self._in_ack_event(flag)
@@ -282,15 +283,21 @@ class TcpFlow(Output, Estimators):
                 flag, rexmit = self._fastretrans_alert(prior_una, num_dupack, flag)
             if tp.tlp_high_seq:
                 self._process_tlp_ack(ack_i, flag)
-            if flag & FLAG_SET_XMIT_TIMER and not self._schedule_loss_probe(True):  # tcp_set_xmit_timer
-                self._rearm_rto()
+            if flag & FLAG_SET_XMIT_TIMER:  # tcp_set_xmit_timer
+                if rexmit == REXMIT_NONE and self.tlp:
+                    set_timer = True  # after write_xmit, unless its probe supersedes it
+                elif not self._schedule_loss_probe(True):
+                    self._rearm_rto()
             delivered = (tp.delivered - prior_delivered) & U32
             lost = (tp.lost - prior_lost) & U32
             self._rate_gen(delivered, lost, is_sack_reneg, rs)
             self._cong_control(tp.snd_una, delivered, flag, rs)
         if rexmit != REXMIT_NONE:
             self.xmit_retransmit_queue()
-        self.write_xmit()
+        # When new data goes out, its loss probe re-arms the timer from the same state
+        # and replaces what tcp_set_xmit_timer set; nothing in between reads the timer.
+        if not self.write_xmit() and set_timer and not self._schedule_loss_probe(True):
+            self._rearm_rto()
         if self.size_bytes is not None and self.una >= self.end and not tp.packets_out and self.pending_writes <= 0:
             self.close()
 

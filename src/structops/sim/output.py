@@ -142,10 +142,11 @@ class Output(Recovery):
             i += 1
         self.rtx_i = i
 
-    def write_xmit(self) -> None:
-        """``tcp_write_xmit()``: send new segments while cwnd allows, then validate cwnd."""
+    def write_xmit(self) -> bool:
+        """``tcp_write_xmit()``: send new segments while cwnd allows, then validate cwnd;
+        whether it sent and armed the loss probe."""
         if self.closed:
-            return
+            return False
         tp = self.tp
         sent = 0
         q = self.q
@@ -171,7 +172,8 @@ class Output(Recovery):
         if sent and tp.icsk_ca_state in (TCP_CA_CWR, TCP_CA_Recovery):
             tp.prr_out += sent
         if sent and self.tlp:
-            self._schedule_loss_probe(False)
+            return self._schedule_loss_probe(False)
+        return False
 
     def _cwnd_validate(self, is_cwnd_limited: bool) -> None:
         """``tcp_cwnd_validate()`` (RFC 7661 bookkeeping of cwnd use)."""

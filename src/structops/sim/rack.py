@@ -14,8 +14,6 @@ Mixed into :class:`~structops.sim.flow.TcpFlow` when ``SimConfig.rack`` is on.
 
 from __future__ import annotations
 
-from itertools import islice
-
 from structops.sim.consts import TCP_CA_Recovery
 from structops.sim.flowbase import (
     TCPCB_EVER_RETRANS,
@@ -25,6 +23,8 @@ from structops.sim.flowbase import (
     FlowBase,
     Seg,
 )
+
+_LOST_UNSENT = TCPCB_LOST | TCPCB_SACKED_RETRANS  # & gives TCPCB_LOST: marked lost, not resent
 
 
 class Rack(FlowBase):
@@ -59,24 +59,32 @@ class Rack(FlowBase):
         return wnd if wnd < srtt else srtt
 
     def _rack_detect_loss(self) -> int:
-        """``tcp_rack_detect_loss``: mark what is old enough; the longest wait left (us)."""
+        """``tcp_rack_detect_loss``: mark what is old enough; the longest wait left (us).
+
+        SACKed segments and segments marked lost but not resent are skipped before the
+        send-order test: none of them is ever marked, and past the RACK segment nothing
+        is (every later segment was sent after it), so the walk ends at the same place
+        in effect and marks the same segments, checking SACKed ones in one test."""
         now = self.tp.tcp_mstamp
         deadline = self.rack_rtt_us + self._rack_reo_wnd()
-        rack_t, rack_last = self.rack_mstamp, self.rack_end_i - 1
+        rack_t = self.rack_mstamp
         base = self.qbase
+        rack_last = self.rack_end_i - 1 - base
+        q = self.q
         wait = 0
-        for i, seg in enumerate(islice(self.q, self.una - base, self.nxt - base), self.una):
+        for j in range(self.una - base, self.nxt - base):
+            seg = q[j]
+            s = seg.sacked
+            if s & TCPCB_SACKED_ACKED or s & _LOST_UNSENT == TCPCB_LOST:
+                continue
             t = seg.tx_ns
-            if t >= rack_t and (t > rack_t or i >= rack_last):  # sent after the RACK segment
-                if not seg.sacked & TCPCB_EVER_RETRANS:
+            if t >= rack_t and (t > rack_t or j >= rack_last):  # sent after the RACK segment
+                if not s & TCPCB_EVER_RETRANS:
                     break  # an original: so was every later one
                 continue  # a retransmission
-            s = seg.sacked
-            if s & TCPCB_SACKED_ACKED or (s & TCPCB_LOST and not s & TCPCB_SACKED_RETRANS):
-                continue
             remaining = deadline - (now - seg.tx_us)
             if remaining <= 0:
-                self._mark_lost(i, seg)
+                self._mark_lost(j + base, seg)
             elif remaining > wait:
                 wait = remaining
         return wait
