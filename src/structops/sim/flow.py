@@ -387,6 +387,12 @@ class TcpFlow(Output, Estimators):
         scan_i = self.scan_i
         high_i = self.high_i
         track = self.rack and bool(tp.sacked_out or tp.retrans_out or tp.lost_out)
+        # The rate sample of a run of plain segments is the last one's: sent once and in
+        # order, each one taken supersedes the one before (and if the last is not taken,
+        # none is), so tcp_rate_skb_delivered runs for that one only, before the next
+        # other segment.
+        rate_i = -1
+        rate_seg = None
         for i in range(prior_una, ack_i):
             seg = q[i - base]
             s = seg.sacked
@@ -400,8 +406,12 @@ class TcpFlow(Output, Estimators):
                 if track:
                     self._rack_advance(i, seg, 0)
                 if seg.dlv_mstamp:
-                    self._rate_skb_delivered(i, seg, rs)
+                    rate_i = i
+                    rate_seg = seg
                 continue
+            if rate_seg is not None:
+                self._rate_skb_delivered(rate_i, rate_seg, rs)
+                rate_seg = None
             if s & TCPCB_EVER_RETRANS:
                 if s & TCPCB_SACKED_RETRANS:
                     tp.retrans_out -= 1
@@ -424,6 +434,8 @@ class TcpFlow(Output, Estimators):
                 tp.lost_out -= 1
             if seg.dlv_mstamp:
                 self._rate_skb_delivered(i, seg, rs)
+        if rate_seg is not None:
+            self._rate_skb_delivered(rate_i, rate_seg, rs)
         pkts_acked = ack_i - prior_una
         if delivered_now:
             tp.delivered += delivered_now
