@@ -103,7 +103,8 @@ class Simulator:
         #: Jitter has its own stream so that turning it off leaves ISNs and losses alone.
         self.jitter_rng = random.Random(f"jitter:{self.config.seed}")
         self._jitter_random = self.jitter_rng.random
-        self._proc_j = self.config.proc_jitter_us * 1000
+        # a float (exact: an integer below 2**53), so a draw's product needs no conversion
+        self._proc_j = float(self.config.proc_jitter_us * 1000)
         self._heap: list[tuple[Any, ...]] = []
         self._seq = 0
         self._flow_cc: dict[int, CcChoice] = {}

@@ -39,8 +39,11 @@ class Seg:
 
     __slots__ = ("app_limited", "dlv", "dlv_ce", "dlv_mstamp", "first_tx", "retx_nxt", "sacked", "tx_ns", "tx_us")
 
-    # The send stamps are set when the segment is sent, right after it is made
-    # (Output._transmit): one pass over the slots instead of two.
+    # No __init__ (one is made per data segment): every slot but ``retx_nxt`` is set when
+    # the segment is first sent, right after it is made (Output._transmit);
+    # ``retx_nxt`` when it is resent (Output._retransmit), and it is read only then.
+    sacked: int
+    retx_nxt: int
     tx_us: int
     tx_ns: int  # the last send in ns: RACK's send order (skb_mstamp_ns)
     first_tx: int
@@ -48,10 +51,6 @@ class Seg:
     dlv_mstamp: int
     dlv_ce: int
     app_limited: bool
-
-    def __init__(self) -> None:
-        self.sacked = 0
-        self.retx_nxt = 0
 
 
 class FlowBase:

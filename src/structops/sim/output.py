@@ -83,9 +83,11 @@ class Output(Recovery):
         tp.data_segs_out += 1
         tp.bytes_sent += self.mss
         cwr = 0
-        if not retrans and tp.ecn_flags & TCP_ECN_QUEUE_CWR:
-            tp.ecn_flags &= ~TCP_ECN_QUEUE_CWR
-            cwr = 1
+        if not retrans:
+            seg.sacked = 0  # a new segment: its scoreboard starts empty
+            if tp.ecn_flags & TCP_ECN_QUEUE_CWR:
+                tp.ecn_flags &= ~TCP_ECN_QUEUE_CWR
+                cwr = 1
         ect = 1 if tp.ecn_flags & TCP_ECN_OK else 0
         if tp.sk_pacing_status != SK_PACING_NONE:
             rate = tp.sk_pacing_rate
