@@ -27,11 +27,19 @@ with valgrind (callgrind, no cache model): each tree runs the scenario once for 
 for ``--seconds`` simulated seconds (``PYTHONHASHSEED=0``), and the difference is the run's
 count.  It takes about a minute and, unlike CPU time on a shared VM, gives the same
 figure every time: the way to see a change of a few percent.
+
+``--in-process`` (with ``--baseline``, native only) loads both trees' simulators into
+this one process (each under its own module table, swapped in for its runs) and
+alternates 2-tree rounds of one run each, so both see the same machine, process and
+moment; prints the least and median CPU time per tree and the median of the paired
+ratios.  On a shared VM whose processes run at different speeds this is steadier
+than separate processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -162,6 +170,69 @@ def compare_instructions(args: argparse.Namespace) -> None:
         )
 
 
+def _load_tree(src: Path) -> tuple[Any, dict[str, Any]]:
+    """``structops.sim`` of the tree at ``src`` and that tree's module table, taken out
+    of ``sys.modules`` so that another tree can be loaded beside it."""
+
+    def ours() -> list[str]:
+        return [k for k in sys.modules if k == "structops" or k.startswith("structops.")]
+
+    saved = {k: sys.modules.pop(k) for k in ours()}
+    sys.path.insert(0, str(src))
+    try:
+        mod = importlib.import_module("structops.sim")
+    finally:
+        sys.path.remove(str(src))
+    mods = {k: sys.modules.pop(k) for k in ours()}
+    sys.modules.update(saved)
+    return mod, mods
+
+
+def compare_in_process(args: argparse.Namespace) -> None:
+    """``--in-process``: both trees' simulators in this process, alternating runs."""
+    import statistics
+
+    if args.bpf:
+        raise SystemExit("tcp_sim: --in-process compares the native simulator only")
+    with tempfile.TemporaryDirectory(prefix="tcp_sim_base_") as tmp:
+        trees = {f"baseline {args.baseline}": _load_tree(export(args.baseline, Path(tmp)))}
+        trees["current"] = _load_tree(ROOT / "src")
+    names = list(trees)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    events: dict[str, int] = {}
+    for r in range(args.rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            mod, mods = trees[name]
+            saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.startswith("structops")}
+            sys.modules.update(mods)  # imports made while running resolve within the tree
+            try:
+                link = mod.LinkConfig(bandwidth_bps=100_000_000, buffer_pkts=167)
+                sim = mod.Simulator(mod.SimConfig(link=link, sample_interval_us=100_000))
+                if args.cc != "reno":
+                    sim.register_cc(mod.cubic())
+                    sim.set_default_cc(args.cc)
+                for i in range(args.flows):
+                    sim.add_flow(base_rtt_us=20_000, start_us=i * 100)
+                c0 = time.process_time()
+                sim.run(int(args.seconds * 1_000_000))
+                times[name].append(time.process_time() - c0)
+                events[name] = sim.events
+            finally:
+                for k in mods:
+                    sys.modules.pop(k, None)
+                sys.modules.update(saved)
+    base = times[names[0]]
+    paired = statistics.median(c / b for b, c in zip(base, times["current"], strict=True))
+    print(f"{args.flows} flows native {args.cc}, {args.seconds:g} s simulated, {args.rounds} rounds in one process:")
+    for name in names:
+        t = times[name]
+        print(
+            f"  {name:>22}: least {min(t):.3f} s, median {statistics.median(t):.3f} s, {events[name]:,} events, "
+            f"ratio of least {min(t) / min(base):.3f}"
+        )
+    print(f"  median of paired ratios (current / baseline): {paired:.3f}")
+
+
 def compare(args: argparse.Namespace) -> None:
     """Alternate the baseline revision and this tree in subprocesses; print both and the ratio."""
     with tempfile.TemporaryDirectory(prefix="tcp_sim_base_") as tmp:
@@ -198,13 +269,19 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="runs per subprocess, the least time counts (--baseline)")
     ap.add_argument("--bpf", action="store_true", help="with --baseline: BPF reno instead of the native CC")
     ap.add_argument("--instructions", action="store_true", help="with --baseline: count instructions (valgrind)")
+    ap.add_argument("--in-process", action="store_true", help="with --baseline: both trees in one process")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.flows, args.seconds, args.cc, args.repeat, args.bpf)
         return
     if args.baseline:
-        (compare_instructions if args.instructions else compare)(args)
+        if args.instructions:
+            compare_instructions(args)
+        elif args.in_process:
+            compare_in_process(args)
+        else:
+            compare(args)
         return
     for trace_ops in (False, True):
         r = run(args.flows, args.seconds, args.cc, trace_ops)
