@@ -50,10 +50,10 @@ class TcpReceiver:
 
     __slots__ = (
         "_delack_armed",
-        "_delack_gen",
         "ato",
         "ato_min",
         "delack_due_ns",
+        "delack_gen",
         "delack_seq",
         "delayed_ack",
         "flow",
@@ -78,7 +78,7 @@ class TcpReceiver:
         self.pending = 0
         self.quick = 0
         self.ts_recent = 0
-        self._delack_gen = 0
+        self.delack_gen = 0
         self._delack_armed = False
         self.delack_due_ns = -1  # an armed timer whose event is not queued yet (see _send_delayed_ack)
         self.delack_seq = 0
@@ -184,7 +184,7 @@ class TcpReceiver:
         hz = self.hz
         expires = -(-(sim.now * hz // 1_000_000_000 + ato) * 1_000_000_000 // hz)
         self._delack_armed = True
-        self._delack_gen += 1
+        self.delack_gen += 1
         self.sk.icsk_ack_pending |= ICSK_ACK_SCHED | ICSK_ACK_TIMER
         # Usually the next data segment comes first and ACKs (every 2nd segment), and the
         # timer is cancelled.  So its event takes its place in the event order now (the
@@ -198,11 +198,11 @@ class TcpReceiver:
             self.delack_due_ns = expires
             self.delack_seq = seq
         else:
-            sim.queue_delack(flow, self._delack_gen, expires, seq)
+            sim.queue_delack(flow, self.delack_gen, expires, seq)
 
     def on_delack(self, gen: int) -> None:
         """``tcp_delack_timer_handler``: a missed delayed ACK inflates ``ato``, then ACK."""
-        if gen == self._delack_gen and self._delack_armed and self.pending:
+        if gen == self.delack_gen and self._delack_armed and self.pending:
             self.ato = min(self.ato << 1, self.rto_j)
             self.send_ack(-1, -1)
 

@@ -99,7 +99,7 @@ def _eager_send_delayed_ack(self: TcpReceiver) -> None:
     # the reference: the timer's event queued when it is armed, cancelled or not
     _lazy_send_delayed_ack(self)
     if self.delack_due_ns >= 0:
-        self.flow.sim.queue_delack(self.flow, self._delack_gen, self.delack_due_ns, self.delack_seq)
+        self.flow.sim.queue_delack(self.flow, self.delack_gen, self.delack_due_ns, self.delack_seq)
         self.delack_due_ns = -1
 
 
@@ -145,10 +145,10 @@ def test_delayed_ack_timer_queued_lazily_gives_the_same_run(
     def recording_arm(self: TcpReceiver) -> None:
         _lazy_send_delayed_ack(self)
         if self.delack_due_ns >= 0:
-            deferred.add((id(self), self._delack_gen))
+            deferred.add((id(self), self.delack_gen))
 
     def recording_fire(self: TcpReceiver, gen: int) -> None:
-        if (id(self), gen) in deferred and self._delack_armed and gen == self._delack_gen:
+        if (id(self), gen) in deferred and self._delack_armed and gen == self.delack_gen:
             fired_late["n"] += 1
         on_delack(self, gen)
 

@@ -73,4 +73,3 @@ def test_jitter_keeps_each_flows_packets_in_order() -> None:
 def test_negative_jitter_rejected(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         SimConfig(**{name: -1})  # type: ignore[arg-type]
-
