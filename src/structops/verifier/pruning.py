@@ -80,8 +80,21 @@ def _loose(v: Verifier, old: _Checkpoint) -> bool:
 
 def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev: int) -> _Checkpoint | bool | None:
     """``is_state_visited`` at pruning point ``pc``: True when the path is pruned (the
-    caller stops it), else the path's parent checkpoint (a new one when recorded here)."""
+    caller stops it), else the path's parent checkpoint (a new one when recorded here).
+
+    ``max_states_per_insn`` is the most states a visit that did not prune found recorded
+    at its instruction (before recording its own), as Linux counts them."""
     olds = v._visited.get(pc)
+    found = len(olds) if olds else 0
+    out = _state_visited(v, pc, st, cp, prev, olds)
+    if out is not True and found > v.stats.max_states_per_insn:
+        v.stats.max_states_per_insn = found
+    return out
+
+
+def _state_visited(
+    v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev: int, olds: list[_Checkpoint] | None
+) -> _Checkpoint | bool | None:
     hist = st.hist
     if olds and (hist is None or hist[4] <= _MAX_HIST) and v._busy.get(pc, 0) == len(olds):
         # the common case inside a loop: only states still being explored here, and too
@@ -257,5 +270,4 @@ def checkpoint(
     olds.append(new)
     v._busy[pc] = v._busy.get(pc, 0) + 1
     v.stats.total_states += 1
-    v.stats.max_states_per_insn = max(v.stats.max_states_per_insn, len(olds))
     return new

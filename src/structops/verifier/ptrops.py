@@ -189,7 +189,10 @@ def ptr_jcond(
 ) -> int | None:
     """A conditional jump with a pointer operand (``s`` is -1 for an immediate).
 
-    ``ptr ==/!= 0`` decides NULL-ness (V13); ``pkt`` vs ``pkt_end`` proves a packet range on
+    ``ptr ==/!= 0`` decides NULL-ness (V13) when 0 is an immediate (a register known to be 0
+    only decides the jump for a pointer that cannot be NULL, as in ``is_branch_taken``; it
+    marks nothing, and an unprivileged loader may not compare with it: measured on 6.18);
+    ``pkt`` vs ``pkt_end`` proves a packet range on
     one side; other comparisons explore both sides (refused without ``allow_ptr_leaks``)."""
     leaks = v.env.allow_ptr_leaks
     pkts = (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_END, RegType.PTR_TO_PACKET_META)
@@ -203,7 +206,7 @@ def ptr_jcond(
         if not leaks:
             speculative.push_branch(v, st, target if op == 0x10 else pc + 1, (d, s) if s >= 0 else (d,))
         return pc + 1 if op == 0x10 else target
-    if op in (0x10, 0x50) and zero and is64:
+    if op in (0x10, 0x50) and zero and is64 and s < 0:  # NULL checks are against an immediate 0 only
         if not ptr.maybe_null:
             _push(st.copy(), target, cp, stack)  # e.g. a walked (untrusted) pointer
             return pc + 1

@@ -221,6 +221,25 @@ _MAP_CASES = [
     _t("sk_map_delete_key_oob", SOCK, "ld_pseudo %r1, 1, {HASH8}\nmov %r2, %r10\nadd %r2, -2\ncall 3" + _RET0, "2"),
     _t("sk_map_lookup_not_a_map", SOCK, "mov %r1, 0\nmov %r2, %r10\nadd %r2, -4\nstw [%r10-4], 0\ncall 1" + _RET0, "2"),
     _t("sk_map_value_write_oob", SOCK, CHECKED8 + "stw [%r0+6], 1" + _RET0, "2"),
+    # NULL checks: only against an immediate 0 (a register holding 0 marks nothing, and an
+    # unprivileged loader may not compare a pointer with it), 64-bit only
+    *_both("sk_null_check_reg_zero", _HASH_LOOKUP + "mov %r1, 0\njeq %r0, %r1, out\nldxdw %r0, [%r0]" + OUT, "2"),
+    *_both(
+        "sk_null_check_reg_zero_swapped", _HASH_LOOKUP + "mov %r1, 0\njeq %r1, %r0, out\nldxdw %r0, [%r0]" + OUT, "2"
+    ),
+    _t(
+        "sk_null_check_reg_zero_jne",
+        SOCK,
+        _HASH_LOOKUP + "mov %r1, 0\njne %r0, %r1, ok\nmov %r0, 0\nexit\nok:\nldxdw %r0, [%r0]\nexit",
+        "2",
+    ),
+    _t("sk_null_check_imm_zero_jmp32", SOCK, _HASH_LOOKUP + "jeq32 %r0, 0, out\nldxdw %r0, [%r0]" + OUT, "2"),
+    # a pointer known not NULL against a register holding 0: the jump is decided (is_branch_taken)
+    *_both(
+        "sk_nonnull_vs_reg_zero",
+        _HASH_LOOKUP + "jne %r0, 0, ok\nmov %r0, 0\nexit\nok:\nmov %r1, 0\njeq %r0, %r1, out\nldxdw %r0, [%r0]" + OUT,
+        "2",
+    ),
 ]
 
 # -- context fields per type (item 1) ------------------------------------------------------------
