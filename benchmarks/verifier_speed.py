@@ -61,9 +61,7 @@ def _load(k: Any, case: Case, facts: dict[str, int], code: bytes | None = None) 
 
 def workloads(n: int) -> dict[str, list[tuple[Case, bytes | None]]]:
     """name -> [(case, raw bytecode replacing the case's own or None)]."""
-    corpus: list[tuple[Case, bytes | None]] = [
-        (c, None) for c in CASES if c.priv and c.name != "loop_hits_1m_limit"
-    ]
+    corpus: list[tuple[Case, bytes | None]] = [(c, None) for c in CASES if c.priv and c.name != "loop_hits_1m_limit"]
     base = next(c for c in CASES if c.name == "ret0")
     loop = Case("loop_limit", base.target, LOOP, base.item)
     # the biggest realistic objects the project has, through the loader: the shipped CUBIC

@@ -60,9 +60,7 @@ def resolved_members(raw: bytes) -> dict[str, list[tuple[str, str, int, int]]]:
     for t in spec.types[1:]:
         if isinstance(t, btf.Struct | btf.Union) and t.name:
             subset = t.name in SUBSET
-            out[t.name] = [
-                (m.name, shape(m.type), -1 if subset else m.bit_offset, m.bitfield_size) for m in t.members
-            ]
+            out[t.name] = [(m.name, shape(m.type), -1 if subset else m.bit_offset, m.bitfield_size) for m in t.members]
     return out
 
 

@@ -8,5 +8,4 @@ from __future__ import annotations
 
 __all__ = ["DIVERGES"]
 
-DIVERGES: dict[str, tuple[set[str], str]] = {
-}
+DIVERGES: dict[str, tuple[set[str], str]] = {}

@@ -59,7 +59,7 @@ def test_map_dump_hex_and_json(cli: Cli, reno: tuple[Collection, Link]) -> None:
     res = cli("map", "dump", "id", str(bss.id))
     names = ["n_init", "n_release", "n_ssthresh", "n_cong_avoid", "n_undo"]
     nums = [int.from_bytes(value[8 * i : 8 * i + 8], "little") for i in range(5)]
-    body = "                },{\n".join(f"                    \"{n}\": {v}\n" for n, v in zip(names, nums, strict=True))
+    body = "                },{\n".join(f'                    "{n}": {v}\n' for n, v in zip(names, nums, strict=True))
     expect = (
         '[{\n        "value": {\n            ".bss": [{\n'
         + body

@@ -83,9 +83,7 @@ def test_R4_nullable_and_ref_args_found_from_stub_names(k: EmulatedKernel) -> No
     assert not d.member_supported(names.index("unsupported_ops"))  # R3.8d
 
 
-def _testmod_map(
-    k: EmulatedKernel, t: S.Tracker, name: str, *, link: bool = False, vtype: bool = True
-) -> int:
+def _testmod_map(k: EmulatedKernel, t: S.Tracker, name: str, *, link: bool = False, vtype: bool = True) -> int:
     d = k.find_struct_ops(name)
     assert d is not None
     btf_fd = S.load_user_btf(k, t)

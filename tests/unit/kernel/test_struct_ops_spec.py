@@ -100,9 +100,7 @@ def test_C3_C4_vmlinux_value_id_only_for_struct_ops(k: EmulatedKernel, env: S.En
 
 def test_C6_before_C9_unprivileged_bad_attrs_get_einval_then_eperm(k: EmulatedKernel, env: S.Env) -> None:
     user = k.process({CAP_NET_ADMIN})
-    bad = MapCreateAttr(
-        MapType.BPF_MAP_TYPE_STRUCT_OPS, 8, env.tcp_value.size, 1, btf_vmlinux_value_type_id=1
-    )
+    bad = MapCreateAttr(MapType.BPF_MAP_TYPE_STRUCT_OPS, 8, env.tcp_value.size, 1, btf_vmlinux_value_type_id=1)
     S.expect_errno(errno.EINVAL, lambda: user.bpf(Cmd.BPF_MAP_CREATE, bad))
     good = bad.replace(key_size=4)
     S.expect_errno(errno.EPERM, lambda: user.bpf(Cmd.BPF_MAP_CREATE, good))
@@ -214,9 +212,7 @@ def test_U9k_L4_lookup_shows_prog_ids_and_refcnt(k: EmulatedKernel, env: S.Env, 
     assert all(tr.prog.id > 0 for tr in m.trampolines.values())
     ids = dict(m.func_slots())
     assert ids["set_state"] == 0
-    assert (
-        ids["ssthresh"] == struct.unpack_from("<Q", value, env.tcp_data + env.tcp_ops.offset("ssthresh"))[0]
-    )
+    assert ids["ssthresh"] == struct.unpack_from("<Q", value, env.tcp_data + env.tcp_ops.offset("ssthresh"))[0]
     assert ids["ssthresh"] > 0
     assert value[env.tcp_data + env.tcp_ops.offset("name") :].startswith(b"l4cc\0")
 
@@ -230,9 +226,7 @@ def test_U9l_ksyms_and_U11_pages(k: EmulatedKernel, env: S.Env, t: S.Tracker) ->
     assert len(m.images.pages) == 1  # four small trampolines pack into one page
 
 
-def test_U9j_E2BIG_when_trampolines_need_more_than_8_pages(
-    k: EmulatedKernel, env: S.Env, t: S.Tracker
-) -> None:
+def test_U9j_E2BIG_when_trampolines_need_more_than_8_pages(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     """U9j: no 9th image page; the update fails with E2BIG and resets (U14)."""
     k.trampoline_size = lambda model, ret: 4096  # one trampoline per page
     btf_fd = S.load_user_btf(k, t)
@@ -281,9 +275,7 @@ def test_L2_L6_L7_L8(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     nxt = bytearray(4)
     k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(fd, key=None, value=nxt))
     assert nxt == bytes(4)
-    S.expect_errno(
-        errno.ENOENT, lambda: k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(fd, key=bytes(4), value=nxt))
-    )
+    S.expect_errno(errno.ENOENT, lambda: k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(fd, key=bytes(4), value=nxt)))
     k.bpf(Cmd.BPF_MAP_GET_NEXT_KEY, MapElemAttr(fd, key=struct.pack("<I", 5), value=nxt))
     assert nxt == bytes(4)
     S.expect_errno(ENOTSUPP, lambda: k.bpf(Cmd.BPF_MAP_FREEZE, MapFreezeAttr(fd)))
@@ -399,9 +391,7 @@ def test_KU1_bad_flags_and_old_fd_without_replace(k: EmulatedKernel, env: S.Env,
     S.expect_errno(errno.EINVAL, lambda: k.bpf(Cmd.BPF_LINK_UPDATE, LinkUpdateAttr(link_fd, fd, flags=1)))
 
 
-def test_KP2_closing_link_fd_unregisters_but_pin_keeps_it(
-    k: EmulatedKernel, env: S.Env, t: S.Tracker
-) -> None:
+def test_KP2_closing_link_fd_unregisters_but_pin_keeps_it(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     fd = _reno_map(k, env, t, "pincc", link=True)
     link_fd = k.bpf(Cmd.BPF_LINK_CREATE, LinkCreateAttr.struct_ops(fd))
     k.bpffs.mkdir("/sys/fs/bpf/t")
@@ -462,9 +452,7 @@ def test_T5_duplicate_builtin_name_is_eexist(k: EmulatedKernel, env: S.Env, t: S
 def test_T1_V8_get_info_has_no_stub(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     err = S.expect_errno(
         ENOTSUPP,
-        lambda: S.load_struct_ops_prog(
-            k, t, env.tcp_ops, "get_info", S.prog_bare_exit(), log=bytearray(4096)
-        ),
+        lambda: S.load_struct_ops_prog(k, t, env.tcp_ops, "get_info", S.prog_bare_exit(), log=bytearray(4096)),
     )
     assert "unsupported member get_info" in err.log
 
@@ -546,9 +534,7 @@ def test_DM3_dummy_map_update_is_eopnotsupp(k: EmulatedKernel, env: S.Env, t: S.
 def test_A1_struct_ops_prog_cannot_be_associated(k: EmulatedKernel, env: S.Env, t: S.Tracker) -> None:
     fd = _reno_map(k, env, t, "a1cc", link=True)
     progs = S.load_reno(k, t, env)
-    S.expect_errno(
-        errno.EINVAL, lambda: k.bpf(Cmd.BPF_PROG_ASSOC_STRUCT_OPS, ProgAssocStructOpsAttr(fd, progs.init))
-    )
+    S.expect_errno(errno.EINVAL, lambda: k.bpf(Cmd.BPF_PROG_ASSOC_STRUCT_OPS, ProgAssocStructOpsAttr(fd, progs.init)))
     S.expect_errno(
         errno.EINVAL,
         lambda: k.bpf(Cmd.BPF_PROG_ASSOC_STRUCT_OPS, ProgAssocStructOpsAttr(fd, progs.init, flags=1)),

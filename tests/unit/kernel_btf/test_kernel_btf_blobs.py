@@ -308,14 +308,10 @@ def test_bitfields_are_kept(spec: btf.Spec) -> None:
 
 def test_opaque_structs_hold_only_their_size(spec: btf.Spec) -> None:
     """Opaque stand-ins carry one `__opaque` member; no invented field names leak into the BTF."""
-    opaque = [
-        t for t in spec.types[1:] if isinstance(t, btf.Struct) and [m.name for m in t.members] == ["__opaque"]
-    ]
+    opaque = [t for t in spec.types[1:] if isinstance(t, btf.Struct) and [m.name for m in t.members] == ["__opaque"]]
     # iterators and graph roots/nodes: the kernel's own member is named __opaque
     real_opaque = {"bpf_iter_num", "bpf_iter_scx_dsq", "bpf_rb_root", "bpf_rb_node"}
     stand_ins = {"hrtimer", "mutex", "request_sock_queue", "inet_cork_full", "bpf_map"}
     assert {t.name for t in opaque} - real_opaque == stand_ins
-    names = {
-        m.name for t in spec.types[1:] if isinstance(t, btf.Struct | btf.Union) for m in t.members if m.name
-    }
+    names = {m.name for t in spec.types[1:] if isinstance(t, btf.Struct | btf.Union) for m in t.members if m.name}
     assert not {n for n in names if n.startswith("__pad")}

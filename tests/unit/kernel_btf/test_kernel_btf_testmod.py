@@ -73,9 +73,7 @@ def test_testmod_ops_members(mod: btf.Spec) -> None:
     assert tramp_offsets == list(range(tramp_offsets[0], tramp_offsets[0] + 8 * 40, 8))
     # more than 40 function-pointer members: enough trampolines to cross a 4 KiB page (#40)
     fn_members = [
-        m.name
-        for m in ops.members
-        if isinstance(m.type, btf.Pointer) and isinstance(m.type.target, btf.FuncProto)
+        m.name for m in ops.members if isinstance(m.type, btf.Pointer) and isinstance(m.type.target, btf.FuncProto)
     ]
     assert len(fn_members) == 6 + 40
     assert "onebyte" not in fn_members and "data" not in fn_members

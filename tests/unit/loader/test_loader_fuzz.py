@@ -35,6 +35,7 @@ def _kernel() -> EmulatedKernel:
         _KERNEL.append(EmulatedKernel())
     return _KERNEL[0]
 
+
 _SHDR_FIELDS = [(4, "<I"), (8, "<Q"), (24, "<Q"), (32, "<Q"), (40, "<I"), (44, "<I"), (56, "<Q")]
 
 

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["ArrayMap", "array_next_key"]
 
 
-
 def array_next_key(key: bytes | None, max_entries: int) -> bytes:
     """``array_map_get_next_key``: the first index for no key or one out of range, else the
     next one; ENOENT after the last."""
@@ -34,6 +33,7 @@ def array_next_key(key: bytes | None, max_entries: int) -> bytes:
     if idx + 1 >= max_entries:
         raise bpf_error(errno.ENOENT, "no next key")
     return struct.pack("<I", idx + 1)
+
 
 class ArrayMap(DataMap):
     """An array map; ``elem_size`` is the value size rounded up to 8."""

@@ -233,6 +233,7 @@ class FdKeyedStorageMap(SkStorageMap):
 
 class TaskStorageMap(FdKeyedStorageMap):
     """``BPF_MAP_TYPE_TASK_STORAGE``: keyed by ``struct task_struct`` (helpers 156/157)."""
+
     TYPE = MapType.BPF_MAP_TYPE_TASK_STORAGE
     NO_FD = "task_storage key must be a pidfd (the embedded kernel has no pidfds)"
     HELPERS = ("bpf_task_storage", 156)
@@ -240,6 +241,7 @@ class TaskStorageMap(FdKeyedStorageMap):
 
 class CgrpStorageMap(FdKeyedStorageMap):
     """``BPF_MAP_TYPE_CGRP_STORAGE``: keyed by ``struct cgroup`` (helpers 210/211)."""
+
     TYPE = MapType.BPF_MAP_TYPE_CGRP_STORAGE
     NO_FD = "cgrp_storage key must be a cgroup fd (the embedded kernel has no cgroupfs)"
     HELPERS = ("bpf_cgrp_storage", 210)

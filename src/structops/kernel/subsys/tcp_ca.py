@@ -188,9 +188,7 @@ def _validate_with_reason(kdata: KData) -> int:
         missing = [op for op in ("ssthresh", "undo_cwnd") if not kdata.has(op)]
         if not (kdata.has("cong_avoid") or kdata.has("cong_control")):
             missing.append("cong_avoid or cong_control")
-        raise bpf_error(
-            errno.EINVAL, f"a tcp_congestion_ops must implement {', '.join(missing)} (Linux requires them)"
-        )
+        raise bpf_error(errno.EINVAL, f"a tcp_congestion_ops must implement {', '.join(missing)} (Linux requires them)")
     return 0
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EVENTS", "TRUNCATED", "ExitInfo", "debug_dump"]
 
+
 @dataclass
 class ExitInfo:
     """What ``scx_exit_info`` holds after an exit (SX-E2)."""
