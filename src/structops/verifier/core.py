@@ -94,6 +94,8 @@ class _Checkpoint:
     hit: int = 0
     miss: int = 0
     evicted: bool = False
+    #: Linux's explored-states hash bucket of the state (see ``pruning.bucket``).
+    bucket: int = 0
 
 
 _Stack = list[tuple[int, State, _Checkpoint | None]]
@@ -124,6 +126,11 @@ class Verifier:
         self._id = 0
         self._prune: set[int] = set()
         self._visited: dict[int, list[_Checkpoint]] = {}
+        #: recorded states per explored-states hash bucket (max_states_per_insn counts them)
+        self._bucket_n: dict[int, int] = {}
+        #: states alive (recorded, not yet freed) and loop backedge states kept: peak_states
+        self._live_n = 0
+        self._nback = 0
         self._exact: dict[fastpath.StateKey, list[_Checkpoint]] = {}
         #: Per pruning point, a hash of the innermost registers of every state in ``_exact``
         #: (the full key is built only when one matches).
@@ -281,8 +288,9 @@ class Verifier:
         for pc in slots_with_opcode(self._raw, b"\x85"):  # after every call, and a bpf-to-bpf call
             if self.code[pc][0] == 0x85:
                 self._prune.add(pc + 1)
-                if self.code[pc][2] == BPF_PSEUDO_CALL:
+                if self.code[pc][2] == BPF_PSEUDO_CALL:  # the call, and the callee's entry (a branch target)
                     self._prune.add(pc)
+                    self._prune.add(pc + self.code[pc][4] + 1)
                 elif loops.calls_sync_callback(self, pc):
                     self.cb_calls.add(pc)  # re-entered after each callback iteration
                     self._prune.add(pc)
@@ -309,6 +317,8 @@ class Verifier:
             self._ndone[cp.pc] = self._ndone.get(cp.pc, 0) + 1
             if not cp.evicted:
                 self._busy[cp.pc] -= 1
+            else:  # an evicted state is freed once nothing below it is explored
+                self._live_n -= 1
             visit = cp.visit
             if visit is not None and visit.entry is cp:  # maybe_exit_scc
                 visit.entry = None

@@ -41,7 +41,7 @@ def verify(
             gc.enable()
     log.add(
         f"processed {stats.insns_processed} insns (limit {limit}) max_states_per_insn "
-        f"{stats.max_states_per_insn} total_states {stats.total_states} peak_states {stats.total_states} mark_read 0"
+        f"{stats.max_states_per_insn} total_states {stats.total_states} peak_states {stats.peak_states} mark_read 0"
     )
     log.flush()
     return stats

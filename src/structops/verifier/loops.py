@@ -127,6 +127,7 @@ def propagate_backedges(v: Verifier, visit: Visit) -> None:
     else:
         for _st, cp, _pc, _old in visit.backedges:
             mark_all(cp)
+    v._nback -= len(visit.backedges)
     visit.backedges.clear()
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from structops.verifier import fastpath, iters, liveness, loops, precision, unpriv
 from structops.verifier.env import Reject
 from structops.verifier.state import State, state_subsumes
+from structops.verifier.timer import ASYNC_CALLSITE
 
 if TYPE_CHECKING:
     from structops.verifier.core import Verifier, _Checkpoint
@@ -82,14 +83,26 @@ def state_visited(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, prev:
     """``is_state_visited`` at pruning point ``pc``: True when the path is pruned (the
     caller stops it), else the path's parent checkpoint (a new one when recorded here).
 
-    ``max_states_per_insn`` is the most states a visit that did not prune found recorded
-    at its instruction (before recording its own), as Linux counts them."""
+    ``max_states_per_insn`` is the most states a visit that did not prune found in its
+    instruction's list (before recording its own), as Linux counts them: Linux keeps the
+    lists in a hash table with one bucket per instruction, keyed by the instruction and the
+    current frame's call site, so a subprogram's states can share a bucket with another
+    instruction's and are counted there too."""
     olds = v._visited.get(pc)
-    found = len(olds) if olds else 0
+    found = v._bucket_n.get(bucket(v, pc, st), 0) if v._bucket_n else 0
     out = _state_visited(v, pc, st, cp, prev, olds)
     if out is not True and found > v.stats.max_states_per_insn:
         v.stats.max_states_per_insn = found
     return out
+
+
+def bucket(v: Verifier, pc: int, st: State) -> int:
+    """``explored_state()``'s bucket: ``(insn ^ callsite) % prog_len`` in C's unsigned
+    arithmetic, the main program's call site being -1 (a callback frame's is its call)."""
+    cs = st.frames[-1].callsite
+    if cs < -1:
+        cs = -1 if cs == ASYNC_CALLSITE else -cs - 2
+    return ((pc ^ cs) & 0xFFFFFFFF) % len(v.code)
 
 
 def _state_visited(
@@ -175,9 +188,20 @@ def _state_visited(
 
 def _evict(v: Verifier, pc: int, old: _Checkpoint) -> bool:
     old.evicted = True
+    v._bucket_n[old.bucket] -= 1
     if old.branches:
         v._busy[pc] -= 1
+    else:  # freed at once; else when its last path ends (Verifier._finish)
+        v._live_n -= 1
     return True
+
+
+def update_peak(v: Verifier) -> None:
+    """``update_peak_states``: states alive (recorded and not freed, evicted ones included
+    until freed) plus the loop backedge states kept for mark propagation."""
+    cur = v._live_n + v._nback
+    if cur > v.stats.peak_states:
+        v.stats.peak_states = cur
 
 
 def _miss_all(
@@ -234,6 +258,8 @@ def _hit(v: Verifier, pc: int, st: State, cp: _Checkpoint | None, old: _Checkpoi
         visit = v._visits.get(key) if key is not None else None
         if visit is not None:
             visit.backedges.append((st.copy(), cp, pc, old))
+            v._nback += 1
+            update_peak(v)
 
 
 def _is_ancestor(old: _Checkpoint, cp: _Checkpoint | None) -> bool:
@@ -252,6 +278,8 @@ def checkpoint(
     from structops.verifier.core import _Checkpoint
 
     new = _Checkpoint(pc, st.copy(), parent, 1, st.hist, st.first, prev)
+    b = new.bucket = bucket(v, pc, st)
+    v._bucket_n[b] = v._bucket_n.get(b, 0) + 1
     st.hist = None
     st.first = pc
     v.cur_cp = new
@@ -270,4 +298,6 @@ def checkpoint(
     olds.append(new)
     v._busy[pc] = v._busy.get(pc, 0) + 1
     v.stats.total_states += 1
+    v._live_n += 1
+    update_peak(v)
     return new
