@@ -41,7 +41,7 @@ from structops.uapi import ProgType
 from structops.verifier.ops import (
     ARG_ANY,
     ARG_CTX,
-    ARG_RDMEM,
+    ARG_RDMEM_OR_NULL,
     ARG_RDONLY,
     ARG_SIZE,
     ARG_SOCK_RELEASE,
@@ -79,7 +79,10 @@ NET_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     68: ((ARG_CTX, ARG_ANY, ARG_WRMEM, ARG_SIZE, ARG_ANY), RET_INT),  # skb_load_bytes_relative(.., start_header)
     10: ((ARG_CTX, ARG_ANY, ARG_ANY, ARG_ANY, ARG_ANY), RET_INT),  # l3_csum_replace(skb, off, from, to, flags)
     11: ((ARG_CTX, ARG_ANY, ARG_ANY, ARG_ANY, ARG_ANY), RET_INT),  # l4_csum_replace(skb, off, from, to, flags)
-    28: ((ARG_RDMEM, ARG_SIZE, ARG_RDMEM, ARG_SIZE, ARG_ANY), RET_INT),  # csum_diff(from, n, to, n, seed)
+    28: (
+        (ARG_RDMEM_OR_NULL, ARG_SIZE, ARG_RDMEM_OR_NULL, ARG_SIZE, ARG_ANY),
+        RET_INT,
+    ),  # csum_diff(from, n, to, n, seed)
     38: ((ARG_CTX, ARG_ANY, ARG_ANY), RET_INT),  # skb_change_tail(skb, len, flags)
     39: ((ARG_CTX, ARG_ANY), RET_INT),  # skb_pull_data(skb, len)
     188: ((ARG_CTX,), RET_INT),  # xdp_get_buff_len(xdp_md)

@@ -19,6 +19,7 @@ from structops import btf as btflib
 from structops.verifier import graph, iters, locks, precision, timer
 from structops.verifier.env import MAX_CALL_FRAMES, Reject
 from structops.verifier.memory import (
+    MEM_EXPECTED,
     RDONLY_MEM,
     check_helper_mem,
     constant_key_hits,
@@ -31,6 +32,7 @@ from structops.verifier.ops import (
     ARG_KEY,
     ARG_MAP,
     ARG_RDMEM,
+    ARG_RDMEM_OR_NULL,
     ARG_RDONLY,
     ARG_SIZE,
     ARG_SOCK,
@@ -47,7 +49,7 @@ from structops.verifier.ops import (
     RET_TASK_BTF,
     RET_U32,
 )
-from structops.verifier.sockets import SOCK_COMMON, check_sock_release_arg
+from structops.verifier.sockets import SOCK_COMMON, SOCK_COMMON_EXPECTED, check_sock_release_arg
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
 from structops.verifier.trust import check_kfunc_trust
 
@@ -65,12 +67,13 @@ _PKT = (RegType.PTR_TO_PACKET, RegType.PTR_TO_PACKET_END, RegType.PTR_TO_PACKET_
 
 
 def _check_sock_arg(v: Verifier, st: State, regno: int, want: str) -> None:
-    """A trusted, non-NULL ``PTR_TO_BTF_ID`` whose struct embeds ``want`` at offset 0 (tcp_sockopt)."""
+    """A non-NULL ``PTR_TO_BTF_ID`` (not untrusted) whose struct embeds ``want`` at offset 0
+    (tcp_sockopt): ``ARG_PTR_TO_BTF_ID_SOCK_COMMON`` for ``sock_common``, else
+    ``ARG_PTR_TO_BTF_ID``, with the expected types Linux 6.18 lists for each."""
     reg = st.cur.regs[regno]
-    if reg.type != RegType.PTR_TO_BTF_ID:
-        raise _eacces(f"R{regno} type={reg.type_str()} expected=ptr_, trusted_ptr_, rcu_ptr_")
-    if reg.maybe_null:
-        raise _eacces(f"R{regno} type={reg.type_str()} expected=ptr_, trusted_ptr_, rcu_ptr_")
+    expected = SOCK_COMMON_EXPECTED if want == "sock_common" else "ptr_, trusted_ptr_, rcu_ptr_"
+    if reg.type != RegType.PTR_TO_BTF_ID or reg.untrusted or reg.maybe_null:
+        raise _eacces(f"R{regno} type={reg.type_str()} expected={expected}")
     if reg.off or reg.var_off:
         raise _eacces(f"R{regno} must have zero offset when passed to a helper")
     try:
@@ -81,19 +84,42 @@ def _check_sock_arg(v: Verifier, st: State, regno: int, want: str) -> None:
         raise _eacces(f"R{regno} is of type {getattr(reg.obj, 'name', '?')} but {want} is expected")
 
 
-def _check_sized_mem(v: Verifier, st: State, regno: int, write: bool, what: str) -> None:
-    """``check_mem_size_reg``: memory of the size in R<regno+1> (a bounded scalar) (tcp_sockopt)."""
+def _check_sized_mem(v: Verifier, st: State, regno: int, write: bool, what: str, nullable: bool = False) -> None:
+    """``check_mem_size_reg``: memory of the size in R<regno+1> (a bounded scalar, not 0 unless
+    ``nullable``: ``ARG_CONST_SIZE_OR_ZERO`` beside a maybe-NULL pointer, which may then be
+    NULL with size 0)."""
+    reg = st.cur.regs[regno]
+    null = nullable and reg.type == RegType.SCALAR and reg.is_const and reg.umin == 0
+    if not null and reg.type not in _MEM_ARG_TYPES:  # check_reg_type, at the pointer argument
+        raise _eacces(f"R{regno} type={reg.type_str()} expected={MEM_EXPECTED}")
     size = st.cur.regs[regno + 1]
     if size.type != RegType.SCALAR:
         raise _eacces(f"R{regno + 1} type={size.type_str()} expected=scalar")
+    if size.smin < 0:
+        raise _eacces(f"R{regno + 1} min value is negative, either use unsigned or 'var &= const'")
+    if size.umin == 0 and not nullable:
+        umax = size.umax - (1 << 64) if size.umax >> 63 else size.umax
+        raise _eacces(f"R{regno + 1} invalid zero-sized read: u64=[{size.umin},{umax}]")
     if size.umax >= _MAX_HELPER_MEM:
         raise _eacces(f"R{regno + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'")
-    if size.umax == 0:
-        if write:
-            raise _eacces(f"R{regno + 1} invalid zero-sized read")
-        return
-    check_helper_mem(st, regno, size.umax, write=write, what=what)
+    if null:  # check_helper_mem_access: only a zero-sized access may be NULL
+        if size.umax:
+            raise _eacces(f"R{regno} type=scalar expected=fp")
+    elif size.umax:
+        check_helper_mem(st, regno, size.umax, write=write, what=what)
     precision.mark(v, st, regno + 1)  # check_mem_size_reg relies on the size's range
+
+
+#: Pointer types a helper's memory argument takes (the non-NULL ones of ``mem_types``).
+_MEM_ARG_TYPES = frozenset(
+    {
+        RegType.PTR_TO_STACK,
+        RegType.PTR_TO_PACKET,
+        RegType.PTR_TO_PACKET_META,
+        RegType.PTR_TO_MAP_VALUE,
+        RegType.PTR_TO_MEM,
+    }
+)
 
 
 def _eacces(msg: str) -> Reject:
@@ -146,17 +172,16 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                     raise _eacces("invalid zero-sized read")
                 what = f"{name} arg{regno}"
                 check_helper_mem(st, regno, size, write=kind == ARG_UVAL, what=what)
-            elif kind in (ARG_SZMEM, ARG_RDONLY):
-                size_reg = st.cur.regs[regno + 1]
-                if size_reg.type == RegType.SCALAR and size_reg.is_const:
-                    check_helper_mem(st, regno, size_reg.umin, write=False, what=f"{name} arg{regno}")
-                    precision.mark(v, st, regno + 1)
+            elif kind in (ARG_SZMEM, ARG_RDONLY, ARG_RDMEM):
+                _check_sized_mem(v, st, regno, False, f"{name} arg{regno}")
+            elif kind == ARG_RDMEM_OR_NULL:
+                _check_sized_mem(v, st, regno, False, f"{name} arg{regno}", nullable=True)
+            elif kind == ARG_WRMEM:
+                _check_sized_mem(v, st, regno, True, f"{name} arg{regno}")
             elif kind == ARG_SOCK:
                 _check_sock_arg(v, st, regno, "sock_common")
             elif kind == ARG_TCPSK:
                 _check_sock_arg(v, st, regno, "tcp_sock")
-            elif kind in (ARG_RDMEM, ARG_WRMEM):
-                _check_sized_mem(v, st, regno, kind == ARG_WRMEM, f"{name} arg{regno}")
             elif kind == ARG_SIZE and reg.type != RegType.SCALAR:
                 raise _eacces(f"R{regno} type={reg.type_str()} expected=scalar")
             elif kind == ARG_CTX and reg.type != RegType.PTR_TO_CTX:

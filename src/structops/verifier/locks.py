@@ -250,8 +250,8 @@ def rcu_kfunc(st: State, name: str, flags: int = 0) -> None:
         if not st.rcu:
             raise Reject(errno.EINVAL, f"unmatched rcu read unlock (kernel function {name})")
         st.rcu = False
-        # the section's MEM_RCU pointers stay readable but no kfunc takes them any more
-        st.map_regs(lambda r: replace(r, rcu=False) if r.rcu else r)
+        # the section's MEM_RCU pointers become PTR_UNTRUSTED: readable, no helper or kfunc takes them
+        st.map_regs(lambda r: replace(r, rcu=False, untrusted=True) if r.rcu else r)
 
 
 _EXIT = "BPF_EXIT instruction in main prog"

@@ -488,7 +488,15 @@ def check_helper_mem(st: State, regno: int, size: int, *, write: bool, what: str
         return
     if reg.type == RegType.PTR_TO_MEM and not reg.maybe_null:
         return
-    raise _eacces(f"R{regno} type={reg.type_str()} expected=fp, map_value ({what})")
+    if reg.type in _PKT_TYPES:  # check_packet_access(ACCESS_HELPER): inside the proven range
+        _packet_access(regno, reg, 0, size)
+        return
+    raise _eacces(f"R{regno} type={reg.type_str()} expected={MEM_EXPECTED}")
+
+
+#: The register types an ``ARG_PTR_TO_MEM``-like argument (map key or value, helper memory)
+#: accepts, as Linux 6.18 lists them when refusing another.
+MEM_EXPECTED = "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_"
 
 
 # -- BTF pointers (V13, V17) -------------------------------------------------------------------

@@ -29,6 +29,7 @@ __all__ = [
     "ARG_KEY",
     "ARG_MAP",
     "ARG_RDMEM",
+    "ARG_RDMEM_OR_NULL",
     "ARG_RDONLY",
     "ARG_SIZE",
     "ARG_SOCK",
@@ -64,7 +65,9 @@ ARG_SIZE = "size"  #: ARG_CONST_SIZE(_OR_ZERO)
 ARG_RDONLY = "ro"  #: ARG_PTR_TO_MEM | MEM_RDONLY sized by the next argument
 ARG_SOCK = "sock"  #: ARG_PTR_TO_BTF_ID_SOCK_COMMON: trusted pointer embedding sock_common
 ARG_TCPSK = "tcp_sock"  #: ARG_PTR_TO_BTF_ID with arg_btf_id = tcp_sock
-ARG_RDMEM = "rdmem"  #: ARG_PTR_TO_MEM | MEM_RDONLY, sized by ARG_CONST_SIZE_OR_ZERO next
+ARG_RDMEM = "rdmem"  #: ARG_PTR_TO_MEM | MEM_RDONLY, sized by ARG_CONST_SIZE next
+#: ARG_PTR_TO_MEM | PTR_MAYBE_NULL | MEM_RDONLY, sized by ARG_CONST_SIZE_OR_ZERO next (csum_diff)
+ARG_RDMEM_OR_NULL = "rdmem_or_null"
 ARG_WRMEM = "wrmem"  #: ARG_PTR_TO_UNINIT_MEM, sized by ARG_CONST_SIZE next
 ARG_CTX = "ctx"  #: ARG_PTR_TO_CTX: the program's context, unmodified
 ARG_SOCK_RELEASE = "sock_release"  #: ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE (bpf_sk_release)

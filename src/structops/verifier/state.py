@@ -107,6 +107,9 @@ class Reg:
     #: explored states (checkpoints) by precision backtracking (:mod:`structops.verifier.precision`);
     #: an imprecise scalar of an explored state covers any scalar.  Not compared, not hashed.
     precise: bool = field(default=False, compare=False)
+    #: ``PTR_TO_BTF_ID``: ``PTR_UNTRUSTED`` (a walked field neither trusted nor RCU, or an
+    #: RCU pointer after its section ended): readable, refused by helpers and kfuncs.
+    untrusted: bool = False
     #: Scalars linked by ``id`` with ``BPF_ADD_CONST``: the constant this one is ahead of the
     #: others (:mod:`structops.verifier.linked`).  Not compared, not hashed (as ``id``).
     delta: int = field(default=0, compare=False)
@@ -168,7 +171,7 @@ class Reg:
         if t == RegType.PTR_TO_MAP_VALUE:
             return "map_value_or_null" if self.maybe_null else "map_value"
         if t == RegType.PTR_TO_BTF_ID:
-            prefix = "trusted_" if self.trusted else "rcu_" if self.rcu else ""
+            prefix = "trusted_" if self.trusted else "rcu_" if self.rcu else "untrusted_" if self.untrusted else ""
             return prefix + ("ptr_or_null_" if self.maybe_null else "ptr_")
         if t == RegType.PTR_TO_MEM:
             return "mem_or_null" if self.maybe_null else "mem"

@@ -8,8 +8,9 @@ are not sleepable and so always inside an RCU read section for the verifier):
 
 * reading a pointer field of a trusted, referenced or RCU pointer yields a trusted pointer
   when the field is on the kernel's "safe trusted" list, an RCU pointer when it is on the
-  "safe RCU" list (``task_struct`` ``real_parent``, ``group_leader``, ``cpus_ptr``), and a
-  plain pointer otherwise (``task_struct->parent``); a walk from a plain pointer is plain.
+  "safe RCU" list (``task_struct`` ``real_parent``, ``group_leader``, ``cpus_ptr``), and an
+  untrusted one otherwise (``task_struct->parent``: ``untrusted_ptr_``, which a helper
+  taking a BTF pointer refuses); a walk from an untrusted pointer is untrusted.
   The lists are by struct and field name (this kernel's BTF carries no ``__rcu`` tags);
 * a ``KF_RCU`` kfunc takes a trusted, referenced or RCU pointer (else EINVAL "R1 must be a
   rcu pointer"); any other kfunc a trusted or referenced one (else EINVAL "R1 must be
@@ -55,7 +56,7 @@ def walked(src: Reg, struct_name: str, field: str, ptr: Reg) -> Reg:
             return replace(ptr, trusted=True)
         if (struct_name, field) in SAFE_RCU:
             return replace(ptr, rcu=True)
-    return ptr
+    return replace(ptr, untrusted=True)
 
 
 def check_kfunc_trust(reg: Reg, regno: int, flags: KF) -> None:

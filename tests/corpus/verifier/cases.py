@@ -22,6 +22,7 @@ from casemodel import CHECKED16 as _CHECKED16
 from casemodel import DUMMY, TCP, Case, render
 from casemodel import LOOKUP8 as _LOOKUP8
 from casemodel import OUT as _OUT
+from cases_helper_args import HELPER_ARG_CASES
 from cases_linked import LINKED_CASES
 from cases_locks import LOCK_CASES
 from cases_precision import PRECISION_CASES
@@ -357,4 +358,4 @@ CASES: list[Case] = [
     _c("tcp_write_offset_0", "ldxdw %r1, [%r1]\nstw [%r1+0], 10\nmov %r0, 1\nexit", "3", TCP),
 ]
 CASES += TYPE_CASES + C_CASES + LOCK_CASES + PRECISION_CASES + SKB_CASES + SPEC_CASES + LINKED_CASES
-CASES += TRUST_CASES
+CASES += TRUST_CASES + HELPER_ARG_CASES

@@ -22,7 +22,7 @@ from structops.kernel.struct_ops import KData, StructOpsLink, StructOpsOps
 from structops.kernel.subsys.tcp_access import tcp_sock_write_check
 from structops.kernel.subsystem import STRUCT_OPS_PROGS, KfuncDef, Subsystem, plug_in
 from structops.sim.ops import OP_NAMES
-from structops.verifier.ops import VerifierOps
+from structops.verifier.ops import ARG_ANY, ARG_RDMEM, ARG_SIZE, ARG_SOCK, ARG_TCPSK, ARG_WRMEM, RET_INT, VerifierOps
 
 if TYPE_CHECKING:
     from structops.kernel.emulated import EmulatedKernel
@@ -334,8 +334,16 @@ def _subsystem(kernel: EmulatedKernel, ops: StructOpsOps) -> Subsystem:
         kfuncs=kfuncs,
         unimplemented_kfuncs=tcp_kfuncs.BBR_KFUNCS,
         helpers=[*helper_specs(kernel, STRUCT_OPS_PROGS), *sk_storage_helpers(kernel, STRUCT_OPS_PROGS)],
+        helper_protos=HELPER_PROTOS,
     )
 
+
+#: ``bpf_sk_setsockopt_proto``, ``bpf_sk_getsockopt_proto``, ``bpf_tcp_send_ack_proto``.
+HELPER_PROTOS = {
+    49: ((ARG_SOCK, ARG_ANY, ARG_ANY, ARG_RDMEM, ARG_SIZE), RET_INT),  # setsockopt(sk, level, opt, val, len)
+    57: ((ARG_SOCK, ARG_ANY, ARG_ANY, ARG_WRMEM, ARG_SIZE), RET_INT),  # getsockopt(sk, level, opt, buf, len)
+    116: ((ARG_TCPSK, ARG_ANY), RET_INT),  # tcp_send_ack(tp, rcv_nxt)
+}
 
 _TCP_HELPERS = frozenset(
     helper_id(n) for n in ("tcp_send_ack", "sk_storage_get", "sk_storage_delete", "ktime_get_coarse_ns")
