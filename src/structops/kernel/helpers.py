@@ -17,16 +17,19 @@ from dataclasses import dataclass, replace
 
 from structops.verifier.ops import (
     ARG_ANY,
+    ARG_CTX,
     ARG_KEY,
     ARG_MAP,
     ARG_SIZE,
     ARG_SZMEM,
     ARG_UVAL,
     ARG_VAL,
+    ARG_WRMEM_OR_ZERO,
     RET_INT,
     RET_MAP_VALUE_OR_NULL,
     RET_TASK_BTF,
     RET_U32,
+    RET_VOID,
     HelperProto,
 )
 from structops.vm.helpers import HelperFunc, HelperRegistry, HelperSpec, base_helpers
@@ -286,7 +289,9 @@ BASE_PROTOS: dict[int, tuple[tuple[str, ...], str]] = {
     89: ((ARG_MAP, ARG_UVAL), RET_INT),  # map_peek_elem
     107: ((ARG_MAP, ARG_ANY, ARG_ANY, ARG_ANY), RET_MAP_VALUE_OR_NULL),  # sk_storage_get: R0 value of R1's map
     108: ((ARG_MAP, ARG_ANY), RET_INT),  # sk_storage_delete
-    113: ((ARG_UVAL, ARG_SIZE, ARG_ANY), RET_INT),  # probe_read_kernel (dst, size, unsafe src)
+    12: ((ARG_CTX, ARG_MAP, ARG_ANY), RET_VOID),  # tail_call(ctx, prog_array, index)
+    113: ((ARG_WRMEM_OR_ZERO, ARG_SIZE, ARG_ANY), RET_INT),  # probe_read_kernel (dst, size, unsafe src)
+    115: ((ARG_WRMEM_OR_ZERO, ARG_SIZE, ARG_ANY), RET_INT),  # probe_read_kernel_str
     118: ((), RET_INT),  # jiffies64
     195: ((ARG_MAP, ARG_KEY, ARG_ANY), RET_MAP_VALUE_OR_NULL),  # map_lookup_percpu_elem
     125: ((), RET_INT),  # ktime_get_boot_ns

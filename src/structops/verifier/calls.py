@@ -42,12 +42,14 @@ from structops.verifier.ops import (
     ARG_UVAL,
     ARG_VAL,
     ARG_WRMEM,
+    ARG_WRMEM_OR_ZERO,
     KF,
     RET_MAP_VALUE_OR_NULL,
     RET_SOCK_COMMON_OR_NULL,
     RET_SOCK_OR_NULL,
     RET_TASK_BTF,
     RET_U32,
+    RET_VOID,
 )
 from structops.verifier.sockets import SOCK_COMMON, SOCK_COMMON_EXPECTED, check_sock_release_arg
 from structops.verifier.state import NOT_INIT, Frame, Reg, RegType, State, unknown
@@ -84,10 +86,12 @@ def _check_sock_arg(v: Verifier, st: State, regno: int, want: str) -> None:
         raise _eacces(f"R{regno} is of type {getattr(reg.obj, 'name', '?')} but {want} is expected")
 
 
-def _check_sized_mem(v: Verifier, st: State, regno: int, write: bool, what: str, nullable: bool = False) -> None:
+def _check_sized_mem(
+    v: Verifier, st: State, regno: int, write: bool, what: str, nullable: bool = False, zero_ok: bool = False
+) -> None:
     """``check_mem_size_reg``: memory of the size in R<regno+1> (a bounded scalar, not 0 unless
-    ``nullable``: ``ARG_CONST_SIZE_OR_ZERO`` beside a maybe-NULL pointer, which may then be
-    NULL with size 0)."""
+    ``zero_ok``: ``ARG_CONST_SIZE_OR_ZERO``); a ``nullable`` pointer may be NULL with size 0."""
+    zero_ok = zero_ok or nullable
     reg = st.cur.regs[regno]
     null = nullable and reg.type == RegType.SCALAR and reg.is_const and reg.umin == 0
     if not null and reg.type not in _MEM_ARG_TYPES:  # check_reg_type, at the pointer argument
@@ -97,7 +101,7 @@ def _check_sized_mem(v: Verifier, st: State, regno: int, write: bool, what: str,
         raise _eacces(f"R{regno + 1} type={size.type_str()} expected=scalar")
     if size.smin < 0:
         raise _eacces(f"R{regno + 1} min value is negative, either use unsigned or 'var &= const'")
-    if size.umin == 0 and not nullable:
+    if size.umin == 0 and not zero_ok:
         umax = size.umax - (1 << 64) if size.umax >> 63 else size.umax
         raise _eacces(f"R{regno + 1} invalid zero-sized read: u64=[{size.umin},{umax}]")
     if size.umax >= _MAX_HELPER_MEM:
@@ -156,7 +160,7 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
     released = 0
     if hid in (locks.SPIN_LOCK, locks.SPIN_UNLOCK):  # ARG_PTR_TO_SPIN_LOCK, RET_VOID
         locks.process_spin_lock(v, st, hid)
-        ret = "void"
+        ret = RET_VOID
     elif proto is not None and proto.args is not None:
         ret = proto.ret
         for i, kind in enumerate(proto.args):
@@ -176,8 +180,8 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 _check_sized_mem(v, st, regno, False, f"{name} arg{regno}")
             elif kind == ARG_RDMEM_OR_NULL:
                 _check_sized_mem(v, st, regno, False, f"{name} arg{regno}", nullable=True)
-            elif kind == ARG_WRMEM:
-                _check_sized_mem(v, st, regno, True, f"{name} arg{regno}")
+            elif kind in (ARG_WRMEM, ARG_WRMEM_OR_ZERO):
+                _check_sized_mem(v, st, regno, True, f"{name} arg{regno}", zero_ok=kind == ARG_WRMEM_OR_ZERO)
             elif kind == ARG_SOCK:
                 _check_sock_arg(v, st, regno, "sock_common")
             elif kind == ARG_TCPSK:
@@ -190,13 +194,8 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
                 released = check_sock_release_arg(st.cur.regs, regno)
             elif kind == ARG_ANY:
                 pass
-        if hid == 113:  # probe_read_kernel: dst written
-            size_reg = st.cur.regs[2]
-            if size_reg.is_const and size_reg.umin:
-                check_helper_mem(st, 1, size_reg.umin, write=True, what=f"{name} arg1")
-                precision.mark(v, st, 2)
-            else:
-                raise _eacces("R2 min value is negative, either use unsigned or 'var &= const'")
+    if hid == 12 and int(getattr(m, "map_type", 0)) != 3:  # record_func_key: a BPF_MAP_TYPE_PROG_ARRAY
+        raise Reject(errno.EINVAL, "expected prog array map for tail call", joined=True)
     if m is not None:
         _check_map_func(m, hid, name)
     if m is not None and proto is not None and proto.args is not None and ARG_KEY in proto.args:
@@ -232,7 +231,7 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
     elif ret == RET_TASK_BTF:
         task = v.env.spec.find("task_struct", btflib.Struct)
         st.cur.regs[0] = Reg(RegType.PTR_TO_BTF_ID, 0, 0, obj=task, trusted=True)
-    elif ret == "void":
+    elif ret == RET_VOID:
         st.cur.regs[0] = NOT_INIT
     else:
         st.cur.regs[0] = unknown()
@@ -240,6 +239,7 @@ def call_helper(v: Verifier, st: State, pc: int, hid: int) -> None:
 
 #: ``check_map_func_compatibility``: map type -> the only helpers it may be passed to ...
 _MAP_ONLY_FUNCS: dict[int, frozenset[int]] = {
+    3: frozenset({12}),  # PROG_ARRAY: tail calls only
     12: frozenset({1}),  # ARRAY_OF_MAPS: lookup only
     13: frozenset({1}),  # HASH_OF_MAPS
     22: frozenset({87, 88, 89}),  # QUEUE: push, pop, peek

@@ -281,7 +281,14 @@ class Verifier:
         return st
 
     def run(self) -> VerifyStats:
-        """Verify; raise :class:`Reject` on the first invalid path."""
+        """Verify; raise :class:`Reject` on the first invalid path (carrying the statistics)."""
+        try:
+            return self._run()
+        except Reject as rej:
+            rej.stats = self.stats
+            raise
+
+    def _run(self) -> VerifyStats:
         self.check_cfg()
         self.iter_next = iters.iter_next_pcs(self)
         self._prune.update(self.iter_next)

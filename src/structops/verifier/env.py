@@ -60,10 +60,14 @@ class ListLog:
 class Reject(Exception):
     """A verification failure: ``errno`` and the kernel-worded message."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, *, joined: bool = False) -> None:
         super().__init__(message)
         self.errno = code
         self.message = message
+        #: Linux prints the message without a newline: the statistics line continues it.
+        self.joined = joined
+        #: The walk's statistics when it stopped (set by ``Verifier.run``), printed after the message.
+        self.stats: Any = None
 
 
 @dataclass

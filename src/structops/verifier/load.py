@@ -33,15 +33,26 @@ def verify(
     try:
         stats = runner() if runner is not None else Verifier(insns, env, log, limit=limit).run()
     except Reject as rej:
-        log.add(rej.message)
+        if rej.stats is None:
+            log.add(rej.message)
+        elif rej.joined:
+            log.add(rej.message + _summary(rej.stats, limit))
+        else:  # the statistics are printed after a rejection too (print_verification_stats)
+            log.add(rej.message)
+            log.add(_summary(rej.stats, limit))
         log.flush()
         raise VerifierError(rej.errno, rej.message, op="prog load", log=log.text()) from None
     finally:
         if collecting:
             gc.enable()
-    log.add(
+    log.add(_summary(stats, limit))
+    log.flush()
+    return stats
+
+
+def _summary(stats: VerifyStats, limit: int) -> str:
+    """``print_verification_stats`` (log level 1)."""
+    return (
         f"processed {stats.insns_processed} insns (limit {limit}) max_states_per_insn "
         f"{stats.max_states_per_insn} total_states {stats.total_states} peak_states {stats.peak_states} mark_read 0"
     )
-    log.flush()
-    return stats

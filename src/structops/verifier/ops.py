@@ -38,6 +38,7 @@ __all__ = [
     "ARG_UVAL",
     "ARG_VAL",
     "ARG_WRMEM",
+    "ARG_WRMEM_OR_ZERO",
     "ARG_CTX",
     "ARG_SOCK_RELEASE",
     "RET_SOCK_COMMON_OR_NULL",
@@ -47,6 +48,7 @@ __all__ = [
     "RET_MAP_VALUE_OR_NULL",
     "RET_TASK_BTF",
     "RET_U32",
+    "RET_VOID",
     "CtxField",
     "HelperProto",
     "KfuncProto",
@@ -69,6 +71,8 @@ ARG_RDMEM = "rdmem"  #: ARG_PTR_TO_MEM | MEM_RDONLY, sized by ARG_CONST_SIZE nex
 #: ARG_PTR_TO_MEM | PTR_MAYBE_NULL | MEM_RDONLY, sized by ARG_CONST_SIZE_OR_ZERO next (csum_diff)
 ARG_RDMEM_OR_NULL = "rdmem_or_null"
 ARG_WRMEM = "wrmem"  #: ARG_PTR_TO_UNINIT_MEM, sized by ARG_CONST_SIZE next
+ARG_WRMEM_OR_ZERO = "wrmem_or_zero"  #: ARG_PTR_TO_UNINIT_MEM, sized by ARG_CONST_SIZE_OR_ZERO next
+RET_VOID = "void"  #: RET_VOID: R0 is not readable after the call
 ARG_CTX = "ctx"  #: ARG_PTR_TO_CTX: the program's context, unmodified
 ARG_SOCK_RELEASE = "sock_release"  #: ARG_PTR_TO_BTF_ID_SOCK_COMMON | OBJ_RELEASE (bpf_sk_release)
 

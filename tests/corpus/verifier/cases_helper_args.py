@@ -9,7 +9,11 @@ and socket/BTF pointer arguments, as Linux 6.18 checks and words them.
 * ``bpf_setsockopt`` / ``bpf_getsockopt`` (``ARG_PTR_TO_BTF_ID_SOCK_COMMON``) and
   ``bpf_tcp_send_ack`` (``ARG_PTR_TO_BTF_ID`` of ``tcp_sock``) in tcp_congestion_ops
   programs: the ctx socket is trusted; a scalar, or the untrusted ``sk->sk_socket->sk``
-  (``{SK_SOCKET}``/``{SOCKET_SK}``, see ``cases_trust.py``), is refused.
+  (``{SK_SOCKET}``/``{SOCKET_SK}``, see ``cases_trust.py``), is refused;
+* ``bpf_probe_read_kernel(_str)`` write ``ARG_CONST_SIZE_OR_ZERO`` bytes to the stack (zero
+  and variable sizes pass, more than the buffer does not); ``bpf_tail_call`` wants the ctx
+  and a prog array ("expected prog array map for tail call", printed by Linux without a
+  newline, so the statistics line continues it).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ _SK = "ldxdw %r1, [%r1+0]\n"  # the ctx's trusted struct sock *
 _UNTRUSTED_SK = _SK + "ldxdw %r1, [%r1+{SK_SOCKET}]\nldxdw %r1, [%r1+{SOCKET_SK}]\n"
 _GET = "mov %r2, 6\nmov %r3, 13\nmov %r4, %r10\nadd %r4, -16\nmov %r5, 4\ncall 57\n"
 _SET = "stw [%r10-16], 1\nmov %r2, 6\nmov %r3, 3\nmov %r4, %r10\nadd %r4, -16\nmov %r5, 4\ncall 49\n"
+_FP8 = "mov %r1, %r10\nadd %r1, -8\n"  # an 8-byte stack buffer
 _LOAD_BYTES = "mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\n"
 
 
@@ -85,4 +90,17 @@ HELPER_ARG_CASES = [
     _t("harg_send_ack_ok", "struct_ops", _SK + "mov %r2, 0\ncall 116\n" + _R),
     _t("harg_send_ack_scalar", "struct_ops", "mov %r1, 0\nmov %r2, 0\ncall 116\n" + _R),
     _t("harg_send_ack_untrusted", "struct_ops", _UNTRUSTED_SK + "mov %r2, 0\ncall 116\n" + _R),
+    _t("harg_tail_call_hash_map", "socket", "ld_pseudo %r2, 1, {HASH8}\nmov %r3, 0\ncall 12\n" + _R),
+    _t("harg_tail_call_scalar_ctx", "socket", "ld_pseudo %r2, 1, {HASH8}\nmov %r1, 0\nmov %r3, 0\ncall 12\n" + _R),
+    _t("harg_probe_str_scalar_dst", "struct_ops", "mov %r1, 0\nmov %r2, 8\nmov %r3, 0\ncall 115\n" + _R),
+    _t("harg_probe_str_zero", "struct_ops", _FP8 + "mov %r2, 0\nmov %r3, 0\ncall 115\n" + _R),
+    _t("harg_probe_str_ok", "struct_ops", _FP8 + "mov %r2, 8\nmov %r3, 0\ncall 115\n" + _R),
+    _t("harg_probe_str_past_buffer", "struct_ops", _FP8 + "mov %r2, 16\nmov %r3, 0\ncall 115\n" + _R),
+    _t("harg_probe_kernel_zero", "struct_ops", _FP8 + "mov %r2, 0\nmov %r3, 0\ncall 113\n" + _R),
+    _t(
+        "harg_probe_kernel_var_size",
+        "struct_ops",
+        "call 7\nand %r0, 7\nmov %r2, %r0\n" + _FP8 + "mov %r3, 0\ncall 113\n" + _R,
+    ),
+    _t("harg_probe_kernel_scalar_dst", "struct_ops", "mov %r1, 0\nmov %r2, 8\nmov %r3, 0\ncall 113\n" + _R),
 ]
