@@ -281,7 +281,7 @@ class Simulator:
                         if due >= 0 and not (f.data_pending and f.data_due_ns < due):
                             # the delayed-ACK timer's event, no longer preceded by data
                             rcv.delack_due_ns = -1
-                            heapq.heappush(heap, (due, rcv.delack_seq, EV_DELACK, f, rcv.delack_gen, 0, 0, 0, 0))
+                            self.queue_delack(f, rcv.delack_gen, due, rcv.delack_seq)
                 if f.rto_event_ns < 0:  # the retransmit/probe timer, lazily queued (Output._arm_timer)
                     dl = f.rto_deadline_ns
                     if not (

@@ -271,18 +271,7 @@ class Output(Recovery):
             if rto_j < pto_j:
                 pto_j = rto_j
         self.probe_armed = True
-        # self._arm_timer(deadline), inlined on this per-send path
-        deadline = self.rto_deadline_ns = self.sim.now + pto_j * 1_000_000_000 // hz
-        ev = self.rto_event_ns
-        if ev < 0:
-            if (self.acks_pending and self.ack_due_ns < deadline) or (
-                self.data_pending and self.data_due_ns < deadline
-            ):
-                return True
-        elif ev <= deadline:
-            return True
-        self.rto_event_ns = deadline
-        self.sim.schedule_rto(self, deadline)
+        self._arm_timer(self.sim.now + pto_j * 1_000_000_000 // hz)
         return True
 
     def _send_loss_probe(self) -> None:

@@ -23,17 +23,6 @@ def _eager_arm(self: Output, deadline: int) -> None:
         self.sim.schedule_rto(self, deadline)
 
 
-_lazy_schedule_loss_probe = Output._schedule_loss_probe
-
-
-def _eager_schedule_loss_probe(self: Output, advancing_rto: bool) -> bool:
-    # the probe path arms the deadline itself (``_arm_timer`` inlined): queue eagerly here
-    armed = _lazy_schedule_loss_probe(self, advancing_rto)
-    if armed:
-        _eager_arm(self, self.rto_deadline_ns)
-    return armed
-
-
 Outcome = tuple[list[list[tuple[int, ...]]], int, list[tuple[int, int, int]]]
 
 
@@ -57,7 +46,6 @@ def test_lazy_timer_same_run_as_eager_with_fewer_events(
 ) -> None:
     lazy = _run(loss=loss, tlp=tlp, flows=flows, bufpk=bufpk)
     monkeypatch.setattr(Output, "_arm_timer", _eager_arm)
-    monkeypatch.setattr(Output, "_schedule_loss_probe", _eager_schedule_loss_probe)
     eager = _run(loss=loss, tlp=tlp, flows=flows, bufpk=bufpk)
     assert lazy[0] == eager[0]
     assert lazy[2] == eager[2]
