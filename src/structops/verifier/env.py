@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from structops import btf as btflib
 from structops.verifier.access import AccessSet
 from structops.verifier.ops import HelperProto, ProgTypeOps
+
+if TYPE_CHECKING:
+    from structops.verifier.core import VerifyStats
 
 __all__ = ["BPF_COMPLEXITY_LIMIT_INSNS", "MAX_CALL_FRAMES", "LogSink", "ProgEnv", "Reject"]
 
@@ -67,7 +70,7 @@ class Reject(Exception):
         #: Linux prints the message without a newline: the statistics line continues it.
         self.joined = joined
         #: The walk's statistics when it stopped (set by ``Verifier.run``), printed after the message.
-        self.stats: Any = None
+        self.stats: VerifyStats | None = None
 
 
 @dataclass
